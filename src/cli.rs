@@ -1,0 +1,287 @@
+//! The command line: `eventscope [STORE]` opens the window; the subcommands print JSON on stdout.
+//! Every failure is one line on stderr that says what is wrong and what to do, and a non-zero
+//! exit code.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, anyhow};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::fold::{Fold, MergeFold};
+use crate::model::{StreamId, VersionChecker};
+use crate::store::query::{StreamQuery, StreamSort};
+use crate::store::{EventCursor, Store, Target};
+
+const EXAMPLES: &str = "\
+Examples:
+  eventscope                                   open the workshop store in the window
+  eventscope orders.sqlite                     open a SQLite store in the window
+  eventscope postgres://me@localhost/shop      open a PostgreSQL store in the window
+  eventscope streams orders.sqlite --search 1042
+  eventscope events orders.sqlite 00001042-0000-4000-8000-0000007ed0a2 --from 2 --limit 10
+  eventscope state orders.sqlite 00001042-0000-4000-8000-0000007ed0a2 --at 3
+  eventscope demo create /tmp/workshop.sqlite
+  eventscope demo create --url postgres://me@localhost/workshop --force";
+
+/// A native explorer for event-sourced systems.
+#[derive(Debug, Parser)]
+#[command(name = "eventscope", version, about, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// A SQLite file or a postgres:// URL to open in the window (default: the workshop store).
+    pub store: Option<String>,
+    /// Which layout to use when the store holds several (see the status bar or the error).
+    #[arg(long, global = true)]
+    pub layout: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the streams as a JSON array of {stream, events, first_version, last_version, last_recorded_at}.
+    Streams {
+        store: String,
+        /// Only streams whose id contains this text (case-insensitive).
+        #[arg(long, default_value = "")]
+        search: String,
+        /// At most this many streams.
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, value_enum, default_value_t = SortArg::Id)]
+        sort: SortArg,
+    },
+    /// Print a stream's events as a JSON array (undecodable payloads as {"undecodable": {reason, bytes_base64}}).
+    Events {
+        store: String,
+        stream: String,
+        /// Start at this version.
+        #[arg(long)]
+        from: Option<i64>,
+        /// At most this many events.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Print the state folded up to a version with the generic merge fold: {stream, version, state}.
+    State {
+        store: String,
+        stream: String,
+        /// Fold up to and including this version (default: the last).
+        #[arg(long)]
+        at: Option<i64>,
+    },
+    /// The workshop store.
+    Demo {
+        #[command(subcommand)]
+        action: DemoAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoAction {
+    /// Write the deterministic workshop store to a SQLite file or a PostgreSQL database.
+    Create {
+        /// The SQLite file to create.
+        path: Option<PathBuf>,
+        /// A postgres:// URL to write into instead.
+        #[arg(long)]
+        url: Option<String>,
+        /// Replace an existing store.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SortArg {
+    Id,
+    IdDesc,
+    Events,
+    Recent,
+}
+
+impl From<SortArg> for StreamSort {
+    fn from(s: SortArg) -> StreamSort {
+        match s {
+            SortArg::Id => StreamSort::Id,
+            SortArg::IdDesc => StreamSort::IdDescending,
+            SortArg::Events => StreamSort::MostEvents,
+            SortArg::Recent => StreamSort::Recent,
+        }
+    }
+}
+
+/// Parses the arguments and runs; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let message = format!("{e:#}");
+            eprintln!("error: {}", message.lines().next().unwrap_or_default());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let layout = cli.layout.clone();
+    let Some(command) = cli.command else {
+        let target = match &cli.store {
+            Some(store) => Target::parse(store)?,
+            None => Target::Sqlite(runtime()?.block_on(crate::demo::ensure_workshop_store())?),
+        };
+        return crate::ui::run(target, layout);
+    };
+    let rt = runtime()?;
+    rt.block_on(async move {
+        match command {
+            Command::Streams { store, search, limit, sort } => {
+                let store = open(&store, layout.as_deref()).await?;
+                print_streams(&store, search, limit, sort.into()).await
+            }
+            Command::Events { store, stream, from, limit } => {
+                let store = open(&store, layout.as_deref()).await?;
+                print_events(&store, &stream, from, limit).await
+            }
+            Command::State { store, stream, at } => {
+                let store = open(&store, layout.as_deref()).await?;
+                print_state(&store, &stream, at).await
+            }
+            Command::Demo { action: DemoAction::Create { path, url, force } } => create_demo(path, url, force).await,
+        }
+    })
+}
+
+async fn open(store: &str, layout: Option<&str>) -> anyhow::Result<Store> {
+    Ok(Store::open(Target::parse(store)?, layout).await?)
+}
+
+const PAGE: usize = 1_000;
+
+/// Writes a JSON array one element at a time, so long outputs are never held in memory.
+struct JsonArrayWriter<W: Write> {
+    out: W,
+    first: bool,
+}
+
+impl<W: Write> JsonArrayWriter<W> {
+    fn new(mut out: W) -> anyhow::Result<Self> {
+        out.write_all(b"[")?;
+        Ok(JsonArrayWriter { out, first: true })
+    }
+
+    fn push(&mut self, value: &serde_json::Value) -> anyhow::Result<()> {
+        let sep: &[u8] = if self.first { b"\n  " } else { b",\n  " };
+        self.first = false;
+        self.out.write_all(sep)?;
+        serde_json::to_writer(&mut self.out, value)?;
+        Ok(())
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        self.out.write_all(if self.first { b"]\n" } else { b"\n]\n" })?;
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+async fn print_streams(store: &Store, search: String, limit: Option<usize>, sort: StreamSort) -> anyhow::Result<()> {
+    let mut out = JsonArrayWriter::new(std::io::stdout().lock())?;
+    let mut remaining = limit.unwrap_or(usize::MAX);
+    let mut query = StreamQuery { search, sort, after: None, limit: PAGE.min(remaining) as i64 };
+    while remaining > 0 {
+        query.limit = PAGE.min(remaining) as i64;
+        let page = store.list_streams(&query).await?;
+        for summary in &page.streams {
+            out.push(&summary.to_output_json())?;
+        }
+        remaining -= page.streams.len().min(remaining);
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    out.finish()
+}
+
+async fn print_events(store: &Store, stream: &str, from: Option<i64>, limit: Option<usize>) -> anyhow::Result<()> {
+    let summary = store.stream_summary(stream).await?;
+    let mut cursor = Some(EventCursor::from_version(from.unwrap_or(summary.first_version)));
+    let mut remaining = limit.unwrap_or(usize::MAX);
+    let mut checker = VersionChecker::default();
+    let mut out = JsonArrayWriter::new(std::io::stdout().lock())?;
+    while let Some(at) = cursor.filter(|_| remaining > 0) {
+        let page = store.read_stream(stream, at, PAGE.min(remaining)).await?;
+        for event in &page.events {
+            checker.push(event.version);
+            out.push(&event.to_output_json())?;
+        }
+        remaining -= page.events.len().min(remaining);
+        cursor = page.next;
+    }
+    out.finish()?;
+    for anomaly in &checker.anomalies {
+        eprintln!("warning: stream {stream}: {anomaly}");
+    }
+    Ok(())
+}
+
+async fn print_state(store: &Store, stream: &str, at: Option<i64>) -> anyhow::Result<()> {
+    let summary = store.stream_summary(stream).await?;
+    let until = at.unwrap_or(summary.last_version);
+    if until > summary.last_version {
+        return Err(anyhow!(
+            "stream {stream} ends at version {last}: --at {until} is past the end; give --at {first} to {last}",
+            first = summary.first_version,
+            last = summary.last_version
+        ));
+    }
+    let mut fold = MergeFold;
+    let mut state = fold.initial()?;
+    let mut checker = VersionChecker::default();
+    let mut cursor = Some(EventCursor::from_version(i64::MIN));
+    'pages: while let Some(at) = cursor {
+        let page = store.read_stream(stream, at, PAGE).await?;
+        for event in &page.events {
+            if event.version > until {
+                break 'pages;
+            }
+            checker.push(event.version);
+            state = fold.apply(state, event)?;
+        }
+        cursor = page.next;
+    }
+    let anomalies: Vec<String> = checker.anomalies.iter().map(ToString::to_string).collect();
+    let mut output = json!({"stream": StreamId(stream.to_owned()).0, "version": until, "state": state});
+    if !anomalies.is_empty() {
+        output["anomalies"] = json!(anomalies);
+    }
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}
+
+async fn create_demo(path: Option<PathBuf>, url: Option<String>, force: bool) -> anyhow::Result<()> {
+    let store = crate::demo::generate(crate::demo::DemoOptions::default());
+    match (path, url) {
+        (Some(path), None) => {
+            crate::demo::write_sqlite(&path, &store, force).await?;
+            eprintln!("wrote the workshop store ({} events) to {}", store.events.len(), path.display());
+        }
+        (None, Some(url)) => {
+            crate::demo::write_postgres(&url, &store, force).await?;
+            eprintln!("wrote the workshop store ({} events) to {}", store.events.len(), crate::store::mask_url(&url));
+        }
+        _ => return Err(anyhow!("give either a SQLite PATH or --url postgres://…, not both or neither")),
+    }
+    Ok(())
+}

@@ -1,0 +1,421 @@
+//! A stream's history as it loads: the events so far, the fold replayed with a checkpoint every
+//! `interval` events (so the state after any count of events costs at most `interval` steps),
+//! memoised states, the version anomalies, and blame maps (which event last changed each path).
+//!
+//! Counts, not versions, index states: `state_after(n)` is the state after the first `n` events
+//! (`0` is the initial state), so duplicate or missing versions never confuse the replay.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{Fold, FoldError};
+use crate::diff::{push_segment, structural_diff};
+use crate::model::{Event, StreamId, Version, VersionAnomaly, VersionChecker};
+
+/// Where the fold stopped: the event it could not apply, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoldFailure {
+    /// Index of the event (0-based) that failed; `None` when the initial state failed.
+    pub index: Option<usize>,
+    pub version: Option<Version>,
+    pub event_type: Option<String>,
+    pub error: FoldError,
+}
+
+impl std::fmt::Display for FoldFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.version, &self.event_type) {
+            (Some(v), Some(t)) => write!(f, "the fold failed at version {v} ({t}): {}", self.error),
+            _ => write!(f, "the fold's initial state failed: {}", self.error),
+        }
+    }
+}
+
+/// Who last changed a path: the initial state, or the event at an index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blame {
+    Initial,
+    Event(usize),
+}
+
+/// Path (JSON Pointer) → who last changed it, for every node of a state.
+pub type BlameMap = BTreeMap<String, Blame>;
+
+const STATE_CACHE_LIMIT: usize = 256;
+
+/// The replay of one stream with checkpoints. Feed events with [`History::push_events`].
+pub struct History {
+    stream: StreamId,
+    fold: Box<dyn Fold>,
+    events: Vec<Event>,
+    interval: usize,
+    /// `checkpoints[k]` is the state after `k * interval` events.
+    checkpoints: Vec<Arc<Value>>,
+    /// How many events the running fold has applied, and the state after them.
+    folded: usize,
+    running: Option<Value>,
+    failure: Option<FoldFailure>,
+    cache: HashMap<usize, Arc<Value>>,
+    /// `blame_checkpoints[k]` is the blame map after `k * interval` events, built on demand.
+    blame_checkpoints: Vec<BlameMap>,
+    checker: VersionChecker,
+}
+
+impl History {
+    /// A history with the default checkpoint interval.
+    pub fn new(stream: StreamId, fold: Box<dyn Fold>) -> History {
+        History::with_interval(stream, fold, 128)
+    }
+
+    pub fn with_interval(stream: StreamId, mut fold: Box<dyn Fold>, interval: usize) -> History {
+        let interval = interval.max(1);
+        let (checkpoints, running, failure) = match fold.initial() {
+            Ok(state) => (vec![Arc::new(state.clone())], Some(state), None),
+            Err(error) => (
+                Vec::new(),
+                None,
+                Some(FoldFailure { index: None, version: None, event_type: None, error }),
+            ),
+        };
+        History {
+            stream,
+            fold,
+            events: Vec::new(),
+            interval,
+            checkpoints,
+            folded: 0,
+            running,
+            failure,
+            cache: HashMap::new(),
+            blame_checkpoints: Vec::new(),
+            checker: VersionChecker::default(),
+        }
+    }
+
+    pub fn stream(&self) -> &StreamId {
+        &self.stream
+    }
+
+    pub fn fold_name(&self) -> &str {
+        self.fold.name()
+    }
+
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Gaps and duplicate versions seen so far.
+    pub fn anomalies(&self) -> &[VersionAnomaly] {
+        &self.checker.anomalies
+    }
+
+    /// Where the fold stopped, if it did.
+    pub fn failure(&self) -> Option<&FoldFailure> {
+        self.failure.as_ref()
+    }
+
+    /// The index of the first event with this version (or the first one after it).
+    pub fn index_of_version(&self, version: Version) -> Option<usize> {
+        let i = self.events.partition_point(|e| e.version < version);
+        (i < self.events.len()).then_some(i)
+    }
+
+    /// Appends the next page of events (in stream order) and folds them.
+    pub fn push_events(&mut self, events: Vec<Event>) {
+        for event in &events {
+            self.checker.push(event.version);
+        }
+        self.events.extend(events);
+        self.fold_forward();
+    }
+
+    fn fold_forward(&mut self) {
+        let Some(mut state) = self.running.take() else {
+            return;
+        };
+        while self.folded < self.events.len() {
+            let event = &self.events[self.folded];
+            match self.fold.apply(state, event) {
+                Ok(next) => state = next,
+                Err(error) => {
+                    self.failure = Some(FoldFailure {
+                        index: Some(self.folded),
+                        version: Some(event.version),
+                        event_type: Some(event.event_type.clone()),
+                        error,
+                    });
+                    return;
+                }
+            }
+            self.folded += 1;
+            if self.folded % self.interval == 0 {
+                self.checkpoints.push(Arc::new(state.clone()));
+            }
+        }
+        self.running = Some(state);
+    }
+
+    /// The number of events whose states are available (all of them unless the fold failed).
+    pub fn folded(&self) -> usize {
+        self.folded
+    }
+
+    /// The state after the first `count` events (0 = the initial state), memoised.
+    pub fn state_after(&mut self, count: usize) -> Result<Arc<Value>, FoldFailure> {
+        if let Some(state) = self.cache.get(&count) {
+            return Ok(state.clone());
+        }
+        if count > self.folded || self.checkpoints.is_empty() {
+            return Err(self.failure.clone().unwrap_or_else(|| FoldFailure {
+                index: None,
+                version: None,
+                event_type: None,
+                error: FoldError { message: format!("only {} events are loaded", self.folded) },
+            }));
+        }
+        let k = (count / self.interval).min(self.checkpoints.len() - 1);
+        let start = k * self.interval;
+        let state = if start == count {
+            self.checkpoints[k].clone()
+        } else {
+            let mut state = (*self.checkpoints[k]).clone();
+            for event in &self.events[start..count] {
+                // These events were applied once already by fold_forward; a deterministic fold
+                // cannot fail on them now, but a fold with hidden state might: report it.
+                state = self.fold.apply(state, event).map_err(|error| FoldFailure {
+                    index: None,
+                    version: Some(event.version),
+                    event_type: Some(event.event_type.clone()),
+                    error,
+                })?;
+            }
+            Arc::new(state)
+        };
+        if self.cache.len() >= STATE_CACHE_LIMIT {
+            self.cache.clear();
+        }
+        self.cache.insert(count, state.clone());
+        Ok(state)
+    }
+
+    /// Who last changed each path of the state after `count` events.
+    pub fn blame_after(&mut self, count: usize) -> Result<BlameMap, FoldFailure> {
+        let k = count / self.interval;
+        while self.blame_checkpoints.len() <= k {
+            let next = self.blame_checkpoints.len();
+            let map = if next == 0 {
+                let initial = self.state_after(0)?;
+                let mut map = BlameMap::new();
+                insert_subtree(&mut map, "", &initial, Blame::Initial);
+                map
+            } else {
+                let mut map = self.blame_checkpoints[next - 1].clone();
+                self.advance_blame(&mut map, (next - 1) * self.interval, next * self.interval)?;
+                map
+            };
+            self.blame_checkpoints.push(map);
+        }
+        let mut map = self.blame_checkpoints[k].clone();
+        self.advance_blame(&mut map, k * self.interval, count)?;
+        Ok(map)
+    }
+
+    fn advance_blame(&mut self, map: &mut BlameMap, from: usize, to: usize) -> Result<(), FoldFailure> {
+        let mut previous = self.state_after(from)?;
+        for count in from + 1..=to {
+            let state = self.state_after(count)?;
+            apply_blame(map, &previous, &state, Blame::Event(count - 1));
+            previous = state;
+        }
+        Ok(())
+    }
+}
+
+/// Records in `map` that `who` changed everything that differs between `old` and `new`.
+pub fn apply_blame(map: &mut BlameMap, old: &Value, new: &Value, who: Blame) {
+    for change in structural_diff(old, new) {
+        remove_subtree(map, &change.path);
+        if let Some(value) = &change.new {
+            insert_subtree(map, &change.path, value, who);
+        }
+        let mut path = change.path.as_str();
+        while let Some(cut) = path.rfind('/') {
+            path = &path[..cut];
+            map.insert(path.to_owned(), who);
+        }
+    }
+}
+
+fn insert_subtree(map: &mut BlameMap, path: &str, value: &Value, who: Blame) {
+    map.insert(path.to_owned(), who);
+    match value {
+        Value::Object(members) => {
+            for (key, child) in members {
+                insert_subtree(map, &push_segment(path, key), child, who);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                insert_subtree(map, &format!("{path}/{i}"), child, who);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn remove_subtree(map: &mut BlameMap, path: &str) {
+    let doomed: Vec<String> = map
+        .range(path.to_owned()..)
+        .take_while(|(key, _)| key.starts_with(path))
+        .filter(|(key, _)| key.len() == path.len() || key.as_bytes()[path.len()] == b'/')
+        .map(|(key, _)| key.clone())
+        .collect();
+    for key in doomed {
+        map.remove(&key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold::{MergeFold, replay};
+    use crate::model::Payload;
+    use serde_json::json;
+
+    fn event(version: i64, payload: Value) -> Event {
+        Event {
+            stream: StreamId::from("s"),
+            version,
+            position: None,
+            event_type: "E".into(),
+            payload: Payload::Json(payload),
+            metadata: None,
+            recorded_at: None,
+        }
+    }
+
+    fn sample_events(n: i64) -> Vec<Event> {
+        (1..=n)
+            .map(|v| {
+                let mut payload = json!({"n": v, "bucket": {format!("k{}", v % 7): v}});
+                if v % 5 == 0 {
+                    payload["bucket"] = json!(null);
+                }
+                event(v, payload)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_state_equals_a_replay_from_scratch() {
+        let events = sample_events(300);
+        for interval in [1, 7, 64, 1000] {
+            let mut history = History::with_interval("s".into(), Box::new(MergeFold), interval);
+            // Feed in uneven pages, as the store does.
+            for page in events.chunks(37) {
+                history.push_events(page.to_vec());
+            }
+            for count in (0..=events.len()).rev() {
+                let expected = replay(&mut MergeFold, &events[..count]).unwrap();
+                assert_eq!(*history.state_after(count).unwrap(), expected, "count {count}, interval {interval}");
+            }
+        }
+    }
+
+    struct FailsOn(i64);
+    impl Fold for FailsOn {
+        fn name(&self) -> &str {
+            "fails"
+        }
+        fn initial(&mut self) -> Result<Value, FoldError> {
+            Ok(json!({}))
+        }
+        fn apply(&mut self, state: Value, event: &Event) -> Result<Value, FoldError> {
+            if event.version == self.0 {
+                return Err(FoldError { message: "boom".into() });
+            }
+            MergeFold.apply(state, event)
+        }
+    }
+
+    #[test]
+    fn a_failing_fold_keeps_the_versions_before_it() {
+        let mut history = History::with_interval("s".into(), Box::new(FailsOn(5)), 2);
+        history.push_events(sample_events(10));
+        assert_eq!(history.folded(), 4);
+        assert_eq!(history.len(), 10);
+        assert_eq!(history.state_after(4).unwrap()["n"], json!(4));
+        let failure = history.state_after(5).unwrap_err();
+        assert_eq!(failure.version, Some(5));
+        assert_eq!(failure.index, Some(4));
+        assert_eq!(failure.to_string(), "the fold failed at version 5 (E): boom");
+    }
+
+    #[test]
+    fn blame_names_the_event_that_last_changed_each_path() {
+        let events = vec![
+            event(1, json!({"status": "placed", "lines": [{"sku": "a", "qty": 1}]})),
+            event(2, json!({"status": "paid"})),
+            event(3, json!({"lines": [{"sku": "a", "qty": 2}], "note": "x"})),
+            event(4, json!({"note": null})),
+        ];
+        let mut history = History::with_interval("s".into(), Box::new(MergeFold), 2);
+        history.push_events(events);
+        let blame = history.blame_after(4).unwrap();
+        assert_eq!(blame.get("/status"), Some(&Blame::Event(1)));
+        assert_eq!(blame.get("/lines/0/qty"), Some(&Blame::Event(2)));
+        assert_eq!(blame.get("/lines/0/sku"), Some(&Blame::Event(0)));
+        assert_eq!(blame.get("/lines"), Some(&Blame::Event(2)));
+        assert_eq!(blame.get("/note"), None);
+        assert_eq!(blame.get(""), Some(&Blame::Event(3)));
+        let earlier = history.blame_after(3).unwrap();
+        assert_eq!(earlier.get("/note"), Some(&Blame::Event(2)));
+        assert_eq!(history.blame_after(0).unwrap().get(""), Some(&Blame::Initial));
+    }
+
+    #[test]
+    fn blame_at_every_count_matches_a_naive_computation() {
+        let events = sample_events(40);
+        let mut history = History::with_interval("s".into(), Box::new(MergeFold), 8);
+        history.push_events(events.clone());
+        let mut naive = BlameMap::new();
+        insert_subtree(&mut naive, "", &json!({}), Blame::Initial);
+        let mut previous = json!({});
+        for count in 1..=events.len() {
+            let state = replay(&mut MergeFold, &events[..count]).unwrap();
+            apply_blame(&mut naive, &previous, &state, Blame::Event(count - 1));
+            previous = state;
+            assert_eq!(history.blame_after(count).unwrap(), naive, "count {count}");
+        }
+    }
+
+    #[test]
+    fn remove_subtree_keeps_siblings_sharing_a_prefix() {
+        let mut map = BlameMap::new();
+        for key in ["/a", "/a/b", "/a!", "/ab", "/a/c/d"] {
+            map.insert(key.into(), Blame::Initial);
+        }
+        remove_subtree(&mut map, "/a");
+        assert_eq!(map.keys().cloned().collect::<Vec<_>>(), vec!["/a!", "/ab"]);
+    }
+
+    #[test]
+    fn versions_and_anomalies() {
+        let mut history = History::new("s".into(), Box::new(MergeFold));
+        history.push_events(vec![event(1, json!({})), event(3, json!({})), event(3, json!({}))]);
+        assert_eq!(history.anomalies().len(), 2);
+        assert_eq!(history.index_of_version(3), Some(1));
+        assert_eq!(history.index_of_version(2), Some(1));
+        assert_eq!(history.index_of_version(4), None);
+    }
+}

@@ -1,0 +1,20 @@
+//! eventscope: a native desktop explorer for event-sourced systems.
+//!
+//! The architecture in a few lines:
+//! - [`model`], [`fold`] and [`diff`] are pure (no egui, no sqlx): events, reducers with
+//!   checkpointed replay and blame, structural and line diffs.
+//! - [`store`] opens a SQLite file or a PostgreSQL URL read-only through sqlx, recognises the
+//!   layout from the catalog and reads streams, events and the global log page by page.
+//! - [`worker`] owns the tokio runtime and the store on a background thread; the UI sends it
+//!   typed requests and drains typed replies without ever blocking.
+//! - [`ui`] is the eframe application, one struct per panel.
+//! - [`demo`] writes the deterministic workshop store; [`cli`] is the command line.
+
+pub mod cli;
+pub mod demo;
+pub mod diff;
+pub mod fold;
+pub mod model;
+pub mod store;
+pub mod ui;
+pub mod worker;

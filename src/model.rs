@@ -1,0 +1,304 @@
+//! The vocabulary of eventscope as plain data: events, streams, versions, payloads and the
+//! anomalies a stream's numbering can have. Nothing here knows about egui or sqlx.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+/// The identifier of a stream (one aggregate), always shown and compared as text.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamId(pub String);
+
+impl StreamId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The category of a stream id: the part before the first `-`, or the whole id.
+    pub fn category(&self) -> &str {
+        self.0.split_once('-').map_or(self.0.as_str(), |(c, _)| c)
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for StreamId {
+    fn from(s: &str) -> Self {
+        StreamId(s.to_owned())
+    }
+}
+
+/// An event's position inside its stream, in the store's own numbering.
+pub type Version = i64;
+
+/// An event's place in the store's global order.
+pub type Position = i64;
+
+/// A payload (or metadata) as read from the store.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Payload {
+    /// Decoded JSON.
+    Json(Value),
+    /// Bytes that could not be decoded, kept as they are, with the reason.
+    Undecodable { bytes: Vec<u8>, reason: String },
+}
+
+impl Payload {
+    /// Decodes bytes read from a store: UTF-8 text holding JSON, or else kept raw with the reason.
+    pub fn decode(bytes: Vec<u8>) -> Payload {
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let reason = format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to());
+                return Payload::Undecodable { bytes, reason };
+            }
+        };
+        match serde_json::from_str::<Value>(text) {
+            Ok(value) => Payload::Json(value),
+            Err(e) => Payload::Undecodable {
+                reason: format!(
+                    "not valid JSON: {} (line {}, column {})",
+                    json_error_kind(&e),
+                    e.line(),
+                    e.column()
+                ),
+                bytes,
+            },
+        }
+    }
+
+    pub fn as_json(&self) -> Option<&Value> {
+        match self {
+            Payload::Json(v) => Some(v),
+            Payload::Undecodable { .. } => None,
+        }
+    }
+
+    /// The payload as JSON for output: decoded JSON as is, undecodable bytes as
+    /// `{"undecodable": {"reason", "bytes_base64"}}`.
+    pub fn to_output_json(&self) -> Value {
+        match self {
+            Payload::Json(v) => v.clone(),
+            Payload::Undecodable { bytes, reason } => {
+                use base64::Engine as _;
+                json!({"undecodable": {
+                    "reason": reason,
+                    "bytes_base64": base64::engine::general_purpose::STANDARD.encode(bytes),
+                }})
+            }
+        }
+    }
+}
+
+fn json_error_kind(e: &serde_json::Error) -> String {
+    // serde_json's Display appends " at line L column C"; keep only the description.
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// One event of one stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub stream: StreamId,
+    pub version: Version,
+    pub position: Option<Position>,
+    pub event_type: String,
+    pub payload: Payload,
+    pub metadata: Option<Payload>,
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+impl Event {
+    /// A metadata field as text (actor, correlation_id, ...), when the metadata is a JSON object.
+    pub fn metadata_str(&self, key: &str) -> Option<&str> {
+        match &self.metadata {
+            Some(Payload::Json(Value::Object(map))) => map.get(key).and_then(Value::as_str),
+            _ => None,
+        }
+    }
+
+    /// The actor named in the metadata (`actor`, `user_id` or `user`), if any.
+    pub fn actor(&self) -> Option<&str> {
+        ["actor", "user_id", "user"]
+            .iter()
+            .find_map(|key| self.metadata_str(key))
+    }
+
+    /// The event as the JSON object the command line prints.
+    pub fn to_output_json(&self) -> Value {
+        json!({
+            "stream": self.stream.0,
+            "version": self.version,
+            "position": self.position,
+            "event_type": self.event_type,
+            "payload": self.payload.to_output_json(),
+            "metadata": self.metadata.as_ref().map(Payload::to_output_json),
+            "recorded_at": self.recorded_at.map(format_time),
+        })
+    }
+}
+
+/// RFC 3339 with milliseconds and a `Z`, the one time format eventscope prints.
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// One line of the streams list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamSummary {
+    pub stream: StreamId,
+    pub events: i64,
+    pub first_version: Version,
+    pub last_version: Version,
+    pub last_recorded_at: Option<DateTime<Utc>>,
+}
+
+impl StreamSummary {
+    pub fn to_output_json(&self) -> Value {
+        json!({
+            "stream": self.stream.0,
+            "events": self.events,
+            "first_version": self.first_version,
+            "last_version": self.last_version,
+            "last_recorded_at": self.last_recorded_at.map(format_time),
+        })
+    }
+}
+
+/// Something wrong with a stream's numbering, reported rather than hidden.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VersionAnomaly {
+    /// Versions strictly between `after` and `before` are missing.
+    Gap { after: Version, before: Version },
+    /// `version` occurs `count` times.
+    Duplicate { version: Version, count: usize },
+}
+
+impl fmt::Display for VersionAnomaly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VersionAnomaly::Gap { after, before } if before - after == 2 => {
+                write!(f, "version {} is missing", after + 1)
+            }
+            VersionAnomaly::Gap { after, before } => {
+                write!(f, "versions {} to {} are missing", after + 1, before - 1)
+            }
+            VersionAnomaly::Duplicate { version, count } => {
+                write!(f, "version {version} occurs {count} times")
+            }
+        }
+    }
+}
+
+/// Scans versions in stream order and reports gaps and duplicates. Feed it the versions of one
+/// stream page by page; it remembers the last version seen.
+#[derive(Clone, Debug, Default)]
+pub struct VersionChecker {
+    last: Option<Version>,
+    run: usize,
+    pub anomalies: Vec<VersionAnomaly>,
+}
+
+impl VersionChecker {
+    pub fn push(&mut self, version: Version) {
+        match self.last {
+            Some(last) if version == last => {
+                self.run += 1;
+                if self.run == 2 {
+                    self.anomalies.push(VersionAnomaly::Duplicate { version, count: 2 });
+                } else if let Some(VersionAnomaly::Duplicate { count, .. }) =
+                    self.anomalies.last_mut()
+                {
+                    *count = self.run;
+                }
+            }
+            Some(last) => {
+                if version > last + 1 {
+                    self.anomalies.push(VersionAnomaly::Gap { after: last, before: version });
+                }
+                self.run = 1;
+            }
+            None => self.run = 1,
+        }
+        self.last = Some(version);
+    }
+}
+
+/// The gaps and duplicates of a stream's versions (given in stream order).
+pub fn version_anomalies(versions: impl IntoIterator<Item = Version>) -> Vec<VersionAnomaly> {
+    let mut checker = VersionChecker::default();
+    versions.into_iter().for_each(|v| checker.push(v));
+    checker.anomalies
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_decoding_keeps_bad_bytes_with_a_reason() {
+        assert_eq!(Payload::decode(br#"{"a":1}"#.to_vec()), Payload::Json(json!({"a": 1})));
+        match Payload::decode(b"{\"a\":".to_vec()) {
+            Payload::Undecodable { bytes, reason } => {
+                assert_eq!(bytes, b"{\"a\":");
+                assert!(reason.starts_with("not valid JSON"), "{reason}");
+                assert!(reason.contains("line 1"), "{reason}");
+            }
+            other => panic!("expected undecodable, got {other:?}"),
+        }
+        match Payload::decode(vec![0x7b, 0xff, 0xfe]) {
+            Payload::Undecodable { reason, .. } => {
+                assert_eq!(reason, "not UTF-8 text (invalid byte at offset 1)")
+            }
+            other => panic!("expected undecodable, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn undecodable_payload_prints_as_base64_with_reason() {
+        let p = Payload::Undecodable { bytes: vec![0xff, 0x00], reason: "r".into() };
+        assert_eq!(p.to_output_json(), json!({"undecodable": {"reason": "r", "bytes_base64": "/wA="}}));
+    }
+
+    #[test]
+    fn anomalies_table() {
+        let cases: Vec<(Vec<Version>, Vec<VersionAnomaly>)> = vec![
+            (vec![1, 2, 3], vec![]),
+            (vec![], vec![]),
+            (vec![1, 3], vec![VersionAnomaly::Gap { after: 1, before: 3 }]),
+            (vec![1, 2, 2, 2, 3], vec![VersionAnomaly::Duplicate { version: 2, count: 3 }]),
+            (
+                vec![0, 1, 5, 5, 6],
+                vec![
+                    VersionAnomaly::Gap { after: 1, before: 5 },
+                    VersionAnomaly::Duplicate { version: 5, count: 2 },
+                ],
+            ),
+        ];
+        for (versions, expected) in cases {
+            assert_eq!(version_anomalies(versions.clone()), expected, "{versions:?}");
+        }
+        assert_eq!(
+            VersionAnomaly::Gap { after: 1, before: 3 }.to_string(),
+            "version 2 is missing"
+        );
+        assert_eq!(
+            VersionAnomaly::Gap { after: 1, before: 5 }.to_string(),
+            "versions 2 to 4 are missing"
+        );
+    }
+
+    #[test]
+    fn category_is_the_part_before_the_first_dash() {
+        assert_eq!(StreamId::from("order-42-x").category(), "order");
+        assert_eq!(StreamId::from("plain").category(), "plain");
+    }
+}

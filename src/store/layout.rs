@@ -1,0 +1,355 @@
+//! Layouts: how a store maps onto streams and events. A layout is data — which table, which
+//! column plays which role, of which kind — and is recognised from the database catalog.
+//! The SQL built from a layout lives in `query.rs`; nothing here talks to a database.
+
+use serde::{Deserialize, Serialize};
+
+/// The broad type of a column, from its declared (SQLite) or catalog (PostgreSQL) type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    Text,
+    Integer,
+    Float,
+    Json,
+    Bytes,
+    Uuid,
+    TimestampTz,
+    Timestamp,
+    Other,
+}
+
+impl ColumnKind {
+    /// Classifies a declared or catalog type name (`jsonb`, `timestamp with time zone`,
+    /// `INTEGER`, `character varying`, ...).
+    pub fn from_type_name(name: &str) -> ColumnKind {
+        let t = name.trim().to_ascii_lowercase();
+        if t == "uuid" {
+            ColumnKind::Uuid
+        } else if t.starts_with("json") {
+            ColumnKind::Json
+        } else if t == "bytea" || t.contains("blob") {
+            ColumnKind::Bytes
+        } else if t.starts_with("timestamp") && (t.contains("with time zone") || t.ends_with("tz")) {
+            ColumnKind::TimestampTz
+        } else if t.starts_with("timestamp") || t.starts_with("datetime") || t == "date" {
+            ColumnKind::Timestamp
+        } else if t.contains("int") || t == "serial" || t == "bigserial" {
+            ColumnKind::Integer
+        } else if t.contains("real") || t.contains("double") || t.contains("float") || t == "numeric" {
+            ColumnKind::Float
+        } else if t.contains("char") || t.contains("text") || t.contains("clob") || t == "name" {
+            ColumnKind::Text
+        } else {
+            ColumnKind::Other
+        }
+    }
+}
+
+/// A column as the catalog describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogColumn {
+    pub name: String,
+    pub type_name: String,
+}
+
+/// A table (or view) as the catalog describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogTable {
+    /// The schema on PostgreSQL; `None` on SQLite.
+    pub schema: Option<String>,
+    pub name: String,
+    pub columns: Vec<CatalogColumn>,
+}
+
+impl CatalogTable {
+    pub fn column(&self, name: &str) -> Option<&CatalogColumn> {
+        self.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn qualified_name(&self) -> String {
+        match &self.schema {
+            Some(schema) => format!("{schema}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// The tables of a database, with their columns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Catalog {
+    pub tables: Vec<CatalogTable>,
+}
+
+impl Catalog {
+    /// Tables with this name, the ones in the default schema (`public`, or none) first.
+    pub fn tables_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a CatalogTable> + 'a {
+        let default_first = |t: &&CatalogTable| !matches!(t.schema.as_deref(), None | Some("public"));
+        let mut tables: Vec<&CatalogTable> = self.tables.iter().filter(|t| t.name == name).collect();
+        tables.sort_by_key(default_first);
+        tables.into_iter()
+    }
+
+    /// The table names, qualified, for error messages.
+    pub fn table_list(&self) -> String {
+        if self.tables.is_empty() {
+            return "no tables at all".to_owned();
+        }
+        self.tables.iter().map(CatalogTable::qualified_name).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A table reference: an optional schema and a name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableName {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for TableName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.schema {
+            Some(schema) => write!(f, "{schema}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// A column playing a role in a layout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnRef {
+    pub name: String,
+    pub kind: ColumnKind,
+}
+
+/// Which column holds what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Columns {
+    pub stream: ColumnRef,
+    pub version: ColumnRef,
+    pub event_type: ColumnRef,
+    pub payload: ColumnRef,
+    #[serde(default)]
+    pub metadata: Option<ColumnRef>,
+    #[serde(default)]
+    pub recorded_at: Option<ColumnRef>,
+    #[serde(default)]
+    pub position: Option<ColumnRef>,
+    /// The aggregate type, used as a stream's category where present.
+    #[serde(default)]
+    pub aggregate_type: Option<ColumnRef>,
+}
+
+/// Snapshots a store keeps: a table keyed by stream id and version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotLayout {
+    pub table: TableName,
+    pub stream: ColumnRef,
+    pub version: ColumnRef,
+    pub state: ColumnRef,
+}
+
+/// How one store maps onto streams and events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    /// A short name to choose it by (`--layout NAME`).
+    pub name: String,
+    /// What it is, in words, for the status bar.
+    pub description: String,
+    pub table: TableName,
+    pub columns: Columns,
+    #[serde(default)]
+    pub snapshots: Option<SnapshotLayout>,
+}
+
+/// Why no layout could be recognised.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "this database is not an event store eventscope recognises: found {tables}; expected a table \
+     `events` with columns aggregate_id, version, event_type and payload"
+)]
+pub struct NoLayout {
+    pub tables: String,
+}
+
+fn column_ref(table: &CatalogTable, name: &str) -> Option<ColumnRef> {
+    table.column(name).map(|c| ColumnRef {
+        name: c.name.clone(),
+        kind: ColumnKind::from_type_name(&c.type_name),
+    })
+}
+
+fn first_column(table: &CatalogTable, names: &[&str]) -> Option<ColumnRef> {
+    names.iter().find_map(|name| column_ref(table, name))
+}
+
+/// The article's table: `events(aggregate_id, version, event_type, payload)` with optional
+/// `metadata`, `recorded_at`, `position` and `aggregate_type`; snapshots in a `snapshots`
+/// table of the same schema when it has `aggregate_id`, `version` and `state`.
+fn article_layout(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
+    let columns = Columns {
+        stream: column_ref(table, "aggregate_id")?,
+        version: column_ref(table, "version")?,
+        event_type: column_ref(table, "event_type")?,
+        payload: column_ref(table, "payload")?,
+        metadata: column_ref(table, "metadata"),
+        recorded_at: first_column(table, &["recorded_at", "created_at", "timestamp"]),
+        position: first_column(table, &["position", "global_position", "sequence_number"]),
+        aggregate_type: column_ref(table, "aggregate_type"),
+    };
+    let snapshots = catalog
+        .tables
+        .iter()
+        .find(|t| t.name == "snapshots" && t.schema == table.schema)
+        .and_then(|t| {
+            Some(SnapshotLayout {
+                table: TableName { schema: t.schema.clone(), name: t.name.clone() },
+                stream: column_ref(t, "aggregate_id")?,
+                version: column_ref(t, "version")?,
+                state: first_column(t, &["state", "payload", "data"])?,
+            })
+        });
+    Some(Layout {
+        name: "events".to_owned(),
+        description: format!("events table ({})", table.qualified_name()),
+        table: TableName { schema: table.schema.clone(), name: table.name.clone() },
+        columns,
+        snapshots,
+    })
+}
+
+/// Every layout recognised in the catalog, the most specific first.
+pub fn detect(catalog: &Catalog) -> Result<Vec<Layout>, NoLayout> {
+    let mut layouts = Vec::new();
+    for table in catalog.tables_named("events") {
+        if let Some(mut layout) = article_layout(catalog, table) {
+            if let Some(schema) = table.schema.as_deref().filter(|s| *s != "public") {
+                layout.name = format!("{schema}.events");
+            }
+            layouts.push(layout);
+        }
+    }
+    if layouts.is_empty() {
+        return Err(NoLayout { tables: catalog.table_list() });
+    }
+    Ok(layouts)
+}
+
+/// Picks a layout by name among the detected ones (or the first when no name is given).
+pub fn choose(layouts: Vec<Layout>, name: Option<&str>) -> Result<Layout, String> {
+    let names = || layouts.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ");
+    match name {
+        None => layouts.first().cloned().ok_or_else(|| "no layout".to_owned()),
+        Some(name) => layouts.iter().find(|l| l.name == name).cloned().ok_or_else(|| {
+            format!("no layout named `{name}` in this store; the layouts found are: {}", names())
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(schema: Option<&str>, name: &str, columns: &[(&str, &str)]) -> CatalogTable {
+        CatalogTable {
+            schema: schema.map(str::to_owned),
+            name: name.to_owned(),
+            columns: columns
+                .iter()
+                .map(|(n, t)| CatalogColumn { name: (*n).into(), type_name: (*t).into() })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn type_names_classify() {
+        use ColumnKind::*;
+        for (name, kind) in [
+            ("uuid", Uuid),
+            ("jsonb", Json),
+            ("JSON", Json),
+            ("bytea", Bytes),
+            ("BLOB", Bytes),
+            ("timestamp with time zone", TimestampTz),
+            ("TIMESTAMPTZ", TimestampTz),
+            ("timestamp without time zone", Timestamp),
+            ("DATETIME", Timestamp),
+            ("INTEGER", Integer),
+            ("bigint", Integer),
+            ("character varying", Text),
+            ("TEXT", Text),
+            ("", Other),
+        ] {
+            assert_eq!(ColumnKind::from_type_name(name), kind, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_article_table_is_recognised_with_its_optional_columns() {
+        let catalog = Catalog {
+            tables: vec![
+                table(
+                    Some("public"),
+                    "events",
+                    &[
+                        ("aggregate_id", "uuid"),
+                        ("version", "integer"),
+                        ("event_type", "text"),
+                        ("payload", "jsonb"),
+                        ("recorded_at", "timestamp with time zone"),
+                    ],
+                ),
+                table(Some("public"), "snapshots", &[("aggregate_id", "uuid"), ("version", "integer"), ("state", "jsonb")]),
+            ],
+        };
+        let layouts = detect(&catalog).unwrap();
+        assert_eq!(layouts.len(), 1);
+        let layout = &layouts[0];
+        assert_eq!(layout.name, "events");
+        assert_eq!(layout.columns.stream.kind, ColumnKind::Uuid);
+        assert_eq!(layout.columns.payload.kind, ColumnKind::Json);
+        assert_eq!(layout.columns.recorded_at.as_ref().unwrap().kind, ColumnKind::TimestampTz);
+        assert!(layout.columns.metadata.is_none());
+        assert!(layout.columns.position.is_none());
+        assert_eq!(layout.snapshots.as_ref().unwrap().state.name, "state");
+    }
+
+    #[test]
+    fn an_unrecognised_database_lists_its_tables() {
+        let catalog = Catalog {
+            tables: vec![
+                table(None, "users", &[("id", "INTEGER")]),
+                table(None, "events", &[("id", "INTEGER"), ("body", "TEXT")]),
+            ],
+        };
+        let err = detect(&catalog).unwrap_err();
+        assert_eq!(err.tables, "users, events");
+        assert!(err.to_string().contains("found users, events"));
+    }
+
+    #[test]
+    fn choosing_a_layout_by_name() {
+        let catalog = Catalog {
+            tables: vec![
+                table(Some("app2"), "events", &[("aggregate_id", "text"), ("version", "int"), ("event_type", "text"), ("payload", "json")]),
+                table(Some("public"), "events", &[("aggregate_id", "text"), ("version", "int"), ("event_type", "text"), ("payload", "json")]),
+            ],
+        };
+        let layouts = detect(&catalog).unwrap();
+        assert_eq!(layouts.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["events", "app2.events"]);
+        assert_eq!(choose(layouts.clone(), Some("app2.events")).unwrap().table.schema.as_deref(), Some("app2"));
+        let err = choose(layouts, Some("nope")).unwrap_err();
+        assert!(err.contains("events, app2.events"), "{err}");
+    }
+
+    #[test]
+    fn layouts_round_trip_as_json() {
+        let catalog = Catalog {
+            tables: vec![table(None, "events", &[("aggregate_id", "TEXT"), ("version", "INTEGER"), ("event_type", "TEXT"), ("payload", "TEXT")])],
+        };
+        let layout = detect(&catalog).unwrap().remove(0);
+        let text = serde_json::to_string(&layout).unwrap();
+        assert_eq!(serde_json::from_str::<Layout>(&text).unwrap(), layout);
+    }
+}

@@ -1,0 +1,411 @@
+//! Store access through sqlx. The backend (SQLite file or PostgreSQL URL) is chosen once from
+//! what the user gives ([`Target`]); the layout is recognised from the catalog; every query is
+//! built from the layout (`query.rs`), paged by keyset, and decoded into [`Event`]s here.
+//! Nothing in this module writes: SQLite files are opened read-only, PostgreSQL sessions are
+//! read-only, and ad-hoc statements run in a transaction that is rolled back.
+
+pub mod cell;
+pub mod layout;
+pub mod postgres;
+pub mod query;
+pub mod sqlite;
+
+use std::path::PathBuf;
+
+use crate::model::{Event, Payload, StreamId, StreamSummary, Version};
+use cell::{Cell, Param};
+use layout::{Catalog, Layout};
+use query::{Dialect, LogCursor, Sql, StreamCursor, StreamQuery};
+
+/// What went wrong, in words a person can act on. Messages never contain a password.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Open(String),
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("{0}")]
+    Connect(String),
+    #[error("{0}")]
+    NotAnEventStore(String),
+    #[error("{0}")]
+    Query(String),
+    #[error("{0}")]
+    UnknownStream(String),
+    #[error("{0}")]
+    ReadOnly(String),
+}
+
+impl StoreError {
+    /// Classifies a query error; a write refused by the read-only session says so.
+    pub fn query(e: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(db) = &e {
+            let code = db.code().unwrap_or_default();
+            // SQLite: 8 = SQLITE_READONLY (and its extended codes end in 8); PostgreSQL: 25006.
+            if code == "25006" || code == "8" || db.message().contains("readonly database") {
+                return StoreError::ReadOnly(format!(
+                    "the store is open read-only and eventscope never writes to it: {}",
+                    db.message()
+                ));
+            }
+            return StoreError::Query(format!("the database refused the query: {}", db.message()));
+        }
+        StoreError::Query(format!("the query failed: {e}"))
+    }
+}
+
+/// A store to open: a SQLite file or a PostgreSQL URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Target {
+    /// Reads a path, a `sqlite:` URL or a `postgres://` URL.
+    pub fn parse(text: &str) -> Result<Target, StoreError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(StoreError::BadUrl(
+                "no store given: give a SQLite file path or a postgres:// URL".to_owned(),
+            ));
+        }
+        let lower = text.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Ok(Target::Postgres(text.to_owned()));
+        }
+        if let Some(rest) = text.strip_prefix("sqlite://").or_else(|| text.strip_prefix("sqlite:")) {
+            let path = rest.split('?').next().unwrap_or(rest);
+            return Ok(Target::Sqlite(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = text.split_once("://") {
+            return Err(StoreError::BadUrl(format!(
+                "`{scheme}://` is not a store eventscope can open: give a SQLite file path or a postgres:// URL"
+            )));
+        }
+        Ok(Target::Sqlite(PathBuf::from(text)))
+    }
+
+    /// The target as shown to people: a path, or the URL with its password masked.
+    pub fn display(&self) -> String {
+        match self {
+            Target::Sqlite(path) => path.display().to_string(),
+            Target::Postgres(url) => mask_url(url),
+        }
+    }
+}
+
+/// The URL with its password replaced by `***`.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+enum Backend {
+    Sqlite(sqlite::SqliteBackend),
+    Postgres(postgres::PgBackend),
+}
+
+/// Counts over the whole store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreCounts {
+    pub streams: i64,
+    pub events: i64,
+}
+
+/// One page of the streams list and where the next one starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamPage {
+    pub streams: Vec<StreamSummary>,
+    pub next: Option<StreamCursor>,
+}
+
+/// Where the next page of a stream's events starts: at this version, after skipping the
+/// events with that version already seen (so duplicate versions survive page boundaries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventCursor {
+    pub version: Version,
+    pub skip: usize,
+}
+
+impl EventCursor {
+    pub fn from_version(version: Version) -> EventCursor {
+        EventCursor { version, skip: 0 }
+    }
+}
+
+/// One page of a stream's events and where the next one starts (`None` at the end).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    pub next: Option<EventCursor>,
+}
+
+/// One page of the global log and the cursor for the page after it (`None` at the end).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogPage {
+    pub events: Vec<Event>,
+    pub next: Option<LogCursor>,
+}
+
+/// An open store with its recognised layout.
+pub struct Store {
+    backend: Backend,
+    pub target: Target,
+    pub layout: Layout,
+    /// Every layout recognised in this database (the chosen one among them).
+    pub layouts: Vec<Layout>,
+}
+
+impl Store {
+    /// Opens the store and recognises its layout (`layout_name` picks one when several match).
+    pub async fn open(target: Target, layout_name: Option<&str>) -> Result<Store, StoreError> {
+        let backend = match &target {
+            Target::Sqlite(path) => Backend::Sqlite(sqlite::open(path).await?),
+            Target::Postgres(url) => Backend::Postgres(postgres::connect(url, &mask_url(url)).await?),
+        };
+        let catalog = match &backend {
+            Backend::Sqlite(b) => b.catalog().await?,
+            Backend::Postgres(b) => b.catalog().await?,
+        };
+        let layouts = layout::detect(&catalog).map_err(|e| {
+            StoreError::NotAnEventStore(format!("{}: {e}", target.display()))
+        })?;
+        let layout = layout::choose(layouts.clone(), layout_name).map_err(StoreError::NotAnEventStore)?;
+        Ok(Store { backend, target, layout, layouts })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The store in words: backend, where, how it was opened, which layout.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite(b) => format!("SQLite {} ({})", self.target.display(), b.mode.describe()),
+            Backend::Postgres(_) => format!("PostgreSQL {} (read-only session)", self.target.display()),
+        }
+    }
+
+    async fn fetch(&self, sql: &Sql) -> Result<Vec<Vec<Cell>>, StoreError> {
+        self.fetch_text(&sql.text, &sql.params).await
+    }
+
+    async fn fetch_text(&self, text: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.fetch(text, params).await,
+            Backend::Postgres(b) => b.fetch(text, params).await,
+        }
+    }
+
+    pub async fn catalog(&self) -> Result<Catalog, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.catalog().await,
+            Backend::Postgres(b) => b.catalog().await,
+        }
+    }
+
+    /// Runs one statement as given, read-only: on PostgreSQL inside a transaction that is
+    /// always rolled back. A statement that writes fails with [`StoreError::ReadOnly`].
+    pub async fn run_read_only(&self, text: &str) -> Result<Vec<Vec<Cell>>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.fetch(text, &[]).await,
+            Backend::Postgres(b) => b.fetch_rolled_back(text).await,
+        }
+    }
+
+    /// The number of streams and events.
+    pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let rows = self.fetch(&query::store_counts(self.dialect(), &self.layout)).await?;
+        let row = rows.first();
+        let get = |i: usize| row.and_then(|r| r.get(i)).and_then(Cell::as_i64).unwrap_or(0);
+        Ok(StoreCounts { streams: get(0), events: get(1) })
+    }
+
+    /// How many streams match a search (case-insensitive substring of the id).
+    pub async fn count_streams(&self, search: &str) -> Result<i64, StoreError> {
+        let rows = self.fetch(&query::count_streams(self.dialect(), &self.layout, search)).await?;
+        Ok(rows.first().and_then(|r| r.first()).and_then(Cell::as_i64).unwrap_or(0))
+    }
+
+    /// One page of the streams list.
+    pub async fn list_streams(&self, q: &StreamQuery) -> Result<StreamPage, StoreError> {
+        let rows = self.fetch(&query::list_streams(self.dialect(), &self.layout, q)).await?;
+        let full = rows.len() as i64 >= q.limit.max(1);
+        let mut next = None;
+        let mut streams = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut cells = row.into_iter();
+            let mut take = || cells.next().unwrap_or(Cell::Null);
+            let (id, events, first, last, time, key) = (take(), take(), take(), take(), take(), take());
+            let stream = StreamId(id.as_text().unwrap_or_default());
+            next = Some(StreamCursor { key, stream: stream.0.clone() });
+            streams.push(StreamSummary {
+                stream,
+                events: events.as_i64().unwrap_or(0),
+                first_version: first.as_i64().unwrap_or(0),
+                last_version: last.as_i64().unwrap_or(0),
+                last_recorded_at: time.as_time(),
+            });
+        }
+        Ok(StreamPage { streams, next: if full { next } else { None } })
+    }
+
+    /// The summary of one stream, or [`StoreError::UnknownStream`].
+    pub async fn stream_summary(&self, stream: &str) -> Result<StreamSummary, StoreError> {
+        let unknown = || {
+            StoreError::UnknownStream(format!(
+                "there is no stream `{stream}` in this store: list the streams with `eventscope streams STORE --search TEXT`"
+            ))
+        };
+        if !query::stream_id_fits(self.dialect(), &self.layout, stream) {
+            return Err(unknown());
+        }
+        let rows = self.fetch(&query::stream_summary(self.dialect(), &self.layout, stream)).await?;
+        let row = rows.into_iter().next().ok_or_else(unknown)?;
+        let events = row.first().and_then(Cell::as_i64).unwrap_or(0);
+        if events == 0 {
+            return Err(unknown());
+        }
+        Ok(StreamSummary {
+            stream: StreamId(stream.to_owned()),
+            events,
+            first_version: row.get(1).and_then(Cell::as_i64).unwrap_or(0),
+            last_version: row.get(2).and_then(Cell::as_i64).unwrap_or(0),
+            last_recorded_at: row.get(3).and_then(Cell::as_time),
+        })
+    }
+
+    /// Up to `limit` events of a stream from the cursor on.
+    pub async fn read_stream(&self, stream: &str, cursor: EventCursor, limit: usize) -> Result<EventPage, StoreError> {
+        if !query::stream_id_fits(self.dialect(), &self.layout, stream) {
+            return Ok(EventPage { events: Vec::new(), next: None });
+        }
+        let limit = limit.max(1);
+        let sql = query::stream_events(self.dialect(), &self.layout, stream, cursor.version, (limit + cursor.skip) as i64);
+        let rows = self.fetch(&sql).await?;
+        let fetched = rows.len();
+        let events: Vec<Event> = rows.into_iter().skip(cursor.skip).map(event_from_cells).collect();
+        let next = match events.last() {
+            Some(last) if fetched >= limit + cursor.skip => {
+                let same = events.iter().rev().take_while(|e| e.version == last.version).count();
+                let skip = if last.version == cursor.version { same + cursor.skip } else { same };
+                Some(EventCursor { version: last.version, skip })
+            }
+            _ => None,
+        };
+        Ok(EventPage { events, next })
+    }
+
+    /// Up to `limit` events of the whole store after (`forward`) or before the cursor.
+    pub async fn read_log(&self, cursor: &LogCursor, forward: bool, limit: usize) -> Result<LogPage, StoreError> {
+        let limit = limit.max(1);
+        let sql = query::log_page(self.dialect(), &self.layout, cursor, forward, limit as i64);
+        let rows = self.fetch(&sql).await?;
+        let full = rows.len() >= limit;
+        let mut last_time = Cell::Null;
+        let events: Vec<Event> = rows
+            .into_iter()
+            .map(|row| {
+                last_time = row.get(5).cloned().unwrap_or(Cell::Null);
+                event_from_cells(row)
+            })
+            .collect();
+        let next = match events.last() {
+            Some(last) if full => Some(match last.position {
+                Some(p) if self.layout.columns.position.is_some() => LogCursor::Position(p),
+                _ => LogCursor::Event { time: last_time, stream: last.stream.0.clone(), version: last.version },
+            }),
+            _ => None,
+        };
+        Ok(LogPage { events, next })
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) {
+        match self.backend {
+            Backend::Sqlite(b) => b.pool.close().await,
+            Backend::Postgres(b) => b.pool.close().await,
+        }
+    }
+}
+
+/// Builds an event from the cells of [`query`]'s event columns.
+fn event_from_cells(row: Vec<Cell>) -> Event {
+    let mut cells = row.into_iter();
+    let mut take = || cells.next().unwrap_or(Cell::Null);
+    let (stream, version, event_type, payload, metadata, time, position) =
+        (take(), take(), take(), take(), take(), take(), take());
+    Event {
+        stream: StreamId(stream.as_text().unwrap_or_default()),
+        version: version.as_i64().unwrap_or(0),
+        position: position.as_i64(),
+        event_type: event_type.as_text().unwrap_or_default(),
+        payload: match payload.into_bytes() {
+            Some(bytes) => Payload::decode(bytes),
+            None => Payload::Undecodable { bytes: Vec::new(), reason: "the payload is NULL".to_owned() },
+        },
+        metadata: metadata.into_bytes().map(Payload::decode),
+        recorded_at: time.as_time(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert_eq!(Target::parse("store.db").unwrap(), Target::Sqlite("store.db".into()));
+        assert_eq!(Target::parse("sqlite:///tmp/x.db?mode=ro").unwrap(), Target::Sqlite("/tmp/x.db".into()));
+        assert_eq!(Target::parse("sqlite:x.db").unwrap(), Target::Sqlite("x.db".into()));
+        assert!(matches!(Target::parse("postgresql://h/db").unwrap(), Target::Postgres(_)));
+        let err = Target::parse("mysql://h/db").unwrap_err().to_string();
+        assert!(err.contains("`mysql://` is not a store"), "{err}");
+        assert!(Target::parse("  ").is_err());
+    }
+
+    #[test]
+    fn urls_are_masked() {
+        assert_eq!(mask_url("postgres://bob:secret@host:5432/db?sslmode=require"), "postgres://bob:***@host:5432/db?sslmode=require");
+        assert_eq!(mask_url("postgres://bob@host/db"), "postgres://bob@host/db");
+        assert_eq!(mask_url("postgres://host/db"), "postgres://host/db");
+        assert_eq!(mask_url("postgres://u:p@ss@host/db"), "postgres://u:***@host/db");
+    }
+
+    #[test]
+    fn events_decode_from_cells() {
+        let event = event_from_cells(vec![
+            Cell::Text("s-1".into()),
+            Cell::Int(3),
+            Cell::Text("Placed".into()),
+            Cell::Bytes(br#"{"a":1}"#.to_vec()),
+            Cell::Null,
+            Cell::Text("2026-03-02 08:00:00".into()),
+            Cell::Int(17),
+        ]);
+        assert_eq!(event.stream.0, "s-1");
+        assert_eq!(event.version, 3);
+        assert_eq!(event.position, Some(17));
+        assert_eq!(event.payload, Payload::Json(serde_json::json!({"a": 1})));
+        assert_eq!(event.metadata, None);
+        assert!(event.recorded_at.is_some());
+        let null_payload = event_from_cells(vec![Cell::Text("s".into()), Cell::Int(1), Cell::Text("T".into()), Cell::Null]);
+        assert!(matches!(null_payload.payload, Payload::Undecodable { .. }));
+    }
+}

@@ -1,0 +1,240 @@
+//! PostgreSQL backend: connects with a read-only session (`default_transaction_read_only`), a
+//! connect timeout and TLS as the URL's `sslmode` asks; reads the catalog; runs statements into
+//! backend-neutral cells. The password never leaves this module: errors are scrubbed of it.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgValueFormat};
+use sqlx::{Row, TypeInfo, ValueRef};
+
+use super::StoreError;
+use super::cell::{Cell, Param};
+use super::layout::{Catalog, CatalogColumn, CatalogTable};
+
+/// How long connecting may take before the user is told the server does not answer.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The password in a URL, if any (percent-decoded and raw), so errors can be scrubbed of it.
+fn passwords(url: &str) -> Vec<String> {
+    let Some(rest) = url.split_once("://").map(|(_, r)| r) else {
+        return Vec::new();
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let Some((userinfo, _)) = authority.rsplit_once('@') else {
+        return Vec::new();
+    };
+    let Some((_, password)) = userinfo.split_once(':') else {
+        return Vec::new();
+    };
+    let mut found = vec![password.to_owned()];
+    let decoded = percent_decode(password);
+    if decoded != password {
+        found.push(decoded);
+    }
+    found.retain(|p| !p.is_empty());
+    found
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Replaces the URL's password by `***` wherever it appears in `text`.
+pub fn scrub(text: &str, url: &str) -> String {
+    passwords(url).iter().fold(text.to_owned(), |t, p| t.replace(p.as_str(), "***"))
+}
+
+/// An open PostgreSQL store.
+pub struct PgBackend {
+    pub pool: PgPool,
+    url: String,
+}
+
+pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::BadUrl(format!("{shown} is not a valid PostgreSQL URL: {}", scrub(&e.to_string(), url))))?
+        .application_name("eventscope")
+        .options([("default_transaction_read_only", "on"), ("statement_timeout", "60000")]);
+    let host = format!("{}:{}", options.get_host(), options.get_port());
+    let connecting = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect_with(options);
+    let pool = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Err(_) => {
+            return Err(StoreError::Connect(format!(
+                "no answer from the PostgreSQL server at {host} within {} s: check that it is running and \
+                 reachable, and the host and port in the URL",
+                CONNECT_TIMEOUT.as_secs()
+            )));
+        }
+        Ok(Err(e)) => return Err(StoreError::Connect(connect_error(&e, &host, url))),
+        Ok(Ok(pool)) => pool,
+    };
+    Ok(PgBackend { pool, url: url.to_owned() })
+}
+
+fn connect_error(e: &sqlx::Error, host: &str, url: &str) -> String {
+    let detail = scrub(&e.to_string(), url);
+    let advice = match e {
+        sqlx::Error::Io(_) => format!("cannot reach the PostgreSQL server at {host}: check that it is running and the host and port in the URL"),
+        sqlx::Error::Tls(_) => "the TLS handshake failed: check `sslmode` in the URL (disable, prefer, require, verify-full)".to_owned(),
+        sqlx::Error::PoolTimedOut => format!("no answer from the PostgreSQL server at {host}: check that it is running and reachable"),
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("28P01") || db.code().as_deref() == Some("28000") => {
+            "the server refused the user name or password in the URL".to_owned()
+        }
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
+            "the database named in the URL does not exist on that server".to_owned()
+        }
+        _ => "could not connect".to_owned(),
+    };
+    format!("{advice} ({detail})")
+}
+
+impl PgBackend {
+    pub async fn catalog(&self) -> Result<Catalog, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.table_schema::text, c.table_name::text, c.column_name::text, \
+             CASE WHEN c.data_type = 'USER-DEFINED' THEN c.udt_name::text ELSE c.data_type::text END \
+             FROM information_schema.columns c \
+             WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema') \
+             AND c.table_schema NOT LIKE 'pg_toast%' \
+             ORDER BY c.table_schema, c.table_name, c.ordinal_position",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        let mut catalog = Catalog::default();
+        for row in rows {
+            let schema: String = row.try_get(0).unwrap_or_default();
+            let table: String = row.try_get(1).unwrap_or_default();
+            let column = CatalogColumn {
+                name: row.try_get(2).unwrap_or_default(),
+                type_name: row.try_get(3).unwrap_or_default(),
+            };
+            match catalog.tables.last_mut() {
+                Some(last) if last.schema.as_deref() == Some(schema.as_str()) && last.name == table => {
+                    last.columns.push(column)
+                }
+                _ => catalog.tables.push(CatalogTable { schema: Some(schema), name: table, columns: vec![column] }),
+            }
+        }
+        Ok(catalog)
+    }
+
+    fn error(&self, e: sqlx::Error) -> StoreError {
+        match StoreError::query(e) {
+            StoreError::ReadOnly(m) => StoreError::ReadOnly(scrub(&m, &self.url)),
+            other => StoreError::Query(scrub(&other.to_string(), &self.url)),
+        }
+    }
+
+    pub async fn fetch(&self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+        for param in params {
+            query = match param {
+                Param::Null => query.bind(None::<String>),
+                Param::Int(i) => query.bind(*i),
+                Param::Float(f) => query.bind(*f),
+                Param::Text(s) => query.bind(s.clone()),
+                Param::Time(t) => query.bind(*t),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(|e| self.error(e))?;
+        Ok(rows.iter().map(row_cells).collect())
+    }
+
+    /// Runs a statement inside a transaction that is always rolled back.
+    pub async fn fetch_rolled_back(&self, sql: &str) -> Result<Vec<Vec<Cell>>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
+        let result = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&mut *tx).await;
+        let _ = tx.rollback().await;
+        let rows = result.map_err(|e| self.error(e))?;
+        Ok(rows.iter().map(row_cells).collect())
+    }
+}
+
+/// Decodes a row by each column's type.
+pub fn row_cells(row: &PgRow) -> Vec<Cell> {
+    (0..row.len()).map(|i| cell(row, i)).collect()
+}
+
+fn cell(row: &PgRow, i: usize) -> Cell {
+    let Ok(raw) = row.try_get_raw(i) else {
+        return Cell::Null;
+    };
+    if raw.is_null() {
+        return Cell::Null;
+    }
+    let type_name = raw.type_info().name().to_owned();
+    let text_format = raw.format() == PgValueFormat::Text;
+    let decoded = match type_name.as_str() {
+        _ if text_format => raw.as_str().map(|s| Cell::Text(s.to_owned())).ok(),
+        "BOOL" => row.try_get::<bool, _>(i).map(Cell::Bool).ok(),
+        "INT2" => row.try_get::<i16, _>(i).map(|v| Cell::Int(v.into())).ok(),
+        "INT4" => row.try_get::<i32, _>(i).map(|v| Cell::Int(v.into())).ok(),
+        "INT8" => row.try_get::<i64, _>(i).map(Cell::Int).ok(),
+        "FLOAT4" => row.try_get::<f32, _>(i).map(|v| Cell::Float(v.into())).ok(),
+        "FLOAT8" => row.try_get::<f64, _>(i).map(Cell::Float).ok(),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "CITEXT" | "UNKNOWN" => {
+            row.try_get::<String, _>(i).map(Cell::Text).ok()
+        }
+        "BYTEA" => row.try_get::<Vec<u8>, _>(i).map(Cell::Bytes).ok(),
+        "TIMESTAMPTZ" => row.try_get::<DateTime<Utc>, _>(i).map(Cell::Time).ok(),
+        "TIMESTAMP" => row.try_get::<NaiveDateTime, _>(i).map(|t| Cell::Time(t.and_utc())).ok(),
+        "DATE" => row
+            .try_get::<NaiveDate, _>(i)
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| Cell::Time(t.and_utc())),
+        "JSON" => raw.as_bytes().ok().map(|b| Cell::Text(String::from_utf8_lossy(b).into_owned())),
+        // Binary JSONB is a version byte (1) followed by the JSON text.
+        "JSONB" => raw.as_bytes().ok().map(|b| Cell::Text(String::from_utf8_lossy(b.get(1..).unwrap_or_default()).into_owned())),
+        "UUID" => raw.as_bytes().ok().map(|b| Cell::Text(format_uuid(b))),
+        _ => None,
+    };
+    decoded.unwrap_or_else(|| Cell::Text(format!("<{type_name} value>")))
+}
+
+fn format_uuid(bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if hex.len() != 32 {
+        return hex;
+    }
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_scrubbed_raw_and_decoded() {
+        let url = "postgres://bob:s%40cret@db.example:5432/app";
+        assert_eq!(scrub("failed for s@cret and s%40cret", url), "failed for *** and ***");
+        assert_eq!(scrub("nothing", "postgres://bob@host/app"), "nothing");
+        assert_eq!(passwords("postgres://u:p@h/d?x=a@b"), vec!["p".to_owned()]);
+    }
+
+    #[test]
+    fn uuids_are_formatted() {
+        let bytes: Vec<u8> = (0..16).collect();
+        assert_eq!(format_uuid(&bytes), "00010203-0405-0607-0809-0a0b0c0d0e0f");
+    }
+}

@@ -1,0 +1,458 @@
+//! The SQL eventscope runs, built from a [`Layout`] for one [`Dialect`]. Every list is paged by
+//! keyset (a cursor naming the last row seen), never by `OFFSET`; every user value is a bound
+//! parameter, never spliced into the text. Pure: builds text and parameters, runs nothing.
+
+use super::cell::{Cell, Param};
+use super::layout::{ColumnKind, ColumnRef, Layout, TableName};
+
+/// The SQL flavour of a backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Statement text with its bound parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<Param>,
+    dialect: Dialect,
+}
+
+impl Sql {
+    fn new(dialect: Dialect) -> Sql {
+        Sql { text: String::new(), params: Vec::new(), dialect }
+    }
+
+    /// Adds a parameter and returns its placeholder.
+    fn bind(&mut self, param: Param) -> String {
+        self.params.push(param);
+        match self.dialect {
+            Dialect::Sqlite => format!("?{}", self.params.len()),
+            Dialect::Postgres => format!("${}", self.params.len()),
+        }
+    }
+}
+
+/// Quotes an identifier for both dialects.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+pub fn table_sql(table: &TableName) -> String {
+    match &table.schema {
+        Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(&table.name)),
+        None => quote_ident(&table.name),
+    }
+}
+
+fn col(c: &ColumnRef) -> String {
+    quote_ident(&c.name)
+}
+
+/// A column as text.
+fn text_expr(d: Dialect, c: &ColumnRef) -> String {
+    match (d, c.kind) {
+        (_, ColumnKind::Text) => col(c),
+        _ => format!("CAST({} AS TEXT)", col(c)),
+    }
+}
+
+/// A column as a 64-bit integer.
+fn int_expr(d: Dialect, c: &ColumnRef) -> String {
+    match d {
+        Dialect::Sqlite => format!("CAST({} AS INTEGER)", col(c)),
+        Dialect::Postgres => format!("CAST({} AS BIGINT)", col(c)),
+    }
+}
+
+/// A payload-like column as bytes (decoded to JSON, with reasons, in Rust).
+fn bytes_expr(d: Dialect, c: &ColumnRef) -> String {
+    match (d, c.kind) {
+        // SQLite hands back TEXT or BLOB as they are stored.
+        (Dialect::Sqlite, _) => col(c),
+        (Dialect::Postgres, ColumnKind::Bytes) => col(c),
+        (Dialect::Postgres, ColumnKind::Text) => format!("convert_to({}, 'UTF8')", col(c)),
+        (Dialect::Postgres, _) => format!("convert_to(CAST({} AS TEXT), 'UTF8')", col(c)),
+    }
+}
+
+/// A time column, as a timestamp where the backend has one (SQLite values are decoded by
+/// their runtime type: text or epoch number).
+fn time_expr(d: Dialect, c: &ColumnRef) -> String {
+    match (d, c.kind) {
+        (Dialect::Postgres, ColumnKind::Timestamp) => format!("({} AT TIME ZONE 'UTC')", col(c)),
+        _ => col(c),
+    }
+}
+
+/// A parameter compared with a column of this kind (PostgreSQL needs the cast for uuid).
+fn param_as(d: Dialect, c: &ColumnRef, placeholder: String) -> String {
+    match (d, c.kind) {
+        (Dialect::Postgres, ColumnKind::Uuid) => format!("CAST({placeholder} AS uuid)"),
+        (Dialect::Postgres, ColumnKind::Integer) => format!("CAST({placeholder} AS BIGINT)"),
+        (Dialect::Postgres, ColumnKind::Text | ColumnKind::Other) => placeholder,
+        (Dialect::Postgres, _) => format!("CAST({placeholder} AS TEXT)"),
+        (Dialect::Sqlite, _) => placeholder,
+    }
+}
+
+/// Whether a stream id can be compared with the stream column at all (a PostgreSQL uuid
+/// column cannot hold `order-1`): when not, the stream does not exist.
+pub fn stream_id_fits(d: Dialect, layout: &Layout, stream: &str) -> bool {
+    match (d, layout.columns.stream.kind) {
+        (Dialect::Postgres, ColumnKind::Uuid) => looks_like_uuid(stream),
+        (Dialect::Postgres, ColumnKind::Integer) => stream.parse::<i64>().is_ok(),
+        _ => true,
+    }
+}
+
+fn looks_like_uuid(s: &str) -> bool {
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// The columns of an event, in the order [`super::event_from_cells`] reads them:
+/// stream, version, type, payload, metadata, recorded_at, position.
+fn event_columns(d: Dialect, layout: &Layout) -> String {
+    let c = &layout.columns;
+    let optional = |column: &Option<ColumnRef>, f: &dyn Fn(&ColumnRef) -> String| {
+        column.as_ref().map_or_else(|| "NULL".to_owned(), f)
+    };
+    [
+        text_expr(d, &c.stream),
+        int_expr(d, &c.version),
+        text_expr(d, &c.event_type),
+        bytes_expr(d, &c.payload),
+        optional(&c.metadata, &|m| bytes_expr(d, m)),
+        optional(&c.recorded_at, &|t| time_expr(d, t)),
+        optional(&c.position, &|p| int_expr(d, p)),
+    ]
+    .join(", ")
+}
+
+/// How the streams list is sorted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StreamSort {
+    /// By stream id, A to Z.
+    #[default]
+    Id,
+    /// By stream id, Z to A.
+    IdDescending,
+    /// Most events first.
+    MostEvents,
+    /// Most recently written first (needs a recorded-at column).
+    Recent,
+}
+
+impl StreamSort {
+    pub const ALL: [StreamSort; 4] =
+        [StreamSort::Id, StreamSort::IdDescending, StreamSort::MostEvents, StreamSort::Recent];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StreamSort::Id => "id A→Z",
+            StreamSort::IdDescending => "id Z→A",
+            StreamSort::MostEvents => "most events",
+            StreamSort::Recent => "most recent",
+        }
+    }
+}
+
+/// Where the next page of streams starts: after this stream, with this sort key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamCursor {
+    /// The sort key of the last stream seen (event count or last time; unused for id sorts).
+    pub key: Cell,
+    pub stream: String,
+}
+
+/// A request for one page of the streams list.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StreamQuery {
+    /// Case-insensitive substring of the stream id; empty for all.
+    pub search: String,
+    pub sort: StreamSort,
+    pub after: Option<StreamCursor>,
+    pub limit: i64,
+}
+
+fn search_condition(sql: &mut Sql, layout: &Layout, search: &str) -> Option<String> {
+    if search.is_empty() {
+        return None;
+    }
+    let p = sql.bind(Param::Text(search.to_owned()));
+    let stream = text_expr(sql.dialect, &layout.columns.stream);
+    Some(match sql.dialect {
+        Dialect::Sqlite => format!("instr(lower({stream}), lower({p})) > 0"),
+        Dialect::Postgres => format!("strpos(lower({stream}), lower({p})) > 0"),
+    })
+}
+
+/// One page of streams: id, event count, first and last version, last time, and the raw sort
+/// key (for the cursor).
+pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
+    let mut sql = Sql::new(d);
+    let c = &layout.columns;
+    let s = col(&c.stream);
+    let v = int_expr(d, &c.version);
+    let last_time = c
+        .recorded_at
+        .as_ref()
+        .map_or_else(|| "NULL".to_owned(), |t| format!("MAX({})", time_expr(d, t)));
+    let sort = match query.sort {
+        StreamSort::Recent if c.recorded_at.is_none() => StreamSort::Id,
+        other => other,
+    };
+    let mut conditions: Vec<String> = search_condition(&mut sql, layout, &query.search).into_iter().collect();
+    let mut having = None;
+    if let Some(after) = &query.after {
+        let id = sql.bind(Param::Text(after.stream.clone()));
+        let id = param_as(d, &c.stream, id);
+        match sort {
+            StreamSort::Id => conditions.push(format!("{s} > {id}")),
+            StreamSort::IdDescending => conditions.push(format!("{s} < {id}")),
+            StreamSort::MostEvents | StreamSort::Recent => {
+                let key_expr = if sort == StreamSort::MostEvents { "COUNT(*)".to_owned() } else { last_time.clone() };
+                let key = sql.bind(Param::from(&after.key));
+                having = Some(format!("{key_expr} < {key} OR ({key_expr} = {key} AND {s} > {id})"));
+            }
+        }
+    }
+    let order = match sort {
+        StreamSort::Id => format!("{s} ASC"),
+        StreamSort::IdDescending => format!("{s} DESC"),
+        StreamSort::MostEvents => format!("COUNT(*) DESC, {s} ASC"),
+        StreamSort::Recent => format!("{last_time} DESC, {s} ASC"),
+    };
+    let sort_key = match sort {
+        StreamSort::MostEvents => "COUNT(*)".to_owned(),
+        StreamSort::Recent => last_time.clone(),
+        _ => "NULL".to_owned(),
+    };
+    let limit = sql.bind(Param::Int(query.limit.max(1)));
+    sql.text = format!(
+        "SELECT {stream}, COUNT(*), MIN({v}), MAX({v}), {last_time}, {sort_key} FROM {table}{where_}\
+         GROUP BY {s}{having} ORDER BY {order} LIMIT {limit}",
+        stream = text_expr(d, &c.stream),
+        table = table_sql(&layout.table),
+        where_ = where_clause(&conditions),
+        having = having.map(|h| format!(" HAVING {h}")).unwrap_or_default(),
+    );
+    sql
+}
+
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        " ".to_owned()
+    } else {
+        format!(" WHERE {} ", conditions.join(" AND "))
+    }
+}
+
+/// How many streams match a search.
+pub fn count_streams(d: Dialect, layout: &Layout, search: &str) -> Sql {
+    let mut sql = Sql::new(d);
+    let conditions: Vec<String> = search_condition(&mut sql, layout, search).into_iter().collect();
+    sql.text = format!(
+        "SELECT COUNT(DISTINCT {}) FROM {}{}",
+        col(&layout.columns.stream),
+        table_sql(&layout.table),
+        where_clause(&conditions).trim_end()
+    );
+    sql
+}
+
+/// The number of streams and of events in the store.
+pub fn store_counts(d: Dialect, layout: &Layout) -> Sql {
+    let mut sql = Sql::new(d);
+    sql.text = format!(
+        "SELECT COUNT(DISTINCT {}), COUNT(*) FROM {}",
+        col(&layout.columns.stream),
+        table_sql(&layout.table)
+    );
+    sql
+}
+
+/// Count, first and last version and last time of one stream.
+pub fn stream_summary(d: Dialect, layout: &Layout, stream: &str) -> Sql {
+    let mut sql = Sql::new(d);
+    let c = &layout.columns;
+    let id = sql.bind(Param::Text(stream.to_owned()));
+    let v = int_expr(d, &c.version);
+    let last_time = c.recorded_at.as_ref().map_or_else(|| "NULL".to_owned(), |t| format!("MAX({})", time_expr(d, t)));
+    sql.text = format!(
+        "SELECT COUNT(*), MIN({v}), MAX({v}), {last_time} FROM {table} WHERE {s} = {id}",
+        table = table_sql(&layout.table),
+        s = col(&c.stream),
+        id = param_as(d, &c.stream, id),
+    );
+    sql
+}
+
+/// Up to `limit` events of one stream from `from_version` on, in stream order.
+pub fn stream_events(d: Dialect, layout: &Layout, stream: &str, from_version: i64, limit: i64) -> Sql {
+    let mut sql = Sql::new(d);
+    let c = &layout.columns;
+    let id = sql.bind(Param::Text(stream.to_owned()));
+    let from = sql.bind(Param::Int(from_version));
+    let limit = sql.bind(Param::Int(limit.max(1)));
+    let tiebreak = c.position.as_ref().map(|p| format!(", {}", col(p))).unwrap_or_default();
+    sql.text = format!(
+        "SELECT {columns} FROM {table} WHERE {s} = {id} AND {v} >= {from} ORDER BY {v}{tiebreak} LIMIT {limit}",
+        columns = event_columns(d, layout),
+        table = table_sql(&layout.table),
+        s = col(&c.stream),
+        id = param_as(d, &c.stream, id),
+        v = col(&c.version),
+    );
+    sql
+}
+
+/// Where the next page of the global log starts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LogCursor {
+    /// The start (or, going backwards, the end) of the log.
+    Edge,
+    /// After (or before) this global position.
+    Position(i64),
+    /// After (or before) this event, in the order time, stream, version.
+    Event { time: Cell, stream: String, version: i64 },
+}
+
+/// Up to `limit` events of the whole store after (`forward`) or before the cursor, in store
+/// order: by global position, or by time, stream and version where the layout has no position.
+pub fn log_page(d: Dialect, layout: &Layout, cursor: &LogCursor, forward: bool, limit: i64) -> Sql {
+    let mut sql = Sql::new(d);
+    let c = &layout.columns;
+    let (op, dir) = if forward { (">", "ASC") } else { ("<", "DESC") };
+    let s = col(&c.stream);
+    let v = col(&c.version);
+    let mut conditions = Vec::new();
+    let order = match (&c.position, &c.recorded_at) {
+        (Some(p), _) => {
+            if let LogCursor::Position(after) = cursor {
+                let p_after = sql.bind(Param::Int(*after));
+                conditions.push(format!("{} {op} {p_after}", col(p)));
+            }
+            format!("{} {dir}", col(p))
+        }
+        (None, time) => {
+            let t = time.as_ref().map_or_else(|| "NULL".to_owned(), |t| time_expr(d, t));
+            if let LogCursor::Event { time: at, stream, version } = cursor {
+                let tp = sql.bind(Param::from(at));
+                let sp = sql.bind(Param::Text(stream.clone()));
+                let sp = param_as(d, &c.stream, sp);
+                let vp = sql.bind(Param::Int(*version));
+                let by_stream = format!("{s} {op} {sp} OR ({s} = {sp} AND {v} {op} {vp})");
+                conditions.push(if time.is_some() {
+                    format!("({t} {op} {tp} OR ({t} = {tp} AND ({by_stream})))")
+                } else {
+                    format!("({by_stream})")
+                });
+            }
+            if time.is_some() {
+                format!("{t} {dir}, {s} {dir}, {v} {dir}")
+            } else {
+                format!("{s} {dir}, {v} {dir}")
+            }
+        }
+    };
+    let limit = sql.bind(Param::Int(limit.max(1)));
+    sql.text = format!(
+        "SELECT {columns} FROM {table}{where_}ORDER BY {order} LIMIT {limit}",
+        columns = event_columns(d, layout),
+        table = table_sql(&layout.table),
+        where_ = where_clause(&conditions),
+    );
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::layout::{Catalog, CatalogColumn, CatalogTable, detect};
+
+    fn layout(kinds: &[(&str, &str)], schema: Option<&str>) -> Layout {
+        let catalog = Catalog {
+            tables: vec![CatalogTable {
+                schema: schema.map(str::to_owned),
+                name: "events".into(),
+                columns: kinds
+                    .iter()
+                    .map(|(n, t)| CatalogColumn { name: (*n).into(), type_name: (*t).into() })
+                    .collect(),
+            }],
+        };
+        detect(&catalog).unwrap().remove(0)
+    }
+
+    fn pg_layout() -> Layout {
+        layout(
+            &[
+                ("aggregate_id", "uuid"),
+                ("version", "integer"),
+                ("event_type", "text"),
+                ("payload", "jsonb"),
+                ("recorded_at", "timestamp with time zone"),
+                ("position", "bigint"),
+            ],
+            Some("public"),
+        )
+    }
+
+    #[test]
+    fn stream_page_binds_every_value() {
+        let sql = stream_events(Dialect::Postgres, &pg_layout(), "x'; DROP TABLE events; --", 5, 100);
+        assert!(!sql.text.contains("DROP"));
+        assert_eq!(sql.params.len(), 3);
+        assert!(sql.text.contains(r#""aggregate_id" = CAST($1 AS uuid)"#), "{}", sql.text);
+        assert!(sql.text.contains(r#"ORDER BY "version", "position" LIMIT $3"#), "{}", sql.text);
+        assert!(sql.text.contains("convert_to(CAST(\"payload\" AS TEXT), 'UTF8')"), "{}", sql.text);
+    }
+
+    #[test]
+    fn stream_list_keyset_by_sort() {
+        let l = pg_layout();
+        let mut q = StreamQuery { search: "ab".into(), limit: 50, ..Default::default() };
+        let first = list_streams(Dialect::Postgres, &l, &q);
+        assert!(!first.text.contains("OFFSET"));
+        assert!(first.text.contains("strpos(lower(CAST(\"aggregate_id\" AS TEXT)), lower($1)) > 0"), "{}", first.text);
+        q.after = Some(StreamCursor { key: Cell::Int(7), stream: "s".into() });
+        let next = list_streams(Dialect::Postgres, &l, &q);
+        assert!(next.text.contains(r#""aggregate_id" > CAST($2 AS uuid)"#), "{}", next.text);
+        q.sort = StreamSort::MostEvents;
+        let by_count = list_streams(Dialect::Postgres, &l, &q);
+        assert!(by_count.text.contains("HAVING COUNT(*) < $3 OR (COUNT(*) = $3"), "{}", by_count.text);
+        assert_eq!(by_count.params[2], Param::Int(7));
+    }
+
+    #[test]
+    fn recent_sort_without_a_time_column_falls_back_to_id() {
+        let l = layout(&[("aggregate_id", "TEXT"), ("version", "INTEGER"), ("event_type", "TEXT"), ("payload", "TEXT")], None);
+        let q = StreamQuery { sort: StreamSort::Recent, limit: 10, ..Default::default() };
+        let sql = list_streams(Dialect::Sqlite, &l, &q);
+        assert!(sql.text.contains(r#"ORDER BY "aggregate_id" ASC LIMIT ?1"#), "{}", sql.text);
+    }
+
+    #[test]
+    fn log_pages_by_position_or_by_time_stream_version() {
+        let sql = log_page(Dialect::Postgres, &pg_layout(), &LogCursor::Position(10), false, 20);
+        assert!(sql.text.contains(r#"WHERE "position" < $1 ORDER BY "position" DESC LIMIT $2"#), "{}", sql.text);
+        let l = layout(
+            &[("aggregate_id", "TEXT"), ("version", "INTEGER"), ("event_type", "TEXT"), ("payload", "TEXT"), ("recorded_at", "TEXT")],
+            None,
+        );
+        let cursor = LogCursor::Event { time: Cell::Text("t".into()), stream: "s".into(), version: 3 };
+        let sql = log_page(Dialect::Sqlite, &l, &cursor, true, 20);
+        assert!(sql.text.contains(r#"ORDER BY "recorded_at" ASC, "aggregate_id" ASC, "version" ASC"#), "{}", sql.text);
+        assert_eq!(sql.params.len(), 4);
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident(r#"we"ird"#), r#""we""ird""#);
+        assert_eq!(table_sql(&TableName { schema: Some("s".into()), name: "t".into() }), r#""s"."t""#);
+    }
+}

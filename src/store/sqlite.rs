@@ -1,0 +1,259 @@
+//! SQLite backend: opens a store file read-only without changing a byte of it, reads the catalog,
+//! and runs statements into backend-neutral cells.
+//!
+//! Opening read-only is subtle with write-ahead logging: a plain `mode=ro` reader still writes
+//! read marks into the `-shm` file and creates `-wal`/`-shm` when they are missing, and
+//! `immutable=1` ignores the WAL (and so recent events). So the open mode follows the files:
+//! - no WAL content: `immutable=1` for a WAL-mode file (nothing else has it open, or the `-wal`
+//!   would exist), `mode=ro` for a rollback-journal file;
+//! - a WAL and its `-shm`: `mode=ro&readonly_shm=1`, which reads the WAL with a private index;
+//! - a WAL without `-shm` (a crashed writer): the file and its WAL are copied to a private
+//!   directory and the copy is opened; the original files are never opened.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::{Row, TypeInfo, ValueRef};
+
+use super::StoreError;
+use super::cell::{Cell, Param};
+use super::layout::{Catalog, CatalogColumn, CatalogTable};
+
+/// How a file was opened, in words for the status bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    ReadOnly,
+    Immutable,
+    ReadOnlyWal,
+    PrivateCopy,
+}
+
+impl OpenMode {
+    pub fn describe(self) -> &'static str {
+        match self {
+            OpenMode::ReadOnly => "read-only",
+            OpenMode::Immutable => "read-only (immutable)",
+            OpenMode::ReadOnlyWal => "read-only, WAL read with a private index",
+            OpenMode::PrivateCopy => "read-only private copy (WAL without -shm)",
+        }
+    }
+}
+
+/// The facts about a store file that decide how to open it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileFacts {
+    pub wal_mode: bool,
+    pub wal_has_content: bool,
+    pub shm_exists: bool,
+}
+
+/// The open mode for these facts (see the module docs).
+pub fn open_mode(facts: FileFacts) -> OpenMode {
+    match (facts.wal_has_content, facts.shm_exists) {
+        (false, _) if facts.wal_mode => OpenMode::Immutable,
+        (false, _) => OpenMode::ReadOnly,
+        (true, true) => OpenMode::ReadOnlyWal,
+        (true, false) => OpenMode::PrivateCopy,
+    }
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Reads the header and the sibling files; fails with a clear error when the file is missing or
+/// is not a SQLite database.
+pub fn file_facts(path: &Path) -> Result<FileFacts, StoreError> {
+    use std::io::Read;
+    let shown = path.display().to_string();
+    let mut file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => StoreError::NotFound(format!(
+            "there is no file at {shown}: check the path, or give a postgres:// URL"
+        )),
+        _ => StoreError::Open(format!("cannot read {shown}: {e}")),
+    })?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(StoreError::Open(format!("{shown} is a directory, not a SQLite file")));
+    }
+    let mut header = [0u8; 100];
+    let read = file.read(&mut header).unwrap_or(0);
+    if read < 100 || &header[..16] != b"SQLite format 3\0" {
+        return Err(StoreError::Open(format!(
+            "{shown} is not a SQLite database (its first bytes are not the SQLite header)"
+        )));
+    }
+    let wal_len = std::fs::metadata(sibling(path, "-wal")).map(|m| m.len()).unwrap_or(0);
+    Ok(FileFacts {
+        // Bytes 18 and 19 are the write and read format versions: 2 means WAL.
+        wal_mode: header[18] == 2 || header[19] == 2,
+        wal_has_content: wal_len > 0,
+        shm_exists: sibling(path, "-shm").exists(),
+    })
+}
+
+/// A directory that is removed when dropped: holds the private copy of a store.
+#[derive(Debug)]
+pub struct PrivateCopy {
+    dir: PathBuf,
+}
+
+impl Drop for PrivateCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn make_private_copy(path: &Path) -> Result<(PrivateCopy, PathBuf), StoreError> {
+    let unique = format!(
+        "eventscope-copy-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let dir = std::env::temp_dir().join(unique);
+    let fail = |e: std::io::Error| {
+        StoreError::Open(format!("cannot make a private copy of {} to read its WAL: {e}", path.display()))
+    };
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    let guard = PrivateCopy { dir: dir.clone() };
+    let copy = dir.join("store.sqlite");
+    std::fs::copy(path, &copy).map_err(fail)?;
+    std::fs::copy(sibling(path, "-wal"), sibling(&copy, "-wal")).map_err(fail)?;
+    Ok((guard, copy))
+}
+
+/// Percent-encodes a path for a `file:` URI (everything but unreserved characters and `/`).
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for byte in path.to_string_lossy().bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => out.push(byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+/// An open SQLite store.
+pub struct SqliteBackend {
+    pub pool: SqlitePool,
+    pub mode: OpenMode,
+    _copy: Option<PrivateCopy>,
+}
+
+pub async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
+    let facts = file_facts(path)?;
+    let mode = open_mode(facts);
+    let absolute = std::path::absolute(path)
+        .map_err(|e| StoreError::Open(format!("cannot resolve {}: {e}", path.display())))?;
+    let (copy, target) = if mode == OpenMode::PrivateCopy {
+        let (guard, copy) = make_private_copy(&absolute)?;
+        (Some(guard), copy)
+    } else {
+        (None, absolute)
+    };
+    let query = match mode {
+        OpenMode::ReadOnly | OpenMode::PrivateCopy => "mode=ro",
+        OpenMode::Immutable => "mode=ro&immutable=1",
+        OpenMode::ReadOnlyWal => "mode=ro&readonly_shm=1",
+    };
+    let options = SqliteConnectOptions::new()
+        .filename(format!("file:{}?{query}", uri_path(&target)))
+        .read_only(true)
+        .create_if_missing(false)
+        .foreign_keys(false)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
+    Ok(SqliteBackend { pool, mode, _copy: copy })
+}
+
+impl SqliteBackend {
+    pub async fn catalog(&self) -> Result<Catalog, StoreError> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') \
+             AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query)?;
+        let mut tables = Vec::new();
+        for name in names {
+            let columns = sqlx::query("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
+                .bind(&name)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::query)?
+                .iter()
+                .map(|row| CatalogColumn {
+                    name: row.try_get(0).unwrap_or_default(),
+                    type_name: row.try_get(1).unwrap_or_default(),
+                })
+                .collect();
+            tables.push(CatalogTable { schema: None, name, columns });
+        }
+        Ok(Catalog { tables })
+    }
+
+    pub async fn fetch(&self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+        for param in params {
+            query = match param {
+                Param::Null => query.bind(None::<i64>),
+                Param::Int(i) => query.bind(*i),
+                Param::Float(f) => query.bind(*f),
+                Param::Text(s) => query.bind(s.clone()),
+                Param::Time(t) => query.bind(crate::model::format_time(*t)),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(StoreError::query)?;
+        Ok(rows.iter().map(row_cells).collect())
+    }
+}
+
+/// Decodes a row by each value's runtime type.
+pub fn row_cells(row: &SqliteRow) -> Vec<Cell> {
+    (0..row.len())
+        .map(|i| {
+            let Ok(raw) = row.try_get_raw(i) else {
+                return Cell::Null;
+            };
+            if raw.is_null() {
+                return Cell::Null;
+            }
+            let type_name = raw.type_info().name().to_owned();
+            match type_name.as_str() {
+                "INTEGER" | "BOOLEAN" => row.try_get_unchecked::<i64, _>(i).map(Cell::Int),
+                "REAL" | "NUMERIC" => row.try_get_unchecked::<f64, _>(i).map(Cell::Float),
+                "BLOB" => row.try_get_unchecked::<Vec<u8>, _>(i).map(Cell::Bytes),
+                _ => row.try_get_unchecked::<String, _>(i).map(Cell::Text),
+            }
+            .unwrap_or(Cell::Null)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_mode_table() {
+        let facts = |wal_mode, wal_has_content, shm_exists| FileFacts { wal_mode, wal_has_content, shm_exists };
+        assert_eq!(open_mode(facts(false, false, false)), OpenMode::ReadOnly);
+        assert_eq!(open_mode(facts(true, false, false)), OpenMode::Immutable);
+        assert_eq!(open_mode(facts(true, false, true)), OpenMode::Immutable);
+        assert_eq!(open_mode(facts(true, true, true)), OpenMode::ReadOnlyWal);
+        assert_eq!(open_mode(facts(true, true, false)), OpenMode::PrivateCopy);
+    }
+
+    #[test]
+    fn uri_paths_are_percent_encoded() {
+        assert_eq!(uri_path(Path::new("/tmp/a b/x?y#z.db")), "/tmp/a%20b/x%3Fy%23z.db");
+    }
+}
