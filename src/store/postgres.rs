@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgValueFormat};
-use sqlx::{Row, TypeInfo, ValueRef};
+use sqlx::{ConnectOptions, Connection, Row, TypeInfo, ValueRef};
 
 use super::StoreError;
 use super::cell::{Cell, Param};
@@ -72,18 +72,28 @@ pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
         .application_name("eventscope")
         .options([("default_transaction_read_only", "on"), ("statement_timeout", "60000")]);
     let host = format!("{}:{}", options.get_host(), options.get_port());
+    let no_answer = || {
+        StoreError::Connect(format!(
+            "no answer from the PostgreSQL server at {host} within {} s: check that it is running and \
+             reachable, and the host and port in the URL",
+            CONNECT_TIMEOUT.as_secs()
+        ))
+    };
+    // One direct connection first: a refused connection or a wrong password is reported at
+    // once, instead of being retried by the pool until its time-out.
+    match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Err(_) => return Err(no_answer()),
+        Ok(Err(e)) => return Err(StoreError::Connect(connect_error(&e, &host, url))),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+        }
+    }
     let connecting = PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect_with(options);
     let pool = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Err(_) => {
-            return Err(StoreError::Connect(format!(
-                "no answer from the PostgreSQL server at {host} within {} s: check that it is running and \
-                 reachable, and the host and port in the URL",
-                CONNECT_TIMEOUT.as_secs()
-            )));
-        }
+        Err(_) => return Err(no_answer()),
         Ok(Err(e)) => return Err(StoreError::Connect(connect_error(&e, &host, url))),
         Ok(Ok(pool)) => pool,
     };
@@ -91,7 +101,10 @@ pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
 }
 
 fn connect_error(e: &sqlx::Error, host: &str, url: &str) -> String {
-    let detail = scrub(&e.to_string(), url);
+    let detail = match e {
+        sqlx::Error::Database(db) => scrub(db.message(), url),
+        other => scrub(&other.to_string(), url),
+    };
     let advice = match e {
         sqlx::Error::Io(_) => format!("cannot reach the PostgreSQL server at {host}: check that it is running and the host and port in the URL"),
         sqlx::Error::Tls(_) => "the TLS handshake failed: check `sslmode` in the URL (disable, prefer, require, verify-full)".to_owned(),

@@ -1,0 +1,117 @@
+//! The command line on both backends: the JSON it prints, and one clear line with a non-zero exit
+//! for each mistake (wrong path, bad or unreachable URL, not an event store, unknown stream,
+//! version past the end). No panic, no backtrace, no password.
+
+mod common;
+
+use common::{TestDb, backends, eventscope};
+use eventscope::demo::{DOUBLE_REFUND_ORDER, order_stream};
+use serde_json::{Value, json};
+
+fn assert_one_line_error(args: &[&str], expected: &str) {
+    let (ok, out, err) = eventscope(args);
+    assert!(!ok, "{args:?} should fail");
+    assert!(out.is_empty(), "{args:?} printed to stdout: {out}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: expected one line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(err.contains(expected), "{args:?}: expected `{expected}` in: {err}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(!err.contains("s3cret"), "password leaked: {err}");
+}
+
+#[test]
+fn streams_events_and_state_print_json() {
+    for backend in backends() {
+        let db = TestDb::new(backend, "cli");
+        db.write_workshop();
+        let stream = order_stream(DOUBLE_REFUND_ORDER);
+
+        let (ok, out, err) = eventscope(&["streams", &db.target, "--search", "1042"]);
+        assert!(ok, "{err}");
+        let streams: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(streams[0]["stream"], json!(stream), "{backend:?}");
+        assert_eq!(streams[0]["events"], json!(4));
+        assert_eq!(streams[0]["first_version"], json!(1));
+        assert_eq!(streams[0]["last_version"], json!(4));
+        assert_eq!(streams[0]["last_recorded_at"], json!("2026-03-23T21:52:00.000Z"));
+
+        let (ok, out, _) = eventscope(&["streams", &db.target, "--limit", "5", "--sort", "events"]);
+        assert!(ok);
+        let streams: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(streams.as_array().unwrap().len(), 5);
+        assert_eq!(streams[0]["events"], json!(2405));
+
+        let (ok, out, err) = eventscope(&["events", &db.target, &stream, "--from", "3", "--limit", "1"]);
+        assert!(ok, "{err}");
+        let events: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(events.as_array().unwrap().len(), 1);
+        assert_eq!(events[0]["version"], json!(3));
+        assert_eq!(events[0]["event_type"], json!("RefundRequested"));
+        assert_eq!(events[0]["metadata"]["actor"], json!("user:C-112"));
+        assert_eq!(events[0]["recorded_at"], json!("2026-03-23T21:48:00.000Z"));
+        assert!(events[0]["position"].is_i64());
+
+        let (ok, out, err) = eventscope(&["state", &db.target, &stream]);
+        assert!(ok, "{err}");
+        let state: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(state["version"], json!(4));
+        assert_eq!(state["state"]["status"], json!("refund_requested"));
+        assert_eq!(state["state"]["order_id"], json!("ORD-1042"));
+        assert_eq!(state["state"]["refund"]["requested_at"], json!("2026-03-23T21:52:00.000Z"));
+        let (ok, out, _) = eventscope(&["state", &db.target, &stream, "--at", "1"]);
+        assert!(ok);
+        let state: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(state["state"]["status"], json!("placed"));
+        assert!(state["state"].get("payment_id").is_none());
+
+        assert_one_line_error(&["state", &db.target, &stream, "--at", "9"], "--at 9 is past the end; give --at 1 to 4");
+        assert_one_line_error(&["state", &db.target, "no-such-stream"], "there is no stream `no-such-stream`");
+        assert_one_line_error(&["events", &db.target, "no-such-stream"], "there is no stream `no-such-stream`");
+        assert_one_line_error(&["state", &db.target, &stream, "--layout", "other"], "no layout named `other`");
+    }
+}
+
+#[test]
+fn each_mistake_is_one_clear_line() {
+    assert_one_line_error(&["streams", "/no/such/store.sqlite"], "there is no file at /no/such/store.sqlite");
+    assert_one_line_error(&["streams", "Cargo.toml"], "is not a SQLite database");
+    assert_one_line_error(&["streams", "mysql://u:s3cret@host/db"], "`mysql://` is not a store");
+    assert_one_line_error(&["streams", "postgres://u:s3cret@[::1/db"], "is not a valid PostgreSQL URL");
+    assert_one_line_error(&["streams", "postgres://u:s3cret@127.0.0.1:1/db"], "cannot reach the PostgreSQL server at 127.0.0.1:1");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.sqlite");
+    assert_one_line_error(&["demo", "create"], "give either a SQLite PATH or --url");
+    let (ok, _, err) = eventscope(&["demo", "create", path.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_one_line_error(&["demo", "create", path.to_str().unwrap()], "already exists: pass --force to replace it");
+    let (ok, _, err) = eventscope(&["demo", "create", path.to_str().unwrap(), "--force"]);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn postgres_mistakes_are_one_clear_line_without_the_password() {
+    if !common::postgres_available() {
+        return;
+    }
+    let admin = common::admin_url();
+    let wrong_password = {
+        let (scheme, rest) = admin.split_once("://").unwrap();
+        let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+        let user = rest.split([':', '@']).next().unwrap();
+        format!("{scheme}://{user}:s3cret@{host}")
+    };
+    assert_one_line_error(&["streams", &wrong_password], "the server refused the user name or password");
+    let no_db = common::replace_database(&admin, "no_such_database_here");
+    assert_one_line_error(&["streams", &no_db], "does not exist");
+    let db = TestDb::new(common::Backend::Postgres, "cli_empty");
+    db.exec("CREATE TABLE customers (id INTEGER)");
+    assert_one_line_error(&["streams", &db.target], "not an event store eventscope recognises: found public.customers");
+}
+
+#[test]
+fn help_has_examples() {
+    let (ok, out, _) = eventscope(&["--help"]);
+    assert!(ok);
+    assert!(out.contains("Examples:") && out.contains("eventscope demo create"), "{out}");
+}
