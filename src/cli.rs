@@ -19,6 +19,7 @@ const EXAMPLES: &str = "\
 Examples:
   eventscope                                   open the workshop store in the window
   eventscope orders.sqlite                     open a SQLite store in the window
+  eventscope orders.sqlite --stream 00001042-0000-4000-8000-0000007de8ce --at 3
   eventscope postgres://me@localhost/shop      open a PostgreSQL store in the window
   eventscope streams orders.sqlite --search 1042
   eventscope events orders.sqlite 00001042-0000-4000-8000-0000007ed0a2 --from 2 --limit 10
@@ -32,6 +33,12 @@ Examples:
 pub struct Cli {
     /// A SQLite file or a postgres:// URL to open in the window (default: the workshop store).
     pub store: Option<String>,
+    /// Open the window on this stream.
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// With --stream: put the cursor at this version.
+    #[arg(long, requires = "stream")]
+    pub at: Option<i64>,
     /// Which layout to use when the store holds several (see the status bar or the error).
     #[arg(long, global = true)]
     pub layout: Option<String>,
@@ -119,7 +126,10 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that stops early (`| head`) is not an error.
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -144,16 +154,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(store) => Target::parse(store)?,
             None => Target::Sqlite(runtime()?.block_on(crate::demo::ensure_workshop_store())?),
         };
-        return crate::ui::run(target, layout);
+        let start = cli.stream.map(|stream| crate::ui::StartAt {
+            stream,
+            version: cli.at,
+        });
+        return crate::ui::run(target, layout, start);
     };
     let rt = runtime()?;
     rt.block_on(async move {
         match command {
-            Command::Streams { store, search, limit, sort } => {
+            Command::Streams {
+                store,
+                search,
+                limit,
+                sort,
+            } => {
                 let store = open(&store, layout.as_deref()).await?;
                 print_streams(&store, search, limit, sort.into()).await
             }
-            Command::Events { store, stream, from, limit } => {
+            Command::Events {
+                store,
+                stream,
+                from,
+                limit,
+            } => {
                 let store = open(&store, layout.as_deref()).await?;
                 print_events(&store, &stream, from, limit).await
             }
@@ -161,7 +185,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let store = open(&store, layout.as_deref()).await?;
                 print_state(&store, &stream, at).await
             }
-            Command::Demo { action: DemoAction::Create { path, url, force } } => create_demo(path, url, force).await,
+            Command::Demo {
+                action: DemoAction::Create { path, url, force },
+            } => create_demo(path, url, force).await,
         }
     })
 }
@@ -193,16 +219,27 @@ impl<W: Write> JsonArrayWriter<W> {
     }
 
     fn finish(mut self) -> anyhow::Result<()> {
-        self.out.write_all(if self.first { b"]\n" } else { b"\n]\n" })?;
+        self.out
+            .write_all(if self.first { b"]\n" } else { b"\n]\n" })?;
         self.out.flush()?;
         Ok(())
     }
 }
 
-async fn print_streams(store: &Store, search: String, limit: Option<usize>, sort: StreamSort) -> anyhow::Result<()> {
+async fn print_streams(
+    store: &Store,
+    search: String,
+    limit: Option<usize>,
+    sort: StreamSort,
+) -> anyhow::Result<()> {
     let mut out = JsonArrayWriter::new(std::io::stdout().lock())?;
     let mut remaining = limit.unwrap_or(usize::MAX);
-    let mut query = StreamQuery { search, sort, after: None, limit: PAGE.min(remaining) as i64 };
+    let mut query = StreamQuery {
+        search,
+        sort,
+        after: None,
+        limit: PAGE.min(remaining) as i64,
+    };
     while remaining > 0 {
         query.limit = PAGE.min(remaining) as i64;
         let page = store.list_streams(&query).await?;
@@ -218,9 +255,16 @@ async fn print_streams(store: &Store, search: String, limit: Option<usize>, sort
     out.finish()
 }
 
-async fn print_events(store: &Store, stream: &str, from: Option<i64>, limit: Option<usize>) -> anyhow::Result<()> {
+async fn print_events(
+    store: &Store,
+    stream: &str,
+    from: Option<i64>,
+    limit: Option<usize>,
+) -> anyhow::Result<()> {
     let summary = store.stream_summary(stream).await?;
-    let mut cursor = Some(EventCursor::from_version(from.unwrap_or(summary.first_version)));
+    let mut cursor = Some(EventCursor::from_version(
+        from.unwrap_or(summary.first_version),
+    ));
     let mut remaining = limit.unwrap_or(usize::MAX);
     let mut checker = VersionChecker::default();
     let mut out = JsonArrayWriter::new(std::io::stdout().lock())?;
@@ -266,7 +310,8 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>) -> anyhow::Re
         cursor = page.next;
     }
     let anomalies: Vec<String> = checker.anomalies.iter().map(ToString::to_string).collect();
-    let mut output = json!({"stream": StreamId(stream.to_owned()).0, "version": until, "state": state});
+    let mut output =
+        json!({"stream": StreamId(stream.to_owned()).0, "version": until, "state": state});
     if !anomalies.is_empty() {
         output["anomalies"] = json!(anomalies);
     }
@@ -274,18 +319,34 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>) -> anyhow::Re
     Ok(())
 }
 
-async fn create_demo(path: Option<PathBuf>, url: Option<String>, force: bool) -> anyhow::Result<()> {
+async fn create_demo(
+    path: Option<PathBuf>,
+    url: Option<String>,
+    force: bool,
+) -> anyhow::Result<()> {
     let store = crate::demo::generate(crate::demo::DemoOptions::default());
     match (path, url) {
         (Some(path), None) => {
             crate::demo::write_sqlite(&path, &store, force).await?;
-            eprintln!("wrote the workshop store ({} events) to {}", store.events.len(), path.display());
+            eprintln!(
+                "wrote the workshop store ({} events) to {}",
+                store.events.len(),
+                path.display()
+            );
         }
         (None, Some(url)) => {
             crate::demo::write_postgres(&url, &store, force).await?;
-            eprintln!("wrote the workshop store ({} events) to {}", store.events.len(), crate::store::mask_url(&url));
+            eprintln!(
+                "wrote the workshop store ({} events) to {}",
+                store.events.len(),
+                crate::store::mask_url(&url)
+            );
         }
-        _ => return Err(anyhow!("give either a SQLite PATH or --url postgres://…, not both or neither")),
+        _ => {
+            return Err(anyhow!(
+                "give either a SQLite PATH or --url postgres://…, not both or neither"
+            ));
+        }
     }
     Ok(())
 }

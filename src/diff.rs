@@ -108,7 +108,11 @@ fn diff_into(path: String, old: &Value, new: &Value, out: &mut Vec<Change>) {
 /// Counts of a structural diff, for summaries.
 pub fn change_counts(changes: &[Change]) -> (usize, usize, usize) {
     let count = |k| changes.iter().filter(|c| c.kind == k).count();
-    (count(ChangeKind::Added), count(ChangeKind::Removed), count(ChangeKind::Changed))
+    (
+        count(ChangeKind::Added),
+        count(ChangeKind::Removed),
+        count(ChangeKind::Changed),
+    )
 }
 
 /// How a line of the line diff relates the two texts.
@@ -182,7 +186,12 @@ mod tests {
     use serde_json::json;
 
     fn change(path: &str, kind: ChangeKind, old: Option<Value>, new: Option<Value>) -> Change {
-        Change { path: path.into(), kind, old, new }
+        Change {
+            path: path.into(),
+            kind,
+            old,
+            new,
+        }
     }
 
     #[test]
@@ -190,9 +199,21 @@ mod tests {
         use ChangeKind::*;
         let cases = vec![
             (json!({"a": 1}), json!({"a": 1}), vec![]),
-            (json!({"a": 1}), json!({"a": 2}), vec![change("/a", Changed, Some(json!(1)), Some(json!(2)))]),
-            (json!({}), json!({"a": {"b": 1}}), vec![change("/a", Added, None, Some(json!({"b": 1})))]),
-            (json!({"a": 1, "b": 2}), json!({"b": 2}), vec![change("/a", Removed, Some(json!(1)), None)]),
+            (
+                json!({"a": 1}),
+                json!({"a": 2}),
+                vec![change("/a", Changed, Some(json!(1)), Some(json!(2)))],
+            ),
+            (
+                json!({}),
+                json!({"a": {"b": 1}}),
+                vec![change("/a", Added, None, Some(json!({"b": 1})))],
+            ),
+            (
+                json!({"a": 1, "b": 2}),
+                json!({"b": 2}),
+                vec![change("/a", Removed, Some(json!(1)), None)],
+            ),
             (
                 json!({"lines": [{"qty": 1}]}),
                 json!({"lines": [{"qty": 2}, {"qty": 5}]}),
@@ -201,9 +222,26 @@ mod tests {
                     change("/lines/1", Added, None, Some(json!({"qty": 5}))),
                 ],
             ),
-            (json!({"a": [1]}), json!({"a": {"0": 1}}), vec![change("/a", Changed, Some(json!([1])), Some(json!({"0": 1})))]),
-            (json!({"a/b": 1}), json!({"a/b": 2}), vec![change("/a~1b", Changed, Some(json!(1)), Some(json!(2)))]),
-            (json!(1), json!("x"), vec![change("", Changed, Some(json!(1)), Some(json!("x")))]),
+            (
+                json!({"a": [1]}),
+                json!({"a": {"0": 1}}),
+                vec![change(
+                    "/a",
+                    Changed,
+                    Some(json!([1])),
+                    Some(json!({"0": 1})),
+                )],
+            ),
+            (
+                json!({"a/b": 1}),
+                json!({"a/b": 2}),
+                vec![change("/a~1b", Changed, Some(json!(1)), Some(json!(2)))],
+            ),
+            (
+                json!(1),
+                json!("x"),
+                vec![change("", Changed, Some(json!(1)), Some(json!("x")))],
+            ),
         ];
         for (old, new, expected) in cases {
             assert_eq!(structural_diff(&old, &new), expected, "{old} -> {new}");

@@ -54,7 +54,10 @@ impl Payload {
         let text = match std::str::from_utf8(&bytes) {
             Ok(text) => text,
             Err(e) => {
-                let reason = format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to());
+                let reason = format!(
+                    "not UTF-8 text (invalid byte at offset {})",
+                    e.valid_up_to()
+                );
                 return Payload::Undecodable { bytes, reason };
             }
         };
@@ -213,7 +216,8 @@ impl VersionChecker {
             Some(last) if version == last => {
                 self.run += 1;
                 if self.run == 2 {
-                    self.anomalies.push(VersionAnomaly::Duplicate { version, count: 2 });
+                    self.anomalies
+                        .push(VersionAnomaly::Duplicate { version, count: 2 });
                 } else if let Some(VersionAnomaly::Duplicate { count, .. }) =
                     self.anomalies.last_mut()
                 {
@@ -222,7 +226,10 @@ impl VersionChecker {
             }
             Some(last) => {
                 if version > last + 1 {
-                    self.anomalies.push(VersionAnomaly::Gap { after: last, before: version });
+                    self.anomalies.push(VersionAnomaly::Gap {
+                        after: last,
+                        before: version,
+                    });
                 }
                 self.run = 1;
             }
@@ -245,7 +252,10 @@ mod tests {
 
     #[test]
     fn payload_decoding_keeps_bad_bytes_with_a_reason() {
-        assert_eq!(Payload::decode(br#"{"a":1}"#.to_vec()), Payload::Json(json!({"a": 1})));
+        assert_eq!(
+            Payload::decode(br#"{"a":1}"#.to_vec()),
+            Payload::Json(json!({"a": 1}))
+        );
         match Payload::decode(b"{\"a\":".to_vec()) {
             Payload::Undecodable { bytes, reason } => {
                 assert_eq!(bytes, b"{\"a\":");
@@ -264,8 +274,14 @@ mod tests {
 
     #[test]
     fn undecodable_payload_prints_as_base64_with_reason() {
-        let p = Payload::Undecodable { bytes: vec![0xff, 0x00], reason: "r".into() };
-        assert_eq!(p.to_output_json(), json!({"undecodable": {"reason": "r", "bytes_base64": "/wA="}}));
+        let p = Payload::Undecodable {
+            bytes: vec![0xff, 0x00],
+            reason: "r".into(),
+        };
+        assert_eq!(
+            p.to_output_json(),
+            json!({"undecodable": {"reason": "r", "bytes_base64": "/wA="}})
+        );
     }
 
     #[test]
@@ -273,25 +289,55 @@ mod tests {
         let cases: Vec<(Vec<Version>, Vec<VersionAnomaly>)> = vec![
             (vec![1, 2, 3], vec![]),
             (vec![], vec![]),
-            (vec![1, 3], vec![VersionAnomaly::Gap { after: 1, before: 3 }]),
-            (vec![1, 2, 2, 2, 3], vec![VersionAnomaly::Duplicate { version: 2, count: 3 }]),
+            (
+                vec![1, 3],
+                vec![VersionAnomaly::Gap {
+                    after: 1,
+                    before: 3,
+                }],
+            ),
+            (
+                vec![1, 2, 2, 2, 3],
+                vec![VersionAnomaly::Duplicate {
+                    version: 2,
+                    count: 3,
+                }],
+            ),
             (
                 vec![0, 1, 5, 5, 6],
                 vec![
-                    VersionAnomaly::Gap { after: 1, before: 5 },
-                    VersionAnomaly::Duplicate { version: 5, count: 2 },
+                    VersionAnomaly::Gap {
+                        after: 1,
+                        before: 5,
+                    },
+                    VersionAnomaly::Duplicate {
+                        version: 5,
+                        count: 2,
+                    },
                 ],
             ),
         ];
         for (versions, expected) in cases {
-            assert_eq!(version_anomalies(versions.clone()), expected, "{versions:?}");
+            assert_eq!(
+                version_anomalies(versions.clone()),
+                expected,
+                "{versions:?}"
+            );
         }
         assert_eq!(
-            VersionAnomaly::Gap { after: 1, before: 3 }.to_string(),
+            VersionAnomaly::Gap {
+                after: 1,
+                before: 3
+            }
+            .to_string(),
             "version 2 is missing"
         );
         assert_eq!(
-            VersionAnomaly::Gap { after: 1, before: 5 }.to_string(),
+            VersionAnomaly::Gap {
+                after: 1,
+                before: 5
+            }
+            .to_string(),
             "versions 2 to 4 are missing"
         );
     }

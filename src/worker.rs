@@ -1,1 +1,287 @@
-//! The background worker.
+//! The background worker: one thread that owns the tokio runtime and the open store. The UI sends
+//! it typed [`Request`]s and drains typed [`Reply`]s tagged with the request id, never blocking;
+//! after each reply the worker calls the wake-up hook (the UI's `request_repaint`). Requests run
+//! concurrently, so a long stream loading page by page never holds up the streams list.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, mpsc};
+
+use crate::model::{Event, StreamSummary};
+use crate::store::layout::Layout;
+use crate::store::query::StreamQuery;
+use crate::store::{EventCursor, Store, StoreCounts, StreamPage, Target};
+
+/// Identifies a request; every reply carries the id of the request it answers.
+pub type RequestId = u64;
+
+/// What the UI asks of the worker.
+#[derive(Clone, Debug)]
+pub enum Request {
+    /// Open a store (closing the one open before) and recognise its layout.
+    Open {
+        target: Target,
+        layout: Option<String>,
+    },
+    /// Open the workshop store, creating it in the user's data directory the first time.
+    OpenWorkshop,
+    /// One page of the streams list of the open store.
+    Streams { query: StreamQuery },
+    /// How many streams match a search.
+    CountStreams { search: String },
+    /// Load a whole stream: a [`Reply::StreamStarted`], then [`Reply::EventsPage`]s of
+    /// `page_size` events until one says `done` (or the request is cancelled).
+    LoadStream { stream: String, page_size: usize },
+    /// Stop a running request (a stream load); no more replies come for it.
+    Cancel { id: RequestId },
+}
+
+/// What the worker answers.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// The store is open.
+    Opened {
+        target: Target,
+        description: String,
+        layout: Box<Layout>,
+        layouts: Vec<Layout>,
+        counts: StoreCounts,
+    },
+    /// One page of the streams list.
+    Streams(StreamPage),
+    /// The number of streams matching a search.
+    StreamCount { search: String, count: i64 },
+    /// A stream load began: its summary (event count, versions).
+    StreamStarted { summary: StreamSummary },
+    /// The next events of a stream being loaded; `done` on the last page.
+    EventsPage {
+        stream: String,
+        events: Vec<Event>,
+        done: bool,
+    },
+    /// The request failed; the message says what went wrong and what to do.
+    Failed { message: String },
+}
+
+type Wake = Arc<dyn Fn() + Send + Sync>;
+
+struct Shared {
+    store: tokio::sync::RwLock<Option<Arc<Store>>>,
+    cancelled: Mutex<HashSet<RequestId>>,
+    replies: Mutex<mpsc::Sender<(RequestId, Reply)>>,
+    wake: Wake,
+}
+
+impl Shared {
+    fn reply(&self, id: RequestId, reply: Reply) {
+        if let Ok(tx) = self.replies.lock() {
+            let _ = tx.send((id, reply));
+        }
+        (self.wake)();
+    }
+
+    fn is_cancelled(&self, id: RequestId) -> bool {
+        self.cancelled
+            .lock()
+            .map(|c| c.contains(&id))
+            .unwrap_or(false)
+    }
+
+    async fn store(&self) -> Result<Arc<Store>, String> {
+        self.store.read().await.clone().ok_or_else(|| {
+            "no store is open: open a SQLite file or a PostgreSQL URL first".to_owned()
+        })
+    }
+}
+
+/// The UI's handle on the worker thread.
+pub struct Worker {
+    requests: tokio::sync::mpsc::UnboundedSender<(RequestId, Request)>,
+    replies: mpsc::Receiver<(RequestId, Reply)>,
+    next_id: RequestId,
+}
+
+impl Worker {
+    /// Starts the worker thread; `wake` is called after every reply.
+    pub fn spawn(wake: impl Fn() + Send + Sync + 'static) -> Worker {
+        let (request_tx, mut request_rx) =
+            tokio::sync::mpsc::unbounded_channel::<(RequestId, Request)>();
+        let (reply_tx, reply_rx) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            store: tokio::sync::RwLock::new(None),
+            cancelled: Mutex::new(HashSet::new()),
+            replies: Mutex::new(reply_tx),
+            wake: Arc::new(wake),
+        });
+        let thread_shared = shared.clone();
+        let started = std::thread::Builder::new()
+            .name("eventscope-worker".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        thread_shared.reply(
+                            0,
+                            Reply::Failed {
+                                message: format!("cannot start the database worker: {e}"),
+                            },
+                        );
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    while let Some((id, request)) = request_rx.recv().await {
+                        let shared = thread_shared.clone();
+                        if let Request::Cancel { id: target } = request {
+                            if let Ok(mut c) = shared.cancelled.lock() {
+                                c.insert(target);
+                            }
+                            continue;
+                        }
+                        tokio::spawn(async move { handle(&shared, id, request).await });
+                    }
+                    if let Some(store) = thread_shared.store.write().await.take()
+                        && let Ok(store) = Arc::try_unwrap(store)
+                    {
+                        store.close().await;
+                    }
+                });
+            });
+        if let Err(e) = started {
+            shared.reply(
+                0,
+                Reply::Failed {
+                    message: format!("cannot start the database worker: {e}"),
+                },
+            );
+        }
+        Worker {
+            requests: request_tx,
+            replies: reply_rx,
+            next_id: 1,
+        }
+    }
+
+    /// Sends a request; returns its id.
+    pub fn send(&mut self, request: Request) -> RequestId {
+        let id = self.next_id;
+        self.next_id += 1;
+        let _ = self.requests.send((id, request));
+        id
+    }
+
+    /// The next reply, if one is waiting (never blocks).
+    pub fn try_recv(&self) -> Option<(RequestId, Reply)> {
+        self.replies.try_recv().ok()
+    }
+}
+
+async fn handle(shared: &Shared, id: RequestId, request: Request) {
+    let result = match request {
+        Request::Open { target, layout } => open(shared, target, layout).await,
+        Request::OpenWorkshop => match crate::demo::ensure_workshop_store().await {
+            Ok(path) => open(shared, Target::Sqlite(path), None).await,
+            Err(e) => Err(e.to_string()),
+        },
+        Request::Streams { query } => match shared.store().await {
+            Ok(store) => store
+                .list_streams(&query)
+                .await
+                .map(Reply::Streams)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
+        Request::CountStreams { search } => match shared.store().await {
+            Ok(store) => store
+                .count_streams(&search)
+                .await
+                .map(|count| Reply::StreamCount { search, count })
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
+        Request::LoadStream { stream, page_size } => {
+            load_stream(shared, id, stream, page_size).await
+        }
+        Request::Cancel { .. } => return,
+    };
+    if shared.is_cancelled(id) {
+        return;
+    }
+    match result {
+        Ok(reply) => shared.reply(id, reply),
+        Err(message) => shared.reply(id, Reply::Failed { message }),
+    }
+}
+
+async fn open(shared: &Shared, target: Target, layout: Option<String>) -> Result<Reply, String> {
+    let store = Store::open(target.clone(), layout.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let counts = store.counts().await.map_err(|e| e.to_string())?;
+    let reply = Reply::Opened {
+        target,
+        description: store.describe(),
+        layout: Box::new(store.layout.clone()),
+        layouts: store.layouts.clone(),
+        counts,
+    };
+    let previous = shared.store.write().await.replace(Arc::new(store));
+    if let Some(previous) = previous
+        && let Ok(previous) = Arc::try_unwrap(previous)
+    {
+        previous.close().await;
+    }
+    Ok(reply)
+}
+
+/// Loads a stream page by page, sending each page as it arrives; the last reply is returned.
+async fn load_stream(
+    shared: &Shared,
+    id: RequestId,
+    stream: String,
+    page_size: usize,
+) -> Result<Reply, String> {
+    let store = shared.store().await?;
+    let summary = store
+        .stream_summary(&stream)
+        .await
+        .map_err(|e| e.to_string())?;
+    shared.reply(id, Reply::StreamStarted { summary });
+    let mut cursor = EventCursor::from_version(i64::MIN);
+    loop {
+        if shared.is_cancelled(id) {
+            return Err("cancelled".to_owned());
+        }
+        let page = store
+            .read_stream(&stream, cursor, page_size)
+            .await
+            .map_err(|e| {
+                format!(
+                    "loading stream {stream} stopped: {e}; the events loaded so far stay browsable"
+                )
+            })?;
+        match page.next {
+            Some(next) => {
+                cursor = next;
+                shared.reply(
+                    id,
+                    Reply::EventsPage {
+                        stream: stream.clone(),
+                        events: page.events,
+                        done: false,
+                    },
+                );
+            }
+            None => {
+                return Ok(Reply::EventsPage {
+                    stream,
+                    events: page.events,
+                    done: true,
+                });
+            }
+        }
+    }
+}

@@ -76,7 +76,12 @@ impl History {
             Err(error) => (
                 Vec::new(),
                 None,
-                Some(FoldFailure { index: None, version: None, event_type: None, error }),
+                Some(FoldFailure {
+                    index: None,
+                    version: None,
+                    event_type: None,
+                    error,
+                }),
             ),
         };
         History {
@@ -158,7 +163,7 @@ impl History {
                 }
             }
             self.folded += 1;
-            if self.folded % self.interval == 0 {
+            if self.folded.is_multiple_of(self.interval) {
                 self.checkpoints.push(Arc::new(state.clone()));
             }
         }
@@ -180,7 +185,9 @@ impl History {
                 index: None,
                 version: None,
                 event_type: None,
-                error: FoldError { message: format!("only {} events are loaded", self.folded) },
+                error: FoldError {
+                    message: format!("only {} events are loaded", self.folded),
+                },
             }));
         }
         let k = (count / self.interval).min(self.checkpoints.len() - 1);
@@ -230,7 +237,12 @@ impl History {
         Ok(map)
     }
 
-    fn advance_blame(&mut self, map: &mut BlameMap, from: usize, to: usize) -> Result<(), FoldFailure> {
+    fn advance_blame(
+        &mut self,
+        map: &mut BlameMap,
+        from: usize,
+        to: usize,
+    ) -> Result<(), FoldFailure> {
         let mut previous = self.state_after(from)?;
         for count in from + 1..=to {
             let state = self.state_after(count)?;
@@ -327,7 +339,11 @@ mod tests {
             }
             for count in (0..=events.len()).rev() {
                 let expected = replay(&mut MergeFold, &events[..count]).unwrap();
-                assert_eq!(*history.state_after(count).unwrap(), expected, "count {count}, interval {interval}");
+                assert_eq!(
+                    *history.state_after(count).unwrap(),
+                    expected,
+                    "count {count}, interval {interval}"
+                );
             }
         }
     }
@@ -342,7 +358,9 @@ mod tests {
         }
         fn apply(&mut self, state: Value, event: &Event) -> Result<Value, FoldError> {
             if event.version == self.0 {
-                return Err(FoldError { message: "boom".into() });
+                return Err(FoldError {
+                    message: "boom".into(),
+                });
             }
             MergeFold.apply(state, event)
         }
@@ -358,13 +376,19 @@ mod tests {
         let failure = history.state_after(5).unwrap_err();
         assert_eq!(failure.version, Some(5));
         assert_eq!(failure.index, Some(4));
-        assert_eq!(failure.to_string(), "the fold failed at version 5 (E): boom");
+        assert_eq!(
+            failure.to_string(),
+            "the fold failed at version 5 (E): boom"
+        );
     }
 
     #[test]
     fn blame_names_the_event_that_last_changed_each_path() {
         let events = vec![
-            event(1, json!({"status": "placed", "lines": [{"sku": "a", "qty": 1}]})),
+            event(
+                1,
+                json!({"status": "placed", "lines": [{"sku": "a", "qty": 1}]}),
+            ),
             event(2, json!({"status": "paid"})),
             event(3, json!({"lines": [{"sku": "a", "qty": 2}], "note": "x"})),
             event(4, json!({"note": null})),
@@ -380,7 +404,10 @@ mod tests {
         assert_eq!(blame.get(""), Some(&Blame::Event(3)));
         let earlier = history.blame_after(3).unwrap();
         assert_eq!(earlier.get("/note"), Some(&Blame::Event(2)));
-        assert_eq!(history.blame_after(0).unwrap().get(""), Some(&Blame::Initial));
+        assert_eq!(
+            history.blame_after(0).unwrap().get(""),
+            Some(&Blame::Initial)
+        );
     }
 
     #[test]
@@ -412,7 +439,11 @@ mod tests {
     #[test]
     fn versions_and_anomalies() {
         let mut history = History::new("s".into(), Box::new(MergeFold));
-        history.push_events(vec![event(1, json!({})), event(3, json!({})), event(3, json!({}))]);
+        history.push_events(vec![
+            event(1, json!({})),
+            event(3, json!({})),
+            event(3, json!({})),
+        ]);
         assert_eq!(history.anomalies().len(), 2);
         assert_eq!(history.index_of_version(3), Some(1));
         assert_eq!(history.index_of_version(2), Some(1));

@@ -5,7 +5,7 @@
 mod history;
 mod merge;
 
-pub use history::{Blame, FoldFailure, History};
+pub use history::{Blame, BlameMap, FoldFailure, History};
 pub use merge::{MergeFold, merge_patch};
 
 use serde_json::Value;

@@ -1,7 +1,298 @@
-//! The eframe application.
+//! The eframe application: a connect screen, then the explorer (streams panel, history panel,
+//! status bar). The UI thread never awaits and never queries: it sends typed requests to the
+//! [`Worker`] and drains its replies at the start of every frame; replies to requests nobody
+//! waits for any more are dropped.
 
-use crate::store::Target;
+pub mod connect;
+pub mod diff_view;
+pub mod history;
+pub mod json_tree;
+pub mod recent;
+pub mod streams;
 
-pub fn run(target: Target, _layout: Option<String>) -> anyhow::Result<()> {
-    anyhow::bail!("the window is not built yet; opened {}", target.display())
+use std::path::PathBuf;
+
+use eframe::egui::{self, RichText, Ui};
+
+use crate::store::{StoreCounts, Target};
+use crate::worker::{Reply, Request, RequestId, Worker};
+use connect::{ConnectAction, ConnectPanel};
+use history::HistoryPanel;
+use recent::RecentStores;
+use streams::{StreamsAction, StreamsPanel};
+
+/// Which screen is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Connect,
+    Explorer,
+}
+
+/// Where to put the cursor once the store is open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartAt {
+    pub stream: String,
+    pub version: Option<i64>,
+}
+
+/// Settings that tests change.
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    /// Where the recent stores are kept; `None` keeps them in memory only.
+    pub recent_path: Option<PathBuf>,
+}
+
+impl AppOptions {
+    /// The options of the real application (recent stores in the config directory).
+    pub fn user() -> AppOptions {
+        AppOptions {
+            recent_path: RecentStores::default_path(),
+        }
+    }
+}
+
+/// The bottom line: the store (password masked), its layout, the counts, the last error.
+#[derive(Default)]
+pub struct StatusBar {
+    pub store: Option<String>,
+    pub layout: Option<String>,
+    pub counts: Option<StoreCounts>,
+    pub last_error: Option<String>,
+}
+
+impl StatusBar {
+    fn ui(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            match &self.store {
+                Some(store) => ui.label(RichText::new(store).monospace()),
+                None => ui.weak("no store open"),
+            };
+            if let Some(layout) = &self.layout {
+                ui.separator();
+                ui.label(format!("layout: {layout}"));
+            }
+            if let Some(counts) = self.counts {
+                ui.separator();
+                ui.label(format!(
+                    "{} streams · {} events",
+                    counts.streams, counts.events
+                ));
+            }
+            if let Some(error) = self.last_error.clone() {
+                ui.separator();
+                ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {error}"));
+                if ui.small_button("×").on_hover_text("Dismiss").clicked() {
+                    self.last_error = None;
+                }
+            }
+        });
+    }
+}
+
+pub struct EventscopeApp {
+    worker: Worker,
+    pub screen: Screen,
+    pub connect: ConnectPanel,
+    pub streams: StreamsPanel,
+    pub history: HistoryPanel,
+    pub status: StatusBar,
+    open_request: Option<(RequestId, Option<Target>)>,
+    layout_choice: Option<String>,
+    recent: RecentStores,
+    store_open: bool,
+    start_at: Option<StartAt>,
+}
+
+impl EventscopeApp {
+    /// The app, opening `target` straight away when given.
+    pub fn new(
+        ctx: &egui::Context,
+        target: Option<Target>,
+        layout: Option<String>,
+        options: AppOptions,
+    ) -> EventscopeApp {
+        let repaint = ctx.clone();
+        let worker = Worker::spawn(move || repaint.request_repaint());
+        let mut app = EventscopeApp {
+            worker,
+            screen: Screen::Connect,
+            connect: ConnectPanel::default(),
+            streams: StreamsPanel::default(),
+            history: HistoryPanel::default(),
+            status: StatusBar::default(),
+            open_request: None,
+            layout_choice: layout,
+            recent: RecentStores::load(options.recent_path),
+            store_open: false,
+            start_at: None,
+        };
+        if let Some(target) = target {
+            app.open(target);
+        }
+        app
+    }
+
+    /// Once the store is open, go to this stream (and version).
+    pub fn start_at(mut self, start: Option<StartAt>) -> Self {
+        self.start_at = start;
+        self
+    }
+
+    /// Opens a store (the current one stays open until the new one is ready).
+    pub fn open(&mut self, target: Target) {
+        self.connect.error = None;
+        self.connect.opening = Some(target.display());
+        let id = self.worker.send(Request::Open {
+            target: target.clone(),
+            layout: self.layout_choice.clone(),
+        });
+        self.open_request = Some((id, Some(target)));
+    }
+
+    fn open_workshop(&mut self) {
+        self.connect.error = None;
+        self.connect.opening = Some("the workshop store".to_owned());
+        let id = self.worker.send(Request::OpenWorkshop);
+        self.open_request = Some((id, None));
+    }
+
+    pub fn is_opening(&self) -> bool {
+        self.open_request.is_some()
+    }
+
+    fn drain_replies(&mut self) {
+        while let Some((id, reply)) = self.worker.try_recv() {
+            if let Some((open_id, target)) = self.open_request.clone()
+                && id == open_id
+            {
+                self.open_request = None;
+                self.on_open_reply(target, reply);
+                continue;
+            }
+            if (self.streams.on_reply(id, &reply) || self.history.on_reply(id, &reply))
+                && let Reply::Failed { message } = &reply
+            {
+                self.status.last_error = Some(message.clone());
+            }
+            // Anything else answers a request nobody waits for any more: dropped.
+        }
+    }
+
+    fn on_open_reply(&mut self, target: Option<Target>, reply: Reply) {
+        self.connect.opening = None;
+        match reply {
+            Reply::Opened {
+                description,
+                layout,
+                layouts,
+                counts,
+                target: opened,
+            } => {
+                self.recent.add(target.as_ref().unwrap_or(&opened));
+                self.status = StatusBar {
+                    store: Some(description),
+                    layout: Some(if layouts.len() > 1 {
+                        format!(
+                            "{} ({} layouts in this store; choose with --layout)",
+                            layout.description,
+                            layouts.len()
+                        )
+                    } else {
+                        layout.description.clone()
+                    }),
+                    counts: Some(counts),
+                    last_error: None,
+                };
+                self.streams = StreamsPanel::new(layout.columns.recorded_at.is_some());
+                self.history = HistoryPanel::default();
+                self.screen = Screen::Explorer;
+                self.store_open = true;
+                if let Some(start) = self.start_at.take() {
+                    self.streams.select(&start.stream);
+                    self.history.open_stream(&start.stream, &mut self.worker);
+                    self.history.go_to_version_when_loaded(start.version);
+                }
+            }
+            Reply::Failed { message } => {
+                self.connect.error = Some(message.clone());
+                self.status.last_error = Some(message);
+                self.screen = Screen::Connect;
+            }
+            _ => {}
+        }
+    }
+
+    /// Draws one frame (also what the tests drive).
+    pub fn show(&mut self, ui: &mut Ui) {
+        self.drain_replies();
+        match self.screen {
+            Screen::Connect => {
+                egui::Panel::bottom("status").show(ui, |ui| self.status.ui(ui));
+                egui::CentralPanel::default().show(ui, |ui| {
+                    let recent = self.recent.entries().to_vec();
+                    match self.connect.ui(ui, &recent, self.store_open) {
+                        Some(ConnectAction::Open(target)) => self.open(target),
+                        Some(ConnectAction::OpenWorkshop) => self.open_workshop(),
+                        Some(ConnectAction::Back) => self.screen = Screen::Explorer,
+                        None => {}
+                    }
+                });
+            }
+            Screen::Explorer => self.explorer_ui(ui),
+        }
+    }
+
+    fn explorer_ui(&mut self, ui: &mut Ui) {
+        egui::Panel::top("top_bar").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.strong("eventscope");
+                ui.separator();
+                if ui.button("Open another store…").clicked() {
+                    self.screen = Screen::Connect;
+                }
+            });
+        });
+        egui::Panel::bottom("status").show(ui, |ui| self.status.ui(ui));
+        let mut action = None;
+        egui::Panel::left("streams")
+            .resizable(true)
+            .default_size(400.0)
+            .min_size(220.0)
+            .show(ui, |ui| {
+                action = self.streams.ui(ui, &mut self.worker);
+            });
+        if let Some(StreamsAction::OpenStream(stream)) = action {
+            self.history.open_stream(&stream, &mut self.worker);
+        }
+        egui::CentralPanel::default().show(ui, |ui| self.history.ui(ui));
+    }
+}
+
+impl eframe::App for EventscopeApp {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+}
+
+/// Opens the window on a store.
+pub fn run(target: Target, layout: Option<String>, start: Option<StartAt>) -> anyhow::Result<()> {
+    let title = format!("eventscope — {}", target.display());
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(title)
+            .with_inner_size([1400.0, 860.0])
+            .with_min_inner_size([800.0, 500.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "eventscope",
+        options,
+        Box::new(move |cc| {
+            Ok(Box::new(
+                EventscopeApp::new(&cc.egui_ctx, Some(target), layout, AppOptions::user())
+                    .start_at(start),
+            ))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }

@@ -36,14 +36,21 @@ pub fn admin_url() -> String {
 }
 
 fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// Whether PostgreSQL tests can run; fails the test under CI when the server is missing.
 pub fn postgres_available() -> bool {
     let url = admin_url();
     let reachable = block_on(async {
-        match tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(&url)).await {
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            sqlx::PgConnection::connect(&url),
+        )
+        .await
+        {
             Ok(Ok(conn)) => {
                 let _ = conn.close().await;
                 Ok(())
@@ -54,7 +61,9 @@ pub fn postgres_available() -> bool {
     });
     match reachable {
         Ok(()) => true,
-        Err(e) if in_ci() => panic!("CI=true but PostgreSQL is not reachable at EVENTSCOPE_TEST_POSTGRES: {e}"),
+        Err(e) if in_ci() => {
+            panic!("CI=true but PostgreSQL is not reachable at EVENTSCOPE_TEST_POSTGRES: {e}")
+        }
         Err(e) => {
             eprintln!(
                 "\n!!! SKIPPING the PostgreSQL half of this test: no server ({e}).\n\
@@ -92,20 +101,43 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let path = dir.path().join(format!("{name}.sqlite"));
-                TestDb { backend, target: path.display().to_string(), _dir: Some(dir), pg_name: None }
+                TestDb {
+                    backend,
+                    target: path.display().to_string(),
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
             }
             Backend::Postgres => {
-                let db = format!("es_test_{}_{}_{}", std::process::id(), n, name.to_ascii_lowercase());
+                let db = format!(
+                    "es_test_{}_{}_{}",
+                    std::process::id(),
+                    n,
+                    name.to_ascii_lowercase()
+                );
                 let admin = admin_url();
                 block_on(async {
-                    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect admin");
-                    for statement in [format!("DROP DATABASE IF EXISTS {db}"), format!("CREATE DATABASE {db}")] {
-                        sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut conn).await.expect("create test database");
+                    let mut conn = sqlx::PgConnection::connect(&admin)
+                        .await
+                        .expect("connect admin");
+                    for statement in [
+                        format!("DROP DATABASE IF EXISTS {db}"),
+                        format!("CREATE DATABASE {db}"),
+                    ] {
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                            .execute(&mut conn)
+                            .await
+                            .expect("create test database");
                     }
                     let _ = conn.close().await;
                 });
                 let target = replace_database(&admin, &db);
-                TestDb { backend, target, _dir: None, pg_name: Some(db) }
+                TestDb {
+                    backend,
+                    target,
+                    _dir: None,
+                    pg_name: Some(db),
+                }
             }
         }
     }
@@ -120,14 +152,26 @@ impl TestDb {
         block_on(async {
             match self.backend {
                 Backend::Sqlite => {
-                    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&self.target).create_if_missing(true);
-                    let mut conn = sqlx::SqliteConnection::connect_with(&options).await.expect("open fixture");
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.expect("fixture sql");
+                    let options = sqlx::sqlite::SqliteConnectOptions::new()
+                        .filename(&self.target)
+                        .create_if_missing(true);
+                    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                        .await
+                        .expect("open fixture");
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await
+                        .expect("fixture sql");
                     conn.close().await.expect("close");
                 }
                 Backend::Postgres => {
-                    let mut conn = sqlx::PgConnection::connect(&self.target).await.expect("connect fixture");
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.expect("fixture sql");
+                    let mut conn = sqlx::PgConnection::connect(&self.target)
+                        .await
+                        .expect("connect fixture");
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await
+                        .expect("fixture sql");
                     let _ = conn.close().await;
                 }
             }
@@ -139,8 +183,12 @@ impl TestDb {
         let store = eventscope::demo::generate(eventscope::demo::DemoOptions::default());
         block_on(async {
             match self.backend {
-                Backend::Sqlite => eventscope::demo::write_sqlite(&self.path(), &store, false).await,
-                Backend::Postgres => eventscope::demo::write_postgres(&self.target, &store, false).await,
+                Backend::Sqlite => {
+                    eventscope::demo::write_sqlite(&self.path(), &store, false).await
+                }
+                Backend::Postgres => {
+                    eventscope::demo::write_postgres(&self.target, &store, false).await
+                }
             }
         })
         .expect("write workshop store");
@@ -164,9 +212,11 @@ impl Drop for TestDb {
             let _ = std::thread::spawn(move || {
                 block_on(async {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
-                            .execute(&mut conn)
-                            .await;
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await;
                         let _ = conn.close().await;
                     }
                 })
@@ -183,7 +233,10 @@ pub fn replace_database(url: &str, db: &str) -> String {
         None => (url, String::new()),
     };
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
     format!("{}/{db}{query}", &base[..host_end])
 }
 
@@ -207,8 +260,14 @@ pub fn fingerprints(dir: &std::path::Path) -> Vec<(String, usize, u64)> {
         .map(|entry| {
             let entry = entry.expect("entry");
             let bytes = std::fs::read(entry.path()).expect("read file");
-            let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3));
-            (entry.file_name().to_string_lossy().into_owned(), bytes.len(), hash)
+            let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
+            });
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                bytes.len(),
+                hash,
+            )
         })
         .collect();
     out.sort();

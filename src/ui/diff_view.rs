@@ -1,0 +1,111 @@
+//! Draws diffs: the list of changed paths (added / removed / changed, old → new) and the
+//! coloured unified line diff of the pretty-printed states.
+
+use eframe::egui::{self, RichText, Ui};
+use serde_json::Value;
+
+use super::json_tree::{added_color, changed_color, copy_menu, removed_color};
+use crate::diff::{Change, ChangeKind, Hunk, LineTag};
+
+const SHORT: usize = 80;
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > SHORT {
+        format!("{}…", text.chars().take(SHORT).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// The changed paths, one per row, with old → new values (right-click copies).
+pub fn changes_ui(ui: &mut Ui, id_salt: &str, changes: &[Change]) {
+    if changes.is_empty() {
+        ui.weak("No change: this event left the state as it was.");
+        return;
+    }
+    egui::Grid::new((id_salt, "changes"))
+        .num_columns(3)
+        .striped(true)
+        .show(ui, |ui| {
+            for change in changes {
+                let (mark, color) = match change.kind {
+                    ChangeKind::Added => ("+ added", added_color(ui)),
+                    ChangeKind::Removed => ("− removed", removed_color(ui)),
+                    ChangeKind::Changed => ("~ changed", changed_color(ui)),
+                };
+                ui.label(RichText::new(mark).color(color).monospace());
+                let path = if change.path.is_empty() {
+                    "/"
+                } else {
+                    change.path.as_str()
+                };
+                let path_response = ui.add(
+                    egui::Label::new(RichText::new(path).monospace()).sense(egui::Sense::click()),
+                );
+                if let Some(value) = change.new.as_ref().or(change.old.as_ref()) {
+                    copy_menu(&path_response, &change.path, value);
+                }
+                ui.horizontal(|ui| match (&change.old, &change.new) {
+                    (Some(old), Some(new)) => {
+                        ui.label(
+                            RichText::new(short(old))
+                                .monospace()
+                                .color(removed_color(ui)),
+                        );
+                        ui.label(RichText::new("→").monospace());
+                        ui.label(RichText::new(short(new)).monospace().color(added_color(ui)));
+                    }
+                    (None, Some(new)) => {
+                        ui.label(RichText::new(short(new)).monospace().color(added_color(ui)));
+                    }
+                    (Some(old), None) => {
+                        ui.label(
+                            RichText::new(short(old))
+                                .monospace()
+                                .color(removed_color(ui))
+                                .strikethrough(),
+                        );
+                    }
+                    (None, None) => {}
+                });
+                ui.end_row();
+            }
+        });
+}
+
+/// The unified line diff, with line numbers on both sides.
+pub fn line_diff_ui(ui: &mut Ui, hunks: &[Hunk]) {
+    if hunks.is_empty() {
+        ui.weak("The pretty-printed states are identical.");
+        return;
+    }
+    let added_bg = added_color(ui).gamma_multiply(0.18);
+    let removed_bg = removed_color(ui).gamma_multiply(0.18);
+    for (i, hunk) in hunks.iter().enumerate() {
+        if i > 0 {
+            ui.weak(RichText::new("⋯").monospace());
+        }
+        for line in &hunk.lines {
+            let number =
+                |n: Option<usize>| n.map_or_else(|| "    ".to_owned(), |n| format!("{n:>4}"));
+            let (sign, color, background) = match line.tag {
+                LineTag::Same => (' ', ui.visuals().text_color(), None),
+                LineTag::Removed => ('-', removed_color(ui), Some(removed_bg)),
+                LineTag::Added => ('+', added_color(ui), Some(added_bg)),
+            };
+            let mut text = RichText::new(format!(
+                "{} {} {sign} {}",
+                number(line.old_line),
+                number(line.new_line),
+                line.text
+            ))
+            .monospace()
+            .color(color);
+            if let Some(bg) = background {
+                text = text.background_color(bg);
+            }
+            ui.add(egui::Label::new(text).extend());
+        }
+    }
+}

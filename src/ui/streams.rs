@@ -1,0 +1,250 @@
+//! The streams panel: every stream with its event count, last version and last time; a search
+//! box answered by the database as you type (debounced); sorting; the number of matches; a
+//! virtualised list that loads further pages by keyset as it is scrolled.
+
+use eframe::egui::{self, RichText, Ui};
+
+use crate::model::StreamSummary;
+use crate::store::query::{StreamCursor, StreamQuery, StreamSort};
+use crate::worker::{Reply, Request, RequestId, Worker};
+
+/// Wait this long after the last keystroke before asking the database.
+const DEBOUNCE_SECONDS: f64 = 0.25;
+/// Streams per page.
+pub const PAGE: i64 = 500;
+
+/// What the panel asks the app to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamsAction {
+    OpenStream(String),
+}
+
+#[derive(Default)]
+pub struct StreamsPanel {
+    search: String,
+    /// The search the rows answer.
+    applied_search: Option<String>,
+    /// When the search text last changed (egui time), for the debounce.
+    edited_at: Option<f64>,
+    sort: StreamSort,
+    rows: Vec<StreamSummary>,
+    next: Option<StreamCursor>,
+    page_request: Option<RequestId>,
+    count_request: Option<RequestId>,
+    count: Option<i64>,
+    selected: Option<String>,
+    error: Option<String>,
+    /// Whether the store has a recorded-at column (the "most recent" sort needs one).
+    has_time: bool,
+}
+
+impl StreamsPanel {
+    pub fn new(has_time: bool) -> StreamsPanel {
+        StreamsPanel {
+            has_time,
+            ..Default::default()
+        }
+    }
+
+    pub fn selected(&self) -> Option<&str> {
+        self.selected.as_deref()
+    }
+
+    /// Marks a stream as the selected one.
+    pub fn select(&mut self, stream: &str) {
+        self.selected = Some(stream.to_owned());
+    }
+
+    pub fn rows(&self) -> &[StreamSummary] {
+        &self.rows
+    }
+
+    pub fn match_count(&self) -> Option<i64> {
+        self.count
+    }
+
+    /// Starts over with the current search and sort.
+    fn reload(&mut self, worker: &mut Worker) {
+        let search = self.search.trim().to_owned();
+        self.rows.clear();
+        self.next = None;
+        self.error = None;
+        self.count = None;
+        self.applied_search = Some(search.clone());
+        self.page_request = Some(worker.send(Request::Streams {
+            query: StreamQuery {
+                search: search.clone(),
+                sort: self.sort,
+                after: None,
+                limit: PAGE,
+            },
+        }));
+        self.count_request = Some(worker.send(Request::CountStreams { search }));
+    }
+
+    fn request_next_page(&mut self, worker: &mut Worker) {
+        if self.page_request.is_some() {
+            return;
+        }
+        if let (Some(after), Some(search)) = (self.next.clone(), self.applied_search.clone()) {
+            self.page_request = Some(worker.send(Request::Streams {
+                query: StreamQuery {
+                    search,
+                    sort: self.sort,
+                    after: Some(after),
+                    limit: PAGE,
+                },
+            }));
+        }
+    }
+
+    /// Takes a reply meant for this panel; returns false when it is not one of ours (or stale).
+    pub fn on_reply(&mut self, id: RequestId, reply: &Reply) -> bool {
+        if Some(id) == self.page_request {
+            self.page_request = None;
+            match reply {
+                Reply::Streams(page) => {
+                    self.rows.extend(page.streams.iter().cloned());
+                    self.next = page.next.clone();
+                }
+                Reply::Failed { message } => self.error = Some(message.clone()),
+                _ => {}
+            }
+            return true;
+        }
+        if Some(id) == self.count_request {
+            self.count_request = None;
+            if let Reply::StreamCount { count, .. } = reply {
+                self.count = Some(*count);
+            }
+            return true;
+        }
+        false
+    }
+
+    pub fn ui(&mut self, ui: &mut Ui, worker: &mut Worker) -> Option<StreamsAction> {
+        let now = ui.input(|i| i.time);
+        if self.applied_search.is_none() {
+            self.reload(worker);
+        }
+        let mut action = None;
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            ui.heading("Streams");
+            if let Some(count) = self.count {
+                let text = match self.applied_search.as_deref() {
+                    Some("") | None => format!("{count} streams"),
+                    Some(_) if count == 1 => "1 match".to_owned(),
+                    Some(_) => format!("{count} matches"),
+                };
+                ui.weak(text);
+            }
+        });
+        let search = ui.add(
+            egui::TextEdit::singleline(&mut self.search)
+                .hint_text("Search stream ids (substring)")
+                .desired_width(f32::INFINITY),
+        );
+        if search.changed() {
+            self.edited_at = Some(now);
+        }
+        if let Some(at) = self.edited_at {
+            if now - at >= DEBOUNCE_SECONDS {
+                self.edited_at = None;
+                if self.applied_search.as_deref() != Some(self.search.trim()) {
+                    self.reload(worker);
+                }
+            } else {
+                ui.ctx()
+                    .request_repaint_after(std::time::Duration::from_secs_f64(
+                        DEBOUNCE_SECONDS - (now - at),
+                    ));
+            }
+        }
+        ui.horizontal(|ui| {
+            let before = self.sort;
+            egui::ComboBox::from_label("Sort")
+                .selected_text(self.sort.label())
+                .show_ui(ui, |ui| {
+                    for sort in StreamSort::ALL {
+                        if sort == StreamSort::Recent && !self.has_time {
+                            continue;
+                        }
+                        ui.selectable_value(&mut self.sort, sort, sort.label());
+                    }
+                });
+            if self.sort != before {
+                self.reload(worker);
+            }
+            if self.page_request.is_some() || self.count_request.is_some() {
+                ui.spinner();
+            }
+        });
+        if let Some(error) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        if self.next.is_some() {
+            ui.weak(format!(
+                "{} loaded; more load as you scroll",
+                self.rows.len()
+            ));
+        }
+        ui.separator();
+        if self.rows.is_empty() && self.page_request.is_none() && self.error.is_none() {
+            ui.weak(match self.applied_search.as_deref() {
+                Some(s) if !s.is_empty() => format!("No stream id contains “{s}”."),
+                _ => "This store has no streams yet.".to_owned(),
+            });
+            return None;
+        }
+        let row_height = ui.spacing().interact_size.y;
+        let total = self.rows.len();
+        let mut wants_more = false;
+        egui::ScrollArea::vertical()
+            .id_salt("streams_list")
+            .auto_shrink([false, false])
+            .show_rows(ui, row_height, total, |ui, range| {
+                if range.end + 50 >= total {
+                    wants_more = true;
+                }
+                for row in &self.rows[range] {
+                    let selected = self.selected.as_deref() == Some(row.stream.as_str());
+                    ui.horizontal(|ui| {
+                        let response = ui
+                            .selectable_label(selected, RichText::new(&row.stream.0).monospace())
+                            .on_hover_text(format!(
+                                "{}\n{} events, versions {} to {}{}",
+                                row.stream,
+                                row.events,
+                                row.first_version,
+                                row.last_version,
+                                row.last_recorded_at
+                                    .map(|t| format!(", last at {}", crate::model::format_time(t)))
+                                    .unwrap_or_default()
+                            ));
+                        response.context_menu(|ui| {
+                            if ui.button("Copy stream id").clicked() {
+                                ui.ctx().copy_text(row.stream.0.clone());
+                                ui.close();
+                            }
+                        });
+                        if response.clicked() {
+                            action = Some(StreamsAction::OpenStream(row.stream.0.clone()));
+                        }
+                        let when = row
+                            .last_recorded_at
+                            .map(|t| t.format(" · %m-%d %H:%M").to_string())
+                            .unwrap_or_default();
+                        ui.weak(format!("{} ev{when}", row.events));
+                    });
+                }
+            });
+        if wants_more {
+            self.request_next_page(worker);
+        }
+        if let Some(StreamsAction::OpenStream(id)) = &action {
+            self.selected = Some(id.clone());
+        }
+        action
+    }
+}

@@ -1,0 +1,305 @@
+//! The real window, driven headlessly with egui_kittest on a real workshop store: open a stream
+//! by clicking it, step with the keyboard, read the shown version, state and diff; blame;
+//! compare two versions; search; the error shown for a bad URL; undecodable payloads and gaps.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestDb};
+use egui::Key;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use eventscope::demo::{DOUBLE_REFUND_ORDER, order_stream};
+use eventscope::fold::Blame;
+use eventscope::store::Target;
+use eventscope::ui::history::DiffTab;
+use eventscope::ui::{AppOptions, EventscopeApp, Screen};
+use serde_json::json;
+
+struct UnderTest {
+    target: Option<Target>,
+    app: Option<EventscopeApp>,
+}
+
+fn harness(target: Target) -> Harness<'static, UnderTest> {
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(
+            |ui, s: &mut UnderTest| {
+                let target = s.target.take();
+                let app = s.app.get_or_insert_with(|| {
+                    EventscopeApp::new(ui.ctx(), target, None, AppOptions::default())
+                });
+                app.show(ui);
+            },
+            UnderTest {
+                target: Some(target),
+                app: None,
+            },
+        )
+}
+
+fn app<'a>(h: &'a Harness<'_, UnderTest>) -> &'a EventscopeApp {
+    h.state().app.as_ref().expect("app")
+}
+
+fn app_mut<'a>(h: &'a mut Harness<'_, UnderTest>) -> &'a mut EventscopeApp {
+    h.state_mut().app.as_mut().expect("app")
+}
+
+/// Steps frames until `done` holds (the worker answers on its own thread).
+fn wait_until(
+    h: &mut Harness<'_, UnderTest>,
+    what: &str,
+    done: impl Fn(&Harness<'_, UnderTest>) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done(h) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.step();
+}
+
+fn workshop() -> TestDb {
+    let db = TestDb::new(Backend::Sqlite, "gui");
+    db.write_workshop();
+    db
+}
+
+fn open_order_1042(h: &mut Harness<'_, UnderTest>) {
+    wait_until(h, "the store to open", |h| {
+        app(h).screen == Screen::Explorer
+    });
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    wait_until(h, "the streams list", |h| {
+        h.query_by_label("73 streams").is_some()
+    });
+    h.get_by_role(egui::Role::TextInput).focus();
+    h.step();
+    h.get_by_role(egui::Role::TextInput).type_text("1042");
+    h.step();
+    wait_until(h, "the search", |h| {
+        h.query_by_label("1 match").is_some() && h.query_by_label(&stream).is_some()
+    });
+    h.key_press(Key::Escape);
+    h.step();
+    h.get_by_label(&stream).click();
+    h.step();
+    wait_until(h, "the stream to load", |h| {
+        app(h).history.history().is_some_and(|x| x.len() == 4) && !app(h).history.is_loading()
+    });
+}
+
+#[test]
+fn click_a_stream_and_step_through_it_with_the_keyboard() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    open_order_1042(&mut h);
+    assert!(h.query_by_label("version 1 of 4").is_some());
+    assert_eq!(
+        app(&h).history.cursor_state().unwrap()["status"],
+        json!("placed")
+    );
+    assert!(h.query_by_label("v1 · OrderPlaced").is_some());
+
+    h.key_press(Key::ArrowRight);
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(2));
+    assert!(h.query_by_label("version 2 of 4").is_some());
+    assert!(h.query_by_label("v2 · PaymentConfirmed").is_some());
+    let state = app(&h).history.cursor_state().unwrap();
+    assert_eq!(state["status"], json!("paid"));
+    assert_eq!(state["payment_id"], json!("PAY-70533"));
+    // The diff from v1: status changed, payment fields added.
+    assert!(h.query_by_label("~ changed").is_some());
+    assert!(h.query_by_label("/status").is_some());
+    assert!(h.query_by_label("\"placed\"").is_some());
+    assert!(h.query_by_label("/payment_id").is_some());
+    assert!(h.query_by_label("1 changed").is_none());
+    assert!(
+        h.query_by_label("4 added · 0 removed · 1 changed")
+            .is_some()
+    );
+
+    h.key_press(Key::End);
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(4));
+    assert_eq!(
+        app(&h).history.cursor_state().unwrap()["refund"]["requested_at"],
+        json!("2026-03-23T21:52:00.000Z")
+    );
+    assert!(
+        h.query_by_label("1 added · 0 removed · 1 changed")
+            .is_none()
+    );
+    h.key_press(Key::Home);
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(1));
+    h.key_press(Key::PageDown);
+    h.step();
+    assert_eq!(
+        app(&h).history.cursor_version(),
+        Some(4),
+        "PgDn moves ten, clamped to the end"
+    );
+    h.key_press(Key::ArrowLeft);
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(3));
+    h.key_press(Key::PageUp);
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(1));
+
+    // Clicking a timeline row moves the cursor too.
+    h.get_by_label("v3     RefundRequested").click();
+    h.step();
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(3));
+}
+
+#[test]
+fn blame_names_the_version_that_last_changed_a_field_and_goes_there() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    open_order_1042(&mut h);
+    h.key_press(Key::End);
+    h.step();
+    h.get_by_label("Blame").click();
+    h.step();
+    h.step();
+    // v3 set the status to refund_requested; v4 repeated it without changing it.
+    assert_eq!(app(&h).history.blame_of("/status"), Some(Blame::Event(2)));
+    assert_eq!(
+        app(&h).history.blame_of("/payment_id"),
+        Some(Blame::Event(1))
+    );
+    assert_eq!(
+        app(&h).history.blame_of("/refund/requested_at"),
+        Some(Blame::Event(3))
+    );
+    // The badges are on screen; the first "v2" badge goes to version 2.
+    assert!(h.query_all_by_label("v3").count() >= 1);
+    h.query_all_by_label("v2")
+        .next()
+        .expect("a v2 blame badge")
+        .click_accesskit();
+    h.step();
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(2));
+}
+
+#[test]
+fn compare_two_versions() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    open_order_1042(&mut h);
+    h.get_by_label("Compare two versions").click();
+    h.step();
+    app_mut(&mut h).history.set_tab(DiffTab::Compare);
+    app_mut(&mut h).history.set_compare(1, 4);
+    h.step();
+    h.step();
+    // From v1 to v4: status placed → refund_requested; payment and refund fields added.
+    assert!(h.query_by_label("/status").is_some());
+    assert!(h.query_by_label("\"refund_requested\"").is_some());
+    assert!(h.query_by_label("/refund").is_some());
+    assert!(h.query_by_label("/payment_id").is_some());
+    assert!(
+        h.query_by_label("5 added · 0 removed · 1 changed")
+            .is_some()
+    );
+    app_mut(&mut h).history.set_compare(3, 4);
+    h.step();
+    h.step();
+    assert!(
+        h.query_by_label("0 added · 0 removed · 1 changed")
+            .is_some()
+    );
+    assert!(h.query_by_label("/refund/requested_at").is_some());
+}
+
+#[test]
+fn search_narrows_the_streams_list() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| {
+        app(h).screen == Screen::Explorer
+    });
+    wait_until(&mut h, "the count", |h| {
+        h.query_by_label("73 streams").is_some()
+    });
+    h.get_by_role(egui::Role::TextInput).focus();
+    h.step();
+    h.get_by_role(egui::Role::TextInput).type_text("acc0010");
+    h.step();
+    wait_until(&mut h, "the search to be answered", |h| {
+        h.query_by_label("9 matches").is_some()
+    });
+    assert_eq!(app(&h).streams.rows().len(), 9);
+    assert!(
+        app(&h)
+            .streams
+            .rows()
+            .iter()
+            .all(|r| r.stream.0.starts_with("acc0010"))
+    );
+    // Typing arrows into the search box does not move the history cursor.
+    assert!(app(&h).history.stream().is_none());
+}
+
+#[test]
+fn a_bad_url_shows_an_error_in_words_without_the_password() {
+    let mut h = harness(Target::Postgres(
+        "postgres://alice:s3cret@127.0.0.1:1/shop".into(),
+    ));
+    wait_until(&mut h, "the connection to fail", |h| !app(h).is_opening());
+    assert_eq!(app(&h).screen, Screen::Connect);
+    assert!(h.query_by_label("Could not open the store").is_some());
+    assert!(
+        h.query_all_by_label_contains("cannot reach the PostgreSQL server at 127.0.0.1:1")
+            .count()
+            >= 1
+    );
+    assert_eq!(h.query_all_by_label_contains("s3cret").count(), 0);
+    // The window stays usable: the workshop button is there, and a typed path opens a store.
+    assert!(h.query_by_label("Open the workshop store").is_some());
+    let db = workshop();
+    app_mut(&mut h).connect.path = db.target.clone();
+    h.get_by_label("Open file").click();
+    h.step();
+    wait_until(&mut h, "the typed path to open", |h| {
+        app(h).screen == Screen::Explorer
+    });
+}
+
+#[test]
+fn an_undecodable_payload_shows_its_bytes_and_reason_and_gaps_are_marked() {
+    let db = TestDb::new(Backend::Sqlite, "gui_messy");
+    db.exec(
+        "CREATE TABLE events (aggregate_id TEXT, version INTEGER, event_type TEXT, payload BLOB);
+         INSERT INTO events VALUES ('s-1', 1, 'Opened', CAST('{\"open\": true}' AS BLOB));
+         INSERT INTO events VALUES ('s-1', 3, 'Broken', X'7B22612231FF');",
+    );
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| {
+        app(h).screen == Screen::Explorer
+    });
+    wait_until(&mut h, "the streams list", |h| {
+        h.query_by_label("s-1").is_some()
+    });
+    h.get_by_label("s-1").click();
+    h.step();
+    wait_until(&mut h, "the stream", |h| {
+        app(h).history.history().is_some_and(|x| x.len() == 2)
+    });
+    assert!(h.query_by_label("⚠ version 2 is missing").is_some());
+    h.key_press(Key::ArrowRight);
+    h.step();
+    assert!(
+        h.query_by_label_contains("Could not decode: not UTF-8 text")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("7b 22 61 22 31 ff").is_some());
+}
