@@ -79,6 +79,21 @@ pub enum Command {
         #[arg(long)]
         at: Option<i64>,
     },
+    /// Measure the history explorer on a generated store and print the figures (not a test).
+    Bench {
+        /// Events in the long stream.
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        /// Other (one-event) streams in the store.
+        #[arg(long, default_value_t = 1_000)]
+        streams: usize,
+        /// Random jumps to time.
+        #[arg(long, default_value_t = 1_000)]
+        jumps: usize,
+        /// Frames to time.
+        #[arg(long, default_value_t = 200)]
+        frames: usize,
+    },
     /// The workshop store.
     Demo {
         #[command(subcommand)]
@@ -160,6 +175,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         });
         return crate::ui::run(target, layout, start);
     };
+    if let Command::Bench {
+        events,
+        streams,
+        jumps,
+        frames,
+    } = command
+    {
+        return crate::bench::run(crate::bench::BenchOptions {
+            long_stream_events: events,
+            other_streams: streams,
+            jumps,
+            frames,
+        });
+    }
     let rt = runtime()?;
     rt.block_on(async move {
         match command {
@@ -188,6 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Demo {
                 action: DemoAction::Create { path, url, force },
             } => create_demo(path, url, force).await,
+            Command::Bench { .. } => Ok(()),
         }
     })
 }

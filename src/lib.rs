@@ -8,8 +8,10 @@
 //! - [`worker`] owns the tokio runtime and the store on a background thread; the UI sends it
 //!   typed requests and drains typed replies without ever blocking.
 //! - [`ui`] is the eframe application, one struct per panel.
-//! - [`demo`] writes the deterministic workshop store; [`cli`] is the command line.
+//! - [`demo`] writes the deterministic workshop store; [`cli`] is the command line;
+//!   [`bench`] measures the explorer (`eventscope bench`).
 
+pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod diff;

@@ -238,6 +238,8 @@ async fn open(shared: &Shared, target: Target, layout: Option<String>) -> Result
 }
 
 /// Loads a stream page by page, sending each page as it arrives; the last reply is returned.
+/// The first page goes out before anything else is asked of the database; the stream's summary
+/// (for the progress bar) is then counted alongside the following pages.
 async fn load_stream(
     shared: &Shared,
     id: RequestId,
@@ -245,43 +247,74 @@ async fn load_stream(
     page_size: usize,
 ) -> Result<Reply, String> {
     let store = shared.store().await?;
-    let summary = store
-        .stream_summary(&stream)
-        .await
-        .map_err(|e| e.to_string())?;
-    shared.reply(id, Reply::StreamStarted { summary });
-    let mut cursor = EventCursor::from_version(i64::MIN);
-    loop {
-        if shared.is_cancelled(id) {
-            return Err("cancelled".to_owned());
+    let read = |cursor| {
+        let store = store.clone();
+        let stream = stream.clone();
+        async move {
+            store.read_stream(&stream, cursor, page_size).await.map_err(|e| {
+                format!("loading stream {stream} stopped: {e}; the events loaded so far stay browsable")
+            })
         }
-        let page = store
-            .read_stream(&stream, cursor, page_size)
+    };
+    let first = read(EventCursor::from_version(i64::MIN)).await?;
+    let Some(mut cursor) = first.next else {
+        // One page holds it all (or nothing: then the summary says the stream does not exist).
+        let summary = store
+            .stream_summary(&stream)
             .await
-            .map_err(|e| {
-                format!(
-                    "loading stream {stream} stopped: {e}; the events loaded so far stay browsable"
-                )
-            })?;
-        match page.next {
-            Some(next) => {
-                cursor = next;
-                shared.reply(
-                    id,
-                    Reply::EventsPage {
+            .map_err(|e| e.to_string())?;
+        shared.reply(id, Reply::StreamStarted { summary });
+        return Ok(Reply::EventsPage {
+            stream,
+            events: first.events,
+            done: true,
+        });
+    };
+    shared.reply(
+        id,
+        Reply::EventsPage {
+            stream: stream.clone(),
+            events: first.events,
+            done: false,
+        },
+    );
+    let summary = async {
+        let summary = store
+            .stream_summary(&stream)
+            .await
+            .map_err(|e| e.to_string())?;
+        shared.reply(id, Reply::StreamStarted { summary });
+        Ok::<(), String>(())
+    };
+    let pages = async {
+        loop {
+            if shared.is_cancelled(id) {
+                return Err("cancelled".to_owned());
+            }
+            let page = read(cursor).await?;
+            match page.next {
+                Some(next) => {
+                    cursor = next;
+                    shared.reply(
+                        id,
+                        Reply::EventsPage {
+                            stream: stream.clone(),
+                            events: page.events,
+                            done: false,
+                        },
+                    );
+                }
+                None => {
+                    return Ok(Reply::EventsPage {
                         stream: stream.clone(),
                         events: page.events,
-                        done: false,
-                    },
-                );
-            }
-            None => {
-                return Ok(Reply::EventsPage {
-                    stream,
-                    events: page.events,
-                    done: true,
-                });
+                        done: true,
+                    });
+                }
             }
         }
-    }
+    };
+    let (summary, last_page) = tokio::join!(summary, pages);
+    summary?;
+    last_page
 }

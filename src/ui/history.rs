@@ -107,6 +107,18 @@ impl Default for HistoryPanel {
 }
 
 impl HistoryPanel {
+    /// A panel on a history that is already loaded (benchmarks and tests).
+    pub fn with_history(stream: &str, history: History) -> HistoryPanel {
+        let mut panel = HistoryPanel {
+            stream: Some(stream.to_owned()),
+            history: Some(history),
+            done: true,
+            ..HistoryPanel::default()
+        };
+        panel.set_cursor(0);
+        panel
+    }
+
     /// Starts loading a stream (cancelling a load in progress).
     pub fn open_stream(&mut self, stream: &str, worker: &mut Worker) {
         if let Some(id) = self.load_request.take() {

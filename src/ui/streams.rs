@@ -50,6 +50,16 @@ impl StreamsPanel {
         self.selected.as_deref()
     }
 
+    /// A panel showing these rows as the whole answer to an empty search (benchmarks and tests).
+    pub fn with_rows(rows: Vec<StreamSummary>) -> StreamsPanel {
+        StreamsPanel {
+            count: Some(rows.len() as i64),
+            rows,
+            applied_search: Some(String::new()),
+            ..Default::default()
+        }
+    }
+
     /// Marks a stream as the selected one.
     pub fn select(&mut self, stream: &str) {
         self.selected = Some(stream.to_owned());

@@ -1,0 +1,415 @@
+//! `eventscope bench`: measures the history explorer on a generated store with one long stream
+//! (200,000 events by default) and many short ones, and prints each figure next to a baseline
+//! measured in the same run:
+//! - the first page of the long stream shown (worker request → reply → decoded → folded), next to
+//!   the raw SQL query for the same rows;
+//! - a jump to a random version (state and diff at the cursor), median and 99th percentile, next
+//!   to a replay from version 1;
+//! - the CPU time of one frame of the history view (layout and tessellation, run headlessly
+//!   through egui's `Context`) with the whole stream loaded, and of the streams panel with
+//!   100,000 streams loaded.
+//!
+//! Nothing here is a test: the figures depend on the machine; compare ratios, not seconds.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::{Connection, Executor};
+
+use crate::fold::{History, MergeFold, replay};
+use crate::model::{StreamId, StreamSummary};
+use crate::store::{EventCursor, Store, Target};
+use crate::ui::history::{HistoryPanel, LOAD_PAGE};
+use crate::ui::streams::StreamsPanel;
+use crate::worker::{Reply, Request, Worker};
+
+/// What to generate.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchOptions {
+    pub long_stream_events: usize,
+    pub other_streams: usize,
+    pub jumps: usize,
+    pub frames: usize,
+}
+
+pub const LONG_STREAM: &str = "acc99999-0000-4000-8000-000000000001";
+
+/// Writes a SQLite store in the article's layout: one long account stream and many one-event
+/// order streams. Returns the number of events written.
+pub async fn write_bench_store(path: &Path, options: BenchOptions) -> anyhow::Result<usize> {
+    let _ = std::fs::remove_file(path);
+    let connect = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Off)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Memory);
+    let mut conn = sqlx::SqliteConnection::connect_with(&connect).await?;
+    conn.execute(
+        "CREATE TABLE events (position INTEGER NOT NULL UNIQUE, aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, \
+         event_type TEXT NOT NULL, payload TEXT NOT NULL, metadata TEXT NOT NULL, recorded_at TEXT NOT NULL, \
+         PRIMARY KEY (aggregate_id, version))",
+    )
+    .await?;
+    let start = crate::demo::start_time();
+    let mut tx = conn.begin().await?;
+    let mut position = 0i64;
+    let mut balance = 0i64;
+    for v in 1..=options.long_stream_events as i64 {
+        position += 1;
+        balance += v % 17 - 5;
+        let payload = match v % 50 {
+            0 => {
+                json!({"address": {"street": format!("{} Harbour Road", v % 200), "city": "Rotterdam"}})
+            }
+            7 => {
+                let tier = ["bronze", "silver", "gold"][(v / 7 % 3) as usize];
+                json!({"credit_limit": 5000 + v / 10, "tier": tier})
+            }
+            _ => json!({"points_balance": balance, "last_points_earned": v % 17, "last_event": v}),
+        };
+        let at = start + chrono::Duration::seconds(v * 7);
+        sqlx::query("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+            .bind(position)
+            .bind(LONG_STREAM)
+            .bind(v)
+            .bind(if v % 50 == 0 {
+                "AddressChanged"
+            } else {
+                "LoyaltyPointsEarned"
+            })
+            .bind(payload.to_string())
+            .bind(json!({"actor": "user:C-999", "correlation_id": format!("c-{v}")}).to_string())
+            .bind(crate::model::format_time(at))
+            .execute(&mut *tx)
+            .await?;
+    }
+    for n in 0..options.other_streams {
+        position += 1;
+        sqlx::query("INSERT INTO events VALUES (?1, ?2, 1, 'OrderPlaced', ?3, '{}', ?4)")
+            .bind(position)
+            .bind(format!("{n:08}-0000-4000-8000-000000000000"))
+            .bind(json!({"order_id": format!("ORD-{n}"), "amount": n % 1000}).to_string())
+            .bind(crate::model::format_time(
+                start + chrono::Duration::seconds(n as i64),
+            ))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    conn.close().await?;
+    Ok(position as usize)
+}
+
+fn median_and_p99(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+/// A deterministic pseudo-random index sequence.
+fn indices(count: usize, below: usize) -> Vec<usize> {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..count)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % below as u64) as usize
+        })
+        .collect()
+}
+
+/// Runs every measurement and prints the figures.
+pub fn run(options: BenchOptions) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("eventscope-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("bench.sqlite");
+    let result = run_in(&path, options);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let written = Instant::now();
+    let total = rt.block_on(write_bench_store(path, options))?;
+    println!(
+        "store: {total} events ({} in one stream, {} other streams), written in {:.1} s",
+        options.long_stream_events,
+        options.other_streams,
+        written.elapsed().as_secs_f64()
+    );
+
+    // 1. First page: raw query vs. the whole path through the worker.
+    let store = rt.block_on(Store::open(Target::Sqlite(path.to_owned()), None))?;
+    let mut raw_samples = Vec::new();
+    let mut page_samples = Vec::new();
+    for _ in 0..9 {
+        let t = Instant::now();
+        let rows = rt.block_on(async {
+            let pool = sqlx::SqlitePool::connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new().filename(path).read_only(true),
+            )
+            .await?;
+            let rows = sqlx::query(
+                "SELECT aggregate_id, version, event_type, payload, metadata, recorded_at, position FROM events \
+                 WHERE aggregate_id = ?1 AND version >= 1 ORDER BY version LIMIT ?2",
+            )
+            .bind(LONG_STREAM)
+            .bind(LOAD_PAGE as i64)
+            .fetch_all(&pool)
+            .await?;
+            pool.close().await;
+            Ok::<_, sqlx::Error>(rows.len())
+        })?;
+        raw_samples.push(t.elapsed());
+        assert_eq!(rows, LOAD_PAGE);
+
+        let t = Instant::now();
+        let page =
+            rt.block_on(store.read_stream(LONG_STREAM, EventCursor::from_version(1), LOAD_PAGE))?;
+        let mut history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold));
+        history.push_events(page.events);
+        let _ = history.state_after(1);
+        page_samples.push(t.elapsed());
+    }
+    let (raw, _) = median_and_p99(raw_samples);
+    let (page, _) = median_and_p99(page_samples);
+    println!(
+        "first page ({LOAD_PAGE} events), store read + decode + fold: median {} — raw SQL query (new pool, fetch rows): {} — ratio {:.2}",
+        ms(page),
+        ms(raw),
+        page.as_secs_f64() / raw.as_secs_f64()
+    );
+    rt.block_on(store.close());
+
+    // 1b. Through the worker thread, as the window does: a freshly opened store, the load
+    // request, the first page in hand and folded. Repeated; the last run loads the whole stream.
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let mut worker = Worker::spawn(move || {
+        let _ = tx.send(());
+    });
+    let mut first_page_samples = Vec::new();
+    let mut history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold));
+    let mut whole = Duration::ZERO;
+    for run in 0..5 {
+        let open = worker.send(Request::Open {
+            target: Target::Sqlite(path.to_owned()),
+            layout: None,
+        });
+        wait_for(&worker, &rx, |id, reply| {
+            id == open && matches!(reply, Reply::Opened { .. } | Reply::Failed { .. })
+        })?;
+        // As a person would: the store is open, the previous load has wound down, then a click.
+        std::thread::sleep(Duration::from_millis(300));
+        let t = Instant::now();
+        let load = worker.send(Request::LoadStream {
+            stream: LONG_STREAM.to_owned(),
+            page_size: LOAD_PAGE,
+        });
+        history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold));
+        loop {
+            let (id, reply) = next_reply(&worker, &rx)?;
+            if id != load {
+                continue;
+            }
+            match reply {
+                Reply::EventsPage { events, done, .. } => {
+                    let first = history.is_empty();
+                    history.push_events(events);
+                    if first {
+                        let _ = history.state_after(1);
+                        first_page_samples.push(t.elapsed());
+                        if run < 4 {
+                            worker.send(Request::Cancel { id: load });
+                            break;
+                        }
+                    }
+                    if done {
+                        break;
+                    }
+                }
+                Reply::Failed { message } => anyhow::bail!(message),
+                _ => {}
+            }
+        }
+        whole = t.elapsed();
+    }
+    let (first_page, _) = median_and_p99(first_page_samples);
+    println!(
+        "through the worker (store just opened): first page shown after {} (median of 5), {:.2}x the raw query; \
+         all {} events loaded and folded after {:.2} s ({:.0} events/s)",
+        ms(first_page),
+        first_page.as_secs_f64() / raw.as_secs_f64(),
+        history.len(),
+        whole.as_secs_f64(),
+        history.len() as f64 / whole.as_secs_f64()
+    );
+
+    // 2. Jump to a random version: state and diff at the cursor, as the history view computes them.
+    let len = history.len();
+    let mut jump_samples = Vec::new();
+    for i in indices(options.jumps, len) {
+        let t = Instant::now();
+        let state = history.state_after(i + 1);
+        let previous = history.state_after(i);
+        if let (Ok(state), Ok(previous)) = (state, previous) {
+            std::hint::black_box(crate::diff::structural_diff(&previous, &state));
+            std::hint::black_box(crate::diff::line_diff(&previous, &state, 3));
+        }
+        jump_samples.push(t.elapsed());
+    }
+    let (jump_median, jump_p99) = median_and_p99(jump_samples);
+    let mut replay_samples = Vec::new();
+    for i in indices(5, len) {
+        let t = Instant::now();
+        std::hint::black_box(replay(&mut MergeFold, &history.events()[..=i]).ok());
+        replay_samples.push(t.elapsed());
+    }
+    let (replay_median, _) = median_and_p99(replay_samples);
+    println!(
+        "jump to a random version ({} jumps; state + structural diff + line diff): median {}, p99 {} — replay from v1 (no checkpoints): median {} — {:.0}x faster",
+        options.jumps,
+        ms(jump_median),
+        ms(jump_p99),
+        ms(replay_median),
+        replay_median.as_secs_f64() / jump_median.as_secs_f64()
+    );
+
+    // 3. One frame of the history view with the whole stream loaded.
+    let mut panel = HistoryPanel::with_history(LONG_STREAM, history);
+    let ctx = egui::Context::default();
+    let frame = |panel: &mut HistoryPanel, events: Vec<egui::Event>, time: f64| {
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(1400.0, 860.0),
+            )),
+            events,
+            time: Some(time),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let output = ctx.run_ui(input, |ui| panel.ui(ui));
+        let clipped = ctx.tessellate(output.shapes, output.pixels_per_point);
+        std::hint::black_box(clipped);
+        t.elapsed()
+    };
+    for i in 0..5 {
+        frame(&mut panel, Vec::new(), i as f64 * 0.016);
+    }
+    let steady: Vec<Duration> = (0..options.frames)
+        .map(|i| frame(&mut panel, Vec::new(), 1.0 + i as f64 * 0.016))
+        .collect();
+    let key = |key| egui::Event::Key {
+        key,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: egui::Modifiers::NONE,
+    };
+    let stepping: Vec<Duration> = (0..options.frames)
+        .map(|i| {
+            let k = if i % 2 == 0 {
+                egui::Key::PageDown
+            } else {
+                egui::Key::ArrowRight
+            };
+            frame(&mut panel, vec![key(k)], 10.0 + i as f64 * 0.016)
+        })
+        .collect();
+    let (steady_median, steady_p99) = median_and_p99(steady);
+    let (step_median, step_p99) = median_and_p99(stepping);
+    println!(
+        "history view frame, {len} events loaded: idle median {}, p99 {}; stepping with the keyboard (recompute state and diff) median {}, p99 {} — budget at 60 Hz: 16.667 ms",
+        ms(steady_median),
+        ms(steady_p99),
+        ms(step_median),
+        ms(step_p99)
+    );
+
+    // 4. One frame of the streams panel with 100,000 streams loaded.
+    let rows: Vec<StreamSummary> = (0..100_000)
+        .map(|n| StreamSummary {
+            stream: StreamId(format!("{n:08}-0000-4000-8000-000000000000")),
+            events: 1 + n % 9,
+            first_version: 1,
+            last_version: 1 + n % 9,
+            last_recorded_at: Some(crate::demo::start_time()),
+        })
+        .collect();
+    let mut streams = StreamsPanel::with_rows(rows);
+    let ctx = egui::Context::default();
+    let mut samples = Vec::new();
+    for i in 0..options.frames + 5 {
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(400.0, 860.0),
+            )),
+            time: Some(i as f64 * 0.016),
+            events: vec![
+                egui::Event::PointerMoved(egui::pos2(200.0, 400.0)),
+                egui::Event::MouseWheel {
+                    unit: egui::MouseWheelUnit::Page,
+                    delta: egui::vec2(0.0, -1.0),
+                    phase: egui::TouchPhase::Move,
+                    modifiers: egui::Modifiers::NONE,
+                    source: egui::MouseWheelSource::Wheel,
+                },
+            ],
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let output = ctx.run_ui(input, |ui| {
+            streams.ui(ui, &mut worker);
+        });
+        std::hint::black_box(ctx.tessellate(output.shapes, output.pixels_per_point));
+        if i >= 5 {
+            samples.push(t.elapsed());
+        }
+    }
+    let (median, p99) = median_and_p99(samples);
+    println!(
+        "streams panel frame, 100000 streams loaded, scrolling a page per frame: median {}, p99 {}",
+        ms(median),
+        ms(p99)
+    );
+    Ok(())
+}
+
+fn next_reply(
+    worker: &Worker,
+    wake: &std::sync::mpsc::Receiver<()>,
+) -> anyhow::Result<(u64, Reply)> {
+    loop {
+        if let Some(reply) = worker.try_recv() {
+            return Ok(reply);
+        }
+        wake.recv_timeout(Duration::from_secs(60))
+            .map_err(|_| anyhow::anyhow!("the worker did not answer within 60 s"))?;
+    }
+}
+
+fn wait_for(
+    worker: &Worker,
+    wake: &std::sync::mpsc::Receiver<()>,
+    done: impl Fn(u64, &Reply) -> bool,
+) -> anyhow::Result<()> {
+    loop {
+        let (id, reply) = next_reply(worker, wake)?;
+        if done(id, &reply) {
+            if let Reply::Failed { message } = reply {
+                anyhow::bail!(message);
+            }
+            return Ok(());
+        }
+    }
+}
