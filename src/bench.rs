@@ -170,12 +170,15 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
             Ok::<_, sqlx::Error>(rows.len())
         })?;
         raw_samples.push(t.elapsed());
-        assert_eq!(rows, LOAD_PAGE);
+        anyhow::ensure!(
+            rows == LOAD_PAGE,
+            "the raw query returned {rows} rows, not {LOAD_PAGE}"
+        );
 
         let t = Instant::now();
         let page =
             rt.block_on(store.read_stream(LONG_STREAM, EventCursor::from_version(1), LOAD_PAGE))?;
-        let mut history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold));
+        let mut history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold::default()));
         history.push_events(page.events);
         let _ = history.state_after(1);
         page_samples.push(t.elapsed());
@@ -197,7 +200,7 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
         let _ = tx.send(());
     });
     let mut first_page_samples = Vec::new();
-    let mut history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold));
+    let mut history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold::default()));
     let mut whole = Duration::ZERO;
     for run in 0..5 {
         let open = worker.send(Request::Open {
@@ -214,7 +217,7 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
             stream: LONG_STREAM.to_owned(),
             page_size: LOAD_PAGE,
         });
-        history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold));
+        history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold::default()));
         loop {
             let (id, reply) = next_reply(&worker, &rx)?;
             if id != load {
@@ -270,7 +273,7 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
     let mut replay_samples = Vec::new();
     for i in indices(5, len) {
         let t = Instant::now();
-        std::hint::black_box(replay(&mut MergeFold, &history.events()[..=i]).ok());
+        std::hint::black_box(replay(&mut MergeFold::default(), &history.events()[..=i]).ok());
         replay_samples.push(t.elapsed());
     }
     let (replay_median, _) = median_and_p99(replay_samples);
@@ -281,6 +284,19 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
         ms(jump_p99),
         ms(replay_median),
         replay_median.as_secs_f64() / jump_median.as_secs_f64()
+    );
+
+    // 2b. Blame at the last version, the first time it is asked (built from the start).
+    let t = Instant::now();
+    let blame = history.blame_after(len).map(|m| m.len()).unwrap_or(0);
+    let first_blame = t.elapsed();
+    let t = Instant::now();
+    let _ = history.blame_after(len.saturating_sub(1));
+    let next_blame = t.elapsed();
+    println!(
+        "blame at the last version ({blame} paths): first time {} (diffs every event once), then {} for a neighbouring version",
+        ms(first_blame),
+        ms(next_blame)
     );
 
     // 3. One frame of the history view with the whole stream loaded.

@@ -324,8 +324,8 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>) -> anyhow::Re
             last = summary.last_version
         ));
     }
-    let mut fold = MergeFold;
-    let mut state = fold.initial()?;
+    let mut fold = MergeFold::default();
+    fold.reset()?;
     let mut checker = VersionChecker::default();
     let mut cursor = Some(EventCursor::from_version(i64::MIN));
     'pages: while let Some(at) = cursor {
@@ -335,13 +335,13 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>) -> anyhow::Re
                 break 'pages;
             }
             checker.push(event.version);
-            state = fold.apply(state, event)?;
+            fold.apply(event)?;
         }
         cursor = page.next;
     }
     let anomalies: Vec<String> = checker.anomalies.iter().map(ToString::to_string).collect();
     let mut output =
-        json!({"stream": StreamId(stream.to_owned()).0, "version": until, "state": state});
+        json!({"stream": StreamId(stream.to_owned()).0, "version": until, "state": fold.state()?});
     if !anomalies.is_empty() {
         output["anomalies"] = json!(anomalies);
     }

@@ -19,7 +19,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
-use crate::fold::{Fold, MergeFold};
+use crate::fold::MergeFold;
 use crate::model::{Event, Payload, StreamId, format_time};
 
 /// One event of the workshop store, before it is written.
@@ -407,7 +407,7 @@ pub fn generate(options: DemoOptions) -> DemoStore {
                         s,
                         requested_at,
                         "RefundDenied",
-                        json!({"status": "paid", "refund_denied_reason": "outside the 14-day refund window", "refund": refund}),
+                        json!({"status": "paid", "customer_id": customer, "refund_denied_reason": "outside the 14-day refund window", "refund": refund}),
                         STAFF[n % 2],
                         "RequestRefund",
                         &refund_cmd,
@@ -418,7 +418,7 @@ pub fn generate(options: DemoOptions) -> DemoStore {
                         s,
                         requested_at,
                         "RefundRequested",
-                        json!({"status": "refund_requested", "refund": refund}),
+                        json!({"status": "refund_requested", "customer_id": customer, "refund": refund}),
                         &user,
                         "RequestRefund",
                         &refund_cmd,
@@ -431,7 +431,7 @@ pub fn generate(options: DemoOptions) -> DemoStore {
                             s,
                             again,
                             "RefundRequested",
-                            json!({"status": "refund_requested", "refund": {"amount": money(amount), "reason": "item damaged on arrival", "requested_at": format_time(again)}}),
+                            json!({"status": "refund_requested", "customer_id": customer, "refund": {"amount": money(amount), "reason": "item damaged on arrival", "requested_at": format_time(again)}}),
                             "staff:grace",
                             "RequestRefund",
                             &refund_cmd,
@@ -556,12 +556,9 @@ fn take_snapshots(events: &[DemoEvent]) -> Vec<DemoSnapshot> {
     for (stream, mut stream_events) in by_stream {
         stream_events.sort_by_key(|e| e.version);
         let every = if stream_events.len() > 100 { 500 } else { 3 };
-        let mut fold = MergeFold;
         let mut state = json!({});
         for e in &stream_events {
-            state = fold
-                .apply(state, &e.to_event())
-                .unwrap_or_else(|_| json!({}));
+            MergeFold::step(&mut state, &e.to_event());
             if (e.version as usize).is_multiple_of(every) {
                 let mut snapshot = state.clone();
                 if stream == order_stream(STALE_SNAPSHOT_ORDER) {

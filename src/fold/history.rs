@@ -53,9 +53,12 @@ pub struct History {
     interval: usize,
     /// `checkpoints[k]` is the state after `k * interval` events.
     checkpoints: Vec<Arc<Value>>,
-    /// How many events the running fold has applied, and the state after them.
+    /// How many events have been folded, and the state after them.
     folded: usize,
-    running: Option<Value>,
+    tail: Value,
+    /// How many events the fold's own current state has seen (it moves when states are
+    /// recomputed from a checkpoint).
+    position: Option<usize>,
     failure: Option<FoldFailure>,
     cache: HashMap<usize, Arc<Value>>,
     /// `blame_checkpoints[k]` is the blame map after `k * interval` events, built on demand.
@@ -71,11 +74,12 @@ impl History {
 
     pub fn with_interval(stream: StreamId, mut fold: Box<dyn Fold>, interval: usize) -> History {
         let interval = interval.max(1);
-        let (checkpoints, running, failure) = match fold.initial() {
-            Ok(state) => (vec![Arc::new(state.clone())], Some(state), None),
+        let initial = fold.reset().and_then(|()| fold.state());
+        let (checkpoints, tail, failure) = match initial {
+            Ok(state) => (vec![Arc::new(state.clone())], state, None),
             Err(error) => (
                 Vec::new(),
-                None,
+                Value::Null,
                 Some(FoldFailure {
                     index: None,
                     version: None,
@@ -91,7 +95,8 @@ impl History {
             interval,
             checkpoints,
             folded: 0,
-            running,
+            tail,
+            position: Some(0),
             failure,
             cache: HashMap::new(),
             blame_checkpoints: Vec::new(),
@@ -144,30 +149,58 @@ impl History {
         self.fold_forward();
     }
 
+    fn failure_at(&self, index: usize, error: FoldError) -> FoldFailure {
+        let event = self.events.get(index);
+        FoldFailure {
+            index: Some(index),
+            version: event.map(|e| e.version),
+            event_type: event.map(|e| e.event_type.clone()),
+            error,
+        }
+    }
+
     fn fold_forward(&mut self) {
-        let Some(mut state) = self.running.take() else {
+        if self.failure.is_some() || self.folded == self.events.len() {
             return;
-        };
+        }
+        if self.position != Some(self.folded) {
+            if let Err(error) = self.fold.restore(&self.tail) {
+                self.failure = Some(self.failure_at(self.folded, error));
+                return;
+            }
+            self.position = Some(self.folded);
+        }
         while self.folded < self.events.len() {
-            let event = &self.events[self.folded];
-            match self.fold.apply(state, event) {
-                Ok(next) => state = next,
-                Err(error) => {
-                    self.failure = Some(FoldFailure {
-                        index: Some(self.folded),
-                        version: Some(event.version),
-                        event_type: Some(event.event_type.clone()),
-                        error,
-                    });
-                    return;
-                }
+            if let Err(error) = self.fold.apply(&self.events[self.folded]) {
+                self.failure = Some(self.failure_at(self.folded, error));
+                self.position = None;
+                return;
             }
             self.folded += 1;
+            self.position = Some(self.folded);
             if self.folded.is_multiple_of(self.interval) {
-                self.checkpoints.push(Arc::new(state.clone()));
+                match self.fold.state() {
+                    Ok(state) => self.checkpoints.push(Arc::new(state)),
+                    Err(error) => {
+                        self.failure = Some(self.failure_at(self.folded - 1, error));
+                        self.folded -= 1;
+                        self.position = None;
+                        return;
+                    }
+                }
             }
         }
-        self.running = Some(state);
+        match self.fold.state() {
+            Ok(state) => self.tail = state,
+            Err(error) => {
+                self.failure.get_or_insert_with(|| FoldFailure {
+                    index: None,
+                    version: None,
+                    event_type: None,
+                    error,
+                });
+            }
+        }
     }
 
     /// The number of events whose states are available (all of them unless the fold failed).
@@ -195,17 +228,31 @@ impl History {
         let state = if start == count {
             self.checkpoints[k].clone()
         } else {
-            let mut state = (*self.checkpoints[k]).clone();
-            for event in &self.events[start..count] {
-                // These events were applied once already by fold_forward; a deterministic fold
-                // cannot fail on them now, but a fold with hidden state might: report it.
-                state = self.fold.apply(state, event).map_err(|error| FoldFailure {
-                    index: None,
-                    version: Some(event.version),
-                    event_type: Some(event.event_type.clone()),
-                    error,
-                })?;
+            // Continue from where the fold is when that is on the way (stepping forward);
+            // otherwise from the checkpoint.
+            let from = match self.position {
+                Some(p) if p >= start && p <= count => p,
+                _ => {
+                    let checkpoint = self.checkpoints[k].clone();
+                    self.fold
+                        .restore(&checkpoint)
+                        .map_err(|error| self.failure_at(start, error))?;
+                    start
+                }
+            };
+            self.position = None;
+            for index in from..count {
+                // These events were folded once already; a deterministic fold cannot fail on
+                // them now, but a fold with hidden state might: report it.
+                self.fold
+                    .apply(&self.events[index])
+                    .map_err(|error| self.failure_at(index, error))?;
             }
+            let state = self
+                .fold
+                .state()
+                .map_err(|error| self.failure_at(count - 1, error))?;
+            self.position = Some(count);
             Arc::new(state)
         };
         if self.cache.len() >= STATE_CACHE_LIMIT {
@@ -332,13 +379,17 @@ mod tests {
     fn every_state_equals_a_replay_from_scratch() {
         let events = sample_events(300);
         for interval in [1, 7, 64, 1000] {
-            let mut history = History::with_interval("s".into(), Box::new(MergeFold), interval);
+            let mut history =
+                History::with_interval("s".into(), Box::new(MergeFold::default()), interval);
             // Feed in uneven pages, as the store does.
             for page in events.chunks(37) {
                 history.push_events(page.to_vec());
             }
-            for count in (0..=events.len()).rev() {
-                let expected = replay(&mut MergeFold, &events[..count]).unwrap();
+            // Forwards (the fold continues where it is), backwards and jumping (from checkpoints).
+            let forwards = 0..=events.len();
+            let jumping = (0..=events.len()).map(|i| (i * 7919) % (events.len() + 1));
+            for count in forwards.chain((0..=events.len()).rev()).chain(jumping) {
+                let expected = replay(&mut MergeFold::default(), &events[..count]).unwrap();
                 assert_eq!(
                     *history.state_after(count).unwrap(),
                     expected,
@@ -348,27 +399,34 @@ mod tests {
         }
     }
 
-    struct FailsOn(i64);
+    struct FailsOn(i64, MergeFold);
     impl Fold for FailsOn {
         fn name(&self) -> &str {
             "fails"
         }
-        fn initial(&mut self) -> Result<Value, FoldError> {
-            Ok(json!({}))
+        fn reset(&mut self) -> Result<(), FoldError> {
+            self.1.reset()
         }
-        fn apply(&mut self, state: Value, event: &Event) -> Result<Value, FoldError> {
+        fn restore(&mut self, state: &Value) -> Result<(), FoldError> {
+            self.1.restore(state)
+        }
+        fn apply(&mut self, event: &Event) -> Result<(), FoldError> {
             if event.version == self.0 {
                 return Err(FoldError {
                     message: "boom".into(),
                 });
             }
-            MergeFold.apply(state, event)
+            self.1.apply(event)
+        }
+        fn state(&mut self) -> Result<Value, FoldError> {
+            self.1.state()
         }
     }
 
     #[test]
     fn a_failing_fold_keeps_the_versions_before_it() {
-        let mut history = History::with_interval("s".into(), Box::new(FailsOn(5)), 2);
+        let mut history =
+            History::with_interval("s".into(), Box::new(FailsOn(5, MergeFold::default())), 2);
         history.push_events(sample_events(10));
         assert_eq!(history.folded(), 4);
         assert_eq!(history.len(), 10);
@@ -393,7 +451,7 @@ mod tests {
             event(3, json!({"lines": [{"sku": "a", "qty": 2}], "note": "x"})),
             event(4, json!({"note": null})),
         ];
-        let mut history = History::with_interval("s".into(), Box::new(MergeFold), 2);
+        let mut history = History::with_interval("s".into(), Box::new(MergeFold::default()), 2);
         history.push_events(events);
         let blame = history.blame_after(4).unwrap();
         assert_eq!(blame.get("/status"), Some(&Blame::Event(1)));
@@ -413,13 +471,13 @@ mod tests {
     #[test]
     fn blame_at_every_count_matches_a_naive_computation() {
         let events = sample_events(40);
-        let mut history = History::with_interval("s".into(), Box::new(MergeFold), 8);
+        let mut history = History::with_interval("s".into(), Box::new(MergeFold::default()), 8);
         history.push_events(events.clone());
         let mut naive = BlameMap::new();
         insert_subtree(&mut naive, "", &json!({}), Blame::Initial);
         let mut previous = json!({});
         for count in 1..=events.len() {
-            let state = replay(&mut MergeFold, &events[..count]).unwrap();
+            let state = replay(&mut MergeFold::default(), &events[..count]).unwrap();
             apply_blame(&mut naive, &previous, &state, Blame::Event(count - 1));
             previous = state;
             assert_eq!(history.blame_after(count).unwrap(), naive, "count {count}");
@@ -438,7 +496,7 @@ mod tests {
 
     #[test]
     fn versions_and_anomalies() {
-        let mut history = History::new("s".into(), Box::new(MergeFold));
+        let mut history = History::new("s".into(), Box::new(MergeFold::default()));
         history.push_events(vec![
             event(1, json!({})),
             event(3, json!({})),

@@ -8,31 +8,58 @@ use super::{Fold, FoldError};
 use crate::model::{Event, Payload};
 
 /// The fold that works on any store without knowing its domain.
-#[derive(Clone, Debug, Default)]
-pub struct MergeFold;
+#[derive(Clone, Debug)]
+pub struct MergeFold {
+    state: Value,
+}
+
+impl Default for MergeFold {
+    fn default() -> Self {
+        MergeFold {
+            state: Value::Object(Map::new()),
+        }
+    }
+}
+
+impl MergeFold {
+    /// Applies one event to a state (the step of the merge fold, as a pure function).
+    pub fn step(state: &mut Value, event: &Event) {
+        match &event.payload {
+            Payload::Json(patch @ Value::Object(_)) => merge_patch(state, patch),
+            other => {
+                if !state.is_object() {
+                    *state = Value::Object(Map::new());
+                }
+                if let Value::Object(map) = state {
+                    map.insert(event.event_type.clone(), other.to_output_json());
+                }
+            }
+        }
+    }
+}
 
 impl Fold for MergeFold {
     fn name(&self) -> &str {
         "merge"
     }
 
-    fn initial(&mut self) -> Result<Value, FoldError> {
-        Ok(Value::Object(Map::new()))
+    fn reset(&mut self) -> Result<(), FoldError> {
+        self.state = Value::Object(Map::new());
+        Ok(())
     }
 
-    fn apply(&mut self, mut state: Value, event: &Event) -> Result<Value, FoldError> {
-        match &event.payload {
-            Payload::Json(patch @ Value::Object(_)) => merge_patch(&mut state, patch),
-            other => {
-                if !state.is_object() {
-                    state = Value::Object(Map::new());
-                }
-                if let Value::Object(map) = &mut state {
-                    map.insert(event.event_type.clone(), other.to_output_json());
-                }
-            }
-        }
-        Ok(state)
+    fn restore(&mut self, state: &Value) -> Result<(), FoldError> {
+        self.state = state.clone();
+        Ok(())
+    }
+
+    fn apply(&mut self, event: &Event) -> Result<(), FoldError> {
+        MergeFold::step(&mut self.state, event);
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Value, FoldError> {
+        Ok(self.state.clone())
     }
 }
 
@@ -179,7 +206,7 @@ mod tests {
         ];
         for (events, expected) in cases {
             assert_eq!(
-                replay(&mut MergeFold, &events).unwrap(),
+                replay(&mut MergeFold::default(), &events).unwrap(),
                 expected,
                 "{events:?}"
             );

@@ -19,14 +19,19 @@ pub struct FoldError {
     pub message: String,
 }
 
-/// A reducer: an initial state and a step that applies one event to a state.
-pub trait Fold: Send {
+/// A reducer that keeps its current state itself (a JavaScript fold keeps it inside the engine,
+/// so that it is converted to JSON only at checkpoints, not after every event).
+pub trait Fold {
     /// A short name shown in the UI ("merge", a file name, ...).
     fn name(&self) -> &str;
-    /// The state before the first event.
-    fn initial(&mut self) -> Result<Value, FoldError>;
-    /// Applies one event; may change the state in place or build a new one.
-    fn apply(&mut self, state: Value, event: &Event) -> Result<Value, FoldError>;
+    /// Starts over from the initial state.
+    fn reset(&mut self) -> Result<(), FoldError>;
+    /// Continues from a state this fold returned before (a checkpoint).
+    fn restore(&mut self, state: &Value) -> Result<(), FoldError>;
+    /// Applies one event to the current state.
+    fn apply(&mut self, event: &Event) -> Result<(), FoldError>;
+    /// The current state as JSON.
+    fn state(&mut self) -> Result<Value, FoldError>;
 }
 
 /// Folds `events` from the initial state (no checkpoints): the reference replay.
@@ -34,9 +39,9 @@ pub fn replay<'a>(
     fold: &mut dyn Fold,
     events: impl IntoIterator<Item = &'a Event>,
 ) -> Result<Value, FoldError> {
-    let mut state = fold.initial()?;
+    fold.reset()?;
     for event in events {
-        state = fold.apply(state, event)?;
+        fold.apply(event)?;
     }
-    Ok(state)
+    fold.state()
 }

@@ -119,18 +119,25 @@ impl HistoryPanel {
         panel
     }
 
+    /// Stops a load in progress, if any.
+    pub fn cancel_load(&mut self, worker: &mut Worker) {
+        if let Some(id) = self.load_request.take() {
+            if !self.done {
+                worker.send(Request::Cancel { id });
+            }
+        }
+    }
+
     /// Starts loading a stream (cancelling a load in progress).
     pub fn open_stream(&mut self, stream: &str, worker: &mut Worker) {
-        if let Some(id) = self.load_request.take() {
-            worker.send(Request::Cancel { id });
-        }
+        self.cancel_load(worker);
         *self = HistoryPanel {
             tab: self.tab,
             show_blame: self.show_blame,
             ..HistoryPanel::default()
         };
         self.stream = Some(stream.to_owned());
-        self.history = Some(History::new(stream.into(), Box::new(MergeFold)));
+        self.history = Some(History::new(stream.into(), Box::new(MergeFold::default())));
         self.load_request = Some(worker.send(Request::LoadStream {
             stream: stream.to_owned(),
             page_size: LOAD_PAGE,

@@ -204,6 +204,7 @@ impl EventscopeApp {
                     last_error: None,
                 };
                 self.streams = StreamsPanel::new(layout.columns.recorded_at.is_some());
+                self.history.cancel_load(&mut self.worker);
                 self.history = HistoryPanel::default();
                 self.screen = Screen::Explorer;
                 self.store_open = true;
