@@ -592,6 +592,7 @@ impl DemoEvent {
             payload: Payload::Json(self.payload.clone()),
             metadata: Some(Payload::Json(self.metadata.clone())),
             recorded_at: Some(self.recorded_at),
+            aggregate_type: Some(self.aggregate_type.to_owned()),
         }
     }
 }

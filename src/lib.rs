@@ -17,6 +17,8 @@ pub mod demo;
 pub mod diff;
 pub mod fold;
 pub mod model;
+pub mod projection;
+pub mod script;
 pub mod store;
 pub mod ui;
 pub mod worker;

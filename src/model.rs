@@ -117,9 +117,18 @@ pub struct Event {
     pub payload: Payload,
     pub metadata: Option<Payload>,
     pub recorded_at: Option<DateTime<Utc>>,
+    /// The aggregate type, where the layout has one.
+    pub aggregate_type: Option<String>,
 }
 
 impl Event {
+    /// The stream's category: the layout's aggregate type, or the stream id before the first `-`.
+    pub fn category(&self) -> &str {
+        self.aggregate_type
+            .as_deref()
+            .unwrap_or_else(|| self.stream.category())
+    }
+
     /// A metadata field as text (actor, correlation_id, ...), when the metadata is a JSON object.
     pub fn metadata_str(&self, key: &str) -> Option<&str> {
         match &self.metadata {

@@ -360,6 +360,7 @@ mod tests {
             payload: Payload::Json(payload),
             metadata: None,
             recorded_at: None,
+            aggregate_type: None,
         }
     }
 

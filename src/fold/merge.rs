@@ -100,6 +100,7 @@ mod tests {
             payload,
             metadata: None,
             recorded_at: None,
+            aggregate_type: None,
         }
     }
 

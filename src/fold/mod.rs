@@ -1,11 +1,13 @@
 //! Folds (reducers) turn a stream's events into state. [`MergeFold`] is the generic fold that
-//! works on any store; [`History`] replays a stream with checkpoints so that the state at any
+//! works on any store; [`JsFold`] runs a fold written in JavaScript; [`History`] replays a stream with checkpoints so that the state at any
 //! version is cheap, and answers blame questions (which event last changed a field).
 
-mod history;
+pub mod history;
+mod js;
 mod merge;
 
 pub use history::{Blame, BlameMap, FoldFailure, History};
+pub use js::JsFold;
 pub use merge::{MergeFold, merge_patch};
 
 use serde_json::Value;

@@ -427,8 +427,16 @@ impl Store {
 fn event_from_cells(row: Vec<Cell>) -> Event {
     let mut cells = row.into_iter();
     let mut take = || cells.next().unwrap_or(Cell::Null);
-    let (stream, version, event_type, payload, metadata, time, position) =
-        (take(), take(), take(), take(), take(), take(), take());
+    let (stream, version, event_type, payload, metadata, time, position, aggregate_type) = (
+        take(),
+        take(),
+        take(),
+        take(),
+        take(),
+        take(),
+        take(),
+        take(),
+    );
     Event {
         stream: StreamId(stream.as_text().unwrap_or_default()),
         version: version.as_i64().unwrap_or(0),
@@ -443,6 +451,7 @@ fn event_from_cells(row: Vec<Cell>) -> Event {
         },
         metadata: metadata.into_bytes().map(Payload::decode),
         recorded_at: time.as_time(),
+        aggregate_type: aggregate_type.as_text(),
     }
 }
 

@@ -118,7 +118,7 @@ fn looks_like_uuid(s: &str) -> bool {
 }
 
 /// The columns of an event, in the order [`super::event_from_cells`] reads them:
-/// stream, version, type, payload, metadata, recorded_at, position.
+/// stream, version, type, payload, metadata, recorded_at, position, aggregate type.
 fn event_columns(d: Dialect, layout: &Layout) -> String {
     let c = &layout.columns;
     let optional = |column: &Option<ColumnRef>, f: &dyn Fn(&ColumnRef) -> String| {
@@ -132,6 +132,7 @@ fn event_columns(d: Dialect, layout: &Layout) -> String {
         optional(&c.metadata, &|m| bytes_expr(d, m)),
         optional(&c.recorded_at, &|t| time_expr(d, t)),
         optional(&c.position, &|p| int_expr(d, p)),
+        optional(&c.aggregate_type, &|t| text_expr(d, t)),
     ]
     .join(", ")
 }

@@ -1,0 +1,324 @@
+//! Folds written in JavaScript, in the shape of the KurrentDB projection API: the script
+//! evaluates to an object of handlers by event type,
+//!
+//! ```js
+//! ({
+//!   $init: () => ({ status: "new", lines: [] }),
+//!   OrderPlaced: (s, e) => { s.lines = e.data.lines; s.status = "placed"; return s; },
+//!   $any: (s, e) => s,
+//! })
+//! ```
+//!
+//! where `e` is `{ type, data, metadata, streamId, version, position, recordedAt, category }`.
+//! A handler may change `s` in place or return a new state, but must return it: `undefined`
+//! stops the fold with an error naming the event. An event type without a handler goes to `$any`,
+//! or leaves the state as it is. The state lives in the engine between events and is converted to
+//! JSON only when [`Fold::state`] asks (at checkpoints).
+
+use std::path::Path;
+
+use rquickjs::{Function, Object, Persistent};
+use serde_json::Value;
+
+use super::{Fold, FoldError};
+use crate::model::Event;
+use crate::script::{Limits, Sandbox, ScriptError, eval, event_json, to_js, to_json};
+
+impl From<ScriptError> for FoldError {
+    fn from(e: ScriptError) -> FoldError {
+        FoldError {
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A fold from a JavaScript file.
+pub struct JsFold {
+    // Persistent values first: they must be dropped before the sandbox that made them.
+    handlers: Persistent<Object<'static>>,
+    state: Option<Persistent<rquickjs::Value<'static>>>,
+    name: String,
+    sandbox: Sandbox,
+}
+
+impl JsFold {
+    /// Compiles a fold; `name` is the file name errors show.
+    pub fn from_source(name: &str, source: &str) -> Result<JsFold, ScriptError> {
+        JsFold::with_limits(name, source, Limits::default())
+    }
+
+    pub fn with_limits(name: &str, source: &str, limits: Limits) -> Result<JsFold, ScriptError> {
+        let sandbox = Sandbox::new(name, limits)?;
+        let handlers = sandbox.run(
+            |ctx| {
+                let value: rquickjs::Value = eval(ctx, source, name)?;
+                Ok(value.into_object().map(|o| Persistent::save(ctx, o)))
+            },
+            "loading the fold",
+        )?;
+        let handlers = handlers.ok_or_else(|| {
+            sandbox.contract_error(
+                "a fold file must evaluate to an object of handlers, like ({ $init: () => ({}), OrderPlaced: (s, e) => s })"
+                    .to_owned(),
+            )
+        })?;
+        Ok(JsFold {
+            handlers,
+            state: None,
+            name: name.to_owned(),
+            sandbox,
+        })
+    }
+
+    /// Reads and compiles a fold file.
+    pub fn from_file(path: &Path) -> Result<JsFold, ScriptError> {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let source = std::fs::read_to_string(path).map_err(|e| ScriptError {
+            kind: crate::script::ScriptErrorKind::Contract,
+            message: format!("cannot read the fold file: {e}"),
+            file: path.display().to_string(),
+            line: None,
+            column: None,
+        })?;
+        JsFold::from_source(&name, &source)
+    }
+
+    /// The event types this fold has handlers for (including `$init` and `$any`).
+    pub fn handler_names(&self) -> Vec<String> {
+        self.sandbox
+            .run(
+                |ctx| {
+                    self.handlers
+                        .clone()
+                        .restore(ctx)?
+                        .keys::<String>()
+                        .collect::<rquickjs::Result<Vec<_>>>()
+                },
+                "listing the handlers",
+            )
+            .unwrap_or_default()
+    }
+}
+
+impl Fold for JsFold {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn reset(&mut self) -> Result<(), FoldError> {
+        let state = self.sandbox.run(
+            |ctx| {
+                let handlers = self.handlers.clone().restore(ctx)?;
+                let init: Option<Function> = handlers.get("$init")?;
+                let state: rquickjs::Value = match init {
+                    Some(init) => init.call(())?,
+                    None => Object::new(ctx.clone())?.into_value(),
+                };
+                Ok((!state.is_undefined()).then(|| Persistent::save(ctx, state)))
+            },
+            "running $init",
+        )?;
+        self.state = Some(state.ok_or_else(|| FoldError {
+            message: format!(
+                "{}: $init returned undefined: return the initial state",
+                self.name
+            ),
+        })?);
+        Ok(())
+    }
+
+    fn restore(&mut self, state: &Value) -> Result<(), FoldError> {
+        let saved = self.sandbox.run(
+            |ctx| Ok(Persistent::save(ctx, to_js(ctx, state)?)),
+            "restoring a checkpoint",
+        )?;
+        self.state = Some(saved);
+        Ok(())
+    }
+
+    fn apply(&mut self, event: &Event) -> Result<(), FoldError> {
+        let state = match self.state.take() {
+            Some(state) => state,
+            None => {
+                self.reset()?;
+                self.state.take().ok_or_else(|| FoldError {
+                    message: "no state".to_owned(),
+                })?
+            }
+        };
+        let doing = format!("the {} handler", event.event_type);
+        let result = self.sandbox.run(
+            |ctx| {
+                let handlers = self.handlers.clone().restore(ctx)?;
+                let handler: Option<Function> = match handlers.get(event.event_type.as_str())? {
+                    Some(handler) => Some(handler),
+                    None => handlers.get("$any")?,
+                };
+                let state = state.clone().restore(ctx)?;
+                let Some(handler) = handler else {
+                    return Ok(Some(Persistent::save(ctx, state)));
+                };
+                let e = to_js(ctx, &event_json(event))?;
+                let next: rquickjs::Value = handler.call((state, e))?;
+                Ok((!next.is_undefined()).then(|| Persistent::save(ctx, next)))
+            },
+            &doing,
+        );
+        match result {
+            Ok(Some(next)) => {
+                self.state = Some(next);
+                Ok(())
+            }
+            Ok(None) => Err(FoldError {
+                message: format!(
+                    "{}: {doing} returned undefined at version {}: a handler must return the state (`return s;`)",
+                    self.name, event.version
+                ),
+            }),
+            Err(e) => {
+                self.state = Some(state);
+                Err(e.into())
+            }
+        }
+    }
+
+    fn state(&mut self) -> Result<Value, FoldError> {
+        if self.state.is_none() {
+            self.reset()?;
+        }
+        let state = self.state.clone().ok_or_else(|| FoldError {
+            message: "no state".to_owned(),
+        })?;
+        Ok(self
+            .sandbox
+            .run(|ctx| to_json(ctx, state.restore(ctx)?), "reading the state")?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold::replay;
+    use crate::model::{Payload, StreamId};
+    use serde_json::json;
+
+    fn event(version: i64, event_type: &str, data: Value) -> Event {
+        Event {
+            stream: StreamId::from("order-1"),
+            version,
+            position: Some(version * 10),
+            event_type: event_type.into(),
+            payload: Payload::Json(data),
+            metadata: Some(Payload::Json(json!({"actor": "u1"}))),
+            recorded_at: None,
+            aggregate_type: None,
+        }
+    }
+
+    const FOLD: &str = r#"({
+        $init: () => ({ status: "new", lines: [], seen: [] }),
+        OrderPlaced: (s, e) => { s.lines = e.data.lines; s.status = "placed"; return s; },
+        Replaced: (s, e) => ({ replaced: true, by: e.metadata.actor, at: e.position }),
+        $any: (s, e) => { s.seen.push(e.type + "@" + e.version + "/" + e.streamId + "/" + e.category); return s; },
+    })"#;
+
+    #[test]
+    fn given_events_expected_state() {
+        let mut fold = JsFold::from_source("order.js", FOLD).unwrap();
+        let events = vec![
+            event(1, "OrderPlaced", json!({"lines": [{"sku": "a", "qty": 2}]})),
+            event(2, "Other", json!({})),
+        ];
+        assert_eq!(
+            replay(&mut fold, &events).unwrap(),
+            json!({"status": "placed", "lines": [{"sku": "a", "qty": 2}], "seen": ["Other@2/order-1/order"]})
+        );
+        assert_eq!(
+            replay(&mut fold, &[]).unwrap(),
+            json!({"status": "new", "lines": [], "seen": []})
+        );
+        let replaced = vec![events[0].clone(), event(3, "Replaced", json!({}))];
+        assert_eq!(
+            replay(&mut fold, &replaced).unwrap(),
+            json!({"replaced": true, "by": "u1", "at": 30})
+        );
+        assert!(fold.handler_names().contains(&"OrderPlaced".to_owned()));
+    }
+
+    #[test]
+    fn restore_continues_from_a_checkpoint() {
+        let mut fold = JsFold::from_source("order.js", FOLD).unwrap();
+        fold.restore(&json!({"status": "x", "lines": [], "seen": ["a"]}))
+            .unwrap();
+        fold.apply(&event(9, "Other", json!({}))).unwrap();
+        assert_eq!(
+            fold.state().unwrap()["seen"],
+            json!(["a", "Other@9/order-1/order"])
+        );
+    }
+
+    #[test]
+    fn failures_name_the_event_and_the_line() {
+        let cases = [
+            (
+                "({ A: (s, e) => { while (true) {} } })",
+                "the A handler took longer than",
+            ),
+            (
+                "({ A: (s, e) => {\n  throw new Error('no A here');\n} })",
+                "order.js:2:",
+            ),
+            (
+                "({ A: (s, e) => { s.x = 1; } })",
+                "the A handler returned undefined at version 1",
+            ),
+            (
+                "({ A: (s, e) => e.data.missing.deeper })",
+                "TypeError: cannot read property 'deeper' of undefined (the A handler)",
+            ),
+        ];
+        for (source, expected) in cases {
+            let mut fold = JsFold::with_limits(
+                "order.js",
+                source,
+                Limits {
+                    budget_per_call: std::time::Duration::from_millis(100),
+                    ..Limits::default()
+                },
+            )
+            .unwrap();
+            fold.reset().unwrap();
+            let err = fold.apply(&event(1, "A", json!({}))).unwrap_err();
+            assert!(err.message.contains(expected), "{source}: {}", err.message);
+        }
+        let err = JsFold::from_source("order.js", "({\n  A: (s, e) => { return s +; }\n})")
+            .err()
+            .unwrap();
+        assert_eq!(err.line, Some(2), "{err}");
+        assert!(err.to_string().starts_with("order.js:2:"), "{err}");
+        let err = JsFold::from_source("order.js", "42").err().unwrap();
+        assert!(err.message.contains("must evaluate to an object"), "{err}");
+    }
+
+    #[test]
+    fn the_fold_stays_usable_after_a_timeout() {
+        let source = "({ Loop: (s, e) => { while (true) {} }, Count: (s, e) => { s.n = (s.n || 0) + 1; return s; } })";
+        let mut fold = JsFold::with_limits(
+            "f.js",
+            source,
+            Limits {
+                budget_per_call: std::time::Duration::from_millis(50),
+                ..Limits::default()
+            },
+        )
+        .unwrap();
+        fold.reset().unwrap();
+        fold.apply(&event(1, "Count", json!({}))).unwrap();
+        assert!(fold.apply(&event(2, "Loop", json!({}))).is_err());
+        fold.apply(&event(3, "Count", json!({}))).unwrap();
+        assert_eq!(fold.state().unwrap(), json!({"n": 2}));
+    }
+}

@@ -1,0 +1,509 @@
+//! Projections written in JavaScript with the part of the KurrentDB projection API that matters
+//! for previews: `fromAll()`, `fromStream(id)`, `fromStreams([...])`, `fromCategory(c)`,
+//! `.when({...})` with `$init` and `$any`, `.partitionBy(e => key)` for one state per key, and
+//! `.outputState()`. `emit(stream, type, data)` and `linkTo(stream, e)` are recorded as "would
+//! emit" output and never written.
+//!
+//! A projection is a [`Fold`] over the events of the store in global order, so the history
+//! machinery (checkpoints, stepping, diffs) works on a projection run as on a stream. Its state
+//! is `{ "state": … }` (or `{ "partitions": { key: state } }`) with `"would_emit": { "count",
+//! "last" }` (the twenty most recent outputs).
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+
+use rquickjs::function::Opt;
+use rquickjs::{Ctx, FromJs as _, Function, Object, Persistent};
+use serde_json::{Value, json};
+
+use crate::fold::{Fold, FoldError};
+use crate::model::Event;
+use crate::script::{Limits, Sandbox, ScriptError, eval, event_json, to_js, to_json};
+
+/// Which events a projection reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    All,
+    Streams(Vec<String>),
+    Category(String),
+}
+
+impl Source {
+    pub fn selects(&self, event: &Event) -> bool {
+        match self {
+            Source::All => true,
+            Source::Streams(streams) => streams.iter().any(|s| *s == event.stream.0),
+            Source::Category(category) => event.category() == category,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Source::All => "all streams".to_owned(),
+            Source::Streams(streams) if streams.len() == 1 => format!("stream {}", streams[0]),
+            Source::Streams(streams) => format!("{} streams", streams.len()),
+            Source::Category(category) => format!("category {category}"),
+        }
+    }
+}
+
+const BUILDER: &str = r#"
+(() => {
+  let config = null;
+  const builder = {
+    when(handlers) {
+      if (handlers === null || typeof handlers !== "object") throw new TypeError("when() expects an object of handlers");
+      config.handlers = handlers;
+      return builder;
+    },
+    partitionBy(keyOf) {
+      if (typeof keyOf !== "function") throw new TypeError("partitionBy() expects a function of the event");
+      config.partitionBy = keyOf;
+      return builder;
+    },
+    outputState() { config.outputState = true; return builder; },
+    foreachStream() { throw new TypeError("foreachStream() is not supported: use partitionBy(e => e.streamId)"); },
+  };
+  const start = (source) => {
+    if (config) throw new Error("a projection script starts with one from...() call");
+    config = { source, handlers: {}, partitionBy: null, outputState: false };
+    return builder;
+  };
+  globalThis.fromAll = () => start({ kind: "all" });
+  globalThis.fromStream = (id) => start({ kind: "streams", streams: [String(id)] });
+  globalThis.fromStreams = (...ids) => start({ kind: "streams", streams: ids.flat().map(String) });
+  globalThis.fromCategory = (category) => start({ kind: "category", category: String(category) });
+  Object.defineProperty(globalThis, "__eventscopeTakeConfig", {
+    value: () => { const c = config; config = null; return c; },
+    enumerable: false,
+  });
+})();
+"#;
+
+/// How many recent outputs the state shows.
+const RECENT_OUTPUTS: usize = 20;
+
+/// A projection from a JavaScript file.
+pub struct JsProjection {
+    // Persistent values first: they must be dropped before the sandbox that made them.
+    handlers: Persistent<Object<'static>>,
+    partition_by: Option<Persistent<Function<'static>>>,
+    /// The state, or the object of partition states.
+    state: Option<Persistent<rquickjs::Value<'static>>>,
+    outputs: Rc<RefCell<Vec<Value>>>,
+    source: Source,
+    output_state: bool,
+    name: String,
+    sandbox: Sandbox,
+}
+
+impl JsProjection {
+    pub fn from_source(name: &str, source: &str) -> Result<JsProjection, ScriptError> {
+        JsProjection::with_limits(name, source, Limits::default())
+    }
+
+    pub fn with_limits(
+        name: &str,
+        script: &str,
+        limits: Limits,
+    ) -> Result<JsProjection, ScriptError> {
+        let sandbox = Sandbox::new(name, limits)?;
+        let outputs: Rc<RefCell<Vec<Value>>> = Rc::default();
+        let recorder = outputs.clone();
+        let config = sandbox.run(
+            |ctx| {
+                define_outputs(ctx, recorder)?;
+                eval::<()>(ctx, BUILDER, "eventscope-projection-api.js")?;
+                eval::<rquickjs::Value>(ctx, script, name)?;
+                let take: Function = ctx.globals().get("__eventscopeTakeConfig")?;
+                let config: Option<Object> = take.call(())?;
+                let Some(config) = config else {
+                    return Ok(None);
+                };
+                let source: Object = config.get("source")?;
+                let kind: String = source.get("kind")?;
+                let source = match kind.as_str() {
+                    "streams" => Source::Streams(source.get("streams")?),
+                    "category" => Source::Category(source.get("category")?),
+                    _ => Source::All,
+                };
+                let handlers: Object = config.get("handlers")?;
+                let partition_by: Option<Function> = config.get("partitionBy")?;
+                let output_state: bool = config.get("outputState")?;
+                Ok(Some((
+                    Persistent::save(ctx, handlers),
+                    partition_by.map(|f| Persistent::save(ctx, f)),
+                    source,
+                    output_state,
+                )))
+            },
+            "loading the projection",
+        )?;
+        let Some((handlers, partition_by, source, output_state)) = config else {
+            return Err(sandbox.contract_error(
+                "a projection starts with fromAll(), fromStream(id), fromStreams([...]) or fromCategory(c), then .when({...})"
+                    .to_owned(),
+            ));
+        };
+        Ok(JsProjection {
+            handlers,
+            partition_by,
+            state: None,
+            outputs,
+            source,
+            output_state,
+            name: name.to_owned(),
+            sandbox,
+        })
+    }
+
+    pub fn from_file(path: &Path) -> Result<JsProjection, ScriptError> {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let source = std::fs::read_to_string(path).map_err(|e| ScriptError {
+            kind: crate::script::ScriptErrorKind::Contract,
+            message: format!("cannot read the projection file: {e}"),
+            file: path.display().to_string(),
+            line: None,
+            column: None,
+        })?;
+        JsProjection::from_source(&name, &source)
+    }
+
+    /// Which events the projection reads.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    pub fn is_partitioned(&self) -> bool {
+        self.partition_by.is_some()
+    }
+
+    /// Whether the script asked for `.outputState()`.
+    pub fn outputs_state(&self) -> bool {
+        self.output_state
+    }
+
+    /// Every "would emit" output so far (emit and linkTo), in order.
+    pub fn outputs(&self) -> Vec<Value> {
+        self.outputs.borrow().clone()
+    }
+
+    fn initial_state<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Option<rquickjs::Value<'js>>> {
+        let handlers = self.handlers.clone().restore(ctx)?;
+        let init: Option<Function> = handlers.get("$init")?;
+        let state: rquickjs::Value = match init {
+            Some(init) => init.call(())?,
+            None => Object::new(ctx.clone())?.into_value(),
+        };
+        Ok((!state.is_undefined()).then_some(state))
+    }
+}
+
+/// `emit(stream, type, data)` and `linkTo(stream, event)`: recorded, never written.
+fn define_outputs<'js>(ctx: &Ctx<'js>, outputs: Rc<RefCell<Vec<Value>>>) -> rquickjs::Result<()> {
+    let emitted = outputs.clone();
+    let emit = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>,
+              stream: String,
+              event_type: String,
+              data: Opt<rquickjs::Value<'js>>| {
+            let data = match data.0 {
+                Some(value) => to_json(&ctx, value)?,
+                None => Value::Null,
+            };
+            emitted
+                .borrow_mut()
+                .push(json!({"emit": {"stream": stream, "type": event_type, "data": data}}));
+            Ok::<(), rquickjs::Error>(())
+        },
+    )?
+    .with_name("emit")?;
+    let linked = outputs;
+    let link = Function::new(ctx.clone(), move |ctx: Ctx<'js>, stream: String, event: rquickjs::Value<'js>| {
+        let event = to_json(&ctx, event)?;
+        linked.borrow_mut().push(json!({"linkTo": {
+            "stream": stream,
+            "event": {"streamId": event["streamId"], "version": event["version"], "type": event["type"]},
+        }}));
+        Ok::<(), rquickjs::Error>(())
+    })?
+    .with_name("linkTo")?;
+    ctx.globals().set("emit", emit)?;
+    ctx.globals().set("linkTo", link)?;
+    Ok(())
+}
+
+impl Fold for JsProjection {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn reset(&mut self) -> Result<(), FoldError> {
+        self.outputs.borrow_mut().clear();
+        let partitioned = self.is_partitioned();
+        let state = self.sandbox.run(
+            |ctx| {
+                let state = if partitioned {
+                    Some(Object::new(ctx.clone())?.into_value())
+                } else {
+                    self.initial_state(ctx)?
+                };
+                Ok(state.map(|s| Persistent::save(ctx, s)))
+            },
+            "running $init",
+        )?;
+        self.state = Some(state.ok_or_else(|| FoldError {
+            message: format!(
+                "{}: $init returned undefined: return the initial state",
+                self.name
+            ),
+        })?);
+        Ok(())
+    }
+
+    fn restore(&mut self, state: &Value) -> Result<(), FoldError> {
+        let inner = if self.is_partitioned() {
+            &state["partitions"]
+        } else {
+            &state["state"]
+        };
+        let saved = self.sandbox.run(
+            |ctx| Ok(Persistent::save(ctx, to_js(ctx, inner)?)),
+            "restoring a checkpoint",
+        )?;
+        self.state = Some(saved);
+        let count = state["would_emit"]["count"].as_u64().unwrap_or(0) as usize;
+        self.outputs.borrow_mut().truncate(count);
+        Ok(())
+    }
+
+    fn apply(&mut self, event: &Event) -> Result<(), FoldError> {
+        if !self.source.selects(event) {
+            return Ok(());
+        }
+        if self.state.is_none() {
+            self.reset()?;
+        }
+        let Some(state) = self.state.clone() else {
+            return Ok(());
+        };
+        let doing = format!(
+            "the {} handler (stream {}, version {})",
+            event.event_type, event.stream, event.version
+        );
+        let result = self.sandbox.run(
+            |ctx| -> rquickjs::Result<Result<Option<Persistent<rquickjs::Value<'static>>>, String>> {
+                let handlers = self.handlers.clone().restore(ctx)?;
+                let handler: Option<Function> = match handlers.get(event.event_type.as_str())? {
+                    Some(handler) => Some(handler),
+                    None => handlers.get("$any")?,
+                };
+                let Some(handler) = handler else {
+                    return Ok(Ok(None));
+                };
+                let e = to_js(ctx, &event_json(event))?;
+                let state = state.restore(ctx)?;
+                match &self.partition_by {
+                    None => {
+                        let next: rquickjs::Value = handler.call((state, e))?;
+                        if next.is_undefined() {
+                            return Ok(Err("returned undefined: a handler must return the state (`return s;`)".to_owned()));
+                        }
+                        Ok(Ok(Some(Persistent::save(ctx, next))))
+                    }
+                    Some(key_of) => {
+                        let key_of = key_of.clone().restore(ctx)?;
+                        let key: rquickjs::Value = key_of.call((e.clone(),))?;
+                        if key.is_undefined() || key.is_null() {
+                            return Ok(Ok(None));
+                        }
+                        let key: String = rquickjs::Coerced::<String>::from_js(ctx, key)?.0;
+                        let partitions = state.into_object().ok_or_else(|| rquickjs::Error::new_from_js("value", "object"))?;
+                        let current: rquickjs::Value = match partitions.get::<_, Option<rquickjs::Value>>(key.as_str())? {
+                            Some(current) => current,
+                            None => match self.initial_state(ctx)? {
+                                Some(initial) => initial,
+                                None => return Ok(Err("$init returned undefined: return the initial state".to_owned())),
+                            },
+                        };
+                        let next: rquickjs::Value = handler.call((current, e))?;
+                        if next.is_undefined() {
+                            return Ok(Err(format!("returned undefined for partition {key:?}: a handler must return the state")));
+                        }
+                        partitions.set(key.as_str(), next)?;
+                        Ok(Ok(None))
+                    }
+                }
+            },
+            &doing,
+        )?;
+        match result {
+            Ok(Some(next)) => {
+                self.state = Some(next);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(problem) => Err(FoldError {
+                message: format!("{}: {doing} {problem}", self.name),
+            }),
+        }
+    }
+
+    fn state(&mut self) -> Result<Value, FoldError> {
+        if self.state.is_none() {
+            self.reset()?;
+        }
+        let state = self.state.clone().ok_or_else(|| FoldError {
+            message: "no state".to_owned(),
+        })?;
+        let inner = self
+            .sandbox
+            .run(|ctx| to_json(ctx, state.restore(ctx)?), "reading the state")?;
+        let outputs = self.outputs.borrow();
+        let recent: Vec<Value> = outputs
+            .iter()
+            .skip(outputs.len().saturating_sub(RECENT_OUTPUTS))
+            .cloned()
+            .collect();
+        let key = if self.is_partitioned() {
+            "partitions"
+        } else {
+            "state"
+        };
+        Ok(json!({key: inner, "would_emit": {"count": outputs.len(), "last": recent}}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold::replay;
+    use crate::model::{Payload, StreamId};
+
+    fn event(
+        stream: &str,
+        version: i64,
+        event_type: &str,
+        data: Value,
+        aggregate_type: &str,
+    ) -> Event {
+        Event {
+            stream: StreamId::from(stream),
+            version,
+            position: None,
+            event_type: event_type.into(),
+            payload: Payload::Json(data),
+            metadata: None,
+            recorded_at: None,
+            aggregate_type: Some(aggregate_type.into()),
+        }
+    }
+
+    fn events() -> Vec<Event> {
+        vec![
+            event(
+                "o-1",
+                1,
+                "Placed",
+                json!({"region": "eu", "amount": 10}),
+                "Order",
+            ),
+            event("a-1", 1, "Registered", json!({}), "Account"),
+            event(
+                "o-2",
+                1,
+                "Placed",
+                json!({"region": "us", "amount": 5}),
+                "Order",
+            ),
+            event(
+                "o-3",
+                1,
+                "Placed",
+                json!({"region": "eu", "amount": 1}),
+                "Order",
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_category_projection_with_emit() {
+        let script = r#"
+            fromCategory("Order").when({
+                $init: () => ({ total: 0, count: 0 }),
+                Placed: (s, e) => { s.total += e.data.amount; s.count++; emit("totals", "TotalChanged", { total: s.total }); return s; },
+            }).outputState();
+        "#;
+        let mut projection = JsProjection::from_source("p.js", script).unwrap();
+        assert_eq!(projection.source(), &Source::Category("Order".into()));
+        assert!(projection.outputs_state());
+        let state = replay(&mut projection, &events()).unwrap();
+        assert_eq!(state["state"], json!({"total": 16, "count": 3}));
+        assert_eq!(state["would_emit"]["count"], json!(3));
+        assert_eq!(
+            projection.outputs()[2],
+            json!({"emit": {"stream": "totals", "type": "TotalChanged", "data": {"total": 16}}})
+        );
+    }
+
+    #[test]
+    fn partitions_hold_one_state_per_key() {
+        let script = r#"
+            fromAll().partitionBy(e => e.data.region).when({
+                $init: () => ({ amount: 0 }),
+                Placed: (s, e) => { s.amount += e.data.amount; linkTo("region-" + e.data.region, e); return s; },
+            });
+        "#;
+        let mut projection = JsProjection::from_source("p.js", script).unwrap();
+        let state = replay(&mut projection, &events()).unwrap();
+        assert_eq!(
+            state["partitions"],
+            json!({"eu": {"amount": 11}, "us": {"amount": 5}})
+        );
+        assert_eq!(
+            projection.outputs()[0],
+            json!({"linkTo": {"stream": "region-eu", "event": {"streamId": "o-1", "version": 1, "type": "Placed"}}})
+        );
+        // Restoring a checkpoint forgets the outputs that came after it.
+        projection
+            .restore(&json!({"partitions": {"eu": {"amount": 10}}, "would_emit": {"count": 1}}))
+            .unwrap();
+        assert_eq!(projection.outputs().len(), 1);
+    }
+
+    #[test]
+    fn streams_sources_select_events() {
+        let mut projection = JsProjection::from_source(
+            "p.js",
+            "fromStreams(['o-1', 'o-3']).when({ $any: (s, e) => { s.seen = (s.seen || []).concat(e.streamId); return s; } })",
+        )
+        .unwrap();
+        assert_eq!(
+            replay(&mut projection, &events()).unwrap()["state"],
+            json!({"seen": ["o-1", "o-3"]})
+        );
+        let single = JsProjection::from_source("p.js", "fromStream('o-2').when({})").unwrap();
+        assert_eq!(single.source(), &Source::Streams(vec!["o-2".into()]));
+    }
+
+    #[test]
+    fn mistakes_are_explained() {
+        let err = JsProjection::from_source("p.js", "({})").err().unwrap();
+        assert!(err.message.contains("starts with fromAll()"), "{err}");
+        let mut projection =
+            JsProjection::from_source("p.js", "fromAll().when({ Placed: (s, e) => { s.x = 1; } })")
+                .unwrap();
+        let err = replay(&mut projection, &events()).unwrap_err();
+        assert!(
+            err.message
+                .contains("the Placed handler (stream o-1, version 1) returned undefined"),
+            "{}",
+            err.message
+        );
+    }
+}
