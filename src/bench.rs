@@ -73,11 +73,7 @@ pub async fn write_bench_store(path: &Path, options: BenchOptions) -> anyhow::Re
             .bind(position)
             .bind(LONG_STREAM)
             .bind(v)
-            .bind(if v % 50 == 0 {
-                "AddressChanged"
-            } else {
-                "LoyaltyPointsEarned"
-            })
+            .bind(if v % 50 == 0 { "AddressChanged" } else { "LoyaltyPointsEarned" })
             .bind(payload.to_string())
             .bind(json!({"actor": "user:C-999", "correlation_id": format!("c-{v}")}).to_string())
             .bind(crate::model::format_time(at))
@@ -90,9 +86,7 @@ pub async fn write_bench_store(path: &Path, options: BenchOptions) -> anyhow::Re
             .bind(position)
             .bind(format!("{n:08}-0000-4000-8000-000000000000"))
             .bind(json!({"order_id": format!("ORD-{n}"), "amount": n % 1000}).to_string())
-            .bind(crate::model::format_time(
-                start + chrono::Duration::seconds(n as i64),
-            ))
+            .bind(crate::model::format_time(start + chrono::Duration::seconds(n as i64)))
             .execute(&mut *tx)
             .await?;
     }
@@ -135,9 +129,7 @@ pub fn run(options: BenchOptions) -> anyhow::Result<()> {
 }
 
 fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let written = Instant::now();
     let total = rt.block_on(write_bench_store(path, options))?;
     println!(
@@ -170,14 +162,10 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
             Ok::<_, sqlx::Error>(rows.len())
         })?;
         raw_samples.push(t.elapsed());
-        anyhow::ensure!(
-            rows == LOAD_PAGE,
-            "the raw query returned {rows} rows, not {LOAD_PAGE}"
-        );
+        anyhow::ensure!(rows == LOAD_PAGE, "the raw query returned {rows} rows, not {LOAD_PAGE}");
 
         let t = Instant::now();
-        let page =
-            rt.block_on(store.read_stream(LONG_STREAM, EventCursor::from_version(1), LOAD_PAGE))?;
+        let page = rt.block_on(store.read_stream(LONG_STREAM, EventCursor::from_version(1), LOAD_PAGE))?;
         let mut history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold::default()));
         history.push_events(page.events);
         let _ = history.state_after(1);
@@ -203,20 +191,12 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
     let mut history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold::default()));
     let mut whole = Duration::ZERO;
     for run in 0..5 {
-        let open = worker.send(Request::Open {
-            target: Target::Sqlite(path.to_owned()),
-            layout: None,
-        });
-        wait_for(&worker, &rx, |id, reply| {
-            id == open && matches!(reply, Reply::Opened { .. } | Reply::Failed { .. })
-        })?;
+        let open = worker.send(Request::Open { target: Target::Sqlite(path.to_owned()), layout: None });
+        wait_for(&worker, &rx, |id, reply| id == open && matches!(reply, Reply::Opened { .. } | Reply::Failed { .. }))?;
         // As a person would: the store is open, the previous load has wound down, then a click.
         std::thread::sleep(Duration::from_millis(300));
         let t = Instant::now();
-        let load = worker.send(Request::LoadStream {
-            stream: LONG_STREAM.to_owned(),
-            page_size: LOAD_PAGE,
-        });
+        let load = worker.send(Request::LoadStream { stream: LONG_STREAM.to_owned(), page_size: LOAD_PAGE });
         history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold::default()));
         loop {
             let (id, reply) = next_reply(&worker, &rx)?;
@@ -304,10 +284,7 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
     let ctx = egui::Context::default();
     let frame = |panel: &mut HistoryPanel, events: Vec<egui::Event>, time: f64| {
         let input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(
-                egui::Pos2::ZERO,
-                egui::vec2(1400.0, 860.0),
-            )),
+            screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1400.0, 860.0))),
             events,
             time: Some(time),
             ..Default::default()
@@ -321,9 +298,8 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
     for i in 0..5 {
         frame(&mut panel, Vec::new(), i as f64 * 0.016);
     }
-    let steady: Vec<Duration> = (0..options.frames)
-        .map(|i| frame(&mut panel, Vec::new(), 1.0 + i as f64 * 0.016))
-        .collect();
+    let steady: Vec<Duration> =
+        (0..options.frames).map(|i| frame(&mut panel, Vec::new(), 1.0 + i as f64 * 0.016)).collect();
     let key = |key| egui::Event::Key {
         key,
         physical_key: None,
@@ -333,11 +309,7 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
     };
     let stepping: Vec<Duration> = (0..options.frames)
         .map(|i| {
-            let k = if i % 2 == 0 {
-                egui::Key::PageDown
-            } else {
-                egui::Key::ArrowRight
-            };
+            let k = if i % 2 == 0 { egui::Key::PageDown } else { egui::Key::ArrowRight };
             frame(&mut panel, vec![key(k)], 10.0 + i as f64 * 0.016)
         })
         .collect();
@@ -366,10 +338,7 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
     let mut samples = Vec::new();
     for i in 0..options.frames + 5 {
         let input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(
-                egui::Pos2::ZERO,
-                egui::vec2(400.0, 860.0),
-            )),
+            screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(400.0, 860.0))),
             time: Some(i as f64 * 0.016),
             events: vec![
                 egui::Event::PointerMoved(egui::pos2(200.0, 400.0)),
@@ -401,10 +370,7 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn next_reply(
-    worker: &Worker,
-    wake: &std::sync::mpsc::Receiver<()>,
-) -> anyhow::Result<(u64, Reply)> {
+fn next_reply(worker: &Worker, wake: &std::sync::mpsc::Receiver<()>) -> anyhow::Result<(u64, Reply)> {
     loop {
         if let Some(reply) = worker.try_recv() {
             return Ok(reply);

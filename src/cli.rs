@@ -10,8 +10,10 @@ use anyhow::{Context as _, anyhow};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::fold::{Fold, MergeFold};
+use crate::fold::{Fold, JsFold, MergeFold};
 use crate::model::{StreamId, VersionChecker};
+use crate::projection::JsProjection;
+use crate::store::query::LogCursor;
 use crate::store::query::{StreamQuery, StreamSort};
 use crate::store::{EventCursor, Store, Target};
 
@@ -22,8 +24,10 @@ Examples:
   eventscope orders.sqlite --stream 00001042-0000-4000-8000-0000007de8ce --at 3
   eventscope postgres://me@localhost/shop      open a PostgreSQL store in the window
   eventscope streams orders.sqlite --search 1042
-  eventscope events orders.sqlite 00001042-0000-4000-8000-0000007ed0a2 --from 2 --limit 10
-  eventscope state orders.sqlite 00001042-0000-4000-8000-0000007ed0a2 --at 3
+  eventscope events orders.sqlite 00001042-0000-4000-8000-0000007de8ce --from 2 --limit 10
+  eventscope state orders.sqlite 00001042-0000-4000-8000-0000007de8ce --at 3
+  eventscope state orders.sqlite 00001042-0000-4000-8000-0000007de8ce --fold assets/folds/order.js
+  eventscope project orders.sqlite --js assets/projections/orders_by_region.js
   eventscope demo create /tmp/workshop.sqlite
   eventscope demo create --url postgres://me@localhost/workshop --force";
 
@@ -71,13 +75,28 @@ pub enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
-    /// Print the state folded up to a version with the generic merge fold: {stream, version, state}.
+    /// Print the state folded up to a version: {stream, version, fold, state}. The fold is the
+    /// generic merge fold, or a JavaScript fold file.
     State {
         store: String,
         stream: String,
         /// Fold up to and including this version (default: the last).
         #[arg(long)]
         at: Option<i64>,
+        /// A JavaScript fold: an object of handlers by event type (see assets/folds/order.js).
+        #[arg(long)]
+        fold: Option<PathBuf>,
+    },
+    /// Run a JavaScript projection over the store in global order (read-only; emit and linkTo
+    /// are only recorded) and print {projection, source, events_read, state | partitions, would_emit}.
+    Project {
+        store: String,
+        /// The projection script (see assets/projections/).
+        #[arg(long)]
+        js: PathBuf,
+        /// Stop after this global position.
+        #[arg(long)]
+        until: Option<i64>,
     },
     /// Measure the history explorer on a generated store and print the figures (not a test).
     Bench {
@@ -141,10 +160,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that stops early (`| head`) is not an error.
-        Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
-        {
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -156,10 +172,7 @@ pub fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -169,19 +182,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(store) => Target::parse(store)?,
             None => Target::Sqlite(runtime()?.block_on(crate::demo::ensure_workshop_store())?),
         };
-        let start = cli.stream.map(|stream| crate::ui::StartAt {
-            stream,
-            version: cli.at,
-        });
+        let start = cli.stream.map(|stream| crate::ui::StartAt { stream, version: cli.at });
         return crate::ui::run(target, layout, start);
     };
-    if let Command::Bench {
-        events,
-        streams,
-        jumps,
-        frames,
-    } = command
-    {
+    if let Command::Bench { events, streams, jumps, frames } = command {
         return crate::bench::run(crate::bench::BenchOptions {
             long_stream_events: events,
             other_streams: streams,
@@ -192,31 +196,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let rt = runtime()?;
     rt.block_on(async move {
         match command {
-            Command::Streams {
-                store,
-                search,
-                limit,
-                sort,
-            } => {
+            Command::Streams { store, search, limit, sort } => {
                 let store = open(&store, layout.as_deref()).await?;
                 print_streams(&store, search, limit, sort.into()).await
             }
-            Command::Events {
-                store,
-                stream,
-                from,
-                limit,
-            } => {
+            Command::Events { store, stream, from, limit } => {
                 let store = open(&store, layout.as_deref()).await?;
                 print_events(&store, &stream, from, limit).await
             }
-            Command::State { store, stream, at } => {
+            Command::State { store, stream, at, fold } => {
+                let fold: Box<dyn Fold> = match fold {
+                    Some(path) => Box::new(JsFold::from_file(&path)?),
+                    None => Box::new(MergeFold::default()),
+                };
                 let store = open(&store, layout.as_deref()).await?;
-                print_state(&store, &stream, at).await
+                print_state(&store, &stream, at, fold).await
             }
-            Command::Demo {
-                action: DemoAction::Create { path, url, force },
-            } => create_demo(path, url, force).await,
+            Command::Project { store, js, until } => {
+                let projection = JsProjection::from_file(&js)?;
+                let store = open(&store, layout.as_deref()).await?;
+                print_projection(&store, projection, until).await
+            }
+            Command::Demo { action: DemoAction::Create { path, url, force } } => create_demo(path, url, force).await,
             Command::Bench { .. } => Ok(()),
         }
     })
@@ -249,27 +250,16 @@ impl<W: Write> JsonArrayWriter<W> {
     }
 
     fn finish(mut self) -> anyhow::Result<()> {
-        self.out
-            .write_all(if self.first { b"]\n" } else { b"\n]\n" })?;
+        self.out.write_all(if self.first { b"]\n" } else { b"\n]\n" })?;
         self.out.flush()?;
         Ok(())
     }
 }
 
-async fn print_streams(
-    store: &Store,
-    search: String,
-    limit: Option<usize>,
-    sort: StreamSort,
-) -> anyhow::Result<()> {
+async fn print_streams(store: &Store, search: String, limit: Option<usize>, sort: StreamSort) -> anyhow::Result<()> {
     let mut out = JsonArrayWriter::new(std::io::stdout().lock())?;
     let mut remaining = limit.unwrap_or(usize::MAX);
-    let mut query = StreamQuery {
-        search,
-        sort,
-        after: None,
-        limit: PAGE.min(remaining) as i64,
-    };
+    let mut query = StreamQuery { search, sort, after: None, limit: PAGE.min(remaining) as i64 };
     while remaining > 0 {
         query.limit = PAGE.min(remaining) as i64;
         let page = store.list_streams(&query).await?;
@@ -285,16 +275,9 @@ async fn print_streams(
     out.finish()
 }
 
-async fn print_events(
-    store: &Store,
-    stream: &str,
-    from: Option<i64>,
-    limit: Option<usize>,
-) -> anyhow::Result<()> {
+async fn print_events(store: &Store, stream: &str, from: Option<i64>, limit: Option<usize>) -> anyhow::Result<()> {
     let summary = store.stream_summary(stream).await?;
-    let mut cursor = Some(EventCursor::from_version(
-        from.unwrap_or(summary.first_version),
-    ));
+    let mut cursor = Some(EventCursor::from_version(from.unwrap_or(summary.first_version)));
     let mut remaining = limit.unwrap_or(usize::MAX);
     let mut checker = VersionChecker::default();
     let mut out = JsonArrayWriter::new(std::io::stdout().lock())?;
@@ -314,7 +297,7 @@ async fn print_events(
     Ok(())
 }
 
-async fn print_state(store: &Store, stream: &str, at: Option<i64>) -> anyhow::Result<()> {
+async fn print_state(store: &Store, stream: &str, at: Option<i64>, mut fold: Box<dyn Fold>) -> anyhow::Result<()> {
     let summary = store.stream_summary(stream).await?;
     let until = at.unwrap_or(summary.last_version);
     if until > summary.last_version {
@@ -324,7 +307,6 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>) -> anyhow::Re
             last = summary.last_version
         ));
     }
-    let mut fold = MergeFold::default();
     fold.reset()?;
     let mut checker = VersionChecker::default();
     let mut cursor = Some(EventCursor::from_version(i64::MIN));
@@ -335,13 +317,14 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>) -> anyhow::Re
                 break 'pages;
             }
             checker.push(event.version);
-            fold.apply(event)?;
+            fold.apply(event)
+                .map_err(|e| anyhow!("the fold stopped at version {} ({}): {e}", event.version, event.event_type))?;
         }
         cursor = page.next;
     }
     let anomalies: Vec<String> = checker.anomalies.iter().map(ToString::to_string).collect();
     let mut output =
-        json!({"stream": StreamId(stream.to_owned()).0, "version": until, "state": fold.state()?});
+        json!({"stream": StreamId(stream.to_owned()).0, "version": until, "fold": fold.name(), "state": fold.state()?});
     if !anomalies.is_empty() {
         output["anomalies"] = json!(anomalies);
     }
@@ -349,33 +332,61 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>) -> anyhow::Re
     Ok(())
 }
 
-async fn create_demo(
-    path: Option<PathBuf>,
-    url: Option<String>,
-    force: bool,
-) -> anyhow::Result<()> {
+async fn print_projection(store: &Store, mut projection: JsProjection, until: Option<i64>) -> anyhow::Result<()> {
+    if until.is_some() && store.layout.columns.position.is_none() {
+        return Err(anyhow!(
+            "this store's layout ({}) has no global position column, so --until cannot be used: leave it out",
+            store.layout.description
+        ));
+    }
+    projection.reset()?;
+    let mut read = 0usize;
+    let mut last_position = None;
+    let mut cursor = Some(LogCursor::Edge);
+    'pages: while let Some(at) = cursor {
+        let page = store.read_log(&at, true, PAGE).await?;
+        for event in &page.events {
+            if let (Some(until), Some(position)) = (until, event.position) {
+                if position > until {
+                    break 'pages;
+                }
+            }
+            read += 1;
+            last_position = event.position.or(last_position);
+            projection.apply(event).map_err(|e| anyhow!("the projection stopped: {e}"))?;
+        }
+        cursor = page.next;
+    }
+    let state = projection.state()?;
+    let mut output = json!({
+        "projection": projection.name(),
+        "source": projection.source().describe(),
+        "events_read": read,
+        "position": last_position,
+        "would_emit": projection.outputs(),
+    });
+    for key in ["state", "partitions"] {
+        if let Some(value) = state.get(key) {
+            output[key] = value.clone();
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}
+
+async fn create_demo(path: Option<PathBuf>, url: Option<String>, force: bool) -> anyhow::Result<()> {
     let store = crate::demo::generate(crate::demo::DemoOptions::default());
     match (path, url) {
         (Some(path), None) => {
             crate::demo::write_sqlite(&path, &store, force).await?;
-            eprintln!(
-                "wrote the workshop store ({} events) to {}",
-                store.events.len(),
-                path.display()
-            );
+            eprintln!("wrote the workshop store ({} events) to {}", store.events.len(), path.display());
         }
         (None, Some(url)) => {
             crate::demo::write_postgres(&url, &store, force).await?;
-            eprintln!(
-                "wrote the workshop store ({} events) to {}",
-                store.events.len(),
-                crate::store::mask_url(&url)
-            );
+            eprintln!("wrote the workshop store ({} events) to {}", store.events.len(), crate::store::mask_url(&url));
         }
         _ => {
-            return Err(anyhow!(
-                "give either a SQLite PATH or --url postgres://…, not both or neither"
-            ));
+            return Err(anyhow!("give either a SQLite PATH or --url postgres://…, not both or neither"));
         }
     }
     Ok(())

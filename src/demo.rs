@@ -61,10 +61,7 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        DemoOptions {
-            orders: 60,
-            busy_account_events: 2_400,
-        }
+        DemoOptions { orders: 60, busy_account_events: 2_400 }
     }
 }
 
@@ -80,23 +77,17 @@ pub const TAX_RATE: f64 = 0.05;
 
 /// The workshop's fixed calendar.
 pub fn start_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0)
-        .single()
-        .unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).single().unwrap_or_default()
 }
 
 /// Orders placed before this date get the retroactive tax.
 pub fn tax_date() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 16, 0, 0, 0)
-        .single()
-        .unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 3, 16, 0, 0, 0).single().unwrap_or_default()
 }
 
 /// When the tax job ran.
 pub fn tax_job_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 20, 2, 0, 0)
-        .single()
-        .unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 3, 20, 2, 0, 0).single().unwrap_or_default()
 }
 
 /// The stream id of order number `n` (for example 1042).
@@ -190,8 +181,7 @@ impl Builder {
         match self.streams.iter().position(|(s, _, _)| s == id) {
             Some(i) => i,
             None => {
-                self.streams
-                    .push((id.to_owned(), aggregate_type, Vec::new()));
+                self.streams.push((id.to_owned(), aggregate_type, Vec::new()));
                 self.streams.len() - 1
             }
         }
@@ -227,10 +217,7 @@ impl Builder {
 
 /// Generates the workshop store (the same every time for the same options).
 pub fn generate(options: DemoOptions) -> DemoStore {
-    let mut b = Builder {
-        rng: Rng(0x5EED_2026),
-        streams: Vec::new(),
-    };
+    let mut b = Builder { rng: Rng(0x5EED_2026), streams: Vec::new() };
     let start = start_time();
     let span = Duration::days(28);
     let customers = customers();
@@ -290,10 +277,7 @@ pub fn generate(options: DemoOptions) -> DemoStore {
             lines.push(json!({"sku": sku, "qty": qty, "unit_price": money(price)}));
         }
 
-        if (b.rng.chance(6) || number == 1007)
-            && number != DOUBLE_REFUND_ORDER
-            && number != STALE_SNAPSHOT_ORDER
-        {
+        if (b.rng.chance(6) || number == 1007) && number != DOUBLE_REFUND_ORDER && number != STALE_SNAPSHOT_ORDER {
             b.push(
                 s,
                 placed_at,
@@ -397,9 +381,8 @@ pub fn generate(options: DemoOptions) -> DemoStore {
             let wants_refund = number == DOUBLE_REFUND_ORDER || b.rng.chance(22);
             if wants_refund {
                 let late = b.rng.chance(30) && number != DOUBLE_REFUND_ORDER;
-                let requested_at = paid_at
-                    + Duration::days(if late { 16 } else { 2 })
-                    + Duration::minutes(b.rng.below(600) as i64);
+                let requested_at =
+                    paid_at + Duration::days(if late { 16 } else { 2 }) + Duration::minutes(b.rng.below(600) as i64);
                 let refund_cmd = b.rng.uuid();
                 let refund = json!({"amount": money(amount), "reason": "item damaged on arrival", "requested_at": format_time(requested_at)});
                 if late {
@@ -444,27 +427,18 @@ pub fn generate(options: DemoOptions) -> DemoStore {
     }
 
     // The busy reseller's account activity.
-    let busy_index = customers
-        .iter()
-        .position(|c| c == BUSY_CUSTOMER)
-        .unwrap_or(0);
+    let busy_index = customers.iter().position(|c| c == BUSY_CUSTOMER).unwrap_or(0);
     let busy = b.stream(&account_stream(BUSY_CUSTOMER), "CustomerAccount");
     let mut balance = points[busy_index] + 500;
     let mut credit_limit = 5000;
     for i in 0..options.busy_account_events {
-        let at = start
-            + Duration::seconds(
-                (span.num_seconds() * i as i64) / options.busy_account_events.max(1) as i64 + 17,
-            );
+        let at =
+            start + Duration::seconds((span.num_seconds() * i as i64) / options.busy_account_events.max(1) as i64 + 17);
         let cmd = b.rng.uuid();
         let (event_type, payload, command) = match b.rng.below(20) {
             0 => {
                 credit_limit += 500;
-                (
-                    "CreditLimitChanged",
-                    json!({"credit_limit": credit_limit}),
-                    "ChangeCreditLimit",
-                )
+                ("CreditLimitChanged", json!({"credit_limit": credit_limit}), "ChangeCreditLimit")
             }
             1 => (
                 "AddressChanged",
@@ -486,18 +460,11 @@ pub fn generate(options: DemoOptions) -> DemoStore {
             _ => {
                 let earned = 1 + b.rng.below(25) as i64;
                 balance += earned;
-                (
-                    "LoyaltyPointsEarned",
-                    json!({"points_balance": balance, "last_points_earned": earned}),
-                    "AwardPoints",
-                )
+                ("LoyaltyPointsEarned", json!({"points_balance": balance, "last_points_earned": earned}), "AwardPoints")
             }
         };
-        let actor = if command == "ChangeCreditLimit" {
-            STAFF[i % 2].to_owned()
-        } else {
-            format!("user:{BUSY_CUSTOMER}")
-        };
+        let actor =
+            if command == "ChangeCreditLimit" { STAFF[i % 2].to_owned() } else { format!("user:{BUSY_CUSTOMER}") };
         b.push(busy, at, event_type, payload, &actor, command, &cmd, &cmd);
     }
 
@@ -530,13 +497,8 @@ fn finish(mut b: Builder) -> DemoStore {
             });
         }
     }
-    events.sort_by(|a, b| {
-        (a.recorded_at, &a.aggregate_id, a.version).cmp(&(
-            b.recorded_at,
-            &b.aggregate_id,
-            b.version,
-        ))
-    });
+    events
+        .sort_by(|a, b| (a.recorded_at, &a.aggregate_id, a.version).cmp(&(b.recorded_at, &b.aggregate_id, b.version)));
     for (i, e) in events.iter_mut().enumerate() {
         e.position = i as i64 + 1;
     }
@@ -547,10 +509,7 @@ fn finish(mut b: Builder) -> DemoStore {
 fn take_snapshots(events: &[DemoEvent]) -> Vec<DemoSnapshot> {
     let mut by_stream: std::collections::BTreeMap<&str, Vec<&DemoEvent>> = Default::default();
     for e in events {
-        by_stream
-            .entry(e.aggregate_id.as_str())
-            .or_default()
-            .push(e);
+        by_stream.entry(e.aggregate_id.as_str()).or_default().push(e);
     }
     let mut snapshots = Vec::new();
     for (stream, mut stream_events) in by_stream {
@@ -667,16 +626,9 @@ pub async fn write_sqlite(path: &Path, store: &DemoStore, force: bool) -> Result
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(write_error)?;
     }
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true);
-    let mut conn = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .map_err(write_error)?;
-    sqlx::raw_sql(SQLITE_SCHEMA)
-        .execute(&mut conn)
-        .await
-        .map_err(write_error)?;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path).create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await.map_err(write_error)?;
+    sqlx::raw_sql(SQLITE_SCHEMA).execute(&mut conn).await.map_err(write_error)?;
     let mut tx = conn.begin().await.map_err(write_error)?;
     for e in &store.events {
         sqlx::query(
@@ -713,8 +665,7 @@ pub async fn write_sqlite(path: &Path, store: &DemoStore, force: bool) -> Result
 /// Writes the store into a PostgreSQL database (replacing the workshop tables only with `force`).
 pub async fn write_postgres(url: &str, store: &DemoStore, force: bool) -> Result<(), DemoError> {
     let shown = crate::store::mask_url(url);
-    let scrub =
-        |e: sqlx::Error| DemoError::Write(crate::store::postgres::scrub(&e.to_string(), url));
+    let scrub = |e: sqlx::Error| DemoError::Write(crate::store::postgres::scrub(&e.to_string(), url));
     let mut conn = sqlx::PgConnection::connect(url).await.map_err(scrub)?;
     let existing: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() \
@@ -724,19 +675,14 @@ pub async fn write_postgres(url: &str, store: &DemoStore, force: bool) -> Result
     .await
     .map_err(scrub)?;
     if existing > 0 && !force {
-        return Err(DemoError::Exists(format!(
-            "an events or snapshots table in {shown}"
-        )));
+        return Err(DemoError::Exists(format!("an events or snapshots table in {shown}")));
     }
     let mut tx = conn.begin().await.map_err(scrub)?;
     sqlx::raw_sql("DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS snapshots;")
         .execute(&mut *tx)
         .await
         .map_err(scrub)?;
-    sqlx::raw_sql(POSTGRES_SCHEMA)
-        .execute(&mut *tx)
-        .await
-        .map_err(scrub)?;
+    sqlx::raw_sql(POSTGRES_SCHEMA).execute(&mut *tx).await.map_err(scrub)?;
     for chunk in store.events.chunks(500) {
         let mut builder = sqlx::QueryBuilder::<sqlx::Postgres>::new(
             "INSERT INTO events (position, aggregate_id, aggregate_type, version, event_type, payload, metadata, recorded_at) ",
@@ -777,10 +723,7 @@ pub async fn write_postgres(url: &str, store: &DemoStore, force: bool) -> Result
 
 /// Where the workshop store lives: the user's data directory (`$XDG_DATA_HOME/eventscope`).
 pub fn workshop_store_path() -> std::path::PathBuf {
-    dirs::data_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("eventscope")
-        .join("workshop.sqlite")
+    dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("eventscope").join("workshop.sqlite")
 }
 
 /// The workshop store's path, creating the store the first time. It is written beside its
@@ -803,18 +746,10 @@ mod tests {
     fn the_store_is_deterministic_and_shaped_as_promised() {
         let store = generate(DemoOptions::default());
         assert_eq!(store, generate(DemoOptions::default()));
-        let orders: std::collections::BTreeSet<_> = store
-            .events
-            .iter()
-            .filter(|e| e.aggregate_type == "Order")
-            .map(|e| &e.aggregate_id)
-            .collect();
+        let orders: std::collections::BTreeSet<_> =
+            store.events.iter().filter(|e| e.aggregate_type == "Order").map(|e| &e.aggregate_id).collect();
         assert_eq!(orders.len(), 60);
-        let busy = store
-            .events
-            .iter()
-            .filter(|e| e.aggregate_id == account_stream(BUSY_CUSTOMER))
-            .count();
+        let busy = store.events.iter().filter(|e| e.aggregate_id == account_stream(BUSY_CUSTOMER)).count();
         assert!(busy >= 2_400, "{busy}");
         for event_type in [
             "OrderPlaced",
@@ -825,38 +760,23 @@ mod tests {
             "RefundDenied",
             "OrderTaxRecalculated",
         ] {
-            assert!(
-                store.events.iter().any(|e| e.event_type == event_type),
-                "no {event_type}"
-            );
+            assert!(store.events.iter().any(|e| e.event_type == event_type), "no {event_type}");
         }
         let double = order_stream(DOUBLE_REFUND_ORDER);
-        let refunds = store
-            .events
-            .iter()
-            .filter(|e| e.aggregate_id == double && e.event_type == "RefundRequested")
-            .count();
+        let refunds =
+            store.events.iter().filter(|e| e.aggregate_id == double && e.event_type == "RefundRequested").count();
         assert_eq!(refunds, 2);
         // Positions follow time; versions are 1..=n within each stream.
-        assert!(store.events.windows(2).all(|w| w[0].recorded_at <= w[1].recorded_at && w[0].position + 1 == w[1].position));
+        assert!(
+            store.events.windows(2).all(|w| w[0].recorded_at <= w[1].recorded_at && w[0].position + 1 == w[1].position)
+        );
         for e in &store.events {
-            for key in [
-                "actor",
-                "correlation_id",
-                "causation_id",
-                "recorded_at",
-                "event_id",
-            ] {
+            for key in ["actor", "correlation_id", "causation_id", "recorded_at", "event_id"] {
                 assert!(e.metadata.get(key).is_some(), "{key} missing");
             }
         }
         assert!(!store.snapshots.is_empty());
-        assert!(
-            store
-                .snapshots
-                .iter()
-                .any(|s| s.aggregate_id == order_stream(STALE_SNAPSHOT_ORDER))
-        );
+        assert!(store.snapshots.iter().any(|s| s.aggregate_id == order_stream(STALE_SNAPSHOT_ORDER)));
     }
 
     #[test]

@@ -79,40 +79,25 @@ fn diff_into(path: String, old: &Value, new: &Value, out: &mut Vec<Change>) {
                 let child = format!("{path}/{i}");
                 match (a.get(i), b.get(i)) {
                     (Some(x), Some(y)) => diff_into(child, x, y, out),
-                    (Some(x), None) => out.push(Change {
-                        path: child,
-                        kind: ChangeKind::Removed,
-                        old: Some(x.clone()),
-                        new: None,
-                    }),
-                    (None, Some(y)) => out.push(Change {
-                        path: child,
-                        kind: ChangeKind::Added,
-                        old: None,
-                        new: Some(y.clone()),
-                    }),
+                    (Some(x), None) => {
+                        out.push(Change { path: child, kind: ChangeKind::Removed, old: Some(x.clone()), new: None })
+                    }
+                    (None, Some(y)) => {
+                        out.push(Change { path: child, kind: ChangeKind::Added, old: None, new: Some(y.clone()) })
+                    }
                     (None, None) => {}
                 }
             }
         }
         (a, b) if a == b => {}
-        (a, b) => out.push(Change {
-            path,
-            kind: ChangeKind::Changed,
-            old: Some(a.clone()),
-            new: Some(b.clone()),
-        }),
+        (a, b) => out.push(Change { path, kind: ChangeKind::Changed, old: Some(a.clone()), new: Some(b.clone()) }),
     }
 }
 
 /// Counts of a structural diff, for summaries.
 pub fn change_counts(changes: &[Change]) -> (usize, usize, usize) {
     let count = |k| changes.iter().filter(|c| c.kind == k).count();
-    (
-        count(ChangeKind::Added),
-        count(ChangeKind::Removed),
-        count(ChangeKind::Changed),
-    )
+    (count(ChangeKind::Added), count(ChangeKind::Removed), count(ChangeKind::Changed))
 }
 
 /// How a line of the line diff relates the two texts.
@@ -151,9 +136,7 @@ pub fn line_diff(old: &Value, new: &Value, context: usize) -> Vec<Hunk> {
 
 /// The line diff of two texts (see [`line_diff`]).
 pub fn line_diff_text(old: &str, new: &str, context: usize) -> Vec<Hunk> {
-    let diff = TextDiff::configure()
-        .timeout(Duration::from_millis(500))
-        .diff_lines(old, new);
+    let diff = TextDiff::configure().timeout(Duration::from_millis(500)).diff_lines(old, new);
     diff.grouped_ops(context)
         .iter()
         .map(|group| Hunk {
@@ -186,12 +169,7 @@ mod tests {
     use serde_json::json;
 
     fn change(path: &str, kind: ChangeKind, old: Option<Value>, new: Option<Value>) -> Change {
-        Change {
-            path: path.into(),
-            kind,
-            old,
-            new,
-        }
+        Change { path: path.into(), kind, old, new }
     }
 
     #[test]
@@ -199,21 +177,9 @@ mod tests {
         use ChangeKind::*;
         let cases = vec![
             (json!({"a": 1}), json!({"a": 1}), vec![]),
-            (
-                json!({"a": 1}),
-                json!({"a": 2}),
-                vec![change("/a", Changed, Some(json!(1)), Some(json!(2)))],
-            ),
-            (
-                json!({}),
-                json!({"a": {"b": 1}}),
-                vec![change("/a", Added, None, Some(json!({"b": 1})))],
-            ),
-            (
-                json!({"a": 1, "b": 2}),
-                json!({"b": 2}),
-                vec![change("/a", Removed, Some(json!(1)), None)],
-            ),
+            (json!({"a": 1}), json!({"a": 2}), vec![change("/a", Changed, Some(json!(1)), Some(json!(2)))]),
+            (json!({}), json!({"a": {"b": 1}}), vec![change("/a", Added, None, Some(json!({"b": 1})))]),
+            (json!({"a": 1, "b": 2}), json!({"b": 2}), vec![change("/a", Removed, Some(json!(1)), None)]),
             (
                 json!({"lines": [{"qty": 1}]}),
                 json!({"lines": [{"qty": 2}, {"qty": 5}]}),
@@ -225,23 +191,10 @@ mod tests {
             (
                 json!({"a": [1]}),
                 json!({"a": {"0": 1}}),
-                vec![change(
-                    "/a",
-                    Changed,
-                    Some(json!([1])),
-                    Some(json!({"0": 1})),
-                )],
+                vec![change("/a", Changed, Some(json!([1])), Some(json!({"0": 1})))],
             ),
-            (
-                json!({"a/b": 1}),
-                json!({"a/b": 2}),
-                vec![change("/a~1b", Changed, Some(json!(1)), Some(json!(2)))],
-            ),
-            (
-                json!(1),
-                json!("x"),
-                vec![change("", Changed, Some(json!(1)), Some(json!("x")))],
-            ),
+            (json!({"a/b": 1}), json!({"a/b": 2}), vec![change("/a~1b", Changed, Some(json!(1)), Some(json!(2)))]),
+            (json!(1), json!("x"), vec![change("", Changed, Some(json!(1)), Some(json!("x")))]),
         ];
         for (old, new, expected) in cases {
             assert_eq!(structural_diff(&old, &new), expected, "{old} -> {new}");

@@ -54,22 +54,14 @@ impl Payload {
         let text = match std::str::from_utf8(&bytes) {
             Ok(text) => text,
             Err(e) => {
-                let reason = format!(
-                    "not UTF-8 text (invalid byte at offset {})",
-                    e.valid_up_to()
-                );
+                let reason = format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to());
                 return Payload::Undecodable { bytes, reason };
             }
         };
         match serde_json::from_str::<Value>(text) {
             Ok(value) => Payload::Json(value),
             Err(e) => Payload::Undecodable {
-                reason: format!(
-                    "not valid JSON: {} (line {}, column {})",
-                    json_error_kind(&e),
-                    e.line(),
-                    e.column()
-                ),
+                reason: format!("not valid JSON: {} (line {}, column {})", json_error_kind(&e), e.line(), e.column()),
                 bytes,
             },
         }
@@ -124,9 +116,7 @@ pub struct Event {
 impl Event {
     /// The stream's category: the layout's aggregate type, or the stream id before the first `-`.
     pub fn category(&self) -> &str {
-        self.aggregate_type
-            .as_deref()
-            .unwrap_or_else(|| self.stream.category())
+        self.aggregate_type.as_deref().unwrap_or_else(|| self.stream.category())
     }
 
     /// A metadata field as text (actor, correlation_id, ...), when the metadata is a JSON object.
@@ -139,9 +129,7 @@ impl Event {
 
     /// The actor named in the metadata (`actor`, `user_id` or `user`), if any.
     pub fn actor(&self) -> Option<&str> {
-        ["actor", "user_id", "user"]
-            .iter()
-            .find_map(|key| self.metadata_str(key))
+        ["actor", "user_id", "user"].iter().find_map(|key| self.metadata_str(key))
     }
 
     /// The event as the JSON object the command line prints.
@@ -225,20 +213,14 @@ impl VersionChecker {
             Some(last) if version == last => {
                 self.run += 1;
                 if self.run == 2 {
-                    self.anomalies
-                        .push(VersionAnomaly::Duplicate { version, count: 2 });
-                } else if let Some(VersionAnomaly::Duplicate { count, .. }) =
-                    self.anomalies.last_mut()
-                {
+                    self.anomalies.push(VersionAnomaly::Duplicate { version, count: 2 });
+                } else if let Some(VersionAnomaly::Duplicate { count, .. }) = self.anomalies.last_mut() {
                     *count = self.run;
                 }
             }
             Some(last) => {
                 if version > last + 1 {
-                    self.anomalies.push(VersionAnomaly::Gap {
-                        after: last,
-                        before: version,
-                    });
+                    self.anomalies.push(VersionAnomaly::Gap { after: last, before: version });
                 }
                 self.run = 1;
             }
@@ -261,10 +243,7 @@ mod tests {
 
     #[test]
     fn payload_decoding_keeps_bad_bytes_with_a_reason() {
-        assert_eq!(
-            Payload::decode(br#"{"a":1}"#.to_vec()),
-            Payload::Json(json!({"a": 1}))
-        );
+        assert_eq!(Payload::decode(br#"{"a":1}"#.to_vec()), Payload::Json(json!({"a": 1})));
         match Payload::decode(b"{\"a\":".to_vec()) {
             Payload::Undecodable { bytes, reason } => {
                 assert_eq!(bytes, b"{\"a\":");
@@ -283,14 +262,8 @@ mod tests {
 
     #[test]
     fn undecodable_payload_prints_as_base64_with_reason() {
-        let p = Payload::Undecodable {
-            bytes: vec![0xff, 0x00],
-            reason: "r".into(),
-        };
-        assert_eq!(
-            p.to_output_json(),
-            json!({"undecodable": {"reason": "r", "bytes_base64": "/wA="}})
-        );
+        let p = Payload::Undecodable { bytes: vec![0xff, 0x00], reason: "r".into() };
+        assert_eq!(p.to_output_json(), json!({"undecodable": {"reason": "r", "bytes_base64": "/wA="}}));
     }
 
     #[test]
@@ -298,57 +271,18 @@ mod tests {
         let cases: Vec<(Vec<Version>, Vec<VersionAnomaly>)> = vec![
             (vec![1, 2, 3], vec![]),
             (vec![], vec![]),
-            (
-                vec![1, 3],
-                vec![VersionAnomaly::Gap {
-                    after: 1,
-                    before: 3,
-                }],
-            ),
-            (
-                vec![1, 2, 2, 2, 3],
-                vec![VersionAnomaly::Duplicate {
-                    version: 2,
-                    count: 3,
-                }],
-            ),
+            (vec![1, 3], vec![VersionAnomaly::Gap { after: 1, before: 3 }]),
+            (vec![1, 2, 2, 2, 3], vec![VersionAnomaly::Duplicate { version: 2, count: 3 }]),
             (
                 vec![0, 1, 5, 5, 6],
-                vec![
-                    VersionAnomaly::Gap {
-                        after: 1,
-                        before: 5,
-                    },
-                    VersionAnomaly::Duplicate {
-                        version: 5,
-                        count: 2,
-                    },
-                ],
+                vec![VersionAnomaly::Gap { after: 1, before: 5 }, VersionAnomaly::Duplicate { version: 5, count: 2 }],
             ),
         ];
         for (versions, expected) in cases {
-            assert_eq!(
-                version_anomalies(versions.clone()),
-                expected,
-                "{versions:?}"
-            );
+            assert_eq!(version_anomalies(versions.clone()), expected, "{versions:?}");
         }
-        assert_eq!(
-            VersionAnomaly::Gap {
-                after: 1,
-                before: 3
-            }
-            .to_string(),
-            "version 2 is missing"
-        );
-        assert_eq!(
-            VersionAnomaly::Gap {
-                after: 1,
-                before: 5
-            }
-            .to_string(),
-            "versions 2 to 4 are missing"
-        );
+        assert_eq!(VersionAnomaly::Gap { after: 1, before: 3 }.to_string(), "version 2 is missing");
+        assert_eq!(VersionAnomaly::Gap { after: 1, before: 5 }.to_string(), "versions 2 to 4 are missing");
     }
 
     #[test]

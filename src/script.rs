@@ -66,10 +66,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            memory_bytes: 256 * 1024 * 1024,
-            budget_per_call: Duration::from_millis(1_000),
-        }
+        Limits { memory_bytes: 256 * 1024 * 1024, budget_per_call: Duration::from_millis(1_000) }
     }
 }
 
@@ -120,17 +117,9 @@ impl Sandbox {
         runtime.set_max_stack_size(512 * 1024);
         let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
         let watched = deadline.clone();
-        runtime.set_interrupt_handler(Some(Box::new(
-            move || matches!(watched.get(), Some(t) if Instant::now() >= t),
-        )));
+        runtime.set_interrupt_handler(Some(Box::new(move || matches!(watched.get(), Some(t) if Instant::now() >= t))));
         let context = Context::full(&runtime).map_err(setup)?;
-        let sandbox = Sandbox {
-            context,
-            deadline,
-            limits,
-            file: file.to_owned(),
-            _runtime: runtime,
-        };
+        let sandbox = Sandbox { context, deadline, limits, file: file.to_owned(), _runtime: runtime };
         sandbox.run(
             |ctx| eval(ctx, PRELUDE, "eventscope-prelude.js").map(|_: rquickjs::Value| ()),
             "preparing the sandbox",
@@ -149,24 +138,15 @@ impl Sandbox {
         f: impl for<'js> FnOnce(&Ctx<'js>) -> rquickjs::Result<R>,
         doing: &str,
     ) -> Result<R, ScriptError> {
-        self.deadline
-            .set(Some(Instant::now() + self.limits.budget_per_call));
-        let result = self
-            .context
-            .with(|ctx| f(&ctx).catch(&ctx).map_err(|e| self.classify(e, doing)));
+        self.deadline.set(Some(Instant::now() + self.limits.budget_per_call));
+        let result = self.context.with(|ctx| f(&ctx).catch(&ctx).map_err(|e| self.classify(e, doing)));
         self.deadline.set(None);
         result
     }
 
     /// A failure of eventscope's contract with the script (not a JavaScript exception).
     pub fn contract_error(&self, message: String) -> ScriptError {
-        ScriptError {
-            kind: ScriptErrorKind::Contract,
-            message,
-            file: self.file.clone(),
-            line: None,
-            column: None,
-        }
+        ScriptError { kind: ScriptErrorKind::Contract, message, file: self.file.clone(), line: None, column: None }
     }
 
     fn classify(&self, caught: CaughtError<'_>, doing: &str) -> ScriptError {
@@ -186,9 +166,7 @@ impl Sandbox {
                     error.line = Some(line);
                     error.column = Some(column);
                 }
-                if ex.as_value().is_uncatchable_error()
-                    || (name == "InternalError" && message == "interrupted")
-                {
+                if ex.as_value().is_uncatchable_error() || (name == "InternalError" && message == "interrupted") {
                     error.kind = ScriptErrorKind::Timeout;
                     error.message = format!(
                         "{doing} took longer than {} ms and was stopped (an endless loop?)",
@@ -201,11 +179,7 @@ impl Sandbox {
                     if name == "SyntaxError" && stack.lines().all(|l| !l.contains('(')) {
                         error.kind = ScriptErrorKind::Syntax;
                     }
-                    let name = if name.is_empty() {
-                        "Error".to_owned()
-                    } else {
-                        name
-                    };
+                    let name = if name.is_empty() { "Error".to_owned() } else { name };
                     error.message = format!("{name}: {message} ({doing})");
                 }
             }
@@ -234,20 +208,13 @@ impl Sandbox {
     }
 
     fn out_of_memory(&self, doing: &str) -> String {
-        format!(
-            "{doing} ran out of memory (limit {} MB)",
-            self.limits.memory_bytes / (1024 * 1024)
-        )
+        format!("{doing} ran out of memory (limit {} MB)", self.limits.memory_bytes / (1024 * 1024))
     }
 }
 
 /// Evaluates a script with a file name (so stack traces name it), in sloppy mode like a plain
 /// `.js` file.
-pub fn eval<'js, T: rquickjs::FromJs<'js>>(
-    ctx: &Ctx<'js>,
-    source: &str,
-    file: &str,
-) -> rquickjs::Result<T> {
+pub fn eval<'js, T: rquickjs::FromJs<'js>>(ctx: &Ctx<'js>, source: &str, file: &str) -> rquickjs::Result<T> {
     let mut options = EvalOptions::default();
     options.filename = Some(file.to_owned());
     options.strict = false;
@@ -306,10 +273,7 @@ mod tests {
     fn run_script(source: &str) -> Result<Value, ScriptError> {
         let sandbox = Sandbox::new(
             "test.js",
-            Limits {
-                memory_bytes: 32 * 1024 * 1024,
-                budget_per_call: Duration::from_millis(100),
-            },
+            Limits { memory_bytes: 32 * 1024 * 1024, budget_per_call: Duration::from_millis(100) },
         )?;
         sandbox.run(
             |ctx| {
@@ -339,15 +303,9 @@ mod tests {
             let err = run_script(source).unwrap_err();
             assert!(err.message.contains(expected), "{source}: {err}");
         }
+        assert_eq!(run_script("new Date('2026-03-02T08:00:00Z').toISOString()").unwrap(), "2026-03-02T08:00:00.000Z");
         assert_eq!(
-            run_script("new Date('2026-03-02T08:00:00Z').toISOString()").unwrap(),
-            "2026-03-02T08:00:00.000Z"
-        );
-        assert_eq!(
-            run_script(
-                "[typeof require, typeof std, typeof os, typeof fetch, typeof performance].join()"
-            )
-            .unwrap(),
+            run_script("[typeof require, typeof std, typeof os, typeof fetch, typeof performance].join()").unwrap(),
             "undefined,undefined,undefined,undefined,undefined"
         );
     }
@@ -363,16 +321,8 @@ mod tests {
 
     #[test]
     fn memory_is_limited() {
-        let err =
-            run_script("(() => { const a = []; while (true) a.push({x: 'y'.repeat(1000)}); })()")
-                .unwrap_err();
-        assert!(
-            matches!(
-                err.kind,
-                ScriptErrorKind::OutOfMemory | ScriptErrorKind::Timeout
-            ),
-            "{err}"
-        );
+        let err = run_script("(() => { const a = []; while (true) a.push({x: 'y'.repeat(1000)}); })()").unwrap_err();
+        assert!(matches!(err.kind, ScriptErrorKind::OutOfMemory | ScriptErrorKind::Timeout), "{err}");
     }
 
     #[test]
@@ -391,17 +341,8 @@ mod tests {
 
     #[test]
     fn stack_positions() {
-        assert_eq!(
-            frame_position("    at OrderPlaced (order.js:12:5)\n", "order.js"),
-            Some((12, 5))
-        );
-        assert_eq!(
-            frame_position("    at order.js:3:1\n", "order.js"),
-            Some((3, 1))
-        );
-        assert_eq!(
-            frame_position("    at parse (native)\n    at f (x.js:1:2)\n", "order.js"),
-            None
-        );
+        assert_eq!(frame_position("    at OrderPlaced (order.js:12:5)\n", "order.js"), Some((12, 5)));
+        assert_eq!(frame_position("    at order.js:3:1\n", "order.js"), Some((3, 1)));
+        assert_eq!(frame_position("    at parse (native)\n    at f (x.js:1:2)\n", "order.js"), None);
     }
 }

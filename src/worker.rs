@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use crate::model::{Event, StreamSummary};
 use crate::store::layout::Layout;
+use crate::store::query::LogCursor;
 use crate::store::query::StreamQuery;
 use crate::store::{EventCursor, Store, StoreCounts, StreamPage, Target};
 
@@ -18,10 +19,7 @@ pub type RequestId = u64;
 #[derive(Clone, Debug)]
 pub enum Request {
     /// Open a store (closing the one open before) and recognise its layout.
-    Open {
-        target: Target,
-        layout: Option<String>,
-    },
+    Open { target: Target, layout: Option<String> },
     /// Open the workshop store, creating it in the user's data directory the first time.
     OpenWorkshop,
     /// One page of the streams list of the open store.
@@ -31,6 +29,9 @@ pub enum Request {
     /// Load a whole stream: a [`Reply::StreamStarted`], then [`Reply::EventsPage`]s of
     /// `page_size` events until one says `done` (or the request is cancelled).
     LoadStream { stream: String, page_size: usize },
+    /// Read the whole store in global order: a [`Reply::LogStarted`] with the event count, then
+    /// [`Reply::EventsPage`]s of `page_size` events until one says `done` (or it is cancelled).
+    LoadLog { page_size: usize },
     /// Stop a running request (a stream load); no more replies come for it.
     Cancel { id: RequestId },
 }
@@ -39,25 +40,17 @@ pub enum Request {
 #[derive(Clone, Debug)]
 pub enum Reply {
     /// The store is open.
-    Opened {
-        target: Target,
-        description: String,
-        layout: Box<Layout>,
-        layouts: Vec<Layout>,
-        counts: StoreCounts,
-    },
+    Opened { target: Target, description: String, layout: Box<Layout>, layouts: Vec<Layout>, counts: StoreCounts },
     /// One page of the streams list.
     Streams(StreamPage),
     /// The number of streams matching a search.
     StreamCount { search: String, count: i64 },
     /// A stream load began: its summary (event count, versions).
     StreamStarted { summary: StreamSummary },
-    /// The next events of a stream being loaded; `done` on the last page.
-    EventsPage {
-        stream: String,
-        events: Vec<Event>,
-        done: bool,
-    },
+    /// A read of the whole store began: how many events it holds.
+    LogStarted { total: i64 },
+    /// The next events of a stream (or of the store's log) being loaded; `done` on the last page.
+    EventsPage { stream: String, events: Vec<Event>, done: bool },
     /// The request failed; the message says what went wrong and what to do.
     Failed { message: String },
 }
@@ -80,16 +73,15 @@ impl Shared {
     }
 
     fn is_cancelled(&self, id: RequestId) -> bool {
-        self.cancelled
-            .lock()
-            .map(|c| c.contains(&id))
-            .unwrap_or(false)
+        self.cancelled.lock().map(|c| c.contains(&id)).unwrap_or(false)
     }
 
     async fn store(&self) -> Result<Arc<Store>, String> {
-        self.store.read().await.clone().ok_or_else(|| {
-            "no store is open: open a SQLite file or a PostgreSQL URL first".to_owned()
-        })
+        self.store
+            .read()
+            .await
+            .clone()
+            .ok_or_else(|| "no store is open: open a SQLite file or a PostgreSQL URL first".to_owned())
     }
 }
 
@@ -103,8 +95,7 @@ pub struct Worker {
 impl Worker {
     /// Starts the worker thread; `wake` is called after every reply.
     pub fn spawn(wake: impl Fn() + Send + Sync + 'static) -> Worker {
-        let (request_tx, mut request_rx) =
-            tokio::sync::mpsc::unbounded_channel::<(RequestId, Request)>();
+        let (request_tx, mut request_rx) = tokio::sync::mpsc::unbounded_channel::<(RequestId, Request)>();
         let (reply_tx, reply_rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             store: tokio::sync::RwLock::new(None),
@@ -113,56 +104,36 @@ impl Worker {
             wake: Arc::new(wake),
         });
         let thread_shared = shared.clone();
-        let started = std::thread::Builder::new()
-            .name("eventscope-worker".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        thread_shared.reply(
-                            0,
-                            Reply::Failed {
-                                message: format!("cannot start the database worker: {e}"),
-                            },
-                        );
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    while let Some((id, request)) = request_rx.recv().await {
-                        let shared = thread_shared.clone();
-                        if let Request::Cancel { id: target } = request {
-                            if let Ok(mut c) = shared.cancelled.lock() {
-                                c.insert(target);
-                            }
-                            continue;
+        let started = std::thread::Builder::new().name("eventscope-worker".into()).spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    thread_shared.reply(0, Reply::Failed { message: format!("cannot start the database worker: {e}") });
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                while let Some((id, request)) = request_rx.recv().await {
+                    let shared = thread_shared.clone();
+                    if let Request::Cancel { id: target } = request {
+                        if let Ok(mut c) = shared.cancelled.lock() {
+                            c.insert(target);
                         }
-                        tokio::spawn(async move { handle(&shared, id, request).await });
+                        continue;
                     }
-                    if let Some(store) = thread_shared.store.write().await.take()
-                        && let Ok(store) = Arc::try_unwrap(store)
-                    {
-                        store.close().await;
-                    }
-                });
+                    tokio::spawn(async move { handle(&shared, id, request).await });
+                }
+                if let Some(store) = thread_shared.store.write().await.take()
+                    && let Ok(store) = Arc::try_unwrap(store)
+                {
+                    store.close().await;
+                }
             });
+        });
         if let Err(e) = started {
-            shared.reply(
-                0,
-                Reply::Failed {
-                    message: format!("cannot start the database worker: {e}"),
-                },
-            );
+            shared.reply(0, Reply::Failed { message: format!("cannot start the database worker: {e}") });
         }
-        Worker {
-            requests: request_tx,
-            replies: reply_rx,
-            next_id: 1,
-        }
+        Worker { requests: request_tx, replies: reply_rx, next_id: 1 }
     }
 
     /// Sends a request; returns its id.
@@ -187,11 +158,7 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
             Err(e) => Err(e.to_string()),
         },
         Request::Streams { query } => match shared.store().await {
-            Ok(store) => store
-                .list_streams(&query)
-                .await
-                .map(Reply::Streams)
-                .map_err(|e| e.to_string()),
+            Ok(store) => store.list_streams(&query).await.map(Reply::Streams).map_err(|e| e.to_string()),
             Err(e) => Err(e),
         },
         Request::CountStreams { search } => match shared.store().await {
@@ -202,9 +169,8 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e),
         },
-        Request::LoadStream { stream, page_size } => {
-            load_stream(shared, id, stream, page_size).await
-        }
+        Request::LoadStream { stream, page_size } => load_stream(shared, id, stream, page_size).await,
+        Request::LoadLog { page_size } => load_log(shared, id, page_size).await,
         Request::Cancel { .. } => return,
     };
     if shared.is_cancelled(id) {
@@ -217,9 +183,7 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
 }
 
 async fn open(shared: &Shared, target: Target, layout: Option<String>) -> Result<Reply, String> {
-    let store = Store::open(target.clone(), layout.as_deref())
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = Store::open(target.clone(), layout.as_deref()).await.map_err(|e| e.to_string())?;
     let counts = store.counts().await.map_err(|e| e.to_string())?;
     let reply = Reply::Opened {
         target,
@@ -240,49 +204,28 @@ async fn open(shared: &Shared, target: Target, layout: Option<String>) -> Result
 /// Loads a stream page by page, sending each page as it arrives; the last reply is returned.
 /// The first page goes out before anything else is asked of the database; the stream's summary
 /// (for the progress bar) is then counted alongside the following pages.
-async fn load_stream(
-    shared: &Shared,
-    id: RequestId,
-    stream: String,
-    page_size: usize,
-) -> Result<Reply, String> {
+async fn load_stream(shared: &Shared, id: RequestId, stream: String, page_size: usize) -> Result<Reply, String> {
     let store = shared.store().await?;
     let read = |cursor| {
         let store = store.clone();
         let stream = stream.clone();
         async move {
-            store.read_stream(&stream, cursor, page_size).await.map_err(|e| {
-                format!("loading stream {stream} stopped: {e}; the events loaded so far stay browsable")
-            })
+            store
+                .read_stream(&stream, cursor, page_size)
+                .await
+                .map_err(|e| format!("loading stream {stream} stopped: {e}; the events loaded so far stay browsable"))
         }
     };
     let first = read(EventCursor::from_version(i64::MIN)).await?;
     let Some(mut cursor) = first.next else {
         // One page holds it all (or nothing: then the summary says the stream does not exist).
-        let summary = store
-            .stream_summary(&stream)
-            .await
-            .map_err(|e| e.to_string())?;
+        let summary = store.stream_summary(&stream).await.map_err(|e| e.to_string())?;
         shared.reply(id, Reply::StreamStarted { summary });
-        return Ok(Reply::EventsPage {
-            stream,
-            events: first.events,
-            done: true,
-        });
+        return Ok(Reply::EventsPage { stream, events: first.events, done: true });
     };
-    shared.reply(
-        id,
-        Reply::EventsPage {
-            stream: stream.clone(),
-            events: first.events,
-            done: false,
-        },
-    );
+    shared.reply(id, Reply::EventsPage { stream: stream.clone(), events: first.events, done: false });
     let summary = async {
-        let summary = store
-            .stream_summary(&stream)
-            .await
-            .map_err(|e| e.to_string())?;
+        let summary = store.stream_summary(&stream).await.map_err(|e| e.to_string())?;
         shared.reply(id, Reply::StreamStarted { summary });
         Ok::<(), String>(())
     };
@@ -295,26 +238,59 @@ async fn load_stream(
             match page.next {
                 Some(next) => {
                     cursor = next;
-                    shared.reply(
-                        id,
-                        Reply::EventsPage {
-                            stream: stream.clone(),
-                            events: page.events,
-                            done: false,
-                        },
-                    );
+                    shared.reply(id, Reply::EventsPage { stream: stream.clone(), events: page.events, done: false });
                 }
                 None => {
-                    return Ok(Reply::EventsPage {
-                        stream: stream.clone(),
-                        events: page.events,
-                        done: true,
-                    });
+                    return Ok(Reply::EventsPage { stream: stream.clone(), events: page.events, done: true });
                 }
             }
         }
     };
     let (summary, last_page) = tokio::join!(summary, pages);
     summary?;
+    last_page
+}
+
+/// Reads the store's log in global order page by page, sending each page as it arrives; the
+/// event count (for the progress bar) is asked after the first page is out.
+async fn load_log(shared: &Shared, id: RequestId, page_size: usize) -> Result<Reply, String> {
+    let store = shared.store().await?;
+    let read = |cursor: LogCursor| {
+        let store = store.clone();
+        async move {
+            store
+                .read_log(&cursor, true, page_size)
+                .await
+                .map_err(|e| format!("reading the store's log stopped: {e}; the events read so far stay browsable"))
+        }
+    };
+    let first = read(LogCursor::Edge).await?;
+    let Some(mut cursor) = first.next else {
+        shared.reply(id, Reply::LogStarted { total: first.events.len() as i64 });
+        return Ok(Reply::EventsPage { stream: String::new(), events: first.events, done: true });
+    };
+    shared.reply(id, Reply::EventsPage { stream: String::new(), events: first.events, done: false });
+    let total = async {
+        let counts = store.counts().await.map_err(|e| e.to_string())?;
+        shared.reply(id, Reply::LogStarted { total: counts.events });
+        Ok::<(), String>(())
+    };
+    let pages = async {
+        loop {
+            if shared.is_cancelled(id) {
+                return Err("cancelled".to_owned());
+            }
+            let page = read(cursor).await?;
+            match page.next {
+                Some(next) => {
+                    cursor = next;
+                    shared.reply(id, Reply::EventsPage { stream: String::new(), events: page.events, done: false });
+                }
+                None => return Ok(Reply::EventsPage { stream: String::new(), events: page.events, done: true }),
+            }
+        }
+    };
+    let (total, last_page) = tokio::join!(total, pages);
+    total?;
     last_page
 }

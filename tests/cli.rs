@@ -15,14 +15,8 @@ fn assert_one_line_error(args: &[&str], expected: &str) {
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "{args:?}: expected one line, got: {err}");
     assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(
-        err.contains(expected),
-        "{args:?}: expected `{expected}` in: {err}"
-    );
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "{err}"
-    );
+    assert!(err.contains(expected), "{args:?}: expected `{expected}` in: {err}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
     assert!(!err.contains("s3cret"), "password leaked: {err}");
 }
 
@@ -40,10 +34,7 @@ fn streams_events_and_state_print_json() {
         assert_eq!(streams[0]["events"], json!(4));
         assert_eq!(streams[0]["first_version"], json!(1));
         assert_eq!(streams[0]["last_version"], json!(4));
-        assert_eq!(
-            streams[0]["last_recorded_at"],
-            json!("2026-03-23T21:52:00.000Z")
-        );
+        assert_eq!(streams[0]["last_recorded_at"], json!("2026-03-23T21:52:00.000Z"));
 
         let (ok, out, _) = eventscope(&["streams", &db.target, "--limit", "5", "--sort", "events"]);
         assert!(ok);
@@ -51,8 +42,7 @@ fn streams_events_and_state_print_json() {
         assert_eq!(streams.as_array().unwrap().len(), 5);
         assert_eq!(streams[0]["events"], json!(2405));
 
-        let (ok, out, err) =
-            eventscope(&["events", &db.target, &stream, "--from", "3", "--limit", "1"]);
+        let (ok, out, err) = eventscope(&["events", &db.target, &stream, "--from", "3", "--limit", "1"]);
         assert!(ok, "{err}");
         let events: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(events.as_array().unwrap().len(), 1);
@@ -68,50 +58,26 @@ fn streams_events_and_state_print_json() {
         assert_eq!(state["version"], json!(4));
         assert_eq!(state["state"]["status"], json!("refund_requested"));
         assert_eq!(state["state"]["order_id"], json!("ORD-1042"));
-        assert_eq!(
-            state["state"]["refund"]["requested_at"],
-            json!("2026-03-23T21:52:00.000Z")
-        );
+        assert_eq!(state["state"]["refund"]["requested_at"], json!("2026-03-23T21:52:00.000Z"));
         let (ok, out, _) = eventscope(&["state", &db.target, &stream, "--at", "1"]);
         assert!(ok);
         let state: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(state["state"]["status"], json!("placed"));
         assert!(state["state"].get("payment_id").is_none());
 
-        assert_one_line_error(
-            &["state", &db.target, &stream, "--at", "9"],
-            "--at 9 is past the end; give --at 1 to 4",
-        );
-        assert_one_line_error(
-            &["state", &db.target, "no-such-stream"],
-            "there is no stream `no-such-stream`",
-        );
-        assert_one_line_error(
-            &["events", &db.target, "no-such-stream"],
-            "there is no stream `no-such-stream`",
-        );
-        assert_one_line_error(
-            &["state", &db.target, &stream, "--layout", "other"],
-            "no layout named `other`",
-        );
+        assert_one_line_error(&["state", &db.target, &stream, "--at", "9"], "--at 9 is past the end; give --at 1 to 4");
+        assert_one_line_error(&["state", &db.target, "no-such-stream"], "there is no stream `no-such-stream`");
+        assert_one_line_error(&["events", &db.target, "no-such-stream"], "there is no stream `no-such-stream`");
+        assert_one_line_error(&["state", &db.target, &stream, "--layout", "other"], "no layout named `other`");
     }
 }
 
 #[test]
 fn each_mistake_is_one_clear_line() {
-    assert_one_line_error(
-        &["streams", "/no/such/store.sqlite"],
-        "there is no file at /no/such/store.sqlite",
-    );
+    assert_one_line_error(&["streams", "/no/such/store.sqlite"], "there is no file at /no/such/store.sqlite");
     assert_one_line_error(&["streams", "Cargo.toml"], "is not a SQLite database");
-    assert_one_line_error(
-        &["streams", "mysql://u:s3cret@host/db"],
-        "`mysql://` is not a store",
-    );
-    assert_one_line_error(
-        &["streams", "postgres://u:s3cret@[::1/db"],
-        "is not a valid PostgreSQL URL",
-    );
+    assert_one_line_error(&["streams", "mysql://u:s3cret@host/db"], "`mysql://` is not a store");
+    assert_one_line_error(&["streams", "postgres://u:s3cret@[::1/db"], "is not a valid PostgreSQL URL");
     assert_one_line_error(
         &["streams", "postgres://u:s3cret@127.0.0.1:1/db"],
         "cannot reach the PostgreSQL server at 127.0.0.1:1",
@@ -121,10 +87,7 @@ fn each_mistake_is_one_clear_line() {
     assert_one_line_error(&["demo", "create"], "give either a SQLite PATH or --url");
     let (ok, _, err) = eventscope(&["demo", "create", path.to_str().unwrap()]);
     assert!(ok, "{err}");
-    assert_one_line_error(
-        &["demo", "create", path.to_str().unwrap()],
-        "already exists: pass --force to replace it",
-    );
+    assert_one_line_error(&["demo", "create", path.to_str().unwrap()], "already exists: pass --force to replace it");
     let (ok, _, err) = eventscope(&["demo", "create", path.to_str().unwrap(), "--force"]);
     assert!(ok, "{err}");
 }
@@ -141,26 +104,17 @@ fn postgres_mistakes_are_one_clear_line_without_the_password() {
         let user = rest.split([':', '@']).next().unwrap();
         format!("{scheme}://{user}:s3cret@{host}")
     };
-    assert_one_line_error(
-        &["streams", &wrong_password],
-        "the server refused the user name or password",
-    );
+    assert_one_line_error(&["streams", &wrong_password], "the server refused the user name or password");
     let no_db = common::replace_database(&admin, "no_such_database_here");
     assert_one_line_error(&["streams", &no_db], "does not exist");
     let db = TestDb::new(common::Backend::Postgres, "cli_empty");
     db.exec("CREATE TABLE customers (id INTEGER)");
-    assert_one_line_error(
-        &["streams", &db.target],
-        "not an event store eventscope recognises: found public.customers",
-    );
+    assert_one_line_error(&["streams", &db.target], "not an event store eventscope recognises: found public.customers");
 }
 
 #[test]
 fn help_has_examples() {
     let (ok, out, _) = eventscope(&["--help"]);
     assert!(ok);
-    assert!(
-        out.contains("Examples:") && out.contains("eventscope demo create"),
-        "{out}"
-    );
+    assert!(out.contains("Examples:") && out.contains("eventscope demo create"), "{out}");
 }

@@ -23,21 +23,14 @@ struct UnderTest {
 }
 
 fn harness(target: Target) -> Harness<'static, UnderTest> {
-    Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_ui_state(
-            |ui, s: &mut UnderTest| {
-                let target = s.target.take();
-                let app = s.app.get_or_insert_with(|| {
-                    EventscopeApp::new(ui.ctx(), target, None, AppOptions::default())
-                });
-                app.show(ui);
-            },
-            UnderTest {
-                target: Some(target),
-                app: None,
-            },
-        )
+    Harness::builder().with_size(egui::vec2(1400.0, 900.0)).build_ui_state(
+        |ui, s: &mut UnderTest| {
+            let target = s.target.take();
+            let app = s.app.get_or_insert_with(|| EventscopeApp::new(ui.ctx(), target, None, AppOptions::default()));
+            app.show(ui);
+        },
+        UnderTest { target: Some(target), app: None },
+    )
 }
 
 fn app<'a>(h: &'a Harness<'_, UnderTest>) -> &'a EventscopeApp {
@@ -49,11 +42,7 @@ fn app_mut<'a>(h: &'a mut Harness<'_, UnderTest>) -> &'a mut EventscopeApp {
 }
 
 /// Steps frames until `done` holds (the worker answers on its own thread).
-fn wait_until(
-    h: &mut Harness<'_, UnderTest>,
-    what: &str,
-    done: impl Fn(&Harness<'_, UnderTest>) -> bool,
-) {
+fn wait_until(h: &mut Harness<'_, UnderTest>, what: &str, done: impl Fn(&Harness<'_, UnderTest>) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !done(h) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -70,20 +59,14 @@ fn workshop() -> TestDb {
 }
 
 fn open_order_1042(h: &mut Harness<'_, UnderTest>) {
-    wait_until(h, "the store to open", |h| {
-        app(h).screen == Screen::Explorer
-    });
+    wait_until(h, "the store to open", |h| app(h).screen == Screen::Explorer);
     let stream = order_stream(DOUBLE_REFUND_ORDER);
-    wait_until(h, "the streams list", |h| {
-        h.query_by_label("73 streams").is_some()
-    });
+    wait_until(h, "the streams list", |h| h.query_by_label("73 streams").is_some());
     h.get_by_role(egui::Role::TextInput).focus();
     h.step();
     h.get_by_role(egui::Role::TextInput).type_text("1042");
     h.step();
-    wait_until(h, "the search", |h| {
-        h.query_by_label("1 match").is_some() && h.query_by_label(&stream).is_some()
-    });
+    wait_until(h, "the search", |h| h.query_by_label("1 match").is_some() && h.query_by_label(&stream).is_some());
     h.key_press(Key::Escape);
     h.step();
     h.get_by_label(&stream).click();
@@ -99,10 +82,7 @@ fn click_a_stream_and_step_through_it_with_the_keyboard() {
     let mut h = harness(Target::Sqlite(db.path()));
     open_order_1042(&mut h);
     assert!(h.query_by_label("version 1 of 4").is_some());
-    assert_eq!(
-        app(&h).history.cursor_state().unwrap()["status"],
-        json!("placed")
-    );
+    assert_eq!(app(&h).history.cursor_state().unwrap()["status"], json!("placed"));
     assert!(h.query_by_label("v1 · OrderPlaced").is_some());
 
     h.key_press(Key::ArrowRight);
@@ -119,32 +99,19 @@ fn click_a_stream_and_step_through_it_with_the_keyboard() {
     assert!(h.query_by_label("\"placed\"").is_some());
     assert!(h.query_by_label("/payment_id").is_some());
     assert!(h.query_by_label("1 changed").is_none());
-    assert!(
-        h.query_by_label("4 added · 0 removed · 1 changed")
-            .is_some()
-    );
+    assert!(h.query_by_label("4 added · 0 removed · 1 changed").is_some());
 
     h.key_press(Key::End);
     h.step();
     assert_eq!(app(&h).history.cursor_version(), Some(4));
-    assert_eq!(
-        app(&h).history.cursor_state().unwrap()["refund"]["requested_at"],
-        json!("2026-03-23T21:52:00.000Z")
-    );
-    assert!(
-        h.query_by_label("1 added · 0 removed · 1 changed")
-            .is_none()
-    );
+    assert_eq!(app(&h).history.cursor_state().unwrap()["refund"]["requested_at"], json!("2026-03-23T21:52:00.000Z"));
+    assert!(h.query_by_label("1 added · 0 removed · 1 changed").is_none());
     h.key_press(Key::Home);
     h.step();
     assert_eq!(app(&h).history.cursor_version(), Some(1));
     h.key_press(Key::PageDown);
     h.step();
-    assert_eq!(
-        app(&h).history.cursor_version(),
-        Some(4),
-        "PgDn moves ten, clamped to the end"
-    );
+    assert_eq!(app(&h).history.cursor_version(), Some(4), "PgDn moves ten, clamped to the end");
     h.key_press(Key::ArrowLeft);
     h.step();
     assert_eq!(app(&h).history.cursor_version(), Some(3));
@@ -171,20 +138,11 @@ fn blame_names_the_version_that_last_changed_a_field_and_goes_there() {
     h.step();
     // v3 set the status to refund_requested; v4 repeated it without changing it.
     assert_eq!(app(&h).history.blame_of("/status"), Some(Blame::Event(2)));
-    assert_eq!(
-        app(&h).history.blame_of("/payment_id"),
-        Some(Blame::Event(1))
-    );
-    assert_eq!(
-        app(&h).history.blame_of("/refund/requested_at"),
-        Some(Blame::Event(3))
-    );
+    assert_eq!(app(&h).history.blame_of("/payment_id"), Some(Blame::Event(1)));
+    assert_eq!(app(&h).history.blame_of("/refund/requested_at"), Some(Blame::Event(3)));
     // The badges are on screen; the first "v2" badge goes to version 2.
     assert!(h.query_all_by_label("v3").count() >= 1);
-    h.query_all_by_label("v2")
-        .next()
-        .expect("a v2 blame badge")
-        .click_accesskit();
+    h.query_all_by_label("v2").next().expect("a v2 blame badge").click_accesskit();
     h.step();
     h.step();
     assert_eq!(app(&h).history.cursor_version(), Some(2));
@@ -206,17 +164,11 @@ fn compare_two_versions() {
     assert!(h.query_by_label("\"refund_requested\"").is_some());
     assert!(h.query_by_label("/refund").is_some());
     assert!(h.query_by_label("/payment_id").is_some());
-    assert!(
-        h.query_by_label("5 added · 0 removed · 1 changed")
-            .is_some()
-    );
+    assert!(h.query_by_label("5 added · 0 removed · 1 changed").is_some());
     app_mut(&mut h).history.set_compare(3, 4);
     h.step();
     h.step();
-    assert!(
-        h.query_by_label("0 added · 0 removed · 1 changed")
-            .is_some()
-    );
+    assert!(h.query_by_label("0 added · 0 removed · 1 changed").is_some());
     assert!(h.query_by_label("/refund/requested_at").is_some());
 }
 
@@ -224,44 +176,26 @@ fn compare_two_versions() {
 fn search_narrows_the_streams_list() {
     let db = workshop();
     let mut h = harness(Target::Sqlite(db.path()));
-    wait_until(&mut h, "the store to open", |h| {
-        app(h).screen == Screen::Explorer
-    });
-    wait_until(&mut h, "the count", |h| {
-        h.query_by_label("73 streams").is_some()
-    });
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    wait_until(&mut h, "the count", |h| h.query_by_label("73 streams").is_some());
     h.get_by_role(egui::Role::TextInput).focus();
     h.step();
     h.get_by_role(egui::Role::TextInput).type_text("acc0010");
     h.step();
-    wait_until(&mut h, "the search to be answered", |h| {
-        h.query_by_label("9 matches").is_some()
-    });
+    wait_until(&mut h, "the search to be answered", |h| h.query_by_label("9 matches").is_some());
     assert_eq!(app(&h).streams.rows().len(), 9);
-    assert!(
-        app(&h)
-            .streams
-            .rows()
-            .iter()
-            .all(|r| r.stream.0.starts_with("acc0010"))
-    );
+    assert!(app(&h).streams.rows().iter().all(|r| r.stream.0.starts_with("acc0010")));
     // Typing arrows into the search box does not move the history cursor.
     assert!(app(&h).history.stream().is_none());
 }
 
 #[test]
 fn a_bad_url_shows_an_error_in_words_without_the_password() {
-    let mut h = harness(Target::Postgres(
-        "postgres://alice:s3cret@127.0.0.1:1/shop".into(),
-    ));
+    let mut h = harness(Target::Postgres("postgres://alice:s3cret@127.0.0.1:1/shop".into()));
     wait_until(&mut h, "the connection to fail", |h| !app(h).is_opening());
     assert_eq!(app(&h).screen, Screen::Connect);
     assert!(h.query_by_label("Could not open the store").is_some());
-    assert!(
-        h.query_all_by_label_contains("cannot reach the PostgreSQL server at 127.0.0.1:1")
-            .count()
-            >= 1
-    );
+    assert!(h.query_all_by_label_contains("cannot reach the PostgreSQL server at 127.0.0.1:1").count() >= 1);
     assert_eq!(h.query_all_by_label_contains("s3cret").count(), 0);
     // The window stays usable: the workshop button is there, and a typed path opens a store.
     assert!(h.query_by_label("Open the workshop store").is_some());
@@ -269,9 +203,7 @@ fn a_bad_url_shows_an_error_in_words_without_the_password() {
     app_mut(&mut h).connect.path = db.target.clone();
     h.get_by_label("Open file").click();
     h.step();
-    wait_until(&mut h, "the typed path to open", |h| {
-        app(h).screen == Screen::Explorer
-    });
+    wait_until(&mut h, "the typed path to open", |h| app(h).screen == Screen::Explorer);
 }
 
 #[test]
@@ -283,23 +215,14 @@ fn an_undecodable_payload_shows_its_bytes_and_reason_and_gaps_are_marked() {
          INSERT INTO events VALUES ('s-1', 3, 'Broken', X'7B22612231FF');",
     );
     let mut h = harness(Target::Sqlite(db.path()));
-    wait_until(&mut h, "the store to open", |h| {
-        app(h).screen == Screen::Explorer
-    });
-    wait_until(&mut h, "the streams list", |h| {
-        h.query_by_label("s-1").is_some()
-    });
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    wait_until(&mut h, "the streams list", |h| h.query_by_label("s-1").is_some());
     h.get_by_label("s-1").click();
     h.step();
-    wait_until(&mut h, "the stream", |h| {
-        app(h).history.history().is_some_and(|x| x.len() == 2)
-    });
+    wait_until(&mut h, "the stream", |h| app(h).history.history().is_some_and(|x| x.len() == 2));
     assert!(h.query_by_label("⚠ version 2 is missing").is_some());
     h.key_press(Key::ArrowRight);
     h.step();
-    assert!(
-        h.query_by_label_contains("Could not decode: not UTF-8 text")
-            .is_some()
-    );
+    assert!(h.query_by_label_contains("Could not decode: not UTF-8 text").is_some());
     assert!(h.query_by_label_contains("7b 22 61 22 31 ff").is_some());
 }

@@ -50,24 +50,11 @@ fn wal_store(dir: &Path, rows: i64, drop_files: &[&str]) {
 
 fn read_all_and_check_unchanged(dir: &Path, rows: i64, expected_mode: &str) {
     let before = fingerprints(dir);
-    let store =
-        block_on(Store::open(Target::Sqlite(dir.join("store.sqlite")), None)).expect("open");
-    assert!(
-        store.describe().contains(expected_mode),
-        "{}",
-        store.describe()
-    );
+    let store = block_on(Store::open(Target::Sqlite(dir.join("store.sqlite")), None)).expect("open");
+    assert!(store.describe().contains(expected_mode), "{}", store.describe());
     let counts = block_on(store.counts()).unwrap();
-    assert_eq!(
-        counts.events, rows,
-        "events still in the WAL must be visible"
-    );
-    let page = block_on(store.read_stream(
-        "s-1",
-        eventscope::store::EventCursor::from_version(rows),
-        10,
-    ))
-    .unwrap();
+    assert_eq!(counts.events, rows, "events still in the WAL must be visible");
+    let page = block_on(store.read_stream("s-1", eventscope::store::EventCursor::from_version(rows), 10)).unwrap();
     assert_eq!(page.events.len(), 1);
     assert!(matches!(
         block_on(store.run_read_only("DELETE FROM events")),
@@ -82,10 +69,7 @@ fn a_wal_store_with_its_shm_opens_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     wal_store(dir.path(), 500, &[]);
     let files: Vec<String> = fingerprints(dir.path()).into_iter().map(|f| f.0).collect();
-    assert_eq!(
-        files,
-        ["store.sqlite", "store.sqlite-shm", "store.sqlite-wal"]
-    );
+    assert_eq!(files, ["store.sqlite", "store.sqlite-shm", "store.sqlite-wal"]);
     read_all_and_check_unchanged(dir.path(), 500, "WAL read with a private index");
 }
 
@@ -113,11 +97,7 @@ fn a_cleanly_closed_wal_store_opens_without_creating_files() {
             .unwrap();
         conn.close().await.unwrap();
     });
-    assert_eq!(
-        fingerprints(dir.path()).len(),
-        1,
-        "a clean close leaves only the main file"
-    );
+    assert_eq!(fingerprints(dir.path()).len(), 1, "a clean close leaves only the main file");
     read_all_and_check_unchanged(dir.path(), 1, "immutable");
 }
 

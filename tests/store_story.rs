@@ -24,19 +24,9 @@ fn read_whole_stream(store: &Store, stream: &str, page: usize) -> Vec<Event> {
     events
 }
 
-fn list_all(
-    store: &Store,
-    search: &str,
-    sort: StreamSort,
-    page: i64,
-) -> Vec<eventscope::model::StreamSummary> {
+fn list_all(store: &Store, search: &str, sort: StreamSort, page: i64) -> Vec<eventscope::model::StreamSummary> {
     let mut out = Vec::new();
-    let mut query = StreamQuery {
-        search: search.into(),
-        sort,
-        after: None,
-        limit: page,
-    };
+    let mut query = StreamQuery { search: search.into(), sort, after: None, limit: page };
     loop {
         let p = block_on(store.list_streams(&query)).expect("list streams");
         out.extend(p.streams);
@@ -59,10 +49,7 @@ fn workshop_store_round_trip() {
 
         let mut expected: BTreeMap<String, Vec<Event>> = BTreeMap::new();
         for e in &demo.events {
-            expected
-                .entry(e.aggregate_id.clone())
-                .or_default()
-                .push(e.to_event());
+            expected.entry(e.aggregate_id.clone()).or_default().push(e.to_event());
         }
         let counts = block_on(store.counts()).unwrap();
         assert_eq!(counts.streams as usize, expected.len(), "{backend:?}");
@@ -77,15 +64,9 @@ fn workshop_store_round_trip() {
                 assert_eq!(s.events as usize, events.len());
                 assert_eq!(s.first_version, 1);
                 assert_eq!(s.last_version, events.len() as i64);
-                assert_eq!(
-                    s.last_recorded_at,
-                    events.last().and_then(|e| e.recorded_at)
-                );
+                assert_eq!(s.last_recorded_at, events.last().and_then(|e| e.recorded_at));
             }
-            let keys: Vec<_> = listed
-                .iter()
-                .map(|s| (s.stream.0.clone(), s.events, s.last_recorded_at))
-                .collect();
+            let keys: Vec<_> = listed.iter().map(|s| (s.stream.0.clone(), s.events, s.last_recorded_at)).collect();
             let mut sorted = keys.clone();
             match sort {
                 StreamSort::Id => sorted.sort_by(|a, b| a.0.cmp(&b.0)),
@@ -97,29 +78,16 @@ fn workshop_store_round_trip() {
         }
 
         // Events read back page by page (3 at a time) equal what was written.
-        for stream in [
-            order_stream(DOUBLE_REFUND_ORDER),
-            order_stream(1001),
-            eventscope::demo::account_stream("C-107"),
-        ] {
+        for stream in [order_stream(DOUBLE_REFUND_ORDER), order_stream(1001), eventscope::demo::account_stream("C-107")]
+        {
             let read = read_whole_stream(&store, &stream, 3);
             assert_eq!(read, expected[&stream], "{backend:?} {stream}");
         }
         // Reading from a version in the middle.
         let stream = eventscope::demo::account_stream("C-107");
-        let page =
-            block_on(store.read_stream(&stream, EventCursor::from_version(1000), 5)).unwrap();
-        assert_eq!(
-            page.events.iter().map(|e| e.version).collect::<Vec<_>>(),
-            vec![1000, 1001, 1002, 1003, 1004]
-        );
-        assert_eq!(
-            page.next,
-            Some(EventCursor {
-                version: 1004,
-                skip: 1
-            })
-        );
+        let page = block_on(store.read_stream(&stream, EventCursor::from_version(1000), 5)).unwrap();
+        assert_eq!(page.events.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1000, 1001, 1002, 1003, 1004]);
+        assert_eq!(page.next, Some(EventCursor { version: 1004, skip: 1 }));
 
         // The global log, forwards and backwards, by position, across pages.
         let mut log = Vec::new();
@@ -132,18 +100,11 @@ fn workshop_store_round_trip() {
                 None => break,
             }
         }
-        assert_eq!(
-            log,
-            (1..=demo.events.len() as i64).collect::<Vec<_>>(),
-            "{backend:?}"
-        );
+        assert_eq!(log, (1..=demo.events.len() as i64).collect::<Vec<_>>(), "{backend:?}");
         let newest = block_on(store.read_log(&LogCursor::Edge, false, 10)).unwrap();
         assert_eq!(newest.events[0].position, Some(demo.events.len() as i64));
         let before = block_on(store.read_log(newest.next.as_ref().unwrap(), false, 10)).unwrap();
-        assert_eq!(
-            before.events[0].position,
-            Some(demo.events.len() as i64 - 10)
-        );
+        assert_eq!(before.events[0].position, Some(demo.events.len() as i64 - 10));
         block_on(store.close());
     }
 }
@@ -157,38 +118,20 @@ fn search_is_a_case_insensitive_substring_answered_by_the_database() {
         let found = list_all(&store, "1042", StreamSort::Id, 10);
         assert_eq!(found.len(), 1, "{backend:?}");
         assert_eq!(found[0].stream.0, order_stream(DOUBLE_REFUND_ORDER));
-        assert_eq!(
-            list_all(&store, "ACC00107", StreamSort::Id, 10).len(),
-            1,
-            "{backend:?}"
-        );
+        assert_eq!(list_all(&store, "ACC00107", StreamSort::Id, 10).len(), 1, "{backend:?}");
         assert_eq!(block_on(store.count_streams("acc")).unwrap(), 12);
         // Orders 1001..=1060 are 00001001-… to 00001060-…: "0000104" matches 1040..=1049.
-        assert_eq!(
-            list_all(&store, "0000104", StreamSort::Id, 4).len(),
-            10,
-            "{backend:?}"
-        );
+        assert_eq!(list_all(&store, "0000104", StreamSort::Id, 4).len(), 10, "{backend:?}");
         // Quotes, wildcards and SQL are taken literally.
         for hostile in ["'; DROP TABLE events; --", "%", "_", "\\", "\" OR 1=1 --"] {
-            assert!(
-                list_all(&store, hostile, StreamSort::Id, 10).is_empty(),
-                "{backend:?} {hostile}"
-            );
+            assert!(list_all(&store, hostile, StreamSort::Id, 10).is_empty(), "{backend:?} {hostile}");
             assert_eq!(block_on(store.count_streams(hostile)).unwrap(), 0);
         }
         assert_eq!(block_on(store.counts()).unwrap().streams, 73);
         // An unknown stream, including one that is not even a UUID on a uuid column.
-        for missing in [
-            "order-1",
-            "00000000-0000-4000-8000-000000000000",
-            "' OR '1'='1",
-        ] {
+        for missing in ["order-1", "00000000-0000-4000-8000-000000000000", "' OR '1'='1"] {
             assert!(
-                matches!(
-                    block_on(store.stream_summary(missing)),
-                    Err(StoreError::UnknownStream(_))
-                ),
+                matches!(block_on(store.stream_summary(missing)), Err(StoreError::UnknownStream(_))),
                 "{backend:?} {missing}"
             );
             assert!(read_whole_stream(&store, missing, 10).is_empty());
@@ -236,16 +179,7 @@ fn undecodable_payloads_gaps_and_duplicates_are_reported_not_hidden() {
             assert_eq!(versions, vec![1, 2, 4, 5, 5, 6], "{backend:?} page {page}");
             assert_eq!(
                 version_anomalies(versions),
-                vec![
-                    VersionAnomaly::Gap {
-                        after: 2,
-                        before: 4
-                    },
-                    VersionAnomaly::Duplicate {
-                        version: 5,
-                        count: 2
-                    }
-                ]
+                vec![VersionAnomaly::Gap { after: 2, before: 4 }, VersionAnomaly::Duplicate { version: 5, count: 2 }]
             );
             match &events[1].payload {
                 Payload::Undecodable { bytes, reason } => {
@@ -264,49 +198,21 @@ fn undecodable_payloads_gaps_and_duplicates_are_reported_not_hidden() {
             assert!(
                 matches!(&events[5].payload, Payload::Undecodable { reason, .. } if reason == "the payload is NULL")
             );
-            assert_eq!(
-                events[2].recorded_at,
-                events[1]
-                    .recorded_at
-                    .map(|t| t + chrono::Duration::minutes(1))
-            );
+            assert_eq!(events[2].recorded_at, events[1].recorded_at.map(|t| t + chrono::Duration::minutes(1)));
         }
         // The global log without a position column goes by time, stream, version.
         let page = block_on(store.read_log(&LogCursor::Edge, true, 3)).unwrap();
-        let order: Vec<_> = page
-            .events
-            .iter()
-            .map(|e| (e.stream.0.clone(), e.version))
-            .collect();
-        assert_eq!(
-            order,
-            vec![
-                ("s-1".to_owned(), 1),
-                ("s-1".to_owned(), 2),
-                ("s-1".to_owned(), 4)
-            ]
-        );
+        let order: Vec<_> = page.events.iter().map(|e| (e.stream.0.clone(), e.version)).collect();
+        assert_eq!(order, vec![("s-1".to_owned(), 1), ("s-1".to_owned(), 2), ("s-1".to_owned(), 4)]);
         let s2 = read_whole_stream(&store, "s-2", 10);
-        assert_eq!(
-            s2[0]
-                .recorded_at
-                .map(eventscope::model::format_time)
-                .as_deref(),
-            Some("2026-01-02T10:00:00.000Z")
-        );
+        assert_eq!(s2[0].recorded_at.map(eventscope::model::format_time).as_deref(), Some("2026-01-02T10:00:00.000Z"));
         // The CLI lists the events and warns about the anomalies on stderr.
         let (ok, out, err) = common::eventscope(&["events", &db.target, "s-1"]);
         assert!(ok, "{err}");
         let json: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(json.as_array().unwrap().len(), 6);
-        assert_eq!(
-            json[1]["payload"]["undecodable"]["bytes_base64"],
-            "eyJhbW91bnQiOiAxMiw="
-        );
-        assert!(
-            err.contains("warning: stream s-1: version 3 is missing"),
-            "{err}"
-        );
+        assert_eq!(json[1]["payload"]["undecodable"]["bytes_base64"], "eyJhbW91bnQiOiAxMiw=");
+        assert!(err.contains("warning: stream s-1: version 3 is missing"), "{err}");
         assert!(err.contains("version 5 occurs 2 times"), "{err}");
     }
 }
@@ -316,8 +222,7 @@ fn the_store_is_never_written() {
     for backend in backends() {
         let db = TestDb::new(backend, "readonly");
         db.write_workshop();
-        let before_files =
-            (backend == Backend::Sqlite).then(|| common::fingerprints(db.path().parent().unwrap()));
+        let before_files = (backend == Backend::Sqlite).then(|| common::fingerprints(db.path().parent().unwrap()));
         let store = db.open();
         let before = block_on(store.counts()).unwrap();
         for statement in [
@@ -340,10 +245,7 @@ fn the_store_is_never_written() {
         assert!(catalog.tables.iter().all(|t| t.name != "intruder"));
         block_on(store.close());
         if let Some(before_files) = before_files {
-            assert_eq!(
-                common::fingerprints(db.path().parent().unwrap()),
-                before_files
-            );
+            assert_eq!(common::fingerprints(db.path().parent().unwrap()), before_files);
         }
     }
 }
@@ -352,20 +254,12 @@ fn the_store_is_never_written() {
 fn a_database_that_is_not_an_event_store_lists_its_tables() {
     for backend in backends() {
         let db = TestDb::new(backend, "notstore");
-        db.exec(
-            "CREATE TABLE customers (id INTEGER, name TEXT); CREATE TABLE invoices (id INTEGER)",
-        );
-        let err = block_on(Store::open(
-            eventscope::store::Target::parse(&db.target).unwrap(),
-            None,
-        ))
-        .err()
-        .expect("must fail");
+        db.exec("CREATE TABLE customers (id INTEGER, name TEXT); CREATE TABLE invoices (id INTEGER)");
+        let err = block_on(Store::open(eventscope::store::Target::parse(&db.target).unwrap(), None))
+            .err()
+            .expect("must fail");
         let message = err.to_string();
-        assert!(
-            message.contains("customers") && message.contains("invoices"),
-            "{backend:?}: {message}"
-        );
+        assert!(message.contains("customers") && message.contains("invoices"), "{backend:?}: {message}");
         assert!(message.contains("not an event store"), "{message}");
     }
 }

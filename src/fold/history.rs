@@ -77,16 +77,9 @@ impl History {
         let initial = fold.reset().and_then(|()| fold.state());
         let (checkpoints, tail, failure) = match initial {
             Ok(state) => (vec![Arc::new(state.clone())], state, None),
-            Err(error) => (
-                Vec::new(),
-                Value::Null,
-                Some(FoldFailure {
-                    index: None,
-                    version: None,
-                    event_type: None,
-                    error,
-                }),
-            ),
+            Err(error) => {
+                (Vec::new(), Value::Null, Some(FoldFailure { index: None, version: None, event_type: None, error }))
+            }
         };
         History {
             stream,
@@ -193,12 +186,7 @@ impl History {
         match self.fold.state() {
             Ok(state) => self.tail = state,
             Err(error) => {
-                self.failure.get_or_insert_with(|| FoldFailure {
-                    index: None,
-                    version: None,
-                    event_type: None,
-                    error,
-                });
+                self.failure.get_or_insert_with(|| FoldFailure { index: None, version: None, event_type: None, error });
             }
         }
     }
@@ -218,9 +206,7 @@ impl History {
                 index: None,
                 version: None,
                 event_type: None,
-                error: FoldError {
-                    message: format!("only {} events are loaded", self.folded),
-                },
+                error: FoldError { message: format!("only {} events are loaded", self.folded) },
             }));
         }
         let k = (count / self.interval).min(self.checkpoints.len() - 1);
@@ -234,9 +220,7 @@ impl History {
                 Some(p) if p >= start && p <= count => p,
                 _ => {
                     let checkpoint = self.checkpoints[k].clone();
-                    self.fold
-                        .restore(&checkpoint)
-                        .map_err(|error| self.failure_at(start, error))?;
+                    self.fold.restore(&checkpoint).map_err(|error| self.failure_at(start, error))?;
                     start
                 }
             };
@@ -244,14 +228,9 @@ impl History {
             for index in from..count {
                 // These events were folded once already; a deterministic fold cannot fail on
                 // them now, but a fold with hidden state might: report it.
-                self.fold
-                    .apply(&self.events[index])
-                    .map_err(|error| self.failure_at(index, error))?;
+                self.fold.apply(&self.events[index]).map_err(|error| self.failure_at(index, error))?;
             }
-            let state = self
-                .fold
-                .state()
-                .map_err(|error| self.failure_at(count - 1, error))?;
+            let state = self.fold.state().map_err(|error| self.failure_at(count - 1, error))?;
             self.position = Some(count);
             Arc::new(state)
         };
@@ -284,12 +263,7 @@ impl History {
         Ok(map)
     }
 
-    fn advance_blame(
-        &mut self,
-        map: &mut BlameMap,
-        from: usize,
-        to: usize,
-    ) -> Result<(), FoldFailure> {
+    fn advance_blame(&mut self, map: &mut BlameMap, from: usize, to: usize) -> Result<(), FoldFailure> {
         let mut previous = self.state_after(from)?;
         for count in from + 1..=to {
             let state = self.state_after(count)?;
@@ -380,8 +354,7 @@ mod tests {
     fn every_state_equals_a_replay_from_scratch() {
         let events = sample_events(300);
         for interval in [1, 7, 64, 1000] {
-            let mut history =
-                History::with_interval("s".into(), Box::new(MergeFold::default()), interval);
+            let mut history = History::with_interval("s".into(), Box::new(MergeFold::default()), interval);
             // Feed in uneven pages, as the store does.
             for page in events.chunks(37) {
                 history.push_events(page.to_vec());
@@ -391,11 +364,7 @@ mod tests {
             let jumping = (0..=events.len()).map(|i| (i * 7919) % (events.len() + 1));
             for count in forwards.chain((0..=events.len()).rev()).chain(jumping) {
                 let expected = replay(&mut MergeFold::default(), &events[..count]).unwrap();
-                assert_eq!(
-                    *history.state_after(count).unwrap(),
-                    expected,
-                    "count {count}, interval {interval}"
-                );
+                assert_eq!(*history.state_after(count).unwrap(), expected, "count {count}, interval {interval}");
             }
         }
     }
@@ -413,9 +382,7 @@ mod tests {
         }
         fn apply(&mut self, event: &Event) -> Result<(), FoldError> {
             if event.version == self.0 {
-                return Err(FoldError {
-                    message: "boom".into(),
-                });
+                return Err(FoldError { message: "boom".into() });
             }
             self.1.apply(event)
         }
@@ -426,8 +393,7 @@ mod tests {
 
     #[test]
     fn a_failing_fold_keeps_the_versions_before_it() {
-        let mut history =
-            History::with_interval("s".into(), Box::new(FailsOn(5, MergeFold::default())), 2);
+        let mut history = History::with_interval("s".into(), Box::new(FailsOn(5, MergeFold::default())), 2);
         history.push_events(sample_events(10));
         assert_eq!(history.folded(), 4);
         assert_eq!(history.len(), 10);
@@ -435,19 +401,13 @@ mod tests {
         let failure = history.state_after(5).unwrap_err();
         assert_eq!(failure.version, Some(5));
         assert_eq!(failure.index, Some(4));
-        assert_eq!(
-            failure.to_string(),
-            "the fold failed at version 5 (E): boom"
-        );
+        assert_eq!(failure.to_string(), "the fold failed at version 5 (E): boom");
     }
 
     #[test]
     fn blame_names_the_event_that_last_changed_each_path() {
         let events = vec![
-            event(
-                1,
-                json!({"status": "placed", "lines": [{"sku": "a", "qty": 1}]}),
-            ),
+            event(1, json!({"status": "placed", "lines": [{"sku": "a", "qty": 1}]})),
             event(2, json!({"status": "paid"})),
             event(3, json!({"lines": [{"sku": "a", "qty": 2}], "note": "x"})),
             event(4, json!({"note": null})),
@@ -463,10 +423,7 @@ mod tests {
         assert_eq!(blame.get(""), Some(&Blame::Event(3)));
         let earlier = history.blame_after(3).unwrap();
         assert_eq!(earlier.get("/note"), Some(&Blame::Event(2)));
-        assert_eq!(
-            history.blame_after(0).unwrap().get(""),
-            Some(&Blame::Initial)
-        );
+        assert_eq!(history.blame_after(0).unwrap().get(""), Some(&Blame::Initial));
     }
 
     #[test]
@@ -498,11 +455,7 @@ mod tests {
     #[test]
     fn versions_and_anomalies() {
         let mut history = History::new("s".into(), Box::new(MergeFold::default()));
-        history.push_events(vec![
-            event(1, json!({})),
-            event(3, json!({})),
-            event(3, json!({})),
-        ]);
+        history.push_events(vec![event(1, json!({})), event(3, json!({})), event(3, json!({}))]);
         assert_eq!(history.anomalies().len(), 2);
         assert_eq!(history.index_of_version(3), Some(1));
         assert_eq!(history.index_of_version(2), Some(1));

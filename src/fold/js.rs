@@ -26,9 +26,7 @@ use crate::script::{Limits, Sandbox, ScriptError, eval, event_json, to_js, to_js
 
 impl From<ScriptError> for FoldError {
     fn from(e: ScriptError) -> FoldError {
-        FoldError {
-            message: e.to_string(),
-        }
+        FoldError { message: e.to_string() }
     }
 }
 
@@ -62,20 +60,12 @@ impl JsFold {
                     .to_owned(),
             )
         })?;
-        Ok(JsFold {
-            handlers,
-            state: None,
-            name: name.to_owned(),
-            sandbox,
-        })
+        Ok(JsFold { handlers, state: None, name: name.to_owned(), sandbox })
     }
 
     /// Reads and compiles a fold file.
     pub fn from_file(path: &Path) -> Result<JsFold, ScriptError> {
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         let source = std::fs::read_to_string(path).map_err(|e| ScriptError {
             kind: crate::script::ScriptErrorKind::Contract,
             message: format!("cannot read the fold file: {e}"),
@@ -90,13 +80,7 @@ impl JsFold {
     pub fn handler_names(&self) -> Vec<String> {
         self.sandbox
             .run(
-                |ctx| {
-                    self.handlers
-                        .clone()
-                        .restore(ctx)?
-                        .keys::<String>()
-                        .collect::<rquickjs::Result<Vec<_>>>()
-                },
+                |ctx| self.handlers.clone().restore(ctx)?.keys::<String>().collect::<rquickjs::Result<Vec<_>>>(),
                 "listing the handlers",
             )
             .unwrap_or_default()
@@ -122,19 +106,13 @@ impl Fold for JsFold {
             "running $init",
         )?;
         self.state = Some(state.ok_or_else(|| FoldError {
-            message: format!(
-                "{}: $init returned undefined: return the initial state",
-                self.name
-            ),
+            message: format!("{}: $init returned undefined: return the initial state", self.name),
         })?);
         Ok(())
     }
 
     fn restore(&mut self, state: &Value) -> Result<(), FoldError> {
-        let saved = self.sandbox.run(
-            |ctx| Ok(Persistent::save(ctx, to_js(ctx, state)?)),
-            "restoring a checkpoint",
-        )?;
+        let saved = self.sandbox.run(|ctx| Ok(Persistent::save(ctx, to_js(ctx, state)?)), "restoring a checkpoint")?;
         self.state = Some(saved);
         Ok(())
     }
@@ -144,9 +122,7 @@ impl Fold for JsFold {
             Some(state) => state,
             None => {
                 self.reset()?;
-                self.state.take().ok_or_else(|| FoldError {
-                    message: "no state".to_owned(),
-                })?
+                self.state.take().ok_or_else(|| FoldError { message: "no state".to_owned() })?
             }
         };
         let doing = format!("the {} handler", event.event_type);
@@ -189,12 +165,8 @@ impl Fold for JsFold {
         if self.state.is_none() {
             self.reset()?;
         }
-        let state = self.state.clone().ok_or_else(|| FoldError {
-            message: "no state".to_owned(),
-        })?;
-        Ok(self
-            .sandbox
-            .run(|ctx| to_json(ctx, state.restore(ctx)?), "reading the state")?)
+        let state = self.state.clone().ok_or_else(|| FoldError { message: "no state".to_owned() })?;
+        Ok(self.sandbox.run(|ctx| to_json(ctx, state.restore(ctx)?), "reading the state")?)
     }
 }
 
@@ -228,53 +200,32 @@ mod tests {
     #[test]
     fn given_events_expected_state() {
         let mut fold = JsFold::from_source("order.js", FOLD).unwrap();
-        let events = vec![
-            event(1, "OrderPlaced", json!({"lines": [{"sku": "a", "qty": 2}]})),
-            event(2, "Other", json!({})),
-        ];
+        let events =
+            vec![event(1, "OrderPlaced", json!({"lines": [{"sku": "a", "qty": 2}]})), event(2, "Other", json!({}))];
         assert_eq!(
             replay(&mut fold, &events).unwrap(),
             json!({"status": "placed", "lines": [{"sku": "a", "qty": 2}], "seen": ["Other@2/order-1/order"]})
         );
-        assert_eq!(
-            replay(&mut fold, &[]).unwrap(),
-            json!({"status": "new", "lines": [], "seen": []})
-        );
+        assert_eq!(replay(&mut fold, &[]).unwrap(), json!({"status": "new", "lines": [], "seen": []}));
         let replaced = vec![events[0].clone(), event(3, "Replaced", json!({}))];
-        assert_eq!(
-            replay(&mut fold, &replaced).unwrap(),
-            json!({"replaced": true, "by": "u1", "at": 30})
-        );
+        assert_eq!(replay(&mut fold, &replaced).unwrap(), json!({"replaced": true, "by": "u1", "at": 30}));
         assert!(fold.handler_names().contains(&"OrderPlaced".to_owned()));
     }
 
     #[test]
     fn restore_continues_from_a_checkpoint() {
         let mut fold = JsFold::from_source("order.js", FOLD).unwrap();
-        fold.restore(&json!({"status": "x", "lines": [], "seen": ["a"]}))
-            .unwrap();
+        fold.restore(&json!({"status": "x", "lines": [], "seen": ["a"]})).unwrap();
         fold.apply(&event(9, "Other", json!({}))).unwrap();
-        assert_eq!(
-            fold.state().unwrap()["seen"],
-            json!(["a", "Other@9/order-1/order"])
-        );
+        assert_eq!(fold.state().unwrap()["seen"], json!(["a", "Other@9/order-1/order"]));
     }
 
     #[test]
     fn failures_name_the_event_and_the_line() {
         let cases = [
-            (
-                "({ A: (s, e) => { while (true) {} } })",
-                "the A handler took longer than",
-            ),
-            (
-                "({ A: (s, e) => {\n  throw new Error('no A here');\n} })",
-                "order.js:2:",
-            ),
-            (
-                "({ A: (s, e) => { s.x = 1; } })",
-                "the A handler returned undefined at version 1",
-            ),
+            ("({ A: (s, e) => { while (true) {} } })", "the A handler took longer than"),
+            ("({ A: (s, e) => {\n  throw new Error('no A here');\n} })", "order.js:2:"),
+            ("({ A: (s, e) => { s.x = 1; } })", "the A handler returned undefined at version 1"),
             (
                 "({ A: (s, e) => e.data.missing.deeper })",
                 "TypeError: cannot read property 'deeper' of undefined (the A handler)",
@@ -284,19 +235,14 @@ mod tests {
             let mut fold = JsFold::with_limits(
                 "order.js",
                 source,
-                Limits {
-                    budget_per_call: std::time::Duration::from_millis(100),
-                    ..Limits::default()
-                },
+                Limits { budget_per_call: std::time::Duration::from_millis(100), ..Limits::default() },
             )
             .unwrap();
             fold.reset().unwrap();
             let err = fold.apply(&event(1, "A", json!({}))).unwrap_err();
             assert!(err.message.contains(expected), "{source}: {}", err.message);
         }
-        let err = JsFold::from_source("order.js", "({\n  A: (s, e) => { return s +; }\n})")
-            .err()
-            .unwrap();
+        let err = JsFold::from_source("order.js", "({\n  A: (s, e) => { return s +; }\n})").err().unwrap();
         assert_eq!(err.line, Some(2), "{err}");
         assert!(err.to_string().starts_with("order.js:2:"), "{err}");
         let err = JsFold::from_source("order.js", "42").err().unwrap();
@@ -309,10 +255,7 @@ mod tests {
         let mut fold = JsFold::with_limits(
             "f.js",
             source,
-            Limits {
-                budget_per_call: std::time::Duration::from_millis(50),
-                ..Limits::default()
-            },
+            Limits { budget_per_call: std::time::Duration::from_millis(50), ..Limits::default() },
         )
         .unwrap();
         fold.reset().unwrap();

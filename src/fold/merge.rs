@@ -15,9 +15,7 @@ pub struct MergeFold {
 
 impl Default for MergeFold {
     fn default() -> Self {
-        MergeFold {
-            state: Value::Object(Map::new()),
-        }
+        MergeFold { state: Value::Object(Map::new()) }
     }
 }
 
@@ -109,48 +107,20 @@ mod tests {
         // The examples of RFC 7386, appendix A.
         let cases = [
             (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
-            (
-                json!({"a": "b"}),
-                json!({"b": "c"}),
-                json!({"a": "b", "b": "c"}),
-            ),
+            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
             (json!({"a": "b"}), json!({"a": null}), json!({})),
-            (
-                json!({"a": "b", "b": "c"}),
-                json!({"a": null}),
-                json!({"b": "c"}),
-            ),
+            (json!({"a": "b", "b": "c"}), json!({"a": null}), json!({"b": "c"})),
             (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
             (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
-            (
-                json!({"a": {"b": "c"}}),
-                json!({"a": {"b": "d", "c": null}}),
-                json!({"a": {"b": "d"}}),
-            ),
-            (
-                json!({"a": [{"b": "c"}]}),
-                json!({"a": [1]}),
-                json!({"a": [1]}),
-            ),
+            (json!({"a": {"b": "c"}}), json!({"a": {"b": "d", "c": null}}), json!({"a": {"b": "d"}})),
+            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
             (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
             (json!({"a": "b"}), json!(["c"]), json!(["c"])),
             (json!({"a": "foo"}), json!(null), json!(null)),
             (json!({"a": "foo"}), json!("bar"), json!("bar")),
-            (
-                json!({"e": null}),
-                json!({"a": 1}),
-                json!({"e": null, "a": 1}),
-            ),
-            (
-                json!([1, 2]),
-                json!({"a": "b", "c": null}),
-                json!({"a": "b"}),
-            ),
-            (
-                json!({}),
-                json!({"a": {"bb": {"ccc": null}}}),
-                json!({"a": {"bb": {}}}),
-            ),
+            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
+            (json!([1, 2]), json!({"a": "b", "c": null}), json!({"a": "b"})),
+            (json!({}), json!({"a": {"bb": {"ccc": null}}}), json!({"a": {"bb": {}}})),
         ];
         for (target, patch, expected) in cases {
             let mut t = target.clone();
@@ -165,16 +135,8 @@ mod tests {
             (vec![], json!({})),
             (
                 vec![
-                    event(
-                        1,
-                        "OrderPlaced",
-                        Payload::Json(json!({"status": "placed", "amount": 10})),
-                    ),
-                    event(
-                        2,
-                        "PaymentConfirmed",
-                        Payload::Json(json!({"status": "paid"})),
-                    ),
+                    event(1, "OrderPlaced", Payload::Json(json!({"status": "placed", "amount": 10}))),
+                    event(2, "PaymentConfirmed", Payload::Json(json!({"status": "paid"}))),
                 ],
                 json!({"status": "paid", "amount": 10}),
             ),
@@ -187,14 +149,7 @@ mod tests {
                 json!({"x": 1, "Tagged": [1, 2], "Note": "hello"}),
             ),
             (
-                vec![event(
-                    1,
-                    "Bad",
-                    Payload::Undecodable {
-                        bytes: vec![0xff],
-                        reason: "r".into(),
-                    },
-                )],
+                vec![event(1, "Bad", Payload::Undecodable { bytes: vec![0xff], reason: "r".into() })],
                 json!({"Bad": {"undecodable": {"reason": "r", "bytes_base64": "/w=="}}}),
             ),
             (
@@ -206,11 +161,7 @@ mod tests {
             ),
         ];
         for (events, expected) in cases {
-            assert_eq!(
-                replay(&mut MergeFold::default(), &events).unwrap(),
-                expected,
-                "{events:?}"
-            );
+            assert_eq!(replay(&mut MergeFold::default(), &events).unwrap(), expected, "{events:?}");
         }
     }
 }

@@ -37,10 +37,7 @@ pub trait Fold {
 }
 
 /// Folds `events` from the initial state (no checkpoints): the reference replay.
-pub fn replay<'a>(
-    fold: &mut dyn Fold,
-    events: impl IntoIterator<Item = &'a Event>,
-) -> Result<Value, FoldError> {
+pub fn replay<'a>(fold: &mut dyn Fold, events: impl IntoIterator<Item = &'a Event>) -> Result<Value, FoldError> {
     fold.reset()?;
     for event in events {
         fold.apply(event)?;

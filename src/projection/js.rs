@@ -103,11 +103,7 @@ impl JsProjection {
         JsProjection::with_limits(name, source, Limits::default())
     }
 
-    pub fn with_limits(
-        name: &str,
-        script: &str,
-        limits: Limits,
-    ) -> Result<JsProjection, ScriptError> {
+    pub fn with_limits(name: &str, script: &str, limits: Limits) -> Result<JsProjection, ScriptError> {
         let sandbox = Sandbox::new(name, limits)?;
         let outputs: Rc<RefCell<Vec<Value>>> = Rc::default();
         let recorder = outputs.clone();
@@ -159,10 +155,7 @@ impl JsProjection {
     }
 
     pub fn from_file(path: &Path) -> Result<JsProjection, ScriptError> {
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         let source = std::fs::read_to_string(path).map_err(|e| ScriptError {
             kind: crate::script::ScriptErrorKind::Contract,
             message: format!("cannot read the projection file: {e}"),
@@ -208,17 +201,12 @@ fn define_outputs<'js>(ctx: &Ctx<'js>, outputs: Rc<RefCell<Vec<Value>>>) -> rqui
     let emitted = outputs.clone();
     let emit = Function::new(
         ctx.clone(),
-        move |ctx: Ctx<'js>,
-              stream: String,
-              event_type: String,
-              data: Opt<rquickjs::Value<'js>>| {
+        move |ctx: Ctx<'js>, stream: String, event_type: String, data: Opt<rquickjs::Value<'js>>| {
             let data = match data.0 {
                 Some(value) => to_json(&ctx, value)?,
                 None => Value::Null,
             };
-            emitted
-                .borrow_mut()
-                .push(json!({"emit": {"stream": stream, "type": event_type, "data": data}}));
+            emitted.borrow_mut().push(json!({"emit": {"stream": stream, "type": event_type, "data": data}}));
             Ok::<(), rquickjs::Error>(())
         },
     )?
@@ -248,34 +236,21 @@ impl Fold for JsProjection {
         let partitioned = self.is_partitioned();
         let state = self.sandbox.run(
             |ctx| {
-                let state = if partitioned {
-                    Some(Object::new(ctx.clone())?.into_value())
-                } else {
-                    self.initial_state(ctx)?
-                };
+                let state =
+                    if partitioned { Some(Object::new(ctx.clone())?.into_value()) } else { self.initial_state(ctx)? };
                 Ok(state.map(|s| Persistent::save(ctx, s)))
             },
             "running $init",
         )?;
         self.state = Some(state.ok_or_else(|| FoldError {
-            message: format!(
-                "{}: $init returned undefined: return the initial state",
-                self.name
-            ),
+            message: format!("{}: $init returned undefined: return the initial state", self.name),
         })?);
         Ok(())
     }
 
     fn restore(&mut self, state: &Value) -> Result<(), FoldError> {
-        let inner = if self.is_partitioned() {
-            &state["partitions"]
-        } else {
-            &state["state"]
-        };
-        let saved = self.sandbox.run(
-            |ctx| Ok(Persistent::save(ctx, to_js(ctx, inner)?)),
-            "restoring a checkpoint",
-        )?;
+        let inner = if self.is_partitioned() { &state["partitions"] } else { &state["state"] };
+        let saved = self.sandbox.run(|ctx| Ok(Persistent::save(ctx, to_js(ctx, inner)?)), "restoring a checkpoint")?;
         self.state = Some(saved);
         let count = state["would_emit"]["count"].as_u64().unwrap_or(0) as usize;
         self.outputs.borrow_mut().truncate(count);
@@ -292,10 +267,7 @@ impl Fold for JsProjection {
         let Some(state) = self.state.clone() else {
             return Ok(());
         };
-        let doing = format!(
-            "the {} handler (stream {}, version {})",
-            event.event_type, event.stream, event.version
-        );
+        let doing = format!("the {} handler (stream {}, version {})", event.event_type, event.stream, event.version);
         let result = self.sandbox.run(
             |ctx| -> rquickjs::Result<Result<Option<Persistent<rquickjs::Value<'static>>>, String>> {
                 let handlers = self.handlers.clone().restore(ctx)?;
@@ -312,7 +284,9 @@ impl Fold for JsProjection {
                     None => {
                         let next: rquickjs::Value = handler.call((state, e))?;
                         if next.is_undefined() {
-                            return Ok(Err("returned undefined: a handler must return the state (`return s;`)".to_owned()));
+                            return Ok(Err(
+                                "returned undefined: a handler must return the state (`return s;`)".to_owned()
+                            ));
                         }
                         Ok(Ok(Some(Persistent::save(ctx, next))))
                     }
@@ -323,17 +297,23 @@ impl Fold for JsProjection {
                             return Ok(Ok(None));
                         }
                         let key: String = rquickjs::Coerced::<String>::from_js(ctx, key)?.0;
-                        let partitions = state.into_object().ok_or_else(|| rquickjs::Error::new_from_js("value", "object"))?;
-                        let current: rquickjs::Value = match partitions.get::<_, Option<rquickjs::Value>>(key.as_str())? {
-                            Some(current) => current,
-                            None => match self.initial_state(ctx)? {
-                                Some(initial) => initial,
-                                None => return Ok(Err("$init returned undefined: return the initial state".to_owned())),
-                            },
-                        };
+                        let partitions =
+                            state.into_object().ok_or_else(|| rquickjs::Error::new_from_js("value", "object"))?;
+                        let current: rquickjs::Value =
+                            match partitions.get::<_, Option<rquickjs::Value>>(key.as_str())? {
+                                Some(current) => current,
+                                None => match self.initial_state(ctx)? {
+                                    Some(initial) => initial,
+                                    None => {
+                                        return Ok(Err("$init returned undefined: return the initial state".to_owned()));
+                                    }
+                                },
+                            };
                         let next: rquickjs::Value = handler.call((current, e))?;
                         if next.is_undefined() {
-                            return Ok(Err(format!("returned undefined for partition {key:?}: a handler must return the state")));
+                            return Ok(Err(format!(
+                                "returned undefined for partition {key:?}: a handler must return the state"
+                            )));
                         }
                         partitions.set(key.as_str(), next)?;
                         Ok(Ok(None))
@@ -348,9 +328,7 @@ impl Fold for JsProjection {
                 Ok(())
             }
             Ok(None) => Ok(()),
-            Err(problem) => Err(FoldError {
-                message: format!("{}: {doing} {problem}", self.name),
-            }),
+            Err(problem) => Err(FoldError { message: format!("{}: {doing} {problem}", self.name) }),
         }
     }
 
@@ -358,23 +336,11 @@ impl Fold for JsProjection {
         if self.state.is_none() {
             self.reset()?;
         }
-        let state = self.state.clone().ok_or_else(|| FoldError {
-            message: "no state".to_owned(),
-        })?;
-        let inner = self
-            .sandbox
-            .run(|ctx| to_json(ctx, state.restore(ctx)?), "reading the state")?;
+        let state = self.state.clone().ok_or_else(|| FoldError { message: "no state".to_owned() })?;
+        let inner = self.sandbox.run(|ctx| to_json(ctx, state.restore(ctx)?), "reading the state")?;
         let outputs = self.outputs.borrow();
-        let recent: Vec<Value> = outputs
-            .iter()
-            .skip(outputs.len().saturating_sub(RECENT_OUTPUTS))
-            .cloned()
-            .collect();
-        let key = if self.is_partitioned() {
-            "partitions"
-        } else {
-            "state"
-        };
+        let recent: Vec<Value> = outputs.iter().skip(outputs.len().saturating_sub(RECENT_OUTPUTS)).cloned().collect();
+        let key = if self.is_partitioned() { "partitions" } else { "state" };
         Ok(json!({key: inner, "would_emit": {"count": outputs.len(), "last": recent}}))
     }
 }
@@ -385,13 +351,7 @@ mod tests {
     use crate::fold::replay;
     use crate::model::{Payload, StreamId};
 
-    fn event(
-        stream: &str,
-        version: i64,
-        event_type: &str,
-        data: Value,
-        aggregate_type: &str,
-    ) -> Event {
+    fn event(stream: &str, version: i64, event_type: &str, data: Value, aggregate_type: &str) -> Event {
         Event {
             stream: StreamId::from(stream),
             version,
@@ -406,28 +366,10 @@ mod tests {
 
     fn events() -> Vec<Event> {
         vec![
-            event(
-                "o-1",
-                1,
-                "Placed",
-                json!({"region": "eu", "amount": 10}),
-                "Order",
-            ),
+            event("o-1", 1, "Placed", json!({"region": "eu", "amount": 10}), "Order"),
             event("a-1", 1, "Registered", json!({}), "Account"),
-            event(
-                "o-2",
-                1,
-                "Placed",
-                json!({"region": "us", "amount": 5}),
-                "Order",
-            ),
-            event(
-                "o-3",
-                1,
-                "Placed",
-                json!({"region": "eu", "amount": 1}),
-                "Order",
-            ),
+            event("o-2", 1, "Placed", json!({"region": "us", "amount": 5}), "Order"),
+            event("o-3", 1, "Placed", json!({"region": "eu", "amount": 1}), "Order"),
         ]
     }
 
@@ -461,18 +403,13 @@ mod tests {
         "#;
         let mut projection = JsProjection::from_source("p.js", script).unwrap();
         let state = replay(&mut projection, &events()).unwrap();
-        assert_eq!(
-            state["partitions"],
-            json!({"eu": {"amount": 11}, "us": {"amount": 5}})
-        );
+        assert_eq!(state["partitions"], json!({"eu": {"amount": 11}, "us": {"amount": 5}}));
         assert_eq!(
             projection.outputs()[0],
             json!({"linkTo": {"stream": "region-eu", "event": {"streamId": "o-1", "version": 1, "type": "Placed"}}})
         );
         // Restoring a checkpoint forgets the outputs that came after it.
-        projection
-            .restore(&json!({"partitions": {"eu": {"amount": 10}}, "would_emit": {"count": 1}}))
-            .unwrap();
+        projection.restore(&json!({"partitions": {"eu": {"amount": 10}}, "would_emit": {"count": 1}})).unwrap();
         assert_eq!(projection.outputs().len(), 1);
     }
 
@@ -483,10 +420,7 @@ mod tests {
             "fromStreams(['o-1', 'o-3']).when({ $any: (s, e) => { s.seen = (s.seen || []).concat(e.streamId); return s; } })",
         )
         .unwrap();
-        assert_eq!(
-            replay(&mut projection, &events()).unwrap()["state"],
-            json!({"seen": ["o-1", "o-3"]})
-        );
+        assert_eq!(replay(&mut projection, &events()).unwrap()["state"], json!({"seen": ["o-1", "o-3"]}));
         let single = JsProjection::from_source("p.js", "fromStream('o-2').when({})").unwrap();
         assert_eq!(single.source(), &Source::Streams(vec!["o-2".into()]));
     }
@@ -496,12 +430,10 @@ mod tests {
         let err = JsProjection::from_source("p.js", "({})").err().unwrap();
         assert!(err.message.contains("starts with fromAll()"), "{err}");
         let mut projection =
-            JsProjection::from_source("p.js", "fromAll().when({ Placed: (s, e) => { s.x = 1; } })")
-                .unwrap();
+            JsProjection::from_source("p.js", "fromAll().when({ Placed: (s, e) => { s.x = 1; } })").unwrap();
         let err = replay(&mut projection, &events()).unwrap_err();
         assert!(
-            err.message
-                .contains("the Placed handler (stream o-1, version 1) returned undefined"),
+            err.message.contains("the Placed handler (stream o-1, version 1) returned undefined"),
             "{}",
             err.message
         );

@@ -93,11 +93,7 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }
-    for format in [
-        "%Y-%m-%d %H:%M:%S%.f%#z",
-        "%Y-%m-%d %H:%M:%S%.f%:z",
-        "%Y-%m-%dT%H:%M:%S%.f%#z",
-    ] {
+    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
         if let Ok(t) = DateTime::parse_from_str(text, format) {
             return Some(t.with_timezone(&Utc));
         }
@@ -143,14 +139,8 @@ mod tests {
             assert_eq!(parse_time(text), Some(expected), "{text}");
         }
         assert_eq!(Cell::Int(expected.timestamp()).as_time(), Some(expected));
-        assert_eq!(
-            Cell::Int(expected.timestamp_millis()).as_time(),
-            Some(expected)
-        );
-        assert_eq!(
-            Cell::Int(expected.timestamp_micros()).as_time(),
-            Some(expected)
-        );
+        assert_eq!(Cell::Int(expected.timestamp_millis()).as_time(), Some(expected));
+        assert_eq!(Cell::Int(expected.timestamp_micros()).as_time(), Some(expected));
         assert_eq!(parse_time("yesterday"), None);
     }
 }

@@ -30,18 +30,13 @@ impl ColumnKind {
             ColumnKind::Json
         } else if t == "bytea" || t.contains("blob") {
             ColumnKind::Bytes
-        } else if t.starts_with("timestamp") && (t.contains("with time zone") || t.ends_with("tz"))
-        {
+        } else if t.starts_with("timestamp") && (t.contains("with time zone") || t.ends_with("tz")) {
             ColumnKind::TimestampTz
         } else if t.starts_with("timestamp") || t.starts_with("datetime") || t == "date" {
             ColumnKind::Timestamp
         } else if t.contains("int") || t == "serial" || t == "bigserial" {
             ColumnKind::Integer
-        } else if t.contains("real")
-            || t.contains("double")
-            || t.contains("float")
-            || t == "numeric"
-        {
+        } else if t.contains("real") || t.contains("double") || t.contains("float") || t == "numeric" {
             ColumnKind::Float
         } else if t.contains("char") || t.contains("text") || t.contains("clob") || t == "name" {
             ColumnKind::Text
@@ -69,9 +64,7 @@ pub struct CatalogTable {
 
 impl CatalogTable {
     pub fn column(&self, name: &str) -> Option<&CatalogColumn> {
-        self.columns
-            .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(name))
+        self.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
     pub fn qualified_name(&self) -> String {
@@ -90,14 +83,9 @@ pub struct Catalog {
 
 impl Catalog {
     /// Tables with this name, the ones in the default schema (`public`, or none) first.
-    pub fn tables_named<'a>(
-        &'a self,
-        name: &'a str,
-    ) -> impl Iterator<Item = &'a CatalogTable> + 'a {
-        let default_first =
-            |t: &&CatalogTable| !matches!(t.schema.as_deref(), None | Some("public"));
-        let mut tables: Vec<&CatalogTable> =
-            self.tables.iter().filter(|t| t.name == name).collect();
+    pub fn tables_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a CatalogTable> + 'a {
+        let default_first = |t: &&CatalogTable| !matches!(t.schema.as_deref(), None | Some("public"));
+        let mut tables: Vec<&CatalogTable> = self.tables.iter().filter(|t| t.name == name).collect();
         tables.sort_by_key(default_first);
         tables.into_iter()
     }
@@ -107,11 +95,7 @@ impl Catalog {
         if self.tables.is_empty() {
             return "no tables at all".to_owned();
         }
-        self.tables
-            .iter()
-            .map(CatalogTable::qualified_name)
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.tables.iter().map(CatalogTable::qualified_name).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -190,10 +174,7 @@ pub struct NoLayout {
 }
 
 fn column_ref(table: &CatalogTable, name: &str) -> Option<ColumnRef> {
-    table.column(name).map(|c| ColumnRef {
-        name: c.name.clone(),
-        kind: ColumnKind::from_type_name(&c.type_name),
-    })
+    table.column(name).map(|c| ColumnRef { name: c.name.clone(), kind: ColumnKind::from_type_name(&c.type_name) })
 }
 
 fn first_column(table: &CatalogTable, names: &[&str]) -> Option<ColumnRef> {
@@ -214,28 +195,18 @@ fn article_layout(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
         position: first_column(table, &["position", "global_position", "sequence_number"]),
         aggregate_type: column_ref(table, "aggregate_type"),
     };
-    let snapshots = catalog
-        .tables
-        .iter()
-        .find(|t| t.name == "snapshots" && t.schema == table.schema)
-        .and_then(|t| {
-            Some(SnapshotLayout {
-                table: TableName {
-                    schema: t.schema.clone(),
-                    name: t.name.clone(),
-                },
-                stream: column_ref(t, "aggregate_id")?,
-                version: column_ref(t, "version")?,
-                state: first_column(t, &["state", "payload", "data"])?,
-            })
-        });
+    let snapshots = catalog.tables.iter().find(|t| t.name == "snapshots" && t.schema == table.schema).and_then(|t| {
+        Some(SnapshotLayout {
+            table: TableName { schema: t.schema.clone(), name: t.name.clone() },
+            stream: column_ref(t, "aggregate_id")?,
+            version: column_ref(t, "version")?,
+            state: first_column(t, &["state", "payload", "data"])?,
+        })
+    });
     Some(Layout {
         name: "events".to_owned(),
         description: format!("events table ({})", table.qualified_name()),
-        table: TableName {
-            schema: table.schema.clone(),
-            name: table.name.clone(),
-        },
+        table: TableName { schema: table.schema.clone(), name: table.name.clone() },
         columns,
         snapshots,
     })
@@ -253,37 +224,21 @@ pub fn detect(catalog: &Catalog) -> Result<Vec<Layout>, NoLayout> {
         }
     }
     if layouts.is_empty() {
-        return Err(NoLayout {
-            tables: catalog.table_list(),
-        });
+        return Err(NoLayout { tables: catalog.table_list() });
     }
     Ok(layouts)
 }
 
 /// Picks a layout by name among the detected ones (or the first when no name is given).
 pub fn choose(layouts: Vec<Layout>, name: Option<&str>) -> Result<Layout, String> {
-    let names = || {
-        layouts
-            .iter()
-            .map(|l| l.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let names = || layouts.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ");
     match name {
-        None => layouts
-            .first()
-            .cloned()
-            .ok_or_else(|| "no layout".to_owned()),
+        None => layouts.first().cloned().ok_or_else(|| "no layout".to_owned()),
         Some(name) => layouts
             .iter()
             .find(|l| l.name == name)
             .cloned()
-            .ok_or_else(|| {
-                format!(
-                    "no layout named `{name}` in this store; the layouts found are: {}",
-                    names()
-                )
-            }),
+            .ok_or_else(|| format!("no layout named `{name}` in this store; the layouts found are: {}", names())),
     }
 }
 
@@ -295,13 +250,7 @@ mod tests {
         CatalogTable {
             schema: schema.map(str::to_owned),
             name: name.to_owned(),
-            columns: columns
-                .iter()
-                .map(|(n, t)| CatalogColumn {
-                    name: (*n).into(),
-                    type_name: (*t).into(),
-                })
-                .collect(),
+            columns: columns.iter().map(|(n, t)| CatalogColumn { name: (*n).into(), type_name: (*t).into() }).collect(),
         }
     }
 
@@ -346,11 +295,7 @@ mod tests {
                 table(
                     Some("public"),
                     "snapshots",
-                    &[
-                        ("aggregate_id", "uuid"),
-                        ("version", "integer"),
-                        ("state", "jsonb"),
-                    ],
+                    &[("aggregate_id", "uuid"), ("version", "integer"), ("state", "jsonb")],
                 ),
             ],
         };
@@ -360,10 +305,7 @@ mod tests {
         assert_eq!(layout.name, "events");
         assert_eq!(layout.columns.stream.kind, ColumnKind::Uuid);
         assert_eq!(layout.columns.payload.kind, ColumnKind::Json);
-        assert_eq!(
-            layout.columns.recorded_at.as_ref().unwrap().kind,
-            ColumnKind::TimestampTz
-        );
+        assert_eq!(layout.columns.recorded_at.as_ref().unwrap().kind, ColumnKind::TimestampTz);
         assert!(layout.columns.metadata.is_none());
         assert!(layout.columns.position.is_none());
         assert_eq!(layout.snapshots.as_ref().unwrap().state.name, "state");
@@ -389,38 +331,18 @@ mod tests {
                 table(
                     Some("app2"),
                     "events",
-                    &[
-                        ("aggregate_id", "text"),
-                        ("version", "int"),
-                        ("event_type", "text"),
-                        ("payload", "json"),
-                    ],
+                    &[("aggregate_id", "text"), ("version", "int"), ("event_type", "text"), ("payload", "json")],
                 ),
                 table(
                     Some("public"),
                     "events",
-                    &[
-                        ("aggregate_id", "text"),
-                        ("version", "int"),
-                        ("event_type", "text"),
-                        ("payload", "json"),
-                    ],
+                    &[("aggregate_id", "text"), ("version", "int"), ("event_type", "text"), ("payload", "json")],
                 ),
             ],
         };
         let layouts = detect(&catalog).unwrap();
-        assert_eq!(
-            layouts.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
-            ["events", "app2.events"]
-        );
-        assert_eq!(
-            choose(layouts.clone(), Some("app2.events"))
-                .unwrap()
-                .table
-                .schema
-                .as_deref(),
-            Some("app2")
-        );
+        assert_eq!(layouts.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["events", "app2.events"]);
+        assert_eq!(choose(layouts.clone(), Some("app2.events")).unwrap().table.schema.as_deref(), Some("app2"));
         let err = choose(layouts, Some("nope")).unwrap_err();
         assert!(err.contains("events, app2.events"), "{err}");
     }
@@ -431,12 +353,7 @@ mod tests {
             tables: vec![table(
                 None,
                 "events",
-                &[
-                    ("aggregate_id", "TEXT"),
-                    ("version", "INTEGER"),
-                    ("event_type", "TEXT"),
-                    ("payload", "TEXT"),
-                ],
+                &[("aggregate_id", "TEXT"), ("version", "INTEGER"), ("event_type", "TEXT"), ("payload", "TEXT")],
             )],
         };
         let layout = detect(&catalog).unwrap().remove(0);

@@ -68,18 +68,13 @@ impl Target {
     pub fn parse(text: &str) -> Result<Target, StoreError> {
         let text = text.trim();
         if text.is_empty() {
-            return Err(StoreError::BadUrl(
-                "no store given: give a SQLite file path or a postgres:// URL".to_owned(),
-            ));
+            return Err(StoreError::BadUrl("no store given: give a SQLite file path or a postgres:// URL".to_owned()));
         }
         let lower = text.to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
             return Ok(Target::Postgres(text.to_owned()));
         }
-        if let Some(rest) = text
-            .strip_prefix("sqlite://")
-            .or_else(|| text.strip_prefix("sqlite:"))
-        {
+        if let Some(rest) = text.strip_prefix("sqlite://").or_else(|| text.strip_prefix("sqlite:")) {
             let path = rest.split('?').next().unwrap_or(rest);
             return Ok(Target::Sqlite(PathBuf::from(path)));
         }
@@ -177,24 +172,16 @@ impl Store {
     pub async fn open(target: Target, layout_name: Option<&str>) -> Result<Store, StoreError> {
         let backend = match &target {
             Target::Sqlite(path) => Backend::Sqlite(sqlite::open(path).await?),
-            Target::Postgres(url) => {
-                Backend::Postgres(postgres::connect(url, &mask_url(url)).await?)
-            }
+            Target::Postgres(url) => Backend::Postgres(postgres::connect(url, &mask_url(url)).await?),
         };
         let catalog = match &backend {
             Backend::Sqlite(b) => b.catalog().await?,
             Backend::Postgres(b) => b.catalog().await?,
         };
-        let layouts = layout::detect(&catalog)
-            .map_err(|e| StoreError::NotAnEventStore(format!("{}: {e}", target.display())))?;
-        let layout =
-            layout::choose(layouts.clone(), layout_name).map_err(StoreError::NotAnEventStore)?;
-        Ok(Store {
-            backend,
-            target,
-            layout,
-            layouts,
-        })
+        let layouts =
+            layout::detect(&catalog).map_err(|e| StoreError::NotAnEventStore(format!("{}: {e}", target.display())))?;
+        let layout = layout::choose(layouts.clone(), layout_name).map_err(StoreError::NotAnEventStore)?;
+        Ok(Store { backend, target, layout, layouts })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -245,51 +232,30 @@ impl Store {
 
     /// The number of streams and events.
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
-        let rows = self
-            .fetch(&query::store_counts(self.dialect(), &self.layout))
-            .await?;
+        let rows = self.fetch(&query::store_counts(self.dialect(), &self.layout)).await?;
         let row = rows.first();
-        let get = |i: usize| {
-            row.and_then(|r| r.get(i))
-                .and_then(Cell::as_i64)
-                .unwrap_or(0)
-        };
-        Ok(StoreCounts {
-            streams: get(0),
-            events: get(1),
-        })
+        let get = |i: usize| row.and_then(|r| r.get(i)).and_then(Cell::as_i64).unwrap_or(0);
+        Ok(StoreCounts { streams: get(0), events: get(1) })
     }
 
     /// How many streams match a search (case-insensitive substring of the id).
     pub async fn count_streams(&self, search: &str) -> Result<i64, StoreError> {
-        let rows = self
-            .fetch(&query::count_streams(self.dialect(), &self.layout, search))
-            .await?;
-        Ok(rows
-            .first()
-            .and_then(|r| r.first())
-            .and_then(Cell::as_i64)
-            .unwrap_or(0))
+        let rows = self.fetch(&query::count_streams(self.dialect(), &self.layout, search)).await?;
+        Ok(rows.first().and_then(|r| r.first()).and_then(Cell::as_i64).unwrap_or(0))
     }
 
     /// One page of the streams list.
     pub async fn list_streams(&self, q: &StreamQuery) -> Result<StreamPage, StoreError> {
-        let rows = self
-            .fetch(&query::list_streams(self.dialect(), &self.layout, q))
-            .await?;
+        let rows = self.fetch(&query::list_streams(self.dialect(), &self.layout, q)).await?;
         let full = rows.len() as i64 >= q.limit.max(1);
         let mut next = None;
         let mut streams = Vec::with_capacity(rows.len());
         for row in rows {
             let mut cells = row.into_iter();
             let mut take = || cells.next().unwrap_or(Cell::Null);
-            let (id, events, first, last, time, key) =
-                (take(), take(), take(), take(), take(), take());
+            let (id, events, first, last, time, key) = (take(), take(), take(), take(), take(), take());
             let stream = StreamId(id.as_text().unwrap_or_default());
-            next = Some(StreamCursor {
-                key,
-                stream: stream.0.clone(),
-            });
+            next = Some(StreamCursor { key, stream: stream.0.clone() });
             streams.push(StreamSummary {
                 stream,
                 events: events.as_i64().unwrap_or(0),
@@ -298,10 +264,7 @@ impl Store {
                 last_recorded_at: time.as_time(),
             });
         }
-        Ok(StreamPage {
-            streams,
-            next: if full { next } else { None },
-        })
+        Ok(StreamPage { streams, next: if full { next } else { None } })
     }
 
     /// The summary of one stream, or [`StoreError::UnknownStream`].
@@ -314,9 +277,7 @@ impl Store {
         if !query::stream_id_fits(self.dialect(), &self.layout, stream) {
             return Err(unknown());
         }
-        let rows = self
-            .fetch(&query::stream_summary(self.dialect(), &self.layout, stream))
-            .await?;
+        let rows = self.fetch(&query::stream_summary(self.dialect(), &self.layout, stream)).await?;
         let row = rows.into_iter().next().ok_or_else(unknown)?;
         let events = row.first().and_then(Cell::as_i64).unwrap_or(0);
         if events == 0 {
@@ -332,49 +293,21 @@ impl Store {
     }
 
     /// Up to `limit` events of a stream from the cursor on.
-    pub async fn read_stream(
-        &self,
-        stream: &str,
-        cursor: EventCursor,
-        limit: usize,
-    ) -> Result<EventPage, StoreError> {
+    pub async fn read_stream(&self, stream: &str, cursor: EventCursor, limit: usize) -> Result<EventPage, StoreError> {
         if !query::stream_id_fits(self.dialect(), &self.layout, stream) {
-            return Ok(EventPage {
-                events: Vec::new(),
-                next: None,
-            });
+            return Ok(EventPage { events: Vec::new(), next: None });
         }
         let limit = limit.max(1);
-        let sql = query::stream_events(
-            self.dialect(),
-            &self.layout,
-            stream,
-            cursor.version,
-            (limit + cursor.skip) as i64,
-        );
+        let sql =
+            query::stream_events(self.dialect(), &self.layout, stream, cursor.version, (limit + cursor.skip) as i64);
         let rows = self.fetch(&sql).await?;
         let fetched = rows.len();
-        let events: Vec<Event> = rows
-            .into_iter()
-            .skip(cursor.skip)
-            .map(event_from_cells)
-            .collect();
+        let events: Vec<Event> = rows.into_iter().skip(cursor.skip).map(event_from_cells).collect();
         let next = match events.last() {
             Some(last) if fetched >= limit + cursor.skip => {
-                let same = events
-                    .iter()
-                    .rev()
-                    .take_while(|e| e.version == last.version)
-                    .count();
-                let skip = if last.version == cursor.version {
-                    same + cursor.skip
-                } else {
-                    same
-                };
-                Some(EventCursor {
-                    version: last.version,
-                    skip,
-                })
+                let same = events.iter().rev().take_while(|e| e.version == last.version).count();
+                let skip = if last.version == cursor.version { same + cursor.skip } else { same };
+                Some(EventCursor { version: last.version, skip })
             }
             _ => None,
         };
@@ -382,12 +315,7 @@ impl Store {
     }
 
     /// Up to `limit` events of the whole store after (`forward`) or before the cursor.
-    pub async fn read_log(
-        &self,
-        cursor: &LogCursor,
-        forward: bool,
-        limit: usize,
-    ) -> Result<LogPage, StoreError> {
+    pub async fn read_log(&self, cursor: &LogCursor, forward: bool, limit: usize) -> Result<LogPage, StoreError> {
         let limit = limit.max(1);
         let sql = query::log_page(self.dialect(), &self.layout, cursor, forward, limit as i64);
         let rows = self.fetch(&sql).await?;
@@ -403,11 +331,7 @@ impl Store {
         let next = match events.last() {
             Some(last) if full => Some(match last.position {
                 Some(p) if self.layout.columns.position.is_some() => LogCursor::Position(p),
-                _ => LogCursor::Event {
-                    time: last_time,
-                    stream: last.stream.0.clone(),
-                    version: last.version,
-                },
+                _ => LogCursor::Event { time: last_time, stream: last.stream.0.clone(), version: last.version },
             }),
             _ => None,
         };
@@ -427,16 +351,8 @@ impl Store {
 fn event_from_cells(row: Vec<Cell>) -> Event {
     let mut cells = row.into_iter();
     let mut take = || cells.next().unwrap_or(Cell::Null);
-    let (stream, version, event_type, payload, metadata, time, position, aggregate_type) = (
-        take(),
-        take(),
-        take(),
-        take(),
-        take(),
-        take(),
-        take(),
-        take(),
-    );
+    let (stream, version, event_type, payload, metadata, time, position, aggregate_type) =
+        (take(), take(), take(), take(), take(), take(), take(), take());
     Event {
         stream: StreamId(stream.as_text().unwrap_or_default()),
         version: version.as_i64().unwrap_or(0),
@@ -444,10 +360,7 @@ fn event_from_cells(row: Vec<Cell>) -> Event {
         event_type: event_type.as_text().unwrap_or_default(),
         payload: match payload.into_bytes() {
             Some(bytes) => Payload::decode(bytes),
-            None => Payload::Undecodable {
-                bytes: Vec::new(),
-                reason: "the payload is NULL".to_owned(),
-            },
+            None => Payload::Undecodable { bytes: Vec::new(), reason: "the payload is NULL".to_owned() },
         },
         metadata: metadata.into_bytes().map(Payload::decode),
         recorded_at: time.as_time(),
@@ -461,22 +374,10 @@ mod tests {
 
     #[test]
     fn targets() {
-        assert_eq!(
-            Target::parse("store.db").unwrap(),
-            Target::Sqlite("store.db".into())
-        );
-        assert_eq!(
-            Target::parse("sqlite:///tmp/x.db?mode=ro").unwrap(),
-            Target::Sqlite("/tmp/x.db".into())
-        );
-        assert_eq!(
-            Target::parse("sqlite:x.db").unwrap(),
-            Target::Sqlite("x.db".into())
-        );
-        assert!(matches!(
-            Target::parse("postgresql://h/db").unwrap(),
-            Target::Postgres(_)
-        ));
+        assert_eq!(Target::parse("store.db").unwrap(), Target::Sqlite("store.db".into()));
+        assert_eq!(Target::parse("sqlite:///tmp/x.db?mode=ro").unwrap(), Target::Sqlite("/tmp/x.db".into()));
+        assert_eq!(Target::parse("sqlite:x.db").unwrap(), Target::Sqlite("x.db".into()));
+        assert!(matches!(Target::parse("postgresql://h/db").unwrap(), Target::Postgres(_)));
         let err = Target::parse("mysql://h/db").unwrap_err().to_string();
         assert!(err.contains("`mysql://` is not a store"), "{err}");
         assert!(Target::parse("  ").is_err());
@@ -490,10 +391,7 @@ mod tests {
         );
         assert_eq!(mask_url("postgres://bob@host/db"), "postgres://bob@host/db");
         assert_eq!(mask_url("postgres://host/db"), "postgres://host/db");
-        assert_eq!(
-            mask_url("postgres://u:p@ss@host/db"),
-            "postgres://u:***@host/db"
-        );
+        assert_eq!(mask_url("postgres://u:p@ss@host/db"), "postgres://u:***@host/db");
     }
 
     #[test]
@@ -513,12 +411,8 @@ mod tests {
         assert_eq!(event.payload, Payload::Json(serde_json::json!({"a": 1})));
         assert_eq!(event.metadata, None);
         assert!(event.recorded_at.is_some());
-        let null_payload = event_from_cells(vec![
-            Cell::Text("s".into()),
-            Cell::Int(1),
-            Cell::Text("T".into()),
-            Cell::Null,
-        ]);
+        let null_payload =
+            event_from_cells(vec![Cell::Text("s".into()), Cell::Int(1), Cell::Text("T".into()), Cell::Null]);
         assert!(matches!(null_payload.payload, Payload::Undecodable { .. }));
     }
 }

@@ -43,9 +43,7 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let Some(b) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(b);
             i += 3;
@@ -59,9 +57,7 @@ fn percent_decode(s: &str) -> String {
 
 /// Replaces the URL's password by `***` wherever it appears in `text`.
 pub fn scrub(text: &str, url: &str) -> String {
-    passwords(url)
-        .iter()
-        .fold(text.to_owned(), |t, p| t.replace(p.as_str(), "***"))
+    passwords(url).iter().fold(text.to_owned(), |t, p| t.replace(p.as_str(), "***"))
 }
 
 /// An open PostgreSQL store.
@@ -73,16 +69,10 @@ pub struct PgBackend {
 pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| {
-            StoreError::BadUrl(format!(
-                "{shown} is not a valid PostgreSQL URL: {}",
-                scrub(&e.to_string(), url)
-            ))
+            StoreError::BadUrl(format!("{shown} is not a valid PostgreSQL URL: {}", scrub(&e.to_string(), url)))
         })?
         .application_name("eventscope")
-        .options([
-            ("default_transaction_read_only", "on"),
-            ("statement_timeout", "60000"),
-        ]);
+        .options([("default_transaction_read_only", "on"), ("statement_timeout", "60000")]);
     let host = format!("{}:{}", options.get_host(), options.get_port());
     let no_answer = || {
         StoreError::Connect(format!(
@@ -100,19 +90,13 @@ pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
             let _ = conn.close().await;
         }
     }
-    let connecting = PgPoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(CONNECT_TIMEOUT)
-        .connect_with(options);
+    let connecting = PgPoolOptions::new().max_connections(4).acquire_timeout(CONNECT_TIMEOUT).connect_with(options);
     let pool = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Err(_) => return Err(no_answer()),
         Ok(Err(e)) => return Err(StoreError::Connect(connect_error(&e, &host, url))),
         Ok(Ok(pool)) => pool,
     };
-    Ok(PgBackend {
-        pool,
-        url: url.to_owned(),
-    })
+    Ok(PgBackend { pool, url: url.to_owned() })
 }
 
 fn connect_error(e: &sqlx::Error, host: &str, url: &str) -> String {
@@ -121,9 +105,15 @@ fn connect_error(e: &sqlx::Error, host: &str, url: &str) -> String {
         other => scrub(&other.to_string(), url),
     };
     let advice = match e {
-        sqlx::Error::Io(_) => format!("cannot reach the PostgreSQL server at {host}: check that it is running and the host and port in the URL"),
-        sqlx::Error::Tls(_) => "the TLS handshake failed: check `sslmode` in the URL (disable, prefer, require, verify-full)".to_owned(),
-        sqlx::Error::PoolTimedOut => format!("no answer from the PostgreSQL server at {host}: check that it is running and reachable"),
+        sqlx::Error::Io(_) => format!(
+            "cannot reach the PostgreSQL server at {host}: check that it is running and the host and port in the URL"
+        ),
+        sqlx::Error::Tls(_) => {
+            "the TLS handshake failed: check `sslmode` in the URL (disable, prefer, require, verify-full)".to_owned()
+        }
+        sqlx::Error::PoolTimedOut => {
+            format!("no answer from the PostgreSQL server at {host}: check that it is running and reachable")
+        }
         sqlx::Error::Database(db) if db.code().as_deref() == Some("28P01") || db.code().as_deref() == Some("28000") => {
             "the server refused the user name or password in the URL".to_owned()
         }
@@ -157,16 +147,10 @@ impl PgBackend {
                 type_name: row.try_get(3).unwrap_or_default(),
             };
             match catalog.tables.last_mut() {
-                Some(last)
-                    if last.schema.as_deref() == Some(schema.as_str()) && last.name == table =>
-                {
+                Some(last) if last.schema.as_deref() == Some(schema.as_str()) && last.name == table => {
                     last.columns.push(column)
                 }
-                _ => catalog.tables.push(CatalogTable {
-                    schema: Some(schema),
-                    name: table,
-                    columns: vec![column],
-                }),
+                _ => catalog.tables.push(CatalogTable { schema: Some(schema), name: table, columns: vec![column] }),
             }
         }
         Ok(catalog)
@@ -190,19 +174,14 @@ impl PgBackend {
                 Param::Time(t) => query.bind(*t),
             };
         }
-        let rows = query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
+        let rows = query.fetch_all(&self.pool).await.map_err(|e| self.error(e))?;
         Ok(rows.iter().map(row_cells).collect())
     }
 
     /// Runs a statement inside a transaction that is always rolled back.
     pub async fn fetch_rolled_back(&self, sql: &str) -> Result<Vec<Vec<Cell>>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
-        let result = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_all(&mut *tx)
-            .await;
+        let result = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&mut *tx).await;
         let _ = tx.rollback().await;
         let rows = result.map_err(|e| self.error(e))?;
         Ok(rows.iter().map(row_cells).collect())
@@ -236,23 +215,16 @@ fn cell(row: &PgRow, i: usize) -> Cell {
         }
         "BYTEA" => row.try_get::<Vec<u8>, _>(i).map(Cell::Bytes).ok(),
         "TIMESTAMPTZ" => row.try_get::<DateTime<Utc>, _>(i).map(Cell::Time).ok(),
-        "TIMESTAMP" => row
-            .try_get::<NaiveDateTime, _>(i)
-            .map(|t| Cell::Time(t.and_utc()))
-            .ok(),
-        "DATE" => row
-            .try_get::<NaiveDate, _>(i)
-            .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| Cell::Time(t.and_utc())),
-        "JSON" => raw
+        "TIMESTAMP" => row.try_get::<NaiveDateTime, _>(i).map(|t| Cell::Time(t.and_utc())).ok(),
+        "DATE" => {
+            row.try_get::<NaiveDate, _>(i).ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| Cell::Time(t.and_utc()))
+        }
+        "JSON" => raw.as_bytes().ok().map(|b| Cell::Text(String::from_utf8_lossy(b).into_owned())),
+        // Binary JSONB is a version byte (1) followed by the JSON text.
+        "JSONB" => raw
             .as_bytes()
             .ok()
-            .map(|b| Cell::Text(String::from_utf8_lossy(b).into_owned())),
-        // Binary JSONB is a version byte (1) followed by the JSON text.
-        "JSONB" => raw.as_bytes().ok().map(|b| {
-            Cell::Text(String::from_utf8_lossy(b.get(1..).unwrap_or_default()).into_owned())
-        }),
+            .map(|b| Cell::Text(String::from_utf8_lossy(b.get(1..).unwrap_or_default()).into_owned())),
         "UUID" => raw.as_bytes().ok().map(|b| Cell::Text(format_uuid(b))),
         _ => None,
     };
@@ -264,14 +236,7 @@ fn format_uuid(bytes: &[u8]) -> String {
     if hex.len() != 32 {
         return hex;
     }
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 #[cfg(test)]
@@ -281,10 +246,7 @@ mod tests {
     #[test]
     fn passwords_are_scrubbed_raw_and_decoded() {
         let url = "postgres://bob:s%40cret@db.example:5432/app";
-        assert_eq!(
-            scrub("failed for s@cret and s%40cret", url),
-            "failed for *** and ***"
-        );
+        assert_eq!(scrub("failed for s@cret and s%40cret", url), "failed for *** and ***");
         assert_eq!(scrub("nothing", "postgres://bob@host/app"), "nothing");
         assert_eq!(passwords("postgres://u:p@h/d?x=a@b"), vec!["p".to_owned()]);
     }

@@ -22,11 +22,7 @@ pub struct Sql {
 
 impl Sql {
     fn new(dialect: Dialect) -> Sql {
-        Sql {
-            text: String::new(),
-            params: Vec::new(),
-            dialect,
-        }
+        Sql { text: String::new(), params: Vec::new(), dialect }
     }
 
     /// Adds a parameter and returns its placeholder.
@@ -152,12 +148,8 @@ pub enum StreamSort {
 }
 
 impl StreamSort {
-    pub const ALL: [StreamSort; 4] = [
-        StreamSort::Id,
-        StreamSort::IdDescending,
-        StreamSort::MostEvents,
-        StreamSort::Recent,
-    ];
+    pub const ALL: [StreamSort; 4] =
+        [StreamSort::Id, StreamSort::IdDescending, StreamSort::MostEvents, StreamSort::Recent];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -206,17 +198,12 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
     let c = &layout.columns;
     let s = col(&c.stream);
     let v = int_expr(d, &c.version);
-    let last_time = c.recorded_at.as_ref().map_or_else(
-        || "NULL".to_owned(),
-        |t| format!("MAX({})", time_expr(d, t)),
-    );
+    let last_time = c.recorded_at.as_ref().map_or_else(|| "NULL".to_owned(), |t| format!("MAX({})", time_expr(d, t)));
     let sort = match query.sort {
         StreamSort::Recent if c.recorded_at.is_none() => StreamSort::Id,
         other => other,
     };
-    let mut conditions: Vec<String> = search_condition(&mut sql, layout, &query.search)
-        .into_iter()
-        .collect();
+    let mut conditions: Vec<String> = search_condition(&mut sql, layout, &query.search).into_iter().collect();
     let mut having = None;
     if let Some(after) = &query.after {
         let id = sql.bind(Param::Text(after.stream.clone()));
@@ -225,15 +212,9 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
             StreamSort::Id => conditions.push(format!("{s} > {id}")),
             StreamSort::IdDescending => conditions.push(format!("{s} < {id}")),
             StreamSort::MostEvents | StreamSort::Recent => {
-                let key_expr = if sort == StreamSort::MostEvents {
-                    "COUNT(*)".to_owned()
-                } else {
-                    last_time.clone()
-                };
+                let key_expr = if sort == StreamSort::MostEvents { "COUNT(*)".to_owned() } else { last_time.clone() };
                 let key = sql.bind(Param::from(&after.key));
-                having = Some(format!(
-                    "{key_expr} < {key} OR ({key_expr} = {key} AND {s} > {id})"
-                ));
+                having = Some(format!("{key_expr} < {key} OR ({key_expr} = {key} AND {s} > {id})"));
             }
         }
     }
@@ -261,19 +242,13 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
 }
 
 fn where_clause(conditions: &[String]) -> String {
-    if conditions.is_empty() {
-        " ".to_owned()
-    } else {
-        format!(" WHERE {} ", conditions.join(" AND "))
-    }
+    if conditions.is_empty() { " ".to_owned() } else { format!(" WHERE {} ", conditions.join(" AND ")) }
 }
 
 /// How many streams match a search.
 pub fn count_streams(d: Dialect, layout: &Layout, search: &str) -> Sql {
     let mut sql = Sql::new(d);
-    let conditions: Vec<String> = search_condition(&mut sql, layout, search)
-        .into_iter()
-        .collect();
+    let conditions: Vec<String> = search_condition(&mut sql, layout, search).into_iter().collect();
     sql.text = format!(
         "SELECT COUNT(DISTINCT {}) FROM {}{}",
         col(&layout.columns.stream),
@@ -286,11 +261,8 @@ pub fn count_streams(d: Dialect, layout: &Layout, search: &str) -> Sql {
 /// The number of streams and of events in the store.
 pub fn store_counts(d: Dialect, layout: &Layout) -> Sql {
     let mut sql = Sql::new(d);
-    sql.text = format!(
-        "SELECT COUNT(DISTINCT {}), COUNT(*) FROM {}",
-        col(&layout.columns.stream),
-        table_sql(&layout.table)
-    );
+    sql.text =
+        format!("SELECT COUNT(DISTINCT {}), COUNT(*) FROM {}", col(&layout.columns.stream), table_sql(&layout.table));
     sql
 }
 
@@ -300,10 +272,7 @@ pub fn stream_summary(d: Dialect, layout: &Layout, stream: &str) -> Sql {
     let c = &layout.columns;
     let id = sql.bind(Param::Text(stream.to_owned()));
     let v = int_expr(d, &c.version);
-    let last_time = c.recorded_at.as_ref().map_or_else(
-        || "NULL".to_owned(),
-        |t| format!("MAX({})", time_expr(d, t)),
-    );
+    let last_time = c.recorded_at.as_ref().map_or_else(|| "NULL".to_owned(), |t| format!("MAX({})", time_expr(d, t)));
     sql.text = format!(
         "SELECT COUNT(*), MIN({v}), MAX({v}), {last_time} FROM {table} WHERE {s} = {id}",
         table = table_sql(&layout.table),
@@ -314,23 +283,13 @@ pub fn stream_summary(d: Dialect, layout: &Layout, stream: &str) -> Sql {
 }
 
 /// Up to `limit` events of one stream from `from_version` on, in stream order.
-pub fn stream_events(
-    d: Dialect,
-    layout: &Layout,
-    stream: &str,
-    from_version: i64,
-    limit: i64,
-) -> Sql {
+pub fn stream_events(d: Dialect, layout: &Layout, stream: &str, from_version: i64, limit: i64) -> Sql {
     let mut sql = Sql::new(d);
     let c = &layout.columns;
     let id = sql.bind(Param::Text(stream.to_owned()));
     let from = sql.bind(Param::Int(from_version));
     let limit = sql.bind(Param::Int(limit.max(1)));
-    let tiebreak = c
-        .position
-        .as_ref()
-        .map(|p| format!(", {}", col(p)))
-        .unwrap_or_default();
+    let tiebreak = c.position.as_ref().map(|p| format!(", {}", col(p))).unwrap_or_default();
     sql.text = format!(
         "SELECT {columns} FROM {table} WHERE {s} = {id} AND {v} >= {from} ORDER BY {v}{tiebreak} LIMIT {limit}",
         columns = event_columns(d, layout),
@@ -350,11 +309,7 @@ pub enum LogCursor {
     /// After (or before) this global position.
     Position(i64),
     /// After (or before) this event, in the order time, stream, version.
-    Event {
-        time: Cell,
-        stream: String,
-        version: i64,
-    },
+    Event { time: Cell, stream: String, version: i64 },
 }
 
 /// Up to `limit` events of the whole store after (`forward`) or before the cursor, in store
@@ -375,15 +330,8 @@ pub fn log_page(d: Dialect, layout: &Layout, cursor: &LogCursor, forward: bool, 
             format!("{} {dir}", col(p))
         }
         (None, time) => {
-            let t = time
-                .as_ref()
-                .map_or_else(|| "NULL".to_owned(), |t| time_expr(d, t));
-            if let LogCursor::Event {
-                time: at,
-                stream,
-                version,
-            } = cursor
-            {
+            let t = time.as_ref().map_or_else(|| "NULL".to_owned(), |t| time_expr(d, t));
+            if let LogCursor::Event { time: at, stream, version } = cursor {
                 let tp = sql.bind(Param::from(at));
                 let sp = sql.bind(Param::Text(stream.clone()));
                 let sp = param_as(d, &c.stream, sp);
@@ -395,11 +343,7 @@ pub fn log_page(d: Dialect, layout: &Layout, cursor: &LogCursor, forward: bool, 
                     format!("({by_stream})")
                 });
             }
-            if time.is_some() {
-                format!("{t} {dir}, {s} {dir}, {v} {dir}")
-            } else {
-                format!("{s} {dir}, {v} {dir}")
-            }
+            if time.is_some() { format!("{t} {dir}, {s} {dir}, {v} {dir}") } else { format!("{s} {dir}, {v} {dir}") }
         }
     };
     let limit = sql.bind(Param::Int(limit.max(1)));
@@ -424,10 +368,7 @@ mod tests {
                 name: "events".into(),
                 columns: kinds
                     .iter()
-                    .map(|(n, t)| CatalogColumn {
-                        name: (*n).into(),
-                        type_name: (*t).into(),
-                    })
+                    .map(|(n, t)| CatalogColumn { name: (*n).into(), type_name: (*t).into() })
                     .collect(),
             }],
         };
@@ -450,112 +391,45 @@ mod tests {
 
     #[test]
     fn stream_page_binds_every_value() {
-        let sql = stream_events(
-            Dialect::Postgres,
-            &pg_layout(),
-            "x'; DROP TABLE events; --",
-            5,
-            100,
-        );
+        let sql = stream_events(Dialect::Postgres, &pg_layout(), "x'; DROP TABLE events; --", 5, 100);
         assert!(!sql.text.contains("DROP"));
         assert_eq!(sql.params.len(), 3);
-        assert!(
-            sql.text.contains(r#""aggregate_id" = CAST($1 AS uuid)"#),
-            "{}",
-            sql.text
-        );
-        assert!(
-            sql.text
-                .contains(r#"ORDER BY "version", "position" LIMIT $3"#),
-            "{}",
-            sql.text
-        );
-        assert!(
-            sql.text
-                .contains("convert_to(CAST(\"payload\" AS TEXT), 'UTF8')"),
-            "{}",
-            sql.text
-        );
+        assert!(sql.text.contains(r#""aggregate_id" = CAST($1 AS uuid)"#), "{}", sql.text);
+        assert!(sql.text.contains(r#"ORDER BY "version", "position" LIMIT $3"#), "{}", sql.text);
+        assert!(sql.text.contains("convert_to(CAST(\"payload\" AS TEXT), 'UTF8')"), "{}", sql.text);
     }
 
     #[test]
     fn stream_list_keyset_by_sort() {
         let l = pg_layout();
-        let mut q = StreamQuery {
-            search: "ab".into(),
-            limit: 50,
-            ..Default::default()
-        };
+        let mut q = StreamQuery { search: "ab".into(), limit: 50, ..Default::default() };
         let first = list_streams(Dialect::Postgres, &l, &q);
         assert!(!first.text.contains("OFFSET"));
-        assert!(
-            first
-                .text
-                .contains("strpos(lower(CAST(\"aggregate_id\" AS TEXT)), lower($1)) > 0"),
-            "{}",
-            first.text
-        );
-        q.after = Some(StreamCursor {
-            key: Cell::Int(7),
-            stream: "s".into(),
-        });
+        assert!(first.text.contains("strpos(lower(CAST(\"aggregate_id\" AS TEXT)), lower($1)) > 0"), "{}", first.text);
+        q.after = Some(StreamCursor { key: Cell::Int(7), stream: "s".into() });
         let next = list_streams(Dialect::Postgres, &l, &q);
-        assert!(
-            next.text.contains(r#""aggregate_id" > CAST($2 AS uuid)"#),
-            "{}",
-            next.text
-        );
+        assert!(next.text.contains(r#""aggregate_id" > CAST($2 AS uuid)"#), "{}", next.text);
         q.sort = StreamSort::MostEvents;
         let by_count = list_streams(Dialect::Postgres, &l, &q);
-        assert!(
-            by_count
-                .text
-                .contains("HAVING COUNT(*) < $3 OR (COUNT(*) = $3"),
-            "{}",
-            by_count.text
-        );
+        assert!(by_count.text.contains("HAVING COUNT(*) < $3 OR (COUNT(*) = $3"), "{}", by_count.text);
         assert_eq!(by_count.params[2], Param::Int(7));
     }
 
     #[test]
     fn recent_sort_without_a_time_column_falls_back_to_id() {
         let l = layout(
-            &[
-                ("aggregate_id", "TEXT"),
-                ("version", "INTEGER"),
-                ("event_type", "TEXT"),
-                ("payload", "TEXT"),
-            ],
+            &[("aggregate_id", "TEXT"), ("version", "INTEGER"), ("event_type", "TEXT"), ("payload", "TEXT")],
             None,
         );
-        let q = StreamQuery {
-            sort: StreamSort::Recent,
-            limit: 10,
-            ..Default::default()
-        };
+        let q = StreamQuery { sort: StreamSort::Recent, limit: 10, ..Default::default() };
         let sql = list_streams(Dialect::Sqlite, &l, &q);
-        assert!(
-            sql.text.contains(r#"ORDER BY "aggregate_id" ASC LIMIT ?1"#),
-            "{}",
-            sql.text
-        );
+        assert!(sql.text.contains(r#"ORDER BY "aggregate_id" ASC LIMIT ?1"#), "{}", sql.text);
     }
 
     #[test]
     fn log_pages_by_position_or_by_time_stream_version() {
-        let sql = log_page(
-            Dialect::Postgres,
-            &pg_layout(),
-            &LogCursor::Position(10),
-            false,
-            20,
-        );
-        assert!(
-            sql.text
-                .contains(r#"WHERE "position" < $1 ORDER BY "position" DESC LIMIT $2"#),
-            "{}",
-            sql.text
-        );
+        let sql = log_page(Dialect::Postgres, &pg_layout(), &LogCursor::Position(10), false, 20);
+        assert!(sql.text.contains(r#"WHERE "position" < $1 ORDER BY "position" DESC LIMIT $2"#), "{}", sql.text);
         let l = layout(
             &[
                 ("aggregate_id", "TEXT"),
@@ -566,30 +440,15 @@ mod tests {
             ],
             None,
         );
-        let cursor = LogCursor::Event {
-            time: Cell::Text("t".into()),
-            stream: "s".into(),
-            version: 3,
-        };
+        let cursor = LogCursor::Event { time: Cell::Text("t".into()), stream: "s".into(), version: 3 };
         let sql = log_page(Dialect::Sqlite, &l, &cursor, true, 20);
-        assert!(
-            sql.text
-                .contains(r#"ORDER BY "recorded_at" ASC, "aggregate_id" ASC, "version" ASC"#),
-            "{}",
-            sql.text
-        );
+        assert!(sql.text.contains(r#"ORDER BY "recorded_at" ASC, "aggregate_id" ASC, "version" ASC"#), "{}", sql.text);
         assert_eq!(sql.params.len(), 4);
     }
 
     #[test]
     fn identifiers_are_quoted() {
         assert_eq!(quote_ident(r#"we"ird"#), r#""we""ird""#);
-        assert_eq!(
-            table_sql(&TableName {
-                schema: Some("s".into()),
-                name: "t".into()
-            }),
-            r#""s"."t""#
-        );
+        assert_eq!(table_sql(&TableName { schema: Some("s".into()), name: "t".into() }), r#""s"."t""#);
     }
 }

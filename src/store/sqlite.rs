@@ -70,15 +70,13 @@ pub fn file_facts(path: &Path) -> Result<FileFacts, StoreError> {
     use std::io::Read;
     let shown = path.display().to_string();
     let mut file = std::fs::File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => StoreError::NotFound(format!(
-            "there is no file at {shown}: check the path, or give a postgres:// URL"
-        )),
+        std::io::ErrorKind::NotFound => {
+            StoreError::NotFound(format!("there is no file at {shown}: check the path, or give a postgres:// URL"))
+        }
         _ => StoreError::Open(format!("cannot read {shown}: {e}")),
     })?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(StoreError::Open(format!(
-            "{shown} is a directory, not a SQLite file"
-        )));
+        return Err(StoreError::Open(format!("{shown} is a directory, not a SQLite file")));
     }
     let mut header = [0u8; 100];
     let read = file.read(&mut header).unwrap_or(0);
@@ -87,9 +85,7 @@ pub fn file_facts(path: &Path) -> Result<FileFacts, StoreError> {
             "{shown} is not a SQLite database (its first bytes are not the SQLite header)"
         )));
     }
-    let wal_len = std::fs::metadata(sibling(path, "-wal"))
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let wal_len = std::fs::metadata(sibling(path, "-wal")).map(|m| m.len()).unwrap_or(0);
     Ok(FileFacts {
         // Bytes 18 and 19 are the write and read format versions: 2 means WAL.
         wal_mode: header[18] == 2 || header[19] == 2,
@@ -118,10 +114,7 @@ fn make_private_copy(path: &Path) -> Result<(PrivateCopy, PathBuf), StoreError> 
     );
     let dir = std::env::temp_dir().join(unique);
     let fail = |e: std::io::Error| {
-        StoreError::Open(format!(
-            "cannot make a private copy of {} to read its WAL: {e}",
-            path.display()
-        ))
+        StoreError::Open(format!("cannot make a private copy of {} to read its WAL: {e}", path.display()))
     };
     std::fs::create_dir_all(&dir).map_err(fail)?;
     let guard = PrivateCopy { dir: dir.clone() };
@@ -136,9 +129,7 @@ fn uri_path(path: &Path) -> String {
     let mut out = String::new();
     for byte in path.to_string_lossy().bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                out.push(byte as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => out.push(byte as char),
             other => out.push_str(&format!("%{other:02X}")),
         }
     }
@@ -155,8 +146,8 @@ pub struct SqliteBackend {
 pub async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
     let facts = file_facts(path)?;
     let mode = open_mode(facts);
-    let absolute = std::path::absolute(path)
-        .map_err(|e| StoreError::Open(format!("cannot resolve {}: {e}", path.display())))?;
+    let absolute =
+        std::path::absolute(path).map_err(|e| StoreError::Open(format!("cannot resolve {}: {e}", path.display())))?;
     let (copy, target) = if mode == OpenMode::PrivateCopy {
         let (guard, copy) = make_private_copy(&absolute)?;
         (Some(guard), copy)
@@ -179,11 +170,7 @@ pub async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
         .connect_with(options)
         .await
         .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
-    Ok(SqliteBackend {
-        pool,
-        mode,
-        _copy: copy,
-    })
+    Ok(SqliteBackend { pool, mode, _copy: copy })
 }
 
 impl SqliteBackend {
@@ -208,11 +195,7 @@ impl SqliteBackend {
                     type_name: row.try_get(1).unwrap_or_default(),
                 })
                 .collect();
-            tables.push(CatalogTable {
-                schema: None,
-                name,
-                columns,
-            });
+            tables.push(CatalogTable { schema: None, name, columns });
         }
         Ok(Catalog { tables })
     }
@@ -228,10 +211,7 @@ impl SqliteBackend {
                 Param::Time(t) => query.bind(crate::model::format_time(*t)),
             };
         }
-        let rows = query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query)?;
+        let rows = query.fetch_all(&self.pool).await.map_err(StoreError::query)?;
         Ok(rows.iter().map(row_cells).collect())
     }
 }
@@ -264,11 +244,7 @@ mod tests {
 
     #[test]
     fn open_mode_table() {
-        let facts = |wal_mode, wal_has_content, shm_exists| FileFacts {
-            wal_mode,
-            wal_has_content,
-            shm_exists,
-        };
+        let facts = |wal_mode, wal_has_content, shm_exists| FileFacts { wal_mode, wal_has_content, shm_exists };
         assert_eq!(open_mode(facts(false, false, false)), OpenMode::ReadOnly);
         assert_eq!(open_mode(facts(true, false, false)), OpenMode::Immutable);
         assert_eq!(open_mode(facts(true, false, true)), OpenMode::Immutable);
@@ -278,9 +254,6 @@ mod tests {
 
     #[test]
     fn uri_paths_are_percent_encoded() {
-        assert_eq!(
-            uri_path(Path::new("/tmp/a b/x?y#z.db")),
-            "/tmp/a%20b/x%3Fy%23z.db"
-        );
+        assert_eq!(uri_path(Path::new("/tmp/a b/x?y#z.db")), "/tmp/a%20b/x%3Fy%23z.db");
     }
 }

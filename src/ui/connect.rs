@@ -2,11 +2,9 @@
 //! available), type a PostgreSQL URL, reopen a recent store, or open the workshop store.
 //! Connection errors show here in words, with the password masked.
 
-use std::path::PathBuf;
-use std::sync::mpsc;
-
 use eframe::egui::{self, RichText, Ui};
 
+use super::scripts::FileDialog;
 use crate::store::Target;
 
 /// What the connect screen asks the app to do.
@@ -25,186 +23,123 @@ pub struct ConnectPanel {
     pub error: Option<String>,
     /// The store being opened, shown with a spinner.
     pub opening: Option<String>,
-    dialog: Option<mpsc::Receiver<Option<PathBuf>>>,
-    dialog_note: Option<String>,
+    dialog: FileDialog,
 }
 
 impl ConnectPanel {
-    fn open_dialog(&mut self, ctx: &egui::Context) {
-        let (tx, rx) = mpsc::channel();
-        let ctx = ctx.clone();
-        // The native dialog blocks its thread, never the window's.
-        let spawned = std::thread::Builder::new()
-            .name("file-dialog".into())
-            .spawn(move || {
-                let picked = rfd::FileDialog::new()
-                    .set_title("Open a SQLite event store")
-                    .add_filter("SQLite", &["sqlite", "sqlite3", "db", "db3"])
-                    .add_filter("All files", &["*"])
-                    .pick_file();
-                let _ = tx.send(picked);
-                ctx.request_repaint();
-            });
-        match spawned {
-            Ok(_) => self.dialog = Some(rx),
-            Err(e) => self.dialog_note = Some(format!("no file dialog ({e}): type the path below")),
-        }
-    }
-
     fn poll_dialog(&mut self) -> Option<ConnectAction> {
-        let picked = self.dialog.as_ref()?.try_recv().ok()?;
-        self.dialog = None;
-        match picked {
-            Some(path) => {
-                self.path = path.display().to_string();
-                Some(ConnectAction::Open(Target::Sqlite(path)))
-            }
-            None => {
-                self.dialog_note = Some("No file was chosen (or no file dialog is available here): type the path below.".into());
-                None
-            }
-        }
+        let path = self.dialog.poll()?;
+        self.path = path.display().to_string();
+        Some(ConnectAction::Open(Target::Sqlite(path)))
     }
 
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        recent: &[String],
-        can_go_back: bool,
-    ) -> Option<ConnectAction> {
+    pub fn ui(&mut self, ui: &mut Ui, recent: &[String], can_go_back: bool) -> Option<ConnectAction> {
         let mut action = self.poll_dialog();
-        egui::ScrollArea::vertical()
-            .auto_shrink([false, false])
-            .show(ui, |ui| {
-                ui.vertical_centered(|ui| {
-                    ui.add_space(24.0);
-                    ui.heading(RichText::new("eventscope").size(28.0));
-                    ui.label("Open an event store to step through its streams' histories.");
-                    ui.add_space(12.0);
-                });
-                ui.set_max_width(720.0);
-                if let Some(opening) = &self.opening {
-                    ui.horizontal(|ui| {
-                        ui.spinner();
-                        ui.label(format!("Opening {opening} …"));
-                    });
-                }
-                if let Some(error) = &self.error {
-                    egui::Frame::group(ui.style())
-                        .fill(ui.visuals().extreme_bg_color)
-                        .show(ui, |ui| {
-                            ui.colored_label(
-                                ui.visuals().error_fg_color,
-                                RichText::new("Could not open the store").strong(),
-                            );
-                            ui.add(
-                                egui::Label::new(
-                                    RichText::new(error).color(ui.visuals().error_fg_color),
-                                )
-                                .selectable(true),
-                            );
-                        });
-                    ui.add_space(8.0);
-                }
-                ui.group(|ui| {
-                    ui.strong("SQLite file");
-                    ui.horizontal(|ui| {
-                        if ui.button("Choose a file…").clicked() && self.dialog.is_none() {
-                            self.open_dialog(ui.ctx());
-                        }
-                        if self.dialog.is_some() {
-                            ui.spinner();
-                            ui.weak("waiting for the file dialog");
-                        }
-                    });
-                    if let Some(note) = &self.dialog_note {
-                        ui.weak(note);
-                    }
-                    ui.horizontal(|ui| {
-                        let field = ui.add(
-                            egui::TextEdit::singleline(&mut self.path)
-                                .hint_text("/path/to/store.sqlite")
-                                .desired_width(480.0),
-                        );
-                        let enter =
-                            field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                        if (ui.button("Open file").clicked() || enter)
-                            && !self.path.trim().is_empty()
-                        {
-                            action = Some(match Target::parse(&self.path) {
-                                Ok(target) => ConnectAction::Open(target),
-                                Err(e) => {
-                                    self.error = Some(e.to_string());
-                                    return;
-                                }
-                            });
-                        }
-                    });
-                });
-                ui.add_space(8.0);
-                ui.group(|ui| {
-                    ui.strong("PostgreSQL");
-                    ui.horizontal(|ui| {
-                        let field = ui.add(
-                            egui::TextEdit::singleline(&mut self.url)
-                                .hint_text(
-                                    "postgres://user:password@host:5432/database?sslmode=prefer",
-                                )
-                                .desired_width(480.0),
-                        );
-                        let enter =
-                            field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                        if (ui.button("Connect").clicked() || enter) && !self.url.trim().is_empty()
-                        {
-                            match Target::parse(&self.url) {
-                                Ok(target @ Target::Postgres(_)) => {
-                                    action = Some(ConnectAction::Open(target))
-                                }
-                                Ok(_) => {
-                                    self.error = Some(
-                                        "a PostgreSQL URL starts with postgres:// or postgresql://"
-                                            .to_owned(),
-                                    )
-                                }
-                                Err(e) => self.error = Some(e.to_string()),
-                            }
-                        }
-                    });
-                    ui.weak("The session is read-only; the password is never shown or saved.");
-                });
-                ui.add_space(8.0);
+        egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+            ui.vertical_centered(|ui| {
+                ui.add_space(24.0);
+                ui.heading(RichText::new("eventscope").size(28.0));
+                ui.label("Open an event store to step through its streams' histories.");
+                ui.add_space(12.0);
+            });
+            ui.set_max_width(720.0);
+            if let Some(opening) = &self.opening {
                 ui.horizontal(|ui| {
-                    if ui
-                        .button("Open the workshop store")
-                        .on_hover_text("The bundled e-commerce order domain")
-                        .clicked()
-                    {
-                        action = Some(ConnectAction::OpenWorkshop);
+                    ui.spinner();
+                    ui.label(format!("Opening {opening} …"));
+                });
+            }
+            if let Some(error) = &self.error {
+                egui::Frame::group(ui.style()).fill(ui.visuals().extreme_bg_color).show(ui, |ui| {
+                    ui.colored_label(ui.visuals().error_fg_color, RichText::new("Could not open the store").strong());
+                    ui.add(egui::Label::new(RichText::new(error).color(ui.visuals().error_fg_color)).selectable(true));
+                });
+                ui.add_space(8.0);
+            }
+            ui.group(|ui| {
+                ui.strong("SQLite file");
+                ui.horizontal(|ui| {
+                    if ui.button("Choose a file…").clicked() {
+                        self.dialog.open(ui.ctx(), "Open a SQLite event store", "SQLite", &["sqlite", "sqlite3", "db", "db3"]);
                     }
-                    if can_go_back && ui.button("Back to the open store").clicked() {
-                        action = Some(ConnectAction::Back);
+                    if self.dialog.is_open() {
+                        ui.spinner();
+                        ui.weak("waiting for the file dialog");
                     }
                 });
-                if !recent.is_empty() {
-                    ui.add_space(12.0);
-                    ui.strong("Recent stores");
-                    for entry in recent {
-                        if ui.link(RichText::new(entry).monospace()).clicked() {
-                            match Target::parse(entry) {
-                                Ok(target) => {
-                                    // A URL comes back without its password: it is put in the field,
-                                    // so that it can be added there if the server asks for one.
-                                    if let Target::Postgres(url) = &target {
-                                        self.url = url.clone();
-                                    }
-                                    action = Some(ConnectAction::Open(target));
-                                }
-                                Err(e) => self.error = Some(e.to_string()),
+                if let Some(note) = &self.dialog.note {
+                    ui.weak(note);
+                }
+                ui.horizontal(|ui| {
+                    let field = ui.add(
+                        egui::TextEdit::singleline(&mut self.path)
+                            .hint_text("/path/to/store.sqlite")
+                            .desired_width(480.0),
+                    );
+                    let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if (ui.button("Open file").clicked() || enter) && !self.path.trim().is_empty() {
+                        action = Some(match Target::parse(&self.path) {
+                            Ok(target) => ConnectAction::Open(target),
+                            Err(e) => {
+                                self.error = Some(e.to_string());
+                                return;
                             }
+                        });
+                    }
+                });
+            });
+            ui.add_space(8.0);
+            ui.group(|ui| {
+                ui.strong("PostgreSQL");
+                ui.horizontal(|ui| {
+                    let field = ui.add(
+                        egui::TextEdit::singleline(&mut self.url)
+                            .hint_text("postgres://user:password@host:5432/database?sslmode=prefer")
+                            .desired_width(480.0),
+                    );
+                    let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if (ui.button("Connect").clicked() || enter) && !self.url.trim().is_empty() {
+                        match Target::parse(&self.url) {
+                            Ok(target @ Target::Postgres(_)) => action = Some(ConnectAction::Open(target)),
+                            Ok(_) => {
+                                self.error =
+                                    Some("a PostgreSQL URL starts with postgres:// or postgresql://".to_owned())
+                            }
+                            Err(e) => self.error = Some(e.to_string()),
                         }
                     }
+                });
+                ui.weak("The session is read-only; the password is never shown or saved.");
+            });
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                if ui.button("Open the workshop store").on_hover_text("The bundled e-commerce order domain").clicked() {
+                    action = Some(ConnectAction::OpenWorkshop);
+                }
+                if can_go_back && ui.button("Back to the open store").clicked() {
+                    action = Some(ConnectAction::Back);
                 }
             });
+            if !recent.is_empty() {
+                ui.add_space(12.0);
+                ui.strong("Recent stores");
+                for entry in recent {
+                    if ui.link(RichText::new(entry).monospace()).clicked() {
+                        match Target::parse(entry) {
+                            Ok(target) => {
+                                // A URL comes back without its password: it is put in the field,
+                                // so that it can be added there if the server asks for one.
+                                if let Target::Postgres(url) = &target {
+                                    self.url = url.clone();
+                                }
+                                action = Some(ConnectAction::Open(target));
+                            }
+                            Err(e) => self.error = Some(e.to_string()),
+                        }
+                    }
+                }
+            }
+        });
         action
     }
 }

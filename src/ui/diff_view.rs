@@ -11,11 +11,7 @@ const SHORT: usize = 80;
 
 fn short(value: &Value) -> String {
     let text = value.to_string();
-    if text.chars().count() > SHORT {
-        format!("{}…", text.chars().take(SHORT).collect::<String>())
-    } else {
-        text
-    }
+    if text.chars().count() > SHORT { format!("{}…", text.chars().take(SHORT).collect::<String>()) } else { text }
 }
 
 /// The changed paths, one per row, with old → new values (right-click copies).
@@ -24,54 +20,36 @@ pub fn changes_ui(ui: &mut Ui, id_salt: &str, changes: &[Change]) {
         ui.weak("No change: this event left the state as it was.");
         return;
     }
-    egui::Grid::new((id_salt, "changes"))
-        .num_columns(3)
-        .striped(true)
-        .show(ui, |ui| {
-            for change in changes {
-                let (mark, color) = match change.kind {
-                    ChangeKind::Added => ("+ added", added_color(ui)),
-                    ChangeKind::Removed => ("− removed", removed_color(ui)),
-                    ChangeKind::Changed => ("~ changed", changed_color(ui)),
-                };
-                ui.label(RichText::new(mark).color(color).monospace());
-                let path = if change.path.is_empty() {
-                    "/"
-                } else {
-                    change.path.as_str()
-                };
-                let path_response = ui.add(
-                    egui::Label::new(RichText::new(path).monospace()).sense(egui::Sense::click()),
-                );
-                if let Some(value) = change.new.as_ref().or(change.old.as_ref()) {
-                    copy_menu(&path_response, &change.path, value);
-                }
-                ui.horizontal(|ui| match (&change.old, &change.new) {
-                    (Some(old), Some(new)) => {
-                        ui.label(
-                            RichText::new(short(old))
-                                .monospace()
-                                .color(removed_color(ui)),
-                        );
-                        ui.label(RichText::new("→").monospace());
-                        ui.label(RichText::new(short(new)).monospace().color(added_color(ui)));
-                    }
-                    (None, Some(new)) => {
-                        ui.label(RichText::new(short(new)).monospace().color(added_color(ui)));
-                    }
-                    (Some(old), None) => {
-                        ui.label(
-                            RichText::new(short(old))
-                                .monospace()
-                                .color(removed_color(ui))
-                                .strikethrough(),
-                        );
-                    }
-                    (None, None) => {}
-                });
-                ui.end_row();
+    egui::Grid::new((id_salt, "changes")).num_columns(3).striped(true).show(ui, |ui| {
+        for change in changes {
+            let (mark, color) = match change.kind {
+                ChangeKind::Added => ("+ added", added_color(ui)),
+                ChangeKind::Removed => ("− removed", removed_color(ui)),
+                ChangeKind::Changed => ("~ changed", changed_color(ui)),
+            };
+            ui.label(RichText::new(mark).color(color).monospace());
+            let path = if change.path.is_empty() { "/" } else { change.path.as_str() };
+            let path_response = ui.add(egui::Label::new(RichText::new(path).monospace()).sense(egui::Sense::click()));
+            if let Some(value) = change.new.as_ref().or(change.old.as_ref()) {
+                copy_menu(&path_response, &change.path, value);
             }
-        });
+            ui.horizontal(|ui| match (&change.old, &change.new) {
+                (Some(old), Some(new)) => {
+                    ui.label(RichText::new(short(old)).monospace().color(removed_color(ui)));
+                    ui.label(RichText::new("→").monospace());
+                    ui.label(RichText::new(short(new)).monospace().color(added_color(ui)));
+                }
+                (None, Some(new)) => {
+                    ui.label(RichText::new(short(new)).monospace().color(added_color(ui)));
+                }
+                (Some(old), None) => {
+                    ui.label(RichText::new(short(old)).monospace().color(removed_color(ui)).strikethrough());
+                }
+                (None, None) => {}
+            });
+            ui.end_row();
+        }
+    });
 }
 
 /// The unified line diff, with line numbers on both sides.
@@ -87,21 +65,16 @@ pub fn line_diff_ui(ui: &mut Ui, hunks: &[Hunk]) {
             ui.weak(RichText::new("⋯").monospace());
         }
         for line in &hunk.lines {
-            let number =
-                |n: Option<usize>| n.map_or_else(|| "    ".to_owned(), |n| format!("{n:>4}"));
+            let number = |n: Option<usize>| n.map_or_else(|| "    ".to_owned(), |n| format!("{n:>4}"));
             let (sign, color, background) = match line.tag {
                 LineTag::Same => (' ', ui.visuals().text_color(), None),
                 LineTag::Removed => ('-', removed_color(ui), Some(removed_bg)),
                 LineTag::Added => ('+', added_color(ui), Some(added_bg)),
             };
-            let mut text = RichText::new(format!(
-                "{} {} {sign} {}",
-                number(line.old_line),
-                number(line.new_line),
-                line.text
-            ))
-            .monospace()
-            .color(color);
+            let mut text =
+                RichText::new(format!("{} {} {sign} {}", number(line.old_line), number(line.new_line), line.text))
+                    .monospace()
+                    .color(color);
             if let Some(bg) = background {
                 text = text.background_color(bg);
             }

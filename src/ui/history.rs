@@ -89,10 +89,7 @@ impl Default for HistoryPanel {
             cursor: 0,
             view: None,
             scroll_to_cursor: false,
-            playback: Playback {
-                speed_index: 2,
-                ..Default::default()
-            },
+            playback: Playback { speed_index: 2, ..Default::default() },
             jump_text: String::new(),
             jump_error: None,
             show_blame: false,
@@ -131,17 +128,10 @@ impl HistoryPanel {
     /// Starts loading a stream (cancelling a load in progress).
     pub fn open_stream(&mut self, stream: &str, worker: &mut Worker) {
         self.cancel_load(worker);
-        *self = HistoryPanel {
-            tab: self.tab,
-            show_blame: self.show_blame,
-            ..HistoryPanel::default()
-        };
+        *self = HistoryPanel { tab: self.tab, show_blame: self.show_blame, ..HistoryPanel::default() };
         self.stream = Some(stream.to_owned());
         self.history = Some(History::new(stream.into(), Box::new(MergeFold::default())));
-        self.load_request = Some(worker.send(Request::LoadStream {
-            stream: stream.to_owned(),
-            page_size: LOAD_PAGE,
-        }));
+        self.load_request = Some(worker.send(Request::LoadStream { stream: stream.to_owned(), page_size: LOAD_PAGE }));
     }
 
     pub fn stream(&self) -> Option<&str> {
@@ -159,10 +149,7 @@ impl HistoryPanel {
 
     /// The version at the cursor, once events are loaded.
     pub fn cursor_version(&self) -> Option<i64> {
-        self.history
-            .as_ref()
-            .and_then(|h| h.events().get(self.cursor))
-            .map(|e| e.version)
+        self.history.as_ref().and_then(|h| h.events().get(self.cursor)).map(|e| e.version)
     }
 
     pub fn is_loading(&self) -> bool {
@@ -189,9 +176,7 @@ impl HistoryPanel {
 
     /// The state at the cursor (after the view is computed).
     pub fn cursor_state(&self) -> Option<Arc<Value>> {
-        self.view
-            .as_ref()
-            .and_then(|v| v.state.as_ref().ok().cloned())
+        self.view.as_ref().and_then(|v| v.state.as_ref().ok().cloned())
     }
 
     /// Who last changed `path` at the cursor, as an event index (after the blame is computed).
@@ -272,10 +257,7 @@ impl HistoryPanel {
                 Ok(())
             }
             None => Err(match history.events().last() {
-                Some(last) => format!(
-                    "version {version} is past the end (last loaded: v{})",
-                    last.version
-                ),
+                Some(last) => format!("version {version} is past the end (last loaded: v{})", last.version),
                 None => "no events loaded yet".to_owned(),
             }),
         }
@@ -293,20 +275,13 @@ impl HistoryPanel {
         let state = history.state_after(index + 1).map_err(|f| f.to_string());
         let previous = history.state_after(index).ok();
         let (changes, hunks) = match (&previous, &state) {
-            (Some(previous), Ok(state)) => (
-                structural_diff(previous, state),
-                line_diff(previous, state, CONTEXT_LINES),
-            ),
+            (Some(previous), Ok(state)) => {
+                (structural_diff(previous, state), line_diff(previous, state, CONTEXT_LINES))
+            }
             _ => (Vec::new(), Vec::new()),
         };
         let changed_paths = changes.iter().map(|c| c.path.clone()).collect();
-        self.view = Some(CursorView {
-            index,
-            state,
-            changes,
-            changed_paths,
-            hunks,
-        });
+        self.view = Some(CursorView { index, state, changes, changed_paths, hunks });
     }
 
     fn ensure_blame(&mut self) {
@@ -316,9 +291,7 @@ impl HistoryPanel {
         if let Some(history) = &mut self.history
             && !history.is_empty()
         {
-            let map = history
-                .blame_after(self.cursor + 1)
-                .map_err(|f| f.to_string());
+            let map = history.blame_after(self.cursor + 1).map_err(|f| f.to_string());
             self.blame = Some((self.cursor, map));
         }
     }
@@ -331,27 +304,16 @@ impl HistoryPanel {
             return;
         };
         let (Some(a), Some(b)) = (
-            history
-                .index_of_version(self.compare_a)
-                .or(history.len().checked_sub(1)),
-            history
-                .index_of_version(self.compare_b)
-                .or(history.len().checked_sub(1)),
+            history.index_of_version(self.compare_a).or(history.len().checked_sub(1)),
+            history.index_of_version(self.compare_b).or(history.len().checked_sub(1)),
         ) else {
             return;
         };
-        if self
-            .comparison
-            .as_ref()
-            .is_some_and(|c| c.a == a && c.b == b)
-        {
+        if self.comparison.as_ref().is_some_and(|c| c.a == a && c.b == b) {
             return;
         }
         let result = match (history.state_after(a + 1), history.state_after(b + 1)) {
-            (Ok(sa), Ok(sb)) => Ok((
-                structural_diff(&sa, &sb),
-                line_diff(&sa, &sb, CONTEXT_LINES),
-            )),
+            (Ok(sa), Ok(sb)) => Ok((structural_diff(&sa, &sb), line_diff(&sa, &sb, CONTEXT_LINES))),
             (Err(f), _) | (_, Err(f)) => Err(f.to_string()),
         };
         self.comparison = Some(Comparison { a, b, result });
@@ -427,8 +389,7 @@ impl HistoryPanel {
         if self.cursor + 1 >= self.len() && self.done {
             self.playback.playing = false;
         } else {
-            ui.ctx()
-                .request_repaint_after(std::time::Duration::from_secs_f64(1.0 / speed));
+            ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(1.0 / speed));
         }
     }
 
@@ -450,25 +411,21 @@ impl HistoryPanel {
             .min_size(200.0)
             .show(ui, |ui| self.timeline_ui(ui));
         let mut action = None;
-        egui::Panel::bottom("diff")
-            .resizable(true)
-            .default_size(270.0)
-            .min_size(120.0)
-            .show(ui, |ui| self.diff_ui(ui));
+        egui::Panel::bottom("diff").resizable(true).default_size(270.0).min_size(120.0).show(ui, |ui| self.diff_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             ui.columns(2, |columns| {
-                egui::ScrollArea::both()
-                    .id_salt("event_scroll")
-                    .auto_shrink([false, false])
-                    .show(&mut columns[0], |ui| {
+                egui::ScrollArea::both().id_salt("event_scroll").auto_shrink([false, false]).show(
+                    &mut columns[0],
+                    |ui| {
                         self.event_ui(ui);
-                    });
-                egui::ScrollArea::both()
-                    .id_salt("state_scroll")
-                    .auto_shrink([false, false])
-                    .show(&mut columns[1], |ui| {
+                    },
+                );
+                egui::ScrollArea::both().id_salt("state_scroll").auto_shrink([false, false]).show(
+                    &mut columns[1],
+                    |ui| {
                         action = self.state_ui(ui);
-                    });
+                    },
+                );
             });
         });
         if let Some(TreeAction::GoToEvent(index)) = action {
@@ -507,10 +464,7 @@ impl HistoryPanel {
             ui.add(
                 egui::ProgressBar::new(len as f32 / total as f32)
                     .desired_width(ui.available_width())
-                    .text(format!(
-                        "loading: {len} of {} events",
-                        self.total.map_or("?".to_owned(), |t| t.to_string())
-                    )),
+                    .text(format!("loading: {len} of {} events", self.total.map_or("?".to_owned(), |t| t.to_string()))),
             );
         }
         if len == 0 {
@@ -518,37 +472,17 @@ impl HistoryPanel {
         }
         let now = ui.input(|i| i.time);
         ui.horizontal(|ui| {
-            if ui
-                .button("⏮")
-                .on_hover_text("First version (Home)")
-                .clicked()
-            {
+            if ui.button("⏮").on_hover_text("First version (Home)").clicked() {
                 self.set_cursor(0);
             }
-            if ui
-                .button("◀")
-                .on_hover_text("Previous version (Left arrow)")
-                .clicked()
-            {
+            if ui.button("◀").on_hover_text("Previous version (Left arrow)").clicked() {
                 self.step(-1);
             }
-            let play = if self.playback.playing {
-                "⏸ Pause"
-            } else {
-                "▶ Play"
-            };
-            if ui
-                .button(play)
-                .on_hover_text("Play through the versions (Space)")
-                .clicked()
-            {
+            let play = if self.playback.playing { "⏸ Pause" } else { "▶ Play" };
+            if ui.button(play).on_hover_text("Play through the versions (Space)").clicked() {
                 self.toggle_play(now);
             }
-            if ui
-                .button("▶")
-                .on_hover_text("Next version (Right arrow)")
-                .clicked()
-            {
+            if ui.button("▶").on_hover_text("Next version (Right arrow)").clicked() {
                 self.step(1);
             }
             if ui.button("⏭").on_hover_text("Last version (End)").clicked() {
@@ -563,26 +497,16 @@ impl HistoryPanel {
                     }
                 });
             let version = self.cursor_version().unwrap_or(0);
-            let last = self
-                .history
-                .as_ref()
-                .and_then(|h| h.events().last())
-                .map_or(0, |e| e.version);
+            let last = self.history.as_ref().and_then(|h| h.events().last()).map_or(0, |e| e.version);
             ui.label(RichText::new(format!("version {version} of {last}")).strong());
             ui.label(format!("(event {} of {len})", self.cursor + 1));
             ui.separator();
-            let jump = ui.add(
-                egui::TextEdit::singleline(&mut self.jump_text)
-                    .hint_text("go to version")
-                    .desired_width(110.0),
-            );
+            let jump =
+                ui.add(egui::TextEdit::singleline(&mut self.jump_text).hint_text("go to version").desired_width(110.0));
             if jump.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
                 self.jump_error = match self.jump_text.trim().parse::<i64>() {
                     Ok(v) => self.jump_to_version(v).err(),
-                    Err(_) => Some(format!(
-                        "“{}” is not a version number",
-                        self.jump_text.trim()
-                    )),
+                    Err(_) => Some(format!("“{}” is not a version number", self.jump_text.trim())),
                 };
                 self.playback.playing = false;
             }
@@ -592,9 +516,7 @@ impl HistoryPanel {
         });
         let mut index = self.cursor;
         ui.spacing_mut().slider_width = (ui.available_width() - 60.0).max(100.0);
-        let slider = egui::Slider::new(&mut index, 0..=len.saturating_sub(1))
-            .show_value(false)
-            .text("scrub");
+        let slider = egui::Slider::new(&mut index, 0..=len.saturating_sub(1)).show_value(false).text("scrub");
         let response = ui.add(slider);
         if response.changed() {
             self.playback.playing = false;
@@ -613,18 +535,12 @@ impl HistoryPanel {
             ui.weak(RichText::new("← → PgUp PgDn Home End, Space plays").monospace());
         });
         if events.is_empty() {
-            ui.weak(if self.done {
-                "This stream has no events."
-            } else {
-                "Loading the first page…"
-            });
+            ui.weak(if self.done { "This stream has no events." } else { "Loading the first page…" });
             return;
         }
         let row_height = ui.spacing().interact_size.y;
         let spacing = ui.spacing().item_spacing.y;
-        let mut area = egui::ScrollArea::vertical()
-            .id_salt("timeline_scroll")
-            .auto_shrink([false, false]);
+        let mut area = egui::ScrollArea::vertical().id_salt("timeline_scroll").auto_shrink([false, false]);
         if std::mem::take(&mut self.scroll_to_cursor) {
             let visible = ui.available_height();
             let offset = self.cursor as f32 * (row_height + spacing) - visible / 2.0 + row_height;
@@ -637,20 +553,15 @@ impl HistoryPanel {
             for i in range {
                 let event = &events[i];
                 let anomaly = match i.checked_sub(1).map(|p| events[p].version) {
-                    Some(previous) if event.version > previous + 1 => Some(format!(
-                        "versions {} to {} missing before this one",
-                        previous + 1,
-                        event.version - 1
-                    )),
-                    Some(previous) if event.version == previous => {
-                        Some("duplicate version".to_owned())
+                    Some(previous) if event.version > previous + 1 => {
+                        Some(format!("versions {} to {} missing before this one", previous + 1, event.version - 1))
                     }
+                    Some(previous) if event.version == previous => Some("duplicate version".to_owned()),
                     _ => None,
                 };
                 ui.horizontal(|ui| {
                     if let Some(anomaly) = &anomaly {
-                        ui.colored_label(ui.visuals().warn_fg_color, "⚠")
-                            .on_hover_text(anomaly);
+                        ui.colored_label(ui.visuals().warn_fg_color, "⚠").on_hover_text(anomaly);
                     }
                     let mut text = format!("v{:<5} {}", event.version, event.event_type);
                     if matches!(event.payload, Payload::Undecodable { .. }) {
@@ -664,10 +575,7 @@ impl HistoryPanel {
                     if response.clicked() {
                         clicked = Some(i);
                     }
-                    let when = event
-                        .recorded_at
-                        .map(|t| t.format("%m-%d %H:%M:%S").to_string())
-                        .unwrap_or_default();
+                    let when = event.recorded_at.map(|t| t.format("%m-%d %H:%M:%S").to_string()).unwrap_or_default();
                     ui.weak(format!("{when} {}", event.actor().unwrap_or("")));
                 });
             }
@@ -679,11 +587,7 @@ impl HistoryPanel {
     }
 
     fn event_ui(&mut self, ui: &mut Ui) {
-        let Some(event) = self
-            .history
-            .as_ref()
-            .and_then(|h| h.events().get(self.cursor))
-        else {
+        let Some(event) = self.history.as_ref().and_then(|h| h.events().get(self.cursor)) else {
             return;
         };
         event_details_ui(ui, event);
@@ -702,29 +606,19 @@ impl HistoryPanel {
             {
                 ui.ctx().copy_text(crate::diff::pretty(state));
             }
-            ui.checkbox(&mut self.show_blame, "Blame")
-                .on_hover_text("Show which version last changed each field");
+            ui.checkbox(&mut self.show_blame, "Blame").on_hover_text("Show which version last changed each field");
         });
         let fold = self.history.as_ref().map_or("", |h| h.fold_name());
-        ui.weak(format!(
-            "folded with the {fold} fold; highlighted fields changed at this version"
-        ));
+        ui.weak(format!("folded with the {fold} fold; highlighted fields changed at this version"));
         match &view.state {
             Err(message) => {
                 ui.colored_label(ui.visuals().error_fg_color, message);
                 ui.label("The versions before it stay browsable.");
             }
             Ok(state) => {
-                let events = self
-                    .history
-                    .as_ref()
-                    .map(|h| h.events())
-                    .unwrap_or_default();
-                let label = |index: usize| {
-                    events
-                        .get(index)
-                        .map_or_else(|| format!("#{index}"), |e| format!("v{}", e.version))
-                };
+                let events = self.history.as_ref().map(|h| h.events()).unwrap_or_default();
+                let label =
+                    |index: usize| events.get(index).map_or_else(|| format!("#{index}"), |e| format!("v{}", e.version));
                 let mut tree = JsonTree::new("state").changed(&view.changed_paths);
                 match &self.blame {
                     Some((index, Ok(map))) if self.show_blame && *index == self.cursor => {
@@ -746,34 +640,17 @@ impl HistoryPanel {
         ui.add_space(4.0);
         ui.horizontal(|ui| {
             let version = self.cursor_version().unwrap_or(0);
-            ui.selectable_value(
-                &mut self.tab,
-                DiffTab::Changes,
-                format!("Changes at v{version}"),
-            );
+            ui.selectable_value(&mut self.tab, DiffTab::Changes, format!("Changes at v{version}"));
             ui.selectable_value(&mut self.tab, DiffTab::Compare, "Compare two versions");
             if self.tab == DiffTab::Compare {
                 ui.separator();
                 let (first, last) = self
                     .history
                     .as_ref()
-                    .map(|h| {
-                        (
-                            h.events().first().map_or(0, |e| e.version),
-                            h.events().last().map_or(0, |e| e.version),
-                        )
-                    })
+                    .map(|h| (h.events().first().map_or(0, |e| e.version), h.events().last().map_or(0, |e| e.version)))
                     .unwrap_or((0, 0));
-                ui.add(
-                    egui::DragValue::new(&mut self.compare_a)
-                        .range(first..=last)
-                        .prefix("A: v"),
-                );
-                ui.add(
-                    egui::DragValue::new(&mut self.compare_b)
-                        .range(first..=last)
-                        .prefix("B: v"),
-                );
+                ui.add(egui::DragValue::new(&mut self.compare_a).range(first..=last).prefix("A: v"));
+                ui.add(egui::DragValue::new(&mut self.compare_b).range(first..=last).prefix("B: v"));
                 if ui.small_button("A = cursor").clicked() {
                     self.compare_a = self.cursor_version().unwrap_or(first);
                 }
@@ -792,9 +669,7 @@ impl HistoryPanel {
                 None => (&[], &[], None),
             },
             DiffTab::Compare => match &self.comparison {
-                Some(Comparison {
-                    result: Ok((c, h)), ..
-                }) => (c, h, None),
+                Some(Comparison { result: Ok((c, h)), .. }) => (c, h, None),
                 Some(Comparison { result: Err(e), .. }) => (&[], &[], Some(e.as_str())),
                 None => (&[], &[], None),
             },
@@ -804,22 +679,17 @@ impl HistoryPanel {
             return;
         }
         let (added, removed, changed) = crate::diff::change_counts(changes);
-        ui.weak(format!(
-            "{added} added · {removed} removed · {changed} changed"
-        ));
+        ui.weak(format!("{added} added · {removed} removed · {changed} changed"));
         ui.columns(2, |columns| {
-            egui::ScrollArea::both()
-                .id_salt("changes_scroll")
-                .auto_shrink([false, false])
-                .show(&mut columns[0], |ui| {
+            egui::ScrollArea::both().id_salt("changes_scroll").auto_shrink([false, false]).show(
+                &mut columns[0],
+                |ui| {
                     changes_ui(ui, "diff", changes);
-                });
-            egui::ScrollArea::both()
-                .id_salt("lines_scroll")
-                .auto_shrink([false, false])
-                .show(&mut columns[1], |ui| {
-                    line_diff_ui(ui, hunks);
-                });
+                },
+            );
+            egui::ScrollArea::both().id_salt("lines_scroll").auto_shrink([false, false]).show(&mut columns[1], |ui| {
+                line_diff_ui(ui, hunks);
+            });
         });
     }
 }
@@ -838,45 +708,34 @@ pub fn event_details_ui(ui: &mut Ui, event: &Event) {
     ui.horizontal(|ui| {
         ui.heading(format!("v{} · {}", event.version, event.event_type));
         if ui.small_button("Copy event").clicked() {
-            ui.ctx()
-                .copy_text(crate::diff::pretty(&event.to_output_json()));
+            ui.ctx().copy_text(crate::diff::pretty(&event.to_output_json()));
         }
     });
-    egui::Grid::new("event_facts")
-        .num_columns(2)
-        .show(ui, |ui| {
-            let fact = |ui: &mut Ui, name: &str, value: Option<String>| {
-                if let Some(value) = value {
-                    ui.weak(name);
-                    ui.add(egui::Label::new(RichText::new(value).monospace()).selectable(true));
-                    ui.end_row();
-                }
-            };
-            fact(ui, "position", event.position.map(|p| p.to_string()));
-            fact(ui, "recorded at", event.recorded_at.map(format_time));
-            fact(ui, "actor", event.actor().map(str::to_owned));
-            fact(
-                ui,
-                "correlation",
-                event.metadata_str("correlation_id").map(str::to_owned),
-            );
-            fact(
-                ui,
-                "causation",
-                event.metadata_str("causation_id").map(str::to_owned),
-            );
-        });
+    egui::Grid::new("event_facts").num_columns(2).show(ui, |ui| {
+        let fact = |ui: &mut Ui, name: &str, value: Option<String>| {
+            if let Some(value) = value {
+                ui.weak(name);
+                ui.add(egui::Label::new(RichText::new(value).monospace()).selectable(true));
+                ui.end_row();
+            }
+        };
+        fact(ui, "position", event.position.map(|p| p.to_string()));
+        fact(ui, "recorded at", event.recorded_at.map(format_time));
+        fact(ui, "actor", event.actor().map(str::to_owned));
+        fact(ui, "correlation", event.metadata_str("correlation_id").map(str::to_owned));
+        fact(ui, "causation", event.metadata_str("causation_id").map(str::to_owned));
+    });
     ui.add_space(4.0);
     ui.strong("Payload");
     payload_ui(ui, "payload", &event.payload);
     if let Some(metadata) = &event.metadata {
         ui.add_space(4.0);
-        egui::CollapsingHeader::new(RichText::new("Metadata").strong())
-            .id_salt("metadata")
-            .default_open(true)
-            .show(ui, |ui| {
+        egui::CollapsingHeader::new(RichText::new("Metadata").strong()).id_salt("metadata").default_open(true).show(
+            ui,
+            |ui| {
                 payload_ui(ui, "metadata", metadata);
-            });
+            },
+        );
     }
 }
 
@@ -886,20 +745,13 @@ fn payload_ui(ui: &mut Ui, id: &str, payload: &Payload) {
             JsonTree::new(id).show(ui, value);
         }
         Payload::Undecodable { bytes, reason } => {
-            ui.colored_label(
-                ui.visuals().error_fg_color,
-                format!("Could not decode: {reason}"),
-            );
+            ui.colored_label(ui.visuals().error_fg_color, format!("Could not decode: {reason}"));
             ui.weak(format!("{} bytes, shown raw:", bytes.len()));
-            ui.add(
-                egui::Label::new(RichText::new(hex_dump(bytes, 64)).monospace()).selectable(true),
-            );
+            ui.add(egui::Label::new(RichText::new(hex_dump(bytes, 64)).monospace()).selectable(true));
             ui.weak("As text (bytes that are not UTF-8 shown as \\xNN):");
             ui.add(
-                egui::Label::new(
-                    RichText::new(escape_invalid_utf8(&bytes[..bytes.len().min(4096)])).monospace(),
-                )
-                .selectable(true),
+                egui::Label::new(RichText::new(escape_invalid_utf8(&bytes[..bytes.len().min(4096)])).monospace())
+                    .selectable(true),
             );
         }
     }
@@ -922,21 +774,8 @@ pub fn hex_dump(bytes: &[u8], max_lines: usize) -> String {
     let mut out = String::new();
     for (line, chunk) in bytes.chunks(16).enumerate().take(max_lines) {
         let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
-        let ascii: String = chunk
-            .iter()
-            .map(|&b| {
-                if (0x20..0x7f).contains(&b) {
-                    b as char
-                } else {
-                    '.'
-                }
-            })
-            .collect();
-        out.push_str(&format!(
-            "{:08x}  {:<48} {ascii}\n",
-            line * 16,
-            hex.join(" ")
-        ));
+        let ascii: String = chunk.iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' }).collect();
+        out.push_str(&format!("{:08x}  {:<48} {ascii}\n", line * 16, hex.join(" ")));
     }
     if bytes.len() > max_lines * 16 {
         out.push_str(&format!("… {} more bytes\n", bytes.len() - max_lines * 16));
@@ -951,10 +790,7 @@ mod tests {
     #[test]
     fn hex_dump_shows_offsets_hex_and_ascii() {
         let dump = hex_dump(b"{\"a\":\xff}", 4);
-        assert_eq!(
-            dump,
-            format!("00000000  {:<48} {{\"a\":.}}\n", "7b 22 61 22 3a ff 7d")
-        );
+        assert_eq!(dump, format!("00000000  {:<48} {{\"a\":.}}\n", "7b 22 61 22 3a ff 7d"));
         assert!(hex_dump(&[0u8; 100], 2).ends_with("… 68 more bytes\n"));
         assert_eq!(escape_invalid_utf8(b"ok\xff\xfe!"), "ok\\xff\\xfe!");
     }

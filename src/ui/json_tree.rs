@@ -12,27 +12,15 @@ use crate::fold::{Blame, BlameMap};
 
 /// Colours shared by the tree and the diff views.
 pub fn added_color(ui: &Ui) -> Color32 {
-    if ui.visuals().dark_mode {
-        Color32::from_rgb(0x6c, 0xcb, 0x5f)
-    } else {
-        Color32::from_rgb(0x1a, 0x7f, 0x37)
-    }
+    if ui.visuals().dark_mode { Color32::from_rgb(0x6c, 0xcb, 0x5f) } else { Color32::from_rgb(0x1a, 0x7f, 0x37) }
 }
 
 pub fn removed_color(ui: &Ui) -> Color32 {
-    if ui.visuals().dark_mode {
-        Color32::from_rgb(0xff, 0x7b, 0x72)
-    } else {
-        Color32::from_rgb(0xcf, 0x22, 0x2e)
-    }
+    if ui.visuals().dark_mode { Color32::from_rgb(0xff, 0x7b, 0x72) } else { Color32::from_rgb(0xcf, 0x22, 0x2e) }
 }
 
 pub fn changed_color(ui: &Ui) -> Color32 {
-    if ui.visuals().dark_mode {
-        Color32::from_rgb(0xe3, 0xb3, 0x41)
-    } else {
-        Color32::from_rgb(0x9a, 0x67, 0x00)
-    }
+    if ui.visuals().dark_mode { Color32::from_rgb(0xe3, 0xb3, 0x41) } else { Color32::from_rgb(0x9a, 0x67, 0x00) }
 }
 
 /// What a click in the tree asks for.
@@ -55,12 +43,7 @@ const LARGE: usize = 50;
 
 impl<'a> JsonTree<'a> {
     pub fn new(id_salt: &'a str) -> Self {
-        JsonTree {
-            id_salt,
-            changed: None,
-            blame: None,
-            open_depth: 3,
-        }
+        JsonTree { id_salt, changed: None, blame: None, open_depth: 3 }
     }
 
     /// Highlight these paths (and their ancestors).
@@ -85,20 +68,12 @@ impl<'a> JsonTree<'a> {
             }
             Value::Array(items) if !items.is_empty() => {
                 for (i, child) in items.iter().enumerate() {
-                    self.node_ui(
-                        ui,
-                        &format!("/{i}"),
-                        &format!("[{i}]"),
-                        child,
-                        0,
-                        &mut action,
-                    );
+                    self.node_ui(ui, &format!("/{i}"), &format!("[{i}]"), child, 0, &mut action);
                 }
             }
             other => {
                 ui.horizontal(|ui| {
-                    let response = ui
-                        .add(egui::Label::new(scalar_text(ui, other)).sense(egui::Sense::click()));
+                    let response = ui.add(egui::Label::new(scalar_text(ui, other)).sense(egui::Sense::click()));
                     copy_menu(&response, "", other);
                 });
             }
@@ -115,14 +90,10 @@ impl<'a> JsonTree<'a> {
         depth: usize,
         action: &mut Option<TreeAction>,
     ) {
-        let is_changed = self.changed.is_some_and(|c| {
-            c.contains(path) || c.iter().any(|p| p.starts_with(&format!("{path}/")))
-        });
+        let is_changed =
+            self.changed.is_some_and(|c| c.contains(path) || c.iter().any(|p| p.starts_with(&format!("{path}/"))));
         let key_text = if is_changed {
-            RichText::new(key)
-                .monospace()
-                .color(changed_color(ui))
-                .strong()
+            RichText::new(key).monospace().color(changed_color(ui)).strong()
         } else {
             RichText::new(key).monospace()
         };
@@ -142,14 +113,7 @@ impl<'a> JsonTree<'a> {
                             ui.vertical(|ui| match value {
                                 Value::Object(map) => {
                                     for (k, child) in map {
-                                        self.node_ui(
-                                            ui,
-                                            &push_segment(path, k),
-                                            k,
-                                            child,
-                                            depth + 1,
-                                            action,
-                                        );
+                                        self.node_ui(ui, &push_segment(path, k), k, child, depth + 1, action);
                                     }
                                 }
                                 Value::Array(items) => {
@@ -176,11 +140,9 @@ impl<'a> JsonTree<'a> {
             }
             scalar => {
                 ui.horizontal(|ui| {
-                    let key_response =
-                        ui.add(egui::Label::new(key_text).sense(egui::Sense::click()));
+                    let key_response = ui.add(egui::Label::new(key_text).sense(egui::Sense::click()));
                     copy_menu(&key_response, path, scalar);
-                    let value_response = ui
-                        .add(egui::Label::new(scalar_text(ui, scalar)).sense(egui::Sense::click()));
+                    let value_response = ui.add(egui::Label::new(scalar_text(ui, scalar)).sense(egui::Sense::click()));
                     copy_menu(&value_response, path, scalar);
                     self.blame_badge(ui, path, action);
                 });
@@ -195,15 +157,10 @@ impl<'a> JsonTree<'a> {
         match blame.get(path) {
             Some(Blame::Event(index)) => {
                 let text = label(*index);
-                let button = egui::Button::new(
-                    RichText::new(&text)
-                        .small()
-                        .color(ui.visuals().hyperlink_color),
-                )
-                .frame(false);
-                let response = ui.add(button).on_hover_text(format!(
-                    "{path} was last changed by {text}: click to go there"
-                ));
+                let button =
+                    egui::Button::new(RichText::new(&text).small().color(ui.visuals().hyperlink_color)).frame(false);
+                let response =
+                    ui.add(button).on_hover_text(format!("{path} was last changed by {text}: click to go there"));
                 if response.clicked() {
                     *action = Some(TreeAction::GoToEvent(*index));
                 }
@@ -220,25 +177,17 @@ impl<'a> JsonTree<'a> {
 pub fn scalar_text(ui: &Ui, value: &Value) -> RichText {
     let visuals = ui.visuals();
     match value {
-        Value::String(s) => {
-            RichText::new(format!("{s:?}"))
-                .monospace()
-                .color(if visuals.dark_mode {
-                    Color32::from_rgb(0xa5, 0xd6, 0xff)
-                } else {
-                    Color32::from_rgb(0x0a, 0x30, 0x69)
-                })
-        }
-        Value::Number(n) => RichText::new(n.to_string())
-            .monospace()
-            .color(if visuals.dark_mode {
-                Color32::from_rgb(0x79, 0xc0, 0xff)
-            } else {
-                Color32::from_rgb(0x05, 0x50, 0xae)
-            }),
-        Value::Bool(b) => RichText::new(b.to_string())
-            .monospace()
-            .color(visuals.warn_fg_color),
+        Value::String(s) => RichText::new(format!("{s:?}")).monospace().color(if visuals.dark_mode {
+            Color32::from_rgb(0xa5, 0xd6, 0xff)
+        } else {
+            Color32::from_rgb(0x0a, 0x30, 0x69)
+        }),
+        Value::Number(n) => RichText::new(n.to_string()).monospace().color(if visuals.dark_mode {
+            Color32::from_rgb(0x79, 0xc0, 0xff)
+        } else {
+            Color32::from_rgb(0x05, 0x50, 0xae)
+        }),
+        Value::Bool(b) => RichText::new(b.to_string()).monospace().color(visuals.warn_fg_color),
         Value::Null => RichText::new("null").monospace().weak(),
         other => RichText::new(other.to_string()).monospace(),
     }
@@ -260,11 +209,7 @@ pub fn copy_menu(response: &egui::Response, path: &str, value: &Value) {
             ui.close();
         }
         if ui.button("Copy path").clicked() {
-            ui.ctx().copy_text(if path.is_empty() {
-                "/".to_owned()
-            } else {
-                path.to_owned()
-            });
+            ui.ctx().copy_text(if path.is_empty() { "/".to_owned() } else { path.to_owned() });
             ui.close();
         }
     });

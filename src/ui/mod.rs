@@ -8,6 +8,7 @@ pub mod diff_view;
 pub mod history;
 pub mod json_tree;
 pub mod recent;
+pub mod scripts;
 pub mod streams;
 
 use std::path::PathBuf;
@@ -45,9 +46,7 @@ pub struct AppOptions {
 impl AppOptions {
     /// The options of the real application (recent stores in the config directory).
     pub fn user() -> AppOptions {
-        AppOptions {
-            recent_path: RecentStores::default_path(),
-        }
+        AppOptions { recent_path: RecentStores::default_path() }
     }
 }
 
@@ -73,10 +72,7 @@ impl StatusBar {
             }
             if let Some(counts) = self.counts {
                 ui.separator();
-                ui.label(format!(
-                    "{} streams · {} events",
-                    counts.streams, counts.events
-                ));
+                ui.label(format!("{} streams · {} events", counts.streams, counts.events));
             }
             if let Some(error) = self.last_error.clone() {
                 ui.separator();
@@ -142,10 +138,7 @@ impl EventscopeApp {
     pub fn open(&mut self, target: Target) {
         self.connect.error = None;
         self.connect.opening = Some(target.display());
-        let id = self.worker.send(Request::Open {
-            target: target.clone(),
-            layout: self.layout_choice.clone(),
-        });
+        let id = self.worker.send(Request::Open { target: target.clone(), layout: self.layout_choice.clone() });
         self.open_request = Some((id, Some(target)));
     }
 
@@ -181,13 +174,7 @@ impl EventscopeApp {
     fn on_open_reply(&mut self, target: Option<Target>, reply: Reply) {
         self.connect.opening = None;
         match reply {
-            Reply::Opened {
-                description,
-                layout,
-                layouts,
-                counts,
-                target: opened,
-            } => {
+            Reply::Opened { description, layout, layouts, counts, target: opened } => {
                 self.recent.add(target.as_ref().unwrap_or(&opened));
                 self.status = StatusBar {
                     store: Some(description),
@@ -255,13 +242,9 @@ impl EventscopeApp {
         });
         egui::Panel::bottom("status").show(ui, |ui| self.status.ui(ui));
         let mut action = None;
-        egui::Panel::left("streams")
-            .resizable(true)
-            .default_size(400.0)
-            .min_size(220.0)
-            .show(ui, |ui| {
-                action = self.streams.ui(ui, &mut self.worker);
-            });
+        egui::Panel::left("streams").resizable(true).default_size(400.0).min_size(220.0).show(ui, |ui| {
+            action = self.streams.ui(ui, &mut self.worker);
+        });
         if let Some(StreamsAction::OpenStream(stream)) = action {
             self.history.open_stream(&stream, &mut self.worker);
         }
@@ -289,10 +272,7 @@ pub fn run(target: Target, layout: Option<String>, start: Option<StartAt>) -> an
         "eventscope",
         options,
         Box::new(move |cc| {
-            Ok(Box::new(
-                EventscopeApp::new(&cc.egui_ctx, Some(target), layout, AppOptions::user())
-                    .start_at(start),
-            ))
+            Ok(Box::new(EventscopeApp::new(&cc.egui_ctx, Some(target), layout, AppOptions::user()).start_at(start)))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))

@@ -35,10 +35,7 @@ impl RecentStores {
     /// Puts a store first in the list (without its password) and saves the list.
     pub fn add(&mut self, target: &Target) {
         let entry = match target {
-            Target::Sqlite(path) => std::path::absolute(path)
-                .unwrap_or_else(|_| path.clone())
-                .display()
-                .to_string(),
+            Target::Sqlite(path) => std::path::absolute(path).unwrap_or_else(|_| path.clone()).display().to_string(),
             Target::Postgres(url) => without_password(url),
         };
         self.entries.retain(|e| *e != entry);
@@ -80,25 +77,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("recent.json");
         let mut recent = RecentStores::load(Some(file.clone()));
-        recent.add(&Target::Postgres(
-            "postgres://bob:hunter2@db:5432/shop?sslmode=require".into(),
-        ));
+        recent.add(&Target::Postgres("postgres://bob:hunter2@db:5432/shop?sslmode=require".into()));
         recent.add(&Target::Sqlite("/tmp/a.sqlite".into()));
-        recent.add(&Target::Postgres(
-            "postgres://bob:other@db:5432/shop?sslmode=require".into(),
-        ));
+        recent.add(&Target::Postgres("postgres://bob:other@db:5432/shop?sslmode=require".into()));
         let text = std::fs::read_to_string(&file).unwrap();
-        assert!(
-            !text.contains("hunter2") && !text.contains("other"),
-            "{text}"
-        );
+        assert!(!text.contains("hunter2") && !text.contains("other"), "{text}");
         let reloaded = RecentStores::load(Some(file));
-        assert_eq!(
-            reloaded.entries(),
-            [
-                "postgres://bob@db:5432/shop?sslmode=require",
-                "/tmp/a.sqlite"
-            ]
-        );
+        assert_eq!(reloaded.entries(), ["postgres://bob@db:5432/shop?sslmode=require", "/tmp/a.sqlite"]);
     }
 }

@@ -40,10 +40,7 @@ pub struct StreamsPanel {
 
 impl StreamsPanel {
     pub fn new(has_time: bool) -> StreamsPanel {
-        StreamsPanel {
-            has_time,
-            ..Default::default()
-        }
+        StreamsPanel { has_time, ..Default::default() }
     }
 
     pub fn selected(&self) -> Option<&str> {
@@ -52,12 +49,7 @@ impl StreamsPanel {
 
     /// A panel showing these rows as the whole answer to an empty search (benchmarks and tests).
     pub fn with_rows(rows: Vec<StreamSummary>) -> StreamsPanel {
-        StreamsPanel {
-            count: Some(rows.len() as i64),
-            rows,
-            applied_search: Some(String::new()),
-            ..Default::default()
-        }
+        StreamsPanel { count: Some(rows.len() as i64), rows, applied_search: Some(String::new()), ..Default::default() }
     }
 
     /// Marks a stream as the selected one.
@@ -82,12 +74,7 @@ impl StreamsPanel {
         self.count = None;
         self.applied_search = Some(search.clone());
         self.page_request = Some(worker.send(Request::Streams {
-            query: StreamQuery {
-                search: search.clone(),
-                sort: self.sort,
-                after: None,
-                limit: PAGE,
-            },
+            query: StreamQuery { search: search.clone(), sort: self.sort, after: None, limit: PAGE },
         }));
         self.count_request = Some(worker.send(Request::CountStreams { search }));
     }
@@ -98,12 +85,7 @@ impl StreamsPanel {
         }
         if let (Some(after), Some(search)) = (self.next.clone(), self.applied_search.clone()) {
             self.page_request = Some(worker.send(Request::Streams {
-                query: StreamQuery {
-                    search,
-                    sort: self.sort,
-                    after: Some(after),
-                    limit: PAGE,
-                },
+                query: StreamQuery { search, sort: self.sort, after: Some(after), limit: PAGE },
             }));
         }
     }
@@ -165,24 +147,19 @@ impl StreamsPanel {
                     self.reload(worker);
                 }
             } else {
-                ui.ctx()
-                    .request_repaint_after(std::time::Duration::from_secs_f64(
-                        DEBOUNCE_SECONDS - (now - at),
-                    ));
+                ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(DEBOUNCE_SECONDS - (now - at)));
             }
         }
         ui.horizontal(|ui| {
             let before = self.sort;
-            egui::ComboBox::from_label("Sort")
-                .selected_text(self.sort.label())
-                .show_ui(ui, |ui| {
-                    for sort in StreamSort::ALL {
-                        if sort == StreamSort::Recent && !self.has_time {
-                            continue;
-                        }
-                        ui.selectable_value(&mut self.sort, sort, sort.label());
+            egui::ComboBox::from_label("Sort").selected_text(self.sort.label()).show_ui(ui, |ui| {
+                for sort in StreamSort::ALL {
+                    if sort == StreamSort::Recent && !self.has_time {
+                        continue;
                     }
-                });
+                    ui.selectable_value(&mut self.sort, sort, sort.label());
+                }
+            });
             if self.sort != before {
                 self.reload(worker);
             }
@@ -194,10 +171,7 @@ impl StreamsPanel {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
         if self.next.is_some() {
-            ui.weak(format!(
-                "{} loaded; more load as you scroll",
-                self.rows.len()
-            ));
+            ui.weak(format!("{} loaded; more load as you scroll", self.rows.len()));
         }
         ui.separator();
         if self.rows.is_empty() && self.page_request.is_none() && self.error.is_none() {
@@ -210,10 +184,11 @@ impl StreamsPanel {
         let row_height = ui.spacing().interact_size.y;
         let total = self.rows.len();
         let mut wants_more = false;
-        egui::ScrollArea::vertical()
-            .id_salt("streams_list")
-            .auto_shrink([false, false])
-            .show_rows(ui, row_height, total, |ui, range| {
+        egui::ScrollArea::vertical().id_salt("streams_list").auto_shrink([false, false]).show_rows(
+            ui,
+            row_height,
+            total,
+            |ui, range| {
                 if range.end + 50 >= total {
                     wants_more = true;
                 }
@@ -241,14 +216,13 @@ impl StreamsPanel {
                         if response.clicked() {
                             action = Some(StreamsAction::OpenStream(row.stream.0.clone()));
                         }
-                        let when = row
-                            .last_recorded_at
-                            .map(|t| t.format(" · %m-%d %H:%M").to_string())
-                            .unwrap_or_default();
+                        let when =
+                            row.last_recorded_at.map(|t| t.format(" · %m-%d %H:%M").to_string()).unwrap_or_default();
                         ui.weak(format!("{} ev{when}", row.events));
                     });
                 }
-            });
+            },
+        );
         if wants_more {
             self.request_next_page(worker);
         }

@@ -36,21 +36,14 @@ pub fn admin_url() -> String {
 }
 
 fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false)
+    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
 }
 
 /// Whether PostgreSQL tests can run; fails the test under CI when the server is missing.
 pub fn postgres_available() -> bool {
     let url = admin_url();
     let reachable = block_on(async {
-        match tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            sqlx::PgConnection::connect(&url),
-        )
-        .await
-        {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(&url)).await {
             Ok(Ok(conn)) => {
                 let _ = conn.close().await;
                 Ok(())
@@ -101,29 +94,14 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let path = dir.path().join(format!("{name}.sqlite"));
-                TestDb {
-                    backend,
-                    target: path.display().to_string(),
-                    _dir: Some(dir),
-                    pg_name: None,
-                }
+                TestDb { backend, target: path.display().to_string(), _dir: Some(dir), pg_name: None }
             }
             Backend::Postgres => {
-                let db = format!(
-                    "es_test_{}_{}_{}",
-                    std::process::id(),
-                    n,
-                    name.to_ascii_lowercase()
-                );
+                let db = format!("es_test_{}_{}_{}", std::process::id(), n, name.to_ascii_lowercase());
                 let admin = admin_url();
                 block_on(async {
-                    let mut conn = sqlx::PgConnection::connect(&admin)
-                        .await
-                        .expect("connect admin");
-                    for statement in [
-                        format!("DROP DATABASE IF EXISTS {db}"),
-                        format!("CREATE DATABASE {db}"),
-                    ] {
+                    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect admin");
+                    for statement in [format!("DROP DATABASE IF EXISTS {db}"), format!("CREATE DATABASE {db}")] {
                         sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
                             .execute(&mut conn)
                             .await
@@ -132,12 +110,7 @@ impl TestDb {
                     let _ = conn.close().await;
                 });
                 let target = replace_database(&admin, &db);
-                TestDb {
-                    backend,
-                    target,
-                    _dir: None,
-                    pg_name: Some(db),
-                }
+                TestDb { backend, target, _dir: None, pg_name: Some(db) }
             }
         }
     }
@@ -152,26 +125,15 @@ impl TestDb {
         block_on(async {
             match self.backend {
                 Backend::Sqlite => {
-                    let options = sqlx::sqlite::SqliteConnectOptions::new()
-                        .filename(&self.target)
-                        .create_if_missing(true);
-                    let mut conn = sqlx::SqliteConnection::connect_with(&options)
-                        .await
-                        .expect("open fixture");
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await
-                        .expect("fixture sql");
+                    let options =
+                        sqlx::sqlite::SqliteConnectOptions::new().filename(&self.target).create_if_missing(true);
+                    let mut conn = sqlx::SqliteConnection::connect_with(&options).await.expect("open fixture");
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.expect("fixture sql");
                     conn.close().await.expect("close");
                 }
                 Backend::Postgres => {
-                    let mut conn = sqlx::PgConnection::connect(&self.target)
-                        .await
-                        .expect("connect fixture");
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await
-                        .expect("fixture sql");
+                    let mut conn = sqlx::PgConnection::connect(&self.target).await.expect("connect fixture");
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.expect("fixture sql");
                     let _ = conn.close().await;
                 }
             }
@@ -183,12 +145,8 @@ impl TestDb {
         let store = eventscope::demo::generate(eventscope::demo::DemoOptions::default());
         block_on(async {
             match self.backend {
-                Backend::Sqlite => {
-                    eventscope::demo::write_sqlite(&self.path(), &store, false).await
-                }
-                Backend::Postgres => {
-                    eventscope::demo::write_postgres(&self.target, &store, false).await
-                }
+                Backend::Sqlite => eventscope::demo::write_sqlite(&self.path(), &store, false).await,
+                Backend::Postgres => eventscope::demo::write_postgres(&self.target, &store, false).await,
             }
         })
         .expect("write workshop store");
@@ -196,11 +154,8 @@ impl TestDb {
     }
 
     pub fn open(&self) -> eventscope::store::Store {
-        block_on(eventscope::store::Store::open(
-            eventscope::store::Target::parse(&self.target).expect("target"),
-            None,
-        ))
-        .expect("open store")
+        block_on(eventscope::store::Store::open(eventscope::store::Target::parse(&self.target).expect("target"), None))
+            .expect("open store")
     }
 }
 
@@ -212,11 +167,10 @@ impl Drop for TestDb {
             let _ = std::thread::spawn(move || {
                 block_on(async {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
-                        )))
-                        .execute(&mut conn)
-                        .await;
+                        let _ =
+                            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
+                                .execute(&mut conn)
+                                .await;
                         let _ = conn.close().await;
                     }
                 })
@@ -233,19 +187,14 @@ pub fn replace_database(url: &str, db: &str) -> String {
         None => (url, String::new()),
     };
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map(|i| i + scheme_end)
-        .unwrap_or(base.len());
+    let host_end = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
     format!("{}/{db}{query}", &base[..host_end])
 }
 
 /// Runs the eventscope binary; returns (exit success, stdout, stderr).
 pub fn eventscope(args: &[&str]) -> (bool, String, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventscope"))
-        .args(args)
-        .output()
-        .expect("run eventscope");
+    let output =
+        std::process::Command::new(env!("CARGO_BIN_EXE_eventscope")).args(args).output().expect("run eventscope");
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -260,14 +209,9 @@ pub fn fingerprints(dir: &std::path::Path) -> Vec<(String, usize, u64)> {
         .map(|entry| {
             let entry = entry.expect("entry");
             let bytes = std::fs::read(entry.path()).expect("read file");
-            let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
-            });
-            (
-                entry.file_name().to_string_lossy().into_owned(),
-                bytes.len(),
-                hash,
-            )
+            let hash =
+                bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3));
+            (entry.file_name().to_string_lossy().into_owned(), bytes.len(), hash)
         })
         .collect();
     out.sort();

@@ -1,0 +1,143 @@
+//! Scripts the window runs: the bundled examples (compiled in from `assets/`) and files the
+//! person picks, which are watched so that saving them in an editor re-runs them.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::SystemTime;
+
+use eframe::egui;
+
+/// The example folds in `assets/folds`.
+pub const FOLD_EXAMPLES: &[(&str, &str)] = &[("order.js", include_str!("../../assets/folds/order.js"))];
+
+/// The example projections in `assets/projections`.
+pub const PROJECTION_EXAMPLES: &[(&str, &str)] = &[
+    ("orders_by_region.js", include_str!("../../assets/projections/orders_by_region.js")),
+    ("refunds_per_customer.js", include_str!("../../assets/projections/refunds_per_customer.js")),
+];
+
+/// Where a script comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScriptSource {
+    Example { name: &'static str, source: &'static str },
+    File(PathBuf),
+}
+
+/// How often a file is checked for changes, in seconds.
+const WATCH_INTERVAL: f64 = 0.5;
+
+/// A script and, for a file, when it was last read.
+#[derive(Clone, Debug)]
+pub struct WatchedScript {
+    pub source: ScriptSource,
+    modified: Option<SystemTime>,
+    last_check: f64,
+}
+
+impl WatchedScript {
+    pub fn new(source: ScriptSource) -> WatchedScript {
+        let modified = match &source {
+            ScriptSource::File(path) => std::fs::metadata(path).and_then(|m| m.modified()).ok(),
+            ScriptSource::Example { .. } => None,
+        };
+        WatchedScript { source, modified, last_check: 0.0 }
+    }
+
+    /// The file name (or the example's name).
+    pub fn name(&self) -> String {
+        match &self.source {
+            ScriptSource::Example { name, .. } => (*name).to_owned(),
+            ScriptSource::File(path) => {
+                path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+            }
+        }
+    }
+
+    /// Where it comes from, in words.
+    pub fn origin(&self) -> String {
+        match &self.source {
+            ScriptSource::Example { .. } => "bundled example".to_owned(),
+            ScriptSource::File(path) => format!("{} (watched: saving it re-runs it)", path.display()),
+        }
+    }
+
+    /// The script text.
+    pub fn text(&self) -> Result<String, String> {
+        match &self.source {
+            ScriptSource::Example { source, .. } => Ok((*source).to_owned()),
+            ScriptSource::File(path) => {
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+            }
+        }
+    }
+
+    /// Whether the file changed since it was last read (checked at most twice a second; `now` is
+    /// egui's time). Asks for a repaint so that an idle window still notices.
+    pub fn changed(&mut self, ctx: &egui::Context, now: f64) -> bool {
+        let ScriptSource::File(path) = &self.source else {
+            return false;
+        };
+        ctx.request_repaint_after(std::time::Duration::from_secs_f64(WATCH_INTERVAL));
+        if now - self.last_check < WATCH_INTERVAL {
+            return false;
+        }
+        self.last_check = now;
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        if modified != self.modified {
+            self.modified = modified;
+            return true;
+        }
+        false
+    }
+}
+
+/// A native "open file" dialog on its own thread, so the window keeps drawing while it is open.
+#[derive(Default)]
+pub struct FileDialog {
+    pending: Option<mpsc::Receiver<Option<PathBuf>>>,
+    pub note: Option<String>,
+}
+
+impl FileDialog {
+    pub fn is_open(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Opens the dialog for files with these extensions.
+    pub fn open(&mut self, ctx: &egui::Context, title: &str, filter_name: &str, extensions: &[&str]) {
+        if self.pending.is_some() {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let ctx = ctx.clone();
+        let title = title.to_owned();
+        let filter_name = filter_name.to_owned();
+        let extensions: Vec<String> = extensions.iter().map(|e| (*e).to_owned()).collect();
+        let spawned = std::thread::Builder::new().name("file-dialog".into()).spawn(move || {
+            let picked = rfd::FileDialog::new()
+                .set_title(title)
+                .add_filter(filter_name, &extensions)
+                .add_filter("All files", &["*"])
+                .pick_file();
+            let _ = tx.send(picked);
+            ctx.request_repaint();
+        });
+        match spawned {
+            Ok(_) => {
+                self.pending = Some(rx);
+                self.note = None;
+            }
+            Err(e) => self.note = Some(format!("no file dialog ({e}): type the path instead")),
+        }
+    }
+
+    /// The chosen file once the dialog closed (`None` while open, or when nothing was chosen).
+    pub fn poll(&mut self) -> Option<PathBuf> {
+        let picked = self.pending.as_ref()?.try_recv().ok()?;
+        self.pending = None;
+        if picked.is_none() {
+            self.note = Some("No file was chosen (or no file dialog is available here): type the path instead.".into());
+        }
+        picked
+    }
+}
