@@ -43,6 +43,12 @@ pub struct Cli {
     /// With --stream: put the cursor at this version.
     #[arg(long, requires = "stream")]
     pub at: Option<i64>,
+    /// Fold every stream with this JavaScript fold (watched: saving it refolds).
+    #[arg(long)]
+    pub fold: Option<PathBuf>,
+    /// Open the Projections view running this JavaScript projection.
+    #[arg(long)]
+    pub projection: Option<PathBuf>,
     /// Which layout to use when the store holds several (see the status bar or the error).
     #[arg(long, global = true)]
     pub layout: Option<String>,
@@ -182,7 +188,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(store) => Target::parse(store)?,
             None => Target::Sqlite(runtime()?.block_on(crate::demo::ensure_workshop_store())?),
         };
-        let start = cli.stream.map(|stream| crate::ui::StartAt { stream, version: cli.at });
+        let start =
+            crate::ui::StartAt { stream: cli.stream, version: cli.at, fold: cli.fold, projection: cli.projection };
         return crate::ui::run(target, layout, start);
     };
     if let Command::Bench { events, streams, jumps, frames } = command {

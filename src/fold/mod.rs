@@ -36,6 +36,35 @@ pub trait Fold {
     fn state(&mut self) -> Result<Value, FoldError>;
 }
 
+/// A fold whose script could not be loaded: it fails at once with the reason, so the history
+/// shows the error where the state would be.
+pub struct BrokenFold {
+    pub name: String,
+    pub message: String,
+}
+
+impl Fold for BrokenFold {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn reset(&mut self) -> Result<(), FoldError> {
+        Err(FoldError { message: self.message.clone() })
+    }
+
+    fn restore(&mut self, _state: &Value) -> Result<(), FoldError> {
+        self.reset()
+    }
+
+    fn apply(&mut self, _event: &Event) -> Result<(), FoldError> {
+        self.reset()
+    }
+
+    fn state(&mut self) -> Result<Value, FoldError> {
+        Err(FoldError { message: self.message.clone() })
+    }
+}
+
 /// Folds `events` from the initial state (no checkpoints): the reference replay.
 pub fn replay<'a>(fold: &mut dyn Fold, events: impl IntoIterator<Item = &'a Event>) -> Result<Value, FoldError> {
     fold.reset()?;

@@ -299,16 +299,17 @@ impl Fold for JsProjection {
                         let key: String = rquickjs::Coerced::<String>::from_js(ctx, key)?.0;
                         let partitions =
                             state.into_object().ok_or_else(|| rquickjs::Error::new_from_js("value", "object"))?;
-                        let current: rquickjs::Value =
-                            match partitions.get::<_, Option<rquickjs::Value>>(key.as_str())? {
-                                Some(current) => current,
-                                None => match self.initial_state(ctx)? {
-                                    Some(initial) => initial,
-                                    None => {
-                                        return Ok(Err("$init returned undefined: return the initial state".to_owned()));
-                                    }
-                                },
-                            };
+                        let current: rquickjs::Value = match partitions
+                            .get::<_, Option<rquickjs::Value>>(key.as_str())?
+                        {
+                            Some(current) => current,
+                            None => match self.initial_state(ctx)? {
+                                Some(initial) => initial,
+                                None => {
+                                    return Ok(Err("$init returned undefined: return the initial state".to_owned()));
+                                }
+                            },
+                        };
                         let next: rquickjs::Value = handler.call((current, e))?;
                         if next.is_undefined() {
                             return Ok(Err(format!(

@@ -60,7 +60,12 @@ impl ConnectPanel {
                 ui.strong("SQLite file");
                 ui.horizontal(|ui| {
                     if ui.button("Choose a file…").clicked() {
-                        self.dialog.open(ui.ctx(), "Open a SQLite event store", "SQLite", &["sqlite", "sqlite3", "db", "db3"]);
+                        self.dialog.open(
+                            ui.ctx(),
+                            "Open a SQLite event store",
+                            "SQLite",
+                            &["sqlite", "sqlite3", "db", "db3"],
+                        );
                     }
                     if self.dialog.is_open() {
                         ui.spinner();

@@ -11,8 +11,9 @@ use serde_json::Value;
 
 use super::diff_view::{changes_ui, line_diff_ui};
 use super::json_tree::{JsonTree, TreeAction, removed_color};
+use super::scripts::{FOLD_EXAMPLES, FileDialog, ScriptSource, WatchedScript};
 use crate::diff::{Change, Hunk, line_diff, structural_diff};
-use crate::fold::{BlameMap, History, MergeFold};
+use crate::fold::{BlameMap, BrokenFold, Fold, History, JsFold, MergeFold};
 use crate::model::{Event, Payload, format_time};
 use crate::worker::{Reply, Request, RequestId, Worker};
 
@@ -45,6 +46,40 @@ pub enum DiffTab {
     Compare,
 }
 
+/// What the panel steps through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// One stream, in version order.
+    Stream,
+    /// A projection run over the store, in global order.
+    Projection,
+}
+
+/// Where a fold applies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FoldScope {
+    Stream(String),
+    Category(String),
+    AllStreams,
+}
+
+/// The fold chosen for streams: a script and where it applies (the merge fold elsewhere).
+#[derive(Clone, Debug)]
+pub struct FoldSetting {
+    pub script: WatchedScript,
+    pub scope: FoldScope,
+}
+
+impl FoldSetting {
+    fn applies(&self, stream: &str, category: &str) -> bool {
+        match &self.scope {
+            FoldScope::Stream(s) => s == stream,
+            FoldScope::Category(c) => c == category,
+            FoldScope::AllStreams => true,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Playback {
     playing: bool,
@@ -55,7 +90,14 @@ struct Playback {
 }
 
 pub struct HistoryPanel {
+    mode: Mode,
+    /// The stream id, or the projection's name.
     stream: Option<String>,
+    /// The fold for streams, when one was chosen (stream mode).
+    fold: Option<FoldSetting>,
+    fold_dialog: FileDialog,
+    fold_path: String,
+    progress: Option<usize>,
     history: Option<History>,
     load_request: Option<RequestId>,
     total: Option<i64>,
@@ -80,7 +122,12 @@ pub struct HistoryPanel {
 impl Default for HistoryPanel {
     fn default() -> Self {
         HistoryPanel {
+            mode: Mode::Stream,
             stream: None,
+            fold: None,
+            fold_dialog: FileDialog::default(),
+            fold_path: String::new(),
+            progress: None,
             history: None,
             load_request: None,
             total: None,
@@ -125,13 +172,72 @@ impl HistoryPanel {
         }
     }
 
-    /// Starts loading a stream (cancelling a load in progress).
+    /// A panel stepping through a projection run; feed it with [`HistoryPanel::push_events`].
+    pub fn for_projection(name: &str, projection: Box<dyn Fold>) -> HistoryPanel {
+        HistoryPanel {
+            mode: Mode::Projection,
+            stream: Some(name.to_owned()),
+            // Projection states grow with the store: fewer, larger checkpoints.
+            history: Some(History::with_interval(name.into(), projection, 512)),
+            ..HistoryPanel::default()
+        }
+    }
+
+    /// Starts loading a stream (cancelling a load in progress). The fold is chosen when the
+    /// first page shows the stream's category.
     pub fn open_stream(&mut self, stream: &str, worker: &mut Worker) {
         self.cancel_load(worker);
-        *self = HistoryPanel { tab: self.tab, show_blame: self.show_blame, ..HistoryPanel::default() };
+        *self = HistoryPanel {
+            tab: self.tab,
+            show_blame: self.show_blame,
+            fold: self.fold.take(),
+            ..HistoryPanel::default()
+        };
         self.stream = Some(stream.to_owned());
-        self.history = Some(History::new(stream.into(), Box::new(MergeFold::default())));
         self.load_request = Some(worker.send(Request::LoadStream { stream: stream.to_owned(), page_size: LOAD_PAGE }));
+    }
+
+    /// The fold for a stream of this category: the chosen script where it applies, else merge.
+    /// A script that does not compile becomes a fold that fails at once, with the reason.
+    fn make_fold(&self, stream: &str, category: &str) -> Box<dyn Fold> {
+        let Some(setting) = self.fold.as_ref().filter(|f| f.applies(stream, category)) else {
+            return Box::new(MergeFold::default());
+        };
+        let name = setting.script.name();
+        match setting.script.text().and_then(|text| JsFold::from_source(&name, &text).map_err(|e| e.to_string())) {
+            Ok(fold) => Box::new(fold),
+            Err(message) => Box::new(BrokenFold { name, message }),
+        }
+    }
+
+    /// The chosen fold (stream mode).
+    pub fn fold_setting(&self) -> Option<&FoldSetting> {
+        self.fold.as_ref()
+    }
+
+    /// Chooses the fold for streams (`None`: the merge fold) and refolds the open stream.
+    pub fn set_fold(&mut self, fold: Option<FoldSetting>) {
+        self.fold = fold;
+        self.refold();
+    }
+
+    /// Replays the loaded events with the fold that applies now, keeping the cursor.
+    fn refold(&mut self) {
+        let (Some(stream), Some(history)) = (self.stream.clone(), self.history.take()) else {
+            return;
+        };
+        if self.mode != Mode::Stream {
+            self.history = Some(history);
+            return;
+        }
+        let events = history.events().to_vec();
+        let category = events.first().map(|e| e.category().to_owned()).unwrap_or_default();
+        let mut fresh = History::new(stream.as_str().into(), self.make_fold(&stream, &category));
+        fresh.push_events(events);
+        self.history = Some(fresh);
+        self.view = None;
+        self.blame = None;
+        self.comparison = None;
     }
 
     pub fn stream(&self) -> Option<&str> {
@@ -147,9 +253,9 @@ impl HistoryPanel {
         self.cursor
     }
 
-    /// The version at the cursor, once events are loaded.
+    /// The version at the cursor (the position, in a projection run), once events are loaded.
     pub fn cursor_version(&self) -> Option<i64> {
-        self.history.as_ref().and_then(|h| h.events().get(self.cursor)).map(|e| e.version)
+        self.history.as_ref().and_then(|h| h.events().get(self.cursor)).map(|e| self.ordinal(e, self.cursor))
     }
 
     pub fn is_loading(&self) -> bool {
@@ -199,34 +305,101 @@ impl HistoryPanel {
         }
         match reply {
             Reply::StreamStarted { summary } => self.total = Some(summary.events),
-            Reply::EventsPage { events, done, .. } => {
-                let was_empty = self.history.as_ref().is_none_or(History::is_empty);
-                if let Some(history) = &mut self.history {
-                    history.push_events(events.clone());
-                }
-                self.done = *done;
-                if was_empty {
-                    self.set_cursor(0);
-                    self.compare_a = events.first().map_or(0, |e| e.version);
-                }
-                if *done && let Some(last) = self.history.as_ref().and_then(|h| h.events().last()) {
-                    self.compare_b = last.version;
-                }
-                if let Some(version) = self.pending_version {
-                    let reached = events.last().is_some_and(|e| e.version >= version);
-                    if reached || *done {
-                        self.pending_version = None;
-                        self.jump_error = self.jump_to_version(version).err();
-                    }
-                }
-            }
-            Reply::Failed { message } => {
-                self.load_error = Some(message.clone());
-                self.done = true;
-            }
+            Reply::EventsPage { events, done, .. } => self.push_events(events.clone(), *done),
+            Reply::Failed { message } => self.set_failed(message.clone()),
             _ => {}
         }
         true
+    }
+
+    /// How many events to expect (for the progress bar).
+    pub fn set_total(&mut self, total: i64) {
+        self.total = Some(total);
+    }
+
+    /// How many events were read so far, when that differs from the events shown (a projection
+    /// reads the whole store but shows the events it selects).
+    pub fn set_progress(&mut self, read: usize) {
+        self.progress = Some(read);
+    }
+
+    /// Loading stopped with this error; what was loaded stays browsable.
+    pub fn set_failed(&mut self, message: String) {
+        self.load_error = Some(message);
+        self.done = true;
+    }
+
+    /// The next page of events (in order); `done` on the last one.
+    pub fn push_events(&mut self, events: Vec<Event>, done: bool) {
+        if self.history.is_none() {
+            let stream = self.stream.clone().unwrap_or_default();
+            let category = events.first().map(|e| e.category().to_owned()).unwrap_or_default();
+            self.history = Some(History::new(stream.as_str().into(), self.make_fold(&stream, &category)));
+        }
+        let was_empty = self.len() == 0;
+        let last_ordinal = events.last().map(|e| self.ordinal(e, self.len() + events.len() - 1));
+        let first_ordinal = events.first().map(|e| self.ordinal(e, self.len()));
+        if let Some(history) = &mut self.history {
+            history.push_events(events);
+        }
+        self.done = done;
+        if was_empty {
+            self.set_cursor(0);
+            self.compare_a = first_ordinal.unwrap_or(0);
+        }
+        if let Some(last) = last_ordinal {
+            self.compare_b = last;
+        }
+        if let Some(target) = self.pending_version {
+            let reached = last_ordinal.is_some_and(|last| last >= target);
+            if reached || done {
+                self.pending_version = None;
+                self.jump_error = self.jump_to_version(target).err();
+            }
+        }
+    }
+
+    /// What the panel counts by: the version in a stream, the global position in a projection
+    /// run (or the event's number where the store has no position).
+    fn ordinal(&self, event: &Event, index: usize) -> i64 {
+        match self.mode {
+            Mode::Stream => event.version,
+            Mode::Projection => event.position.unwrap_or(index as i64 + 1),
+        }
+    }
+
+    /// "version" or "position".
+    fn unit(&self) -> &'static str {
+        match self.mode {
+            Mode::Stream => "version",
+            Mode::Projection => "position",
+        }
+    }
+
+    /// The index of the first event at or after this ordinal.
+    fn index_of(&self, ordinal: i64) -> Option<usize> {
+        let events = self.history.as_ref()?.events();
+        let (mut low, mut high) = (0, events.len());
+        while low < high {
+            let middle = (low + high) / 2;
+            if self.ordinal(&events[middle], middle) < ordinal {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        (low < events.len()).then_some(low)
+    }
+
+    /// How an event is named in labels: `v12`, or `#1849` in a projection run.
+    fn label_of(&self, index: usize) -> String {
+        match self.history.as_ref().and_then(|h| h.events().get(index)) {
+            Some(event) => match self.mode {
+                Mode::Stream => format!("v{}", event.version),
+                Mode::Projection => format!("#{}", self.ordinal(event, index)),
+            },
+            None => format!("#{index}"),
+        }
     }
 
     fn len(&self) -> usize {
@@ -248,16 +421,17 @@ impl HistoryPanel {
         self.set_cursor(target);
     }
 
-    /// Goes to the first event with this version (or the next one after a gap).
+    /// Goes to the first event with this version (the position, in a projection run), or the
+    /// next one after a gap.
     pub fn jump_to_version(&mut self, version: i64) -> Result<(), String> {
-        let history = self.history.as_ref().ok_or("no stream is open")?;
-        match history.index_of_version(version) {
+        let unit = self.unit();
+        match self.index_of(version) {
             Some(index) => {
                 self.set_cursor(index);
                 Ok(())
             }
-            None => Err(match history.events().last() {
-                Some(last) => format!("version {version} is past the end (last loaded: v{})", last.version),
+            None => Err(match self.len().checked_sub(1) {
+                Some(last) => format!("{unit} {version} is past the end (last loaded: {})", self.label_of(last)),
                 None => "no events loaded yet".to_owned(),
             }),
         }
@@ -300,13 +474,12 @@ impl HistoryPanel {
         if self.tab != DiffTab::Compare {
             return;
         }
-        let Some(history) = &mut self.history else {
+        let last = self.len().checked_sub(1);
+        let (Some(a), Some(b)) = (self.index_of(self.compare_a).or(last), self.index_of(self.compare_b).or(last))
+        else {
             return;
         };
-        let (Some(a), Some(b)) = (
-            history.index_of_version(self.compare_a).or(history.len().checked_sub(1)),
-            history.index_of_version(self.compare_b).or(history.len().checked_sub(1)),
-        ) else {
+        let Some(history) = &mut self.history else {
             return;
         };
         if self.comparison.as_ref().is_some_and(|c| c.a == a && c.b == b) {
@@ -398,6 +571,13 @@ impl HistoryPanel {
             empty_state_ui(ui);
             return;
         }
+        let now = ui.input(|i| i.time);
+        if self.mode == Mode::Stream && self.fold.as_mut().is_some_and(|f| f.script.changed(ui.ctx(), now)) {
+            self.refold();
+        }
+        if let Some(path) = self.fold_dialog.poll() {
+            self.choose_fold(Some(WatchedScript::new(ScriptSource::File(path))));
+        }
         self.handle_keys(ui);
         self.advance_playback(ui);
         self.ensure_view();
@@ -438,13 +618,16 @@ impl HistoryPanel {
         let len = self.len();
         ui.add_space(4.0);
         ui.horizontal(|ui| {
-            ui.heading("Stream");
+            ui.heading(match self.mode {
+                Mode::Stream => "Stream",
+                Mode::Projection => "Projection",
+            });
             let stream = self.stream.clone().unwrap_or_default();
             ui.add(egui::Label::new(RichText::new(&stream).monospace().strong()).selectable(true));
             if ui.small_button("Copy id").clicked() {
                 ui.ctx().copy_text(stream);
             }
-            if let Some(history) = &self.history {
+            if let Some(history) = self.history.as_ref().filter(|_| self.mode == Mode::Stream) {
                 for anomaly in history.anomalies().iter().take(3) {
                     ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {anomaly}"));
                 }
@@ -459,13 +642,16 @@ impl HistoryPanel {
         if let Some(error) = &self.load_error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
-        if !self.done || self.total.is_some_and(|t| (len as i64) < t && !self.done) {
+        if !self.done {
             let total = self.total.unwrap_or(0).max(1);
-            ui.add(
-                egui::ProgressBar::new(len as f32 / total as f32)
-                    .desired_width(ui.available_width())
-                    .text(format!("loading: {len} of {} events", self.total.map_or("?".to_owned(), |t| t.to_string()))),
-            );
+            let read = self.progress.unwrap_or(len);
+            ui.add(egui::ProgressBar::new(read as f32 / total as f32).desired_width(ui.available_width()).text(
+                format!(
+                    "{}: {read} of {} events",
+                    if self.mode == Mode::Stream { "loading" } else { "reading the store" },
+                    self.total.map_or("?".to_owned(), |t| t.to_string())
+                ),
+            ));
         }
         if len == 0 {
             return;
@@ -496,17 +682,22 @@ impl HistoryPanel {
                         ui.selectable_value(&mut self.playback.speed_index, i, format!("{speed}"));
                     }
                 });
+            let unit = self.unit();
             let version = self.cursor_version().unwrap_or(0);
-            let last = self.history.as_ref().and_then(|h| h.events().last()).map_or(0, |e| e.version);
-            ui.label(RichText::new(format!("version {version} of {last}")).strong());
+            let last = self
+                .len()
+                .checked_sub(1)
+                .and_then(|i| self.history.as_ref()?.events().get(i).map(|e| self.ordinal(e, i)));
+            ui.label(RichText::new(format!("{unit} {version} of {}", last.unwrap_or(0))).strong());
             ui.label(format!("(event {} of {len})", self.cursor + 1));
             ui.separator();
-            let jump =
-                ui.add(egui::TextEdit::singleline(&mut self.jump_text).hint_text("go to version").desired_width(110.0));
+            let jump = ui.add(
+                egui::TextEdit::singleline(&mut self.jump_text).hint_text(format!("go to {unit}")).desired_width(110.0),
+            );
             if jump.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
                 self.jump_error = match self.jump_text.trim().parse::<i64>() {
                     Ok(v) => self.jump_to_version(v).err(),
-                    Err(_) => Some(format!("“{}” is not a version number", self.jump_text.trim())),
+                    Err(_) => Some(format!("“{}” is not a {unit} number", self.jump_text.trim())),
                 };
                 self.playback.playing = false;
             }
@@ -535,7 +726,11 @@ impl HistoryPanel {
             ui.weak(RichText::new("← → PgUp PgDn Home End, Space plays").monospace());
         });
         if events.is_empty() {
-            ui.weak(if self.done { "This stream has no events." } else { "Loading the first page…" });
+            ui.weak(match (self.done, self.mode) {
+                (true, Mode::Stream) => "This stream has no events.",
+                (true, Mode::Projection) => "No event of the store is selected by this projection.",
+                (false, _) => "Loading the first page…",
+            });
             return;
         }
         let row_height = ui.spacing().interact_size.y;
@@ -549,9 +744,24 @@ impl HistoryPanel {
         let failure_index = history.failure().and_then(|f| f.index);
         let mut clicked = None;
         let cursor = self.cursor;
+        let projection = self.mode == Mode::Projection;
         area.show_rows(ui, row_height, events.len(), |ui, range| {
             for i in range {
                 let event = &events[i];
+                if projection {
+                    ui.horizontal(|ui| {
+                        let text = format!("#{:<6} {}", event.position.unwrap_or(i as i64 + 1), event.event_type);
+                        let mut rich = RichText::new(text).monospace();
+                        if failure_index == Some(i) {
+                            rich = rich.color(removed_color(ui));
+                        }
+                        if ui.selectable_label(i == cursor, rich).clicked() {
+                            clicked = Some(i);
+                        }
+                        ui.weak(format!("{} v{}", event.stream, event.version));
+                    });
+                    continue;
+                }
                 let anomaly = match i.checked_sub(1).map(|p| events[p].version) {
                     Some(previous) if event.version > previous + 1 => {
                         Some(format!("versions {} to {} missing before this one", previous + 1, event.version - 1))
@@ -594,31 +804,52 @@ impl HistoryPanel {
     }
 
     fn state_ui(&mut self, ui: &mut Ui) -> Option<TreeAction> {
-        let Some(view) = &self.view else {
-            return None;
-        };
-        let version = self.cursor_version().unwrap_or(0);
+        self.view.as_ref()?;
+        let at = self.label_of(self.cursor);
+        let state_to_copy = self.cursor_state();
         let mut action = None;
         ui.horizontal(|ui| {
-            ui.heading(format!("State after v{version}"));
-            if let Ok(state) = &view.state
+            ui.heading(format!("State after {at}"));
+            if let Some(state) = &state_to_copy
                 && ui.small_button("Copy state").clicked()
             {
                 ui.ctx().copy_text(crate::diff::pretty(state));
             }
             ui.checkbox(&mut self.show_blame, "Blame").on_hover_text("Show which version last changed each field");
         });
-        let fold = self.history.as_ref().map_or("", |h| h.fold_name());
-        ui.weak(format!("folded with the {fold} fold; highlighted fields changed at this version"));
+        if self.mode == Mode::Stream {
+            self.fold_picker_ui(ui);
+        } else {
+            let fold = self.history.as_ref().map_or("", |h| h.fold_name());
+            ui.weak(format!("the state of {fold} after this event; highlighted fields changed here"));
+        }
+        let Some(view) = &self.view else {
+            return None;
+        };
+        if let Some(failure) = self.history.as_ref().and_then(|h| h.failure()) {
+            egui::Frame::group(ui.style()).fill(ui.visuals().extreme_bg_color).show(ui, |ui| {
+                ui.colored_label(ui.visuals().error_fg_color, RichText::new(failure.to_string()).strong());
+                ui.label(match failure.index {
+                    Some(i) if i > 0 => format!(
+                        "The {} before it stay browsable.",
+                        if self.mode == Mode::Stream { "versions" } else { "events" }
+                    ),
+                    _ => "Fix the script: saving the file re-runs it.".to_owned(),
+                });
+            });
+        }
         match &view.state {
-            Err(message) => {
-                ui.colored_label(ui.visuals().error_fg_color, message);
-                ui.label("The versions before it stay browsable.");
+            Err(_) => {
+                let last_good =
+                    self.history.as_ref().and_then(|h| h.failure()).and_then(|f| f.index).filter(|i| *i > 0);
+                if let Some(index) = last_good {
+                    if ui.button(format!("Go to the last good state ({})", self.label_of(index - 1))).clicked() {
+                        action = Some(TreeAction::GoToEvent(index - 1));
+                    }
+                }
             }
             Ok(state) => {
-                let events = self.history.as_ref().map(|h| h.events()).unwrap_or_default();
-                let label =
-                    |index: usize| events.get(index).map_or_else(|| format!("#{index}"), |e| format!("v{}", e.version));
+                let label = |index: usize| self.label_of(index);
                 let mut tree = JsonTree::new("state").changed(&view.changed_paths);
                 match &self.blame {
                     Some((index, Ok(map))) if self.show_blame && *index == self.cursor => {
@@ -636,21 +867,94 @@ impl HistoryPanel {
         action
     }
 
+    /// The stream's category (from its first event).
+    fn category(&self) -> String {
+        self.history.as_ref().and_then(|h| h.events().first()).map(|e| e.category().to_owned()).unwrap_or_default()
+    }
+
+    /// Chooses a fold script (or the merge fold), keeping the scope kind chosen before.
+    pub fn choose_fold(&mut self, script: Option<WatchedScript>) {
+        let stream = self.stream.clone().unwrap_or_default();
+        let scope = match self.fold.as_ref().map(|f| &f.scope) {
+            Some(FoldScope::Stream(_)) => FoldScope::Stream(stream),
+            Some(FoldScope::AllStreams) => FoldScope::AllStreams,
+            _ => FoldScope::Category(self.category()),
+        };
+        self.set_fold(script.map(|script| FoldSetting { script, scope }));
+    }
+
+    fn fold_picker_ui(&mut self, ui: &mut Ui) {
+        let applied = self.history.as_ref().map_or("merge", |h| h.fold_name()).to_owned();
+        let mut choice: Option<Option<WatchedScript>> = None;
+        ui.horizontal(|ui| {
+            egui::ComboBox::from_label("fold").selected_text(&applied).show_ui(ui, |ui| {
+                if ui.selectable_label(applied == "merge", "merge (generic)").clicked() {
+                    choice = Some(None);
+                }
+                for (name, source) in FOLD_EXAMPLES {
+                    if ui.selectable_label(applied == *name, format!("{name} (example)")).clicked() {
+                        choice = Some(Some(WatchedScript::new(ScriptSource::Example { name, source })));
+                    }
+                }
+                if ui.button("Open a .js file…").clicked() {
+                    self.fold_dialog.open(ui.ctx(), "Choose a fold", "JavaScript", &["js", "mjs"]);
+                }
+            });
+            let path = ui.add(
+                egui::TextEdit::singleline(&mut self.fold_path).hint_text("or a fold file path").desired_width(160.0),
+            );
+            if path.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) && !self.fold_path.trim().is_empty() {
+                choice = Some(Some(WatchedScript::new(ScriptSource::File(self.fold_path.trim().into()))));
+            }
+        });
+        if let Some(choice) = choice {
+            self.choose_fold(choice);
+        }
+        match &self.fold {
+            Some(setting) => {
+                let stream = self.stream.clone().unwrap_or_default();
+                let category = self.category();
+                let mut scope = setting.scope.clone();
+                ui.horizontal(|ui| {
+                    ui.label(format!("{} applies to", setting.script.name()));
+                    ui.radio_value(&mut scope, FoldScope::Stream(stream.clone()), "this stream");
+                    ui.radio_value(
+                        &mut scope,
+                        FoldScope::Category(category.clone()),
+                        format!("every {category} stream"),
+                    );
+                    ui.radio_value(&mut scope, FoldScope::AllStreams, "all streams");
+                });
+                ui.weak(setting.script.origin());
+                if scope != setting.scope {
+                    let script = setting.script.clone();
+                    self.set_fold(Some(FoldSetting { script, scope }));
+                }
+            }
+            None => {
+                ui.weak("merge: every JSON-object payload is merged into the state (RFC 7386)");
+            }
+        }
+        if let Some(note) = &self.fold_dialog.note {
+            ui.weak(note);
+        }
+    }
+
     fn diff_ui(&mut self, ui: &mut Ui) {
         ui.add_space(4.0);
         ui.horizontal(|ui| {
-            let version = self.cursor_version().unwrap_or(0);
-            ui.selectable_value(&mut self.tab, DiffTab::Changes, format!("Changes at v{version}"));
-            ui.selectable_value(&mut self.tab, DiffTab::Compare, "Compare two versions");
+            let at = self.label_of(self.cursor);
+            ui.selectable_value(&mut self.tab, DiffTab::Changes, format!("Changes at {at}"));
+            let compare = format!("Compare two {}s", self.unit());
+            ui.selectable_value(&mut self.tab, DiffTab::Compare, compare);
             if self.tab == DiffTab::Compare {
                 ui.separator();
-                let (first, last) = self
-                    .history
-                    .as_ref()
-                    .map(|h| (h.events().first().map_or(0, |e| e.version), h.events().last().map_or(0, |e| e.version)))
-                    .unwrap_or((0, 0));
-                ui.add(egui::DragValue::new(&mut self.compare_a).range(first..=last).prefix("A: v"));
-                ui.add(egui::DragValue::new(&mut self.compare_b).range(first..=last).prefix("B: v"));
+                let ordinal_at =
+                    |i: usize| self.history.as_ref().and_then(|h| h.events().get(i)).map_or(0, |e| self.ordinal(e, i));
+                let (first, last) = (ordinal_at(0), ordinal_at(self.len().saturating_sub(1)));
+                let prefix = if self.mode == Mode::Stream { "v" } else { "#" };
+                ui.add(egui::DragValue::new(&mut self.compare_a).range(first..=last).prefix(format!("A: {prefix}")));
+                ui.add(egui::DragValue::new(&mut self.compare_b).range(first..=last).prefix(format!("B: {prefix}")));
                 if ui.small_button("A = cursor").clicked() {
                     self.compare_a = self.cursor_version().unwrap_or(first);
                 }

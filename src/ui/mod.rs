@@ -7,6 +7,7 @@ pub mod connect;
 pub mod diff_view;
 pub mod history;
 pub mod json_tree;
+pub mod projection;
 pub mod recent;
 pub mod scripts;
 pub mod streams;
@@ -18,8 +19,10 @@ use eframe::egui::{self, RichText, Ui};
 use crate::store::{StoreCounts, Target};
 use crate::worker::{Reply, Request, RequestId, Worker};
 use connect::{ConnectAction, ConnectPanel};
-use history::HistoryPanel;
+use history::{FoldScope, FoldSetting, HistoryPanel};
+use projection::ProjectionPanel;
 use recent::RecentStores;
+use scripts::{ScriptSource, WatchedScript};
 use streams::{StreamsAction, StreamsPanel};
 
 /// Which screen is shown.
@@ -32,8 +35,21 @@ pub enum Screen {
 /// Where to put the cursor once the store is open.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StartAt {
-    pub stream: String,
+    pub stream: Option<String>,
     pub version: Option<i64>,
+    /// A fold file for all streams.
+    pub fold: Option<PathBuf>,
+    /// A projection file to run (opens the Projections view).
+    pub projection: Option<PathBuf>,
+}
+
+/// The views of the explorer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// One stream's history.
+    History,
+    /// A JavaScript projection run over the store.
+    Projections,
 }
 
 /// Settings that tests change.
@@ -91,6 +107,8 @@ pub struct EventscopeApp {
     pub connect: ConnectPanel,
     pub streams: StreamsPanel,
     pub history: HistoryPanel,
+    pub projections: ProjectionPanel,
+    pub view: View,
     pub status: StatusBar,
     open_request: Option<(RequestId, Option<Target>)>,
     layout_choice: Option<String>,
@@ -115,6 +133,8 @@ impl EventscopeApp {
             connect: ConnectPanel::default(),
             streams: StreamsPanel::default(),
             history: HistoryPanel::default(),
+            projections: ProjectionPanel::default(),
+            view: View::History,
             status: StatusBar::default(),
             open_request: None,
             layout_choice: layout,
@@ -132,6 +152,24 @@ impl EventscopeApp {
     pub fn start_at(mut self, start: Option<StartAt>) -> Self {
         self.start_at = start;
         self
+    }
+
+    fn start(&mut self, start: StartAt) {
+        if let Some(path) = start.fold {
+            self.history.set_fold(Some(FoldSetting {
+                script: WatchedScript::new(ScriptSource::File(path)),
+                scope: FoldScope::AllStreams,
+            }));
+        }
+        if let Some(stream) = start.stream {
+            self.streams.select(&stream);
+            self.history.open_stream(&stream, &mut self.worker);
+            self.history.go_to_version_when_loaded(start.version);
+        }
+        if let Some(path) = start.projection {
+            self.view = View::Projections;
+            self.projections.choose(WatchedScript::new(ScriptSource::File(path)), &mut self.worker);
+        }
     }
 
     /// Opens a store (the current one stays open until the new one is ready).
@@ -162,7 +200,9 @@ impl EventscopeApp {
                 self.on_open_reply(target, reply);
                 continue;
             }
-            if (self.streams.on_reply(id, &reply) || self.history.on_reply(id, &reply))
+            if (self.streams.on_reply(id, &reply)
+                || self.history.on_reply(id, &reply)
+                || self.projections.on_reply(id, &reply))
                 && let Reply::Failed { message } = &reply
             {
                 self.status.last_error = Some(message.clone());
@@ -192,13 +232,21 @@ impl EventscopeApp {
                 };
                 self.streams = StreamsPanel::new(layout.columns.recorded_at.is_some());
                 self.history.cancel_load(&mut self.worker);
+                let fold = self.history.fold_setting().cloned();
                 self.history = HistoryPanel::default();
+                self.history.set_fold(fold);
+                self.projections.cancel(&mut self.worker);
+                let script = self.projections.script().cloned();
+                self.projections = ProjectionPanel::default();
+                if let Some(script) = script
+                    && self.view == View::Projections
+                {
+                    self.projections.choose(script, &mut self.worker);
+                }
                 self.screen = Screen::Explorer;
                 self.store_open = true;
                 if let Some(start) = self.start_at.take() {
-                    self.streams.select(&start.stream);
-                    self.history.open_stream(&start.stream, &mut self.worker);
-                    self.history.go_to_version_when_loaded(start.version);
+                    self.start(start);
                 }
             }
             Reply::Failed { message } => {
@@ -235,6 +283,9 @@ impl EventscopeApp {
             ui.horizontal(|ui| {
                 ui.strong("eventscope");
                 ui.separator();
+                ui.selectable_value(&mut self.view, View::History, "History");
+                ui.selectable_value(&mut self.view, View::Projections, "Projections");
+                ui.separator();
                 if ui.button("Open another store…").clicked() {
                     self.screen = Screen::Connect;
                 }
@@ -247,8 +298,16 @@ impl EventscopeApp {
         });
         if let Some(StreamsAction::OpenStream(stream)) = action {
             self.history.open_stream(&stream, &mut self.worker);
+            self.view = View::History;
         }
-        egui::CentralPanel::default().show(ui, |ui| self.history.ui(ui));
+        match self.view {
+            View::History => {
+                egui::CentralPanel::default().show(ui, |ui| self.history.ui(ui));
+            }
+            View::Projections => {
+                egui::CentralPanel::default().show(ui, |ui| self.projections.ui(ui, &mut self.worker));
+            }
+        }
     }
 }
 
@@ -259,7 +318,7 @@ impl eframe::App for EventscopeApp {
 }
 
 /// Opens the window on a store.
-pub fn run(target: Target, layout: Option<String>, start: Option<StartAt>) -> anyhow::Result<()> {
+pub fn run(target: Target, layout: Option<String>, start: StartAt) -> anyhow::Result<()> {
     let title = format!("eventscope — {}", target.display());
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -272,7 +331,9 @@ pub fn run(target: Target, layout: Option<String>, start: Option<StartAt>) -> an
         "eventscope",
         options,
         Box::new(move |cc| {
-            Ok(Box::new(EventscopeApp::new(&cc.egui_ctx, Some(target), layout, AppOptions::user()).start_at(start)))
+            Ok(Box::new(
+                EventscopeApp::new(&cc.egui_ctx, Some(target), layout, AppOptions::user()).start_at(Some(start)),
+            ))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
