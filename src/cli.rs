@@ -353,10 +353,10 @@ async fn print_projection(store: &Store, mut projection: JsProjection, until: Op
     'pages: while let Some(at) = cursor {
         let page = store.read_log(&at, true, PAGE).await?;
         for event in &page.events {
-            if let (Some(until), Some(position)) = (until, event.position) {
-                if position > until {
-                    break 'pages;
-                }
+            if let (Some(until), Some(position)) = (until, event.position)
+                && position > until
+            {
+                break 'pages;
             }
             read += 1;
             last_position = event.position.or(last_position);

@@ -226,3 +226,89 @@ fn an_undecodable_payload_shows_its_bytes_and_reason_and_gaps_are_marked() {
     assert!(h.query_by_label_contains("Could not decode: not UTF-8 text").is_some());
     assert!(h.query_by_label_contains("7b 22 61 22 31 ff").is_some());
 }
+
+#[test]
+fn the_order_fold_from_the_picker_shows_the_double_refund() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    open_order_1042(&mut h);
+    h.get_by_label("fold").click();
+    h.step();
+    h.step();
+    h.get_by_label("order.js (example)").click();
+    h.step();
+    h.step();
+    h.key_press(Key::End);
+    h.step();
+    let state = app(&h).history.cursor_state().expect("state");
+    assert_eq!(state["refunded"], json!(3699));
+    assert_eq!(state["warnings"], json!(["v4: refunds (3699) exceed the payment (1849.5)"]));
+    assert!(h.query_by_label("every Order stream").is_some(), "the scope choice is offered");
+    // The merge fold again.
+    h.get_by_label("fold").click();
+    h.step();
+    h.step();
+    h.get_by_label("merge (generic)").click();
+    h.step();
+    h.step();
+    assert!(app(&h).history.cursor_state().unwrap().get("refunded").is_none());
+}
+
+#[test]
+fn a_watched_fold_file_refolds_when_saved_and_a_failing_fold_keeps_earlier_versions() {
+    let db = workshop();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mine.js");
+    std::fs::write(&file, "({ $init: () => ({ n: 0 }), $any: (s, e) => { s.n += 1; return s; } })").unwrap();
+    let mut h = harness(Target::Sqlite(db.path()));
+    open_order_1042(&mut h);
+    app_mut(&mut h).history.choose_fold(Some(eventscope::ui::scripts::WatchedScript::new(
+        eventscope::ui::scripts::ScriptSource::File(file.clone()),
+    )));
+    h.step();
+    h.key_press(Key::End);
+    h.step();
+    assert_eq!(app(&h).history.cursor_state().unwrap(), std::sync::Arc::new(json!({"n": 4})));
+    // Saved again in an editor: the state follows within a second.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(
+        &file,
+        "({ $init: () => ({ n: 0 }),\n  PaymentConfirmed: (s, e) => { throw new Error('payments are broken'); },\n  $any: (s, e) => { s.n += 10; return s; } })",
+    )
+    .unwrap();
+    wait_until(&mut h, "the refold", |h| app(h).history.history().is_some_and(|x| x.failure().is_some()));
+    assert!(h.query_all_by_label_contains("the fold failed at version 2 (PaymentConfirmed)").count() >= 1);
+    assert!(h.query_all_by_label_contains("mine.js:2:").count() >= 1);
+    h.get_by_label("Go to the last good state (v1)").click();
+    h.step();
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(1));
+    assert_eq!(app(&h).history.cursor_state().unwrap(), std::sync::Arc::new(json!({"n": 10})));
+}
+
+#[test]
+fn a_projection_run_is_stepped_through_like_a_stream() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    h.get_by_label("Projections").click();
+    h.step();
+    h.get_by_label("script").click();
+    h.step();
+    h.step();
+    h.get_by_label("refunds_per_customer.js (example)").click();
+    h.step();
+    wait_until(&mut h, "the run", |h| !app(h).projections.is_running());
+    assert_eq!(app(&h).projections.events_read(), 2679);
+    h.key_press(Key::End);
+    h.step();
+    let view = app(&h).projections.view().expect("a run");
+    let state = view.cursor_state().expect("state");
+    assert_eq!(state["partitions"]["C-112"]["requests"], json!(2));
+    assert!(state["would_emit"]["count"].as_u64().unwrap() > 0);
+    // Only Order events are in the run, in global order.
+    let events = view.history().unwrap().events();
+    assert!(events.iter().all(|e| e.aggregate_type.as_deref() == Some("Order")));
+    assert!(events.windows(2).all(|w| w[0].position < w[1].position));
+    assert!(h.query_by_label_contains("position ").is_some());
+}

@@ -186,7 +186,7 @@ impl History {
         match self.fold.state() {
             Ok(state) => self.tail = state,
             Err(error) => {
-                self.failure.get_or_insert_with(|| FoldFailure { index: None, version: None, event_type: None, error });
+                self.failure.get_or_insert(FoldFailure { index: None, version: None, event_type: None, error });
             }
         }
     }
@@ -198,6 +198,10 @@ impl History {
 
     /// The state after the first `count` events (0 = the initial state), memoised.
     pub fn state_after(&mut self, count: usize) -> Result<Arc<Value>, FoldFailure> {
+        self.compute_state(count, true)
+    }
+
+    fn compute_state(&mut self, count: usize, memoise: bool) -> Result<Arc<Value>, FoldFailure> {
         if let Some(state) = self.cache.get(&count) {
             return Ok(state.clone());
         }
@@ -234,17 +238,38 @@ impl History {
             self.position = Some(count);
             Arc::new(state)
         };
-        if self.cache.len() >= STATE_CACHE_LIMIT {
-            self.cache.clear();
+        if memoise {
+            if self.cache.len() >= STATE_CACHE_LIMIT {
+                self.cache.clear();
+            }
+            self.cache.insert(count, state.clone());
         }
-        self.cache.insert(count, state.clone());
         Ok(state)
     }
 
     /// Who last changed each path of the state after `count` events.
     pub fn blame_after(&mut self, count: usize) -> Result<BlameMap, FoldFailure> {
+        loop {
+            if let Some(map) = self.blame_after_within(count, std::time::Duration::from_secs(3600))? {
+                return Ok(map);
+            }
+        }
+    }
+
+    /// Like [`History::blame_after`], but gives up after about `budget` (returning `None`) and
+    /// goes on from where it stopped at the next call: a long stream's blame is built over several
+    /// frames instead of freezing one.
+    pub fn blame_after_within(
+        &mut self,
+        count: usize,
+        budget: std::time::Duration,
+    ) -> Result<Option<BlameMap>, FoldFailure> {
+        let started = std::time::Instant::now();
         let k = count / self.interval;
         while self.blame_checkpoints.len() <= k {
+            if started.elapsed() > budget {
+                return Ok(None);
+            }
             let next = self.blame_checkpoints.len();
             let map = if next == 0 {
                 let initial = self.state_after(0)?;
@@ -260,13 +285,19 @@ impl History {
         }
         let mut map = self.blame_checkpoints[k].clone();
         self.advance_blame(&mut map, k * self.interval, count)?;
-        Ok(map)
+        Ok(Some(map))
+    }
+
+    /// How much of the blame up to `count` events is built (0 to 1).
+    pub fn blame_progress(&self, count: usize) -> f32 {
+        let needed = count / self.interval + 1;
+        (self.blame_checkpoints.len().min(needed) as f32) / needed as f32
     }
 
     fn advance_blame(&mut self, map: &mut BlameMap, from: usize, to: usize) -> Result<(), FoldFailure> {
         let mut previous = self.state_after(from)?;
         for count in from + 1..=to {
-            let state = self.state_after(count)?;
+            let state = self.compute_state(count, false)?;
             apply_blame(map, &previous, &state, Blame::Event(count - 1));
             previous = state;
         }

@@ -33,7 +33,7 @@ impl Source {
     pub fn selects(&self, event: &Event) -> bool {
         match self {
             Source::All => true,
-            Source::Streams(streams) => streams.iter().any(|s| *s == event.stream.0),
+            Source::Streams(streams) => streams.contains(&event.stream.0),
             Source::Category(category) => event.category() == category,
         }
     }

@@ -98,6 +98,8 @@ pub struct HistoryPanel {
     fold_dialog: FileDialog,
     fold_path: String,
     progress: Option<usize>,
+    /// The blame is being built (over several frames).
+    blame_pending: bool,
     history: Option<History>,
     load_request: Option<RequestId>,
     total: Option<i64>,
@@ -128,6 +130,7 @@ impl Default for HistoryPanel {
             fold_dialog: FileDialog::default(),
             fold_path: String::new(),
             progress: None,
+            blame_pending: false,
             history: None,
             load_request: None,
             total: None,
@@ -165,10 +168,10 @@ impl HistoryPanel {
 
     /// Stops a load in progress, if any.
     pub fn cancel_load(&mut self, worker: &mut Worker) {
-        if let Some(id) = self.load_request.take() {
-            if !self.done {
-                worker.send(Request::Cancel { id });
-            }
+        if let Some(id) = self.load_request.take()
+            && !self.done
+        {
+            worker.send(Request::Cancel { id });
         }
     }
 
@@ -459,14 +462,19 @@ impl HistoryPanel {
     }
 
     fn ensure_blame(&mut self) {
+        self.blame_pending = false;
         if !self.show_blame || self.blame.as_ref().is_some_and(|(i, _)| *i == self.cursor) {
             return;
         }
         if let Some(history) = &mut self.history
             && !history.is_empty()
         {
-            let map = history.blame_after(self.cursor + 1).map_err(|f| f.to_string());
-            self.blame = Some((self.cursor, map));
+            // A long stream's blame is built a few milliseconds per frame.
+            match history.blame_after_within(self.cursor + 1, std::time::Duration::from_millis(12)) {
+                Ok(Some(map)) => self.blame = Some((self.cursor, Ok(map))),
+                Ok(None) => self.blame_pending = true,
+                Err(failure) => self.blame = Some((self.cursor, Err(failure.to_string()))),
+            }
         }
     }
 
@@ -816,6 +824,11 @@ impl HistoryPanel {
                 ui.ctx().copy_text(crate::diff::pretty(state));
             }
             ui.checkbox(&mut self.show_blame, "Blame").on_hover_text("Show which version last changed each field");
+            if self.blame_pending {
+                let done = self.history.as_ref().map_or(0.0, |h| h.blame_progress(self.cursor + 1));
+                ui.add(egui::ProgressBar::new(done).desired_width(120.0).text("building blame"));
+                ui.ctx().request_repaint();
+            }
         });
         if self.mode == Mode::Stream {
             self.fold_picker_ui(ui);
@@ -842,10 +855,10 @@ impl HistoryPanel {
             Err(_) => {
                 let last_good =
                     self.history.as_ref().and_then(|h| h.failure()).and_then(|f| f.index).filter(|i| *i > 0);
-                if let Some(index) = last_good {
-                    if ui.button(format!("Go to the last good state ({})", self.label_of(index - 1))).clicked() {
-                        action = Some(TreeAction::GoToEvent(index - 1));
-                    }
+                if let Some(index) = last_good
+                    && ui.button(format!("Go to the last good state ({})", self.label_of(index - 1))).clicked()
+                {
+                    action = Some(TreeAction::GoToEvent(index - 1));
                 }
             }
             Ok(state) => {
