@@ -293,7 +293,7 @@ impl EventscopeApp {
         });
         egui::Panel::bottom("status").show(ui, |ui| self.status.ui(ui));
         let mut action = None;
-        egui::Panel::left("streams").resizable(true).default_size(400.0).min_size(220.0).show(ui, |ui| {
+        egui::Panel::left("streams").resizable(true).default_size(350.0).min_size(220.0).show(ui, |ui| {
             action = self.streams.ui(ui, &mut self.worker);
         });
         if let Some(StreamsAction::OpenStream(stream)) = action {

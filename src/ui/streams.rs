@@ -216,9 +216,8 @@ impl StreamsPanel {
                         if response.clicked() {
                             action = Some(StreamsAction::OpenStream(row.stream.0.clone()));
                         }
-                        let when =
-                            row.last_recorded_at.map(|t| t.format(" · %m-%d %H:%M").to_string()).unwrap_or_default();
-                        ui.weak(format!("{} ev{when}", row.events));
+                        // The last time is in the tooltip: the id needs the width.
+                        ui.weak(format!("{} ev", row.events));
                     });
                 }
             },
