@@ -2,5 +2,6 @@
 //! data before anyone deploys them. [`js`] runs projections written in JavaScript.
 
 pub mod js;
+pub mod sql;
 
 pub use js::{JsProjection, Source};

@@ -14,9 +14,51 @@ pub enum Cell {
     Text(String),
     Bytes(Vec<u8>),
     Time(DateTime<Utc>),
+    /// An exact decimal number, as the database printed it (PostgreSQL `numeric`).
+    Decimal(String),
+    /// JSON text (PostgreSQL `json`/`jsonb`).
+    Json(String),
 }
 
 impl Cell {
+    /// The value as a number, for sorting and plotting.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Cell::Int(i) => Some(*i as f64),
+            Cell::Float(f) => Some(*f),
+            Cell::Decimal(d) => d.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The value as JSON: numbers as numbers, JSON as JSON, times as RFC 3339, bytes as base64.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Cell::Null => Value::Null,
+            Cell::Bool(b) => Value::Bool(*b),
+            Cell::Int(i) => Value::from(*i),
+            Cell::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Cell::Decimal(d) => serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.clone())),
+            Cell::Json(j) => serde_json::from_str(j).unwrap_or_else(|_| Value::String(j.clone())),
+            Cell::Text(s) => Value::String(s.clone()),
+            Cell::Bytes(b) => {
+                use base64::Engine as _;
+                Value::String(base64::engine::general_purpose::STANDARD.encode(b))
+            }
+            Cell::Time(t) => Value::String(crate::model::format_time(*t)),
+        }
+    }
+
+    /// The value as text for tables and CSV (NULL is empty; bytes are hex).
+    pub fn to_display(&self) -> String {
+        match self {
+            Cell::Null => String::new(),
+            Cell::Bytes(b) => format!("\\x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+            other => other.as_text().unwrap_or_default(),
+        }
+    }
+
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Cell::Int(i) => Some(*i),
@@ -35,6 +77,7 @@ impl Cell {
             Cell::Bool(b) => Some(b.to_string()),
             Cell::Bytes(b) => String::from_utf8(b.clone()).ok(),
             Cell::Time(t) => Some(crate::model::format_time(*t)),
+            Cell::Decimal(d) | Cell::Json(d) => Some(d.clone()),
             Cell::Null => None,
         }
     }
@@ -82,6 +125,7 @@ impl From<&Cell> for Param {
             Cell::Text(s) => Param::Text(s.clone()),
             Cell::Bytes(b) => Param::Text(String::from_utf8_lossy(b).into_owned()),
             Cell::Time(t) => Param::Time(*t),
+            Cell::Decimal(d) | Cell::Json(d) => Param::Text(d.clone()),
         }
     }
 }

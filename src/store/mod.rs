@@ -13,6 +13,7 @@ pub mod sqlite;
 use std::path::PathBuf;
 
 use crate::model::{Event, Payload, StreamId, StreamSummary, Version};
+use crate::projection::sql::{Definition, PreviewError, PreviewLimits, ResultSet};
 use cell::{Cell, Param};
 use layout::{Catalog, Layout};
 use query::{Dialect, LogCursor, Sql, StreamCursor, StreamQuery};
@@ -108,6 +109,38 @@ pub fn mask_url(url: &str) -> String {
             None => url.to_owned(),
         },
         None => url.to_owned(),
+    }
+}
+
+/// Cancels a running preview from another task: sets a flag the query checks (SQLite), and
+/// remembers the server process to cancel (PostgreSQL).
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken {
+    cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    backend_pid: std::sync::Arc<std::sync::Mutex<Option<i32>>>,
+}
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.cancelled.clone()
+    }
+
+    pub(crate) fn set_backend_pid(&self, pid: i32) {
+        if let Ok(mut slot) = self.backend_pid.lock() {
+            *slot = Some(pid);
+        }
+    }
+
+    pub(crate) fn backend_pid(&self) -> Option<i32> {
+        self.backend_pid.lock().ok().and_then(|p| *p)
     }
 }
 
@@ -230,6 +263,69 @@ impl Store {
         }
     }
 
+    /// Previews a projection definition: only its query runs, read-only, in a transaction that
+    /// is rolled back, with the time-out and row cap of `limits`. Error positions are byte
+    /// offsets into `text`.
+    pub async fn preview(
+        &self,
+        text: &str,
+        limits: PreviewLimits,
+        cancel: &CancelToken,
+    ) -> Result<(Definition, ResultSet), PreviewError> {
+        let definition = crate::projection::sql::parse_definition(text)?;
+        let result = self.run_preview(&definition.query, limits, cancel).await.map_err(|e| match e {
+            PreviewError::Database { message, position } => PreviewError::Database {
+                message,
+                position: position.map(|p| p + definition.query_offset),
+            },
+            other => other,
+        })?;
+        Ok((definition, result))
+    }
+
+    async fn run_preview(&self, query: &str, limits: PreviewLimits, cancel: &CancelToken) -> Result<ResultSet, PreviewError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.preview(query, limits, cancel).await,
+            Backend::Postgres(b) => b.preview(query, limits, cancel).await,
+        }
+    }
+
+    /// Stops a running preview (on PostgreSQL, asks the server to cancel its statement).
+    pub async fn cancel_preview(&self, cancel: &CancelToken) {
+        cancel.cancel();
+        if let (Backend::Postgres(b), Some(pid)) = (&self.backend, cancel.backend_pid()) {
+            b.cancel_backend(pid).await;
+        }
+    }
+
+    /// Whether a table or view (or materialized view) of this name exists.
+    pub async fn relation_exists(&self, name: &str) -> Result<bool, StoreError> {
+        let rows = match &self.backend {
+            Backend::Sqlite(b) => {
+                b.fetch(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?1 COLLATE NOCASE",
+                    &[Param::Text(name.rsplit('.').next().unwrap_or(name).to_owned())],
+                )
+                .await?
+            }
+            Backend::Postgres(b) => {
+                b.fetch("SELECT CASE WHEN to_regclass($1) IS NULL THEN 0 ELSE 1 END", &[Param::Text(quote_relation(name))])
+                    .await?
+            }
+        };
+        Ok(rows.first().and_then(|r| r.first()).and_then(Cell::as_i64).unwrap_or(0) > 0)
+    }
+
+    /// The rows of a deployed relation, with the same limits as a preview.
+    pub async fn preview_relation(
+        &self,
+        name: &str,
+        limits: PreviewLimits,
+        cancel: &CancelToken,
+    ) -> Result<ResultSet, PreviewError> {
+        self.run_preview(&format!("SELECT * FROM {}", quote_relation(name)), limits, cancel).await
+    }
+
     /// The number of streams and events.
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
         let rows = self.fetch(&query::store_counts(self.dialect(), &self.layout)).await?;
@@ -345,6 +441,11 @@ impl Store {
             Backend::Postgres(b) => b.pool.close().await,
         }
     }
+}
+
+/// A possibly schema-qualified relation name, each part quoted.
+fn quote_relation(name: &str) -> String {
+    name.split('.').map(query::quote_ident).collect::<Vec<_>>().join(".")
 }
 
 /// Builds an event from the cells of [`query`]'s event columns.

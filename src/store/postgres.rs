@@ -3,14 +3,15 @@
 //! backend-neutral cells. The password never leaves this module: errors are scrubbed of it.
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgValueFormat};
-use sqlx::{ConnectOptions, Connection, Row, TypeInfo, ValueRef};
+use sqlx::{Column as _, ConnectOptions, Connection, Executor as _, Row, Statement as _, TypeInfo, ValueRef};
 
-use super::StoreError;
 use super::cell::{Cell, Param};
+use super::{CancelToken, StoreError};
+use crate::projection::sql::{PreviewError, PreviewLimits, ResultColumn, ResultSet};
 use super::layout::{Catalog, CatalogColumn, CatalogTable};
 
 /// How long connecting may take before the user is told the server does not answer.
@@ -188,6 +189,75 @@ impl PgBackend {
     }
 }
 
+impl PgBackend {
+    /// Runs a preview query in a `READ ONLY` transaction that is always rolled back, with
+    /// `statement_timeout` set for it; the rows arrive as text (so any type can be shown) up
+    /// to the row cap. Its server process is recorded in `cancel` so it can be cancelled.
+    pub async fn preview(&self, query: &str, limits: PreviewLimits, cancel: &CancelToken) -> Result<ResultSet, PreviewError> {
+        use futures_util::StreamExt as _;
+        let started = Instant::now();
+        let mut tx = self.pool.begin().await.map_err(|e| self.preview_error(e, query, limits, cancel))?;
+        let result = async {
+            sqlx::raw_sql("SET TRANSACTION READ ONLY").execute(&mut *tx).await?;
+            let timeout = format!("SET LOCAL statement_timeout = {}", limits.timeout.as_millis().max(1));
+            sqlx::raw_sql(sqlx::AssertSqlSafe(timeout)).execute(&mut *tx).await?;
+            let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *tx).await?;
+            cancel.set_backend_pid(pid);
+            let prepared = (&mut *tx).prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(query.to_owned()))).await?;
+            let columns: Vec<ResultColumn> = prepared
+                .columns()
+                .iter()
+                .map(|c| ResultColumn { name: c.name().to_owned(), type_name: c.type_info().name().to_owned() })
+                .collect();
+            let mut rows = Vec::new();
+            let mut truncated = false;
+            {
+                // The simple protocol: every value comes as text, whatever its type.
+                let mut stream = sqlx::raw_sql(sqlx::AssertSqlSafe(query.to_owned())).fetch(&mut *tx);
+                while let Some(row) = stream.next().await {
+                    if rows.len() >= limits.max_rows {
+                        truncated = true;
+                        break;
+                    }
+                    rows.push(row_cells(&row?));
+                }
+            }
+            Ok::<_, sqlx::Error>((columns, rows, truncated))
+        }
+        .await;
+        let _ = tx.rollback().await;
+        match result {
+            Ok((columns, rows, truncated)) => Ok(ResultSet { columns, rows, truncated, elapsed: started.elapsed() }),
+            Err(e) => Err(self.preview_error(e, query, limits, cancel)),
+        }
+    }
+
+    fn preview_error(&self, e: sqlx::Error, query: &str, limits: PreviewLimits, cancel: &CancelToken) -> PreviewError {
+        if let sqlx::Error::Database(db) = &e {
+            if db.code().as_deref() == Some("57014") {
+                return if cancel.is_cancelled() { PreviewError::Cancelled } else { PreviewError::Timeout(limits.timeout) };
+            }
+            let position = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().and_then(|pg| match pg.position() {
+                Some(sqlx::postgres::PgErrorPosition::Original(p)) => Some(p),
+                _ => None,
+            });
+            let message = scrub(&format!("the database refused the query: {}", db.message()), &self.url);
+            if let StoreError::ReadOnly(message) = self.error(e) {
+                return PreviewError::Refused(message);
+            }
+            // PostgreSQL counts characters from 1; positions here are byte offsets.
+            let position = position.and_then(|p| query.char_indices().nth(p.saturating_sub(1)).map(|(byte, _)| byte));
+            return PreviewError::Database { message, position };
+        }
+        PreviewError::Database { message: self.error(e).to_string(), position: None }
+    }
+
+    /// Asks the server to cancel the statement running in process `pid`.
+    pub async fn cancel_backend(&self, pid: i32) {
+        let _ = sqlx::query("SELECT pg_cancel_backend($1)").bind(pid).execute(&self.pool).await;
+    }
+}
+
 /// Decodes a row by each column's type.
 pub fn row_cells(row: &PgRow) -> Vec<Cell> {
     (0..row.len()).map(|i| cell(row, i)).collect()
@@ -203,7 +273,7 @@ fn cell(row: &PgRow, i: usize) -> Cell {
     let type_name = raw.type_info().name().to_owned();
     let text_format = raw.format() == PgValueFormat::Text;
     let decoded = match type_name.as_str() {
-        _ if text_format => raw.as_str().map(|s| Cell::Text(s.to_owned())).ok(),
+        _ if text_format => raw.as_str().ok().map(|s| text_cell(&type_name, s)),
         "BOOL" => row.try_get::<bool, _>(i).map(Cell::Bool).ok(),
         "INT2" => row.try_get::<i16, _>(i).map(|v| Cell::Int(v.into())).ok(),
         "INT4" => row.try_get::<i32, _>(i).map(|v| Cell::Int(v.into())).ok(),
@@ -229,6 +299,23 @@ fn cell(row: &PgRow, i: usize) -> Cell {
         _ => None,
     };
     decoded.unwrap_or_else(|| Cell::Text(format!("<{type_name} value>")))
+}
+
+/// A value PostgreSQL sent as text, typed by its column's type.
+fn text_cell(type_name: &str, text: &str) -> Cell {
+    let parsed = match type_name {
+        "INT2" | "INT4" | "INT8" | "OID" => text.parse().ok().map(Cell::Int),
+        "FLOAT4" | "FLOAT8" => text.parse().ok().map(Cell::Float),
+        "NUMERIC" => Some(Cell::Decimal(text.to_owned())),
+        "BOOL" => Some(Cell::Bool(text == "t")),
+        "JSON" | "JSONB" => Some(Cell::Json(text.to_owned())),
+        "TIMESTAMPTZ" | "TIMESTAMP" | "DATE" => super::cell::parse_time(text).map(Cell::Time),
+        "BYTEA" => text.strip_prefix("\\x").and_then(|hex| {
+            (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect::<Option<Vec<u8>>>().map(Cell::Bytes)
+        }),
+        _ => None,
+    };
+    parsed.unwrap_or_else(|| Cell::Text(text.to_owned()))
 }
 
 fn format_uuid(bytes: &[u8]) -> String {

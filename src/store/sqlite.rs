@@ -11,13 +11,16 @@
 //!   directory and the copy is opened; the original files are never opened.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, TypeInfo, ValueRef};
+use sqlx::{Column as _, Row, Statement as _, TypeInfo, ValueRef};
 
-use super::StoreError;
 use super::cell::{Cell, Param};
+use super::{CancelToken, StoreError};
+use crate::projection::sql::{PreviewError, PreviewLimits, ResultColumn, ResultSet};
 use super::layout::{Catalog, CatalogColumn, CatalogTable};
 
 /// How a file was opened, in words for the status bar.
@@ -213,6 +216,96 @@ impl SqliteBackend {
         }
         let rows = query.fetch_all(&self.pool).await.map_err(StoreError::query)?;
         Ok(rows.iter().map(row_cells).collect())
+    }
+}
+
+impl SqliteBackend {
+    /// Runs a preview query on one connection inside `BEGIN … ROLLBACK`; a progress handler stops
+    /// it at the deadline or when cancelled. The connection is read-only, so writes fail.
+    pub async fn preview(&self, query: &str, limits: PreviewLimits, cancel: &CancelToken) -> Result<ResultSet, PreviewError> {
+        use futures_util::StreamExt as _;
+        use sqlx::Executor as _;
+        let started = Instant::now();
+        let mut conn = self.pool.acquire().await.map_err(|e| database_error(e, query))?;
+        let deadline = started + limits.timeout;
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let cancelled = cancel.flag();
+        let stopped_by_deadline = timed_out.clone();
+        conn.lock_handle().await.map_err(|e| database_error(e, query))?.set_progress_handler(1_000, move || {
+            if cancelled.load(Ordering::SeqCst) {
+                return false;
+            }
+            if Instant::now() >= deadline {
+                stopped_by_deadline.store(true, Ordering::SeqCst);
+                return false;
+            }
+            true
+        });
+        let result = async {
+            conn.execute("BEGIN").await?;
+            let prepared = (&mut *conn).prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(query.to_owned()))).await?;
+            let mut columns: Vec<ResultColumn> = prepared
+                .columns()
+                .iter()
+                .map(|c| ResultColumn { name: c.name().to_owned(), type_name: c.type_info().name().to_owned() })
+                .collect();
+            let mut rows = Vec::new();
+            let mut truncated = false;
+            {
+                let mut stream = sqlx::query(sqlx::AssertSqlSafe(query.to_owned())).fetch(&mut *conn);
+                while let Some(row) = stream.next().await {
+                    if rows.len() >= limits.max_rows {
+                        truncated = true;
+                        break;
+                    }
+                    rows.push(row_cells(&row?));
+                }
+            }
+            // SQLite types values, not columns: name a column by its values where the table
+            // does not declare it.
+            for (i, column) in columns.iter_mut().enumerate() {
+                if column.type_name == "NULL" {
+                    column.type_name = rows
+                        .iter()
+                        .find_map(|r| match r.get(i) {
+                            Some(Cell::Int(_)) => Some("INTEGER"),
+                            Some(Cell::Float(_)) => Some("REAL"),
+                            Some(Cell::Text(_)) => Some("TEXT"),
+                            Some(Cell::Bytes(_)) => Some("BLOB"),
+                            _ => None,
+                        })
+                        .unwrap_or("NULL")
+                        .to_owned();
+                }
+            }
+            Ok::<_, sqlx::Error>((columns, rows, truncated))
+        }
+        .await;
+        let _ = conn.execute("ROLLBACK").await;
+        if let Ok(mut handle) = conn.lock_handle().await {
+            handle.remove_progress_handler();
+        }
+        match result {
+            Ok((columns, rows, truncated)) => Ok(ResultSet { columns, rows, truncated, elapsed: started.elapsed() }),
+            Err(_) if cancel.is_cancelled() => Err(PreviewError::Cancelled),
+            Err(_) if timed_out.load(Ordering::SeqCst) => Err(PreviewError::Timeout(limits.timeout)),
+            Err(e) => Err(database_error(e, query)),
+        }
+    }
+}
+
+/// A database error in words, with the position of the token SQLite names (`near "x"`).
+fn database_error(e: sqlx::Error, query: &str) -> PreviewError {
+    match StoreError::query(e) {
+        StoreError::ReadOnly(message) => PreviewError::Refused(message),
+        other => {
+            let message = other.to_string();
+            let position = message
+                .split_once("near \"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .and_then(|(token, _)| query.find(token));
+            PreviewError::Database { message, position }
+        }
     }
 }
 

@@ -1,0 +1,531 @@
+//! SQL projections previewed before they are deployed. This module is pure: it reads a
+//! definition (a bare `SELECT`/`WITH`, or `CREATE [MATERIALIZED] VIEW name AS …` /
+//! `CREATE TABLE name AS …`, of which only the query runs), refuses anything that would write,
+//! holds result sets, compares a result with the deployed relation by a key column, and exports
+//! CSV and JSON. Running the query is the store's job (`Store::preview`), read-only, in a
+//! transaction that is rolled back, with a time-out and a row cap.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::store::cell::Cell;
+
+/// Limits of one preview.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreviewLimits {
+    pub timeout: Duration,
+    pub max_rows: usize,
+}
+
+impl Default for PreviewLimits {
+    fn default() -> Self {
+        PreviewLimits { timeout: Duration::from_secs(10), max_rows: 10_000 }
+    }
+}
+
+/// What a definition asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Definition {
+    /// The query that runs.
+    pub query: String,
+    /// Where the query starts in the text given (bytes), to map database error positions back.
+    pub query_offset: usize,
+    /// The relation the definition would create (`None` for a bare query).
+    pub relation: Option<String>,
+    /// `VIEW`, `MATERIALIZED VIEW` or `TABLE`.
+    pub kind: Option<String>,
+}
+
+/// Why a preview did not give rows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PreviewError {
+    /// eventscope will not run this statement.
+    #[error("{0}")]
+    Refused(String),
+    /// The database refused or failed the query; `position` is a byte offset into the text given.
+    #[error("{message}")]
+    Database { message: String, position: Option<usize> },
+    #[error("the query ran longer than {} ms and was stopped: raise the time-out or narrow the query", .0.as_millis())]
+    Timeout(Duration),
+    #[error("the query was cancelled")]
+    Cancelled,
+}
+
+/// A token of SQL text, enough to tell statements, keywords and literals apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    Word,
+    Number,
+    String,
+    QuotedIdent,
+    Comment,
+    Punct,
+    Space,
+}
+
+/// Splits SQL into tokens (byte ranges): quotes, dollar quotes, comments and words.
+pub fn tokens(text: &str) -> Vec<(TokenKind, std::ops::Range<usize>)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        let c = bytes[i];
+        let kind = if c.is_ascii_whitespace() {
+            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            TokenKind::Space
+        } else if c == b'-' && bytes.get(i + 1) == Some(&b'-') {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+            TokenKind::Comment
+        } else if c == b'/' && bytes.get(i + 1) == Some(&b'*') {
+            i += 2;
+            while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
+                i += 1;
+            }
+            i = (i + 2).min(bytes.len());
+            TokenKind::Comment
+        } else if c == b'\'' || c == b'"' || c == b'`' {
+            i += 1;
+            loop {
+                match bytes.get(i) {
+                    None => break,
+                    Some(&b) if b == c && bytes.get(i + 1) == Some(&c) => i += 2,
+                    Some(&b) if b == c => {
+                        i += 1;
+                        break;
+                    }
+                    Some(_) => i += 1,
+                }
+            }
+            if c == b'\'' { TokenKind::String } else { TokenKind::QuotedIdent }
+        } else if c == b'$' && let Some(tag_len) = dollar_tag(&bytes[i..]) {
+            let tag = &text[i..i + tag_len];
+            i += tag_len;
+            match text[i..].find(tag) {
+                Some(end) => i += end + tag_len,
+                None => i = bytes.len(),
+            }
+            TokenKind::String
+        } else if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'$' || bytes[i] >= 0x80) {
+                i += 1;
+            }
+            TokenKind::Word
+        } else if c.is_ascii_digit() {
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.') {
+                i += 1;
+            }
+            TokenKind::Number
+        } else {
+            i += text[i..].chars().next().map_or(1, char::len_utf8);
+            TokenKind::Punct
+        };
+        out.push((kind, start..i));
+    }
+    out
+}
+
+/// The length of a dollar-quote tag (`$$` or `$tag$`) at the start of `bytes`.
+fn dollar_tag(bytes: &[u8]) -> Option<usize> {
+    let end = bytes.iter().skip(1).position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))? + 1;
+    (bytes.get(end) == Some(&b'$')).then_some(end + 1)
+}
+
+/// Functions that act on the server even in a read-only transaction.
+const SIDE_EFFECT_FUNCTIONS: &[&str] = &[
+    "pg_terminate_backend",
+    "pg_cancel_backend",
+    "pg_reload_conf",
+    "pg_rotate_logfile",
+    "pg_promote",
+    "pg_switch_wal",
+    "pg_create_restore_point",
+    "pg_advisory_lock",
+    "pg_advisory_xact_lock",
+    "pg_notify",
+    "lo_import",
+    "lo_export",
+    "dblink",
+    "dblink_exec",
+    "set_config",
+    "load_extension",
+    "pg_read_file",
+    "pg_read_binary_file",
+    "pg_ls_dir",
+];
+
+/// Reads a definition: which query runs, and which relation it would create. Refuses, with the
+/// reason, anything that is not one read-only query.
+pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
+    let toks: Vec<(TokenKind, std::ops::Range<usize>)> =
+        tokens(text).into_iter().filter(|(k, _)| !matches!(k, TokenKind::Space | TokenKind::Comment)).collect();
+    let word = |i: usize| -> Option<String> {
+        toks.get(i).filter(|(k, _)| *k == TokenKind::Word).map(|(_, r)| text[r.clone()].to_ascii_uppercase())
+    };
+    let refuse = |what: String| {
+        PreviewError::Refused(format!(
+            "{what}: eventscope only previews queries — a SELECT or WITH, or the query of a \
+             CREATE [MATERIALIZED] VIEW / CREATE TABLE … AS — and the store is left unchanged"
+        ))
+    };
+    // One statement only: a `;` may only end the text.
+    if let Some(pos) = toks.iter().position(|(k, r)| *k == TokenKind::Punct && &text[r.clone()] == ";")
+        && pos + 1 < toks.len()
+    {
+        return Err(refuse("the text holds more than one statement".to_owned()));
+    }
+    let end = toks.iter().rev().find(|(k, r)| !(*k == TokenKind::Punct && &text[r.clone()] == ";")).map_or(0, |(_, r)| r.end);
+    for (kind, range) in &toks {
+        if *kind == TokenKind::Word {
+            let name = text[range.clone()].to_ascii_lowercase();
+            if SIDE_EFFECT_FUNCTIONS.contains(&name.as_str()) {
+                return Err(refuse(format!("{name}() acts on the server")));
+            }
+        }
+    }
+    let first_word = toks.iter().position(|(k, r)| !(*k == TokenKind::Punct && &text[r.clone()] == "("));
+    let Some(first) = first_word else {
+        return Err(PreviewError::Refused("the query is empty: write a SELECT".to_owned()));
+    };
+    match word(first).as_deref() {
+        Some("SELECT" | "WITH" | "VALUES" | "TABLE") => {
+            let start = toks[0].1.start;
+            Ok(Definition { query: text[start..end].to_owned(), query_offset: start, relation: None, kind: None })
+        }
+        Some("CREATE") => {
+            let mut i = first + 1;
+            if word(i).as_deref() == Some("OR") && word(i + 1).as_deref() == Some("REPLACE") {
+                i += 2;
+            }
+            while matches!(word(i).as_deref(), Some("TEMP" | "TEMPORARY" | "UNLOGGED" | "RECURSIVE")) {
+                i += 1;
+            }
+            let kind = match (word(i).as_deref(), word(i + 1).as_deref()) {
+                (Some("MATERIALIZED"), Some("VIEW")) => {
+                    i += 2;
+                    "MATERIALIZED VIEW"
+                }
+                (Some("VIEW"), _) => {
+                    i += 1;
+                    "VIEW"
+                }
+                (Some("TABLE"), _) => {
+                    i += 1;
+                    "TABLE"
+                }
+                _ => return Err(refuse("CREATE of anything but a view or a table AS a query".to_owned())),
+            };
+            if word(i).as_deref() == Some("IF") {
+                i += 3;
+            }
+            // The relation name: identifiers joined by dots.
+            let mut relation = String::new();
+            while let Some((TokenKind::Word | TokenKind::QuotedIdent, r)) = toks.get(i) {
+                relation.push_str(&unquote(&text[r.clone()]));
+                i += 1;
+                match toks.get(i) {
+                    Some((TokenKind::Punct, dot)) if &text[dot.clone()] == "." => {
+                        relation.push('.');
+                        i += 1;
+                    }
+                    _ => break,
+                }
+            }
+            // Skip a column list and options up to AS.
+            while let Some((_, r)) = toks.get(i) {
+                if word(i).as_deref() == Some("AS") {
+                    break;
+                }
+                let _ = r;
+                i += 1;
+            }
+            let Some((_, as_range)) = toks.get(i) else {
+                return Err(refuse(format!("CREATE {kind} without AS followed by a query")));
+            };
+            let query_start = toks.get(i + 1).map_or(as_range.end, |(_, r)| r.start);
+            // A trailing `WITH [NO] DATA` belongs to the CREATE, not to the query.
+            let mut query_end = end;
+            let upper = text[query_start..end].to_ascii_uppercase();
+            for suffix in ["WITH NO DATA", "WITH DATA"] {
+                if upper.trim_end().ends_with(suffix) {
+                    query_end = query_start + upper.trim_end().len() - suffix.len();
+                }
+            }
+            let query = text[query_start..query_end].trim_end().to_owned();
+            if relation.is_empty() || query.is_empty() {
+                return Err(refuse(format!("CREATE {kind} needs a name and a query")));
+            }
+            let inner = parse_definition(&query).map_err(|_| refuse(format!("the query of this CREATE {kind} is not a SELECT")))?;
+            Ok(Definition {
+                query: inner.query,
+                query_offset: query_start + inner.query_offset,
+                relation: Some(relation),
+                kind: Some(kind.to_owned()),
+            })
+        }
+        Some(other) => Err(refuse(format!("{other} writes to the store or changes it"))),
+        None => Err(refuse("the text does not start with a statement".to_owned())),
+    }
+}
+
+fn unquote(piece: &str) -> String {
+    if piece.len() >= 2 && (piece.starts_with('"') || piece.starts_with('`')) {
+        piece[1..piece.len() - 1].replace("\"\"", "\"")
+    } else {
+        piece.to_ascii_lowercase()
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.chars().count(), |i| before[i + 1..].chars().count()) + 1;
+    (line, column)
+}
+
+/// A result column: its name and its type as the database names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResultColumn {
+    pub name: String,
+    pub type_name: String,
+}
+
+/// The rows a preview gave.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultSet {
+    pub columns: Vec<ResultColumn>,
+    pub rows: Vec<Vec<Cell>>,
+    /// More rows existed beyond the row cap.
+    pub truncated: bool,
+    pub elapsed: Duration,
+}
+
+impl ResultSet {
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// Whether a column holds numbers (for plotting): every non-null value is one.
+    pub fn is_numeric(&self, column: usize) -> bool {
+        let mut any = false;
+        for row in &self.rows {
+            match row.get(column) {
+                Some(Cell::Null) | None => {}
+                Some(cell) if cell.as_f64().is_some() => any = true,
+                Some(_) => return false,
+            }
+        }
+        any
+    }
+
+    /// The rows as JSON objects (column → value).
+    pub fn to_json(&self) -> Value {
+        Value::Array(self.rows.iter().map(|row| self.row_json(row)).collect())
+    }
+
+    pub fn row_json(&self, row: &[Cell]) -> Value {
+        let mut map = Map::new();
+        for (column, cell) in self.columns.iter().zip(row) {
+            map.insert(column.name.clone(), cell.to_json());
+        }
+        Value::Object(map)
+    }
+
+    /// The rows as CSV (RFC 4180: a header line, fields quoted when they need it).
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        let line = |out: &mut String, fields: Vec<String>| {
+            let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            let _ = writeln!(out, "{}", quoted.join(","));
+        };
+        line(&mut out, self.columns.iter().map(|c| c.name.clone()).collect());
+        for row in &self.rows {
+            line(&mut out, row.iter().map(Cell::to_display).collect());
+        }
+        out
+    }
+}
+
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
+}
+
+/// How a proposed result differs from the deployed relation, row by row, keyed by a column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    pub key: String,
+    pub added: Vec<Value>,
+    pub removed: Vec<Value>,
+    /// (key, deployed row, proposed row)
+    pub changed: Vec<(String, Value, Value)>,
+    pub unchanged: usize,
+    /// Either side hit the row cap: rows beyond it were not compared.
+    pub incomplete: bool,
+}
+
+impl Comparison {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "key": self.key,
+            "added": self.added,
+            "removed": self.removed,
+            "changed": self.changed.iter().map(|(k, old, new)| json!({"key": k, "deployed": old, "proposed": new})).collect::<Vec<_>>(),
+            "counts": {"added": self.added.len(), "removed": self.removed.len(), "changed": self.changed.len(), "unchanged": self.unchanged},
+            "incomplete": self.incomplete,
+        })
+    }
+}
+
+/// Compares the deployed relation's rows with the proposed ones, matching rows by `key`.
+/// Values are compared as JSON (a JSON text column compares by meaning, not by spelling).
+pub fn compare(deployed: &ResultSet, proposed: &ResultSet, key: &str) -> Result<Comparison, String> {
+    let old_key = deployed.column_index(key).ok_or_else(|| format!("the deployed relation has no column `{key}`"))?;
+    let new_key = proposed.column_index(key).ok_or_else(|| format!("the query has no column `{key}`"))?;
+    let index = |rs: &ResultSet, k: usize| -> BTreeMap<String, Value> {
+        rs.rows.iter().map(|row| (row[k].to_display(), normalise(rs.row_json(row)))).collect()
+    };
+    let old = index(deployed, old_key);
+    let new = index(proposed, new_key);
+    let mut comparison = Comparison {
+        key: key.to_owned(),
+        added: Vec::new(),
+        removed: Vec::new(),
+        changed: Vec::new(),
+        unchanged: 0,
+        incomplete: deployed.truncated || proposed.truncated,
+    };
+    for (k, row) in &new {
+        match old.get(k) {
+            None => comparison.added.push(row.clone()),
+            Some(before) if before != row => comparison.changed.push((k.clone(), before.clone(), row.clone())),
+            Some(_) => comparison.unchanged += 1,
+        }
+    }
+    for (k, row) in &old {
+        if !new.contains_key(k) {
+            comparison.removed.push(row.clone());
+        }
+    }
+    Ok(comparison)
+}
+
+/// JSON-looking text values become JSON, so `{"a":1}` and `{"a": 1}` compare equal.
+fn normalise(row: Value) -> Value {
+    match row {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = match &v {
+                        Value::String(s) if s.starts_with(['{', '[']) => serde_json::from_str(s).unwrap_or(v),
+                        _ => v,
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_queries_and_create_definitions() {
+        let d = parse_definition("  SELECT 1;  ").unwrap();
+        assert_eq!(d.query, "SELECT 1");
+        assert_eq!(d.relation, None);
+        let text = "-- the article's read model\nCREATE MATERIALIZED VIEW orders_by_region AS\nSELECT region_id FROM events;";
+        let d = parse_definition(text).unwrap();
+        assert_eq!(d.relation.as_deref(), Some("orders_by_region"));
+        assert_eq!(d.kind.as_deref(), Some("MATERIALIZED VIEW"));
+        assert_eq!(d.query, "SELECT region_id FROM events");
+        assert_eq!(&text[d.query_offset..d.query_offset + 6], "SELECT");
+        let d = parse_definition("create or replace view \"Read\".\"Model\" (a, b) as with x as (select 1) select * from x").unwrap();
+        assert_eq!(d.relation.as_deref(), Some("Read.Model"));
+        assert_eq!(d.query, "with x as (select 1) select * from x");
+        let d = parse_definition("CREATE TABLE t AS SELECT 1 WITH NO DATA").unwrap();
+        assert_eq!(d.query, "SELECT 1");
+        let d = parse_definition("(SELECT 1) UNION (SELECT 2)").unwrap();
+        assert_eq!(d.query, "(SELECT 1) UNION (SELECT 2)");
+    }
+
+    #[test]
+    fn writes_are_refused_with_the_reason() {
+        for (text, expected) in [
+            ("INSERT INTO events VALUES (1)", "INSERT writes"),
+            ("delete from events", "DELETE writes"),
+            ("UPDATE events SET x = 1", "UPDATE writes"),
+            ("DROP TABLE events", "DROP writes"),
+            ("COPY events TO '/tmp/x'", "COPY writes"),
+            ("SELECT 1; DELETE FROM events", "more than one statement"),
+            ("CREATE INDEX i ON events (x)", "CREATE of anything but"),
+            ("CREATE VIEW v AS DELETE FROM events", "not a SELECT"),
+            ("SELECT pg_terminate_backend(42)", "pg_terminate_backend() acts on the server"),
+            ("", "empty"),
+        ] {
+            match parse_definition(text) {
+                Err(PreviewError::Refused(reason)) => assert!(reason.contains(expected), "{text}: {reason}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        // Semicolons and keywords inside literals and comments are not statements.
+        assert!(parse_definition("SELECT ';DELETE FROM x', $$; drop$$ -- ; insert\n").is_ok());
+    }
+
+    #[test]
+    fn positions_map_to_lines_and_columns() {
+        assert_eq!(line_column("ab\ncdé\nf", 0), (1, 1));
+        assert_eq!(line_column("ab\ncdé\nf", 5), (2, 3));
+        assert_eq!(line_column("ab\ncdé\nf", 8), (3, 1));
+    }
+
+    fn result(columns: &[&str], rows: Vec<Vec<Cell>>) -> ResultSet {
+        ResultSet {
+            columns: columns.iter().map(|c| ResultColumn { name: (*c).into(), type_name: "TEXT".into() }).collect(),
+            rows,
+            truncated: false,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn comparison_by_key() {
+        let t = |s: &str| Cell::Text(s.into());
+        let deployed = result(&["region", "orders"], vec![
+            vec![t("eu"), t(r#"{"n":1}"#)],
+            vec![t("us"), t(r#"{"n":2}"#)],
+            vec![t("apac"), t(r#"{"n": 3}"#)],
+        ]);
+        let proposed = result(&["region", "orders"], vec![
+            vec![t("us"), t(r#"{"n":5}"#)],
+            vec![t("apac"), t(r#"{"n":3}"#)],
+            vec![t("eu-west"), t(r#"{"n":1}"#)],
+        ]);
+        let c = compare(&deployed, &proposed, "region").unwrap();
+        assert_eq!((c.added.len(), c.removed.len(), c.changed.len(), c.unchanged), (1, 1, 1, 1));
+        assert_eq!(c.changed[0].0, "us");
+        assert_eq!(c.removed[0]["region"], "eu");
+        assert!(compare(&deployed, &proposed, "nope").is_err());
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let rs = result(&["a", "b"], vec![vec![Cell::Text("x,y".into()), Cell::Text("say \"hi\"".into())], vec![Cell::Int(1), Cell::Null]]);
+        assert_eq!(rs.to_csv(), "a,b\n\"x,y\",\"say \"\"hi\"\"\"\n1,\n");
+    }
+}
