@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::fold::{Fold, JsFold, MergeFold};
 use crate::model::{StreamId, VersionChecker};
 use crate::projection::JsProjection;
+use crate::projection::sql::{PreviewError, PreviewLimits};
 use crate::store::query::LogCursor;
 use crate::store::query::{StreamQuery, StreamSort};
 use crate::store::{EventCursor, Store, Target};
@@ -28,6 +29,7 @@ Examples:
   eventscope state orders.sqlite 00001042-0000-4000-8000-0000007de8ce --at 3
   eventscope state orders.sqlite 00001042-0000-4000-8000-0000007de8ce --fold assets/folds/order.js
   eventscope project orders.sqlite --js assets/projections/orders_by_region.js
+  eventscope preview orders.sqlite --sql assets/sql/orders_by_region.sqlite.sql --compare
   eventscope demo create /tmp/workshop.sqlite
   eventscope demo create --url postgres://me@localhost/workshop --force";
 
@@ -104,6 +106,29 @@ pub enum Command {
         #[arg(long)]
         until: Option<i64>,
     },
+    /// Preview a SQL projection read-only: a SELECT/WITH, or the query of a CREATE [MATERIALIZED]
+    /// VIEW / CREATE TABLE … AS (nothing is created). Prints the rows; with --compare, also what
+    /// deploying it would change in the relation it names.
+    Preview {
+        store: String,
+        /// The SQL file.
+        #[arg(long)]
+        sql: PathBuf,
+        /// Compare with the deployed relation the definition names.
+        #[arg(long)]
+        compare: bool,
+        /// The column that identifies a row when comparing (default: the first).
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long, value_enum, default_value_t = FormatArg::Json)]
+        format: FormatArg,
+        /// Stop the query after this many milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 10_000)]
+        max_rows: usize,
+    },
     /// Measure the history explorer on a generated store and print the figures (not a test).
     Bench {
         /// Events in the long stream.
@@ -139,6 +164,12 @@ pub enum DemoAction {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Json,
+    Csv,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -218,6 +249,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 let store = open(&store, layout.as_deref()).await?;
                 print_state(&store, &stream, at, fold).await
+            }
+            Command::Preview { store, sql, compare, key, format, timeout_ms, max_rows } => {
+                let text = std::fs::read_to_string(&sql)
+                    .map_err(|e| anyhow!("cannot read {}: {e}", sql.display()))?;
+                let limits = PreviewLimits { timeout: std::time::Duration::from_millis(timeout_ms), max_rows };
+                let store = open(&store, layout.as_deref()).await?;
+                print_preview(&store, &text, compare, key, format, limits).await
             }
             Command::Project { store, js, until } => {
                 let projection = JsProjection::from_file(&js)?;
@@ -335,6 +373,65 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>, mut fold: Box
     if !anomalies.is_empty() {
         output["anomalies"] = json!(anomalies);
     }
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}
+
+/// A preview failure as one line, with the file line and column where the database gives one.
+fn preview_failure(text: &str, e: PreviewError) -> anyhow::Error {
+    match e {
+        PreviewError::Database { message, position: Some(p) } => {
+            let (line, column) = crate::projection::sql::line_column(text, p);
+            anyhow!("line {line}, column {column}: {message}")
+        }
+        other => anyhow!("{other}"),
+    }
+}
+
+async fn print_preview(
+    store: &Store,
+    text: &str,
+    compare: bool,
+    key: Option<String>,
+    format: FormatArg,
+    limits: PreviewLimits,
+) -> anyhow::Result<()> {
+    let cancel = crate::store::CancelToken::default();
+    let (definition, rows) = store.preview(text, limits, &cancel).await.map_err(|e| preview_failure(text, e))?;
+    if rows.truncated {
+        eprintln!("warning: only the first {} rows are shown (--max-rows)", rows.rows.len());
+    }
+    if !compare {
+        match format {
+            FormatArg::Csv => print!("{}", rows.to_csv()),
+            FormatArg::Json => {
+                let mut out = JsonArrayWriter::new(std::io::stdout().lock())?;
+                for row in &rows.rows {
+                    out.push(&rows.row_json(row))?;
+                }
+                out.finish()?;
+            }
+        }
+        return Ok(());
+    }
+    if format == FormatArg::Csv {
+        return Err(anyhow!("--compare prints JSON (rows added, removed and changed): leave out --format csv"));
+    }
+    let Some(relation) = definition.relation.clone() else {
+        return Err(anyhow!(
+            "a bare query names no deployed relation to compare with: write CREATE VIEW name AS … (or CREATE MATERIALIZED VIEW / CREATE TABLE … AS)"
+        ));
+    };
+    if !store.relation_exists(&relation).await? {
+        return Err(anyhow!("the definition names `{relation}`, which is not deployed in this store: there is nothing to compare with"));
+    }
+    let deployed = store.preview_relation(&relation, limits, &cancel).await.map_err(|e| preview_failure(text, e))?;
+    let key = key.or_else(|| rows.columns.first().map(|c| c.name.clone())).unwrap_or_default();
+    let comparison = crate::projection::sql::compare(&deployed, &rows, &key).map_err(|e| anyhow!(e))?;
+    if comparison.incomplete {
+        eprintln!("warning: a side has more rows than --max-rows: rows beyond it were not compared");
+    }
+    let output = json!({"relation": relation, "rows": rows.to_json(), "compare": comparison.to_json()});
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! placed before the tax date, caused by one TaxRateChanged event. Each customer has an account
 //! stream; one busy reseller's account holds 2,400+ events. Every event's metadata carries
 //! event_id, actor, command, correlation_id, causation_id and recorded_at. A `snapshots` table
-//! keeps states for some streams — one of them deliberately stale, to show snapshot drift.
+//! keeps states for some streams — one of them deliberately stale, to show snapshot drift — and
+//! an `orders_by_region` table holds the read model as an older definition deployed it.
 //!
 //! Order ids are readable inside the UUIDs: order ORD-1042 is stream `00001042-…`, so searching
 //! the streams for `1042` finds it. Order ORD-1042 was refunded twice (a retried command).
@@ -49,6 +50,9 @@ pub struct DemoSnapshot {
 pub struct DemoStore {
     pub events: Vec<DemoEvent>,
     pub snapshots: Vec<DemoSnapshot>,
+    /// The `orders_by_region` read model as an older definition deployed it (see
+    /// [`deployed_orders_by_region`]).
+    pub orders_by_region: Vec<(String, Value)>,
 }
 
 /// What to generate.
@@ -503,7 +507,29 @@ fn finish(mut b: Builder) -> DemoStore {
         e.position = i as i64 + 1;
     }
     let snapshots = take_snapshots(&events);
-    DemoStore { events, snapshots }
+    let orders_by_region = deployed_orders_by_region(&events);
+    DemoStore { events, snapshots, orders_by_region }
+}
+
+/// When the older `orders_by_region` was last refreshed.
+pub fn read_model_refreshed_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 20, 0, 0, 0).single().unwrap_or_default()
+}
+
+/// The read model an older definition deployed, materialized as a table: the two European
+/// regions still merged into `eu`, no `placed_at`, and refreshed on 2026-03-20 — so comparing
+/// the article's definition with it shows rows added, removed and changed.
+pub fn deployed_orders_by_region(events: &[DemoEvent]) -> Vec<(String, Value)> {
+    let mut regions: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for e in events.iter().filter(|e| e.event_type == "OrderPlaced" && e.recorded_at < read_model_refreshed_at()) {
+        let region = e.payload["region_id"].as_str().unwrap_or_default();
+        let old_region = if region.starts_with("eu-") { "eu" } else { region };
+        regions
+            .entry(old_region.to_owned())
+            .or_default()
+            .push(json!({"order_id": e.payload["order_id"], "total": e.payload["amount"]}));
+    }
+    regions.into_iter().map(|(region, orders)| (region, Value::Array(orders))).collect()
 }
 
 fn take_snapshots(events: &[DemoEvent]) -> Vec<DemoSnapshot> {
@@ -588,7 +614,8 @@ CREATE TABLE snapshots (
     state TEXT NOT NULL,
     taken_at TEXT NOT NULL,
     PRIMARY KEY (aggregate_id, version)
-);";
+);
+CREATE TABLE orders_by_region (region_id TEXT PRIMARY KEY, orders TEXT NOT NULL);";
 
 const POSTGRES_SCHEMA: &str = "
 CREATE TABLE events (
@@ -609,7 +636,8 @@ CREATE TABLE snapshots (
     state JSONB NOT NULL,
     taken_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (aggregate_id, version)
-);";
+);
+CREATE TABLE orders_by_region (region_id TEXT PRIMARY KEY, orders JSONB NOT NULL);";
 
 /// Writes the store to a new SQLite file (replacing an existing one only with `force`).
 pub async fn write_sqlite(path: &Path, store: &DemoStore, force: bool) -> Result<(), DemoError> {
@@ -657,6 +685,14 @@ pub async fn write_sqlite(path: &Path, store: &DemoStore, force: bool) -> Result
             .await
             .map_err(write_error)?;
     }
+    for (region, orders) in &store.orders_by_region {
+        sqlx::query("INSERT INTO orders_by_region (region_id, orders) VALUES (?1, ?2)")
+            .bind(region)
+            .bind(orders.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?;
+    }
     tx.commit().await.map_err(write_error)?;
     conn.close().await.map_err(write_error)?;
     Ok(())
@@ -669,16 +705,16 @@ pub async fn write_postgres(url: &str, store: &DemoStore, force: bool) -> Result
     let mut conn = sqlx::PgConnection::connect(url).await.map_err(scrub)?;
     let existing: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() \
-         AND table_name IN ('events', 'snapshots')",
+         AND table_name IN ('events', 'snapshots', 'orders_by_region')",
     )
     .fetch_one(&mut conn)
     .await
     .map_err(scrub)?;
     if existing > 0 && !force {
-        return Err(DemoError::Exists(format!("an events or snapshots table in {shown}")));
+        return Err(DemoError::Exists(format!("an events, snapshots or orders_by_region table in {shown}")));
     }
     let mut tx = conn.begin().await.map_err(scrub)?;
-    sqlx::raw_sql("DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS snapshots;")
+    sqlx::raw_sql("DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS snapshots; DROP TABLE IF EXISTS orders_by_region;")
         .execute(&mut *tx)
         .await
         .map_err(scrub)?;
@@ -715,6 +751,14 @@ pub async fn write_postgres(url: &str, store: &DemoStore, force: bool) -> Result
                 .push_bind(s.taken_at);
         });
         builder.build().execute(&mut *tx).await.map_err(scrub)?;
+    }
+    for (region, orders) in &store.orders_by_region {
+        sqlx::query("INSERT INTO orders_by_region (region_id, orders) VALUES ($1, $2::jsonb)")
+            .bind(region)
+            .bind(orders.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(scrub)?;
     }
     tx.commit().await.map_err(scrub)?;
     let _ = conn.close().await;

@@ -10,7 +10,8 @@ use crate::model::{Event, StreamSummary};
 use crate::store::layout::Layout;
 use crate::store::query::LogCursor;
 use crate::store::query::StreamQuery;
-use crate::store::{EventCursor, Store, StoreCounts, StreamPage, Target};
+use crate::projection::sql::{Definition, PreviewError, PreviewLimits, ResultSet};
+use crate::store::{CancelToken, EventCursor, Store, StoreCounts, StreamPage, Target};
 
 /// Identifies a request; every reply carries the id of the request it answers.
 pub type RequestId = u64;
@@ -32,6 +33,9 @@ pub enum Request {
     /// Read the whole store in global order: a [`Reply::LogStarted`] with the event count, then
     /// [`Reply::EventsPage`]s of `page_size` events until one says `done` (or it is cancelled).
     LoadLog { page_size: usize },
+    /// Preview a SQL projection definition (read-only, with these limits), and read the
+    /// deployed relation it names, when there is one, for the comparison.
+    Preview { text: String, limits: PreviewLimits },
     /// Stop a running request (a stream load); no more replies come for it.
     Cancel { id: RequestId },
 }
@@ -51,8 +55,20 @@ pub enum Reply {
     LogStarted { total: i64 },
     /// The next events of a stream (or of the store's log) being loaded; `done` on the last page.
     EventsPage { stream: String, events: Vec<Event>, done: bool },
+    /// The outcome of a preview.
+    Preview(Box<PreviewReply>),
     /// The request failed; the message says what went wrong and what to do.
     Failed { message: String },
+}
+
+/// What a preview gave.
+#[derive(Clone, Debug)]
+pub struct PreviewReply {
+    /// The definition as read (when it could be read).
+    pub definition: Option<Definition>,
+    pub result: Result<ResultSet, PreviewError>,
+    /// The deployed relation's rows, when the definition names one that exists.
+    pub deployed: Option<Result<ResultSet, PreviewError>>,
 }
 
 type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -60,6 +76,8 @@ type Wake = Arc<dyn Fn() + Send + Sync>;
 struct Shared {
     store: tokio::sync::RwLock<Option<Arc<Store>>>,
     cancelled: Mutex<HashSet<RequestId>>,
+    /// Running previews, to cancel them in the database.
+    previews: Mutex<std::collections::HashMap<RequestId, CancelToken>>,
     replies: Mutex<mpsc::Sender<(RequestId, Reply)>>,
     wake: Wake,
 }
@@ -100,6 +118,7 @@ impl Worker {
         let shared = Arc::new(Shared {
             store: tokio::sync::RwLock::new(None),
             cancelled: Mutex::new(HashSet::new()),
+            previews: Mutex::new(std::collections::HashMap::new()),
             replies: Mutex::new(reply_tx),
             wake: Arc::new(wake),
         });
@@ -118,6 +137,16 @@ impl Worker {
                     if let Request::Cancel { id: target } = request {
                         if let Ok(mut c) = shared.cancelled.lock() {
                             c.insert(target);
+                        }
+                        let token = shared.previews.lock().ok().and_then(|p| p.get(&target).cloned());
+                        if let Some(token) = token {
+                            tokio::spawn(async move {
+                                if let Ok(store) = shared.store().await {
+                                    store.cancel_preview(&token).await;
+                                } else {
+                                    token.cancel();
+                                }
+                            });
                         }
                         continue;
                     }
@@ -171,6 +200,7 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
         },
         Request::LoadStream { stream, page_size } => load_stream(shared, id, stream, page_size).await,
         Request::LoadLog { page_size } => load_log(shared, id, page_size).await,
+        Request::Preview { text, limits } => preview(shared, id, text, limits).await,
         Request::Cancel { .. } => return,
     };
     if shared.is_cancelled(id) {
@@ -249,6 +279,30 @@ async fn load_stream(shared: &Shared, id: RequestId, stream: String, page_size: 
     let (summary, last_page) = tokio::join!(summary, pages);
     summary?;
     last_page
+}
+
+async fn preview(shared: &Shared, id: RequestId, text: String, limits: PreviewLimits) -> Result<Reply, String> {
+    let store = shared.store().await?;
+    let token = CancelToken::default();
+    if let Ok(mut previews) = shared.previews.lock() {
+        previews.insert(id, token.clone());
+    }
+    let reply = match store.preview(&text, limits, &token).await {
+        Err(e) => PreviewReply { definition: crate::projection::sql::parse_definition(&text).ok(), result: Err(e), deployed: None },
+        Ok((definition, rows)) => {
+            let deployed = match &definition.relation {
+                Some(name) if store.relation_exists(name).await.unwrap_or(false) => {
+                    Some(store.preview_relation(name, limits, &token).await)
+                }
+                _ => None,
+            };
+            PreviewReply { definition: Some(definition), result: Ok(rows), deployed }
+        }
+    };
+    if let Ok(mut previews) = shared.previews.lock() {
+        previews.remove(&id);
+    }
+    Ok(Reply::Preview(Box::new(reply)))
 }
 
 /// Reads the store's log in global order page by page, sending each page as it arrives; the

@@ -47,7 +47,7 @@ impl StoreError {
             // SQLite: 8 = SQLITE_READONLY (and its extended codes end in 8); PostgreSQL: 25006.
             if code == "25006" || code == "8" || db.message().contains("readonly database") {
                 return StoreError::ReadOnly(format!(
-                    "the store is open read-only and eventscope never writes to it: {}",
+                    "the store is open read-only and is never written to: {}",
                     db.message()
                 ));
             }

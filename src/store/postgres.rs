@@ -309,7 +309,7 @@ fn text_cell(type_name: &str, text: &str) -> Cell {
         "NUMERIC" => Some(Cell::Decimal(text.to_owned())),
         "BOOL" => Some(Cell::Bool(text == "t")),
         "JSON" | "JSONB" => Some(Cell::Json(text.to_owned())),
-        "TIMESTAMPTZ" | "TIMESTAMP" | "DATE" => super::cell::parse_time(text).map(Cell::Time),
+        "TIMESTAMPTZ" | "TIMESTAMP" => super::cell::parse_time(text).map(Cell::Time),
         "BYTEA" => text.strip_prefix("\\x").and_then(|hex| {
             (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect::<Option<Vec<u8>>>().map(Cell::Bytes)
         }),

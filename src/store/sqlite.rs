@@ -300,10 +300,17 @@ fn database_error(e: sqlx::Error, query: &str) -> PreviewError {
         StoreError::ReadOnly(message) => PreviewError::Refused(message),
         other => {
             let message = other.to_string();
-            let position = message
+            // SQLite names the token, not its place: find it in the query.
+            let token = message
                 .split_once("near \"")
                 .and_then(|(_, rest)| rest.split_once('"'))
-                .and_then(|(token, _)| query.find(token));
+                .map(|(token, _)| token)
+                .or_else(|| {
+                    ["no such column: ", "no such table: ", "no such function: "]
+                        .iter()
+                        .find_map(|p| message.split_once(p).map(|(_, rest)| rest.trim()))
+                });
+            let position = token.filter(|t| !t.is_empty()).and_then(|t| query.find(t));
             PreviewError::Database { message, position }
         }
     }
