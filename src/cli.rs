@@ -51,6 +51,9 @@ pub struct Cli {
     /// Open the Projections view running this JavaScript projection.
     #[arg(long)]
     pub projection: Option<PathBuf>,
+    /// Open the SQL preview on this .sql file and run it.
+    #[arg(long)]
+    pub sql: Option<PathBuf>,
     /// Which layout to use when the store holds several (see the status bar or the error).
     #[arg(long, global = true)]
     pub layout: Option<String>,
@@ -219,8 +222,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(store) => Target::parse(store)?,
             None => Target::Sqlite(runtime()?.block_on(crate::demo::ensure_workshop_store())?),
         };
-        let start =
-            crate::ui::StartAt { stream: cli.stream, version: cli.at, fold: cli.fold, projection: cli.projection };
+        let start = crate::ui::StartAt {
+            stream: cli.stream,
+            version: cli.at,
+            fold: cli.fold,
+            projection: cli.projection,
+            sql: cli.sql,
+        };
         return crate::ui::run(target, layout, start);
     };
     if let Command::Bench { events, streams, jumps, frames } = command {
@@ -251,8 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print_state(&store, &stream, at, fold).await
             }
             Command::Preview { store, sql, compare, key, format, timeout_ms, max_rows } => {
-                let text = std::fs::read_to_string(&sql)
-                    .map_err(|e| anyhow!("cannot read {}: {e}", sql.display()))?;
+                let text = std::fs::read_to_string(&sql).map_err(|e| anyhow!("cannot read {}: {e}", sql.display()))?;
                 let limits = PreviewLimits { timeout: std::time::Duration::from_millis(timeout_ms), max_rows };
                 let store = open(&store, layout.as_deref()).await?;
                 print_preview(&store, &text, compare, key, format, limits).await
@@ -423,7 +430,9 @@ async fn print_preview(
         ));
     };
     if !store.relation_exists(&relation).await? {
-        return Err(anyhow!("the definition names `{relation}`, which is not deployed in this store: there is nothing to compare with"));
+        return Err(anyhow!(
+            "the definition names `{relation}`, which is not deployed in this store: there is nothing to compare with"
+        ));
     }
     let deployed = store.preview_relation(&relation, limits, &cancel).await.map_err(|e| preview_failure(text, e))?;
     let key = key.or_else(|| rows.columns.first().map(|c| c.name.clone())).unwrap_or_default();

@@ -714,10 +714,12 @@ pub async fn write_postgres(url: &str, store: &DemoStore, force: bool) -> Result
         return Err(DemoError::Exists(format!("an events, snapshots or orders_by_region table in {shown}")));
     }
     let mut tx = conn.begin().await.map_err(scrub)?;
-    sqlx::raw_sql("DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS snapshots; DROP TABLE IF EXISTS orders_by_region;")
-        .execute(&mut *tx)
-        .await
-        .map_err(scrub)?;
+    sqlx::raw_sql(
+        "DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS snapshots; DROP TABLE IF EXISTS orders_by_region;",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(scrub)?;
     sqlx::raw_sql(POSTGRES_SCHEMA).execute(&mut *tx).await.map_err(scrub)?;
     for chunk in store.events.chunks(500) {
         let mut builder = sqlx::QueryBuilder::<sqlx::Postgres>::new(

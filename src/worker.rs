@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, mpsc};
 
 use crate::model::{Event, StreamSummary};
-use crate::store::layout::Layout;
-use crate::store::query::LogCursor;
-use crate::store::query::StreamQuery;
 use crate::projection::sql::{Definition, PreviewError, PreviewLimits, ResultSet};
+use crate::store::layout::Layout;
+use crate::store::query::StreamQuery;
+use crate::store::query::{Dialect, LogCursor};
 use crate::store::{CancelToken, EventCursor, Store, StoreCounts, StreamPage, Target};
 
 /// Identifies a request; every reply carries the id of the request it answers.
@@ -44,7 +44,14 @@ pub enum Request {
 #[derive(Clone, Debug)]
 pub enum Reply {
     /// The store is open.
-    Opened { target: Target, description: String, layout: Box<Layout>, layouts: Vec<Layout>, counts: StoreCounts },
+    Opened {
+        target: Target,
+        description: String,
+        dialect: Dialect,
+        layout: Box<Layout>,
+        layouts: Vec<Layout>,
+        counts: StoreCounts,
+    },
     /// One page of the streams list.
     Streams(StreamPage),
     /// The number of streams matching a search.
@@ -218,6 +225,7 @@ async fn open(shared: &Shared, target: Target, layout: Option<String>) -> Result
     let reply = Reply::Opened {
         target,
         description: store.describe(),
+        dialect: store.dialect(),
         layout: Box::new(store.layout.clone()),
         layouts: store.layouts.clone(),
         counts,
@@ -288,7 +296,11 @@ async fn preview(shared: &Shared, id: RequestId, text: String, limits: PreviewLi
         previews.insert(id, token.clone());
     }
     let reply = match store.preview(&text, limits, &token).await {
-        Err(e) => PreviewReply { definition: crate::projection::sql::parse_definition(&text).ok(), result: Err(e), deployed: None },
+        Err(e) => PreviewReply {
+            definition: crate::projection::sql::parse_definition(&text).ok(),
+            result: Err(e),
+            deployed: None,
+        },
         Ok((definition, rows)) => {
             let deployed = match &definition.relation {
                 Some(name) if store.relation_exists(name).await.unwrap_or(false) => {

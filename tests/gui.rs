@@ -312,3 +312,69 @@ fn a_projection_run_is_stepped_through_like_a_stream() {
     assert!(events.windows(2).all(|w| w[0].position < w[1].position));
     assert!(h.query_by_label_contains("position ").is_some());
 }
+
+#[test]
+fn a_sql_example_runs_into_a_table_and_a_plot() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    h.get_by_label("SQL preview").click();
+    h.step();
+    h.get_by_label("example").click();
+    h.step();
+    h.step();
+    h.get_by_label("revenue_per_day.sqlite.sql").click();
+    h.step();
+    wait_until(&mut h, "the preview", |h| !app(h).sql.is_running() && app(h).sql.result().is_some());
+    assert!(h.query_by_label("28 rows").is_some());
+    assert!(h.query_by_label("2026-03-02").is_some(), "the first day is in the table");
+    // Sorting by revenue puts the most negative day first.
+    h.get_by_label("revenue").click();
+    h.step();
+    h.step();
+    assert!(h.query_by_label("-2449.2").is_some());
+    // The plot: day across, revenue up (and payments, the other numeric columns, too).
+    h.get_by_label("Plot").click();
+    h.step();
+    h.step();
+    assert_eq!(app(&h).sql.plot_columns(), (0, vec![1, 2, 3, 4]));
+    // The column check boxes sit above the plot, whose legend repeats the names.
+    let topmost = |h: &Harness<'static, UnderTest>, name: &str| {
+        h.query_all_by_role_and_label(egui::Role::CheckBox, name)
+            .min_by(|a, b| a.rect().min.y.total_cmp(&b.rect().min.y))
+            .expect("a check box")
+            .click()
+    };
+    topmost(&h, "payments");
+    h.step();
+    topmost(&h, "paid");
+    h.step();
+    assert_eq!(app(&h).sql.plot_columns(), (0, vec![2, 3]));
+}
+
+#[test]
+fn the_deployed_read_model_comparison_in_the_window() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    h.get_by_label("SQL preview").click();
+    h.step();
+    h.get_by_label("example").click();
+    h.step();
+    h.step();
+    h.get_by_label("orders_by_region.sqlite.sql").click();
+    h.step();
+    wait_until(&mut h, "the preview", |h| !app(h).sql.is_running() && app(h).sql.result().is_some());
+    h.get_by_label("Compare with deployed orders_by_region").click();
+    h.step();
+    h.step();
+    assert!(h.query_by_label("2 added").is_some());
+    assert!(h.query_by_label("1 removed").is_some());
+    assert!(h.query_by_label("2 changed").is_some());
+    // A write typed into the editor is refused in words.
+    app_mut(&mut h).sql.text = "DELETE FROM events".to_owned();
+    h.get_by_label("▶ Run").click();
+    h.step();
+    wait_until(&mut h, "the refusal", |h| !app(h).sql.is_running());
+    assert!(h.query_by_label_contains("DELETE writes to the store").is_some());
+}

@@ -105,7 +105,9 @@ pub fn tokens(text: &str) -> Vec<(TokenKind, std::ops::Range<usize>)> {
                 }
             }
             if c == b'\'' { TokenKind::String } else { TokenKind::QuotedIdent }
-        } else if c == b'$' && let Some(tag_len) = dollar_tag(&bytes[i..]) {
+        } else if c == b'$'
+            && let Some(tag_len) = dollar_tag(&bytes[i..])
+        {
             let tag = &text[i..i + tag_len];
             i += tag_len;
             match text[i..].find(tag) {
@@ -114,7 +116,9 @@ pub fn tokens(text: &str) -> Vec<(TokenKind, std::ops::Range<usize>)> {
             }
             TokenKind::String
         } else if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'$' || bytes[i] >= 0x80) {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'$' || bytes[i] >= 0x80)
+            {
                 i += 1;
             }
             TokenKind::Word
@@ -181,7 +185,8 @@ pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
     {
         return Err(refuse("the text holds more than one statement".to_owned()));
     }
-    let end = toks.iter().rev().find(|(k, r)| !(*k == TokenKind::Punct && &text[r.clone()] == ";")).map_or(0, |(_, r)| r.end);
+    let end =
+        toks.iter().rev().find(|(k, r)| !(*k == TokenKind::Punct && &text[r.clone()] == ";")).map_or(0, |(_, r)| r.end);
     for (kind, range) in &toks {
         if *kind == TokenKind::Word {
             let name = text[range.clone()].to_ascii_lowercase();
@@ -262,7 +267,8 @@ pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
             if relation.is_empty() || query.is_empty() {
                 return Err(refuse(format!("CREATE {kind} needs a name and a query")));
             }
-            let inner = parse_definition(&query).map_err(|_| refuse(format!("the query of this CREATE {kind} is not a SELECT")))?;
+            let inner = parse_definition(&query)
+                .map_err(|_| refuse(format!("the query of this CREATE {kind} is not a SELECT")))?;
             Ok(Definition {
                 query: inner.query,
                 query_offset: query_start + inner.query_offset,
@@ -449,13 +455,17 @@ mod tests {
         let d = parse_definition("  SELECT 1;  ").unwrap();
         assert_eq!(d.query, "SELECT 1");
         assert_eq!(d.relation, None);
-        let text = "-- the article's read model\nCREATE MATERIALIZED VIEW orders_by_region AS\nSELECT region_id FROM events;";
+        let text =
+            "-- the article's read model\nCREATE MATERIALIZED VIEW orders_by_region AS\nSELECT region_id FROM events;";
         let d = parse_definition(text).unwrap();
         assert_eq!(d.relation.as_deref(), Some("orders_by_region"));
         assert_eq!(d.kind.as_deref(), Some("MATERIALIZED VIEW"));
         assert_eq!(d.query, "SELECT region_id FROM events");
         assert_eq!(&text[d.query_offset..d.query_offset + 6], "SELECT");
-        let d = parse_definition("create or replace view \"Read\".\"Model\" (a, b) as with x as (select 1) select * from x").unwrap();
+        let d = parse_definition(
+            "create or replace view \"Read\".\"Model\" (a, b) as with x as (select 1) select * from x",
+        )
+        .unwrap();
         assert_eq!(d.relation.as_deref(), Some("Read.Model"));
         assert_eq!(d.query, "with x as (select 1) select * from x");
         let d = parse_definition("CREATE TABLE t AS SELECT 1 WITH NO DATA").unwrap();
@@ -506,16 +516,14 @@ mod tests {
     #[test]
     fn comparison_by_key() {
         let t = |s: &str| Cell::Text(s.into());
-        let deployed = result(&["region", "orders"], vec![
-            vec![t("eu"), t(r#"{"n":1}"#)],
-            vec![t("us"), t(r#"{"n":2}"#)],
-            vec![t("apac"), t(r#"{"n": 3}"#)],
-        ]);
-        let proposed = result(&["region", "orders"], vec![
-            vec![t("us"), t(r#"{"n":5}"#)],
-            vec![t("apac"), t(r#"{"n":3}"#)],
-            vec![t("eu-west"), t(r#"{"n":1}"#)],
-        ]);
+        let deployed = result(
+            &["region", "orders"],
+            vec![vec![t("eu"), t(r#"{"n":1}"#)], vec![t("us"), t(r#"{"n":2}"#)], vec![t("apac"), t(r#"{"n": 3}"#)]],
+        );
+        let proposed = result(
+            &["region", "orders"],
+            vec![vec![t("us"), t(r#"{"n":5}"#)], vec![t("apac"), t(r#"{"n":3}"#)], vec![t("eu-west"), t(r#"{"n":1}"#)]],
+        );
         let c = compare(&deployed, &proposed, "region").unwrap();
         assert_eq!((c.added.len(), c.removed.len(), c.changed.len(), c.unchanged), (1, 1, 1, 1));
         assert_eq!(c.changed[0].0, "us");
@@ -525,7 +533,10 @@ mod tests {
 
     #[test]
     fn csv_quotes_what_needs_quoting() {
-        let rs = result(&["a", "b"], vec![vec![Cell::Text("x,y".into()), Cell::Text("say \"hi\"".into())], vec![Cell::Int(1), Cell::Null]]);
+        let rs = result(
+            &["a", "b"],
+            vec![vec![Cell::Text("x,y".into()), Cell::Text("say \"hi\"".into())], vec![Cell::Int(1), Cell::Null]],
+        );
         assert_eq!(rs.to_csv(), "a,b\n\"x,y\",\"say \"\"hi\"\"\"\n1,\n");
     }
 }

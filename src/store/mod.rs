@@ -274,16 +274,20 @@ impl Store {
     ) -> Result<(Definition, ResultSet), PreviewError> {
         let definition = crate::projection::sql::parse_definition(text)?;
         let result = self.run_preview(&definition.query, limits, cancel).await.map_err(|e| match e {
-            PreviewError::Database { message, position } => PreviewError::Database {
-                message,
-                position: position.map(|p| p + definition.query_offset),
-            },
+            PreviewError::Database { message, position } => {
+                PreviewError::Database { message, position: position.map(|p| p + definition.query_offset) }
+            }
             other => other,
         })?;
         Ok((definition, result))
     }
 
-    async fn run_preview(&self, query: &str, limits: PreviewLimits, cancel: &CancelToken) -> Result<ResultSet, PreviewError> {
+    async fn run_preview(
+        &self,
+        query: &str,
+        limits: PreviewLimits,
+        cancel: &CancelToken,
+    ) -> Result<ResultSet, PreviewError> {
         match &self.backend {
             Backend::Sqlite(b) => b.preview(query, limits, cancel).await,
             Backend::Postgres(b) => b.preview(query, limits, cancel).await,
@@ -309,8 +313,11 @@ impl Store {
                 .await?
             }
             Backend::Postgres(b) => {
-                b.fetch("SELECT CASE WHEN to_regclass($1) IS NULL THEN 0 ELSE 1 END", &[Param::Text(quote_relation(name))])
-                    .await?
+                b.fetch(
+                    "SELECT CASE WHEN to_regclass($1) IS NULL THEN 0 ELSE 1 END",
+                    &[Param::Text(quote_relation(name))],
+                )
+                .await?
             }
         };
         Ok(rows.first().and_then(|r| r.first()).and_then(Cell::as_i64).unwrap_or(0) > 0)

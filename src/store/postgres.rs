@@ -10,9 +10,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgValueForm
 use sqlx::{Column as _, ConnectOptions, Connection, Executor as _, Row, Statement as _, TypeInfo, ValueRef};
 
 use super::cell::{Cell, Param};
+use super::layout::{Catalog, CatalogColumn, CatalogTable};
 use super::{CancelToken, StoreError};
 use crate::projection::sql::{PreviewError, PreviewLimits, ResultColumn, ResultSet};
-use super::layout::{Catalog, CatalogColumn, CatalogTable};
 
 /// How long connecting may take before the user is told the server does not answer.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -193,7 +193,12 @@ impl PgBackend {
     /// Runs a preview query in a `READ ONLY` transaction that is always rolled back, with
     /// `statement_timeout` set for it; the rows arrive as text (so any type can be shown) up
     /// to the row cap. Its server process is recorded in `cancel` so it can be cancelled.
-    pub async fn preview(&self, query: &str, limits: PreviewLimits, cancel: &CancelToken) -> Result<ResultSet, PreviewError> {
+    pub async fn preview(
+        &self,
+        query: &str,
+        limits: PreviewLimits,
+        cancel: &CancelToken,
+    ) -> Result<ResultSet, PreviewError> {
         use futures_util::StreamExt as _;
         let started = Instant::now();
         let mut tx = self.pool.begin().await.map_err(|e| self.preview_error(e, query, limits, cancel))?;
@@ -203,7 +208,8 @@ impl PgBackend {
             sqlx::raw_sql(sqlx::AssertSqlSafe(timeout)).execute(&mut *tx).await?;
             let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *tx).await?;
             cancel.set_backend_pid(pid);
-            let prepared = (&mut *tx).prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(query.to_owned()))).await?;
+            let prepared =
+                (&mut *tx).prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(query.to_owned()))).await?;
             let columns: Vec<ResultColumn> = prepared
                 .columns()
                 .iter()
@@ -235,12 +241,17 @@ impl PgBackend {
     fn preview_error(&self, e: sqlx::Error, query: &str, limits: PreviewLimits, cancel: &CancelToken) -> PreviewError {
         if let sqlx::Error::Database(db) = &e {
             if db.code().as_deref() == Some("57014") {
-                return if cancel.is_cancelled() { PreviewError::Cancelled } else { PreviewError::Timeout(limits.timeout) };
+                return if cancel.is_cancelled() {
+                    PreviewError::Cancelled
+                } else {
+                    PreviewError::Timeout(limits.timeout)
+                };
             }
-            let position = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().and_then(|pg| match pg.position() {
-                Some(sqlx::postgres::PgErrorPosition::Original(p)) => Some(p),
-                _ => None,
-            });
+            let position =
+                db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().and_then(|pg| match pg.position() {
+                    Some(sqlx::postgres::PgErrorPosition::Original(p)) => Some(p),
+                    _ => None,
+                });
             let message = scrub(&format!("the database refused the query: {}", db.message()), &self.url);
             if let StoreError::ReadOnly(message) = self.error(e) {
                 return PreviewError::Refused(message);
@@ -311,7 +322,10 @@ fn text_cell(type_name: &str, text: &str) -> Cell {
         "JSON" | "JSONB" => Some(Cell::Json(text.to_owned())),
         "TIMESTAMPTZ" | "TIMESTAMP" => super::cell::parse_time(text).map(Cell::Time),
         "BYTEA" => text.strip_prefix("\\x").and_then(|hex| {
-            (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect::<Option<Vec<u8>>>().map(Cell::Bytes)
+            (0..hex.len() / 2)
+                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+                .collect::<Option<Vec<u8>>>()
+                .map(Cell::Bytes)
         }),
         _ => None,
     };

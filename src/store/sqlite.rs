@@ -19,9 +19,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRo
 use sqlx::{Column as _, Row, Statement as _, TypeInfo, ValueRef};
 
 use super::cell::{Cell, Param};
+use super::layout::{Catalog, CatalogColumn, CatalogTable};
 use super::{CancelToken, StoreError};
 use crate::projection::sql::{PreviewError, PreviewLimits, ResultColumn, ResultSet};
-use super::layout::{Catalog, CatalogColumn, CatalogTable};
 
 /// How a file was opened, in words for the status bar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,7 +222,12 @@ impl SqliteBackend {
 impl SqliteBackend {
     /// Runs a preview query on one connection inside `BEGIN … ROLLBACK`; a progress handler stops
     /// it at the deadline or when cancelled. The connection is read-only, so writes fail.
-    pub async fn preview(&self, query: &str, limits: PreviewLimits, cancel: &CancelToken) -> Result<ResultSet, PreviewError> {
+    pub async fn preview(
+        &self,
+        query: &str,
+        limits: PreviewLimits,
+        cancel: &CancelToken,
+    ) -> Result<ResultSet, PreviewError> {
         use futures_util::StreamExt as _;
         use sqlx::Executor as _;
         let started = Instant::now();
@@ -243,7 +248,8 @@ impl SqliteBackend {
         });
         let result = async {
             conn.execute("BEGIN").await?;
-            let prepared = (&mut *conn).prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(query.to_owned()))).await?;
+            let prepared =
+                (&mut *conn).prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(query.to_owned()))).await?;
             let mut columns: Vec<ResultColumn> = prepared
                 .columns()
                 .iter()

@@ -10,6 +10,7 @@ pub mod json_tree;
 pub mod projection;
 pub mod recent;
 pub mod scripts;
+pub mod sql;
 pub mod streams;
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use history::{FoldScope, FoldSetting, HistoryPanel};
 use projection::ProjectionPanel;
 use recent::RecentStores;
 use scripts::{ScriptSource, WatchedScript};
+use sql::SqlPanel;
 use streams::{StreamsAction, StreamsPanel};
 
 /// Which screen is shown.
@@ -41,6 +43,8 @@ pub struct StartAt {
     pub fold: Option<PathBuf>,
     /// A projection file to run (opens the Projections view).
     pub projection: Option<PathBuf>,
+    /// A SQL file to preview (opens the SQL preview).
+    pub sql: Option<PathBuf>,
 }
 
 /// The views of the explorer.
@@ -50,6 +54,8 @@ pub enum View {
     History,
     /// A JavaScript projection run over the store.
     Projections,
+    /// A SQL projection previewed against the store.
+    Sql,
 }
 
 /// Settings that tests change.
@@ -108,6 +114,7 @@ pub struct EventscopeApp {
     pub streams: StreamsPanel,
     pub history: HistoryPanel,
     pub projections: ProjectionPanel,
+    pub sql: SqlPanel,
     pub view: View,
     pub status: StatusBar,
     open_request: Option<(RequestId, Option<Target>)>,
@@ -134,6 +141,7 @@ impl EventscopeApp {
             streams: StreamsPanel::default(),
             history: HistoryPanel::default(),
             projections: ProjectionPanel::default(),
+            sql: SqlPanel::new(crate::store::query::Dialect::Sqlite),
             view: View::History,
             status: StatusBar::default(),
             open_request: None,
@@ -165,6 +173,16 @@ impl EventscopeApp {
             self.streams.select(&stream);
             self.history.open_stream(&stream, &mut self.worker);
             self.history.go_to_version_when_loaded(start.version);
+        }
+        if let Some(path) = start.sql {
+            self.view = View::Sql;
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    self.sql.text = text;
+                    self.sql.run(&mut self.worker);
+                }
+                Err(e) => self.status.last_error = Some(format!("cannot read {}: {e}", path.display())),
+            }
         }
         if let Some(path) = start.projection {
             self.view = View::Projections;
@@ -202,7 +220,8 @@ impl EventscopeApp {
             }
             if (self.streams.on_reply(id, &reply)
                 || self.history.on_reply(id, &reply)
-                || self.projections.on_reply(id, &reply))
+                || self.projections.on_reply(id, &reply)
+                || self.sql.on_reply(id, &reply))
                 && let Reply::Failed { message } = &reply
             {
                 self.status.last_error = Some(message.clone());
@@ -214,7 +233,9 @@ impl EventscopeApp {
     fn on_open_reply(&mut self, target: Option<Target>, reply: Reply) {
         self.connect.opening = None;
         match reply {
-            Reply::Opened { description, layout, layouts, counts, target: opened } => {
+            Reply::Opened { description, dialect, layout, layouts, counts, target: opened } => {
+                self.sql.cancel(&mut self.worker);
+                self.sql = SqlPanel::new(dialect);
                 self.recent.add(target.as_ref().unwrap_or(&opened));
                 self.status = StatusBar {
                     store: Some(description),
@@ -285,6 +306,7 @@ impl EventscopeApp {
                 ui.separator();
                 ui.selectable_value(&mut self.view, View::History, "History");
                 ui.selectable_value(&mut self.view, View::Projections, "Projections");
+                ui.selectable_value(&mut self.view, View::Sql, "SQL preview");
                 ui.separator();
                 if ui.button("Open another store…").clicked() {
                     self.screen = Screen::Connect;
@@ -306,6 +328,9 @@ impl EventscopeApp {
             }
             View::Projections => {
                 egui::CentralPanel::default().show(ui, |ui| self.projections.ui(ui, &mut self.worker));
+            }
+            View::Sql => {
+                egui::CentralPanel::default().show(ui, |ui| self.sql.ui(ui, &mut self.worker));
             }
         }
     }

@@ -10,6 +10,16 @@ use eframe::egui;
 /// The example folds in `assets/folds`.
 pub const FOLD_EXAMPLES: &[(&str, &str)] = &[("order.js", include_str!("../../assets/folds/order.js"))];
 
+/// The example SQL projections in `assets/sql`, for PostgreSQL and for SQLite.
+pub const SQL_EXAMPLES_POSTGRES: &[(&str, &str)] = &[
+    ("orders_by_region.postgres.sql", include_str!("../../assets/sql/orders_by_region.postgres.sql")),
+    ("revenue_per_day.postgres.sql", include_str!("../../assets/sql/revenue_per_day.postgres.sql")),
+];
+pub const SQL_EXAMPLES_SQLITE: &[(&str, &str)] = &[
+    ("orders_by_region.sqlite.sql", include_str!("../../assets/sql/orders_by_region.sqlite.sql")),
+    ("revenue_per_day.sqlite.sql", include_str!("../../assets/sql/revenue_per_day.sqlite.sql")),
+];
+
 /// The example projections in `assets/projections`.
 pub const PROJECTION_EXAMPLES: &[(&str, &str)] = &[
     ("orders_by_region.js", include_str!("../../assets/projections/orders_by_region.js")),
@@ -105,6 +115,22 @@ impl FileDialog {
 
     /// Opens the dialog for files with these extensions.
     pub fn open(&mut self, ctx: &egui::Context, title: &str, filter_name: &str, extensions: &[&str]) {
+        self.show(ctx, title, filter_name, extensions, None);
+    }
+
+    /// Opens a "save as" dialog proposing `file_name`.
+    pub fn save(&mut self, ctx: &egui::Context, title: &str, filter_name: &str, extensions: &[&str], file_name: &str) {
+        self.show(ctx, title, filter_name, extensions, Some(file_name.to_owned()));
+    }
+
+    fn show(
+        &mut self,
+        ctx: &egui::Context,
+        title: &str,
+        filter_name: &str,
+        extensions: &[&str],
+        save_as: Option<String>,
+    ) {
         if self.pending.is_some() {
             return;
         }
@@ -114,11 +140,14 @@ impl FileDialog {
         let filter_name = filter_name.to_owned();
         let extensions: Vec<String> = extensions.iter().map(|e| (*e).to_owned()).collect();
         let spawned = std::thread::Builder::new().name("file-dialog".into()).spawn(move || {
-            let picked = rfd::FileDialog::new()
+            let dialog = rfd::FileDialog::new()
                 .set_title(title)
                 .add_filter(filter_name, &extensions)
-                .add_filter("All files", &["*"])
-                .pick_file();
+                .add_filter("All files", &["*"]);
+            let picked = match save_as {
+                Some(name) => dialog.set_file_name(name).save_file(),
+                None => dialog.pick_file(),
+            };
             let _ = tx.send(picked);
             ctx.request_repaint();
         });
