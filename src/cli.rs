@@ -30,6 +30,7 @@ Examples:
   eventscope state orders.sqlite 00001042-0000-4000-8000-0000007de8ce --fold assets/folds/order.js
   eventscope project orders.sqlite --js assets/projections/orders_by_region.js
   eventscope preview orders.sqlite --sql assets/sql/orders_by_region.sqlite.sql --compare
+  eventscope audit orders.sqlite --meta actor=staff:grace --type RefundRequested --since 2026-03-20
   eventscope demo create /tmp/workshop.sqlite
   eventscope demo create --url postgres://me@localhost/workshop --force";
 
@@ -132,6 +133,30 @@ pub enum Command {
         #[arg(long, default_value_t = 10_000)]
         max_rows: usize,
     },
+    /// Stream the events that match every filter, in store order, as JSON Lines or CSV.
+    Audit {
+        store: String,
+        /// Events at or after this time (RFC 3339, or a date).
+        #[arg(long)]
+        since: Option<String>,
+        /// Events before this time (RFC 3339, or a date).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this event type (repeat for several).
+        #[arg(long = "type")]
+        types: Vec<String>,
+        /// Only streams whose id contains this text.
+        #[arg(long)]
+        stream: Option<String>,
+        /// Only events whose metadata has key = value (repeat: all must hold).
+        #[arg(long = "meta")]
+        meta: Vec<String>,
+        /// Only events whose payload contains this text (reads every payload).
+        #[arg(long)]
+        text: Option<String>,
+        #[arg(long, value_enum, default_value_t = AuditFormatArg::Jsonl)]
+        format: AuditFormatArg,
+    },
     /// Measure the history explorer on a generated store and print the figures (not a test).
     Bench {
         /// Events in the long stream.
@@ -167,6 +192,12 @@ pub enum DemoAction {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormatArg {
+    Jsonl,
+    Csv,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -263,6 +294,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let limits = PreviewLimits { timeout: std::time::Duration::from_millis(timeout_ms), max_rows };
                 let store = open(&store, layout.as_deref()).await?;
                 print_preview(&store, &text, compare, key, format, limits).await
+            }
+            Command::Audit { store, since, until, types, stream, meta, text, format } => {
+                let filter = audit_filter(since, until, types, stream, meta, text)?;
+                let store = open(&store, layout.as_deref()).await?;
+                let format = match format {
+                    AuditFormatArg::Jsonl => crate::audit::ExportFormat::JsonLines,
+                    AuditFormatArg::Csv => crate::audit::ExportFormat::Csv,
+                };
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                crate::audit::export(&store, &filter, format, &mut out, |_| true).await?;
+                Ok(())
             }
             Command::Project { store, js, until } => {
                 let projection = JsProjection::from_file(&js)?;
@@ -443,6 +485,40 @@ async fn print_preview(
     let output = json!({"relation": relation, "rows": rows.to_json(), "compare": comparison.to_json()});
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())
+}
+
+fn audit_filter(
+    since: Option<String>,
+    until: Option<String>,
+    types: Vec<String>,
+    stream: Option<String>,
+    meta: Vec<String>,
+    text: Option<String>,
+) -> anyhow::Result<crate::audit::AuditFilter> {
+    let time = |flag: &str, value: Option<String>| -> anyhow::Result<_> {
+        value
+            .map(|v| {
+                crate::store::cell::parse_time(&v).ok_or_else(|| {
+                    anyhow!("{flag} {v:?} is not a time: write RFC 3339 (2026-03-02T08:00:00Z) or a date (2026-03-02)")
+                })
+            })
+            .transpose()
+    };
+    let meta = meta
+        .into_iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+            _ => Err(anyhow!("--meta {pair:?} is not key=value (for example --meta actor=user:C-112)")),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(crate::audit::AuditFilter {
+        since: time("--since", since)?,
+        until: time("--until", until)?,
+        types,
+        stream: stream.unwrap_or_default(),
+        meta,
+        text: text.unwrap_or_default(),
+    })
 }
 
 async fn print_projection(store: &Store, mut projection: JsProjection, until: Option<i64>) -> anyhow::Result<()> {

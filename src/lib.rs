@@ -8,9 +8,12 @@
 //! - [`worker`] owns the tokio runtime and the store on a background thread; the UI sends it
 //!   typed requests and drains typed replies without ever blocking.
 //! - [`ui`] is the eframe application, one struct per panel.
+//! - [`audit`] asks cross-stream questions of the global log (filters, histogram, actors,
+//!   correlation and causation, export); [`projection`] previews SQL and JavaScript projections.
 //! - [`demo`] writes the deterministic workshop store; [`cli`] is the command line;
 //!   [`bench`] measures the explorer (`eventscope bench`).
 
+pub mod audit;
 pub mod bench;
 pub mod cli;
 pub mod demo;

@@ -236,7 +236,7 @@ impl Store {
         }
     }
 
-    async fn fetch(&self, sql: &Sql) -> Result<Vec<Vec<Cell>>, StoreError> {
+    pub(crate) async fn fetch(&self, sql: &Sql) -> Result<Vec<Vec<Cell>>, StoreError> {
         self.fetch_text(&sql.text, &sql.params).await
     }
 
@@ -420,7 +420,11 @@ impl Store {
     /// Up to `limit` events of the whole store after (`forward`) or before the cursor.
     pub async fn read_log(&self, cursor: &LogCursor, forward: bool, limit: usize) -> Result<LogPage, StoreError> {
         let limit = limit.max(1);
-        let sql = query::log_page(self.dialect(), &self.layout, cursor, forward, limit as i64);
+        self.log_page(query::log_page(self.dialect(), &self.layout, cursor, forward, limit as i64), limit).await
+    }
+
+    /// Runs a log page query (see [`query::log_page_where`]) and gives the next cursor.
+    pub(crate) async fn log_page(&self, sql: Sql, limit: usize) -> Result<LogPage, StoreError> {
         let rows = self.fetch(&sql).await?;
         let full = rows.len() >= limit;
         let mut last_time = Cell::Null;
@@ -456,7 +460,7 @@ fn quote_relation(name: &str) -> String {
 }
 
 /// Builds an event from the cells of [`query`]'s event columns.
-fn event_from_cells(row: Vec<Cell>) -> Event {
+pub(crate) fn event_from_cells(row: Vec<Cell>) -> Event {
     let mut cells = row.into_iter();
     let mut take = || cells.next().unwrap_or(Cell::Null);
     let (stream, version, event_type, payload, metadata, time, position, aggregate_type) =

@@ -21,12 +21,16 @@ pub struct Sql {
 }
 
 impl Sql {
-    fn new(dialect: Dialect) -> Sql {
+    pub(crate) fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub(crate) fn new(dialect: Dialect) -> Sql {
         Sql { text: String::new(), params: Vec::new(), dialect }
     }
 
     /// Adds a parameter and returns its placeholder.
-    fn bind(&mut self, param: Param) -> String {
+    pub(crate) fn bind(&mut self, param: Param) -> String {
         self.params.push(param);
         match self.dialect {
             Dialect::Sqlite => format!("?{}", self.params.len()),
@@ -47,12 +51,12 @@ pub fn table_sql(table: &TableName) -> String {
     }
 }
 
-fn col(c: &ColumnRef) -> String {
+pub(crate) fn col(c: &ColumnRef) -> String {
     quote_ident(&c.name)
 }
 
 /// A column as text.
-fn text_expr(d: Dialect, c: &ColumnRef) -> String {
+pub(crate) fn text_expr(d: Dialect, c: &ColumnRef) -> String {
     match (d, c.kind) {
         (_, ColumnKind::Text) => col(c),
         _ => format!("CAST({} AS TEXT)", col(c)),
@@ -80,7 +84,7 @@ fn bytes_expr(d: Dialect, c: &ColumnRef) -> String {
 
 /// A time column, as a timestamp where the backend has one (SQLite values are decoded by
 /// their runtime type: text or epoch number).
-fn time_expr(d: Dialect, c: &ColumnRef) -> String {
+pub(crate) fn time_expr(d: Dialect, c: &ColumnRef) -> String {
     match (d, c.kind) {
         (Dialect::Postgres, ColumnKind::Timestamp) => format!("({} AT TIME ZONE 'UTC')", col(c)),
         _ => col(c),
@@ -88,7 +92,7 @@ fn time_expr(d: Dialect, c: &ColumnRef) -> String {
 }
 
 /// A parameter compared with a column of this kind (PostgreSQL needs the cast for uuid).
-fn param_as(d: Dialect, c: &ColumnRef, placeholder: String) -> String {
+pub(crate) fn param_as(d: Dialect, c: &ColumnRef, placeholder: String) -> String {
     match (d, c.kind) {
         (Dialect::Postgres, ColumnKind::Uuid) => format!("CAST({placeholder} AS uuid)"),
         (Dialect::Postgres, ColumnKind::Integer) => format!("CAST({placeholder} AS BIGINT)"),
@@ -115,7 +119,7 @@ fn looks_like_uuid(s: &str) -> bool {
 
 /// The columns of an event, in the order [`super::event_from_cells`] reads them:
 /// stream, version, type, payload, metadata, recorded_at, position, aggregate type.
-fn event_columns(d: Dialect, layout: &Layout) -> String {
+pub(crate) fn event_columns(d: Dialect, layout: &Layout) -> String {
     let c = &layout.columns;
     let optional = |column: &Option<ColumnRef>, f: &dyn Fn(&ColumnRef) -> String| {
         column.as_ref().map_or_else(|| "NULL".to_owned(), f)
@@ -241,7 +245,7 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
     sql
 }
 
-fn where_clause(conditions: &[String]) -> String {
+pub(crate) fn where_clause(conditions: &[String]) -> String {
     if conditions.is_empty() { " ".to_owned() } else { format!(" WHERE {} ", conditions.join(" AND ")) }
 }
 
@@ -315,12 +319,24 @@ pub enum LogCursor {
 /// Up to `limit` events of the whole store after (`forward`) or before the cursor, in store
 /// order: by global position, or by time, stream and version where the layout has no position.
 pub fn log_page(d: Dialect, layout: &Layout, cursor: &LogCursor, forward: bool, limit: i64) -> Sql {
+    log_page_where(d, layout, cursor, forward, limit, |_| Vec::new())
+}
+
+/// [`log_page`] with more conditions (filters), added by `conditions` with their parameters.
+pub fn log_page_where(
+    d: Dialect,
+    layout: &Layout,
+    cursor: &LogCursor,
+    forward: bool,
+    limit: i64,
+    conditions: impl FnOnce(&mut Sql) -> Vec<String>,
+) -> Sql {
     let mut sql = Sql::new(d);
     let c = &layout.columns;
     let (op, dir) = if forward { (">", "ASC") } else { ("<", "DESC") };
     let s = col(&c.stream);
     let v = col(&c.version);
-    let mut conditions = Vec::new();
+    let mut conditions = conditions(&mut sql);
     let order = match (&c.position, &c.recorded_at) {
         (Some(p), _) => {
             if let LogCursor::Position(after) = cursor {
