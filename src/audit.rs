@@ -463,7 +463,7 @@ pub async fn export(
     store: &Store,
     filter: &AuditFilter,
     format: ExportFormat,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
     mut progress: impl FnMut(usize) -> bool,
 ) -> Result<usize, AuditError> {
     let io = |e: std::io::Error| AuditError::Store(StoreError::Query(format!("cannot write the export: {e}")));

@@ -55,6 +55,9 @@ pub struct Cli {
     /// Open the SQL preview on this .sql file and run it.
     #[arg(long)]
     pub sql: Option<PathBuf>,
+    /// The view to open: history, projections, sql or audit.
+    #[arg(long, value_enum)]
+    pub view: Option<crate::ui::View>,
     /// Which layout to use when the store holds several (see the status bar or the error).
     #[arg(long, global = true)]
     pub layout: Option<String>,
@@ -259,6 +262,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             fold: cli.fold,
             projection: cli.projection,
             sql: cli.sql,
+            view: cli.view,
         };
         return crate::ui::run(target, layout, start);
     };
@@ -302,7 +306,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     AuditFormatArg::Jsonl => crate::audit::ExportFormat::JsonLines,
                     AuditFormatArg::Csv => crate::audit::ExportFormat::Csv,
                 };
-                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                let mut out = std::io::BufWriter::new(std::io::stdout());
                 crate::audit::export(&store, &filter, format, &mut out, |_| true).await?;
                 Ok(())
             }

@@ -7,11 +7,12 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, mpsc};
 
 use crate::model::{Event, StreamSummary};
+use crate::audit::{ActorSummary, AuditFilter, CauseNode, ExportFormat, Histogram};
 use crate::projection::sql::{Definition, PreviewError, PreviewLimits, ResultSet};
 use crate::store::layout::Layout;
 use crate::store::query::StreamQuery;
 use crate::store::query::{Dialect, LogCursor};
-use crate::store::{CancelToken, EventCursor, Store, StoreCounts, StreamPage, Target};
+use crate::store::{CancelToken, EventCursor, LogPage, Store, StoreCounts, StreamPage, Target};
 
 /// Identifies a request; every reply carries the id of the request it answers.
 pub type RequestId = u64;
@@ -36,6 +37,16 @@ pub enum Request {
     /// Preview a SQL projection definition (read-only, with these limits), and read the
     /// deployed relation it names, when there is one, for the comparison.
     Preview { text: String, limits: PreviewLimits },
+    /// One page of the global log under an audit filter.
+    AuditPage { filter: AuditFilter, cursor: LogCursor, forward: bool, limit: usize },
+    /// The counts under an audit filter: total, by type, over time (about `bars` bars), by actor.
+    AuditSummary { filter: AuditFilter, bars: usize },
+    /// The metadata keys of the newest events, to offer as filters.
+    MetadataKeys,
+    /// The events correlated with this one, the event that caused it, and what it caused.
+    Correlation { event: Box<Event> },
+    /// Write every event under the filter to a file, one page at a time, with progress.
+    Export { filter: AuditFilter, format: ExportFormat, path: std::path::PathBuf },
     /// Stop a running request (a stream load); no more replies come for it.
     Cancel { id: RequestId },
 }
@@ -62,6 +73,21 @@ pub enum Reply {
     LogStarted { total: i64 },
     /// The next events of a stream (or of the store's log) being loaded; `done` on the last page.
     EventsPage { stream: String, events: Vec<Event>, done: bool },
+    /// A page of the audited log.
+    AuditPage(LogPage),
+    /// Counts under an audit filter (`None` where the layout cannot say: no time, no metadata).
+    AuditSummary {
+        count: i64,
+        types: Vec<(String, i64)>,
+        histogram: Option<Histogram>,
+        actors: Option<Vec<ActorSummary>>,
+    },
+    MetadataKeys(Vec<String>),
+    Correlation { correlated: Vec<Event>, caused_by: Option<Box<Event>>, tree: Box<CauseNode> },
+    /// An export has written this many events so far.
+    ExportProgress { written: usize },
+    /// An export is complete.
+    Exported { written: usize, path: std::path::PathBuf },
     /// The outcome of a preview.
     Preview(Box<PreviewReply>),
     /// The request failed; the message says what went wrong and what to do.
@@ -208,6 +234,17 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
         Request::LoadStream { stream, page_size } => load_stream(shared, id, stream, page_size).await,
         Request::LoadLog { page_size } => load_log(shared, id, page_size).await,
         Request::Preview { text, limits } => preview(shared, id, text, limits).await,
+        Request::AuditPage { filter, cursor, forward, limit } => match shared.store().await {
+            Ok(store) => store.audit_page(&filter, &cursor, forward, limit).await.map(Reply::AuditPage).map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
+        Request::AuditSummary { filter, bars } => audit_summary(shared, filter, bars).await,
+        Request::MetadataKeys => match shared.store().await {
+            Ok(store) => Ok(Reply::MetadataKeys(store.audit_metadata_keys(1_000).await.unwrap_or_default())),
+            Err(e) => Err(e),
+        },
+        Request::Correlation { event } => correlation(shared, *event).await,
+        Request::Export { filter, format, path } => export(shared, id, filter, format, path).await,
         Request::Cancel { .. } => return,
     };
     if shared.is_cancelled(id) {
@@ -315,6 +352,49 @@ async fn preview(shared: &Shared, id: RequestId, text: String, limits: PreviewLi
         previews.remove(&id);
     }
     Ok(Reply::Preview(Box::new(reply)))
+}
+
+async fn audit_summary(shared: &Shared, filter: AuditFilter, bars: usize) -> Result<Reply, String> {
+    let store = shared.store().await?;
+    let (count, types, histogram, actors) = tokio::join!(
+        store.audit_count(&filter),
+        store.audit_types(&filter),
+        store.audit_histogram(&filter, bars),
+        store.audit_actors(&filter),
+    );
+    Ok(Reply::AuditSummary {
+        count: count.map_err(|e| e.to_string())?,
+        types: types.map_err(|e| e.to_string())?,
+        histogram: histogram.ok(),
+        actors: actors.ok(),
+    })
+}
+
+async fn correlation(shared: &Shared, event: Event) -> Result<Reply, String> {
+    let store = shared.store().await?;
+    let (correlated, caused_by, tree) =
+        tokio::join!(store.correlated(&event, 1_000), store.caused_by(&event), store.causation_tree(&event, 500));
+    Ok(Reply::Correlation {
+        correlated: correlated.map_err(|e| e.to_string())?,
+        caused_by: caused_by.map_err(|e| e.to_string())?.map(Box::new),
+        tree: Box::new(tree.map_err(|e| e.to_string())?),
+    })
+}
+
+async fn export(shared: &Shared, id: RequestId, filter: AuditFilter, format: ExportFormat, path: std::path::PathBuf) -> Result<Reply, String> {
+    let store = shared.store().await?;
+    let file = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let written = crate::audit::export(&store, &filter, format, &mut out, |written| {
+        shared.reply(id, Reply::ExportProgress { written });
+        !shared.is_cancelled(id)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    if shared.is_cancelled(id) {
+        return Err(format!("the export was cancelled after {written} events; {} holds them", path.display()));
+    }
+    Ok(Reply::Exported { written, path })
 }
 
 /// Reads the store's log in global order page by page, sending each page as it arrives; the

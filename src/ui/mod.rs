@@ -3,6 +3,7 @@
 //! [`Worker`] and drains its replies at the start of every frame; replies to requests nobody
 //! waits for any more are dropped.
 
+pub mod audit;
 pub mod connect;
 pub mod diff_view;
 pub mod history;
@@ -25,6 +26,7 @@ use projection::ProjectionPanel;
 use recent::RecentStores;
 use scripts::{ScriptSource, WatchedScript};
 use sql::SqlPanel;
+use audit::{AuditAction, AuditPanel};
 use streams::{StreamsAction, StreamsPanel};
 
 /// Which screen is shown.
@@ -45,10 +47,12 @@ pub struct StartAt {
     pub projection: Option<PathBuf>,
     /// A SQL file to preview (opens the SQL preview).
     pub sql: Option<PathBuf>,
+    /// The view to show first.
+    pub view: Option<View>,
 }
 
 /// The views of the explorer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum View {
     /// One stream's history.
     History,
@@ -56,6 +60,8 @@ pub enum View {
     Projections,
     /// A SQL projection previewed against the store.
     Sql,
+    /// Cross-stream questions of the global log.
+    Audit,
 }
 
 /// Settings that tests change.
@@ -115,6 +121,7 @@ pub struct EventscopeApp {
     pub history: HistoryPanel,
     pub projections: ProjectionPanel,
     pub sql: SqlPanel,
+    pub audit: AuditPanel,
     pub view: View,
     pub status: StatusBar,
     open_request: Option<(RequestId, Option<Target>)>,
@@ -142,6 +149,7 @@ impl EventscopeApp {
             history: HistoryPanel::default(),
             projections: ProjectionPanel::default(),
             sql: SqlPanel::new(crate::store::query::Dialect::Sqlite),
+            audit: AuditPanel::new(false, false),
             view: View::History,
             status: StatusBar::default(),
             open_request: None,
@@ -163,6 +171,9 @@ impl EventscopeApp {
     }
 
     fn start(&mut self, start: StartAt) {
+        if let Some(view) = start.view {
+            self.view = view;
+        }
         if let Some(path) = start.fold {
             self.history.set_fold(Some(FoldSetting {
                 script: WatchedScript::new(ScriptSource::File(path)),
@@ -188,6 +199,14 @@ impl EventscopeApp {
             self.view = View::Projections;
             self.projections.choose(WatchedScript::new(ScriptSource::File(path)), &mut self.worker);
         }
+    }
+
+    /// Shows a stream in the history view with the cursor at a version.
+    pub fn open_event(&mut self, stream: &str, version: i64) {
+        self.view = View::History;
+        self.streams.select(stream);
+        self.history.open_stream(stream, &mut self.worker);
+        self.history.go_to_version_when_loaded(Some(version));
     }
 
     /// Opens a store (the current one stays open until the new one is ready).
@@ -221,7 +240,8 @@ impl EventscopeApp {
             if (self.streams.on_reply(id, &reply)
                 || self.history.on_reply(id, &reply)
                 || self.projections.on_reply(id, &reply)
-                || self.sql.on_reply(id, &reply))
+                || self.sql.on_reply(id, &reply)
+                || self.audit.on_reply(id, &reply))
                 && let Reply::Failed { message } = &reply
             {
                 self.status.last_error = Some(message.clone());
@@ -236,6 +256,7 @@ impl EventscopeApp {
             Reply::Opened { description, dialect, layout, layouts, counts, target: opened } => {
                 self.sql.cancel(&mut self.worker);
                 self.sql = SqlPanel::new(dialect);
+                self.audit = AuditPanel::new(layout.columns.recorded_at.is_some(), layout.columns.metadata.is_some());
                 self.recent.add(target.as_ref().unwrap_or(&opened));
                 self.status = StatusBar {
                     store: Some(description),
@@ -307,6 +328,7 @@ impl EventscopeApp {
                 ui.selectable_value(&mut self.view, View::History, "History");
                 ui.selectable_value(&mut self.view, View::Projections, "Projections");
                 ui.selectable_value(&mut self.view, View::Sql, "SQL preview");
+                ui.selectable_value(&mut self.view, View::Audit, "Audit");
                 ui.separator();
                 if ui.button("Open another store…").clicked() {
                     self.screen = Screen::Connect;
@@ -315,9 +337,12 @@ impl EventscopeApp {
         });
         egui::Panel::bottom("status").show(ui, |ui| self.status.ui(ui));
         let mut action = None;
-        egui::Panel::left("streams").resizable(true).default_size(350.0).min_size(220.0).show(ui, |ui| {
-            action = self.streams.ui(ui, &mut self.worker);
-        });
+        // The streams list belongs to the history; the other views need the width.
+        if self.view == View::History {
+            egui::Panel::left("streams").resizable(true).default_size(350.0).min_size(220.0).show(ui, |ui| {
+                action = self.streams.ui(ui, &mut self.worker);
+            });
+        }
         if let Some(StreamsAction::OpenStream(stream)) = action {
             self.history.open_stream(&stream, &mut self.worker);
             self.view = View::History;
@@ -331,6 +356,13 @@ impl EventscopeApp {
             }
             View::Sql => {
                 egui::CentralPanel::default().show(ui, |ui| self.sql.ui(ui, &mut self.worker));
+            }
+            View::Audit => {
+                let mut action = None;
+                egui::CentralPanel::default().show(ui, |ui| action = self.audit.ui(ui, &mut self.worker));
+                if let Some(AuditAction::OpenEvent { stream, version }) = action {
+                    self.open_event(&stream, version);
+                }
             }
         }
     }
