@@ -81,7 +81,7 @@ fn time_value(d: Dialect, c: &ColumnRef) -> String {
 /// Epoch seconds of the time column.
 fn epoch_seconds(d: Dialect, c: &ColumnRef) -> String {
     match d {
-        Dialect::Postgres => format!("extract(epoch from {})", time_value(d, c)),
+        Dialect::Postgres => format!("CAST(extract(epoch from {}) AS DOUBLE PRECISION)", time_value(d, c)),
         Dialect::Sqlite => time_value(d, c),
     }
 }
@@ -107,9 +107,17 @@ fn meta_expr(sql: &mut Sql, layout: &Layout, key: &str) -> Result<String, AuditE
                 _ => format!("(CAST({column} AS jsonb) ->> CAST({k} AS TEXT))"),
             }
         }
-        Dialect::Sqlite => {
-            let path = sql.bind(Param::Text(format!("$.\"{}\"", key.replace('"', "\\\""))));
+        // A quoted JSON path for ordinary keys (fast); a key with quotes or backslashes, which a
+        // path cannot hold, is looked up among the object's members instead.
+        Dialect::Sqlite if !key.contains(['"', '\\']) => {
+            let path = sql.bind(Param::Text(format!("$.\"{key}\"")));
             format!("(CASE WHEN json_valid({column}) THEN CAST(json_extract({column}, {path}) AS TEXT) END)")
+        }
+        Dialect::Sqlite => {
+            let k = sql.bind(Param::Text(key.to_owned()));
+            format!(
+                "(CASE WHEN json_valid({column}) THEN (SELECT CAST(j.value AS TEXT) FROM json_each({column}) j WHERE j.key = {k}) END)"
+            )
         }
     })
 }

@@ -378,3 +378,44 @@ fn the_deployed_read_model_comparison_in_the_window() {
     wait_until(&mut h, "the refusal", |h| !app(h).sql.is_running());
     assert!(h.query_by_label_contains("DELETE writes to the store").is_some());
 }
+
+#[test]
+fn audit_a_person_then_follow_an_event_into_its_history() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    h.get_by_label("Audit").click();
+    h.step();
+    wait_until(&mut h, "the newest page", |h| !app(h).audit.rows().is_empty() && app(h).audit.count.is_some());
+    assert!(h.query_by_label("2679 events").is_some());
+    // The metadata keys come from the store: filter by actor through the form.
+    h.get_by_label("metadata key").click();
+    h.step();
+    h.step();
+    h.get_by_label("actor").click();
+    h.step();
+    h.get_by_role_and_label(egui::Role::TextInput, "metadata value").focus();
+    h.step();
+    h.get_by_role_and_label(egui::Role::TextInput, "metadata value").type_text("staff:grace");
+    h.step();
+    h.get_by_label("add").click();
+    h.step();
+    wait_until(&mut h, "the filtered log", |h| !app(h).audit.is_busy() && app(h).audit.count.is_some());
+    let rows = app(&h).audit.rows();
+    assert!(!rows.is_empty() && rows.iter().all(|e| e.actor() == Some("staff:grace")));
+    assert!(rows.iter().any(|e| e.event_type == "RefundRequested"), "grace's refund");
+    h.query_all(egui_kittest::kittest::By::new().role(egui::Role::Button).label_contains("RefundRequested"))
+        .next()
+        .expect("the refund's row")
+        .click();
+    h.step();
+    wait_until(&mut h, "the correlation", |h| app(h).audit.correlation().is_some());
+    let correlation = app(&h).audit.correlation().unwrap();
+    assert_eq!(correlation.caused_by.as_ref().map(|e| e.version), Some(3), "the first refund caused the second");
+    assert!(h.query_by_label_contains("Same correlation id").is_some());
+    h.get_by_label_contains("in the history").click();
+    h.step();
+    wait_until(&mut h, "the stream", |h| app(h).history.cursor_version() == Some(4));
+    assert_eq!(app(&h).view, eventscope::ui::View::History);
+    assert_eq!(app(&h).history.stream(), Some(order_stream(DOUBLE_REFUND_ORDER).as_str()));
+}

@@ -307,6 +307,7 @@ fn cell(row: &PgRow, i: usize) -> Cell {
             .ok()
             .map(|b| Cell::Text(String::from_utf8_lossy(b.get(1..).unwrap_or_default()).into_owned())),
         "UUID" => raw.as_bytes().ok().map(|b| Cell::Text(format_uuid(b))),
+        "NUMERIC" => raw.as_bytes().ok().and_then(numeric_text).map(Cell::Decimal),
         _ => None,
     };
     decoded.unwrap_or_else(|| Cell::Text(format!("<{type_name} value>")))
@@ -332,6 +333,43 @@ fn text_cell(type_name: &str, text: &str) -> Cell {
     parsed.unwrap_or_else(|| Cell::Text(text.to_owned()))
 }
 
+/// A binary `numeric` as decimal text: digit count, weight, sign, scale, then base-10000 digits.
+fn numeric_text(bytes: &[u8]) -> Option<String> {
+    let word = |i: usize| bytes.get(2 * i..2 * i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let (count, weight, sign, scale) = (word(0)? as usize, word(1)? as i16, word(2)?, word(3)? as usize);
+    match sign {
+        0xC000 => return Some("NaN".to_owned()),
+        0xD000 => return Some("Infinity".to_owned()),
+        0xF000 => return Some("-Infinity".to_owned()),
+        _ => {}
+    }
+    let digits: Vec<u16> = (0..count).map(|i| word(4 + i)).collect::<Option<_>>()?;
+    // Integer part: groups with weight >= 0; fraction: the rest, then cut to the scale.
+    let mut integer = String::new();
+    for w in 0..=weight.max(-1) {
+        let group = digits.get(w as usize).copied().unwrap_or(0);
+        if integer.is_empty() { integer = group.to_string() } else { integer.push_str(&format!("{group:04}")) }
+    }
+    if integer.is_empty() {
+        integer.push('0');
+    }
+    let mut fraction = String::new();
+    let first_fraction_group = (weight + 1).max(0) as usize;
+    for i in 0..(-(weight + 1)).max(0) as usize {
+        let _ = i;
+        fraction.push_str("0000");
+    }
+    for group in digits.iter().skip(first_fraction_group) {
+        fraction.push_str(&format!("{group:04}"));
+    }
+    while fraction.len() < scale {
+        fraction.push('0');
+    }
+    fraction.truncate(scale);
+    let sign = if sign == 0x4000 { "-" } else { "" };
+    Some(if scale > 0 { format!("{sign}{integer}.{fraction}") } else { format!("{sign}{integer}") })
+}
+
 fn format_uuid(bytes: &[u8]) -> String {
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     if hex.len() != 32 {
@@ -350,6 +388,19 @@ mod tests {
         assert_eq!(scrub("failed for s@cret and s%40cret", url), "failed for *** and ***");
         assert_eq!(scrub("nothing", "postgres://bob@host/app"), "nothing");
         assert_eq!(passwords("postgres://u:p@h/d?x=a@b"), vec!["p".to_owned()]);
+    }
+
+    #[test]
+    fn binary_numerics_read_as_decimal_text() {
+        let numeric = |words: &[u16]| words.iter().flat_map(|w| w.to_be_bytes()).collect::<Vec<u8>>();
+        // 1849.5: 2 digits, weight 0, positive, scale 1: [1849, 5000]
+        assert_eq!(numeric_text(&numeric(&[2, 0, 0, 1, 1849, 5000])).as_deref(), Some("1849.5"));
+        // -12345678.9 : [1234, 5678, 9000], weight 1
+        assert_eq!(numeric_text(&numeric(&[3, 1, 0x4000, 1, 1234, 5678, 9000])).as_deref(), Some("-12345678.9"));
+        // 0.0042: weight -1, [42], scale 4
+        assert_eq!(numeric_text(&numeric(&[1, 0xFFFF, 0, 4, 42])).as_deref(), Some("0.0042"));
+        assert_eq!(numeric_text(&numeric(&[0, 0, 0, 0])).as_deref(), Some("0"));
+        assert_eq!(numeric_text(&numeric(&[1, 2, 0, 0, 7])).as_deref(), Some("700000000"));
     }
 
     #[test]

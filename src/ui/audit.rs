@@ -390,15 +390,16 @@ impl AuditPanel {
         });
         ui.horizontal_wrapped(|ui| {
             if self.has_metadata {
-                ui.label("metadata");
-                egui::ComboBox::from_id_salt("meta_key")
+                egui::ComboBox::from_label("metadata key")
                     .selected_text(if self.meta_key.is_empty() { "key".to_owned() } else { self.meta_key.clone() })
                     .show_ui(ui, |ui| {
                         for key in &self.keys {
                             ui.selectable_value(&mut self.meta_key, key.clone(), key);
                         }
                     });
-                let value = ui.add(egui::TextEdit::singleline(&mut self.meta_value).hint_text("= value").desired_width(180.0));
+                let value = ui
+                    .add(egui::TextEdit::singleline(&mut self.meta_value).hint_text("= value").desired_width(180.0))
+                    .on_hover_text("metadata value");
                 let enter = value.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 if (ui.button("add").clicked() || enter) && !self.meta_key.is_empty() {
                     self.meta.push((self.meta_key.clone(), self.meta_value.clone()));
