@@ -130,7 +130,12 @@ fn meta_any_expr(sql: &mut Sql, layout: &Layout, keys: &[&str]) -> Result<String
 
 /// The filter's conditions, every value bound. `with_types: false` leaves the types out (to
 /// count every type under the other filters).
-fn conditions(sql: &mut Sql, layout: &Layout, filter: &AuditFilter, with_types: bool) -> Result<Vec<String>, AuditError> {
+fn conditions(
+    sql: &mut Sql,
+    layout: &Layout,
+    filter: &AuditFilter,
+    with_types: bool,
+) -> Result<Vec<String>, AuditError> {
     let d = sql.dialect();
     let c = &layout.columns;
     let mut out = Vec::new();
@@ -194,7 +199,8 @@ pub struct Histogram {
 /// A bucket size that gives about `target` bars over `span_seconds`: a minute, 5, 15, 30
 /// minutes, an hour, 3, 6, 12 hours, a day, a week, 30 days.
 pub fn bucket_seconds(span_seconds: f64, target: f64) -> i64 {
-    const SIZES: [i64; 12] = [60, 300, 900, 1_800, 3_600, 10_800, 21_600, 43_200, 86_400, 604_800, 2_592_000, 31_536_000];
+    const SIZES: [i64; 12] =
+        [60, 300, 900, 1_800, 3_600, 10_800, 21_600, 43_200, 86_400, 604_800, 2_592_000, 31_536_000];
     let wanted = span_seconds / target.max(1.0);
     SIZES.iter().copied().find(|s| *s as f64 >= wanted).unwrap_or(SIZES[SIZES.len() - 1])
 }
@@ -260,20 +266,31 @@ impl Store {
         let mut sql = self.sql();
         let conditions = conditions(&mut sql, &self.layout, filter, false)?;
         let t = text_expr(self.dialect(), &self.layout.columns.event_type);
-        select(&mut sql, &self.layout, &format!("{t}, COUNT(*)"), &conditions, &format!(" GROUP BY {t} ORDER BY 2 DESC, 1"));
+        select(
+            &mut sql,
+            &self.layout,
+            &format!("{t}, COUNT(*)"),
+            &conditions,
+            &format!(" GROUP BY {t} ORDER BY 2 DESC, 1"),
+        );
         let rows = self.fetch(&sql).await?;
         Ok(rows.into_iter().map(|r| (r[0].as_text().unwrap_or_default(), r[1].as_i64().unwrap_or(0))).collect())
     }
 
     /// The first and last time under the filter.
-    pub async fn audit_time_range(&self, filter: &AuditFilter) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, AuditError> {
+    pub async fn audit_time_range(
+        &self,
+        filter: &AuditFilter,
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, AuditError> {
         let t = self.layout.columns.recorded_at.as_ref().ok_or(AuditError::Missing("recorded-at", "time"))?;
         let mut sql = self.sql();
         let conditions = conditions(&mut sql, &self.layout, filter, true)?;
         let e = epoch_seconds(self.dialect(), t);
         select(&mut sql, &self.layout, &format!("MIN({e}), MAX({e})"), &conditions, "");
         let rows = self.fetch(&sql).await?;
-        let at = |cell: Option<&Cell>| cell.and_then(Cell::as_f64).and_then(|s| DateTime::from_timestamp_micros((s * 1e6) as i64));
+        let at = |cell: Option<&Cell>| {
+            cell.and_then(Cell::as_f64).and_then(|s| DateTime::from_timestamp_micros((s * 1e6) as i64))
+        };
         Ok(rows.first().and_then(|r| Some((at(r.first())?, at(r.get(1))?))))
     }
 
@@ -362,7 +379,12 @@ impl Store {
     }
 
     /// Events whose metadata has any of `keys` equal to any of `values`, in store order.
-    pub async fn events_with_metadata(&self, keys: &[&str], values: &[String], limit: usize) -> Result<Vec<Event>, AuditError> {
+    pub async fn events_with_metadata(
+        &self,
+        keys: &[&str],
+        values: &[String],
+        limit: usize,
+    ) -> Result<Vec<Event>, AuditError> {
         if values.is_empty() {
             return Ok(Vec::new());
         }
@@ -439,7 +461,11 @@ pub const EXPORT_COLUMNS: [&str; 8] =
     ["position", "recorded_at", "stream", "version", "event_type", "actor", "payload", "metadata"];
 
 fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field.to_owned() }
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
 }
 
 /// One event as a CSV line (with the newline).

@@ -174,6 +174,14 @@ pub enum Command {
         /// Frames to time.
         #[arg(long, default_value_t = 200)]
         frames: usize,
+        /// Measure the audit view instead, on a generated store of --audit-events events.
+        #[arg(long)]
+        audit: bool,
+        #[arg(long, default_value_t = 1_000_000)]
+        audit_events: usize,
+        /// With --audit: also measure on this PostgreSQL database (its `events` table is replaced).
+        #[arg(long)]
+        postgres: Option<String>,
     },
     /// The workshop store.
     Demo {
@@ -266,7 +274,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         };
         return crate::ui::run(target, layout, start);
     };
-    if let Command::Bench { events, streams, jumps, frames } = command {
+    if let Command::Bench { events, streams, jumps, frames, audit, audit_events, postgres } = command {
+        if audit {
+            return crate::bench::audit::run(audit_events, postgres);
+        }
         return crate::bench::run(crate::bench::BenchOptions {
             long_stream_events: events,
             other_streams: streams,

@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, mpsc};
 
-use crate::model::{Event, StreamSummary};
 use crate::audit::{ActorSummary, AuditFilter, CauseNode, ExportFormat, Histogram};
+use crate::model::{Event, StreamSummary};
 use crate::projection::sql::{Definition, PreviewError, PreviewLimits, ResultSet};
 use crate::store::layout::Layout;
 use crate::store::query::StreamQuery;
@@ -66,13 +66,24 @@ pub enum Reply {
     /// One page of the streams list.
     Streams(StreamPage),
     /// The number of streams matching a search.
-    StreamCount { search: String, count: i64 },
+    StreamCount {
+        search: String,
+        count: i64,
+    },
     /// A stream load began: its summary (event count, versions).
-    StreamStarted { summary: StreamSummary },
+    StreamStarted {
+        summary: StreamSummary,
+    },
     /// A read of the whole store began: how many events it holds.
-    LogStarted { total: i64 },
+    LogStarted {
+        total: i64,
+    },
     /// The next events of a stream (or of the store's log) being loaded; `done` on the last page.
-    EventsPage { stream: String, events: Vec<Event>, done: bool },
+    EventsPage {
+        stream: String,
+        events: Vec<Event>,
+        done: bool,
+    },
     /// A page of the audited log.
     AuditPage(LogPage),
     /// Counts under an audit filter (`None` where the layout cannot say: no time, no metadata).
@@ -83,15 +94,26 @@ pub enum Reply {
         actors: Option<Vec<ActorSummary>>,
     },
     MetadataKeys(Vec<String>),
-    Correlation { correlated: Vec<Event>, caused_by: Option<Box<Event>>, tree: Box<CauseNode> },
+    Correlation {
+        correlated: Vec<Event>,
+        caused_by: Option<Box<Event>>,
+        tree: Box<CauseNode>,
+    },
     /// An export has written this many events so far.
-    ExportProgress { written: usize },
+    ExportProgress {
+        written: usize,
+    },
     /// An export is complete.
-    Exported { written: usize, path: std::path::PathBuf },
+    Exported {
+        written: usize,
+        path: std::path::PathBuf,
+    },
     /// The outcome of a preview.
     Preview(Box<PreviewReply>),
     /// The request failed; the message says what went wrong and what to do.
-    Failed { message: String },
+    Failed {
+        message: String,
+    },
 }
 
 /// What a preview gave.
@@ -235,7 +257,11 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
         Request::LoadLog { page_size } => load_log(shared, id, page_size).await,
         Request::Preview { text, limits } => preview(shared, id, text, limits).await,
         Request::AuditPage { filter, cursor, forward, limit } => match shared.store().await {
-            Ok(store) => store.audit_page(&filter, &cursor, forward, limit).await.map(Reply::AuditPage).map_err(|e| e.to_string()),
+            Ok(store) => store
+                .audit_page(&filter, &cursor, forward, limit)
+                .await
+                .map(Reply::AuditPage)
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e),
         },
         Request::AuditSummary { filter, bars } => audit_summary(shared, filter, bars).await,
@@ -381,7 +407,13 @@ async fn correlation(shared: &Shared, event: Event) -> Result<Reply, String> {
     })
 }
 
-async fn export(shared: &Shared, id: RequestId, filter: AuditFilter, format: ExportFormat, path: std::path::PathBuf) -> Result<Reply, String> {
+async fn export(
+    shared: &Shared,
+    id: RequestId,
+    filter: AuditFilter,
+    format: ExportFormat,
+    path: std::path::PathBuf,
+) -> Result<Reply, String> {
     let store = shared.store().await?;
     let file = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);

@@ -93,7 +93,10 @@ fn filter_combinations_give_exactly_the_expected_events() {
             ),
         ];
         for (filter, want) in cases {
-            assert!(!want.is_empty() || filter == AuditFilter::default(), "a case without events proves little: {filter:?}");
+            assert!(
+                !want.is_empty() || filter == AuditFilter::default(),
+                "a case without events proves little: {filter:?}"
+            );
             let forward = audit_all(&store, &filter, true);
             assert_eq!(positions(&forward), want, "{backend:?} {filter:?}");
             let backward = audit_all(&store, &filter, false);
@@ -102,13 +105,21 @@ fn filter_combinations_give_exactly_the_expected_events() {
             assert_eq!(positions(&backward), reversed, "{backend:?} newest first {filter:?}");
             assert_eq!(block_on(store.audit_count(&filter)).unwrap(), want.len() as i64);
             let histogram = block_on(store.audit_histogram(&filter, 60)).unwrap();
-            assert_eq!(histogram.buckets.iter().map(|b| b.1).sum::<i64>(), want.len() as i64, "{backend:?} histogram {filter:?}");
+            assert_eq!(
+                histogram.buckets.iter().map(|b| b.1).sum::<i64>(),
+                want.len() as i64,
+                "{backend:?} histogram {filter:?}"
+            );
             assert!(histogram.buckets.len() <= 61);
             let actors = block_on(store.audit_actors(&filter)).unwrap();
             assert_eq!(actors.iter().map(|a| a.total).sum::<i64>(), want.len() as i64);
         }
         // Type counts under the other filters.
-        let filter = AuditFilter { meta: vec![("actor".into(), "staff:grace".into())], types: vec!["Nope".into()], ..Default::default() };
+        let filter = AuditFilter {
+            meta: vec![("actor".into(), "staff:grace".into())],
+            types: vec!["Nope".into()],
+            ..Default::default()
+        };
         let types = block_on(store.audit_types(&filter)).unwrap();
         let mut want: BTreeMap<String, i64> = BTreeMap::new();
         for e in demo.events.iter().filter(|e| meta(e, "actor") == "staff:grace") {
@@ -177,12 +188,14 @@ fn export_reads_back_and_streams_in_store_order() {
         let db = TestDb::new(backend, "auditexport");
         let demo = db.write_workshop();
         let store = db.open();
-        let filter = AuditFilter { types: vec!["RefundRequested".into(), "PaymentConfirmed".into()], ..Default::default() };
+        let filter =
+            AuditFilter { types: vec!["RefundRequested".into(), "PaymentConfirmed".into()], ..Default::default() };
         let events = audit_all(&store, &filter, true);
         let mut jsonl = Vec::new();
         let written = block_on(export(&store, &filter, ExportFormat::JsonLines, &mut jsonl, |_| true)).unwrap();
         assert_eq!(written, events.len());
-        let lines: Vec<Value> = String::from_utf8(jsonl).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> =
+            String::from_utf8(jsonl).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines, events.iter().map(Event::to_output_json).collect::<Vec<_>>(), "{backend:?}");
         let mut csv = Vec::new();
         block_on(export(&store, &filter, ExportFormat::Csv, &mut csv, |_| true)).unwrap();
@@ -191,12 +204,34 @@ fn export_reads_back_and_streams_in_store_order() {
         assert_eq!(rows.next(), Some("position,recorded_at,stream,version,event_type,actor,payload,metadata"));
         let first = rows.next().unwrap();
         let e = &events[0];
-        assert!(first.starts_with(&format!("{},{},{},{},{},", e.position.unwrap(), eventscope::model::format_time(e.recorded_at.unwrap()), e.stream, e.version, e.event_type)), "{first}");
+        assert!(
+            first.starts_with(&format!(
+                "{},{},{},{},{},",
+                e.position.unwrap(),
+                eventscope::model::format_time(e.recorded_at.unwrap()),
+                e.stream,
+                e.version,
+                e.event_type
+            )),
+            "{first}"
+        );
         // The command line streams the same.
-        let (ok, out, err) = eventscope(&["audit", &db.target, "--type", "RefundRequested", "--type", "PaymentConfirmed"]);
+        let (ok, out, err) =
+            eventscope(&["audit", &db.target, "--type", "RefundRequested", "--type", "PaymentConfirmed"]);
         assert!(ok, "{err}");
         assert_eq!(out.lines().count(), events.len());
-        let (ok, out, _) = eventscope(&["audit", &db.target, "--meta", "actor=staff:grace", "--format", "csv", "--since", "2026-03-01", "--until", "2026-05-01"]);
+        let (ok, out, _) = eventscope(&[
+            "audit",
+            &db.target,
+            "--meta",
+            "actor=staff:grace",
+            "--format",
+            "csv",
+            "--since",
+            "2026-03-01",
+            "--until",
+            "2026-05-01",
+        ]);
         assert!(ok);
         let grace = demo.events.iter().filter(|e| meta(e, "actor") == "staff:grace").count();
         assert_eq!(out.lines().count(), grace + 1);
@@ -209,10 +244,15 @@ fn hostile_filter_values_are_taken_literally() {
         let db = TestDb::new(backend, "audithostile");
         let demo = db.write_workshop();
         let store = db.open();
-        let hostile = ["' OR '1'='1", "'; DROP TABLE events; --", "\" OR \"\"=\"", "%", "_", "\\", "$.actor", "x') OR ('a'='a"];
+        let hostile =
+            ["' OR '1'='1", "'; DROP TABLE events; --", "\" OR \"\"=\"", "%", "_", "\\", "$.actor", "x') OR ('a'='a"];
         for value in hostile {
             // Payload text is a literal substring: `_` is in every key, `%` in none.
-            let literal = demo.events.iter().filter(|e| e.payload.to_string().to_lowercase().contains(&value.to_lowercase())).count();
+            let literal = demo
+                .events
+                .iter()
+                .filter(|e| e.payload.to_string().to_lowercase().contains(&value.to_lowercase()))
+                .count();
             let text = AuditFilter { text: value.to_owned(), ..Default::default() };
             assert_eq!(block_on(store.audit_count(&text)).unwrap(), literal as i64, "{backend:?} text {value:?}");
             let filters = [
@@ -222,14 +262,16 @@ fn hostile_filter_values_are_taken_literally() {
                 AuditFilter { meta: vec![(value.to_owned(), "staff:grace".to_owned())], ..Default::default() },
             ];
             for filter in filters {
-                let count = block_on(store.audit_count(&filter)).unwrap_or_else(|e| panic!("{backend:?} {filter:?}: {e}"));
+                let count =
+                    block_on(store.audit_count(&filter)).unwrap_or_else(|e| panic!("{backend:?} {filter:?}: {e}"));
                 assert_eq!(count, 0, "{backend:?}: {filter:?} matched");
                 assert!(audit_all(&store, &filter, false).is_empty());
             }
         }
         // The store is whole.
         assert_eq!(block_on(store.counts()).unwrap().events, 2679);
-        let (ok, out, err) = eventscope(&["audit", &db.target, "--stream", "'; DROP TABLE events; --", "--meta", "actor=' OR '1'='1"]);
+        let (ok, out, err) =
+            eventscope(&["audit", &db.target, "--stream", "'; DROP TABLE events; --", "--meta", "actor=' OR '1'='1"]);
         assert!(ok, "{err}");
         assert!(out.is_empty());
     }

@@ -151,7 +151,8 @@ impl AuditPanel {
     pub fn set_filter(&mut self, filter: AuditFilter, worker: &mut Worker) {
         self.since = filter.since.map(format_time).unwrap_or_default();
         self.until = filter.until.map(format_time).unwrap_or_default();
-        self.range = if filter.since.is_some() || filter.until.is_some() { QuickRange::Custom } else { QuickRange::All };
+        self.range =
+            if filter.since.is_some() || filter.until.is_some() { QuickRange::Custom } else { QuickRange::All };
         self.types = filter.types.iter().cloned().collect();
         self.stream = filter.stream.clone();
         self.meta = filter.meta.clone();
@@ -176,7 +177,9 @@ impl AuditPanel {
             if text.is_empty() {
                 return Ok(None);
             }
-            parse_time(text).map(Some).ok_or_else(|| format!("{what} “{text}” is not a time: write 2026-03-02 or 2026-03-02T08:00:00Z"))
+            parse_time(text)
+                .map(Some)
+                .ok_or_else(|| format!("{what} “{text}” is not a time: write 2026-03-02 or 2026-03-02T08:00:00Z"))
         };
         Ok(AuditFilter {
             since: time("from", &self.since)?,
@@ -312,7 +315,10 @@ impl AuditPanel {
         let mut action = None;
         egui::Panel::top("audit_filters").show(ui, |ui| self.filters_ui(ui, worker, now));
         if self.has_time {
-            egui::Panel::top("audit_histogram").resizable(true).default_size(150.0).show(ui, |ui| self.histogram_ui(ui, worker));
+            egui::Panel::top("audit_histogram")
+                .resizable(true)
+                .default_size(150.0)
+                .show(ui, |ui| self.histogram_ui(ui, worker));
         }
         egui::Panel::bottom("audit_actors").resizable(true).default_size(150.0).show(ui, |ui| self.actors_ui(ui));
         egui::Panel::right("audit_details").resizable(true).default_size(430.0).show(ui, |ui| {
@@ -335,7 +341,11 @@ impl AuditPanel {
                     (QuickRange::Day, "last day"),
                     (QuickRange::Week, "last week"),
                 ] {
-                    if ui.selectable_label(self.range == range, label).on_hover_text("relative to the store's newest event").clicked() {
+                    if ui
+                        .selectable_label(self.range == range, label)
+                        .on_hover_text("relative to the store's newest event")
+                        .clicked()
+                    {
                         self.range = range;
                         let span = match range {
                             QuickRange::Hour => Some(Duration::hours(1)),
@@ -356,15 +366,20 @@ impl AuditPanel {
                         self.apply(worker);
                     }
                 }
-                let from = ui.add(egui::TextEdit::singleline(&mut self.since).hint_text("from (date or time)").desired_width(150.0));
-                let to = ui.add(egui::TextEdit::singleline(&mut self.until).hint_text("to (date or time)").desired_width(150.0));
+                let from = ui.add(
+                    egui::TextEdit::singleline(&mut self.since).hint_text("from (date or time)").desired_width(150.0),
+                );
+                let to = ui.add(
+                    egui::TextEdit::singleline(&mut self.until).hint_text("to (date or time)").desired_width(150.0),
+                );
                 if from.changed() || to.changed() {
                     self.range = QuickRange::Custom;
                     edited = true;
                 }
             }
             ui.separator();
-            let type_label = if self.types.is_empty() { "all types".to_owned() } else { format!("{} types", self.types.len()) };
+            let type_label =
+                if self.types.is_empty() { "all types".to_owned() } else { format!("{} types", self.types.len()) };
             let mut types_changed = false;
             egui::ComboBox::from_label("event types").selected_text(type_label).height(400.0).show_ui(ui, |ui| {
                 if ui.button("all types").clicked() {
@@ -386,7 +401,9 @@ impl AuditPanel {
             if types_changed {
                 self.apply(worker);
             }
-            edited |= ui.add(egui::TextEdit::singleline(&mut self.stream).hint_text("stream id contains").desired_width(140.0)).changed();
+            edited |= ui
+                .add(egui::TextEdit::singleline(&mut self.stream).hint_text("stream id contains").desired_width(140.0))
+                .changed();
         });
         ui.horizontal_wrapped(|ui| {
             if self.has_metadata {
@@ -418,7 +435,9 @@ impl AuditPanel {
                 }
                 ui.separator();
             }
-            edited |= ui.add(egui::TextEdit::singleline(&mut self.text).hint_text("payload contains").desired_width(160.0)).changed();
+            edited |= ui
+                .add(egui::TextEdit::singleline(&mut self.text).hint_text("payload contains").desired_width(160.0))
+                .changed();
             if !self.text.trim().is_empty() {
                 ui.colored_label(ui.visuals().warn_fg_color, "⚠ reads every payload in the range (a full scan)");
             }
@@ -438,7 +457,11 @@ impl AuditPanel {
             ui.separator();
             if let Some(id) = self.export_request {
                 let total = self.count.unwrap_or(0).max(1) as f32;
-                ui.add(egui::ProgressBar::new(self.export_written as f32 / total).desired_width(200.0).text(format!("exporting: {}", self.export_written)));
+                ui.add(
+                    egui::ProgressBar::new(self.export_written as f32 / total)
+                        .desired_width(200.0)
+                        .text(format!("exporting: {}", self.export_written)),
+                );
                 if ui.button("Cancel").clicked() {
                     worker.send(Request::Cancel { id });
                 }
@@ -449,7 +472,13 @@ impl AuditPanel {
                 }
                 if ui.button("Export JSON Lines…").clicked() {
                     self.export_format = ExportFormat::JsonLines;
-                    self.dialog.save(ui.ctx(), "Export the audit as JSON Lines", "JSON Lines", &["jsonl"], "audit.jsonl");
+                    self.dialog.save(
+                        ui.ctx(),
+                        "Export the audit as JSON Lines",
+                        "JSON Lines",
+                        &["jsonl"],
+                        "audit.jsonl",
+                    );
                 }
             }
             if let Some(note) = self.export_note.as_ref().or(self.dialog.note.as_ref()) {
@@ -480,7 +509,13 @@ impl AuditPanel {
             .map(|(t, n)| Bar::new(hours(*t) + width / 2.0, *n as f64).width(width * 0.9).name(format_time(*t)))
             .collect();
         let size = histogram.bucket_seconds;
-        let label = if size >= 86_400 { format!("{} d", size / 86_400) } else if size >= 3_600 { format!("{} h", size / 3_600) } else { format!("{} min", size / 60) };
+        let label = if size >= 86_400 {
+            format!("{} d", size / 86_400)
+        } else if size >= 3_600 {
+            format!("{} h", size / 3_600)
+        } else {
+            format!("{} min", size / 60)
+        };
         ui.weak(format!("events per {label} — drag across the bars to narrow the time range"));
         let drag_from = self.drag_from;
         let response = Plot::new("audit_histogram")
@@ -491,7 +526,9 @@ impl AuditPanel {
             .allow_double_click_reset(false)
             .show_y(false)
             .x_axis_formatter(|mark, _| {
-                DateTime::from_timestamp((mark.value * 3600.0) as i64, 0).map(|t| t.format("%m-%d %H:%M").to_string()).unwrap_or_default()
+                DateTime::from_timestamp((mark.value * 3600.0) as i64, 0)
+                    .map(|t| t.format("%m-%d %H:%M").to_string())
+                    .unwrap_or_default()
             })
             .show(ui, |plot_ui| {
                 plot_ui.bar_chart(BarChart::new("events", bars));
@@ -506,52 +543,63 @@ impl AuditPanel {
         if response.response.drag_started() {
             self.drag_from = pointer;
         }
-        if response.response.drag_stopped() {
-            if let (Some(from), Some(to)) = (self.drag_from.take(), pointer) {
-                let (a, b) = if from <= to { (from, to) } else { (to, from) };
-                let at = |h: f64| DateTime::from_timestamp((h * 3600.0) as i64, 0);
-                if let (Some(a), Some(b)) = (at(a), at(b))
-                    && b > a
-                {
-                    self.since = format_time(a);
-                    self.until = format_time(b);
-                    self.range = QuickRange::Custom;
-                    self.apply(worker);
-                }
+        if response.response.drag_stopped()
+            && let (Some(from), Some(to)) = (self.drag_from.take(), pointer)
+        {
+            let (a, b) = if from <= to { (from, to) } else { (to, from) };
+            let at = |h: f64| DateTime::from_timestamp((h * 3600.0) as i64, 0);
+            if let (Some(a), Some(b)) = (at(a), at(b))
+                && b > a
+            {
+                self.since = format_time(a);
+                self.until = format_time(b);
+                self.range = QuickRange::Custom;
+                self.apply(worker);
             }
         }
     }
 
     fn log_ui(&mut self, ui: &mut Ui, worker: &mut Worker) {
         if self.rows.is_empty() {
-            ui.weak(if self.page_request.is_some() { "Loading the newest events…" } else { "No event matches these filters." });
+            ui.weak(if self.page_request.is_some() {
+                "Loading the newest events…"
+            } else {
+                "No event matches these filters."
+            });
             return;
         }
         let row_height = ui.spacing().interact_size.y;
         let mut clicked = None;
         let mut wants_more = false;
         let total = self.rows.len();
-        egui::ScrollArea::both().id_salt("audit_log").auto_shrink([false, false]).show_rows(ui, row_height, total, |ui, range| {
-            if range.end + 100 >= total {
-                wants_more = true;
-            }
-            for i in range {
-                let e = &self.rows[i];
-                ui.horizontal(|ui| {
-                    let position = e.position.map_or_else(String::new, |p| format!("#{p}"));
-                    let when = e.recorded_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
-                    let text = format!("{position:<8} {when}  {:<22}", e.event_type);
-                    if ui.selectable_label(self.selected == Some(i), RichText::new(text).monospace()).clicked() {
-                        clicked = Some(i);
-                    }
-                    ui.weak(format!("{} v{}  {}", e.stream, e.version, e.actor().unwrap_or("")));
-                });
-            }
-        });
-        if wants_more && self.page_request.is_none()
+        egui::ScrollArea::both().id_salt("audit_log").auto_shrink([false, false]).show_rows(
+            ui,
+            row_height,
+            total,
+            |ui, range| {
+                if range.end + 100 >= total {
+                    wants_more = true;
+                }
+                for i in range {
+                    let e = &self.rows[i];
+                    ui.horizontal(|ui| {
+                        let position = e.position.map_or_else(String::new, |p| format!("#{p}"));
+                        let when = e.recorded_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+                        let text = format!("{position:<8} {when}  {:<22}", e.event_type);
+                        if ui.selectable_label(self.selected == Some(i), RichText::new(text).monospace()).clicked() {
+                            clicked = Some(i);
+                        }
+                        ui.weak(format!("{} v{}  {}", e.stream, e.version, e.actor().unwrap_or("")));
+                    });
+                }
+            },
+        );
+        if wants_more
+            && self.page_request.is_none()
             && let (Some(next), Some(filter)) = (self.next.clone(), self.applied.clone())
         {
-            self.page_request = Some(worker.send(Request::AuditPage { filter, cursor: next, forward: false, limit: PAGE }));
+            self.page_request =
+                Some(worker.send(Request::AuditPage { filter, cursor: next, forward: false, limit: PAGE }));
         }
         if let Some(i) = clicked {
             self.select(i, worker);

@@ -20,13 +20,13 @@ use eframe::egui::{self, RichText, Ui};
 
 use crate::store::{StoreCounts, Target};
 use crate::worker::{Reply, Request, RequestId, Worker};
+use audit::{AuditAction, AuditPanel};
 use connect::{ConnectAction, ConnectPanel};
 use history::{FoldScope, FoldSetting, HistoryPanel};
 use projection::ProjectionPanel;
 use recent::RecentStores;
 use scripts::{ScriptSource, WatchedScript};
 use sql::SqlPanel;
-use audit::{AuditAction, AuditPanel};
 use streams::{StreamsAction, StreamsPanel};
 
 /// Which screen is shown.

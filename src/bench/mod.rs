@@ -11,6 +11,8 @@
 //!
 //! Nothing here is a test: the figures depend on the machine; compare ratios, not seconds.
 
+pub mod audit;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -292,7 +294,7 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
         }
         Ok((orders.len() as f64 / elapsed.as_secs_f64(), elapsed))
     };
-    let order_js = include_str!("../assets/folds/order.js");
+    let order_js = include_str!("../../assets/folds/order.js");
     let (js_rate, js_time) = fold_rate(Box::new(JsFold::from_source("order.js", order_js)?))?;
     let (merge_rate, merge_time) = fold_rate(Box::<MergeFold>::default())?;
     println!(

@@ -1,0 +1,194 @@
+//! `eventscope bench --audit`: the audit view on a generated store of a million events (SQLite, and
+//! PostgreSQL when a database is given), each figure next to the raw SQL query that answers the
+//! same question, timed in the same run: the newest page, a filtered newest page, and the
+//! histogram of the whole store.
+
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, Executor};
+
+use crate::audit::AuditFilter;
+use crate::store::query::LogCursor;
+use crate::store::{Store, Target};
+
+const PAGE: usize = 200;
+const RUNS: usize = 15;
+
+/// SQL that fills `events` with `n` events of 50,000 streams, in the article's layout.
+fn fill_sql(postgres: bool, n: usize) -> String {
+    if postgres {
+        format!(
+            "INSERT INTO events (position, aggregate_id, aggregate_type, version, event_type, payload, metadata, recorded_at)
+             SELECT i, ('00000000-0000-4000-8000-' || lpad((i % 50000)::text, 12, '0'))::uuid, 'Order', i / 50000 + 1,
+                    (ARRAY['OrderPlaced','PaymentConfirmed','PaymentDeclined','RefundRequested','RefundDenied','OrderTaxRecalculated','OrderRejected'])[i % 7 + 1],
+                    jsonb_build_object('amount', (i % 1000) + 0.5, 'note', 'generated event ' || i),
+                    jsonb_build_object('actor', 'user:' || (i % 300), 'correlation_id', 'c-' || (i / 3), 'causation_id', 'e-' || (i - 1), 'event_id', 'e-' || i),
+                    timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => i * 30)
+             FROM generate_series(1, {n}) AS s(i)"
+        )
+    } else {
+        format!(
+            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n})
+             INSERT INTO events (position, aggregate_id, aggregate_type, version, event_type, payload, metadata, recorded_at)
+             SELECT i, printf('00000000-0000-4000-8000-%012d', i % 50000), 'Order', i / 50000 + 1,
+                    CASE i % 7 WHEN 0 THEN 'OrderPlaced' WHEN 1 THEN 'PaymentConfirmed' WHEN 2 THEN 'PaymentDeclined'
+                        WHEN 3 THEN 'RefundRequested' WHEN 4 THEN 'RefundDenied' WHEN 5 THEN 'OrderTaxRecalculated' ELSE 'OrderRejected' END,
+                    json_object('amount', (i % 1000) + 0.5, 'note', 'generated event ' || i),
+                    json_object('actor', 'user:' || (i % 300), 'correlation_id', 'c-' || (i / 3), 'causation_id', 'e-' || (i - 1), 'event_id', 'e-' || i),
+                    strftime('%Y-%m-%dT%H:%M:%fZ', 1767225600 + i * 30, 'unixepoch')
+             FROM s"
+        )
+    }
+}
+
+const TABLE_SQLITE: &str = "CREATE TABLE events (position INTEGER NOT NULL UNIQUE, aggregate_id TEXT NOT NULL, aggregate_type TEXT NOT NULL,
+    version INTEGER NOT NULL, event_type TEXT NOT NULL, payload TEXT NOT NULL, metadata TEXT NOT NULL, recorded_at TEXT NOT NULL,
+    PRIMARY KEY (aggregate_id, version))";
+const TABLE_POSTGRES: &str = "CREATE TABLE events (position BIGINT NOT NULL UNIQUE, aggregate_id UUID NOT NULL, aggregate_type TEXT NOT NULL,
+    version INTEGER NOT NULL, event_type TEXT NOT NULL, payload JSONB NOT NULL, metadata JSONB NOT NULL, recorded_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (aggregate_id, version))";
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Times `f` `RUNS` times (after one warm-up) and gives the median.
+async fn time<F, Fut, T>(mut f: F) -> anyhow::Result<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    f().await?;
+    let mut samples = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        std::hint::black_box(f().await?);
+        samples.push(t.elapsed());
+    }
+    Ok(median(samples))
+}
+
+/// The raw queries that answer the same questions, per backend.
+struct Raw {
+    newest: &'static str,
+    filtered: &'static str,
+    histogram: &'static str,
+}
+
+const RAW_SQLITE: Raw = Raw {
+    newest: "SELECT aggregate_id, version, event_type, payload, metadata, recorded_at, position FROM events ORDER BY position DESC LIMIT 200",
+    filtered: "SELECT aggregate_id, version, event_type, payload, metadata, recorded_at, position FROM events \
+               WHERE event_type = 'RefundRequested' AND json_extract(metadata, '$.actor') = 'user:42' ORDER BY position DESC LIMIT 200",
+    histogram: "SELECT CAST(((julianday(recorded_at) - 2440587.5) * 86400.0) / 43200 AS INTEGER), COUNT(*) FROM events GROUP BY 1",
+};
+
+const RAW_POSTGRES: Raw = Raw {
+    newest: "SELECT aggregate_id, version, event_type, payload, metadata, recorded_at, position FROM events ORDER BY position DESC LIMIT 200",
+    filtered: "SELECT aggregate_id, version, event_type, payload, metadata, recorded_at, position FROM events \
+               WHERE event_type = 'RefundRequested' AND metadata->>'actor' = 'user:42' ORDER BY position DESC LIMIT 200",
+    histogram: "SELECT floor(extract(epoch from recorded_at) / 43200)::bigint, COUNT(*) FROM events GROUP BY 1",
+};
+
+async fn measure(
+    store: &Store,
+    raw: &Raw,
+    run_raw: &(dyn Fn(&'static str) -> futures_util::future::BoxFuture<'_, anyhow::Result<usize>> + Sync),
+) -> anyhow::Result<()> {
+    let all = AuditFilter::default();
+    let filtered = AuditFilter {
+        types: vec!["RefundRequested".to_owned()],
+        meta: vec![("actor".to_owned(), "user:42".to_owned())],
+        ..Default::default()
+    };
+    let ours = time(|| async { Ok(store.audit_page(&all, &LogCursor::Edge, false, PAGE).await?.events.len()) }).await?;
+    let theirs = time(|| run_raw(raw.newest)).await?;
+    println!(
+        "  newest page ({PAGE} events): {} — raw SQL {} — ratio {:.2}",
+        ms(ours),
+        ms(theirs),
+        ours.as_secs_f64() / theirs.as_secs_f64()
+    );
+    let ours =
+        time(|| async { Ok(store.audit_page(&filtered, &LogCursor::Edge, false, PAGE).await?.events.len()) }).await?;
+    let theirs = time(|| run_raw(raw.filtered)).await?;
+    println!(
+        "  newest page, type + metadata filter: {} — raw SQL {} — ratio {:.2}",
+        ms(ours),
+        ms(theirs),
+        ours.as_secs_f64() / theirs.as_secs_f64()
+    );
+    let ours = time(|| async { Ok(store.audit_histogram(&all, 60).await?.buckets.len()) }).await?;
+    let theirs = time(|| run_raw(raw.histogram)).await?;
+    println!(
+        "  histogram of the whole store (time range + grouping, 2 queries): {} — raw SQL grouping {} — ratio {:.2}",
+        ms(ours),
+        ms(theirs),
+        ours.as_secs_f64() / theirs.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs the audit benchmark on a store of `events` events.
+pub fn run(events: usize, postgres: Option<String>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let dir = std::env::temp_dir().join(format!("eventscope-audit-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("audit.sqlite");
+    let result = rt.block_on(async {
+        let t = Instant::now();
+        {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Off)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Memory);
+            let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+            conn.execute(TABLE_SQLITE).await?;
+            conn.execute(sqlx::AssertSqlSafe(fill_sql(false, events))).await?;
+            conn.execute("CREATE INDEX events_recorded_at ON events (recorded_at)").await?;
+            conn.close().await?;
+        }
+        println!("SQLite store of {events} events written in {:.1} s", t.elapsed().as_secs_f64());
+        let store = Store::open(Target::Sqlite(path.clone()), None).await?;
+        let raw_pool =
+            sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path).read_only(true))
+                .await?;
+        let run_raw = |sql: &'static str| -> futures_util::future::BoxFuture<'_, anyhow::Result<usize>> {
+            let pool = raw_pool.clone();
+            Box::pin(async move { Ok(sqlx::query(sql).fetch_all(&pool).await?.len()) })
+        };
+        println!("SQLite:");
+        measure(&store, &RAW_SQLITE, &run_raw).await?;
+        store.close().await;
+        raw_pool.close().await;
+
+        if let Some(url) = postgres {
+            let t = Instant::now();
+            let mut conn = sqlx::PgConnection::connect(&url).await?;
+            conn.execute("DROP TABLE IF EXISTS events").await?;
+            conn.execute(TABLE_POSTGRES).await?;
+            conn.execute(sqlx::AssertSqlSafe(fill_sql(true, events))).await?;
+            conn.execute("CREATE INDEX events_recorded_at ON events (recorded_at)").await?;
+            conn.execute("ANALYZE events").await?;
+            conn.close().await?;
+            println!("PostgreSQL store of {events} events written in {:.1} s", t.elapsed().as_secs_f64());
+            let store = Store::open(Target::Postgres(url.clone()), None).await?;
+            let raw_pool = sqlx::PgPool::connect(&url).await?;
+            let run_raw = |sql: &'static str| -> futures_util::future::BoxFuture<'_, anyhow::Result<usize>> {
+                let pool = raw_pool.clone();
+                Box::pin(async move { Ok(sqlx::query(sql).fetch_all(&pool).await?.len()) })
+            };
+            println!("PostgreSQL:");
+            measure(&store, &RAW_POSTGRES, &run_raw).await?;
+            store.close().await;
+        }
+        Ok::<(), anyhow::Error>(())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
