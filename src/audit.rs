@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::model::{Event, format_time};
 use crate::store::cell::{Cell, Param};
 use crate::store::layout::{ColumnKind, ColumnRef, Layout};
-use crate::store::query::{self, Dialect, LogCursor, Sql, col, table_sql, text_expr, where_clause};
+use crate::store::query::{self, Dialect, LogCursor, Sql, col, text_expr, where_clause};
 use crate::store::{LogPage, Store, StoreError};
 
 /// Metadata keys that name the actor, the correlation, the causation and the event itself.
@@ -96,6 +96,9 @@ fn time_param(d: Dialect, t: DateTime<Utc>) -> Param {
 /// The metadata value under `key` (bound as a parameter), as text; NULL where the metadata is
 /// not a JSON object or lacks the key.
 fn meta_expr(sql: &mut Sql, layout: &Layout, key: &str) -> Result<String, AuditError> {
+    if let Some((_, column)) = layout.columns.metadata_columns.iter().find(|(k, _)| k == key) {
+        return Ok(text_expr(sql.dialect(), column));
+    }
     let m = layout.columns.metadata.as_ref().ok_or(AuditError::Missing("metadata", "metadata"))?;
     let column = col(m);
     Ok(match sql.dialect() {
@@ -160,7 +163,7 @@ fn conditions(
     }
     if !filter.stream.is_empty() {
         let p = sql.bind(Param::Text(filter.stream.clone()));
-        let stream = text_expr(d, &c.stream);
+        let stream = query::stream_text(d, layout);
         out.push(match d {
             Dialect::Sqlite => format!("instr(lower({stream}), lower({p})) > 0"),
             Dialect::Postgres => format!("strpos(lower({stream}), lower({p})) > 0"),
@@ -186,7 +189,9 @@ fn conditions(
 }
 
 fn select(sql: &mut Sql, layout: &Layout, what: &str, conditions: &[String], tail: &str) {
-    sql.text = format!("SELECT {what} FROM {}{}{tail}", table_sql(&layout.table), where_clause(conditions));
+    let mut all = query::layout_conditions(sql, layout);
+    all.extend(conditions.iter().cloned());
+    sql.text = format!("SELECT {what} FROM {}{}{tail}", query::from_sql(layout), where_clause(&all));
 }
 
 /// A bar of the histogram: the bucket's start and how many events fell in it.
@@ -351,12 +356,12 @@ impl Store {
         let order = match (&c.position, &c.recorded_at) {
             (Some(p), _) => format!("{} DESC", col(p)),
             (None, Some(t)) => format!("{} DESC", col(t)),
-            _ => format!("{} DESC", col(&c.stream)),
+            _ => format!("{} DESC", query::stream_order(self.dialect(), &self.layout)),
         };
         let mut sql = self.sql();
         let limit = sql.bind(Param::Int(sample.max(1) as i64));
         let column = col(m);
-        let table = table_sql(&self.layout.table);
+        let table = query::from_sql(&self.layout);
         sql.text = match self.dialect() {
             Dialect::Postgres => {
                 let as_json = match m.kind {
@@ -558,6 +563,7 @@ mod tests {
             metadata: Some(crate::model::Payload::Json(json!({"actor": "u"}))),
             recorded_at: None,
             aggregate_type: None,
+            archived: false,
         };
         assert_eq!(csv_line(&event), "7,,s,1,T,u,\"{\"\"a\"\":\"\"x,y\"\"}\",\"{\"\"actor\"\":\"\"u\"\"}\"\n");
     }

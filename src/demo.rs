@@ -578,6 +578,7 @@ impl DemoEvent {
             metadata: Some(Payload::Json(self.metadata.clone())),
             recorded_at: Some(self.recorded_at),
             aggregate_type: Some(self.aggregate_type.to_owned()),
+            archived: false,
         }
     }
 }

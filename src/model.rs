@@ -111,6 +111,8 @@ pub struct Event {
     pub recorded_at: Option<DateTime<Utc>>,
     /// The aggregate type, where the layout has one.
     pub aggregate_type: Option<String>,
+    /// The store marks the event archived (it stays listed, marked as such).
+    pub archived: bool,
 }
 
 impl Event {

@@ -427,6 +427,7 @@ fn synthetic_order_stream(events: usize) -> Vec<Event> {
                 metadata: Some(Payload::Json(json!({"actor": "system:bench", "correlation_id": "c-1"}))),
                 recorded_at: Some(start + chrono::Duration::seconds(v)),
                 aggregate_type: Some("Order".to_owned()),
+                archived: false,
             }
         })
         .collect()

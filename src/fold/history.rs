@@ -366,6 +366,7 @@ mod tests {
             metadata: None,
             recorded_at: None,
             aggregate_type: None,
+            archived: false,
         }
     }
 

@@ -187,6 +187,7 @@ mod tests {
             metadata: Some(Payload::Json(json!({"actor": "u1"}))),
             recorded_at: None,
             aggregate_type: None,
+            archived: false,
         }
     }
 

@@ -362,6 +362,7 @@ mod tests {
             metadata: None,
             recorded_at: None,
             aggregate_type: Some(aggregate_type.into()),
+            archived: false,
         }
     }
 

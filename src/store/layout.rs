@@ -107,6 +107,12 @@ pub struct TableName {
     pub name: String,
 }
 
+impl TableName {
+    pub fn of(table: &CatalogTable) -> TableName {
+        TableName { schema: table.schema.clone(), name: table.name.clone() }
+    }
+}
+
 impl std::fmt::Display for TableName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.schema {
@@ -116,22 +122,97 @@ impl std::fmt::Display for TableName {
     }
 }
 
-/// A column playing a role in a layout.
+/// The alias of a layout's main table in the SQL eventscope builds.
+pub const MAIN: &str = "e";
+
+/// A column playing a role in a layout: of the main table, or of a joined one (by its alias).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnRef {
+    /// The alias of the joined table that holds it; `None` for the main table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
     pub name: String,
     pub kind: ColumnKind,
+}
+
+impl ColumnRef {
+    pub fn main(name: &str, kind: ColumnKind) -> ColumnRef {
+        ColumnRef { table: None, name: name.to_owned(), kind }
+    }
+
+    pub fn of(alias: &str, name: &str, kind: ColumnKind) -> ColumnRef {
+        ColumnRef { table: Some(alias.to_owned()), name: name.to_owned(), kind }
+    }
+
+    /// SQLite's row id of the main table (a global order where there is no position column).
+    pub fn rowid() -> ColumnRef {
+        ColumnRef::main("rowid", ColumnKind::Integer)
+    }
+}
+
+/// What identifies a stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamKey {
+    /// One column.
+    Column(ColumnRef),
+    /// An aggregate type and an id, shown as `Type-id` (so the category is the type).
+    TypeAndId { type_column: ColumnRef, id_column: ColumnRef },
+}
+
+impl StreamKey {
+    /// The column whose kind decides how an id is compared (the id's).
+    pub fn id_column(&self) -> &ColumnRef {
+        match self {
+            StreamKey::Column(c) => c,
+            StreamKey::TypeAndId { id_column, .. } => id_column,
+        }
+    }
+}
+
+/// A table joined to the main one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Join {
+    pub table: TableName,
+    pub alias: String,
+    /// Pairs of columns that must be equal.
+    pub on: Vec<(ColumnRef, ColumnRef)>,
+}
+
+/// A condition every row of the layout meets (to leave out link rows, say).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowCondition {
+    ColumnsEqual(ColumnRef, ColumnRef),
+    NotEqualText(ColumnRef, String),
+}
+
+/// How payloads (and metadata) are encoded beyond plain JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Codec {
+    /// JSON, or another format recognised from its bytes (MessagePack, YAML; XML and others named).
+    #[default]
+    Auto,
+    /// Python eventsourcing: zlib-compressed and/or AES-GCM-encrypted JSON with wrapped values;
+    /// the event type is a topic (`module:Class.Event`); the time is inside the state.
+    Eventsourcing,
+    /// cqrs-es: the payload is an externally tagged enum (`{"Variant": {...}}`).
+    TaggedEnum,
 }
 
 /// Which column holds what.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Columns {
-    pub stream: ColumnRef,
+    pub stream: StreamKey,
     pub version: ColumnRef,
     pub event_type: ColumnRef,
     pub payload: ColumnRef,
     #[serde(default)]
     pub metadata: Option<ColumnRef>,
+    /// More columns shown (and filtered) as metadata keys: correlation_id, causation_id, ...
+    #[serde(default)]
+    pub metadata_columns: Vec<(String, ColumnRef)>,
     #[serde(default)]
     pub recorded_at: Option<ColumnRef>,
     #[serde(default)]
@@ -139,15 +220,20 @@ pub struct Columns {
     /// The aggregate type, used as a stream's category where present.
     #[serde(default)]
     pub aggregate_type: Option<ColumnRef>,
+    /// A flag that marks archived events.
+    #[serde(default)]
+    pub archived: Option<ColumnRef>,
 }
 
-/// Snapshots a store keeps: a table keyed by stream id and version.
+/// Snapshots a store keeps: a table keyed by stream and version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotLayout {
     pub table: TableName,
-    pub stream: ColumnRef,
+    pub stream: StreamKey,
     pub version: ColumnRef,
     pub state: ColumnRef,
+    #[serde(default)]
+    pub codec: Codec,
 }
 
 /// How one store maps onto streams and events.
@@ -157,72 +243,54 @@ pub struct Layout {
     pub name: String,
     /// What it is, in words, for the status bar.
     pub description: String,
+    /// The library that writes this layout (`article`, `eventsourcing`, `custom`, ...).
+    #[serde(default = "custom")]
+    pub library: String,
     pub table: TableName,
+    #[serde(default)]
+    pub joins: Vec<Join>,
     pub columns: Columns,
     #[serde(default)]
+    pub conditions: Vec<RowCondition>,
+    #[serde(default)]
+    pub codec: Codec,
+    #[serde(default)]
     pub snapshots: Option<SnapshotLayout>,
+}
+
+fn custom() -> String {
+    "custom".to_owned()
+}
+
+impl Layout {
+    /// Reads a layout file (the JSON the mapping form saves).
+    pub fn from_file(path: &std::path::Path) -> Result<Layout, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the layout file {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{} is not a layout file: {e}", path.display()))
+    }
 }
 
 /// Why no layout could be recognised.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "this database is not an event store eventscope recognises: found {tables}; expected a table \
-     `events` with columns aggregate_id, version, event_type and payload"
+    "this database is not an event store eventscope recognises: found {tables}; map its tables with \
+     the mapping form in the window, or give a layout file with --layout FILE"
 )]
 pub struct NoLayout {
     pub tables: String,
 }
 
-fn column_ref(table: &CatalogTable, name: &str) -> Option<ColumnRef> {
-    table.column(name).map(|c| ColumnRef { name: c.name.clone(), kind: ColumnKind::from_type_name(&c.type_name) })
+pub(crate) fn column_ref(table: &CatalogTable, name: &str) -> Option<ColumnRef> {
+    table.column(name).map(|c| ColumnRef::main(&c.name, ColumnKind::from_type_name(&c.type_name)))
 }
 
-fn first_column(table: &CatalogTable, names: &[&str]) -> Option<ColumnRef> {
+pub(crate) fn first_column(table: &CatalogTable, names: &[&str]) -> Option<ColumnRef> {
     names.iter().find_map(|name| column_ref(table, name))
-}
-
-/// The article's table: `events(aggregate_id, version, event_type, payload)` with optional
-/// `metadata`, `recorded_at`, `position` and `aggregate_type`; snapshots in a `snapshots`
-/// table of the same schema when it has `aggregate_id`, `version` and `state`.
-fn article_layout(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
-    let columns = Columns {
-        stream: column_ref(table, "aggregate_id")?,
-        version: column_ref(table, "version")?,
-        event_type: column_ref(table, "event_type")?,
-        payload: column_ref(table, "payload")?,
-        metadata: column_ref(table, "metadata"),
-        recorded_at: first_column(table, &["recorded_at", "created_at", "timestamp"]),
-        position: first_column(table, &["position", "global_position", "sequence_number"]),
-        aggregate_type: column_ref(table, "aggregate_type"),
-    };
-    let snapshots = catalog.tables.iter().find(|t| t.name == "snapshots" && t.schema == table.schema).and_then(|t| {
-        Some(SnapshotLayout {
-            table: TableName { schema: t.schema.clone(), name: t.name.clone() },
-            stream: column_ref(t, "aggregate_id")?,
-            version: column_ref(t, "version")?,
-            state: first_column(t, &["state", "payload", "data"])?,
-        })
-    });
-    Some(Layout {
-        name: "events".to_owned(),
-        description: format!("events table ({})", table.qualified_name()),
-        table: TableName { schema: table.schema.clone(), name: table.name.clone() },
-        columns,
-        snapshots,
-    })
 }
 
 /// Every layout recognised in the catalog, the most specific first.
 pub fn detect(catalog: &Catalog) -> Result<Vec<Layout>, NoLayout> {
-    let mut layouts = Vec::new();
-    for table in catalog.tables_named("events") {
-        if let Some(mut layout) = article_layout(catalog, table) {
-            if let Some(schema) = table.schema.as_deref().filter(|s| *s != "public") {
-                layout.name = format!("{schema}.events");
-            }
-            layouts.push(layout);
-        }
-    }
+    let layouts = super::detect::all(catalog);
     if layouts.is_empty() {
         return Err(NoLayout { tables: catalog.table_list() });
     }
@@ -234,11 +302,9 @@ pub fn choose(layouts: Vec<Layout>, name: Option<&str>) -> Result<Layout, String
     let names = || layouts.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ");
     match name {
         None => layouts.first().cloned().ok_or_else(|| "no layout".to_owned()),
-        Some(name) => layouts
-            .iter()
-            .find(|l| l.name == name)
-            .cloned()
-            .ok_or_else(|| format!("no layout named `{name}` in this store; the layouts found are: {}", names())),
+        Some(name) => layouts.iter().find(|l| l.name == name).cloned().ok_or_else(|| {
+            format!("no layout named `{name}` in this store; the layouts found are: {}", names())
+        }),
     }
 }
 
@@ -303,7 +369,7 @@ mod tests {
         assert_eq!(layouts.len(), 1);
         let layout = &layouts[0];
         assert_eq!(layout.name, "events");
-        assert_eq!(layout.columns.stream.kind, ColumnKind::Uuid);
+        assert_eq!(layout.columns.stream.id_column().kind, ColumnKind::Uuid);
         assert_eq!(layout.columns.payload.kind, ColumnKind::Json);
         assert_eq!(layout.columns.recorded_at.as_ref().unwrap().kind, ColumnKind::TimestampTz);
         assert!(layout.columns.metadata.is_none());

@@ -5,6 +5,8 @@
 //! read-only, and ad-hoc statements run in a transaction that is rolled back.
 
 pub mod cell;
+pub mod decode;
+mod detect;
 pub mod layout;
 pub mod postgres;
 pub mod query;
@@ -12,7 +14,7 @@ pub mod sqlite;
 
 use std::path::PathBuf;
 
-use crate::model::{Event, Payload, StreamId, StreamSummary, Version};
+use crate::model::{Event, StreamId, StreamSummary, Version};
 use crate::projection::sql::{Definition, PreviewError, PreviewLimits, ResultSet};
 use cell::{Cell, Param};
 use layout::{Catalog, Layout};
@@ -198,6 +200,8 @@ pub struct Store {
     pub layout: Layout,
     /// Every layout recognised in this database (the chosen one among them).
     pub layouts: Vec<Layout>,
+    /// The key that decrypts encrypted payloads; given by the person, never stored.
+    cipher_key: Option<Vec<u8>>,
 }
 
 impl Store {
@@ -211,10 +215,49 @@ impl Store {
             Backend::Sqlite(b) => b.catalog().await?,
             Backend::Postgres(b) => b.catalog().await?,
         };
+        // A layout file maps the store by hand; otherwise the catalog says.
+        if let Some(path) =
+            layout_name.map(std::path::Path::new).filter(|p| p.extension().is_some_and(|e| e == "json") || p.is_file())
+        {
+            let layout = Layout::from_file(path).map_err(StoreError::NotAnEventStore)?;
+            return Ok(Store { backend, target, layouts: vec![layout.clone()], layout, cipher_key: None });
+        }
         let layouts =
             layout::detect(&catalog).map_err(|e| StoreError::NotAnEventStore(format!("{}: {e}", target.display())))?;
         let layout = layout::choose(layouts.clone(), layout_name).map_err(StoreError::NotAnEventStore)?;
-        Ok(Store { backend, target, layout, layouts })
+        Ok(Store { backend, target, layout, layouts, cipher_key: None })
+    }
+
+    /// Opens the store with a layout given as data (the mapping form's).
+    pub async fn open_with_layout(target: Target, layout: Layout) -> Result<Store, StoreError> {
+        let backend = match &target {
+            Target::Sqlite(path) => Backend::Sqlite(sqlite::open(path).await?),
+            Target::Postgres(url) => Backend::Postgres(postgres::connect(url, &mask_url(url)).await?),
+        };
+        Ok(Store { backend, target, layouts: vec![layout.clone()], layout, cipher_key: None })
+    }
+
+    /// Sets the key that decrypts encrypted payloads (base64 of 16 or 32 bytes), or clears it.
+    pub fn set_cipher_key(&mut self, key_base64: Option<&str>) -> Result<(), StoreError> {
+        use base64::Engine as _;
+        self.cipher_key = match key_base64.map(str::trim).filter(|k| !k.is_empty()) {
+            None => None,
+            Some(text) => {
+                let key = base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| {
+                    StoreError::Open(
+                        "the cipher key is not base64 (eventsourcing's CIPHER_KEY is base64 of 16 or 32 bytes)".to_owned(),
+                    )
+                })?;
+                if !matches!(key.len(), 16 | 32) {
+                    return Err(StoreError::Open(format!(
+                        "the cipher key is {} bytes: AES keys are 16 or 32 bytes",
+                        key.len()
+                    )));
+                }
+                Some(key)
+            }
+        };
+        Ok(())
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -405,7 +448,7 @@ impl Store {
             query::stream_events(self.dialect(), &self.layout, stream, cursor.version, (limit + cursor.skip) as i64);
         let rows = self.fetch(&sql).await?;
         let fetched = rows.len();
-        let events: Vec<Event> = rows.into_iter().skip(cursor.skip).map(event_from_cells).collect();
+        let events: Vec<Event> = rows.into_iter().skip(cursor.skip).map(|row| decode::event_from_row(&self.layout, row, self.cipher_key.as_deref())).collect();
         let next = match events.last() {
             Some(last) if fetched >= limit + cursor.skip => {
                 let same = events.iter().rev().take_while(|e| e.version == last.version).count();
@@ -432,7 +475,7 @@ impl Store {
             .into_iter()
             .map(|row| {
                 last_time = row.get(5).cloned().unwrap_or(Cell::Null);
-                event_from_cells(row)
+                decode::event_from_row(&self.layout, row, self.cipher_key.as_deref())
             })
             .collect();
         let next = match events.last() {
@@ -457,27 +500,6 @@ impl Store {
 /// A possibly schema-qualified relation name, each part quoted.
 fn quote_relation(name: &str) -> String {
     name.split('.').map(query::quote_ident).collect::<Vec<_>>().join(".")
-}
-
-/// Builds an event from the cells of [`query`]'s event columns.
-pub(crate) fn event_from_cells(row: Vec<Cell>) -> Event {
-    let mut cells = row.into_iter();
-    let mut take = || cells.next().unwrap_or(Cell::Null);
-    let (stream, version, event_type, payload, metadata, time, position, aggregate_type) =
-        (take(), take(), take(), take(), take(), take(), take(), take());
-    Event {
-        stream: StreamId(stream.as_text().unwrap_or_default()),
-        version: version.as_i64().unwrap_or(0),
-        position: position.as_i64(),
-        event_type: event_type.as_text().unwrap_or_default(),
-        payload: match payload.into_bytes() {
-            Some(bytes) => Payload::decode(bytes),
-            None => Payload::Undecodable { bytes: Vec::new(), reason: "the payload is NULL".to_owned() },
-        },
-        metadata: metadata.into_bytes().map(Payload::decode),
-        recorded_at: time.as_time(),
-        aggregate_type: aggregate_type.as_text(),
-    }
 }
 
 #[cfg(test)]
@@ -508,6 +530,19 @@ mod tests {
 
     #[test]
     fn events_decode_from_cells() {
+        use crate::model::Payload;
+        let catalog = layout::Catalog {
+            tables: vec![layout::CatalogTable {
+                schema: None,
+                name: "events".into(),
+                columns: ["aggregate_id", "version", "event_type", "payload"]
+                    .iter()
+                    .map(|n| layout::CatalogColumn { name: (*n).into(), type_name: "TEXT".into() })
+                    .collect(),
+            }],
+        };
+        let layout = layout::detect(&catalog).unwrap().remove(0);
+        let event_from_cells = |cells| decode::event_from_row(&layout, cells, None);
         let event = event_from_cells(vec![
             Cell::Text("s-1".into()),
             Cell::Int(3),

@@ -1,9 +1,12 @@
 //! The SQL eventscope runs, built from a [`Layout`] for one [`Dialect`]. Every list is paged by
 //! keyset (a cursor naming the last row seen), never by `OFFSET`; every user value is a bound
 //! parameter, never spliced into the text. Pure: builds text and parameters, runs nothing.
+//!
+//! The layout's main table is always aliased `e`; joined tables have their own aliases; a
+//! stream is one column, or an aggregate type and id shown as `Type-id`.
 
 use super::cell::{Cell, Param};
-use super::layout::{ColumnKind, ColumnRef, Layout, TableName};
+use super::layout::{ColumnKind, ColumnRef, Layout, MAIN, RowCondition, StreamKey, TableName};
 
 /// The SQL flavour of a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,13 +55,39 @@ pub fn table_sql(table: &TableName) -> String {
 }
 
 pub(crate) fn col(c: &ColumnRef) -> String {
-    quote_ident(&c.name)
+    format!("{}.{}", quote_ident(c.table.as_deref().unwrap_or(MAIN)), quote_ident(&c.name))
+}
+
+/// The layout's tables: the main one aliased `e`, joined ones by their aliases.
+pub(crate) fn from_sql(layout: &Layout) -> String {
+    let mut from = format!("{} AS {}", table_sql(&layout.table), quote_ident(MAIN));
+    for join in &layout.joins {
+        let on: Vec<String> = join.on.iter().map(|(a, b)| format!("{} = {}", col(a), col(b))).collect();
+        from.push_str(&format!(" JOIN {} AS {} ON {}", table_sql(&join.table), quote_ident(&join.alias), on.join(" AND ")));
+    }
+    from
+}
+
+/// The conditions every row of the layout meets.
+pub(crate) fn layout_conditions(sql: &mut Sql, layout: &Layout) -> Vec<String> {
+    layout
+        .conditions
+        .iter()
+        .map(|c| match c {
+            RowCondition::ColumnsEqual(a, b) => format!("{} = {}", col(a), col(b)),
+            RowCondition::NotEqualText(a, value) => {
+                let p = sql.bind(Param::Text(value.clone()));
+                format!("{} <> {p}", text_expr(sql.dialect, a))
+            }
+        })
+        .collect()
 }
 
 /// A column as text.
 pub(crate) fn text_expr(d: Dialect, c: &ColumnRef) -> String {
-    match (d, c.kind) {
-        (_, ColumnKind::Text) => col(c),
+    let _ = d;
+    match c.kind {
+        ColumnKind::Text => col(c),
         _ => format!("CAST({} AS TEXT)", col(c)),
     }
 }
@@ -72,7 +101,7 @@ fn int_expr(d: Dialect, c: &ColumnRef) -> String {
 }
 
 /// A payload-like column as bytes (decoded to JSON, with reasons, in Rust).
-fn bytes_expr(d: Dialect, c: &ColumnRef) -> String {
+pub(crate) fn bytes_expr(d: Dialect, c: &ColumnRef) -> String {
     match (d, c.kind) {
         // SQLite hands back TEXT or BLOB as they are stored.
         (Dialect::Sqlite, _) => col(c),
@@ -102,13 +131,66 @@ pub(crate) fn param_as(d: Dialect, c: &ColumnRef, placeholder: String) -> String
     }
 }
 
+/// The stream id as text: the column, or `type-id`.
+pub(crate) fn stream_text(d: Dialect, layout: &Layout) -> String {
+    match &layout.columns.stream {
+        StreamKey::Column(c) => text_expr(d, c),
+        StreamKey::TypeAndId { type_column, id_column } => {
+            format!("({} || '-' || {})", text_expr(d, type_column), text_expr(d, id_column))
+        }
+    }
+}
+
+/// What streams are grouped and ordered by (the column itself where it is one, for its index).
+pub(crate) fn stream_order(d: Dialect, layout: &Layout) -> String {
+    match &layout.columns.stream {
+        StreamKey::Column(c) => col(c),
+        StreamKey::TypeAndId { .. } => stream_text(d, layout),
+    }
+}
+
+/// The condition that a row belongs to stream `id`; `None` when no row can (the id does not
+/// fit the columns).
+pub(crate) fn stream_matches(sql: &mut Sql, layout: &Layout, id: &str) -> Option<String> {
+    let d = sql.dialect;
+    if !stream_id_fits(d, layout, id) {
+        return None;
+    }
+    Some(match &layout.columns.stream {
+        StreamKey::Column(c) => {
+            let p = sql.bind(Param::Text(id.to_owned()));
+            format!("{} = {}", col(c), param_as(d, c, p))
+        }
+        StreamKey::TypeAndId { type_column, id_column } => {
+            let (kind, rest) = id.split_once('-')?;
+            let t = sql.bind(Param::Text(kind.to_owned()));
+            let i = sql.bind(Param::Text(rest.to_owned()));
+            format!("{} = {t} AND {} = {}", text_expr(d, type_column), col(id_column), param_as(d, id_column, i))
+        }
+    })
+}
+
+/// The condition that a stream sorts after (`op` is `>` or `<`) stream `id`.
+fn stream_after(sql: &mut Sql, layout: &Layout, id: &str, op: &str) -> String {
+    let d = sql.dialect;
+    let p = sql.bind(Param::Text(id.to_owned()));
+    match &layout.columns.stream {
+        StreamKey::Column(c) => format!("{} {op} {}", col(c), param_as(d, c, p)),
+        StreamKey::TypeAndId { .. } => format!("{} {op} {p}", stream_text(d, layout)),
+    }
+}
+
 /// Whether a stream id can be compared with the stream column at all (a PostgreSQL uuid
 /// column cannot hold `order-1`): when not, the stream does not exist.
 pub fn stream_id_fits(d: Dialect, layout: &Layout, stream: &str) -> bool {
-    match (d, layout.columns.stream.kind) {
-        (Dialect::Postgres, ColumnKind::Uuid) => looks_like_uuid(stream),
-        (Dialect::Postgres, ColumnKind::Integer) => stream.parse::<i64>().is_ok(),
+    let fits = |c: &ColumnRef, id: &str| match (d, c.kind) {
+        (Dialect::Postgres, ColumnKind::Uuid) => looks_like_uuid(id),
+        (Dialect::Postgres, ColumnKind::Integer) => id.parse::<i64>().is_ok(),
         _ => true,
+    };
+    match &layout.columns.stream {
+        StreamKey::Column(c) => fits(c, stream),
+        StreamKey::TypeAndId { id_column, .. } => stream.split_once('-').is_some_and(|(_, id)| fits(id_column, id)),
     }
 }
 
@@ -117,15 +199,16 @@ fn looks_like_uuid(s: &str) -> bool {
     hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-/// The columns of an event, in the order [`super::event_from_cells`] reads them:
-/// stream, version, type, payload, metadata, recorded_at, position, aggregate type.
+/// The columns of an event, in the order `decode::event_from_row` reads them: stream,
+/// version, type, payload, metadata, recorded_at, position, aggregate type, archived, then
+/// each of the layout's metadata columns.
 pub(crate) fn event_columns(d: Dialect, layout: &Layout) -> String {
     let c = &layout.columns;
     let optional = |column: &Option<ColumnRef>, f: &dyn Fn(&ColumnRef) -> String| {
         column.as_ref().map_or_else(|| "NULL".to_owned(), f)
     };
-    [
-        text_expr(d, &c.stream),
+    let mut columns = vec![
+        stream_text(d, layout),
         int_expr(d, &c.version),
         text_expr(d, &c.event_type),
         bytes_expr(d, &c.payload),
@@ -133,8 +216,18 @@ pub(crate) fn event_columns(d: Dialect, layout: &Layout) -> String {
         optional(&c.recorded_at, &|t| time_expr(d, t)),
         optional(&c.position, &|p| int_expr(d, p)),
         optional(&c.aggregate_type, &|t| text_expr(d, t)),
-    ]
-    .join(", ")
+        optional(&c.archived, &|a| format!("CASE WHEN {} THEN 1 ELSE 0 END", truthy(d, a))),
+    ];
+    columns.extend(c.metadata_columns.iter().map(|(_, m)| text_expr(d, m)));
+    columns.join(", ")
+}
+
+/// A flag column as a condition (booleans, or 0/1 numbers on SQLite).
+fn truthy(d: Dialect, c: &ColumnRef) -> String {
+    match d {
+        Dialect::Postgres => format!("COALESCE(CAST({} AS BOOLEAN), FALSE)", col(c)),
+        Dialect::Sqlite => format!("COALESCE({}, 0) <> 0", col(c)),
+    }
 }
 
 /// How the streams list is sorted.
@@ -188,7 +281,7 @@ fn search_condition(sql: &mut Sql, layout: &Layout, search: &str) -> Option<Stri
         return None;
     }
     let p = sql.bind(Param::Text(search.to_owned()));
-    let stream = text_expr(sql.dialect, &layout.columns.stream);
+    let stream = stream_text(sql.dialect, layout);
     Some(match sql.dialect {
         Dialect::Sqlite => format!("instr(lower({stream}), lower({p})) > 0"),
         Dialect::Postgres => format!("strpos(lower({stream}), lower({p})) > 0"),
@@ -200,25 +293,25 @@ fn search_condition(sql: &mut Sql, layout: &Layout, search: &str) -> Option<Stri
 pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
     let mut sql = Sql::new(d);
     let c = &layout.columns;
-    let s = col(&c.stream);
+    let s = stream_order(d, layout);
     let v = int_expr(d, &c.version);
     let last_time = c.recorded_at.as_ref().map_or_else(|| "NULL".to_owned(), |t| format!("MAX({})", time_expr(d, t)));
     let sort = match query.sort {
         StreamSort::Recent if c.recorded_at.is_none() => StreamSort::Id,
         other => other,
     };
-    let mut conditions: Vec<String> = search_condition(&mut sql, layout, &query.search).into_iter().collect();
+    let mut conditions = layout_conditions(&mut sql, layout);
+    conditions.extend(search_condition(&mut sql, layout, &query.search));
     let mut having = None;
     if let Some(after) = &query.after {
-        let id = sql.bind(Param::Text(after.stream.clone()));
-        let id = param_as(d, &c.stream, id);
         match sort {
-            StreamSort::Id => conditions.push(format!("{s} > {id}")),
-            StreamSort::IdDescending => conditions.push(format!("{s} < {id}")),
+            StreamSort::Id => conditions.push(stream_after(&mut sql, layout, &after.stream, ">")),
+            StreamSort::IdDescending => conditions.push(stream_after(&mut sql, layout, &after.stream, "<")),
             StreamSort::MostEvents | StreamSort::Recent => {
                 let key_expr = if sort == StreamSort::MostEvents { "COUNT(*)".to_owned() } else { last_time.clone() };
                 let key = sql.bind(Param::from(&after.key));
-                having = Some(format!("{key_expr} < {key} OR ({key_expr} = {key} AND {s} > {id})"));
+                let later = stream_after(&mut sql, layout, &after.stream, ">");
+                having = Some(format!("{key_expr} < {key} OR ({key_expr} = {key} AND {later})"));
             }
         }
     }
@@ -233,12 +326,16 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
         StreamSort::Recent => last_time.clone(),
         _ => "NULL".to_owned(),
     };
+    let group = match &c.stream {
+        StreamKey::Column(column) => col(column),
+        StreamKey::TypeAndId { type_column, id_column } => format!("{}, {}", col(type_column), col(id_column)),
+    };
     let limit = sql.bind(Param::Int(query.limit.max(1)));
     sql.text = format!(
-        "SELECT {stream}, COUNT(*), MIN({v}), MAX({v}), {last_time}, {sort_key} FROM {table}{where_}\
-         GROUP BY {s}{having} ORDER BY {order} LIMIT {limit}",
-        stream = text_expr(d, &c.stream),
-        table = table_sql(&layout.table),
+        "SELECT {stream}, COUNT(*), MIN({v}), MAX({v}), {last_time}, {sort_key} FROM {from}{where_}\
+         GROUP BY {group}{having} ORDER BY {order} LIMIT {limit}",
+        stream = stream_text(d, layout),
+        from = from_sql(layout),
         where_ = where_clause(&conditions),
         having = having.map(|h| format!(" HAVING {h}")).unwrap_or_default(),
     );
@@ -252,11 +349,12 @@ pub(crate) fn where_clause(conditions: &[String]) -> String {
 /// How many streams match a search.
 pub fn count_streams(d: Dialect, layout: &Layout, search: &str) -> Sql {
     let mut sql = Sql::new(d);
-    let conditions: Vec<String> = search_condition(&mut sql, layout, search).into_iter().collect();
+    let mut conditions = layout_conditions(&mut sql, layout);
+    conditions.extend(search_condition(&mut sql, layout, search));
     sql.text = format!(
         "SELECT COUNT(DISTINCT {}) FROM {}{}",
-        col(&layout.columns.stream),
-        table_sql(&layout.table),
+        stream_order(d, layout),
+        from_sql(layout),
         where_clause(&conditions).trim_end()
     );
     sql
@@ -265,23 +363,29 @@ pub fn count_streams(d: Dialect, layout: &Layout, search: &str) -> Sql {
 /// The number of streams and of events in the store.
 pub fn store_counts(d: Dialect, layout: &Layout) -> Sql {
     let mut sql = Sql::new(d);
-    sql.text =
-        format!("SELECT COUNT(DISTINCT {}), COUNT(*) FROM {}", col(&layout.columns.stream), table_sql(&layout.table));
+    let conditions = layout_conditions(&mut sql, layout);
+    sql.text = format!(
+        "SELECT COUNT(DISTINCT {}), COUNT(*) FROM {}{}",
+        stream_order(d, layout),
+        from_sql(layout),
+        where_clause(&conditions).trim_end()
+    );
     sql
 }
 
-/// Count, first and last version and last time of one stream.
+/// Count, first and last version and last time of one stream (no row when the id cannot be
+/// a stream of this layout).
 pub fn stream_summary(d: Dialect, layout: &Layout, stream: &str) -> Sql {
     let mut sql = Sql::new(d);
     let c = &layout.columns;
-    let id = sql.bind(Param::Text(stream.to_owned()));
+    let mut conditions = layout_conditions(&mut sql, layout);
+    conditions.push(stream_matches(&mut sql, layout, stream).unwrap_or_else(|| "1 = 0".to_owned()));
     let v = int_expr(d, &c.version);
     let last_time = c.recorded_at.as_ref().map_or_else(|| "NULL".to_owned(), |t| format!("MAX({})", time_expr(d, t)));
     sql.text = format!(
-        "SELECT COUNT(*), MIN({v}), MAX({v}), {last_time} FROM {table} WHERE {s} = {id}",
-        table = table_sql(&layout.table),
-        s = col(&c.stream),
-        id = param_as(d, &c.stream, id),
+        "SELECT COUNT(*), MIN({v}), MAX({v}), {last_time} FROM {from}{where_}",
+        from = from_sql(layout),
+        where_ = where_clause(&conditions).trim_end(),
     );
     sql
 }
@@ -290,16 +394,17 @@ pub fn stream_summary(d: Dialect, layout: &Layout, stream: &str) -> Sql {
 pub fn stream_events(d: Dialect, layout: &Layout, stream: &str, from_version: i64, limit: i64) -> Sql {
     let mut sql = Sql::new(d);
     let c = &layout.columns;
-    let id = sql.bind(Param::Text(stream.to_owned()));
+    let mut conditions = layout_conditions(&mut sql, layout);
+    conditions.push(stream_matches(&mut sql, layout, stream).unwrap_or_else(|| "1 = 0".to_owned()));
     let from = sql.bind(Param::Int(from_version));
+    conditions.push(format!("{} >= {from}", col(&c.version)));
     let limit = sql.bind(Param::Int(limit.max(1)));
     let tiebreak = c.position.as_ref().map(|p| format!(", {}", col(p))).unwrap_or_default();
     sql.text = format!(
-        "SELECT {columns} FROM {table} WHERE {s} = {id} AND {v} >= {from} ORDER BY {v}{tiebreak} LIMIT {limit}",
+        "SELECT {columns} FROM {from_}{where_}ORDER BY {v}{tiebreak} LIMIT {limit}",
         columns = event_columns(d, layout),
-        table = table_sql(&layout.table),
-        s = col(&c.stream),
-        id = param_as(d, &c.stream, id),
+        from_ = from_sql(layout),
+        where_ = where_clause(&conditions),
         v = col(&c.version),
     );
     sql
@@ -334,14 +439,15 @@ pub fn log_page_where(
     let mut sql = Sql::new(d);
     let c = &layout.columns;
     let (op, dir) = if forward { (">", "ASC") } else { ("<", "DESC") };
-    let s = col(&c.stream);
+    let s = stream_order(d, layout);
     let v = col(&c.version);
-    let mut conditions = conditions(&mut sql);
+    let mut all_conditions = layout_conditions(&mut sql, layout);
+    all_conditions.extend(conditions(&mut sql));
     let order = match (&c.position, &c.recorded_at) {
         (Some(p), _) => {
             if let LogCursor::Position(after) = cursor {
                 let p_after = sql.bind(Param::Int(*after));
-                conditions.push(format!("{} {op} {p_after}", col(p)));
+                all_conditions.push(format!("{} {op} {p_after}", col(p)));
             }
             format!("{} {dir}", col(p))
         }
@@ -349,11 +455,11 @@ pub fn log_page_where(
             let t = time.as_ref().map_or_else(|| "NULL".to_owned(), |t| time_expr(d, t));
             if let LogCursor::Event { time: at, stream, version } = cursor {
                 let tp = sql.bind(Param::from(at));
-                let sp = sql.bind(Param::Text(stream.clone()));
-                let sp = param_as(d, &c.stream, sp);
+                let after_stream = stream_after(&mut sql, layout, stream, op);
+                let same_stream = stream_matches(&mut sql, layout, stream).unwrap_or_else(|| "1 = 0".to_owned());
                 let vp = sql.bind(Param::Int(*version));
-                let by_stream = format!("{s} {op} {sp} OR ({s} = {sp} AND {v} {op} {vp})");
-                conditions.push(if time.is_some() {
+                let by_stream = format!("{after_stream} OR ({same_stream} AND {v} {op} {vp})");
+                all_conditions.push(if time.is_some() {
                     format!("({t} {op} {tp} OR ({t} = {tp} AND ({by_stream})))")
                 } else {
                     format!("({by_stream})")
@@ -364,10 +470,10 @@ pub fn log_page_where(
     };
     let limit = sql.bind(Param::Int(limit.max(1)));
     sql.text = format!(
-        "SELECT {columns} FROM {table}{where_}ORDER BY {order} LIMIT {limit}",
+        "SELECT {columns} FROM {from}{where_}ORDER BY {order} LIMIT {limit}",
         columns = event_columns(d, layout),
-        table = table_sql(&layout.table),
-        where_ = where_clause(&conditions),
+        from = from_sql(layout),
+        where_ = where_clause(&all_conditions),
     );
     sql
 }
@@ -407,12 +513,13 @@ mod tests {
 
     #[test]
     fn stream_page_binds_every_value() {
-        let sql = stream_events(Dialect::Postgres, &pg_layout(), "x'; DROP TABLE events; --", 5, 100);
-        assert!(!sql.text.contains("DROP"));
+        let sql = stream_events(Dialect::Postgres, &pg_layout(), "00001042-0000-4000-8000-0000007de8ce", 5, 100);
+        let hostile = stream_events(Dialect::Postgres, &pg_layout(), "x'; DROP TABLE events; --", 5, 100);
+        assert!(!hostile.text.contains("DROP") && hostile.text.contains("1 = 0"), "{}", hostile.text);
         assert_eq!(sql.params.len(), 3);
-        assert!(sql.text.contains(r#""aggregate_id" = CAST($1 AS uuid)"#), "{}", sql.text);
-        assert!(sql.text.contains(r#"ORDER BY "version", "position" LIMIT $3"#), "{}", sql.text);
-        assert!(sql.text.contains("convert_to(CAST(\"payload\" AS TEXT), 'UTF8')"), "{}", sql.text);
+        assert!(sql.text.contains(r#""e"."aggregate_id" = CAST($1 AS uuid)"#), "{}", sql.text);
+        assert!(sql.text.contains(r#"ORDER BY "e"."version", "e"."position" LIMIT $3"#), "{}", sql.text);
+        assert!(sql.text.contains("convert_to(CAST(\"e\".\"payload\" AS TEXT), 'UTF8')"), "{}", sql.text);
     }
 
     #[test]
@@ -421,14 +528,14 @@ mod tests {
         let mut q = StreamQuery { search: "ab".into(), limit: 50, ..Default::default() };
         let first = list_streams(Dialect::Postgres, &l, &q);
         assert!(!first.text.contains("OFFSET"));
-        assert!(first.text.contains("strpos(lower(CAST(\"aggregate_id\" AS TEXT)), lower($1)) > 0"), "{}", first.text);
+        assert!(first.text.contains("strpos(lower(CAST(\"e\".\"aggregate_id\" AS TEXT)), lower($1)) > 0"), "{}", first.text);
         q.after = Some(StreamCursor { key: Cell::Int(7), stream: "s".into() });
         let next = list_streams(Dialect::Postgres, &l, &q);
-        assert!(next.text.contains(r#""aggregate_id" > CAST($2 AS uuid)"#), "{}", next.text);
+        assert!(next.text.contains(r#""e"."aggregate_id" > CAST($2 AS uuid)"#), "{}", next.text);
         q.sort = StreamSort::MostEvents;
         let by_count = list_streams(Dialect::Postgres, &l, &q);
-        assert!(by_count.text.contains("HAVING COUNT(*) < $3 OR (COUNT(*) = $3"), "{}", by_count.text);
-        assert_eq!(by_count.params[2], Param::Int(7));
+        assert!(by_count.text.contains("HAVING COUNT(*) < $2 OR (COUNT(*) = $2"), "{}", by_count.text);
+        assert_eq!(by_count.params[1], Param::Int(7));
     }
 
     #[test]
@@ -439,13 +546,13 @@ mod tests {
         );
         let q = StreamQuery { sort: StreamSort::Recent, limit: 10, ..Default::default() };
         let sql = list_streams(Dialect::Sqlite, &l, &q);
-        assert!(sql.text.contains(r#"ORDER BY "aggregate_id" ASC LIMIT ?1"#), "{}", sql.text);
+        assert!(sql.text.contains(r#"ORDER BY "e"."aggregate_id" ASC LIMIT ?1"#), "{}", sql.text);
     }
 
     #[test]
     fn log_pages_by_position_or_by_time_stream_version() {
         let sql = log_page(Dialect::Postgres, &pg_layout(), &LogCursor::Position(10), false, 20);
-        assert!(sql.text.contains(r#"WHERE "position" < $1 ORDER BY "position" DESC LIMIT $2"#), "{}", sql.text);
+        assert!(sql.text.contains(r#"WHERE "e"."position" < $1 ORDER BY "e"."position" DESC LIMIT $2"#), "{}", sql.text);
         let l = layout(
             &[
                 ("aggregate_id", "TEXT"),
@@ -458,8 +565,8 @@ mod tests {
         );
         let cursor = LogCursor::Event { time: Cell::Text("t".into()), stream: "s".into(), version: 3 };
         let sql = log_page(Dialect::Sqlite, &l, &cursor, true, 20);
-        assert!(sql.text.contains(r#"ORDER BY "recorded_at" ASC, "aggregate_id" ASC, "version" ASC"#), "{}", sql.text);
-        assert_eq!(sql.params.len(), 4);
+        assert!(sql.text.contains(r#"ORDER BY "e"."recorded_at" ASC, "e"."aggregate_id" ASC, "e"."version" ASC"#), "{}", sql.text);
+        assert_eq!(sql.params.len(), 5);
     }
 
     #[test]
