@@ -133,15 +133,24 @@ pub struct ColumnRef {
     pub table: Option<String>,
     pub name: String,
     pub kind: ColumnKind,
+    /// Where this column is NULL, this other one is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Box<ColumnRef>>,
 }
 
 impl ColumnRef {
     pub fn main(name: &str, kind: ColumnKind) -> ColumnRef {
-        ColumnRef { table: None, name: name.to_owned(), kind }
+        ColumnRef { table: None, name: name.to_owned(), kind, fallback: None }
     }
 
     pub fn of(alias: &str, name: &str, kind: ColumnKind) -> ColumnRef {
-        ColumnRef { table: Some(alias.to_owned()), name: name.to_owned(), kind }
+        ColumnRef { table: Some(alias.to_owned()), name: name.to_owned(), kind, fallback: None }
+    }
+
+    /// This column, or `other` where this one is NULL.
+    pub fn or(mut self, other: ColumnRef) -> ColumnRef {
+        self.fallback = Some(Box::new(other));
+        self
     }
 
     /// SQLite's row id of the main table (a global order where there is no position column).
@@ -184,6 +193,7 @@ pub struct Join {
 #[serde(rename_all = "snake_case")]
 pub enum RowCondition {
     ColumnsEqual(ColumnRef, ColumnRef),
+    EqualsText(ColumnRef, String),
     NotEqualText(ColumnRef, String),
 }
 

@@ -55,7 +55,11 @@ pub fn table_sql(table: &TableName) -> String {
 }
 
 pub(crate) fn col(c: &ColumnRef) -> String {
-    format!("{}.{}", quote_ident(c.table.as_deref().unwrap_or(MAIN)), quote_ident(&c.name))
+    let column = format!("{}.{}", quote_ident(c.table.as_deref().unwrap_or(MAIN)), quote_ident(&c.name));
+    match &c.fallback {
+        Some(other) => format!("COALESCE({column}, {})", col(other)),
+        None => column,
+    }
 }
 
 /// The layout's tables: the main one aliased `e`, joined ones by their aliases.
@@ -75,6 +79,10 @@ pub(crate) fn layout_conditions(sql: &mut Sql, layout: &Layout) -> Vec<String> {
         .iter()
         .map(|c| match c {
             RowCondition::ColumnsEqual(a, b) => format!("{} = {}", col(a), col(b)),
+            RowCondition::EqualsText(a, value) => {
+                let p = sql.bind(Param::Text(value.clone()));
+                format!("{} = {p}", text_expr(sql.dialect, a))
+            }
             RowCondition::NotEqualText(a, value) => {
                 let p = sql.bind(Param::Text(value.clone()));
                 format!("{} <> {p}", text_expr(sql.dialect, a))
