@@ -97,6 +97,21 @@ pub fn decode_bytes(bytes: Vec<u8>, codec: Codec, cipher_key: Option<&[u8]>) -> 
     decode_format(bytes)
 }
 
+/// Decodes a stored snapshot: eventsourcing keeps the aggregate's state under `state`, with
+/// wrapped values; others store the state itself.
+pub fn decode_snapshot(bytes: Vec<u8>, codec: Codec, cipher_key: Option<&[u8]>) -> Payload {
+    match decode_bytes(bytes, codec, cipher_key) {
+        Payload::Json(mut value) if codec == Codec::Eventsourcing => {
+            unwrap_values(&mut value);
+            Payload::Json(match value.get_mut("state") {
+                Some(state) => state.take(),
+                None => value,
+            })
+        }
+        other => other,
+    }
+}
+
 /// Whether bytes are plainly readable already (JSON text or zlib), not ciphertext.
 fn looks_plain(bytes: &[u8]) -> bool {
     is_zlib(bytes) || bytes.first().is_some_and(|b| matches!(b, b'{' | b'[' | b'"' | b' ' | b'\n'))

@@ -14,7 +14,7 @@ pub mod sqlite;
 
 use std::path::PathBuf;
 
-use crate::model::{Event, StreamId, StreamSummary, Version};
+use crate::model::{Event, Payload, StreamId, StreamSummary, Version};
 use crate::projection::sql::{Definition, PreviewError, PreviewLimits, ResultSet};
 use cell::{Cell, Param};
 use layout::{Catalog, Layout};
@@ -374,6 +374,27 @@ impl Store {
         cancel: &CancelToken,
     ) -> Result<ResultSet, PreviewError> {
         self.run_preview(&format!("SELECT * FROM {}", quote_relation(name)), limits, cancel).await
+    }
+
+    /// The snapshots the store keeps of a stream: (version, state), oldest first.
+    pub async fn snapshots(&self, stream: &str) -> Result<Vec<(Version, Payload)>, StoreError> {
+        let Some(sql) = query::snapshots(self.dialect(), &self.layout, stream, 10_000) else {
+            return Ok(Vec::new());
+        };
+        let codec = self.layout.snapshots.as_ref().map(|s| s.codec).unwrap_or_default();
+        let rows = self.fetch(&sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let mut cells = row.into_iter();
+                let version = cells.next().and_then(|c| c.as_i64()).unwrap_or(0);
+                let state = match cells.next().and_then(Cell::into_bytes) {
+                    Some(bytes) => decode::decode_snapshot(bytes, codec, self.cipher_key.as_deref()),
+                    None => Payload::Undecodable { bytes: Vec::new(), reason: "the snapshot is NULL".to_owned() },
+                };
+                (version, state)
+            })
+            .collect())
     }
 
     /// The number of streams and events.

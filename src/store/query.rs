@@ -418,6 +418,42 @@ pub fn stream_events(d: Dialect, layout: &Layout, stream: &str, from_version: i6
     sql
 }
 
+/// The layout the snapshots table is read with (its own stream key, version and state).
+pub(crate) fn snapshot_layout(layout: &Layout) -> Option<Layout> {
+    let snap = layout.snapshots.as_ref()?;
+    let mut columns = layout.columns.clone();
+    columns.stream = snap.stream.clone();
+    columns.version = snap.version.clone();
+    columns.payload = snap.state.clone();
+    Some(Layout {
+        name: format!("{} snapshots", layout.name),
+        description: String::new(),
+        library: layout.library.clone(),
+        table: snap.table.clone(),
+        joins: Vec::new(),
+        columns,
+        conditions: Vec::new(),
+        codec: snap.codec,
+        snapshots: None,
+    })
+}
+
+/// The stored snapshots of one stream: version and state, oldest first (at most `limit`).
+pub fn snapshots(d: Dialect, layout: &Layout, stream: &str, limit: i64) -> Option<Sql> {
+    let snap = snapshot_layout(layout)?;
+    let mut sql = Sql::new(d);
+    let matches = stream_matches(&mut sql, &snap, stream)?;
+    let limit = sql.bind(Param::Int(limit.max(1)));
+    sql.text = format!(
+        "SELECT {v}, {state} FROM {from} WHERE {matches} AND {raw} IS NOT NULL ORDER BY {v} LIMIT {limit}",
+        v = int_expr(d, &snap.columns.version),
+        state = bytes_expr(d, &snap.columns.payload),
+        raw = col(&snap.columns.payload),
+        from = from_sql(&snap),
+    );
+    Some(sql)
+}
+
 /// Where the next page of the global log starts.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LogCursor {
