@@ -335,7 +335,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// Opens a store; an encrypted store's key comes from `EVENTSCOPE_CIPHER_KEY` (or
 /// eventsourcing's own `CIPHER_KEY`), never from the command line, and is never stored.
 async fn open(store: &str, layout: Option<&str>) -> anyhow::Result<Store> {
-    let mut store = Store::open(Target::parse(store)?, layout).await?;
+    let store = Store::open(Target::parse(store)?, layout).await?;
     let key = std::env::var("EVENTSCOPE_CIPHER_KEY").or_else(|_| std::env::var("CIPHER_KEY")).ok();
     store.set_cipher_key(key.as_deref())?;
     Ok(store)

@@ -7,9 +7,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, mpsc};
 
 use crate::audit::{ActorSummary, AuditFilter, CauseNode, ExportFormat, Histogram};
-use crate::model::{Event, StreamSummary};
+use crate::model::{Event, Payload, StreamSummary};
 use crate::projection::sql::{Definition, PreviewError, PreviewLimits, ResultSet};
-use crate::store::layout::Layout;
+use crate::store::layout::{Catalog, Layout};
 use crate::store::query::StreamQuery;
 use crate::store::query::{Dialect, LogCursor};
 use crate::store::{CancelToken, EventCursor, LogPage, Store, StoreCounts, StreamPage, Target};
@@ -24,6 +24,16 @@ pub enum Request {
     Open { target: Target, layout: Option<String> },
     /// Open the workshop store, creating it in the user's data directory the first time.
     OpenWorkshop,
+    /// Open a store with a layout given as data (the mapping form's).
+    OpenWithLayout { target: Target, layout: Box<Layout> },
+    /// The tables and columns of a database that is not (yet) mapped.
+    Catalog { target: Target },
+    /// Try a layout on a database: its first few events in store order.
+    SampleLayout { target: Target, layout: Box<Layout> },
+    /// Use this cipher key (base64) to decrypt payloads, or none; it is never stored.
+    SetCipherKey { key: Option<String> },
+    /// The snapshots the store keeps of a stream.
+    Snapshots { stream: String },
     /// One page of the streams list of the open store.
     Streams { query: StreamQuery },
     /// How many streams match a search.
@@ -83,6 +93,17 @@ pub enum Reply {
         stream: String,
         events: Vec<Event>,
         done: bool,
+    },
+    /// A database's tables.
+    Catalog(Catalog),
+    /// The first events a layout reads.
+    Sample(Vec<Event>),
+    /// The cipher key is in use (or cleared).
+    CipherKeySet,
+    /// A stream's stored snapshots: (version, state).
+    Snapshots {
+        stream: String,
+        snapshots: Vec<(i64, Payload)>,
     },
     /// A page of the audited log.
     AuditPage(LogPage),
@@ -237,6 +258,21 @@ impl Worker {
 async fn handle(shared: &Shared, id: RequestId, request: Request) {
     let result = match request {
         Request::Open { target, layout } => open(shared, target, layout).await,
+        Request::OpenWithLayout { target, layout } => open_with_layout(shared, target, *layout).await,
+        Request::Catalog { target } => Store::catalog_of(&target).await.map(Reply::Catalog).map_err(|e| e.to_string()),
+        Request::SampleLayout { target, layout } => sample(target, *layout).await,
+        Request::SetCipherKey { key } => match shared.store().await {
+            Ok(store) => store.set_cipher_key(key.as_deref()).map(|()| Reply::CipherKeySet).map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
+        Request::Snapshots { stream } => match shared.store().await {
+            Ok(store) => store
+                .snapshots(&stream)
+                .await
+                .map(|snapshots| Reply::Snapshots { stream, snapshots })
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
         Request::OpenWorkshop => match crate::demo::ensure_workshop_store().await {
             Ok(path) => open(shared, Target::Sqlite(path), None).await,
             Err(e) => Err(e.to_string()),
@@ -284,6 +320,23 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
 
 async fn open(shared: &Shared, target: Target, layout: Option<String>) -> Result<Reply, String> {
     let store = Store::open(target.clone(), layout.as_deref()).await.map_err(|e| e.to_string())?;
+    install(shared, target, store).await
+}
+
+async fn open_with_layout(shared: &Shared, target: Target, layout: Layout) -> Result<Reply, String> {
+    let store = Store::open_with_layout(target.clone(), layout).await.map_err(|e| e.to_string())?;
+    install(shared, target, store).await
+}
+
+async fn sample(target: Target, layout: Layout) -> Result<Reply, String> {
+    let store = Store::open_with_layout(target, layout).await.map_err(|e| e.to_string())?;
+    let page = store.read_log(&LogCursor::Edge, true, 5).await.map_err(|e| e.to_string());
+    store.close().await;
+    Ok(Reply::Sample(page?.events))
+}
+
+/// Makes `store` the open store (closing the one before) and says so.
+async fn install(shared: &Shared, target: Target, store: Store) -> Result<Reply, String> {
     let counts = store.counts().await.map_err(|e| e.to_string())?;
     let reply = Reply::Opened {
         target,

@@ -419,3 +419,104 @@ fn audit_a_person_then_follow_an_event_into_its_history() {
     assert_eq!(app(&h).view, eventscope::ui::View::History);
     assert_eq!(app(&h).history.stream(), Some(order_stream(DOUBLE_REFUND_ORDER).as_str()));
 }
+
+#[test]
+fn a_stale_snapshot_shows_its_drift() {
+    let db = workshop();
+    let stream = eventscope::demo::order_stream(eventscope::demo::STALE_SNAPSHOT_ORDER);
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    app_mut(&mut h).open_event(&stream, 3);
+    h.step();
+    wait_until(&mut h, "the stream and its snapshots", |h| {
+        app(h).history.cursor_version() == Some(3) && !app(h).history.snapshots().is_empty()
+    });
+    h.step();
+    assert!(h.query_by_label_contains("Stored snapshot at v3").is_some());
+    assert!(h.query_by_label_contains("snapshot drift: 3 differences").is_some(), "status, payment id and amount paid");
+}
+
+/// A SQLite store with two layouts (the article's table and a Python eventsourcing app) and
+/// one encrypted event.
+fn two_layouts_with_a_secret() -> TestDb {
+    let db = TestDb::new(Backend::Sqlite, "gui_layouts");
+    db.write_workshop();
+    let secret = eventscope::store::decode::encrypt(
+        br#"{"timestamp": "2026-03-02T08:00:00+00:00", "pin": 1234}"#,
+        &[5u8; 32],
+        [1; 12],
+    )
+    .unwrap();
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    db.exec(&format!(
+        "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version));
+         INSERT INTO stored_events VALUES ('vault', 1, 'bank:Vault.Opened', CAST('{{\"timestamp\": \"2026-03-01T00:00:00+00:00\"}}' AS BLOB));
+         INSERT INTO stored_events VALUES ('vault', 2, 'bank:Vault.PinSet', X'{hex}');"
+    ));
+    db
+}
+
+#[test]
+fn choose_among_layouts_and_give_a_cipher_key() {
+    use base64::Engine as _;
+    let db = two_layouts_with_a_secret();
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    h.get_by_label("layout").click();
+    h.step();
+    h.step();
+    h.get_by_label("stored_events").click();
+    h.step();
+    wait_until(&mut h, "the other layout", |h| {
+        !app(h).is_opening() && app(h).streams.rows().iter().any(|r| r.stream.0 == "vault")
+    });
+    app_mut(&mut h).open_event("vault", 2);
+    h.step();
+    wait_until(&mut h, "the vault", |h| app(h).history.cursor_version() == Some(2));
+    h.step();
+    assert!(h.query_all_by_label_contains("give the cipher key").next().is_some());
+    let key = base64::engine::general_purpose::STANDARD.encode([5u8; 32]);
+    h.get_by_role(egui::Role::PasswordInput).focus();
+    h.step();
+    h.get_by_role(egui::Role::PasswordInput).type_text(&key);
+    h.step();
+    h.get_by_label("use key").click();
+    h.step();
+    wait_until(&mut h, "the decrypted event", |h| {
+        app(h).history.cursor_version() == Some(2)
+            && app(h).history.cursor_state().is_some_and(|s| s.get("Vault.PinSet").is_none() && s["pin"] == 1234)
+    });
+    assert!(h.query_all_by_label_contains(&key).next().is_none(), "the key is not shown anywhere");
+}
+
+#[test]
+fn map_a_database_no_library_wrote() {
+    let db = TestDb::new(Backend::Sqlite, "gui_mapping");
+    db.exec(
+        "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, entity TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL, at TEXT);
+         INSERT INTO audit_log VALUES (1, 'door-1', 1, 'Opened', '{\"by\": \"ada\"}', '2026-03-02T08:00:00Z');
+         INSERT INTO audit_log VALUES (2, 'door-1', 2, 'Closed', '{\"by\": \"bob\"}', '2026-03-02T08:01:00Z');",
+    );
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the failure", |h| !app(h).is_opening());
+    assert!(h.query_all_by_label_contains("audit_log").count() >= 1, "the error lists the tables");
+    h.get_by_label_contains("Map the tables of").click();
+    h.step();
+    wait_until(&mut h, "the catalog", |h| app(h).mapping.as_ref().is_some_and(|m| m.catalog().is_some()));
+    h.step();
+    // The columns' roles are guessed from their names.
+    let layout = app(&h).mapping.as_ref().unwrap().layout().expect("a complete mapping");
+    assert_eq!(layout.columns.version.name, "seq");
+    assert_eq!(layout.columns.payload.name, "body");
+    assert_eq!(layout.columns.position.as_ref().map(|c| c.name.as_str()), Some("id"));
+    h.get_by_label("Check with the first events").click();
+    h.step();
+    wait_until(&mut h, "the sample", |h| app(h).mapping.as_ref().is_some_and(|m| m.sample().is_some()));
+    h.step();
+    assert!(h.query_by_label("The first 2 events read with this mapping:").is_some());
+    h.get_by_label("Open with this layout").click();
+    h.step();
+    wait_until(&mut h, "the store with the mapping", |h| app(h).screen == Screen::Explorer);
+    wait_until(&mut h, "the streams", |h| app(h).streams.rows().len() == 1);
+    assert_eq!(app(&h).streams.rows()[0].stream.0, "door-1");
+}

@@ -45,7 +45,8 @@ fn key_b64() -> String {
 }
 
 fn open(db: &TestDb, layout: Option<&str>) -> Store {
-    block_on(Store::open(Target::parse(&db.target).unwrap(), layout)).unwrap_or_else(|e| panic!("{:?}: {e}", db.backend))
+    block_on(Store::open(Target::parse(&db.target).unwrap(), layout))
+        .unwrap_or_else(|e| panic!("{:?}: {e}", db.backend))
 }
 
 fn events(store: &Store, stream: &str) -> Vec<Event> {
@@ -60,7 +61,9 @@ fn events(store: &Store, stream: &str) -> Vec<Event> {
 }
 
 fn streams(store: &Store) -> Vec<String> {
-    let page = block_on(store.list_streams(&eventscope::store::query::StreamQuery { limit: 100, ..Default::default() })).unwrap();
+    let page =
+        block_on(store.list_streams(&eventscope::store::query::StreamQuery { limit: 100, ..Default::default() }))
+            .unwrap();
     page.streams.into_iter().map(|s| s.stream.0).collect()
 }
 
@@ -117,8 +120,14 @@ fn eventsourcing_fixture(db: &TestDb, app: &str) {
                "ref": {"_type_": "uuid_hex", "_data_": "00112233445566778899aabbccddeeff"}}),
     );
     let paid = zlib(&es_state("2026-03-02T08:05:00+00:00", json!({"paid": true})));
-    let shipped = eventscope::store::decode::encrypt(&zlib(&es_state("2026-03-03T10:00:00+00:00", json!({"carrier": "DHL"}))), &KEY, [9; 12]).unwrap();
-    let other = es_state("2026-03-01T00:00:00+00:00", json!({"originator_topic": "shop.domain:Order", "customer": "C-2"}));
+    let shipped = eventscope::store::decode::encrypt(
+        &zlib(&es_state("2026-03-03T10:00:00+00:00", json!({"carrier": "DHL"}))),
+        &KEY,
+        [9; 12],
+    )
+    .unwrap();
+    let other =
+        es_state("2026-03-01T00:00:00+00:00", json!({"originator_topic": "shop.domain:Order", "customer": "C-2"}));
     let snapshot = json!({"timestamp": {"_type_": "datetime_iso", "_data_": "2026-03-02T08:05:01+00:00"}, "topic": "shop.domain:Order",
         "state": {"customer": "C-1", "paid": true, "_created_on": {"_type_": "datetime_iso", "_data_": "2026-03-02T08:00:00+00:00"}}})
     .to_string();
@@ -163,7 +172,9 @@ fn eventsourcing_fixture(db: &TestDb, app: &str) {
 fn es_stream(backend: Backend, hex_id: &str) -> String {
     match backend {
         Backend::Sqlite => hex_id.to_owned(),
-        Backend::Postgres => format!("{}-{}-{}-{}-{}", &hex_id[0..8], &hex_id[8..12], &hex_id[12..16], &hex_id[16..20], &hex_id[20..32]),
+        Backend::Postgres => {
+            format!("{}-{}-{}-{}-{}", &hex_id[0..8], &hex_id[8..12], &hex_id[12..16], &hex_id[16..20], &hex_id[20..32])
+        }
     }
 }
 
@@ -172,17 +183,24 @@ fn python_eventsourcing() {
     for backend in backends() {
         let db = TestDb::new(backend, "eventsourcing");
         eventsourcing_fixture(&db, "orders");
-        let mut store = open(&db, None);
+        let store = open(&db, None);
         assert_eq!(store.layout.library, "eventsourcing", "{backend:?}");
         let order = es_stream(backend, ES_ORDER);
         assert_eq!(streams(&store), [es_stream(backend, ES_OTHER), order.clone()], "{backend:?}");
         let read = events(&store, &order);
-        assert_eq!(read.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), ["Order.Placed", "Order.Paid", "Order.Shipped"]);
+        assert_eq!(
+            read.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(),
+            ["Order.Placed", "Order.Paid", "Order.Shipped"]
+        );
         assert_eq!(read[0].metadata_str("topic"), Some("shop.domain:Order.Placed"), "the full topic is kept");
         assert_eq!(json_of(&read[0])["total"], json!(19.99), "decimal_str unwrapped");
         assert_eq!(json_of(&read[0])["ref"], json!("00112233-4455-6677-8899-aabbccddeeff"), "uuid_hex unwrapped");
         assert_eq!(json_of(&read[0])["timestamp"], json!("2026-03-02T08:00:00.123456+00:00"));
-        assert_eq!(read[0].recorded_at.map(eventscope::model::format_time).as_deref(), Some("2026-03-02T08:00:00.123Z"), "time from the state");
+        assert_eq!(
+            read[0].recorded_at.map(eventscope::model::format_time).as_deref(),
+            Some("2026-03-02T08:00:00.123Z"),
+            "time from the state"
+        );
         assert_eq!(json_of(&read[1])["paid"], json!(true), "zlib inflated");
         assert!(reason_of(&read[2]).contains("give the cipher key"), "{backend:?}");
         // Global order: rowid on SQLite, notification_id on PostgreSQL.
@@ -198,7 +216,10 @@ fn python_eventsourcing() {
         let snapshots = block_on(store.snapshots(&order)).unwrap();
         assert_eq!(snapshots.len(), 1);
         assert_eq!(snapshots[0].0, 2);
-        assert_eq!(snapshots[0].1, Payload::Json(json!({"customer": "C-1", "paid": true, "_created_on": "2026-03-02T08:00:00+00:00"})));
+        assert_eq!(
+            snapshots[0].1,
+            Payload::Json(json!({"customer": "C-1", "paid": true, "_created_on": "2026-03-02T08:00:00+00:00"}))
+        );
         cli_works(&db, &order, None);
         // The command line takes the key from the environment, never from an argument.
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventscope"))
@@ -305,7 +326,14 @@ fn emmett() {
                 .to_owned(),
         };
         let columns = "stream_id, stream_position, partition, message_kind, message_data, message_metadata, message_schema_version, message_type, message_id, is_archived, global_position, created";
-        let row = |stream: &str, pos: i64, kind: &str, ty: &str, data: &str, archived: bool, global: i64, created: &str| {
+        let row = |stream: &str,
+                   pos: i64,
+                   kind: &str,
+                   ty: &str,
+                   data: &str,
+                   archived: bool,
+                   global: i64,
+                   created: &str| {
             format!(
                 "INSERT INTO emt_messages ({columns}) VALUES ({}, {pos}, 'emt:default', '{kind}', {}, '{{}}', '1', '{ty}', 'msg-{global}', {archived}, {global}, '{created}');",
                 lit(stream),
@@ -318,21 +346,37 @@ fn emmett() {
              {}
              {}
              {}",
-            row("shopping_cart-1", 1, "E", "ProductItemAdded", r#"{"productId": "p-1", "quantity": 2}"#, false, 1, "2026-03-02T08:00:00Z"),
+            row(
+                "shopping_cart-1",
+                1,
+                "E",
+                "ProductItemAdded",
+                r#"{"productId": "p-1", "quantity": 2}"#,
+                false,
+                1,
+                "2026-03-02T08:00:00Z"
+            ),
             row("shopping_cart-1", 2, "E", "DiscountApplied", r#"{"percent": 10}"#, true, 2, "2026-03-02T08:01:00Z"),
             row("shopping_cart-1", 3, "C", "ConfirmShoppingCart", r#"{"by": "u-1"}"#, false, 3, "2026-03-02T08:02:00Z"),
             row("guest_stay-7", 1, "E", "GuestCheckedIn", r#"{"room": 12}"#, false, 4, "2026-03-02T09:00:00Z"),
         ));
         let store = open(&db, None);
         assert_eq!(store.layout.library, "emmett", "{backend:?}");
-        assert_eq!(streams(&store), ["guest_stay-7", "shopping_cart-1"], "{backend:?}: partitions are not streams of their own");
+        assert_eq!(
+            streams(&store),
+            ["guest_stay-7", "shopping_cart-1"],
+            "{backend:?}: partitions are not streams of their own"
+        );
         let read = events(&store, "shopping_cart-1");
         assert_eq!(read.len(), 3);
         assert!(!read[0].archived && read[1].archived && !read[2].archived, "archived messages are listed, marked");
         assert_eq!(read[2].metadata_str("message_kind"), Some("C"));
         assert_eq!(read[0].category(), "shopping_cart");
         assert_eq!(read.iter().map(|e| e.position.unwrap()).collect::<Vec<_>>(), [1, 2, 3]);
-        assert_eq!(read[0].recorded_at.map(eventscope::model::format_time).as_deref(), Some("2026-03-02T08:00:00.000Z"));
+        assert_eq!(
+            read[0].recorded_at.map(eventscope::model::format_time).as_deref(),
+            Some("2026-03-02T08:00:00.000Z")
+        );
         cli_works(&db, "shopping_cart-1", None);
     }
 }
@@ -398,7 +442,8 @@ fn marten() {
     let snapshots = block_on(store.snapshots(stream)).unwrap();
     assert_eq!(snapshots, vec![(1, Payload::Json(json!({"name": "Destroy the ring", "members": ["Frodo"]})))]);
     // Correlation filters reach the columns.
-    let filter = eventscope::audit::AuditFilter { meta: vec![("correlation_id".into(), "corr-1".into())], ..Default::default() };
+    let filter =
+        eventscope::audit::AuditFilter { meta: vec![("correlation_id".into(), "corr-1".into())], ..Default::default() };
     assert_eq!(block_on(store.audit_count(&filter)).unwrap(), 2);
     cli_works(&db, stream, None);
 }
@@ -449,10 +494,18 @@ fn rails_event_store() {
         assert_eq!(streams(&store), ["Customer$9", "Ordering::Order$42"], "{backend:?}: `all` is not a stream");
         let read = events(&store, "Ordering::Order$42");
         assert_eq!(read.iter().map(|e| e.version).collect::<Vec<_>>(), [0, 1, 2]);
-        assert_eq!(json_of(&read[0]), &json!({":order_id": 42, ":amount": 19.5, ":items": ["sku-1", "sku-2"]}), "YAML read as JSON");
+        assert_eq!(
+            json_of(&read[0]),
+            &json!({":order_id": 42, ":amount": 19.5, ":items": ["sku-1", "sku-2"]}),
+            "YAML read as JSON"
+        );
         assert_eq!(read[0].metadata_str(":correlation_id"), Some("c-9"));
         assert_eq!(json_of(&read[2])["carrier"], json!("UPS"));
-        assert_eq!(read.iter().map(|e| e.position.unwrap()).collect::<Vec<_>>(), [1, 2, 3], "the global order is the event's id");
+        assert_eq!(
+            read.iter().map(|e| e.position.unwrap()).collect::<Vec<_>>(),
+            [1, 2, 3],
+            "the global order is the event's id"
+        );
         // A linked event appears in the other stream too (its version there is the link's id).
         let linked = events(&store, "Customer$9");
         assert_eq!(linked.len(), 1);
@@ -555,12 +608,18 @@ fn axon() {
     assert!(reason_of(&read[0]).starts_with("an XML document"), "XStream XML is named and shown raw");
     // The XML metadata is kept (named) beside the columns shown as metadata.
     let metadata = read[0].metadata.as_ref().and_then(Payload::as_json).expect("metadata");
-    assert!(metadata["metadata"]["undecodable"]["reason"].as_str().unwrap().starts_with("an XML document"), "{metadata}");
+    assert!(
+        metadata["metadata"]["undecodable"]["reason"].as_str().unwrap().starts_with("an XML document"),
+        "{metadata}"
+    );
     assert_eq!(metadata["event_id"], json!("ev-1"));
     assert_eq!(json_of(&read[1]), &json!({"id": "gc-1", "amount": 30}));
     assert_eq!(read[1].metadata_str("event_id"), Some("ev-2"));
     assert_eq!(read[1].recorded_at.map(eventscope::model::format_time).as_deref(), Some("2026-03-02T08:05:00.000Z"));
-    assert_eq!(block_on(store.snapshots("gc-1")).unwrap(), vec![(1, Payload::Json(json!({"id": "gc-1", "remaining": 70})))]);
+    assert_eq!(
+        block_on(store.snapshots("gc-1")).unwrap(),
+        vec![(1, Payload::Json(json!({"id": "gc-1", "remaining": 70})))]
+    );
     cli_works(&db, "gc-1", None);
 }
 

@@ -83,7 +83,8 @@ pub fn decode_bytes(bytes: Vec<u8>, codec: Codec, cipher_key: Option<&[u8]>) -> 
             None => {
                 return Payload::Undecodable {
                     bytes,
-                    reason: "encrypted (AES-GCM, as eventsourcing's cipher writes it): give the cipher key to read it".to_owned(),
+                    reason: "encrypted (AES-GCM, as eventsourcing's cipher writes it): give the cipher key to read it"
+                        .to_owned(),
                 };
             }
         }
@@ -199,10 +200,7 @@ pub fn decode_format(bytes: Vec<u8>) -> Payload {
         }
         Err(_) => {
             if bytes.first() == Some(&131) {
-                return Payload::Undecodable {
-                    reason: "Erlang external term format (shown raw)".to_owned(),
-                    bytes,
-                };
+                return Payload::Undecodable { reason: "Erlang external term format (shown raw)".to_owned(), bytes };
             }
             if let Some(value) = msgpack_to_json(&bytes) {
                 return Payload::Json(value);
@@ -235,7 +233,9 @@ fn yaml_to_json(text: &str) -> Option<Value> {
 fn yaml_value(y: yaml_rust2::Yaml) -> Value {
     use yaml_rust2::Yaml;
     match y {
-        Yaml::Real(r) => r.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::String(r), Value::Number),
+        Yaml::Real(r) => {
+            r.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::String(r), Value::Number)
+        }
         Yaml::Integer(i) => Value::from(i),
         Yaml::String(s) => Value::String(s),
         Yaml::Boolean(b) => Value::Bool(b),
@@ -329,10 +329,17 @@ pub fn unwrap_values(value: &mut Value) {
                 let mut data = map.remove("_data_").unwrap_or(Value::Null);
                 unwrap_values(&mut data);
                 *value = match (kind.as_str(), data) {
-                    ("decimal_str", Value::String(s)) => serde_json::from_str::<serde_json::Number>(&s).map_or(Value::String(s), Value::Number),
-                    ("uuid_hex", Value::String(s)) if s.len() == 32 => {
-                        Value::String(format!("{}-{}-{}-{}-{}", &s[0..8], &s[8..12], &s[12..16], &s[16..20], &s[20..32]))
+                    ("decimal_str", Value::String(s)) => {
+                        serde_json::from_str::<serde_json::Number>(&s).map_or(Value::String(s), Value::Number)
                     }
+                    ("uuid_hex", Value::String(s)) if s.len() == 32 => Value::String(format!(
+                        "{}-{}-{}-{}-{}",
+                        &s[0..8],
+                        &s[8..12],
+                        &s[12..16],
+                        &s[16..20],
+                        &s[20..32]
+                    )),
                     (_, data) => data,
                 };
             } else {
@@ -391,7 +398,10 @@ mod tests {
     fn formats_are_recognised() {
         let msgpack = rmp_serde::to_vec_named(&json!({"sku": "a", "qty": 2})).unwrap();
         assert_eq!(decode_format(msgpack), Payload::Json(json!({"sku": "a", "qty": 2})));
-        assert_eq!(decode_format(b"---\nsku: a\nqty: 2\nprice: 2.5\n".to_vec()), Payload::Json(json!({"sku": "a", "qty": 2, "price": 2.5})));
+        assert_eq!(
+            decode_format(b"---\nsku: a\nqty: 2\nprice: 2.5\n".to_vec()),
+            Payload::Json(json!({"sku": "a", "qty": 2, "price": 2.5}))
+        );
         let named = |bytes: &[u8]| match decode_format(bytes.to_vec()) {
             Payload::Undecodable { reason, .. } => reason,
             other => panic!("{other:?}"),
@@ -411,7 +421,10 @@ mod tests {
             "id": {"_type_": "uuid_hex", "_data_": "00112233445566778899aabbccddeeff"},
             "items": [{"_type_": "tuple_as_list", "_data_": [1, 2]}]});
         unwrap_values(&mut v);
-        assert_eq!(v, json!({"at": "2026-03-02T08:00:00+00:00", "price": 19.99, "id": "00112233-4455-6677-8899-aabbccddeeff", "items": [[1, 2]]}));
+        assert_eq!(
+            v,
+            json!({"at": "2026-03-02T08:00:00+00:00", "price": 19.99, "id": "00112233-4455-6677-8899-aabbccddeeff", "items": [[1, 2]]})
+        );
         assert_eq!(short_topic("shop.domain:Order.Placed"), "Order.Placed");
         assert_eq!(untag(Payload::Json(json!({"LineAdded": {"sku": "a"}}))), Payload::Json(json!({"sku": "a"})));
     }

@@ -4,8 +4,8 @@
 //! build those schemas on every backend the library supports.
 
 use super::layout::{
-    Catalog, CatalogTable, Codec, ColumnKind, ColumnRef, Columns, Join, Layout, RowCondition, SnapshotLayout, StreamKey,
-    TableName, column_ref, first_column,
+    Catalog, CatalogTable, Codec, ColumnKind, ColumnRef, Columns, Join, Layout, RowCondition, SnapshotLayout,
+    StreamKey, TableName, column_ref, first_column,
 };
 
 /// Every layout in the catalog: the libraries' layouts first, the article's table last (several
@@ -94,7 +94,12 @@ fn eventsourcing(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
     }
     let prefix = &table.name[..table.name.len() - "_events".len()];
     let sqlite = table.schema.is_none();
-    let mut cols = columns(StreamKey::Column(c(table, "originator_id")), c(table, "originator_version"), c(table, "topic"), c(table, "state"));
+    let mut cols = columns(
+        StreamKey::Column(c(table, "originator_id")),
+        c(table, "originator_version"),
+        c(table, "topic"),
+        c(table, "state"),
+    );
     cols.position = column_ref(table, "notification_id").or_else(|| sqlite.then(ColumnRef::rowid));
     let mut l = layout(
         table.name.clone(),
@@ -174,7 +179,8 @@ fn message_db(table: &CatalogTable) -> Option<Layout> {
     if table.name != "messages" || !has(table, &["global_position", "position", "stream_name", "type", "data"]) {
         return None;
     }
-    let mut cols = columns(StreamKey::Column(c(table, "stream_name")), c(table, "position"), c(table, "type"), c(table, "data"));
+    let mut cols =
+        columns(StreamKey::Column(c(table, "stream_name")), c(table, "position"), c(table, "type"), c(table, "data"));
     cols.metadata = column_ref(table, "metadata");
     cols.recorded_at = column_ref(table, "time");
     cols.position = column_ref(table, "global_position");
@@ -190,12 +196,19 @@ fn marten(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
     if table.name != "mt_events" || !has(table, &["seq_id", "stream_id", "version", "data", "type"]) {
         return None;
     }
-    let mut cols = columns(StreamKey::Column(c(table, "stream_id")), c(table, "version"), c(table, "type"), c(table, "data"));
+    let mut cols =
+        columns(StreamKey::Column(c(table, "stream_id")), c(table, "version"), c(table, "type"), c(table, "data"));
     cols.metadata = column_ref(table, "headers");
     cols.recorded_at = column_ref(table, "timestamp");
     cols.position = column_ref(table, "seq_id");
     cols.archived = column_ref(table, "is_archived");
-    for (key, name) in [("event_id", "id"), ("correlation_id", "correlation_id"), ("causation_id", "causation_id"), ("tenant_id", "tenant_id"), ("user_name", "user_name")] {
+    for (key, name) in [
+        ("event_id", "id"),
+        ("correlation_id", "correlation_id"),
+        ("causation_id", "causation_id"),
+        ("tenant_id", "tenant_id"),
+        ("user_name", "user_name"),
+    ] {
         if let Some(col) = column_ref(table, name) {
             cols.metadata_columns.push((key.to_owned(), col));
         }
@@ -227,9 +240,15 @@ fn rails_event_store(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> 
     if table.name != "event_store_events_in_streams" || !has(table, &["stream", "position", "event_id"]) {
         return None;
     }
-    let events = table_in(catalog, table, "event_store_events").filter(|t| has(t, &["event_id", "event_type", "data"]))?;
+    let events =
+        table_in(catalog, table, "event_store_events").filter(|t| has(t, &["event_id", "event_type", "data"]))?;
     let ev = |name: &str| joined("ev", events, name);
-    let mut cols = columns(StreamKey::Column(c(table, "stream")), c(table, "position").or(c(table, "id")), ev("event_type"), ev("data"));
+    let mut cols = columns(
+        StreamKey::Column(c(table, "stream")),
+        c(table, "position").or(c(table, "id")),
+        ev("event_type"),
+        ev("data"),
+    );
     cols.metadata = column_ref(events, "metadata").map(|_| ev("metadata"));
     cols.recorded_at = column_ref(events, "created_at").map(|_| ev("created_at"));
     cols.position = column_ref(events, "id").map(|_| ev("id"));
@@ -241,7 +260,11 @@ fn rails_event_store(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> 
         table,
         cols,
     );
-    l.joins.push(Join { table: TableName::of(events), alias: "ev".to_owned(), on: vec![(ev("event_id"), c(table, "event_id"))] });
+    l.joins.push(Join {
+        table: TableName::of(events),
+        alias: "ev".to_owned(),
+        on: vec![(ev("event_id"), c(table, "event_id"))],
+    });
     // RES 0.x also linked every event into a stream named `all`.
     l.conditions.push(RowCondition::NotEqualText(c(table, "stream"), "all".to_owned()));
     Some(l)
@@ -250,13 +273,19 @@ fn rails_event_store(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> 
 /// Commanded EventStore: `stream_events` joined to `streams` (the stream's uuid) and `events`;
 /// link rows and the `$all` stream are left out; the global order is the event's version in `$all`.
 fn commanded(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
-    if table.name != "stream_events" || !has(table, &["event_id", "stream_id", "stream_version", "original_stream_id"]) {
+    if table.name != "stream_events" || !has(table, &["event_id", "stream_id", "stream_version", "original_stream_id"])
+    {
         return None;
     }
     let streams = table_in(catalog, table, "streams").filter(|t| has(t, &["stream_id", "stream_uuid"]))?;
     let events = table_in(catalog, table, "events").filter(|t| has(t, &["event_id", "event_type", "data"]))?;
     let ev = |name: &str| joined("ev", events, name);
-    let mut cols = columns(StreamKey::Column(joined("s", streams, "stream_uuid")), c(table, "stream_version"), ev("event_type"), ev("data"));
+    let mut cols = columns(
+        StreamKey::Column(joined("s", streams, "stream_uuid")),
+        c(table, "stream_version"),
+        ev("event_type"),
+        ev("data"),
+    );
     cols.metadata = column_ref(events, "metadata").map(|_| ev("metadata"));
     cols.recorded_at = column_ref(events, "created_at").map(|_| ev("created_at"));
     cols.position = Some(ColumnRef::of("g", "stream_version", ColumnKind::Integer));
@@ -265,9 +294,19 @@ fn commanded(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
             cols.metadata_columns.push((key.to_owned(), ev(key)));
         }
     }
-    let mut l = layout("stream_events".to_owned(), format!("Commanded EventStore ({})", events.qualified_name()), "commanded", table, cols);
+    let mut l = layout(
+        "stream_events".to_owned(),
+        format!("Commanded EventStore ({})", events.qualified_name()),
+        "commanded",
+        table,
+        cols,
+    );
     l.joins = vec![
-        Join { table: TableName::of(streams), alias: "s".to_owned(), on: vec![(joined("s", streams, "stream_id"), c(table, "stream_id"))] },
+        Join {
+            table: TableName::of(streams),
+            alias: "s".to_owned(),
+            on: vec![(joined("s", streams, "stream_id"), c(table, "stream_id"))],
+        },
         Join { table: TableName::of(events), alias: "ev".to_owned(), on: vec![(ev("event_id"), c(table, "event_id"))] },
         Join {
             table: TableName::of(table),
@@ -279,15 +318,15 @@ fn commanded(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
         RowCondition::ColumnsEqual(c(table, "stream_id"), c(table, "original_stream_id")),
         RowCondition::EqualsText(ColumnRef::of("g", "stream_id", ColumnKind::Integer), "0".to_owned()),
     ];
-    l.snapshots = table_in(catalog, table, "snapshots").filter(|t| has(t, &["source_uuid", "source_version", "data"])).map(|t| {
-        SnapshotLayout {
+    l.snapshots = table_in(catalog, table, "snapshots")
+        .filter(|t| has(t, &["source_uuid", "source_version", "data"]))
+        .map(|t| SnapshotLayout {
             table: TableName::of(t),
             stream: StreamKey::Column(c(t, "source_uuid")),
             version: c(t, "source_version"),
             state: c(t, "data"),
             codec: Codec::Auto,
-        }
-    });
+        });
     Some(l)
 }
 
@@ -300,7 +339,10 @@ fn axon(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
         return None;
     }
     let n = |snake_name: &'static str, flat: &'static str| if snake { snake_name } else { flat };
-    if !has(table, &[n("aggregate_identifier", "aggregateidentifier"), n("sequence_number", "sequencenumber"), "payload"]) {
+    if !has(
+        table,
+        &[n("aggregate_identifier", "aggregateidentifier"), n("sequence_number", "sequencenumber"), "payload"],
+    ) {
         return None;
     }
     let mut cols = columns(
@@ -313,7 +355,10 @@ fn axon(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
     cols.recorded_at = column_ref(table, n("time_stamp", "timestamp"));
     cols.position = column_ref(table, n("global_index", "globalindex"));
     cols.aggregate_type = column_ref(table, "type");
-    for (key, name) in [("event_id", n("event_identifier", "eventidentifier")), ("payload_revision", n("payload_revision", "payloadrevision"))] {
+    for (key, name) in [
+        ("event_id", n("event_identifier", "eventidentifier")),
+        ("payload_revision", n("payload_revision", "payloadrevision")),
+    ] {
         if let Some(col) = column_ref(table, name) {
             cols.metadata_columns.push((key.to_owned(), col));
         }
@@ -346,19 +391,15 @@ fn article(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
         aggregate_type: column_ref(table, "aggregate_type"),
         archived: None,
     };
-    let snapshots = catalog
-        .tables
-        .iter()
-        .find(|t| t.name == "snapshots" && t.schema == table.schema)
-        .and_then(|t| {
-            Some(SnapshotLayout {
-                table: TableName::of(t),
-                stream: StreamKey::Column(column_ref(t, "aggregate_id")?),
-                version: column_ref(t, "version")?,
-                state: first_column(t, &["state", "payload", "data"])?,
-                codec: Default::default(),
-            })
-        });
+    let snapshots = catalog.tables.iter().find(|t| t.name == "snapshots" && t.schema == table.schema).and_then(|t| {
+        Some(SnapshotLayout {
+            table: TableName::of(t),
+            stream: StreamKey::Column(column_ref(t, "aggregate_id")?),
+            version: column_ref(t, "version")?,
+            state: first_column(t, &["state", "payload", "data"])?,
+            codec: Default::default(),
+        })
+    });
     Some(Layout {
         name: "events".to_owned(),
         description: format!("events table ({})", table.qualified_name()),
@@ -371,4 +412,3 @@ fn article(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
         snapshots,
     })
 }
-

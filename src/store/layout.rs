@@ -275,7 +275,8 @@ fn custom() -> String {
 impl Layout {
     /// Reads a layout file (the JSON the mapping form saves).
     pub fn from_file(path: &std::path::Path) -> Result<Layout, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the layout file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the layout file {}: {e}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| format!("{} is not a layout file: {e}", path.display()))
     }
 }
@@ -312,9 +313,11 @@ pub fn choose(layouts: Vec<Layout>, name: Option<&str>) -> Result<Layout, String
     let names = || layouts.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ");
     match name {
         None => layouts.first().cloned().ok_or_else(|| "no layout".to_owned()),
-        Some(name) => layouts.iter().find(|l| l.name == name).cloned().ok_or_else(|| {
-            format!("no layout named `{name}` in this store; the layouts found are: {}", names())
-        }),
+        Some(name) => layouts
+            .iter()
+            .find(|l| l.name == name)
+            .cloned()
+            .ok_or_else(|| format!("no layout named `{name}` in this store; the layouts found are: {}", names())),
     }
 }
 

@@ -201,7 +201,7 @@ pub struct Store {
     /// Every layout recognised in this database (the chosen one among them).
     pub layouts: Vec<Layout>,
     /// The key that decrypts encrypted payloads; given by the person, never stored.
-    cipher_key: Option<Vec<u8>>,
+    cipher_key: std::sync::RwLock<Option<Vec<u8>>>,
 }
 
 impl Store {
@@ -220,12 +220,36 @@ impl Store {
             layout_name.map(std::path::Path::new).filter(|p| p.extension().is_some_and(|e| e == "json") || p.is_file())
         {
             let layout = Layout::from_file(path).map_err(StoreError::NotAnEventStore)?;
-            return Ok(Store { backend, target, layouts: vec![layout.clone()], layout, cipher_key: None });
+            return Ok(Store {
+                backend,
+                target,
+                layouts: vec![layout.clone()],
+                layout,
+                cipher_key: Default::default(),
+            });
         }
         let layouts =
             layout::detect(&catalog).map_err(|e| StoreError::NotAnEventStore(format!("{}: {e}", target.display())))?;
         let layout = layout::choose(layouts.clone(), layout_name).map_err(StoreError::NotAnEventStore)?;
-        Ok(Store { backend, target, layout, layouts, cipher_key: None })
+        Ok(Store { backend, target, layout, layouts, cipher_key: Default::default() })
+    }
+
+    /// The tables and columns of a database, without recognising a layout (for the mapping form).
+    pub async fn catalog_of(target: &Target) -> Result<Catalog, StoreError> {
+        match target {
+            Target::Sqlite(path) => {
+                let backend = sqlite::open(path).await?;
+                let catalog = backend.catalog().await;
+                backend.pool.close().await;
+                catalog
+            }
+            Target::Postgres(url) => {
+                let backend = postgres::connect(url, &mask_url(url)).await?;
+                let catalog = backend.catalog().await;
+                backend.pool.close().await;
+                catalog
+            }
+        }
     }
 
     /// Opens the store with a layout given as data (the mapping form's).
@@ -234,18 +258,19 @@ impl Store {
             Target::Sqlite(path) => Backend::Sqlite(sqlite::open(path).await?),
             Target::Postgres(url) => Backend::Postgres(postgres::connect(url, &mask_url(url)).await?),
         };
-        Ok(Store { backend, target, layouts: vec![layout.clone()], layout, cipher_key: None })
+        Ok(Store { backend, target, layouts: vec![layout.clone()], layout, cipher_key: Default::default() })
     }
 
     /// Sets the key that decrypts encrypted payloads (base64 of 16 or 32 bytes), or clears it.
-    pub fn set_cipher_key(&mut self, key_base64: Option<&str>) -> Result<(), StoreError> {
+    pub fn set_cipher_key(&self, key_base64: Option<&str>) -> Result<(), StoreError> {
         use base64::Engine as _;
-        self.cipher_key = match key_base64.map(str::trim).filter(|k| !k.is_empty()) {
+        let key = match key_base64.map(str::trim).filter(|k| !k.is_empty()) {
             None => None,
             Some(text) => {
                 let key = base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| {
                     StoreError::Open(
-                        "the cipher key is not base64 (eventsourcing's CIPHER_KEY is base64 of 16 or 32 bytes)".to_owned(),
+                        "the cipher key is not base64 (eventsourcing's CIPHER_KEY is base64 of 16 or 32 bytes)"
+                            .to_owned(),
                     )
                 })?;
                 if !matches!(key.len(), 16 | 32) {
@@ -257,7 +282,19 @@ impl Store {
                 Some(key)
             }
         };
+        if let Ok(mut slot) = self.cipher_key.write() {
+            *slot = key;
+        }
         Ok(())
+    }
+
+    fn key(&self) -> Option<Vec<u8>> {
+        self.cipher_key.read().ok().and_then(|k| k.clone())
+    }
+
+    /// Whether a cipher key has been given.
+    pub fn has_cipher_key(&self) -> bool {
+        self.key().is_some()
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -382,6 +419,7 @@ impl Store {
             return Ok(Vec::new());
         };
         let codec = self.layout.snapshots.as_ref().map(|s| s.codec).unwrap_or_default();
+        let key = self.key();
         let rows = self.fetch(&sql).await?;
         Ok(rows
             .into_iter()
@@ -389,7 +427,7 @@ impl Store {
                 let mut cells = row.into_iter();
                 let version = cells.next().and_then(|c| c.as_i64()).unwrap_or(0);
                 let state = match cells.next().and_then(Cell::into_bytes) {
-                    Some(bytes) => decode::decode_snapshot(bytes, codec, self.cipher_key.as_deref()),
+                    Some(bytes) => decode::decode_snapshot(bytes, codec, key.as_deref()),
                     None => Payload::Undecodable { bytes: Vec::new(), reason: "the snapshot is NULL".to_owned() },
                 };
                 (version, state)
@@ -468,8 +506,13 @@ impl Store {
         let sql =
             query::stream_events(self.dialect(), &self.layout, stream, cursor.version, (limit + cursor.skip) as i64);
         let rows = self.fetch(&sql).await?;
+        let key = self.key();
         let fetched = rows.len();
-        let events: Vec<Event> = rows.into_iter().skip(cursor.skip).map(|row| decode::event_from_row(&self.layout, row, self.cipher_key.as_deref())).collect();
+        let events: Vec<Event> = rows
+            .into_iter()
+            .skip(cursor.skip)
+            .map(|row| decode::event_from_row(&self.layout, row, key.as_deref()))
+            .collect();
         let next = match events.last() {
             Some(last) if fetched >= limit + cursor.skip => {
                 let same = events.iter().rev().take_while(|e| e.version == last.version).count();
@@ -490,13 +533,14 @@ impl Store {
     /// Runs a log page query (see [`query::log_page_where`]) and gives the next cursor.
     pub(crate) async fn log_page(&self, sql: Sql, limit: usize) -> Result<LogPage, StoreError> {
         let rows = self.fetch(&sql).await?;
+        let key = self.key();
         let full = rows.len() >= limit;
         let mut last_time = Cell::Null;
         let events: Vec<Event> = rows
             .into_iter()
             .map(|row| {
                 last_time = row.get(5).cloned().unwrap_or(Cell::Null);
-                decode::event_from_row(&self.layout, row, self.cipher_key.as_deref())
+                decode::event_from_row(&self.layout, row, key.as_deref())
             })
             .collect();
         let next = match events.last() {

@@ -67,7 +67,12 @@ pub(crate) fn from_sql(layout: &Layout) -> String {
     let mut from = format!("{} AS {}", table_sql(&layout.table), quote_ident(MAIN));
     for join in &layout.joins {
         let on: Vec<String> = join.on.iter().map(|(a, b)| format!("{} = {}", col(a), col(b))).collect();
-        from.push_str(&format!(" JOIN {} AS {} ON {}", table_sql(&join.table), quote_ident(&join.alias), on.join(" AND ")));
+        from.push_str(&format!(
+            " JOIN {} AS {} ON {}",
+            table_sql(&join.table),
+            quote_ident(&join.alias),
+            on.join(" AND ")
+        ));
     }
     from
 }
@@ -572,7 +577,11 @@ mod tests {
         let mut q = StreamQuery { search: "ab".into(), limit: 50, ..Default::default() };
         let first = list_streams(Dialect::Postgres, &l, &q);
         assert!(!first.text.contains("OFFSET"));
-        assert!(first.text.contains("strpos(lower(CAST(\"e\".\"aggregate_id\" AS TEXT)), lower($1)) > 0"), "{}", first.text);
+        assert!(
+            first.text.contains("strpos(lower(CAST(\"e\".\"aggregate_id\" AS TEXT)), lower($1)) > 0"),
+            "{}",
+            first.text
+        );
         q.after = Some(StreamCursor { key: Cell::Int(7), stream: "s".into() });
         let next = list_streams(Dialect::Postgres, &l, &q);
         assert!(next.text.contains(r#""e"."aggregate_id" > CAST($2 AS uuid)"#), "{}", next.text);
@@ -596,7 +605,11 @@ mod tests {
     #[test]
     fn log_pages_by_position_or_by_time_stream_version() {
         let sql = log_page(Dialect::Postgres, &pg_layout(), &LogCursor::Position(10), false, 20);
-        assert!(sql.text.contains(r#"WHERE "e"."position" < $1 ORDER BY "e"."position" DESC LIMIT $2"#), "{}", sql.text);
+        assert!(
+            sql.text.contains(r#"WHERE "e"."position" < $1 ORDER BY "e"."position" DESC LIMIT $2"#),
+            "{}",
+            sql.text
+        );
         let l = layout(
             &[
                 ("aggregate_id", "TEXT"),
@@ -609,7 +622,11 @@ mod tests {
         );
         let cursor = LogCursor::Event { time: Cell::Text("t".into()), stream: "s".into(), version: 3 };
         let sql = log_page(Dialect::Sqlite, &l, &cursor, true, 20);
-        assert!(sql.text.contains(r#"ORDER BY "e"."recorded_at" ASC, "e"."aggregate_id" ASC, "e"."version" ASC"#), "{}", sql.text);
+        assert!(
+            sql.text.contains(r#"ORDER BY "e"."recorded_at" ASC, "e"."aggregate_id" ASC, "e"."version" ASC"#),
+            "{}",
+            sql.text
+        );
         assert_eq!(sql.params.len(), 5);
     }
 

@@ -14,6 +14,8 @@ pub enum ConnectAction {
     OpenWorkshop,
     /// Go back to the store that is still open.
     Back,
+    /// Map the tables of the database that matched no layout.
+    Map,
 }
 
 #[derive(Default)]
@@ -33,7 +35,14 @@ impl ConnectPanel {
         Some(ConnectAction::Open(Target::Sqlite(path)))
     }
 
-    pub fn ui(&mut self, ui: &mut Ui, recent: &[String], can_go_back: bool) -> Option<ConnectAction> {
+    /// `can_map` names the database that opened but matched no layout, if any.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        recent: &[String],
+        can_go_back: bool,
+        can_map: Option<&str>,
+    ) -> Option<ConnectAction> {
         let mut action = self.poll_dialog();
         egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
             ui.vertical_centered(|ui| {
@@ -53,6 +62,11 @@ impl ConnectPanel {
                 egui::Frame::group(ui.style()).fill(ui.visuals().extreme_bg_color).show(ui, |ui| {
                     ui.colored_label(ui.visuals().error_fg_color, RichText::new("Could not open the store").strong());
                     ui.add(egui::Label::new(RichText::new(error).color(ui.visuals().error_fg_color)).selectable(true));
+                    if let Some(store) = can_map
+                        && ui.button(format!("Map the tables of {store} by hand…")).clicked()
+                    {
+                        action = Some(ConnectAction::Map);
+                    }
                 });
                 ui.add_space(8.0);
             }

@@ -29,6 +29,8 @@ struct CursorView {
     changes: Vec<Change>,
     changed_paths: HashSet<String>,
     hunks: Vec<Hunk>,
+    /// The stored snapshot at this version, and how it differs from the recomputed state.
+    snapshot: Option<(Payload, Option<Vec<Change>>)>,
 }
 
 /// The comparison of the states at two versions.
@@ -98,6 +100,9 @@ pub struct HistoryPanel {
     fold_dialog: FileDialog,
     fold_path: String,
     progress: Option<usize>,
+    /// The stream's stored snapshots by version.
+    snapshots: std::collections::BTreeMap<i64, Payload>,
+    snapshot_request: Option<RequestId>,
     /// The blame is being built (over several frames).
     blame_pending: bool,
     history: Option<History>,
@@ -130,6 +135,8 @@ impl Default for HistoryPanel {
             fold_dialog: FileDialog::default(),
             fold_path: String::new(),
             progress: None,
+            snapshots: Default::default(),
+            snapshot_request: None,
             blame_pending: false,
             history: None,
             load_request: None,
@@ -198,6 +205,12 @@ impl HistoryPanel {
         };
         self.stream = Some(stream.to_owned());
         self.load_request = Some(worker.send(Request::LoadStream { stream: stream.to_owned(), page_size: LOAD_PAGE }));
+        self.snapshot_request = Some(worker.send(Request::Snapshots { stream: stream.to_owned() }));
+    }
+
+    /// The stored snapshots loaded for the stream, by version.
+    pub fn snapshots(&self) -> &std::collections::BTreeMap<i64, Payload> {
+        &self.snapshots
     }
 
     /// The fold for a stream of this category: the chosen script where it applies, else merge.
@@ -303,6 +316,14 @@ impl HistoryPanel {
 
     /// Takes a reply meant for this panel; false when it is not ours.
     pub fn on_reply(&mut self, id: RequestId, reply: &Reply) -> bool {
+        if Some(id) == self.snapshot_request {
+            self.snapshot_request = None;
+            if let Reply::Snapshots { snapshots, .. } = reply {
+                self.snapshots = snapshots.iter().cloned().collect();
+                self.view = None;
+            }
+            return true;
+        }
         if Some(id) != self.load_request {
             return false;
         }
@@ -458,7 +479,15 @@ impl HistoryPanel {
             _ => (Vec::new(), Vec::new()),
         };
         let changed_paths = changes.iter().map(|c| c.path.clone()).collect();
-        self.view = Some(CursorView { index, state, changes, changed_paths, hunks });
+        let version = history.events().get(index).map(|e| e.version);
+        let snapshot = version.and_then(|v| self.snapshots.get(&v)).map(|stored| {
+            let drift = match (stored, &state) {
+                (Payload::Json(stored), Ok(state)) => Some(structural_diff(state, stored)),
+                _ => None,
+            };
+            (stored.clone(), drift)
+        });
+        self.view = Some(CursorView { index, state, changes, changed_paths, hunks, snapshot });
     }
 
     fn ensure_blame(&mut self) {
@@ -753,6 +782,7 @@ impl HistoryPanel {
         let mut clicked = None;
         let cursor = self.cursor;
         let projection = self.mode == Mode::Projection;
+        let snapshot_versions = &self.snapshots;
         area.show_rows(ui, row_height, events.len(), |ui, range| {
             for i in range {
                 let event = &events[i];
@@ -780,6 +810,9 @@ impl HistoryPanel {
                 ui.horizontal(|ui| {
                     if let Some(anomaly) = &anomaly {
                         ui.colored_label(ui.visuals().warn_fg_color, "⚠").on_hover_text(anomaly);
+                    }
+                    if snapshot_versions.contains_key(&event.version) {
+                        ui.label("📷").on_hover_text("the store keeps a snapshot at this version");
                     }
                     let mut text = format!("v{:<5} {}", event.version, event.event_type);
                     if matches!(event.payload, Payload::Undecodable { .. }) {
@@ -876,6 +909,9 @@ impl HistoryPanel {
                     _ => action = tree.show(ui, state),
                 }
             }
+        }
+        if let Some((stored, drift)) = &view.snapshot {
+            snapshot_ui(ui, self.label_of(self.cursor), stored, drift.as_deref());
         }
         action
     }
@@ -1011,6 +1047,33 @@ impl HistoryPanel {
     }
 }
 
+/// The snapshot the store keeps at the cursor, next to the state recomputed here: where they
+/// differ, the snapshot has drifted (it is stale, or the fold changed).
+fn snapshot_ui(ui: &mut Ui, at: String, stored: &Payload, drift: Option<&[Change]>) {
+    ui.add_space(8.0);
+    ui.separator();
+    ui.strong(format!("📷 Stored snapshot at {at}"));
+    match drift {
+        Some([]) => {
+            ui.colored_label(super::json_tree::added_color(ui), "✔ matches the state recomputed from the events");
+        }
+        Some(changes) => {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("⚠ snapshot drift: {} differences from the state recomputed from the events (recomputed, then stored)", changes.len()),
+            );
+            changes_ui(ui, "snapshot_drift", changes);
+        }
+        None => {}
+    }
+    egui::CollapsingHeader::new("the stored snapshot").id_salt("stored_snapshot").default_open(drift.is_none()).show(
+        ui,
+        |ui| {
+            payload_ui(ui, "stored_snapshot_tree", stored);
+        },
+    );
+}
+
 fn empty_state_ui(ui: &mut Ui) {
     ui.vertical_centered(|ui| {
         ui.add_space(ui.available_height() / 3.0);
@@ -1065,13 +1128,23 @@ fn payload_ui(ui: &mut Ui, id: &str, payload: &Payload) {
             ui.colored_label(ui.visuals().error_fg_color, format!("Could not decode: {reason}"));
             ui.weak(format!("{} bytes, shown raw:", bytes.len()));
             ui.add(egui::Label::new(RichText::new(hex_dump(bytes, 64)).monospace()).selectable(true));
-            ui.weak("As text (bytes that are not UTF-8 shown as \\xNN):");
-            ui.add(
-                egui::Label::new(RichText::new(escape_invalid_utf8(&bytes[..bytes.len().min(4096)])).monospace())
-                    .selectable(true),
-            );
+            if looks_textual(bytes) {
+                ui.weak("As text (bytes that are not UTF-8 shown as \\xNN):");
+                ui.add(
+                    egui::Label::new(RichText::new(escape_invalid_utf8(&bytes[..bytes.len().min(4096)])).monospace())
+                        .selectable(true),
+                );
+            }
         }
     }
+}
+
+/// Whether bytes are mostly text (so a text view helps): nearly all of them valid UTF-8 and
+/// few control characters. Ciphertext and other binary data are not.
+pub fn looks_textual(bytes: &[u8]) -> bool {
+    let valid: usize = bytes.utf8_chunks().map(|c| c.valid().len()).sum();
+    let controls = bytes.iter().filter(|b| **b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')).count();
+    !bytes.is_empty() && valid * 10 >= bytes.len() * 9 && controls * 20 <= bytes.len()
 }
 
 /// The bytes as text, with every byte that is not part of valid UTF-8 written as `\xNN`.
@@ -1110,5 +1183,7 @@ mod tests {
         assert_eq!(dump, format!("00000000  {:<48} {{\"a\":.}}\n", "7b 22 61 22 3a ff 7d"));
         assert!(hex_dump(&[0u8; 100], 2).ends_with("… 68 more bytes\n"));
         assert_eq!(escape_invalid_utf8(b"ok\xff\xfe!"), "ok\\xff\\xfe!");
+        assert!(looks_textual(b"{\"a\": 1, \"note\": \"caf\xc3\xa9\"}\xff"));
+        assert!(!looks_textual(&[0x9c, 0x01, 0xfe, 0x00, 0x13, 0x88, 0xa0, 0x07]));
     }
 }

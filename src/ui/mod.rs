@@ -8,6 +8,7 @@ pub mod connect;
 pub mod diff_view;
 pub mod history;
 pub mod json_tree;
+pub mod mapping;
 pub mod projection;
 pub mod recent;
 pub mod scripts;
@@ -18,11 +19,13 @@ use std::path::PathBuf;
 
 use eframe::egui::{self, RichText, Ui};
 
+use crate::store::layout::Codec;
 use crate::store::{StoreCounts, Target};
 use crate::worker::{Reply, Request, RequestId, Worker};
 use audit::{AuditAction, AuditPanel};
 use connect::{ConnectAction, ConnectPanel};
 use history::{FoldScope, FoldSetting, HistoryPanel};
+use mapping::{MappingAction, MappingPanel};
 use projection::ProjectionPanel;
 use recent::RecentStores;
 use scripts::{ScriptSource, WatchedScript};
@@ -33,6 +36,8 @@ use streams::{StreamsAction, StreamsPanel};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
     Connect,
+    /// The mapping form for a database no layout matches.
+    Mapping,
     Explorer,
 }
 
@@ -129,6 +134,13 @@ pub struct EventscopeApp {
     recent: RecentStores,
     store_open: bool,
     start_at: Option<StartAt>,
+    pub mapping: Option<MappingPanel>,
+    /// The store that is open, its layouts' names and the chosen one.
+    current: Option<(Target, Vec<String>, String, Codec)>,
+    /// The store that opened but matched no layout (it can be mapped by hand).
+    unmapped: Option<Target>,
+    cipher_key: String,
+    cipher_request: Option<RequestId>,
 }
 
 impl EventscopeApp {
@@ -157,6 +169,11 @@ impl EventscopeApp {
             recent: RecentStores::load(options.recent_path),
             store_open: false,
             start_at: None,
+            mapping: None,
+            current: None,
+            unmapped: None,
+            cipher_key: String::new(),
+            cipher_request: None,
         };
         if let Some(target) = target {
             app.open(target);
@@ -230,6 +247,28 @@ impl EventscopeApp {
 
     fn drain_replies(&mut self) {
         while let Some((id, reply)) = self.worker.try_recv() {
+            if Some(id) == self.cipher_request {
+                self.cipher_request = None;
+                match &reply {
+                    Reply::CipherKeySet => {
+                        self.status.last_error = None;
+                        // Read the stream again, decrypted, at the same version.
+                        if let Some(stream) = self.history.stream().map(str::to_owned) {
+                            let version = self.history.cursor_version();
+                            self.history.open_stream(&stream, &mut self.worker);
+                            self.history.go_to_version_when_loaded(version);
+                        }
+                    }
+                    Reply::Failed { message } => self.status.last_error = Some(message.clone()),
+                    _ => {}
+                }
+                continue;
+            }
+            if let Some(mapping) = &mut self.mapping
+                && mapping.on_reply(id, &reply)
+            {
+                continue;
+            }
             if let Some((open_id, target)) = self.open_request.clone()
                 && id == open_id
             {
@@ -254,21 +293,22 @@ impl EventscopeApp {
         self.connect.opening = None;
         match reply {
             Reply::Opened { description, dialect, layout, layouts, counts, target: opened } => {
+                self.current = Some((
+                    opened.clone(),
+                    layouts.iter().map(|l| l.name.clone()).collect(),
+                    layout.name.clone(),
+                    layout.codec,
+                ));
+                self.unmapped = None;
+                self.mapping = None;
                 self.sql.cancel(&mut self.worker);
                 self.sql = SqlPanel::new(dialect);
-                self.audit = AuditPanel::new(layout.columns.recorded_at.is_some(), layout.columns.metadata.is_some());
+                let has_metadata = layout.columns.metadata.is_some() || !layout.columns.metadata_columns.is_empty();
+                self.audit = AuditPanel::new(layout.columns.recorded_at.is_some(), has_metadata);
                 self.recent.add(target.as_ref().unwrap_or(&opened));
                 self.status = StatusBar {
                     store: Some(description),
-                    layout: Some(if layouts.len() > 1 {
-                        format!(
-                            "{} ({} layouts in this store; choose with --layout)",
-                            layout.description,
-                            layouts.len()
-                        )
-                    } else {
-                        layout.description.clone()
-                    }),
+                    layout: Some(layout.description.clone()),
                     counts: Some(counts),
                     last_error: None,
                 };
@@ -292,12 +332,38 @@ impl EventscopeApp {
                 }
             }
             Reply::Failed { message } => {
+                // A database that opened but matched no layout can be mapped by hand.
+                self.unmapped = target.filter(|_| message.contains("not an event store"));
                 self.connect.error = Some(message.clone());
                 self.status.last_error = Some(message);
                 self.screen = Screen::Connect;
             }
             _ => {}
         }
+    }
+
+    /// Opens the mapping form for the store that matched no layout.
+    pub fn map_unmapped(&mut self) {
+        if let Some(target) = self.unmapped.clone() {
+            self.mapping = Some(MappingPanel::new(target, &mut self.worker));
+            self.screen = Screen::Mapping;
+        }
+    }
+
+    /// Reopens the store with another of its layouts.
+    pub fn choose_layout(&mut self, name: &str) {
+        if let Some((target, _, _, _)) = self.current.clone() {
+            self.layout_choice = Some(name.to_owned());
+            self.open(target);
+        }
+    }
+
+    /// Uses a cipher key (base64) for encrypted payloads; the field is emptied at once.
+    pub fn use_cipher_key(&mut self, key: &str) {
+        let key = key.trim();
+        self.cipher_request =
+            Some(self.worker.send(Request::SetCipherKey { key: (!key.is_empty()).then(|| key.to_owned()) }));
+        self.cipher_key.clear();
     }
 
     /// Draws one frame (also what the tests drive).
@@ -308,13 +374,37 @@ impl EventscopeApp {
                 egui::Panel::bottom("status").show(ui, |ui| self.status.ui(ui));
                 egui::CentralPanel::default().show(ui, |ui| {
                     let recent = self.recent.entries().to_vec();
-                    match self.connect.ui(ui, &recent, self.store_open) {
+                    let unmapped = self.unmapped.as_ref().map(Target::display);
+                    match self.connect.ui(ui, &recent, self.store_open, unmapped.as_deref()) {
                         Some(ConnectAction::Open(target)) => self.open(target),
                         Some(ConnectAction::OpenWorkshop) => self.open_workshop(),
                         Some(ConnectAction::Back) => self.screen = Screen::Explorer,
+                        Some(ConnectAction::Map) => self.map_unmapped(),
                         None => {}
                     }
                 });
+            }
+            Screen::Mapping => {
+                egui::Panel::bottom("status").show(ui, |ui| self.status.ui(ui));
+                let mut action = None;
+                egui::CentralPanel::default().show(ui, |ui| {
+                    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                        if let Some(mapping) = &mut self.mapping {
+                            action = mapping.ui(ui, &mut self.worker);
+                        }
+                    });
+                });
+                match action {
+                    Some(MappingAction::Open(layout)) => {
+                        if let Some(target) = self.mapping.as_ref().map(|m| m.target().clone()) {
+                            self.connect.opening = Some(target.display());
+                            let id = self.worker.send(Request::OpenWithLayout { target: target.clone(), layout });
+                            self.open_request = Some((id, Some(target)));
+                        }
+                    }
+                    Some(MappingAction::Cancel) => self.screen = Screen::Connect,
+                    None => {}
+                }
             }
             Screen::Explorer => self.explorer_ui(ui),
         }
@@ -332,6 +422,36 @@ impl EventscopeApp {
                 ui.separator();
                 if ui.button("Open another store…").clicked() {
                     self.screen = Screen::Connect;
+                }
+                if let Some((_, layouts, chosen, codec)) = self.current.clone() {
+                    if layouts.len() > 1 {
+                        ui.separator();
+                        let mut choice = chosen.clone();
+                        egui::ComboBox::from_label("layout").selected_text(&choice).show_ui(ui, |ui| {
+                            for name in &layouts {
+                                ui.selectable_value(&mut choice, name.clone(), name);
+                            }
+                        });
+                        if choice != chosen {
+                            self.choose_layout(&choice);
+                        }
+                    }
+                    if codec == Codec::Eventsourcing {
+                        ui.separator();
+                        let field = ui
+                            .add(
+                                egui::TextEdit::singleline(&mut self.cipher_key)
+                                    .password(true)
+                                    .hint_text("🔑 cipher key (base64)")
+                                    .desired_width(170.0),
+                            )
+                            .on_hover_text("cipher key: decrypts encrypted events; kept in memory only, never saved");
+                        let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                        if ui.button("use key").clicked() || enter {
+                            let key = self.cipher_key.clone();
+                            self.use_cipher_key(&key);
+                        }
+                    }
                 }
             });
         });
