@@ -212,6 +212,19 @@ impl Sandbox {
     }
 }
 
+/// Reads a script file: its name (what errors show) and its text.
+pub fn read_script(path: &std::path::Path) -> Result<(String, String), ScriptError> {
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let source = std::fs::read_to_string(path).map_err(|e| ScriptError {
+        kind: ScriptErrorKind::Contract,
+        message: format!("cannot read the script: {e}"),
+        file: path.display().to_string(),
+        line: None,
+        column: None,
+    })?;
+    Ok((name, source))
+}
+
 /// Evaluates a script with a file name (so stack traces name it), in sloppy mode like a plain
 /// `.js` file.
 pub fn eval<'js, T: rquickjs::FromJs<'js>>(ctx: &Ctx<'js>, source: &str, file: &str) -> rquickjs::Result<T> {

@@ -65,14 +65,7 @@ impl JsFold {
 
     /// Reads and compiles a fold file.
     pub fn from_file(path: &Path) -> Result<JsFold, ScriptError> {
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let source = std::fs::read_to_string(path).map_err(|e| ScriptError {
-            kind: crate::script::ScriptErrorKind::Contract,
-            message: format!("cannot read the fold file: {e}"),
-            file: path.display().to_string(),
-            line: None,
-            column: None,
-        })?;
+        let (name, source) = crate::script::read_script(path)?;
         JsFold::from_source(&name, &source)
     }
 

@@ -155,14 +155,7 @@ impl JsProjection {
     }
 
     pub fn from_file(path: &Path) -> Result<JsProjection, ScriptError> {
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let source = std::fs::read_to_string(path).map_err(|e| ScriptError {
-            kind: crate::script::ScriptErrorKind::Contract,
-            message: format!("cannot read the projection file: {e}"),
-            file: path.display().to_string(),
-            line: None,
-            column: None,
-        })?;
+        let (name, source) = crate::script::read_script(path)?;
         JsProjection::from_source(&name, &source)
     }
 

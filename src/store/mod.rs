@@ -100,18 +100,35 @@ impl Target {
 
 /// The URL with its password replaced by `***`.
 pub fn mask_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
+    match url_parts(url) {
+        Some(parts) if parts.password.is_some() => {
+            format!("{}://{}:***@{}{}", parts.scheme, parts.user, parts.host, parts.tail)
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A URL's pieces around its credentials: `scheme://user:password@host` then the rest.
+pub struct UrlParts<'a> {
+    pub scheme: &'a str,
+    pub user: &'a str,
+    pub password: Option<&'a str>,
+    pub host: &'a str,
+    /// The path and query, from the first `/` or `?` after the host.
+    pub tail: &'a str,
+}
+
+/// Splits a URL that has credentials (`None` without `://` or without `@` before the host).
+pub fn url_parts(url: &str) -> Option<UrlParts<'_>> {
+    let (scheme, rest) = url.split_once("://")?;
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
+    let (userinfo, host) = authority.rsplit_once('@')?;
+    let (user, password) = match userinfo.split_once(':') {
+        Some((user, password)) => (user, Some(password)),
+        None => (userinfo, None),
+    };
+    Some(UrlParts { scheme, user, password, host, tail })
 }
 
 /// Cancels a running preview from another task: sets a flag the query checks (SQLite), and

@@ -19,14 +19,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The password in a URL, if any (percent-decoded and raw), so errors can be scrubbed of it.
 fn passwords(url: &str) -> Vec<String> {
-    let Some(rest) = url.split_once("://").map(|(_, r)| r) else {
-        return Vec::new();
-    };
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    let Some((userinfo, _)) = authority.rsplit_once('@') else {
-        return Vec::new();
-    };
-    let Some((_, password)) = userinfo.split_once(':') else {
+    let Some(password) = super::url_parts(url).and_then(|p| p.password) else {
         return Vec::new();
     };
     let mut found = vec![password.to_owned()];

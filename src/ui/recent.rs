@@ -54,16 +54,8 @@ impl RecentStores {
 
 /// The URL with its password removed entirely (`postgres://user@host/db`).
 pub fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}@{host}{tail}")
-        }
+    match crate::store::url_parts(url) {
+        Some(p) => format!("{}://{}@{}{}", p.scheme, p.user, p.host, p.tail),
         None => url.to_owned(),
     }
 }
