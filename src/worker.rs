@@ -371,7 +371,7 @@ async fn load_stream(shared: &Shared, id: RequestId, stream: String, page_size: 
         }
     };
     let first = read(EventCursor::from_version(i64::MIN)).await?;
-    let Some(mut cursor) = first.next else {
+    let Some(cursor) = first.next else {
         // One page holds it all (or nothing: then the summary says the stream does not exist).
         let summary = store.stream_summary(&stream).await.map_err(|e| e.to_string())?;
         shared.reply(id, Reply::StreamStarted { summary });
@@ -383,23 +383,10 @@ async fn load_stream(shared: &Shared, id: RequestId, stream: String, page_size: 
         shared.reply(id, Reply::StreamStarted { summary });
         Ok::<(), String>(())
     };
-    let pages = async {
-        loop {
-            if shared.is_cancelled(id) {
-                return Err("cancelled".to_owned());
-            }
-            let page = read(cursor).await?;
-            match page.next {
-                Some(next) => {
-                    cursor = next;
-                    shared.reply(id, Reply::EventsPage { stream: stream.clone(), events: page.events, done: false });
-                }
-                None => {
-                    return Ok(Reply::EventsPage { stream: stream.clone(), events: page.events, done: true });
-                }
-            }
-        }
-    };
+    let pages = send_remaining_pages(shared, id, &stream, cursor, |cursor| {
+        let page = read(cursor);
+        async move { page.await.map(|page| (page.events, page.next)) }
+    });
     let (summary, last_page) = tokio::join!(summary, pages);
     summary?;
     last_page
@@ -496,7 +483,7 @@ async fn load_log(shared: &Shared, id: RequestId, page_size: usize) -> Result<Re
         }
     };
     let first = read(LogCursor::Edge).await?;
-    let Some(mut cursor) = first.next else {
+    let Some(cursor) = first.next else {
         shared.reply(id, Reply::LogStarted { total: first.events.len() as i64 });
         return Ok(Reply::EventsPage { stream: String::new(), events: first.events, done: true });
     };
@@ -506,22 +493,41 @@ async fn load_log(shared: &Shared, id: RequestId, page_size: usize) -> Result<Re
         shared.reply(id, Reply::LogStarted { total: counts.events });
         Ok::<(), String>(())
     };
-    let pages = async {
-        loop {
-            if shared.is_cancelled(id) {
-                return Err("cancelled".to_owned());
-            }
-            let page = read(cursor).await?;
-            match page.next {
-                Some(next) => {
-                    cursor = next;
-                    shared.reply(id, Reply::EventsPage { stream: String::new(), events: page.events, done: false });
-                }
-                None => return Ok(Reply::EventsPage { stream: String::new(), events: page.events, done: true }),
-            }
-        }
-    };
+    let pages = send_remaining_pages(shared, id, "", cursor, |cursor| {
+        let page = read(cursor);
+        async move { page.await.map(|page| (page.events, page.next)) }
+    });
     let (total, last_page) = tokio::join!(total, pages);
     total?;
     last_page
+}
+
+/// Reads the pages after the first one, sending each as it arrives and stopping when the request
+/// is cancelled; the last page is returned as the request's final reply (`done: true`).
+async fn send_remaining_pages<C, F, Fut>(
+    shared: &Shared,
+    id: RequestId,
+    stream: &str,
+    mut cursor: C,
+    read: F,
+) -> Result<Reply, String>
+where
+    F: Fn(C) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<Event>, Option<C>), String>>,
+{
+    loop {
+        if shared.is_cancelled(id) {
+            return Err("cancelled".to_owned());
+        }
+        let (events, next) = read(cursor).await?;
+        let done = next.is_none();
+        let page = Reply::EventsPage { stream: stream.to_owned(), events, done };
+        match next {
+            Some(next) => {
+                cursor = next;
+                shared.reply(id, page);
+            }
+            None => return Ok(page),
+        }
+    }
 }
