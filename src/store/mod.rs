@@ -584,6 +584,24 @@ fn quote_relation(name: &str) -> String {
     name.split('.').map(query::quote_ident).collect::<Vec<_>>().join(".")
 }
 
+/// Collects at most `max_rows` rows of a preview's result stream as cells; the flag says whether
+/// the query had more rows than that.
+async fn collect_capped<R, E>(
+    mut stream: impl futures_util::Stream<Item = Result<R, E>> + Unpin,
+    max_rows: usize,
+    cells: impl Fn(&R) -> Vec<Cell>,
+) -> Result<(Vec<Vec<Cell>>, bool), E> {
+    use futures_util::StreamExt as _;
+    let mut rows = Vec::new();
+    while let Some(row) = stream.next().await {
+        if rows.len() >= max_rows {
+            return Ok((rows, true));
+        }
+        rows.push(cells(&row?));
+    }
+    Ok((rows, false))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

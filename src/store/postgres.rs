@@ -192,7 +192,6 @@ impl PgBackend {
         limits: PreviewLimits,
         cancel: &CancelToken,
     ) -> Result<ResultSet, PreviewError> {
-        use futures_util::StreamExt as _;
         let started = Instant::now();
         let mut tx = self.pool.begin().await.map_err(|e| self.preview_error(e, query, limits, cancel))?;
         let result = async {
@@ -208,19 +207,9 @@ impl PgBackend {
                 .iter()
                 .map(|c| ResultColumn { name: c.name().to_owned(), type_name: c.type_info().name().to_owned() })
                 .collect();
-            let mut rows = Vec::new();
-            let mut truncated = false;
-            {
-                // The simple protocol: every value comes as text, whatever its type.
-                let mut stream = sqlx::raw_sql(sqlx::AssertSqlSafe(query.to_owned())).fetch(&mut *tx);
-                while let Some(row) = stream.next().await {
-                    if rows.len() >= limits.max_rows {
-                        truncated = true;
-                        break;
-                    }
-                    rows.push(row_cells(&row?));
-                }
-            }
+            // The simple protocol: every value comes as text, whatever its type.
+            let stream = sqlx::raw_sql(sqlx::AssertSqlSafe(query.to_owned())).fetch(&mut *tx);
+            let (rows, truncated) = super::collect_capped(stream, limits.max_rows, row_cells).await?;
             Ok::<_, sqlx::Error>((columns, rows, truncated))
         }
         .await;

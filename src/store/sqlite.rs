@@ -228,7 +228,6 @@ impl SqliteBackend {
         limits: PreviewLimits,
         cancel: &CancelToken,
     ) -> Result<ResultSet, PreviewError> {
-        use futures_util::StreamExt as _;
         use sqlx::Executor as _;
         let started = Instant::now();
         let mut conn = self.pool.acquire().await.map_err(|e| database_error(e, query))?;
@@ -255,18 +254,10 @@ impl SqliteBackend {
                 .iter()
                 .map(|c| ResultColumn { name: c.name().to_owned(), type_name: c.type_info().name().to_owned() })
                 .collect();
-            let mut rows = Vec::new();
-            let mut truncated = false;
-            {
-                let mut stream = sqlx::query(sqlx::AssertSqlSafe(query.to_owned())).fetch(&mut *conn);
-                while let Some(row) = stream.next().await {
-                    if rows.len() >= limits.max_rows {
-                        truncated = true;
-                        break;
-                    }
-                    rows.push(row_cells(&row?));
-                }
-            }
+            let (rows, truncated) = {
+                let stream = sqlx::query(sqlx::AssertSqlSafe(query.to_owned())).fetch(&mut *conn);
+                super::collect_capped(stream, limits.max_rows, row_cells).await?
+            };
             // SQLite types values, not columns: name a column by its values where the table
             // does not declare it.
             for (i, column) in columns.iter_mut().enumerate() {
