@@ -74,19 +74,20 @@ fn merge_metadata_columns(event: &mut Event, extra: Vec<(String, Cell)>) {
 /// Decodes stored bytes: decrypts and decompresses where the codec says, then reads the format.
 pub fn decode_bytes(bytes: Vec<u8>, codec: Codec, cipher_key: Option<&[u8]>) -> Payload {
     let mut bytes = bytes;
-    if codec == Codec::Eventsourcing && !looks_plain(&bytes) {
-        match cipher_key {
-            Some(key) => match decrypt(&bytes, key) {
-                Ok(plain) => bytes = plain,
-                Err(reason) => return Payload::Undecodable { bytes, reason },
-            },
-            None => {
+    // With a key, decryption is tried first: the nonce that starts a ciphertext is random and may
+    // look like plain text, while GCM's tag makes a false success impossible.
+    if codec == Codec::Eventsourcing {
+        match cipher_key.map(|key| decrypt(&bytes, key)) {
+            Some(Ok(plain)) => bytes = plain,
+            Some(Err(reason)) if !looks_plain(&bytes) => return Payload::Undecodable { bytes, reason },
+            None if !looks_plain(&bytes) => {
                 return Payload::Undecodable {
                     bytes,
                     reason: "encrypted (AES-GCM, as eventsourcing's cipher writes it): give the cipher key to read it"
                         .to_owned(),
                 };
             }
+            _ => {}
         }
     }
     if is_zlib(&bytes) {
@@ -223,8 +224,13 @@ fn msgpack_to_json(bytes: &[u8]) -> Option<Value> {
     (cursor.position() as usize == bytes.len() && (value.is_object() || value.is_array())).then_some(value)
 }
 
-/// YAML holding a mapping or a sequence (a plain word is YAML too, but says nothing).
+/// A YAML document holding a mapping or a sequence. Only text that announces itself as YAML (the
+/// `---` that YAML serialisers such as Ruby's write first) is read: a line like `Order shipped: 1`
+/// is YAML too, and reading it as such would hide why it is not JSON.
 fn yaml_to_json(text: &str) -> Option<Value> {
+    if !text.starts_with("---") {
+        return None;
+    }
     let docs = yaml_rust2::YamlLoader::load_from_str(text).ok()?;
     let doc = docs.into_iter().next()?;
     matches!(doc, yaml_rust2::Yaml::Hash(_) | yaml_rust2::Yaml::Array(_)).then(|| yaml_value(doc))
@@ -283,13 +289,16 @@ fn looks_like_protobuf(bytes: &[u8]) -> bool {
                     return false;
                 }
             }
-            1 => i += 8,
+            1 => i = i.saturating_add(8),
             2 => match varint(bytes, &mut i) {
-                Some(len) => i += len as usize,
+                Some(len) => i = i.saturating_add(usize::try_from(len).unwrap_or(usize::MAX)),
                 None => return false,
             },
-            5 => i += 4,
+            5 => i = i.saturating_add(4),
             _ => return false,
+        }
+        if i > bytes.len() {
+            return false;
         }
         fields += 1;
     }
@@ -332,14 +341,16 @@ pub fn unwrap_values(value: &mut Value) {
                     ("decimal_str", Value::String(s)) => {
                         serde_json::from_str::<serde_json::Number>(&s).map_or(Value::String(s), Value::Number)
                     }
-                    ("uuid_hex", Value::String(s)) if s.len() == 32 => Value::String(format!(
-                        "{}-{}-{}-{}-{}",
-                        &s[0..8],
-                        &s[8..12],
-                        &s[12..16],
-                        &s[16..20],
-                        &s[20..32]
-                    )),
+                    ("uuid_hex", Value::String(s)) if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                        Value::String(format!(
+                            "{}-{}-{}-{}-{}",
+                            &s[0..8],
+                            &s[8..12],
+                            &s[12..16],
+                            &s[16..20],
+                            &s[20..32]
+                        ))
+                    }
                     (_, data) => data,
                 };
             } else {
@@ -427,5 +438,42 @@ mod tests {
         );
         assert_eq!(short_topic("shop.domain:Order.Placed"), "Order.Placed");
         assert_eq!(untag(Payload::Json(json!({"LineAdded": {"sku": "a"}}))), Payload::Json(json!({"sku": "a"})));
+    }
+
+    #[test]
+    fn ciphertext_whose_nonce_looks_like_text_is_still_decrypted() {
+        let key = [7u8; 16];
+        for first in [b'{', b'[', b'"', b' ', b'\n', 0x78] {
+            let mut nonce = [3u8; 12];
+            nonce[0] = first;
+            nonce[1] = 0x9c;
+            let sealed = encrypt(br#"{"a": 1}"#, &key, nonce).unwrap();
+            assert_eq!(decode_bytes(sealed, Codec::Eventsourcing, Some(&key)), Payload::Json(json!({"a": 1})));
+        }
+        // Plain JSON stays readable when a key is given.
+        let plain = br#"{"b": 2}"#.to_vec();
+        assert_eq!(decode_bytes(plain, Codec::Eventsourcing, Some(&key)), Payload::Json(json!({"b": 2})));
+    }
+
+    #[test]
+    fn hostile_bytes_are_kept_not_looped_on() {
+        // A length-delimited field whose length would wrap the offset around to the start.
+        let wrapping = vec![0x0a, 0xf5, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        assert!(matches!(decode_format(wrapping), Payload::Undecodable { .. }));
+        assert!(matches!(decode_format(vec![0x09, 1, 2]), Payload::Undecodable { .. }));
+        // 32 bytes, but not 32 hex digits.
+        let mut v = json!({"_type_": "uuid_hex", "_data_": "éééééééééééééééé"});
+        unwrap_values(&mut v);
+        assert_eq!(v, json!("éééééééééééééééé"));
+    }
+
+    #[test]
+    fn text_that_is_not_json_keeps_its_reason() {
+        for text in ["Order shipped: tracking 1", "{'a': True}"] {
+            match decode_format(text.as_bytes().to_vec()) {
+                Payload::Undecodable { reason, .. } => assert!(reason.starts_with("not valid JSON"), "{reason}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 }
