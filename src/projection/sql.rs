@@ -91,6 +91,22 @@ pub fn tokens(text: &str) -> Vec<(TokenKind, std::ops::Range<usize>)> {
             }
             i = (i + 2).min(bytes.len());
             TokenKind::Comment
+        } else if (c == b'e' || c == b'E') && bytes.get(i + 1) == Some(&b'\'') {
+            // PostgreSQL's escape string: a backslash escapes the next byte.
+            i += 2;
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'\\' => i += 2,
+                    b'\'' if bytes.get(i + 1) == Some(&b'\'') => i += 2,
+                    b'\'' => {
+                        i += 1;
+                        break;
+                    }
+                    _ => i += 1,
+                }
+            }
+            i = i.min(bytes.len());
+            TokenKind::String
         } else if c == b'\'' || c == b'"' || c == b'`' {
             i += 1;
             loop {
@@ -142,7 +158,9 @@ fn dollar_tag(bytes: &[u8]) -> Option<usize> {
     (bytes.get(end) == Some(&b'$')).then_some(end + 1)
 }
 
-/// Functions that act on the server even in a read-only transaction.
+/// Functions that act on the server even in a read-only transaction, by name or by name prefix
+/// (`*`): advisory locks outlive the rolled-back transaction, dblink writes through a connection
+/// of its own, and so on.
 const SIDE_EFFECT_FUNCTIONS: &[&str] = &[
     "pg_terminate_backend",
     "pg_cancel_backend",
@@ -151,19 +169,26 @@ const SIDE_EFFECT_FUNCTIONS: &[&str] = &[
     "pg_promote",
     "pg_switch_wal",
     "pg_create_restore_point",
-    "pg_advisory_lock",
-    "pg_advisory_xact_lock",
+    "pg_advisory*",
+    "pg_try_advisory*",
     "pg_notify",
-    "lo_import",
-    "lo_export",
-    "dblink",
-    "dblink_exec",
+    "pg_logical_emit_message",
+    "lo_*",
+    "dblink*",
     "set_config",
     "load_extension",
     "pg_read_file",
     "pg_read_binary_file",
     "pg_ls_dir",
 ];
+
+/// Whether a function name (lower case, unquoted) is one of [`SIDE_EFFECT_FUNCTIONS`].
+fn acts_on_server(name: &str) -> bool {
+    SIDE_EFFECT_FUNCTIONS.iter().any(|f| match f.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == *f,
+    })
+}
 
 /// Reads a definition: which query runs, and which relation it would create. Refuses, with the
 /// reason, anything that is not one read-only query.
@@ -188,9 +213,9 @@ pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
     let end =
         toks.iter().rev().find(|(k, r)| !(*k == TokenKind::Punct && &text[r.clone()] == ";")).map_or(0, |(_, r)| r.end);
     for (kind, range) in &toks {
-        if *kind == TokenKind::Word {
-            let name = text[range.clone()].to_ascii_lowercase();
-            if SIDE_EFFECT_FUNCTIONS.contains(&name.as_str()) {
+        if matches!(kind, TokenKind::Word | TokenKind::QuotedIdent) {
+            let name = unquote(&text[range.clone()]).to_ascii_lowercase();
+            if acts_on_server(&name) {
                 return Err(refuse(format!("{name}() acts on the server")));
             }
         }
@@ -254,7 +279,8 @@ pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
             let Some((_, as_range)) = toks.get(i) else {
                 return Err(refuse(format!("CREATE {kind} without AS followed by a query")));
             };
-            let query_start = toks.get(i + 1).map_or(as_range.end, |(_, r)| r.start);
+            // (`AS ;` leaves no query: the start is then the end.)
+            let query_start = toks.get(i + 1).map_or(as_range.end, |(_, r)| r.start).min(end);
             // A trailing `WITH [NO] DATA` belongs to the CREATE, not to the query.
             let mut query_end = end;
             let upper = text[query_start..end].to_ascii_uppercase();
@@ -281,12 +307,16 @@ pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
     }
 }
 
+/// An identifier as the database names it: quoted ones as written, bare ones in lower case. An
+/// unterminated quote (the tokenizer ran to the end of the text) keeps what follows it.
 fn unquote(piece: &str) -> String {
-    if piece.len() >= 2 && (piece.starts_with('"') || piece.starts_with('`')) {
-        piece[1..piece.len() - 1].replace("\"\"", "\"")
-    } else {
-        piece.to_ascii_lowercase()
+    for quote in ['"', '`'] {
+        if let Some(inner) = piece.strip_prefix(quote) {
+            let inner = inner.strip_suffix(quote).unwrap_or(inner);
+            return inner.replace(&format!("{quote}{quote}"), &quote.to_string());
+        }
     }
+    piece.to_ascii_lowercase()
 }
 
 /// 1-based line and column of a byte offset.
@@ -486,6 +516,12 @@ mod tests {
             ("CREATE INDEX i ON events (x)", "CREATE of anything but"),
             ("CREATE VIEW v AS DELETE FROM events", "not a SELECT"),
             ("SELECT pg_terminate_backend(42)", "pg_terminate_backend() acts on the server"),
+            ("SELECT \"pg_terminate_backend\"(42)", "pg_terminate_backend() acts on the server"),
+            ("SELECT E'\\'', pg_terminate_backend(42), ''", "pg_terminate_backend() acts on the server"),
+            ("SELECT pg_try_advisory_lock(1)", "pg_try_advisory_lock() acts"),
+            ("SELECT dblink_send_query('c', 'DELETE FROM events')", "dblink_send_query() acts"),
+            ("CREATE VIEW v AS ;", "needs a name and a query"),
+            ("CREATE VIEW \"é", "without AS"),
             ("", "empty"),
         ] {
             match parse_definition(text) {
