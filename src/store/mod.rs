@@ -98,37 +98,86 @@ impl Target {
     }
 }
 
-/// The URL with its password replaced by `***`.
+/// The URL with every password in it (before the host, or a `password=` parameter) replaced by
+/// `***`.
 pub fn mask_url(url: &str) -> String {
-    match url_parts(url) {
-        Some(parts) if parts.password.is_some() => {
-            format!("{}://{}:***@{}{}", parts.scheme, parts.user, parts.host, parts.tail)
+    url_parts(url).map_or_else(|| url.to_owned(), |parts| parts.rebuild(Some("***")))
+}
+
+/// The URL with every password in it removed (`postgres://user@host/db`).
+pub fn url_without_password(url: &str) -> String {
+    url_parts(url).map_or_else(|| url.to_owned(), |parts| parts.rebuild(None))
+}
+
+/// A URL's pieces around its credentials: `scheme://user:password@host/path?query`.
+pub struct UrlParts<'a> {
+    pub scheme: &'a str,
+    /// What stands before the `@`: the user and, after the first `:`, the password.
+    pub credentials: Option<(&'a str, Option<&'a str>)>,
+    pub host: &'a str,
+    /// The path, from the first `/` after the host up to the query.
+    pub path: &'a str,
+    /// The query's `name=value` pairs, without the `?`.
+    pub query: Vec<&'a str>,
+}
+
+impl<'a> UrlParts<'a> {
+    /// Every password the URL holds, as written (percent-encoded where it was).
+    pub fn passwords(&self) -> Vec<&'a str> {
+        let in_credentials = self.credentials.and_then(|(_, password)| password);
+        let in_query = self.query.iter().filter_map(|pair| pair.strip_prefix("password="));
+        in_credentials.into_iter().chain(in_query).filter(|p| !p.is_empty()).collect()
+    }
+
+    /// The URL again, with each password shown as `mask`, or left out where `mask` is `None`.
+    fn rebuild(&self, mask: Option<&str>) -> String {
+        let mut url = format!("{}://", self.scheme);
+        match (self.credentials, mask) {
+            (Some((user, Some(_))), Some(mask)) => url += &format!("{user}:{mask}@"),
+            (Some((user, _)), _) => url += &format!("{user}@"),
+            (None, _) => {}
         }
-        _ => url.to_owned(),
+        url += self.host;
+        url += self.path;
+        let query: Vec<String> = self
+            .query
+            .iter()
+            .filter_map(|pair| match (pair.starts_with("password="), mask) {
+                (false, _) => Some((*pair).to_owned()),
+                (true, Some(mask)) => Some(format!("password={mask}")),
+                (true, None) => None,
+            })
+            .collect();
+        if !query.is_empty() {
+            url += "?";
+            url += &query.join("&");
+        }
+        url
     }
 }
 
-/// A URL's pieces around its credentials: `scheme://user:password@host` then the rest.
-pub struct UrlParts<'a> {
-    pub scheme: &'a str,
-    pub user: &'a str,
-    pub password: Option<&'a str>,
-    pub host: &'a str,
-    /// The path and query, from the first `/` or `?` after the host.
-    pub tail: &'a str,
-}
-
-/// Splits a URL that has credentials (`None` without `://` or without `@` before the host).
+/// Splits a URL (`None` without `://`). A password may hold an unencoded `/`, `?` or `@`: the
+/// credentials end at the last `@` before the query, or failing that at the last `@` of all, so
+/// that a badly written URL shows too little rather than its password.
 pub fn url_parts(url: &str) -> Option<UrlParts<'_>> {
     let (scheme, rest) = url.split_once("://")?;
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let (userinfo, host) = authority.rsplit_once('@')?;
-    let (user, password) = match userinfo.split_once(':') {
-        Some((user, password)) => (user, Some(password)),
-        None => (userinfo, None),
+    let before_query = &rest[..rest.find('?').unwrap_or(rest.len())];
+    let (credentials, location) = match before_query.rfind('@').or_else(|| rest.rfind('@')) {
+        Some(at) => {
+            let (user_info, location) = (&rest[..at], &rest[at + 1..]);
+            let credentials = match user_info.split_once(':') {
+                Some((user, password)) => (user, Some(password)),
+                None => (user_info, None),
+            };
+            (Some(credentials), location)
+        }
+        None => (None, rest),
     };
-    Some(UrlParts { scheme, user, password, host, tail })
+    let host_end = location.find(['/', '?']).unwrap_or(location.len());
+    let (host, path_and_query) = location.split_at(host_end);
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let query = query.split('&').filter(|pair| !pair.is_empty()).collect();
+    Some(UrlParts { scheme, credentials, host, path, query })
 }
 
 /// Cancels a running preview from another task: sets a flag the query checks (SQLite), and
@@ -626,6 +675,22 @@ mod tests {
         assert_eq!(mask_url("postgres://bob@host/db"), "postgres://bob@host/db");
         assert_eq!(mask_url("postgres://host/db"), "postgres://host/db");
         assert_eq!(mask_url("postgres://u:p@ss@host/db"), "postgres://u:***@host/db");
+        assert_eq!(mask_url("postgres://u:pa/ss@host/db"), "postgres://u:***@host/db");
+        assert_eq!(mask_url("postgres://u:pa?ss@host/db"), "postgres://u:***@host/db");
+        assert_eq!(
+            mask_url("postgres://u:p@host/db?x=a@b&sslmode=require"),
+            "postgres://u:***@host/db?x=a@b&sslmode=require"
+        );
+        assert_eq!(
+            mask_url("postgres://bob@host/db?password=secret&sslmode=disable"),
+            "postgres://bob@host/db?password=***&sslmode=disable"
+        );
+        assert_eq!(
+            url_without_password("postgres://bob:pw@host/db?sslmode=disable&password=secret"),
+            "postgres://bob@host/db?sslmode=disable"
+        );
+        let parts = url_parts("postgres://bob:a%40b@host/db?password=c").unwrap();
+        assert_eq!(parts.passwords(), vec!["a%40b", "c"]);
     }
 
     #[test]

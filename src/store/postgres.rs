@@ -19,15 +19,14 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The password in a URL, if any (percent-decoded and raw), so errors can be scrubbed of it.
 fn passwords(url: &str) -> Vec<String> {
-    let Some(password) = super::url_parts(url).and_then(|p| p.password) else {
-        return Vec::new();
-    };
-    let mut found = vec![password.to_owned()];
-    let decoded = percent_decode(password);
-    if decoded != password {
-        found.push(decoded);
+    let mut found = Vec::new();
+    for password in super::url_parts(url).map(|parts| parts.passwords()).unwrap_or_default() {
+        let decoded = percent_decode(password);
+        found.push(password.to_owned());
+        if decoded != password && !decoded.is_empty() {
+            found.push(decoded);
+        }
     }
-    found.retain(|p| !p.is_empty());
     found
 }
 
@@ -370,6 +369,7 @@ mod tests {
         assert_eq!(scrub("failed for s@cret and s%40cret", url), "failed for *** and ***");
         assert_eq!(scrub("nothing", "postgres://bob@host/app"), "nothing");
         assert_eq!(passwords("postgres://u:p@h/d?x=a@b"), vec!["p".to_owned()]);
+        assert_eq!(scrub("bad: hunter2", "postgres://u@h/d?password=hunter2"), "bad: ***");
     }
 
     #[test]

@@ -36,7 +36,7 @@ impl RecentStores {
     pub fn add(&mut self, target: &Target) {
         let entry = match target {
             Target::Sqlite(path) => std::path::absolute(path).unwrap_or_else(|_| path.clone()).display().to_string(),
-            Target::Postgres(url) => without_password(url),
+            Target::Postgres(url) => crate::store::url_without_password(url),
         };
         self.entries.retain(|e| *e != entry);
         self.entries.insert(0, entry);
@@ -49,14 +49,6 @@ impl RecentStores {
                 let _ = std::fs::write(path, text);
             }
         }
-    }
-}
-
-/// The URL with its password removed entirely (`postgres://user@host/db`).
-pub fn without_password(url: &str) -> String {
-    match crate::store::url_parts(url) {
-        Some(p) => format!("{}://{}@{}{}", p.scheme, p.user, p.host, p.tail),
-        None => url.to_owned(),
     }
 }
 
