@@ -109,6 +109,21 @@ pub fn url_without_password(url: &str) -> String {
     url_parts(url).map_or_else(|| url.to_owned(), |parts| parts.rebuild(None))
 }
 
+/// The URL as typed, each character of its passwords shown as `•`: as many characters as the
+/// text, so that a text field's cursor and selection still line up with what is typed.
+pub fn dot_passwords(url: &str) -> String {
+    let ranges: Vec<std::ops::Range<usize>> = url_parts(url)
+        .map(|parts| parts.passwords())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|password| {
+            let start = password.as_ptr() as usize - url.as_ptr() as usize;
+            start..start + password.len()
+        })
+        .collect();
+    url.char_indices().map(|(i, c)| if ranges.iter().any(|r| r.contains(&i)) { '•' } else { c }).collect()
+}
+
 /// A URL's pieces around its credentials: `scheme://user:password@host/path?query`.
 pub struct UrlParts<'a> {
     pub scheme: &'a str,
@@ -689,6 +704,8 @@ mod tests {
             url_without_password("postgres://bob:pw@host/db?sslmode=disable&password=secret"),
             "postgres://bob@host/db?sslmode=disable"
         );
+        assert_eq!(dot_passwords("postgres://bob:pé@h/db?password=xy&a=1"), "postgres://bob:••@h/db?password=••&a=1");
+        assert_eq!(dot_passwords("postgres://h/db"), "postgres://h/db");
         let parts = url_parts("postgres://bob:a%40b@host/db?password=c").unwrap();
         assert_eq!(parts.passwords(), vec!["a%40b", "c"]);
     }

@@ -111,9 +111,19 @@ impl ConnectPanel {
             ui.group(|ui| {
                 ui.strong("PostgreSQL");
                 ui.horizontal(|ui| {
+                    // The password is typed but never shown: each of its characters is drawn as •.
+                    let mut dotted = |ui: &egui::Ui, text: &dyn egui::TextBuffer, _wrap: f32| {
+                        let job = egui::text::LayoutJob::simple_singleline(
+                            crate::store::dot_passwords(text.as_str()),
+                            egui::TextStyle::Body.resolve(ui.style()),
+                            ui.visuals().text_color(),
+                        );
+                        ui.fonts_mut(|f| f.layout_job(job))
+                    };
                     let field = ui.add(
                         egui::TextEdit::singleline(&mut self.url)
                             .hint_text("postgres://user:password@host:5432/database?sslmode=prefer")
+                            .layouter(&mut dotted)
                             .desired_width(480.0),
                     );
                     let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
