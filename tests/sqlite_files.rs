@@ -102,6 +102,33 @@ fn a_cleanly_closed_wal_store_opens_without_creating_files() {
 }
 
 #[test]
+fn a_store_a_writer_has_open_shows_the_writers_new_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.sqlite");
+    block_on(async {
+        let mut writer = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .connect()
+            .await
+            .unwrap();
+        writer
+            .execute("CREATE TABLE events (aggregate_id TEXT, version INTEGER, event_type TEXT, payload TEXT); INSERT INTO events VALUES ('s-1', 1, 'A', '{}'); PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .unwrap();
+        assert_eq!(std::fs::metadata(dir.path().join("store.sqlite-wal")).unwrap().len(), 0, "the WAL is empty");
+        let store = Store::open(Target::Sqlite(db.clone()), None).await.expect("open");
+        assert!(store.describe().contains("WAL read"), "{}", store.describe());
+        assert_eq!(store.counts().await.unwrap().events, 1);
+        writer.execute("INSERT INTO events VALUES ('s-1', 2, 'B', '{}')").await.unwrap();
+        assert_eq!(store.counts().await.unwrap().events, 2, "the writer's new event is seen");
+        store.close().await;
+        writer.close().await.unwrap();
+    });
+}
+
+#[test]
 fn the_workshop_store_file_is_unchanged_by_reading_it() {
     let db = common::TestDb::new(common::Backend::Sqlite, "workshop");
     db.write_workshop();

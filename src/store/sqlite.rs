@@ -4,9 +4,10 @@
 //! Opening read-only is subtle with write-ahead logging: a plain `mode=ro` reader still writes
 //! read marks into the `-shm` file and creates `-wal`/`-shm` when they are missing, and
 //! `immutable=1` ignores the WAL (and so recent events). So the open mode follows the files:
-//! - no WAL content: `immutable=1` for a WAL-mode file (nothing else has it open, or the `-wal`
-//!   would exist), `mode=ro` for a rollback-journal file;
-//! - a WAL and its `-shm`: `mode=ro&readonly_shm=1`, which reads the WAL with a private index;
+//! - a `-wal` and a `-shm` (a writer may have the file open, even if its WAL is empty right now):
+//!   `mode=ro&readonly_shm=1`, which reads the WAL and sees the writer's new events;
+//! - otherwise, no WAL content: `immutable=1` for a WAL-mode file (nothing else has it open, or
+//!   the `-wal` and `-shm` would exist), `mode=ro` for a rollback-journal file;
 //! - a WAL without `-shm` (a crashed writer): the file and its WAL are copied to a private
 //!   directory and the copy is opened; the original files are never opened.
 
@@ -47,17 +48,21 @@ impl OpenMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileFacts {
     pub wal_mode: bool,
+    pub wal_exists: bool,
     pub wal_has_content: bool,
     pub shm_exists: bool,
 }
 
 /// The open mode for these facts (see the module docs).
 pub fn open_mode(facts: FileFacts) -> OpenMode {
-    match (facts.wal_has_content, facts.shm_exists) {
-        (false, _) if facts.wal_mode => OpenMode::Immutable,
-        (false, _) => OpenMode::ReadOnly,
-        (true, true) => OpenMode::ReadOnlyWal,
-        (true, false) => OpenMode::PrivateCopy,
+    if facts.wal_exists && facts.shm_exists {
+        OpenMode::ReadOnlyWal
+    } else if facts.wal_has_content {
+        OpenMode::PrivateCopy
+    } else if facts.wal_mode {
+        OpenMode::Immutable
+    } else {
+        OpenMode::ReadOnly
     }
 }
 
@@ -88,11 +93,12 @@ pub fn file_facts(path: &Path) -> Result<FileFacts, StoreError> {
             "{shown} is not a SQLite database (its first bytes are not the SQLite header)"
         )));
     }
-    let wal_len = std::fs::metadata(sibling(path, "-wal")).map(|m| m.len()).unwrap_or(0);
+    let wal_len = std::fs::metadata(sibling(path, "-wal")).map(|m| m.len()).ok();
     Ok(FileFacts {
         // Bytes 18 and 19 are the write and read format versions: 2 means WAL.
         wal_mode: header[18] == 2 || header[19] == 2,
-        wal_has_content: wal_len > 0,
+        wal_exists: wal_len.is_some(),
+        wal_has_content: wal_len.unwrap_or(0) > 0,
         shm_exists: sibling(path, "-shm").exists(),
     })
 }
@@ -341,12 +347,20 @@ mod tests {
 
     #[test]
     fn open_mode_table() {
-        let facts = |wal_mode, wal_has_content, shm_exists| FileFacts { wal_mode, wal_has_content, shm_exists };
-        assert_eq!(open_mode(facts(false, false, false)), OpenMode::ReadOnly);
-        assert_eq!(open_mode(facts(true, false, false)), OpenMode::Immutable);
-        assert_eq!(open_mode(facts(true, false, true)), OpenMode::Immutable);
-        assert_eq!(open_mode(facts(true, true, true)), OpenMode::ReadOnlyWal);
-        assert_eq!(open_mode(facts(true, true, false)), OpenMode::PrivateCopy);
+        let facts = |wal_mode, wal_len: Option<u64>, shm_exists| FileFacts {
+            wal_mode,
+            wal_exists: wal_len.is_some(),
+            wal_has_content: wal_len.unwrap_or(0) > 0,
+            shm_exists,
+        };
+        assert_eq!(open_mode(facts(false, None, false)), OpenMode::ReadOnly);
+        assert_eq!(open_mode(facts(true, None, false)), OpenMode::Immutable);
+        assert_eq!(open_mode(facts(true, Some(0), false)), OpenMode::Immutable);
+        assert_eq!(open_mode(facts(true, None, true)), OpenMode::Immutable);
+        // A writer that has the file open but has not written yet: its WAL is empty.
+        assert_eq!(open_mode(facts(true, Some(0), true)), OpenMode::ReadOnlyWal);
+        assert_eq!(open_mode(facts(true, Some(4096), true)), OpenMode::ReadOnlyWal);
+        assert_eq!(open_mode(facts(true, Some(4096), false)), OpenMode::PrivateCopy);
     }
 
     #[test]
