@@ -275,11 +275,28 @@ fn cqrs_es() {
              INSERT INTO events VALUES ('BankAccount', 'acct-9', 2, 'CustomerDepositedMoney', '1.0', '{{\"CustomerDepositedMoney\": {{\"amount\": 100.5, \"balance\": 100.5}}}}', '{{}}');
              INSERT INTO events VALUES ('BankAccount', 'acct-9', 3, 'CustomerWithdrewCash', '1.0', '{{\"CustomerWithdrewCash\": {{\"amount\": 20.0, \"balance\": 80.5}}}}', '{{\"user\": \"ada\"}}');
              INSERT INTO events VALUES ('Customer', 'c-1', 1, 'NameAdded', '1.0', '{{\"NameAdded\": {{}}}}', '{{}}');
+             INSERT INTO events VALUES ('gift-card', 'g-7', 1, 'Issued', '1.0', '{{\"Issued\": {{\"value\": 25}}}}', '{{}}');
+             INSERT INTO events VALUES ('gift-card', 'g-7', 2, 'Redeemed', '1.0', '{{\"Redeemed\": {{\"value\": 10}}}}', '{{}}');
              INSERT INTO snapshots VALUES ('BankAccount', 'acct-9', 2, 1, '{{\"account_id\": \"acct-9\", \"balance\": 100.5}}');"
         ));
         let store = open(&db, None);
         assert_eq!(store.layout.library, "cqrs-es", "{backend:?}");
-        assert_eq!(streams(&store), ["BankAccount-acct-9", "Customer-c-1"]);
+        assert_eq!(streams(&store), ["BankAccount-acct-9", "Customer-c-1", "gift-card-g-7"]);
+        // A type with a dash in it: the stream still opens, and the log pages through it.
+        let gift = events(&store, "gift-card-g-7");
+        assert_eq!(gift.iter().map(|e| e.version).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(gift[0].category(), "gift-card");
+        let mut cursor = eventscope::store::query::LogCursor::Edge;
+        let mut log = Vec::new();
+        loop {
+            let page = block_on(store.read_log(&cursor, true, 1)).unwrap();
+            log.extend(page.events.iter().map(|e| format!("{}@{}", e.stream.0, e.version)));
+            match page.next {
+                Some(next) => cursor = next,
+                None => break,
+            }
+        }
+        assert_eq!(log.len(), 6, "{log:?}");
         let read = events(&store, "BankAccount-acct-9");
         assert_eq!(read.len(), 3);
         assert_eq!(json_of(&read[1]), &json!({"amount": 100.5, "balance": 100.5}), "the enum's tag is taken off");

@@ -263,3 +263,54 @@ fn a_database_that_is_not_an_event_store_lists_its_tables() {
         assert!(message.contains("not an event store"), "{message}");
     }
 }
+
+/// Reads the whole log page by page in one direction.
+fn read_whole_log(store: &Store, forward: bool, page: usize) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    let mut cursor = LogCursor::Edge;
+    loop {
+        let p = block_on(store.read_log(&cursor, forward, page)).expect("read log");
+        out.extend(p.events.iter().map(|e| (e.stream.0.clone(), e.version)));
+        match p.next {
+            Some(next) => cursor = next,
+            None => return out,
+        }
+        assert!(out.len() <= 100, "paging does not end");
+    }
+}
+
+#[test]
+fn events_and_streams_without_a_time_are_paged_like_the_others() {
+    for backend in backends() {
+        let db = TestDb::new(backend, "untimed");
+        let time = match backend {
+            Backend::Sqlite => "TEXT",
+            Backend::Postgres => "TIMESTAMPTZ",
+        };
+        db.exec(&format!(
+            "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, payload TEXT NOT NULL, recorded_at {time});
+             INSERT INTO events VALUES ('a', 1, 'E', '{{}}', NULL), ('a', 2, 'E', '{{}}', NULL), ('b', 1, 'E', '{{}}', '2026-01-01T10:00:00Z'),
+               ('c', 1, 'E', '{{}}', NULL), ('d', 1, 'E', '{{}}', '2026-01-02T10:00:00Z'), ('d', 2, 'E', '{{}}', '2026-01-03T10:00:00Z'),
+               ('e', 1, 'E', '{{}}', NULL);"
+        ));
+        let store = db.open();
+        assert!(store.layout.columns.position.is_none() && store.layout.columns.recorded_at.is_some());
+        // Most recent first; streams without a time last, by id.
+        for page in [1, 2, 3] {
+            let listed: Vec<String> =
+                list_all(&store, "", StreamSort::Recent, page).into_iter().map(|s| s.stream.0).collect();
+            assert_eq!(listed, ["d", "b", "a", "c", "e"], "{backend:?} page {page}");
+        }
+        // The log: untimed events first, then by time; backwards the exact reverse.
+        let expected: Vec<(String, i64)> = [("a", 1), ("a", 2), ("c", 1), ("e", 1), ("b", 1), ("d", 1), ("d", 2)]
+            .map(|(s, v)| (s.to_owned(), v))
+            .into();
+        for page in [1, 2, 3, 10] {
+            assert_eq!(read_whole_log(&store, true, page), expected, "{backend:?} forward, page {page}");
+            let mut backwards = read_whole_log(&store, false, page);
+            backwards.reverse();
+            assert_eq!(backwards, expected, "{backend:?} backward, page {page}");
+        }
+        block_on(store.close());
+    }
+}

@@ -625,10 +625,14 @@ impl Store {
             })
             .collect();
         let next = match events.last() {
-            Some(last) if full => Some(match last.position {
-                Some(p) if self.layout.columns.position.is_some() => LogCursor::Position(p),
-                _ => LogCursor::Event { time: last_time, stream: last.stream.0.clone(), version: last.version },
-            }),
+            // (The log of a layout with a position leaves out rows without one.)
+            Some(last) if full => match (&self.layout.columns.position, last.position) {
+                (Some(_), Some(p)) => Some(LogCursor::Position(p)),
+                (Some(_), None) => None,
+                (None, _) => {
+                    Some(LogCursor::Event { time: last_time, stream: last.stream.0.clone(), version: last.version })
+                }
+            },
             _ => None,
         };
         Ok(LogPage { events, next })

@@ -175,12 +175,34 @@ pub(crate) fn stream_matches(sql: &mut Sql, layout: &Layout, id: &str) -> Option
             format!("{} = {}", col(c), param_as(d, c, p))
         }
         StreamKey::TypeAndId { type_column, id_column } => {
-            let (kind, rest) = id.split_once('-')?;
-            let t = sql.bind(Param::Text(kind.to_owned()));
-            let i = sql.bind(Param::Text(rest.to_owned()));
-            format!("{} = {t} AND {} = {}", text_expr(d, type_column), col(id_column), param_as(d, id_column, i))
+            // The type may hold dashes too (`bank-account-42`): every split whose id fits is asked.
+            let alternatives: Vec<String> = type_and_id_splits(id)
+                .filter(|(_, rest)| id_fits(d, id_column, rest))
+                .map(|(kind, rest)| {
+                    let t = sql.bind(Param::Text(kind.to_owned()));
+                    let i = sql.bind(Param::Text(rest.to_owned()));
+                    let i = param_as(d, id_column, i);
+                    format!("({} = {t} AND {} = {i})", text_expr(d, type_column), col(id_column))
+                })
+                .collect();
+            format!("({})", alternatives.join(" OR "))
         }
     })
+}
+
+/// The ways a `type-id` stream name splits into a type and an id, at each `-`.
+fn type_and_id_splits(stream: &str) -> impl Iterator<Item = (&str, &str)> {
+    stream.match_indices('-').map(|(i, _)| (&stream[..i], &stream[i + 1..]))
+}
+
+/// Whether `id` can be compared with column `c` at all (a PostgreSQL uuid column cannot hold
+/// `order-1`).
+fn id_fits(d: Dialect, c: &ColumnRef, id: &str) -> bool {
+    match (d, c.kind) {
+        (Dialect::Postgres, ColumnKind::Uuid) => looks_like_uuid(id),
+        (Dialect::Postgres, ColumnKind::Integer) => id.parse::<i64>().is_ok(),
+        _ => true,
+    }
 }
 
 /// The condition that a stream sorts after (`op` is `>` or `<`) stream `id`.
@@ -196,14 +218,9 @@ fn stream_after(sql: &mut Sql, layout: &Layout, id: &str, op: &str) -> String {
 /// Whether a stream id can be compared with the stream column at all (a PostgreSQL uuid
 /// column cannot hold `order-1`): when not, the stream does not exist.
 pub fn stream_id_fits(d: Dialect, layout: &Layout, stream: &str) -> bool {
-    let fits = |c: &ColumnRef, id: &str| match (d, c.kind) {
-        (Dialect::Postgres, ColumnKind::Uuid) => looks_like_uuid(id),
-        (Dialect::Postgres, ColumnKind::Integer) => id.parse::<i64>().is_ok(),
-        _ => true,
-    };
     match &layout.columns.stream {
-        StreamKey::Column(c) => fits(c, stream),
-        StreamKey::TypeAndId { id_column, .. } => stream.split_once('-').is_some_and(|(_, id)| fits(id_column, id)),
+        StreamKey::Column(c) => id_fits(d, c, stream),
+        StreamKey::TypeAndId { id_column, .. } => type_and_id_splits(stream).any(|(_, id)| id_fits(d, id_column, id)),
     }
 }
 
@@ -321,10 +338,17 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
             StreamSort::Id => conditions.push(stream_after(&mut sql, layout, &after.stream, ">")),
             StreamSort::IdDescending => conditions.push(stream_after(&mut sql, layout, &after.stream, "<")),
             StreamSort::MostEvents | StreamSort::Recent => {
-                let key_expr = if sort == StreamSort::MostEvents { "COUNT(*)".to_owned() } else { last_time.clone() };
-                let key = sql.bind(Param::from(&after.key));
+                // Streams without a time come last.
+                let (key_expr, untimed) = match sort {
+                    StreamSort::MostEvents => ("COUNT(*)".to_owned(), String::new()),
+                    _ => (last_time.clone(), format!(" OR {last_time} IS NULL")),
+                };
+                let key = (after.key != Cell::Null).then(|| sql.bind(Param::from(&after.key)));
                 let later = stream_after(&mut sql, layout, &after.stream, ">");
-                having = Some(format!("{key_expr} < {key} OR ({key_expr} = {key} AND {later})"));
+                having = Some(match key {
+                    None => format!("{key_expr} IS NULL AND {later}"),
+                    Some(key) => format!("{key_expr} < {key}{untimed} OR ({key_expr} = {key} AND {later})"),
+                });
             }
         }
     }
@@ -332,7 +356,7 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
         StreamSort::Id => format!("{s} ASC"),
         StreamSort::IdDescending => format!("{s} DESC"),
         StreamSort::MostEvents => format!("COUNT(*) DESC, {s} ASC"),
-        StreamSort::Recent => format!("{last_time} DESC, {s} ASC"),
+        StreamSort::Recent => format!("{last_time} DESC NULLS LAST, {s} ASC"),
     };
     let sort_key = match sort {
         StreamSort::MostEvents => "COUNT(*)".to_owned(),
@@ -494,6 +518,7 @@ pub fn log_page_where(
     all_conditions.extend(conditions(&mut sql));
     let order = match (&c.position, &c.recorded_at) {
         (Some(p), _) => {
+            all_conditions.push(format!("{} IS NOT NULL", col(p)));
             if let LogCursor::Position(after) = cursor {
                 let p_after = sql.bind(Param::Int(*after));
                 all_conditions.push(format!("{} {op} {p_after}", col(p)));
@@ -501,20 +526,30 @@ pub fn log_page_where(
             format!("{} {dir}", col(p))
         }
         (None, time) => {
+            // Events without a time come first (forward), in both dialects.
             let t = time.as_ref().map_or_else(|| "NULL".to_owned(), |t| time_expr(d, t));
             if let LogCursor::Event { time: at, stream, version } = cursor {
-                let tp = sql.bind(Param::from(at));
                 let after_stream = stream_after(&mut sql, layout, stream, op);
                 let same_stream = stream_matches(&mut sql, layout, stream).unwrap_or_else(|| "1 = 0".to_owned());
                 let vp = sql.bind(Param::Int(*version));
                 let by_stream = format!("{after_stream} OR ({same_stream} AND {v} {op} {vp})");
-                all_conditions.push(if time.is_some() {
-                    format!("({t} {op} {tp} OR ({t} = {tp} AND ({by_stream})))")
-                } else {
-                    format!("({by_stream})")
+                all_conditions.push(match (time.is_some(), at, forward) {
+                    (false, _, _) => format!("({by_stream})"),
+                    (true, Cell::Null, true) => format!("({t} IS NOT NULL OR ({t} IS NULL AND ({by_stream})))"),
+                    (true, Cell::Null, false) => format!("({t} IS NULL AND ({by_stream}))"),
+                    (true, at, _) => {
+                        let tp = sql.bind(Param::from(at));
+                        let untimed = if forward { "" } else { &format!(" OR {t} IS NULL") };
+                        format!("({t} {op} {tp}{untimed} OR ({t} = {tp} AND ({by_stream})))")
+                    }
                 });
             }
-            if time.is_some() { format!("{t} {dir}, {s} {dir}, {v} {dir}") } else { format!("{s} {dir}, {v} {dir}") }
+            let nulls = if forward { "NULLS FIRST" } else { "NULLS LAST" };
+            if time.is_some() {
+                format!("{t} {dir} {nulls}, {s} {dir}, {v} {dir}")
+            } else {
+                format!("{s} {dir}, {v} {dir}")
+            }
         }
     };
     let limit = sql.bind(Param::Int(limit.max(1)));
@@ -606,7 +641,9 @@ mod tests {
     fn log_pages_by_position_or_by_time_stream_version() {
         let sql = log_page(Dialect::Postgres, &pg_layout(), &LogCursor::Position(10), false, 20);
         assert!(
-            sql.text.contains(r#"WHERE "e"."position" < $1 ORDER BY "e"."position" DESC LIMIT $2"#),
+            sql.text.contains(
+                r#"WHERE "e"."position" IS NOT NULL AND "e"."position" < $1 ORDER BY "e"."position" DESC LIMIT $2"#
+            ),
             "{}",
             sql.text
         );
@@ -623,7 +660,8 @@ mod tests {
         let cursor = LogCursor::Event { time: Cell::Text("t".into()), stream: "s".into(), version: 3 };
         let sql = log_page(Dialect::Sqlite, &l, &cursor, true, 20);
         assert!(
-            sql.text.contains(r#"ORDER BY "e"."recorded_at" ASC, "e"."aggregate_id" ASC, "e"."version" ASC"#),
+            sql.text
+                .contains(r#"ORDER BY "e"."recorded_at" ASC NULLS FIRST, "e"."aggregate_id" ASC, "e"."version" ASC"#),
             "{}",
             sql.text
         );

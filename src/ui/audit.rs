@@ -224,7 +224,11 @@ impl AuditPanel {
                     self.rows.extend(page.events.iter().cloned());
                     self.next = page.next.clone();
                 }
-                Reply::Failed { message } => self.error = Some(message.clone()),
+                Reply::Failed { message } => {
+                    // No more pages are asked for after a failure (the list so far stays).
+                    self.next = None;
+                    self.error = Some(message.clone());
+                }
                 _ => {}
             }
             return true;

@@ -99,7 +99,11 @@ impl StreamsPanel {
                     self.rows.extend(page.streams.iter().cloned());
                     self.next = page.next.clone();
                 }
-                Reply::Failed { message } => self.error = Some(message.clone()),
+                Reply::Failed { message } => {
+                    // No more pages are asked for after a failure (the list so far stays).
+                    self.next = None;
+                    self.error = Some(message.clone());
+                }
                 _ => {}
             }
             return true;
