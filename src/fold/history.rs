@@ -135,11 +135,29 @@ impl History {
 
     /// Appends the next page of events (in stream order) and folds them.
     pub fn push_events(&mut self, events: Vec<Event>) {
+        self.append_events(events);
+        self.fold_forward(None);
+    }
+
+    /// Appends the next page of events without folding them yet: [`History::fold_within`] folds
+    /// them a slice at a time (so that a window stays responsive under a slow fold).
+    pub fn append_events(&mut self, events: Vec<Event>) {
         for event in &events {
             self.checker.push(event.version);
         }
         self.events.extend(events);
-        self.fold_forward();
+    }
+
+    /// Folds appended events for about `budget`; true when nothing is left to fold (every event
+    /// folded, or the fold failed).
+    pub fn fold_within(&mut self, budget: std::time::Duration) -> bool {
+        self.fold_forward(Some(std::time::Instant::now() + budget));
+        !self.is_folding()
+    }
+
+    /// Whether appended events are still waiting to be folded.
+    pub fn is_folding(&self) -> bool {
+        self.failure.is_none() && self.folded < self.events.len()
     }
 
     fn failure_at(&self, index: usize, error: FoldError) -> FoldFailure {
@@ -152,18 +170,26 @@ impl History {
         }
     }
 
-    fn fold_forward(&mut self) {
+    /// Folds the events not folded yet, until `deadline` if there is one (checked every few
+    /// events; a checkpoint is always completed).
+    fn fold_forward(&mut self, deadline: Option<std::time::Instant>) {
         if self.failure.is_some() || self.folded == self.events.len() {
             return;
         }
         if self.position != Some(self.folded) {
+            self.position = None;
             if let Err(error) = self.fold.restore(&self.tail) {
                 self.failure = Some(self.failure_at(self.folded, error));
                 return;
             }
             self.position = Some(self.folded);
         }
+        let first = self.folded;
         while self.folded < self.events.len() {
+            let out_of_time = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
+            if self.folded > first && self.folded.is_multiple_of(16) && out_of_time() {
+                break;
+            }
             if let Err(error) = self.fold.apply(&self.events[self.folded]) {
                 self.failure = Some(self.failure_at(self.folded, error));
                 self.position = None;
@@ -224,6 +250,7 @@ impl History {
                 Some(p) if p >= start && p <= count => p,
                 _ => {
                     let checkpoint = self.checkpoints[k].clone();
+                    self.position = None;
                     self.fold.restore(&checkpoint).map_err(|error| self.failure_at(start, error))?;
                     start
                 }
@@ -398,6 +425,30 @@ mod tests {
                 let expected = replay(&mut MergeFold::default(), &events[..count]).unwrap();
                 assert_eq!(*history.state_after(count).unwrap(), expected, "count {count}, interval {interval}");
             }
+        }
+    }
+
+    #[test]
+    fn folding_in_slices_with_steps_in_between_gives_the_same_states() {
+        let events = sample_events(300);
+        let mut history = History::with_interval("s".into(), Box::new(MergeFold::default()), 64);
+        for page in events.chunks(100) {
+            history.append_events(page.to_vec());
+            assert!(history.is_folding());
+            // No time at all still folds a few events per call, and stepping back in between
+            // (which moves the fold away from the tail) does not disturb it.
+            let mut calls = 0;
+            while !history.fold_within(std::time::Duration::ZERO) {
+                calls += 1;
+                assert!(history.folded() > 0);
+                history.state_after(history.folded() / 2).unwrap();
+            }
+            assert!(calls > 1, "the page was folded in slices");
+        }
+        assert_eq!(history.folded(), events.len());
+        for count in (0..=events.len()).rev() {
+            let expected = replay(&mut MergeFold::default(), &events[..count]).unwrap();
+            assert_eq!(*history.state_after(count).unwrap(), expected, "count {count}");
         }
     }
 

@@ -84,6 +84,31 @@ const BUILDER: &str = r#"
 /// How many recent outputs the state shows.
 const RECENT_OUTPUTS: usize = 20;
 
+/// What the script would have emitted: a log that only grows (a deterministic script emits the
+/// same outputs when an event is applied again) and how much of it belongs to the state the
+/// projection is at now, so that restoring a checkpoint, in either direction, is a matter of
+/// moving `current`.
+#[derive(Default)]
+struct Outputs {
+    log: Vec<Value>,
+    current: usize,
+}
+
+impl Outputs {
+    fn record(&mut self, output: Value) {
+        match self.log.get_mut(self.current) {
+            Some(slot) => *slot = output,
+            None => self.log.push(output),
+        }
+        self.current += 1;
+    }
+
+    /// The outputs of the current state.
+    fn so_far(&self) -> &[Value] {
+        &self.log[..self.current.min(self.log.len())]
+    }
+}
+
 /// A projection from a JavaScript file.
 pub struct JsProjection {
     // Persistent values first: they must be dropped before the sandbox that made them.
@@ -91,7 +116,7 @@ pub struct JsProjection {
     partition_by: Option<Persistent<Function<'static>>>,
     /// The state, or the object of partition states.
     state: Option<Persistent<rquickjs::Value<'static>>>,
-    outputs: Rc<RefCell<Vec<Value>>>,
+    outputs: Rc<RefCell<Outputs>>,
     source: Source,
     output_state: bool,
     name: String,
@@ -105,7 +130,7 @@ impl JsProjection {
 
     pub fn with_limits(name: &str, script: &str, limits: Limits) -> Result<JsProjection, ScriptError> {
         let sandbox = Sandbox::new(name, limits)?;
-        let outputs: Rc<RefCell<Vec<Value>>> = Rc::default();
+        let outputs: Rc<RefCell<Outputs>> = Rc::default();
         let recorder = outputs.clone();
         let config = sandbox.run(
             |ctx| {
@@ -175,7 +200,7 @@ impl JsProjection {
 
     /// Every "would emit" output so far (emit and linkTo), in order.
     pub fn outputs(&self) -> Vec<Value> {
-        self.outputs.borrow().clone()
+        self.outputs.borrow().so_far().to_vec()
     }
 
     fn initial_state<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Option<rquickjs::Value<'js>>> {
@@ -190,7 +215,7 @@ impl JsProjection {
 }
 
 /// `emit(stream, type, data)` and `linkTo(stream, event)`: recorded, never written.
-fn define_outputs<'js>(ctx: &Ctx<'js>, outputs: Rc<RefCell<Vec<Value>>>) -> rquickjs::Result<()> {
+fn define_outputs<'js>(ctx: &Ctx<'js>, outputs: Rc<RefCell<Outputs>>) -> rquickjs::Result<()> {
     let emitted = outputs.clone();
     let emit = Function::new(
         ctx.clone(),
@@ -199,7 +224,7 @@ fn define_outputs<'js>(ctx: &Ctx<'js>, outputs: Rc<RefCell<Vec<Value>>>) -> rqui
                 Some(value) => to_json(&ctx, value)?,
                 None => Value::Null,
             };
-            emitted.borrow_mut().push(json!({"emit": {"stream": stream, "type": event_type, "data": data}}));
+            emitted.borrow_mut().record(json!({"emit": {"stream": stream, "type": event_type, "data": data}}));
             Ok::<(), rquickjs::Error>(())
         },
     )?
@@ -207,7 +232,7 @@ fn define_outputs<'js>(ctx: &Ctx<'js>, outputs: Rc<RefCell<Vec<Value>>>) -> rqui
     let linked = outputs;
     let link = Function::new(ctx.clone(), move |ctx: Ctx<'js>, stream: String, event: rquickjs::Value<'js>| {
         let event = to_json(&ctx, event)?;
-        linked.borrow_mut().push(json!({"linkTo": {
+        linked.borrow_mut().record(json!({"linkTo": {
             "stream": stream,
             "event": {"streamId": event["streamId"], "version": event["version"], "type": event["type"]},
         }}));
@@ -225,7 +250,7 @@ impl Fold for JsProjection {
     }
 
     fn reset(&mut self) -> Result<(), FoldError> {
-        self.outputs.borrow_mut().clear();
+        *self.outputs.borrow_mut() = Outputs::default();
         let partitioned = self.is_partitioned();
         let state = self.sandbox.run(
             |ctx| {
@@ -245,8 +270,8 @@ impl Fold for JsProjection {
         let inner = if self.is_partitioned() { &state["partitions"] } else { &state["state"] };
         let saved = self.sandbox.run(|ctx| Ok(Persistent::save(ctx, to_js(ctx, inner)?)), "restoring a checkpoint")?;
         self.state = Some(saved);
-        let count = state["would_emit"]["count"].as_u64().unwrap_or(0) as usize;
-        self.outputs.borrow_mut().truncate(count);
+        let count = state["would_emit"]["count"].as_u64().unwrap_or(0);
+        self.outputs.borrow_mut().current = usize::try_from(count).unwrap_or(usize::MAX);
         Ok(())
     }
 
@@ -333,7 +358,8 @@ impl Fold for JsProjection {
         let state = self.state.clone().ok_or_else(|| FoldError { message: "no state".to_owned() })?;
         let inner = self.sandbox.run(|ctx| to_json(ctx, state.restore(ctx)?), "reading the state")?;
         let outputs = self.outputs.borrow();
-        let recent: Vec<Value> = outputs.iter().skip(outputs.len().saturating_sub(RECENT_OUTPUTS)).cloned().collect();
+        let outputs = outputs.so_far();
+        let recent: Vec<Value> = outputs[outputs.len().saturating_sub(RECENT_OUTPUTS)..].to_vec();
         let key = if self.is_partitioned() { "partitions" } else { "state" };
         Ok(json!({key: inner, "would_emit": {"count": outputs.len(), "last": recent}}))
     }
@@ -406,6 +432,30 @@ mod tests {
         // Restoring a checkpoint forgets the outputs that came after it.
         projection.restore(&json!({"partitions": {"eu": {"amount": 10}}, "would_emit": {"count": 1}})).unwrap();
         assert_eq!(projection.outputs().len(), 1);
+    }
+
+    #[test]
+    fn would_emit_stays_right_when_stepping_back_and_jumping_past_checkpoints() {
+        let script = r#"
+            fromAll().when({
+                $init: () => ({ n: 0 }),
+                Placed: (s, e) => { s.n++; emit("out", "Seen", { n: s.n }); return s; },
+            });
+        "#;
+        let placed: Vec<Event> =
+            (1..=40).map(|v| event("o-1", v, "Placed", json!({"region": "eu", "amount": v}), "Order")).collect();
+        let fresh = |count: usize| {
+            let mut projection = JsProjection::from_source("p.js", script).unwrap();
+            replay(&mut projection, &placed[..count]).unwrap()
+        };
+        let projection = JsProjection::from_source("p.js", script).unwrap();
+        let mut history = crate::fold::history::History::with_interval("run".into(), Box::new(projection), 8);
+        history.push_events(placed.clone());
+        for count in [40, 5, 30, 3, 39, 17, 40] {
+            let state = history.state_after(count).unwrap();
+            assert_eq!(*state, fresh(count), "after {count} events");
+            assert_eq!(state["would_emit"]["count"], json!(count));
+        }
     }
 
     #[test]

@@ -17,6 +17,8 @@ use crate::fold::{BlameMap, BrokenFold, Fold, History, JsFold, MergeFold};
 use crate::model::{Event, Payload, format_time};
 use crate::worker::{Reply, Request, RequestId, Worker};
 
+/// How long a frame may spend folding loaded events.
+const FOLD_BUDGET: std::time::Duration = std::time::Duration::from_millis(12);
 /// Events per page when loading a stream.
 pub const LOAD_PAGE: usize = 2_000;
 const CONTEXT_LINES: usize = 3;
@@ -249,7 +251,7 @@ impl HistoryPanel {
         let events = history.events().to_vec();
         let category = events.first().map(|e| e.category().to_owned()).unwrap_or_default();
         let mut fresh = History::new(stream.as_str().into(), self.make_fold(&stream, &category));
-        fresh.push_events(events);
+        fresh.append_events(events);
         self.history = Some(fresh);
         self.view = None;
         self.blame = None;
@@ -364,7 +366,7 @@ impl HistoryPanel {
         let last_ordinal = events.last().map(|e| self.ordinal(e, self.len() + events.len() - 1));
         let first_ordinal = events.first().map(|e| self.ordinal(e, self.len()));
         if let Some(history) = &mut self.history {
-            history.push_events(events);
+            history.append_events(events);
         }
         self.done = done;
         if was_empty {
@@ -461,14 +463,35 @@ impl HistoryPanel {
         }
     }
 
+    /// Folds loaded events for a slice of the frame (a slow fold over a long stream is spread
+    /// over frames, with a progress bar, rather than freezing the window).
+    fn fold_some(&mut self, ui: &Ui) {
+        if let Some(history) = &mut self.history
+            && !history.fold_within(FOLD_BUDGET)
+        {
+            ui.ctx().request_repaint();
+        }
+    }
+
+    /// Whether the state after the cursor's event waits for the fold to get there.
+    fn cursor_not_folded(&self, history: &History) -> bool {
+        history.is_folding() && self.cursor + 1 > history.folded()
+    }
+
     /// Recomputes the memoised view when the cursor moved or the fold got further.
     fn ensure_view(&mut self) {
+        let Some(history) = &self.history else {
+            return;
+        };
+        if history.is_empty()
+            || self.view.as_ref().is_some_and(|v| v.index == self.cursor)
+            || self.cursor_not_folded(history)
+        {
+            return;
+        }
         let Some(history) = &mut self.history else {
             return;
         };
-        if history.is_empty() || self.view.as_ref().is_some_and(|v| v.index == self.cursor) {
-            return;
-        }
         let index = self.cursor;
         let state = history.state_after(index + 1).map_err(|f| f.to_string());
         let previous = history.state_after(index).ok();
@@ -495,6 +518,9 @@ impl HistoryPanel {
         if !self.show_blame || self.blame.as_ref().is_some_and(|(i, _)| *i == self.cursor) {
             return;
         }
+        if self.history.as_ref().is_some_and(|h| self.cursor_not_folded(h)) {
+            return;
+        }
         if let Some(history) = &mut self.history
             && !history.is_empty()
         {
@@ -519,7 +545,7 @@ impl HistoryPanel {
         let Some(history) = &mut self.history else {
             return;
         };
-        if self.comparison.as_ref().is_some_and(|c| c.a == a && c.b == b) {
+        if self.comparison.as_ref().is_some_and(|c| c.a == a && c.b == b) || history.is_folding() {
             return;
         }
         let result = match (history.state_after(a + 1), history.state_after(b + 1)) {
@@ -617,6 +643,7 @@ impl HistoryPanel {
         }
         self.handle_keys(ui);
         self.advance_playback(ui);
+        self.fold_some(ui);
         self.ensure_view();
         self.ensure_blame();
         self.ensure_comparison();
@@ -689,6 +716,14 @@ impl HistoryPanel {
                     self.total.map_or("?".to_owned(), |t| t.to_string())
                 ),
             ));
+        }
+        if let Some(history) = self.history.as_ref().filter(|h| h.is_folding()) {
+            let folded = history.folded();
+            ui.add(
+                egui::ProgressBar::new(folded as f32 / len.max(1) as f32)
+                    .desired_width(ui.available_width())
+                    .text(format!("folding with {}: {folded} of {len} events", history.fold_name())),
+            );
         }
         if len == 0 {
             return;

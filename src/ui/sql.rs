@@ -4,6 +4,7 @@
 //! row's values open as JSON), as a line or bar chart, and compared with the deployed relation;
 //! export as CSV or JSON.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use eframe::egui::{self, Color32, RichText, Ui, text::LayoutJob};
@@ -42,7 +43,8 @@ pub struct SqlPanel {
     dialect: Dialect,
     pub limits: PreviewLimits,
     request: Option<RequestId>,
-    outcome: Option<PreviewReply>,
+    /// The last run's outcome, shared so that a frame borrows it rather than copying its rows.
+    outcome: Option<Arc<PreviewReply>>,
     /// The text that was run (error positions refer to it).
     ran_text: String,
     /// Sorting: the column and whether ascending; `order` maps view rows to result rows.
@@ -57,6 +59,8 @@ pub struct SqlPanel {
     comparison: Option<Result<Comparison, String>>,
     dialog: FileDialog,
     dialog_purpose: Option<DialogPurpose>,
+    /// An export being written: its note arrives when the file is.
+    export: Option<std::sync::mpsc::Receiver<String>>,
     path: String,
     note: Option<String>,
 }
@@ -82,6 +86,7 @@ impl SqlPanel {
             comparison: None,
             dialog: FileDialog::default(),
             dialog_purpose: None,
+            export: None,
             path: String::new(),
             note: None,
         }
@@ -152,7 +157,7 @@ impl SqlPanel {
                 self.compare_key = rs.columns.first().map(|c| c.name.clone());
             }
         }
-        self.outcome = Some(outcome);
+        self.outcome = Some(Arc::new(outcome));
         self.recompare();
     }
 
@@ -163,7 +168,7 @@ impl SqlPanel {
     }
 
     fn recompare(&mut self) {
-        self.comparison = match (&self.outcome, &self.compare_key) {
+        self.comparison = match (self.outcome.as_deref(), &self.compare_key) {
             (Some(PreviewReply { result: Ok(rows), deployed: Some(Ok(deployed)), .. }), Some(key)) => {
                 Some(compare(deployed, rows, key))
             }
@@ -177,7 +182,7 @@ impl SqlPanel {
     fn sort_by(&mut self, column: usize) {
         let ascending = !matches!(self.sort, Some((c, true)) if c == column);
         self.sort = Some((column, ascending));
-        let Some(PreviewReply { result: Ok(rs), .. }) = &self.outcome else {
+        let Some(PreviewReply { result: Ok(rs), .. }) = self.outcome.as_deref() else {
             return;
         };
         self.order.sort_by(|&a, &b| {
@@ -195,7 +200,7 @@ impl SqlPanel {
         });
     }
 
-    fn poll_dialog(&mut self) {
+    fn poll_dialog(&mut self, ctx: &egui::Context) {
         let Some(path) = self.dialog.poll() else {
             return;
         };
@@ -209,24 +214,39 @@ impl SqlPanel {
                 Err(e) => Err(e),
             },
             Some(DialogPurpose::SaveSql) => std::fs::write(&path, &self.text),
-            Some(DialogPurpose::ExportCsv) => match self.result() {
-                Some(Ok(rs)) => std::fs::write(&path, rs.to_csv()),
-                _ => return,
-            },
-            Some(DialogPurpose::ExportJson) => match self.result() {
-                Some(Ok(rs)) => std::fs::write(&path, crate::diff::pretty(&rs.to_json())),
-                _ => return,
-            },
+            Some(purpose @ (DialogPurpose::ExportCsv | DialogPurpose::ExportJson)) => {
+                // Up to a million rows: written on a thread of its own, not in a frame.
+                let Some(outcome) = self.outcome.clone() else { return };
+                let (done, finished) = std::sync::mpsc::channel();
+                let ctx = ctx.clone();
+                self.note = Some(format!("writing {}…", path.display()));
+                std::thread::spawn(move || {
+                    let Ok(rs) = &outcome.result else { return };
+                    let text = match purpose {
+                        DialogPurpose::ExportCsv => rs.to_csv(),
+                        _ => crate::diff::pretty(&rs.to_json()),
+                    };
+                    let _ = done.send(written_note(std::fs::write(&path, text), &path));
+                    ctx.request_repaint();
+                });
+                self.export = Some(finished);
+                return;
+            }
             None => return,
         };
-        self.note = Some(match written {
-            Ok(()) => format!("wrote {}", path.display()),
-            Err(e) => format!("could not write {}: {e}", path.display()),
-        });
+        self.note = Some(written_note(written, &path));
+    }
+
+    fn poll_export(&mut self) {
+        if let Some(note) = self.export.as_ref().and_then(|finished| finished.try_recv().ok()) {
+            self.note = Some(note);
+            self.export = None;
+        }
     }
 
     pub fn ui(&mut self, ui: &mut Ui, worker: &mut Worker) {
-        self.poll_dialog();
+        self.poll_dialog(ui.ctx());
+        self.poll_export();
         egui::Panel::top("sql_editor").resizable(true).default_size(300.0).show(ui, |ui| self.editor_ui(ui, worker));
         egui::CentralPanel::default().show(ui, |ui| self.results_ui(ui));
     }
@@ -286,7 +306,7 @@ impl SqlPanel {
         if let Some(note) = self.note.as_ref().or(self.dialog.note.as_ref()) {
             ui.weak(note);
         }
-        if let Some(PreviewReply { result: Err(error), .. }) = &self.outcome {
+        if let Some(PreviewReply { result: Err(error), .. }) = self.outcome.as_deref() {
             let located = match error {
                 PreviewError::Database { position: Some(p), .. } => {
                     let (line, column) = line_column(&self.ran_text, *p);
@@ -367,10 +387,10 @@ impl SqlPanel {
     }
 
     fn table_ui(&mut self, ui: &mut Ui) {
-        let Some(PreviewReply { result: Ok(rs), .. }) = &self.outcome else {
+        let outcome = self.outcome.clone();
+        let Some(PreviewReply { result: Ok(rs), .. }) = outcome.as_deref() else {
             return;
         };
-        let rs = rs.clone();
         if let Some(row) = self.selected_row.and_then(|i| rs.rows.get(i)) {
             let value = rs.row_json(row);
             let expanded = expand_json_text(value);
@@ -451,7 +471,7 @@ impl SqlPanel {
     }
 
     fn plot_ui(&mut self, ui: &mut Ui) {
-        let Some(PreviewReply { result: Ok(rs), .. }) = &self.outcome else {
+        let Some(PreviewReply { result: Ok(rs), .. }) = self.outcome.as_deref() else {
             return;
         };
         ui.horizontal(|ui| {
@@ -527,7 +547,7 @@ impl SqlPanel {
     }
 
     fn compare_ui(&mut self, ui: &mut Ui) {
-        let Some(PreviewReply { result: Ok(rs), .. }) = &self.outcome else {
+        let Some(PreviewReply { result: Ok(rs), .. }) = self.outcome.as_deref() else {
             return;
         };
         let columns: Vec<String> = rs.columns.iter().map(|c| c.name.clone()).collect();
@@ -725,6 +745,14 @@ pub fn highlight_sql(text: &str, dark: bool) -> LayoutJob {
         job.append(piece, 0.0, egui::TextFormat { font_id: font.clone(), color, ..Default::default() });
     }
     job
+}
+
+/// What the status line says after a file was written.
+fn written_note(written: std::io::Result<()>, path: &std::path::Path) -> String {
+    match written {
+        Ok(()) => format!("wrote {}", path.display()),
+        Err(e) => format!("could not write {}: {e}", path.display()),
+    }
 }
 
 #[cfg(test)]
