@@ -93,6 +93,21 @@ fn time_param(d: Dialect, t: DateTime<Utc>) -> Param {
     }
 }
 
+/// A PostgreSQL metadata column as `jsonb`; NULL for a row whose value does not start like a
+/// JSON object (XML, binary), so that one such row does not make the whole query fail.
+fn pg_meta_jsonb(column: &ColumnRef) -> String {
+    let c = col(column);
+    match column.kind {
+        ColumnKind::Json => format!("CAST({c} AS jsonb)"),
+        ColumnKind::Bytes => {
+            format!(
+                "(CASE WHEN substring({c} FROM 1 FOR 1) = '\\x7b'::bytea THEN convert_from({c}, 'UTF8')::jsonb END)"
+            )
+        }
+        _ => format!("(CASE WHEN left(ltrim(CAST({c} AS TEXT)), 1) = '{{' THEN CAST({c} AS jsonb) END)"),
+    }
+}
+
 /// The metadata value under `key` (bound as a parameter), as text; NULL where the metadata is
 /// not a JSON object or lacks the key.
 fn meta_expr(sql: &mut Sql, layout: &Layout, key: &str) -> Result<String, AuditError> {
@@ -106,8 +121,7 @@ fn meta_expr(sql: &mut Sql, layout: &Layout, key: &str) -> Result<String, AuditE
             let k = sql.bind(Param::Text(key.to_owned()));
             match m.kind {
                 ColumnKind::Json => format!("({column} ->> CAST({k} AS TEXT))"),
-                ColumnKind::Bytes => format!("(convert_from({column}, 'UTF8')::jsonb ->> CAST({k} AS TEXT))"),
-                _ => format!("(CAST({column} AS jsonb) ->> CAST({k} AS TEXT))"),
+                _ => format!("({} ->> CAST({k} AS TEXT))", pg_meta_jsonb(m)),
             }
         }
         // A quoted JSON path for ordinary keys (fast); a key with quotes or backslashes, which a
@@ -177,7 +191,10 @@ fn conditions(
     if !filter.text.is_empty() {
         let p = sql.bind(Param::Text(filter.text.clone()));
         let payload = match (d, c.payload.kind) {
-            (Dialect::Postgres, ColumnKind::Bytes) => format!("convert_from({}, 'UTF8')", col(&c.payload)),
+            // Bytes that are not UTF-8 (compressed, encrypted) cannot be converted to text, and
+            // one such row would fail the query: the escaped form never fails, and reads as the
+            // text for ASCII.
+            (Dialect::Postgres, ColumnKind::Bytes) => format!("encode({}, 'escape')", col(&c.payload)),
             _ => format!("CAST({} AS TEXT)", col(&c.payload)),
         };
         out.push(match d {
@@ -364,11 +381,7 @@ impl Store {
         let table = query::from_sql(&self.layout);
         sql.text = match self.dialect() {
             Dialect::Postgres => {
-                let as_json = match m.kind {
-                    ColumnKind::Json => format!("CAST({column} AS jsonb)"),
-                    ColumnKind::Bytes => format!("convert_from({column}, 'UTF8')::jsonb"),
-                    _ => format!("CAST({column} AS jsonb)"),
-                };
+                let as_json = pg_meta_jsonb(m);
                 format!(
                     "SELECT DISTINCT k FROM (SELECT {as_json} AS m FROM {table} ORDER BY {order} LIMIT {limit}) s, \
                      LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(s.m) = 'object' THEN s.m ELSE '{{}}'::jsonb END) k ORDER BY 1"

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
-use common::{TestDb, backends, block_on, eventscope};
+use common::{Backend, TestDb, backends, block_on, eventscope};
 use eventscope::audit::{AuditFilter, ExportFormat, export};
 use eventscope::demo::{DOUBLE_REFUND_ORDER, DemoEvent, DemoStore, order_stream, tax_policy_stream};
 use eventscope::model::Event;
@@ -274,5 +274,39 @@ fn hostile_filter_values_are_taken_literally() {
             eventscope(&["audit", &db.target, "--stream", "'; DROP TABLE events; --", "--meta", "actor=' OR '1'='1"]);
         assert!(ok, "{err}");
         assert!(out.is_empty());
+    }
+}
+
+#[test]
+fn rows_that_are_not_text_or_json_do_not_fail_the_filters() {
+    for backend in backends() {
+        let db = TestDb::new(backend, "audit_mixed_rows");
+        let (bytes, binary, json_bytes, xml_bytes) = match backend {
+            Backend::Sqlite => {
+                ("BLOB", "X'789CFF00'", "CAST('{\"user\": \"ada\"}' AS BLOB)", "CAST('<meta/>' AS BLOB)")
+            }
+            Backend::Postgres => (
+                "BYTEA",
+                "'\\x789cff00'::bytea",
+                "convert_to('{\"user\": \"ada\"}', 'UTF8')",
+                "convert_to('<meta/>', 'UTF8')",
+            ),
+        };
+        db.exec(&format!(
+            "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, payload {bytes} NOT NULL, metadata {bytes}, position INTEGER);
+             INSERT INTO events VALUES ('s-1', 1, 'Opened', CAST('{{\"note\": \"Hello\"}}' AS {bytes}), {json_bytes}, 1);
+             INSERT INTO events VALUES ('s-1', 2, 'Packed', {binary}, {xml_bytes}, 2);
+             INSERT INTO events VALUES ('s-2', 1, 'Opened', CAST('{{\"note\": \"other\"}}' AS {bytes}), NULL, 3);"
+        ));
+        let store = db.open();
+        let by_text = AuditFilter { text: "hello".into(), ..AuditFilter::default() };
+        assert_eq!(positions(&audit_all(&store, &by_text, true)), [1], "{backend:?}");
+        let by_user = AuditFilter { meta: vec![("user".into(), "ada".into())], ..AuditFilter::default() };
+        assert_eq!(positions(&audit_all(&store, &by_user, true)), [1], "{backend:?}");
+        let actors = block_on(store.audit_actors(&AuditFilter::default())).expect("actors");
+        assert!(actors.iter().any(|a| a.actor == "ada"), "{backend:?} {actors:?}");
+        let keys = block_on(store.audit_metadata_keys(100)).expect("metadata keys");
+        assert_eq!(keys, ["user"], "{backend:?}");
+        block_on(store.close());
     }
 }
