@@ -221,7 +221,7 @@ impl VersionChecker {
                 }
             }
             Some(last) => {
-                if version > last + 1 {
+                if last.checked_add(1).is_some_and(|next| version > next) {
                     self.anomalies.push(VersionAnomaly::Gap { after: last, before: version });
                 }
                 self.run = 1;

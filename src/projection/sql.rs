@@ -430,11 +430,23 @@ impl Comparison {
 pub fn compare(deployed: &ResultSet, proposed: &ResultSet, key: &str) -> Result<Comparison, String> {
     let old_key = deployed.column_index(key).ok_or_else(|| format!("the deployed relation has no column `{key}`"))?;
     let new_key = proposed.column_index(key).ok_or_else(|| format!("the query has no column `{key}`"))?;
-    let index = |rs: &ResultSet, k: usize| -> BTreeMap<String, Value> {
-        rs.rows.iter().map(|row| (row[k].to_display(), normalise(rs.row_json(row)))).collect()
+    // Rows are matched by the key's value: a value held by two rows would match neither
+    // faithfully, so the comparison is refused rather than miscounted.
+    let index = |rs: &ResultSet, k: usize, side: &str| -> Result<BTreeMap<String, Value>, String> {
+        let mut rows = BTreeMap::new();
+        for row in &rs.rows {
+            let value = row[k].to_display();
+            if rows.insert(value.clone(), normalise(rs.row_json(row))).is_some() {
+                return Err(format!(
+                    "`{key}` does not tell the rows of {side} apart: more than one has `{value}`; \
+                     match rows by a column that is unique in both"
+                ));
+            }
+        }
+        Ok(rows)
     };
-    let old = index(deployed, old_key);
-    let new = index(proposed, new_key);
+    let old = index(deployed, old_key, "the deployed relation")?;
+    let new = index(proposed, new_key, "the query")?;
     let mut comparison = Comparison {
         key: key.to_owned(),
         added: Vec::new(),
@@ -565,6 +577,10 @@ mod tests {
         assert_eq!(c.changed[0].0, "us");
         assert_eq!(c.removed[0]["region"], "eu");
         assert!(compare(&deployed, &proposed, "nope").is_err());
+        // A key that two rows share is refused, with the value.
+        let twice = result(&["region", "orders"], vec![vec![t("eu"), t("1")], vec![t("eu"), t("2")]]);
+        let error = compare(&deployed, &twice, "region").unwrap_err();
+        assert!(error.contains("the rows of the query") && error.contains("`eu`"), "{error}");
     }
 
     #[test]

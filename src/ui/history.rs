@@ -836,7 +836,7 @@ impl HistoryPanel {
                     continue;
                 }
                 let anomaly = match i.checked_sub(1).map(|p| events[p].version) {
-                    Some(previous) if event.version > previous + 1 => {
+                    Some(previous) if previous.checked_add(1).is_some_and(|next| event.version > next) => {
                         Some(format!("versions {} to {} missing before this one", previous + 1, event.version - 1))
                     }
                     Some(previous) if event.version == previous => Some("duplicate version".to_owned()),
