@@ -144,6 +144,7 @@ impl Event {
             "payload": self.payload.to_output_json(),
             "metadata": self.metadata.as_ref().map(Payload::to_output_json),
             "recorded_at": self.recorded_at.map(format_time),
+            "archived": self.archived,
         })
     }
 }

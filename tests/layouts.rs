@@ -78,24 +78,38 @@ fn reason_of(event: &Event) -> String {
     }
 }
 
-/// The command line lists, reads and folds every layout.
-fn cli_works(db: &TestDb, stream: &str, layout: Option<&str>) {
-    let with_layout = |mut args: Vec<String>| {
+/// The command line lists, reads and folds every layout: the stream is listed, its events are
+/// printed in version order, and its state is an object. Returns the printed events.
+fn cli_works(db: &TestDb, stream: &str, layout: Option<&str>) -> Vec<Value> {
+    let run = |command: &str, with_stream: bool| -> Value {
+        let mut args = vec![command.to_owned(), db.target.clone()];
+        if with_stream {
+            args.push(stream.to_owned());
+        }
         if let Some(l) = layout {
             args.extend(["--layout".to_owned(), l.to_owned()]);
         }
-        args
-    };
-    for args in [
-        with_layout(vec!["streams".into(), db.target.clone()]),
-        with_layout(vec!["events".into(), db.target.clone(), stream.to_owned()]),
-        with_layout(vec!["state".into(), db.target.clone(), stream.to_owned()]),
-    ] {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let (ok, out, err) = eventscope(&refs);
         assert!(ok, "{:?} {args:?}: {err}", db.backend);
-        assert!(serde_json::from_str::<Value>(&out).is_ok(), "{out}");
-    }
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    };
+    let listed = run("streams", false);
+    assert!(
+        listed.as_array().unwrap().iter().any(|s| s["stream"] == stream),
+        "{:?}: {stream} not listed: {listed}",
+        db.backend
+    );
+    let events = run("events", true).as_array().cloned().unwrap();
+    assert!(!events.is_empty(), "{:?}: no events printed for {stream}", db.backend);
+    assert!(events.iter().all(|e| e["stream"] == stream && e["event_type"].is_string()));
+    let versions: Vec<i64> = events.iter().map(|e| e["version"].as_i64().unwrap()).collect();
+    assert!(versions.is_sorted(), "{versions:?}");
+    let state = run("state", true);
+    assert_eq!(state["stream"], stream);
+    assert_eq!(state["version"], json!(versions.last().unwrap()));
+    assert!(state["state"].is_object(), "{:?}: {state}", db.backend);
+    events
 }
 
 const ES_ORDER: &str = "6e3969aa22ef4468adfc02d385f7dc77";
@@ -394,7 +408,8 @@ fn emmett() {
             read[0].recorded_at.map(eventscope::model::format_time).as_deref(),
             Some("2026-03-02T08:00:00.000Z")
         );
-        cli_works(&db, "shopping_cart-1", None);
+        let printed = cli_works(&db, "shopping_cart-1", None);
+        assert_eq!(printed.iter().map(|e| e["archived"].clone()).collect::<Vec<_>>(), [false, true, false]);
     }
 }
 

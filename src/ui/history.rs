@@ -853,6 +853,9 @@ impl HistoryPanel {
                     if matches!(event.payload, Payload::Undecodable { .. }) {
                         text.push_str(" ⛔");
                     }
+                    if event.archived {
+                        text.push_str(" 🗄");
+                    }
                     let mut rich = RichText::new(text).monospace();
                     if failure_index == Some(i) {
                         rich = rich.color(removed_color(ui));
@@ -1139,6 +1142,7 @@ pub fn event_details_ui(ui: &mut Ui, event: &Event) {
         fact(ui, "actor", event.actor().map(str::to_owned));
         fact(ui, "correlation", event.metadata_str("correlation_id").map(str::to_owned));
         fact(ui, "causation", event.metadata_str("causation_id").map(str::to_owned));
+        fact(ui, "archived", event.archived.then(|| "yes: the store keeps it but marks it archived".to_owned()));
     });
     ui.add_space(4.0);
     ui.strong("Payload");
