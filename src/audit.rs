@@ -216,6 +216,8 @@ fn select(sql: &mut Sql, layout: &Layout, what: &str, conditions: &[String], tai
 pub struct Histogram {
     pub bucket_seconds: i64,
     pub buckets: Vec<(DateTime<Utc>, i64)>,
+    /// The times of the first and the last event under the filter.
+    pub range: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// A bucket size that gives about `target` bars over `span_seconds`: a minute, 5, 15, 30
@@ -320,7 +322,7 @@ impl Store {
     pub async fn audit_histogram(&self, filter: &AuditFilter, bars: usize) -> Result<Histogram, AuditError> {
         let t = self.layout.columns.recorded_at.as_ref().ok_or(AuditError::Missing("recorded-at", "time"))?;
         let Some((first, last)) = self.audit_time_range(filter).await? else {
-            return Ok(Histogram { bucket_seconds: 3_600, buckets: Vec::new() });
+            return Ok(Histogram { bucket_seconds: 3_600, buckets: Vec::new(), range: None });
         };
         let from = filter.since.unwrap_or(first);
         let to = filter.until.unwrap_or(last);
@@ -339,7 +341,7 @@ impl Store {
             .into_iter()
             .filter_map(|r| Some((DateTime::from_timestamp(r[0].as_i64()? * size, 0)?, r[1].as_i64()?)))
             .collect();
-        Ok(Histogram { bucket_seconds: size, buckets })
+        Ok(Histogram { bucket_seconds: size, buckets, range: Some((first, last)) })
     }
 
     /// Each actor (the metadata `actor`, `user_id` or `user`) with its events by type.

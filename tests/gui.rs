@@ -388,6 +388,18 @@ fn audit_a_person_then_follow_an_event_into_its_history() {
     h.step();
     wait_until(&mut h, "the newest page", |h| !app(h).audit.rows().is_empty() && app(h).audit.count.is_some());
     assert!(h.query_by_label("2679 events").is_some());
+    // "last hour" is the hour up to the store's newest event, which it includes.
+    let newest = app(&h).audit.rows()[0].clone();
+    h.get_by_label("last hour").click();
+    h.step();
+    wait_until(&mut h, "the last hour", |h| !app(h).audit.is_busy() && app(h).audit.count.is_some_and(|c| c < 2679));
+    let hour = app(&h).audit.rows();
+    assert_eq!(hour.first(), Some(&newest), "the newest event is in the last hour");
+    let start = newest.recorded_at.unwrap() - chrono::Duration::hours(1);
+    assert!(hour.iter().all(|e| e.recorded_at.unwrap() >= start));
+    h.get_by_label("all time").click();
+    h.step();
+    wait_until(&mut h, "all time", |h| !app(h).audit.is_busy() && app(h).audit.count == Some(2679));
     // The metadata keys come from the store: filter by actor through the form.
     h.get_by_label("metadata key").click();
     h.step();

@@ -242,11 +242,8 @@ impl AuditPanel {
                     self.histogram = histogram.clone();
                     self.actors = actors.clone();
                     let unfiltered = self.applied.as_ref().is_some_and(|f| *f == AuditFilter::default());
-                    if unfiltered && let Some(h) = &self.histogram {
-                        let last = h.buckets.last().map(|(t, _)| *t + Duration::seconds(h.bucket_seconds));
-                        if let (Some((first, _)), Some(last)) = (h.buckets.first(), last) {
-                            self.store_range = Some((*first, last));
-                        }
+                    if unfiltered && let Some(range) = self.histogram.as_ref().and_then(|h| h.range) {
+                        self.store_range = Some(range);
                     }
                 }
                 Reply::Failed { message } => self.error = Some(message.clone()),
@@ -359,8 +356,10 @@ impl AuditPanel {
                         };
                         match (span, self.store_range) {
                             (Some(span), Some((_, last))) => {
-                                self.since = format_time(last - span);
-                                self.until = format_time(last);
+                                // `until` is exclusive: a millisecond past the newest event keeps it.
+                                let until = last + Duration::milliseconds(1);
+                                self.since = format_time(until - span);
+                                self.until = format_time(until);
                             }
                             _ => {
                                 self.since.clear();
