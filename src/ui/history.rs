@@ -649,6 +649,10 @@ impl HistoryPanel {
         self.ensure_comparison();
 
         egui::Panel::top("history_header").show(ui, |ui| self.header_ui(ui));
+        if self.done && self.len() == 0 {
+            self.nothing_loaded_ui(ui);
+            return;
+        }
         egui::Panel::left("timeline")
             .resizable(true)
             .default_size(300.0)
@@ -1110,6 +1114,31 @@ fn snapshot_ui(ui: &mut Ui, at: String, stored: &Payload, drift: Option<&[Change
             payload_ui(ui, "stored_snapshot_tree", stored);
         },
     );
+}
+
+impl HistoryPanel {
+    /// Loading ended with no event: say why, and what to do.
+    fn nothing_loaded_ui(&self, ui: &mut Ui) {
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.vertical_centered(|ui| {
+                ui.add_space(ui.available_height() / 3.0);
+                match (&self.load_error, self.mode) {
+                    (Some(_), _) => {
+                        ui.heading("No events to show");
+                        ui.label("The reason is above. Pick another stream on the left, or search for it by a part of its id.");
+                    }
+                    (None, Mode::Stream) => {
+                        ui.heading("This stream has no events");
+                        ui.label("Pick another stream on the left.");
+                    }
+                    (None, Mode::Projection) => {
+                        ui.heading("The projection selected no events");
+                        ui.label("Its fromStream / fromCategory source matches no event in this store.");
+                    }
+                }
+            });
+        });
+    }
 }
 
 fn empty_state_ui(ui: &mut Ui) {

@@ -185,7 +185,10 @@ impl StreamsPanel {
             });
             return None;
         }
-        let row_height = ui.spacing().interact_size.y;
+        // Two lines a row: the id, then its count, last version and last time.
+        let row_height = ui.spacing().interact_size.y
+            + ui.text_style_height(&egui::TextStyle::Body)
+            + 2.0 * ui.spacing().item_spacing.y;
         let total = self.rows.len();
         let mut wants_more = false;
         egui::ScrollArea::vertical().id_salt("streams_list").auto_shrink([false, false]).show_rows(
@@ -198,7 +201,7 @@ impl StreamsPanel {
                 }
                 for row in &self.rows[range] {
                     let selected = self.selected.as_deref() == Some(row.stream.as_str());
-                    ui.horizontal(|ui| {
+                    ui.vertical(|ui| {
                         let response = ui
                             .selectable_label(selected, RichText::new(&row.stream.0).monospace())
                             .on_hover_text(format!(
@@ -220,8 +223,15 @@ impl StreamsPanel {
                         if response.clicked() {
                             action = Some(StreamsAction::OpenStream(row.stream.0.clone()));
                         }
-                        // The last time is in the tooltip: the id needs the width.
-                        ui.weak(format!("{} ev", row.events));
+                        let last_time = row
+                            .last_recorded_at
+                            .map(|t| format!(" · {}", t.format("%Y-%m-%d %H:%M")))
+                            .unwrap_or_default();
+                        let events = if row.events == 1 { "event" } else { "events" };
+                        ui.horizontal(|ui| {
+                            ui.add_space(ui.spacing().button_padding.x);
+                            ui.weak(format!("{} {events} · v{}{last_time}", row.events, row.last_version));
+                        });
                     });
                 }
             },
