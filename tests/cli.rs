@@ -90,6 +90,19 @@ fn each_mistake_is_one_clear_line() {
     assert_one_line_error(&["demo", "create", path.to_str().unwrap()], "already exists: pass --force to replace it");
     let (ok, _, err) = eventscope(&["demo", "create", path.to_str().unwrap(), "--force"]);
     assert!(ok, "{err}");
+    // A SQLite database that is not an event store names the tables it found.
+    let db = TestDb::new(common::Backend::Sqlite, "cli_not_a_store");
+    db.exec("CREATE TABLE customers (id INTEGER); CREATE TABLE invoices (id INTEGER)");
+    assert_one_line_error(
+        &["streams", &db.target],
+        "not an event store eventscope recognises: found customers, invoices",
+    );
+    // Passwords given as a URL parameter or with an unencoded `/` never show either.
+    assert_one_line_error(&["streams", "postgres://u@127.0.0.1:1/db?password=s3cret"], "cannot reach");
+    assert_one_line_error(
+        &["streams", "postgres://u:s3cret/x@127.0.0.1:1/db"],
+        "postgres://u:***@127.0.0.1:1/db is not",
+    );
 }
 
 #[test]
