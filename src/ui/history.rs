@@ -185,6 +185,11 @@ impl HistoryPanel {
     }
 
     /// A panel stepping through a projection run; feed it with [`HistoryPanel::push_events`].
+    /// Gives the history back (the benchmark draws a frame of it, then goes on loading).
+    pub fn into_history(self) -> Option<History> {
+        self.history
+    }
+
     pub fn for_projection(name: &str, projection: Box<dyn Fold>) -> HistoryPanel {
         HistoryPanel {
             mode: Mode::Projection,
