@@ -279,11 +279,23 @@ fn a_watched_fold_file_refolds_when_saved_and_a_failing_fold_keeps_earlier_versi
     wait_until(&mut h, "the refold", |h| app(h).history.history().is_some_and(|x| x.failure().is_some()));
     assert!(h.query_all_by_label_contains("the fold failed at version 2 (PaymentConfirmed)").count() >= 1);
     assert!(h.query_all_by_label_contains("mine.js:2:").count() >= 1);
-    h.get_by_label("Go to the last good state (v1)").click();
+    // The last good state is shown beside the error, and one click away.
+    assert!(h.query_by_label("The last good state, after v1").is_some());
+    h.get_by_label("Go there").click();
     h.step();
     h.step();
     assert_eq!(app(&h).history.cursor_version(), Some(1));
     assert_eq!(app(&h).history.cursor_state().unwrap(), std::sync::Arc::new(json!({"n": 10})));
+    // A fold that fails at the very first event still shows where it started from.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&file, "({ $init: () => ({ n: 0 }),\n  $any: (s, e) => { throw new Error('nothing works'); } })")
+        .unwrap();
+    wait_until(&mut h, "the second refold", |h| {
+        app(h).history.history().and_then(|x| x.failure()).is_some_and(|f| f.index == Some(0))
+    });
+    h.step();
+    assert!(h.query_by_label_contains("The initial state").is_some());
+    assert!(h.query_all_by_label_contains("nothing works").count() >= 1);
 }
 
 #[test]

@@ -33,6 +33,9 @@ struct CursorView {
     hunks: Vec<Hunk>,
     /// The stored snapshot at this version, and how it differs from the recomputed state.
     snapshot: Option<(Payload, Option<Vec<Change>>)>,
+    /// Where the fold failed at or before the cursor: how many events the last good state
+    /// had seen (0: the initial state), and that state.
+    last_good: Option<(usize, Arc<Value>)>,
 }
 
 /// The comparison of the states at two versions.
@@ -515,7 +518,11 @@ impl HistoryPanel {
             };
             (stored.clone(), drift)
         });
-        self.view = Some(CursorView { index, state, changes, changed_paths, hunks, snapshot });
+        let last_good = match (&state, history.failure().and_then(|f| f.index)) {
+            (Err(_), Some(failed)) => history.state_after(failed).ok().map(|s| (failed, s)),
+            _ => None,
+        };
+        self.view = Some(CursorView { index, state, changes, changed_paths, hunks, snapshot, last_good });
     }
 
     fn ensure_blame(&mut self) {
@@ -933,12 +940,25 @@ impl HistoryPanel {
         }
         match &view.state {
             Err(_) => {
-                let last_good =
-                    self.history.as_ref().and_then(|h| h.failure()).and_then(|f| f.index).filter(|i| *i > 0);
-                if let Some(index) = last_good
-                    && ui.button(format!("Go to the last good state ({})", self.label_of(index - 1))).clicked()
-                {
-                    action = Some(TreeAction::GoToEvent(index - 1));
+                if let Some((count, state)) = &view.last_good {
+                    ui.add_space(4.0);
+                    ui.horizontal(|ui| {
+                        match count.checked_sub(1) {
+                            Some(index) => {
+                                ui.strong(format!("The last good state, after {}", self.label_of(index)));
+                                if ui.small_button("Go there").clicked() {
+                                    action = Some(TreeAction::GoToEvent(index));
+                                }
+                            }
+                            None => {
+                                ui.strong("The initial state (the fold failed at the first event)");
+                            }
+                        }
+                        if ui.small_button("Copy").clicked() {
+                            ui.ctx().copy_text(crate::diff::pretty(state));
+                        }
+                    });
+                    JsonTree::new("last_good_state").show(ui, state);
                 }
             }
             Ok(state) => {
