@@ -13,7 +13,6 @@ use egui_kittest::kittest::Queryable;
 use eventscope::demo::{DOUBLE_REFUND_ORDER, order_stream};
 use eventscope::fold::Blame;
 use eventscope::store::Target;
-use eventscope::ui::history::DiffTab;
 use eventscope::ui::{AppOptions, EventscopeApp, Screen};
 use serde_json::json;
 
@@ -155,19 +154,28 @@ fn compare_two_versions() {
     open_order_1042(&mut h);
     h.get_by_label("Compare two versions").click();
     h.step();
-    app_mut(&mut h).history.set_tab(DiffTab::Compare);
-    app_mut(&mut h).history.set_compare(1, 4);
+    // A from the cursor at v1, B from the cursor at v4, as a person picks them.
+    h.key_press(Key::Home);
+    h.step();
+    h.get_by_label("A = cursor").click();
+    h.step();
+    h.key_press(Key::End);
+    h.step();
+    h.get_by_label("B = cursor").click();
     h.step();
     h.step();
     // From v1 to v4: status placed → refund_requested; payment and refund fields added.
     assert!(h.query_by_label("/status").is_some());
-    assert!(h.query_by_label("\"refund_requested\"").is_some());
+    assert!(h.query_all_by_label("\"refund_requested\"").count() >= 2, "in the comparison and in the state at v4");
     assert!(h.query_by_label("/refund").is_some());
     assert!(h.query_by_label("/payment_id").is_some());
     assert!(h.query_by_label("5 added · 0 removed · 1 changed").is_some());
-    app_mut(&mut h).history.set_compare(3, 4);
+    h.key_press(Key::ArrowLeft);
+    h.step();
+    h.get_by_label("A = cursor").click();
     h.step();
     h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(3));
     assert!(h.query_by_label("0 added · 0 removed · 1 changed").is_some());
     assert!(h.query_by_label("/refund/requested_at").is_some());
 }
