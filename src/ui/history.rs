@@ -292,16 +292,6 @@ impl HistoryPanel {
         self.load_error.as_deref()
     }
 
-    pub fn set_tab(&mut self, tab: DiffTab) {
-        self.tab = tab;
-    }
-
-    /// Sets the versions compared in the Compare tab.
-    pub fn set_compare(&mut self, a: i64, b: i64) {
-        self.compare_a = a;
-        self.compare_b = b;
-    }
-
     pub fn set_show_blame(&mut self, on: bool) {
         self.show_blame = on;
     }
