@@ -200,21 +200,25 @@ fn export_reads_back_and_streams_in_store_order() {
         let mut csv = Vec::new();
         block_on(export(&store, &filter, ExportFormat::Csv, &mut csv, |_| true)).unwrap();
         let csv = String::from_utf8(csv).unwrap();
-        let mut rows = csv.lines();
-        assert_eq!(rows.next(), Some("position,recorded_at,stream,version,event_type,actor,payload,metadata"));
-        let first = rows.next().unwrap();
-        let e = &events[0];
-        assert!(
-            first.starts_with(&format!(
-                "{},{},{},{},{},",
-                e.position.unwrap(),
-                eventscope::model::format_time(e.recorded_at.unwrap()),
-                e.stream,
-                e.version,
-                e.event_type
-            )),
-            "{first}"
+        let rows = parse_csv(&csv);
+        assert_eq!(
+            rows[0],
+            ["position", "recorded_at", "stream", "version", "event_type", "actor", "payload", "metadata"]
         );
+        assert_eq!(rows.len(), events.len() + 1);
+        // Every row reads back as its event, JSON fields included.
+        for (row, e) in rows[1..].iter().zip(&events) {
+            assert_eq!(row[0], e.position.unwrap().to_string());
+            assert_eq!(row[1], eventscope::model::format_time(e.recorded_at.unwrap()));
+            assert_eq!(
+                (row[2].as_str(), row[3].as_str(), row[4].as_str()),
+                (e.stream.0.as_str(), e.version.to_string().as_str(), e.event_type.as_str())
+            );
+            assert_eq!(row[5], e.actor().unwrap_or_default());
+            assert_eq!(serde_json::from_str::<Value>(&row[6]).unwrap(), e.payload.to_output_json(), "{backend:?}");
+            let metadata = e.metadata.as_ref().map(|m| m.to_output_json()).unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&row[7]).unwrap(), metadata, "{backend:?}");
+        }
         // The command line streams the same.
         let (ok, out, err) =
             eventscope(&["audit", &db.target, "--type", "RefundRequested", "--type", "PaymentConfirmed"]);
@@ -235,6 +239,19 @@ fn export_reads_back_and_streams_in_store_order() {
         assert!(ok);
         let grace = demo.events.iter().filter(|e| meta(e, "actor") == "staff:grace").count();
         assert_eq!(out.lines().count(), grace + 1);
+        // A time range inside the store's weeks, given as RFC 3339: exactly the events in it.
+        let (since, until) = ("2026-03-10T06:00:00Z", "2026-03-12T18:30:00Z");
+        let (ok, out, err) = eventscope(&["audit", &db.target, "--since", since, "--until", until]);
+        assert!(ok, "{err}");
+        let window = |e: &&DemoEvent| {
+            e.recorded_at >= since.parse::<chrono::DateTime<Utc>>().unwrap()
+                && e.recorded_at < until.parse::<chrono::DateTime<Utc>>().unwrap()
+        };
+        let in_window: Vec<i64> = demo.events.iter().filter(window).map(|e| e.position).collect();
+        assert!(!in_window.is_empty() && in_window.len() < demo.events.len() / 2);
+        let printed: Vec<i64> =
+            out.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["position"].as_i64().unwrap()).collect();
+        assert_eq!(printed, in_window, "{backend:?}");
     }
 }
 
@@ -309,4 +326,31 @@ fn rows_that_are_not_text_or_json_do_not_fail_the_filters() {
         assert_eq!(keys, ["user"], "{backend:?}");
         block_on(store.close());
     }
+}
+
+/// Reads CSV as RFC 4180 writes it: quoted fields may hold commas, doubled quotes and newlines.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let (mut row, mut field) = (Vec::new(), String::new());
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, '\r') => {}
+            (false, c) => field.push(c),
+        }
+    }
+    rows
 }
