@@ -143,7 +143,11 @@ fn eventsourcing_fixture(db: &TestDb, app: &str) {
     let other =
         es_state("2026-03-01T00:00:00+00:00", json!({"originator_topic": "shop.domain:Order", "customer": "C-2"}));
     let snapshot = json!({"timestamp": {"_type_": "datetime_iso", "_data_": "2026-03-02T08:05:01+00:00"}, "topic": "shop.domain:Order",
-        "state": {"customer": "C-1", "paid": true, "_created_on": {"_type_": "datetime_iso", "_data_": "2026-03-02T08:00:00+00:00"}}})
+        "state": {"_id": {"_type_": "uuid_hex", "_data_": ES_ORDER}, "_version": 2,
+            "_created_on": {"_type_": "datetime_iso", "_data_": "2026-03-02T08:00:00+00:00"},
+            "_modified_on": {"_type_": "datetime_iso", "_data_": "2026-03-02T08:05:00+00:00"},
+            "customer": "C-1", "total": {"_type_": "decimal_str", "_data_": "19.99"},
+            "ref": {"_type_": "uuid_hex", "_data_": "00112233445566778899aabbccddeeff"}, "paid": true}})
     .to_string();
     let (events, snapshots, id_type) = match b {
         Backend::Sqlite => ("stored_events".to_owned(), "stored_snapshots".to_owned(), "TEXT"),
@@ -209,7 +213,10 @@ fn python_eventsourcing() {
         assert_eq!(read[0].metadata_str("topic"), Some("shop.domain:Order.Placed"), "the full topic is kept");
         assert_eq!(json_of(&read[0])["total"], json!(19.99), "decimal_str unwrapped");
         assert_eq!(json_of(&read[0])["ref"], json!("00112233-4455-6677-8899-aabbccddeeff"), "uuid_hex unwrapped");
-        assert_eq!(json_of(&read[0])["timestamp"], json!("2026-03-02T08:00:00.123456+00:00"));
+        // The event's own bookkeeping (its time, the aggregate's topic) is metadata, not payload.
+        assert_eq!(json_of(&read[0]).get("timestamp"), None);
+        assert_eq!(read[0].metadata_str("timestamp"), Some("2026-03-02T08:00:00.123456+00:00"));
+        assert_eq!(read[0].metadata_str("originator_topic"), Some("shop.domain:Order"));
         assert_eq!(
             read[0].recorded_at.map(eventscope::model::format_time).as_deref(),
             Some("2026-03-02T08:00:00.123Z"),
@@ -230,10 +237,16 @@ fn python_eventsourcing() {
         let snapshots = block_on(store.snapshots(&order)).unwrap();
         assert_eq!(snapshots.len(), 1);
         assert_eq!(snapshots[0].0, 2);
+        let expected_snapshot =
+            json!({"customer": "C-1", "total": 19.99, "ref": "00112233-4455-6677-8899-aabbccddeeff", "paid": true});
         assert_eq!(
             snapshots[0].1,
-            Payload::Json(json!({"customer": "C-1", "paid": true, "_created_on": "2026-03-02T08:00:00+00:00"}))
+            Payload::Json(expected_snapshot.clone()),
+            "the aggregate object's bookkeeping left out"
         );
+        // No drift: the merge fold of versions 1 and 2 is the snapshot.
+        let folded = eventscope::fold::replay(&mut eventscope::fold::MergeFold::default(), &read[..2]).unwrap();
+        assert_eq!(eventscope::diff::structural_diff(&folded, &expected_snapshot), vec![], "{backend:?}");
         cli_works(&db, &order, None);
         // The command line takes the key from the environment, never from an argument.
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventscope"))
@@ -244,6 +257,51 @@ fn python_eventsourcing() {
         let out: Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(out[0]["payload"]["carrier"], json!("DHL"), "{}", String::from_utf8_lossy(&output.stderr));
     }
+}
+
+/// eventsourcing's SQLite store runs in WAL mode: a copy taken while the application holds it
+/// open (a `-wal` with the newest event, and a `-shm`) opens, shows that event, and every file
+/// stays byte-for-byte the same.
+#[test]
+fn python_eventsourcing_in_wal_mode_is_read_without_changing_a_byte() {
+    use sqlx::{ConnectOptions, Connection};
+    let db = TestDb::new(Backend::Sqlite, "eventsourcing_wal");
+    eventsourcing_fixture(&db, "orders");
+    let copy = tempfile::tempdir().unwrap();
+    block_on(async {
+        let mut app = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(db.path())
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .pragma("wal_autocheckpoint", "0")
+            .connect()
+            .await
+            .unwrap();
+        let state = es_state("2026-03-04T09:00:00+00:00", json!({"delivered": true}));
+        sqlx::query("INSERT INTO stored_events VALUES (?1, 4, 'shop.domain:Order.Delivered', ?2)")
+            .bind(ES_ORDER)
+            .bind(state)
+            .execute(&mut app)
+            .await
+            .unwrap();
+        let name = db.path().file_name().unwrap().to_string_lossy().into_owned();
+        for suffix in ["", "-wal", "-shm"] {
+            std::fs::copy(
+                db.path().with_file_name(format!("{name}{suffix}")),
+                copy.path().join(format!("es.sqlite{suffix}")),
+            )
+            .unwrap();
+        }
+        app.close().await.unwrap();
+    });
+    let before = common::fingerprints(copy.path());
+    assert_eq!(before.len(), 3);
+    let store = block_on(Store::open(Target::Sqlite(copy.path().join("es.sqlite")), None)).unwrap();
+    assert_eq!(store.layout.library, "eventsourcing");
+    let read = events(&store, ES_ORDER);
+    assert_eq!(read.last().map(|e| e.event_type.as_str()), Some("Order.Delivered"), "the event still in the WAL");
+    assert_eq!(streams(&store).len(), 2);
+    block_on(store.close());
+    assert_eq!(common::fingerprints(copy.path()), before, "the store's files changed");
 }
 
 #[test]

@@ -105,10 +105,14 @@ pub fn decode_snapshot(bytes: Vec<u8>, codec: Codec, cipher_key: Option<&[u8]>) 
     match decode_bytes(bytes, codec, cipher_key) {
         Payload::Json(mut value) if codec == Codec::Eventsourcing => {
             unwrap_values(&mut value);
-            Payload::Json(match value.get_mut("state") {
+            let mut state = match value.get_mut("state") {
                 Some(state) => state.take(),
                 None => value,
-            })
+            };
+            if let Value::Object(fields) = &mut state {
+                fields.retain(|key, _| !EVENTSOURCING_SNAPSHOT_BOOKKEEPING.contains(&key.as_str()));
+            }
+            Payload::Json(state)
         }
         other => other,
     }
@@ -305,8 +309,17 @@ fn looks_like_protobuf(bytes: &[u8]) -> bool {
     fields > 0 && i == bytes.len()
 }
 
+/// What eventsourcing keeps inside an event's state about the event rather than the aggregate:
+/// moved to the metadata, so that the payload (and the merge fold) holds the domain's fields.
+const EVENTSOURCING_EVENT_BOOKKEEPING: &[&str] = &["timestamp", "originator_topic"];
+
+/// What eventsourcing keeps inside a snapshot's aggregate state about the aggregate object: left
+/// out, so that a snapshot compares with the state folded from the events.
+const EVENTSOURCING_SNAPSHOT_BOOKKEEPING: &[&str] = &["_id", "_version", "_created_on", "_modified_on"];
+
 /// eventsourcing: the short event name from the topic (kept whole in the metadata), plain
-/// values for wrapped ones, and the time from inside the state.
+/// values for wrapped ones, the time from inside the state, and the state's bookkeeping fields
+/// in the metadata.
 fn undo_eventsourcing(event: &mut Event) {
     let topic = event.event_type.clone();
     event.event_type = short_topic(&topic).to_owned();
@@ -315,13 +328,20 @@ fn undo_eventsourcing(event: &mut Event) {
         _ => Map::new(),
     };
     meta.insert("topic".to_owned(), Value::String(topic));
-    event.metadata = Some(Payload::Json(Value::Object(meta)));
     if let Payload::Json(state) = &mut event.payload {
         unwrap_values(state);
         if event.recorded_at.is_none() {
             event.recorded_at = state.get("timestamp").and_then(Value::as_str).and_then(parse_time);
         }
+        if let Value::Object(fields) = state {
+            for key in EVENTSOURCING_EVENT_BOOKKEEPING {
+                if let Some(value) = fields.remove(*key) {
+                    meta.insert((*key).to_owned(), value);
+                }
+            }
+        }
     }
+    event.metadata = Some(Payload::Json(Value::Object(meta)));
 }
 
 /// `module.sub:Class.Event` → `Class.Event`.
