@@ -480,14 +480,6 @@ impl Store {
 pub const EXPORT_COLUMNS: [&str; 8] =
     ["position", "recorded_at", "stream", "version", "event_type", "actor", "payload", "metadata"];
 
-fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
-}
-
 /// One event as a CSV line (with the newline).
 pub fn csv_line(event: &Event) -> String {
     let fields = [
@@ -500,8 +492,7 @@ pub fn csv_line(event: &Event) -> String {
         event.payload.to_output_json().to_string(),
         event.metadata.as_ref().map(|m| m.to_output_json().to_string()).unwrap_or_default(),
     ];
-    let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-    format!("{}\n", quoted.join(","))
+    crate::projection::sql::csv_record(fields)
 }
 
 /// The export formats.

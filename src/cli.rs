@@ -483,9 +483,6 @@ async fn print_preview(
         }
         return Ok(());
     }
-    if format == FormatArg::Csv {
-        return Err(anyhow!("--compare prints JSON (rows added, removed and changed): leave out --format csv"));
-    }
     let Some(relation) = definition.relation.clone() else {
         return Err(anyhow!(
             "a bare query names no deployed relation to compare with: write CREATE VIEW name AS … (or CREATE MATERIALIZED VIEW / CREATE TABLE … AS)"
@@ -502,8 +499,16 @@ async fn print_preview(
     if comparison.incomplete {
         eprintln!("warning: a side has more rows than --max-rows: rows beyond it were not compared");
     }
-    let output = json!({"relation": relation, "rows": rows.to_json(), "compare": comparison.to_json()});
-    println!("{}", serde_json::to_string_pretty(&output)?);
+    match format {
+        FormatArg::Csv => {
+            let columns: Vec<String> = rows.columns.iter().map(|c| c.name.clone()).collect();
+            print!("{}", comparison.to_csv(&columns));
+        }
+        FormatArg::Json => {
+            let output = json!({"relation": relation, "rows": rows.to_json(), "compare": comparison.to_json()});
+            println!("{}", serde_json::to_string_pretty(&output)?);
+        }
+    }
     Ok(())
 }
 

@@ -324,6 +324,25 @@ fn the_preview_command() {
         let (ok, out, _) = eventscope(&["preview", &db.target, "--sql", &orders, "--format", "csv"]);
         assert!(ok);
         assert!(out.starts_with("region_id,orders\n"), "{out}");
+        // The comparison as CSV: a change column, then the query's columns; a changed row twice.
+        let (ok, out, err) = eventscope(&["preview", &db.target, "--sql", &orders, "--compare", "--format", "csv"]);
+        assert!(ok, "{err}");
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some("change,region_id,orders"));
+        let changes: Vec<&str> = lines.map(|l| l.split(',').next().unwrap()).collect();
+        assert_eq!(
+            changes,
+            [
+                "added",
+                "added",
+                "removed",
+                "changed: deployed",
+                "changed: proposed",
+                "changed: deployed",
+                "changed: proposed"
+            ],
+            "{backend:?}: {out}"
+        );
 
         let (ok, out, err) =
             eventscope(&["preview", &db.target, "--sql", &file("all.sql", "SELECT * FROM events"), "--max-rows", "5"]);

@@ -6,7 +6,6 @@
 //! transaction that is rolled back, with a time-out and a row cap.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -378,25 +377,21 @@ impl ResultSet {
 
     /// The rows as CSV (RFC 4180: a header line, fields quoted when they need it).
     pub fn to_csv(&self) -> String {
-        let mut out = String::new();
-        let line = |out: &mut String, fields: Vec<String>| {
-            let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            let _ = writeln!(out, "{}", quoted.join(","));
-        };
-        line(&mut out, self.columns.iter().map(|c| c.name.clone()).collect());
+        let mut out = csv_record(self.columns.iter().map(|c| c.name.clone()));
         for row in &self.rows {
-            line(&mut out, row.iter().map(Cell::to_display).collect());
+            out += &csv_record(row.iter().map(Cell::to_display));
         }
         out
     }
 }
 
-fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
+/// One CSV record (RFC 4180: fields with commas, quotes or line breaks quoted), with its newline.
+pub fn csv_record(fields: impl IntoIterator<Item = String>) -> String {
+    let quoted: Vec<String> = fields
+        .into_iter()
+        .map(|f| if f.contains([',', '"', '\n', '\r']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f })
+        .collect();
+    format!("{}\n", quoted.join(","))
 }
 
 /// How a proposed result differs from the deployed relation, row by row, keyed by a column.
@@ -422,6 +417,31 @@ impl Comparison {
             "counts": {"added": self.added.len(), "removed": self.removed.len(), "changed": self.changed.len(), "unchanged": self.unchanged},
             "incomplete": self.incomplete,
         })
+    }
+
+    /// The differences as CSV: a `change` column (added, removed, or a changed row's `deployed`
+    /// and `proposed` lines), then the given columns.
+    pub fn to_csv(&self, columns: &[String]) -> String {
+        let record = |change: &str, row: &Value| {
+            let cell = |name: &String| match row.get(name) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(text)) => text.clone(),
+                Some(other) => other.to_string(),
+            };
+            csv_record(std::iter::once(change.to_owned()).chain(columns.iter().map(cell)))
+        };
+        let mut out = csv_record(std::iter::once("change".to_owned()).chain(columns.iter().cloned()));
+        for row in &self.added {
+            out += &record("added", row);
+        }
+        for row in &self.removed {
+            out += &record("removed", row);
+        }
+        for (_, deployed, proposed) in &self.changed {
+            out += &record("changed: deployed", deployed);
+            out += &record("changed: proposed", proposed);
+        }
+        out
     }
 }
 
