@@ -65,16 +65,29 @@ pub enum AuditError {
     Store(#[from] StoreError),
 }
 
-/// The time column as a timestamp (PostgreSQL) or as epoch seconds (SQLite, whose times are text).
+/// Epoch seconds from a number that counts seconds, milliseconds or microseconds since 1970, told
+/// apart by size as the window shows them (`Cell::as_time`).
+fn scaled_epoch(number: &str) -> String {
+    format!(
+        "(CASE WHEN abs({number}) < 1e11 THEN {number} * 1.0 WHEN abs({number}) < 1e14 THEN {number} / 1e3 \
+         ELSE {number} / 1e6 END)"
+    )
+}
+
+/// The time column as a timestamp (PostgreSQL) or as epoch seconds (SQLite, whose times are text
+/// or numbers whatever the column declares).
 fn time_value(d: Dialect, c: &ColumnRef) -> String {
     let column = col(c);
     match (d, c.kind) {
         (Dialect::Postgres, ColumnKind::TimestampTz) => column,
         (Dialect::Postgres, ColumnKind::Timestamp) => format!("({column} AT TIME ZONE 'UTC')"),
-        (Dialect::Postgres, ColumnKind::Integer) => format!("to_timestamp({column})"),
+        (Dialect::Postgres, ColumnKind::Integer) => format!("to_timestamp({})", scaled_epoch(&column)),
         (Dialect::Postgres, _) => format!("CAST({column} AS timestamptz)"),
-        (Dialect::Sqlite, ColumnKind::Integer) => format!("CAST({column} AS REAL)"),
-        (Dialect::Sqlite, _) => format!("((julianday({column}) - 2440587.5) * 86400.0)"),
+        (Dialect::Sqlite, _) => format!(
+            "(CASE WHEN typeof({column}) IN ('integer', 'real') THEN {} \
+             ELSE (julianday({column}) - 2440587.5) * 86400.0 END)",
+            scaled_epoch(&column)
+        ),
     }
 }
 

@@ -354,3 +354,34 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     }
     rows
 }
+
+#[test]
+fn time_filters_read_epoch_numbers_as_the_window_shows_them() {
+    for backend in backends() {
+        let db = TestDb::new(backend, "audit_epoch_ms");
+        let ms = |t: &str| t.parse::<chrono::DateTime<Utc>>().unwrap().timestamp_millis();
+        let int = match backend {
+            Backend::Sqlite => "INTEGER",
+            Backend::Postgres => "BIGINT",
+        };
+        db.exec(&format!(
+            "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, payload TEXT NOT NULL, recorded_at {int}, position INTEGER);
+             INSERT INTO events VALUES ('s-1', 1, 'A', '{{}}', {}, 1), ('s-1', 2, 'B', '{{}}', {}, 2), ('s-1', 3, 'C', '{{}}', {}, 3);",
+            ms("2026-03-01T10:00:00Z"),
+            ms("2026-03-02T10:00:00Z"),
+            ms("2026-03-03T10:00:00Z"),
+        ));
+        let store = db.open();
+        let events = audit_all(&store, &AuditFilter::default(), true);
+        assert_eq!(events[1].recorded_at, Some("2026-03-02T10:00:00Z".parse().unwrap()), "milliseconds shown as such");
+        let middle = AuditFilter {
+            since: Some("2026-03-02T00:00:00Z".parse().unwrap()),
+            until: Some("2026-03-03T00:00:00Z".parse().unwrap()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(positions(&audit_all(&store, &middle, true)), [2], "{backend:?}");
+        let histogram = block_on(store.audit_histogram(&AuditFilter::default(), 10)).unwrap();
+        assert_eq!(histogram.range.map(|(first, _)| first), events[0].recorded_at, "{backend:?}");
+        block_on(store.close());
+    }
+}
