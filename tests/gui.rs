@@ -552,3 +552,37 @@ fn map_a_database_no_library_wrote() {
     wait_until(&mut h, "the streams", |h| app(h).streams.rows().len() == 1);
     assert_eq!(app(&h).streams.rows()[0].stream.0, "door-1");
 }
+
+#[test]
+fn a_slow_fold_over_a_long_stream_folds_behind_a_progress_bar() {
+    let db = workshop();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.js");
+    std::fs::write(
+        &file,
+        "({ $init: () => ({ n: 0 }), $any: (s, e) => { let x = 0; for (let i = 0; i < 20000; i++) { x += i; } s.n += 1; return s; } })",
+    )
+    .unwrap();
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    let stream = eventscope::demo::account_stream("C-107");
+    app_mut(&mut h).open_event(&stream, 1);
+    h.step();
+    wait_until(&mut h, "the stream to load", |h| {
+        app(h).history.history().is_some_and(|x| x.len() == 2405) && !app(h).history.is_loading()
+    });
+    app_mut(&mut h).history.choose_fold(Some(eventscope::ui::scripts::WatchedScript::new(
+        eventscope::ui::scripts::ScriptSource::File(file),
+    )));
+    h.step();
+    // Straight to the end while the fold is still on its way: no state is passed off as this one.
+    h.key_press(Key::End);
+    h.step();
+    // (20,000 loop turns an event: far more than one frame's 12 ms slice for 2,405 events.)
+    assert!(app(&h).history.history().is_some_and(|x| x.is_folding()));
+    assert!(app(&h).history.cursor_state().is_none());
+    assert!(h.query_by_label_contains("folding with slow.js").is_some(), "the progress bar");
+    assert!(h.query_by_label_contains("Folding: the state appears").is_some());
+    wait_until(&mut h, "the fold to get there", |h| app(h).history.cursor_state().is_some());
+    assert_eq!(app(&h).history.cursor_state().unwrap(), std::sync::Arc::new(json!({"n": 2405})));
+}

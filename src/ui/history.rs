@@ -298,7 +298,13 @@ impl HistoryPanel {
 
     /// The state at the cursor (after the view is computed).
     pub fn cursor_state(&self) -> Option<Arc<Value>> {
-        self.view.as_ref().and_then(|v| v.state.as_ref().ok().cloned())
+        self.current_view().and_then(|v| v.state.as_ref().ok().cloned())
+    }
+
+    /// The view computed for the cursor's event: `None` while the fold has not got there yet
+    /// (the view of an earlier cursor is not shown as this one's).
+    fn current_view(&self) -> Option<&CursorView> {
+        self.view.as_ref().filter(|v| v.index == self.cursor)
     }
 
     /// Who last changed `path` at the cursor, as an event index (after the blame is computed).
@@ -891,6 +897,11 @@ impl HistoryPanel {
     fn state_ui(&mut self, ui: &mut Ui) -> Option<TreeAction> {
         self.view.as_ref()?;
         let at = self.label_of(self.cursor);
+        if self.current_view().is_none() {
+            ui.heading(format!("State after {at}"));
+            ui.weak("Folding: the state appears when the fold gets to this event (the bar above shows how far it is).");
+            return None;
+        }
         let state_to_copy = self.cursor_state();
         let mut action = None;
         ui.horizontal(|ui| {
@@ -913,7 +924,7 @@ impl HistoryPanel {
             let fold = self.history.as_ref().map_or("", |h| h.fold_name());
             ui.weak(format!("the state of {fold} after this event; highlighted fields changed here"));
         }
-        let Some(view) = &self.view else {
+        let Some(view) = self.current_view() else {
             return None;
         };
         if let Some(failure) = self.history.as_ref().and_then(|h| h.failure()) {
@@ -1070,8 +1081,12 @@ impl HistoryPanel {
             }
         });
         ui.separator();
+        if self.tab == DiffTab::Changes && self.current_view().is_none() {
+            ui.weak("Folding: the changes appear when the fold gets to this event.");
+            return;
+        }
         let (changes, hunks, error): (&[Change], &[Hunk], Option<&str>) = match self.tab {
-            DiffTab::Changes => match &self.view {
+            DiffTab::Changes => match self.current_view() {
                 Some(view) => match &view.state {
                     Ok(_) => (&view.changes, &view.hunks, None),
                     Err(e) => (&[], &[], Some(e.as_str())),
