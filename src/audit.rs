@@ -117,7 +117,7 @@ fn pg_meta_jsonb(column: &ColumnRef) -> String {
                 "(CASE WHEN substring({c} FROM 1 FOR 1) = '\\x7b'::bytea THEN convert_from({c}, 'UTF8')::jsonb END)"
             )
         }
-        _ => format!("(CASE WHEN left(ltrim(CAST({c} AS TEXT)), 1) = '{{' THEN CAST({c} AS jsonb) END)"),
+        _ => format!("(CASE WHEN left(ltrim(CAST({c} AS TEXT), E' \\t\\r\\n'), 1) = '{{' THEN CAST({c} AS jsonb) END)"),
     }
 }
 
@@ -202,12 +202,15 @@ fn conditions(
         out.push(format!("{expr} = {p}"));
     }
     if !filter.text.is_empty() {
-        let p = sql.bind(Param::Text(filter.text.clone()));
+        let mut p = sql.bind(Param::Text(filter.text.clone()));
         let payload = match (d, c.payload.kind) {
             // Bytes that are not UTF-8 (compressed, encrypted) cannot be converted to text, and
-            // one such row would fail the query: the escaped form never fails, and reads as the
-            // text for ASCII.
-            (Dialect::Postgres, ColumnKind::Bytes) => format!("encode({}, 'escape')", col(&c.payload)),
+            // one such row would fail the query: both sides are compared in the escaped form,
+            // which never fails.
+            (Dialect::Postgres, ColumnKind::Bytes) => {
+                p = format!("encode(convert_to(CAST({p} AS TEXT), 'UTF8'), 'escape')");
+                format!("encode({}, 'escape')", col(&c.payload))
+            }
             _ => format!("CAST({} AS TEXT)", col(&c.payload)),
         };
         out.push(match d {

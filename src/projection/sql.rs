@@ -181,10 +181,11 @@ const SIDE_EFFECT_FUNCTIONS: &[&str] = &[
     "pg_ls_dir",
 ];
 
-/// Whether a function name (lower case, unquoted) is one of [`SIDE_EFFECT_FUNCTIONS`].
-fn acts_on_server(name: &str) -> bool {
+/// Whether a name (lower case, unquoted) is one of [`SIDE_EFFECT_FUNCTIONS`]; a prefix only
+/// counts where the name is called (`called`), so that a column such as `lo_bound` stays usable.
+fn acts_on_server(name: &str, called: bool) -> bool {
     SIDE_EFFECT_FUNCTIONS.iter().any(|f| match f.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
+        Some(prefix) => called && name.starts_with(prefix),
         None => name == *f,
     })
 }
@@ -211,10 +212,11 @@ pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
     }
     let end =
         toks.iter().rev().find(|(k, r)| !(*k == TokenKind::Punct && &text[r.clone()] == ";")).map_or(0, |(_, r)| r.end);
-    for (kind, range) in &toks {
+    for (i, (kind, range)) in toks.iter().enumerate() {
         if matches!(kind, TokenKind::Word | TokenKind::QuotedIdent) {
             let name = unquote(&text[range.clone()]).to_ascii_lowercase();
-            if acts_on_server(&name) {
+            let called = toks.get(i + 1).is_some_and(|(k, r)| *k == TokenKind::Punct && &text[r.clone()] == "(");
+            if acts_on_server(&name, called) {
                 return Err(refuse(format!("{name}() acts on the server")));
             }
         }
@@ -561,6 +563,8 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
+        // Names that only start like a refused function are columns like any other.
+        assert!(parse_definition("SELECT lo_bound, \"dblinks\" FROM t").is_ok());
         // Semicolons and keywords inside literals and comments are not statements.
         assert!(parse_definition("SELECT ';DELETE FROM x', $$; drop$$ -- ; insert\n").is_ok());
     }

@@ -112,8 +112,10 @@ pub fn url_without_password(url: &str) -> String {
 /// The URL as typed, each character of its passwords shown as `•`: as many characters as the
 /// text, so that a text field's cursor and selection still line up with what is typed.
 pub fn dot_passwords(url: &str) -> String {
-    let ranges: Vec<std::ops::Range<usize>> = url_parts(url)
-        .map(|parts| parts.passwords())
+    let parts = url_parts(url);
+    let mut ranges: Vec<std::ops::Range<usize>> = parts
+        .as_ref()
+        .map(UrlParts::passwords)
         .unwrap_or_default()
         .into_iter()
         .map(|password| {
@@ -121,6 +123,15 @@ pub fn dot_passwords(url: &str) -> String {
             start..start + password.len()
         })
         .collect();
+    // While it is being typed, `user:pass` has no `@` yet: what follows the `:` is a password
+    // unless it is a port.
+    if let Some(parts) = parts.filter(|p| p.credentials.is_none())
+        && let Some((_, after_colon)) = parts.host.split_once(':')
+        && !after_colon.bytes().all(|b| b.is_ascii_digit())
+    {
+        let start = after_colon.as_ptr() as usize - url.as_ptr() as usize;
+        ranges.push(start..start + after_colon.len());
+    }
     url.char_indices().map(|(i, c)| if ranges.iter().any(|r| r.contains(&i)) { '•' } else { c }).collect()
 }
 
@@ -177,7 +188,10 @@ impl<'a> UrlParts<'a> {
 pub fn url_parts(url: &str) -> Option<UrlParts<'_>> {
     let (scheme, rest) = url.split_once("://")?;
     let before_query = &rest[..rest.find('?').unwrap_or(rest.len())];
-    let (credentials, location) = match before_query.rfind('@').or_else(|| rest.rfind('@')) {
+    // (The last `@` of all is only taken when no `password=` comes before it: an `@` may also
+    // stand in a query parameter's value.)
+    let fallback = || rest.rfind('@').filter(|at| !rest[..*at].contains("password="));
+    let (credentials, location) = match before_query.rfind('@').or_else(fallback) {
         Some(at) => {
             let (user_info, location) = (&rest[..at], &rest[at + 1..]);
             let credentials = match user_info.split_once(':') {
@@ -710,6 +724,12 @@ mod tests {
         );
         assert_eq!(dot_passwords("postgres://bob:pé@h/db?password=xy&a=1"), "postgres://bob:••@h/db?password=••&a=1");
         assert_eq!(dot_passwords("postgres://h/db"), "postgres://h/db");
+        assert_eq!(dot_passwords("postgres://bob:hun"), "postgres://bob:•••", "while typing");
+        assert_eq!(dot_passwords("postgres://db:5432/x"), "postgres://db:5432/x");
+        assert_eq!(
+            mask_url("postgres://localhost/db?user=bob&password=p@ss"),
+            "postgres://localhost/db?user=bob&password=***"
+        );
         let parts = url_parts("postgres://bob:a%40b@host/db?password=c").unwrap();
         assert_eq!(parts.passwords(), vec!["a%40b", "c"]);
     }

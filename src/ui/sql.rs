@@ -238,10 +238,19 @@ impl SqlPanel {
     }
 
     fn poll_export(&mut self) {
-        if let Some(note) = self.export.as_ref().and_then(|finished| finished.try_recv().ok()) {
-            self.note = Some(note);
-            self.export = None;
+        use std::sync::mpsc::TryRecvError;
+        let Some(finished) = &self.export else {
+            return;
+        };
+        match finished.try_recv() {
+            Ok(note) => self.note = Some(note),
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => {
+                self.note =
+                    Some("the export stopped before writing the file: run the query and export again".to_owned())
+            }
         }
+        self.export = None;
     }
 
     pub fn ui(&mut self, ui: &mut Ui, worker: &mut Worker) {
