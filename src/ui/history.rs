@@ -924,9 +924,7 @@ impl HistoryPanel {
             let fold = self.history.as_ref().map_or("", |h| h.fold_name());
             ui.weak(format!("the state of {fold} after this event; highlighted fields changed here"));
         }
-        let Some(view) = self.current_view() else {
-            return None;
-        };
+        let view = self.current_view()?;
         if let Some(failure) = self.history.as_ref().and_then(|h| h.failure()) {
             egui::Frame::group(ui.style()).fill(ui.visuals().extreme_bg_color).show(ui, |ui| {
                 ui.colored_label(ui.visuals().error_fg_color, RichText::new(failure.to_string()).strong());
