@@ -40,6 +40,22 @@ pub fn push_segment(path: &str, segment: &str) -> String {
     format!("{path}/{escaped}")
 }
 
+/// The changed paths and every ancestor of each (`/a/b` gives `/a/b` and `/a`): the nodes a
+/// tree highlights, worked out once rather than per node drawn.
+pub fn paths_with_ancestors(changes: &[Change]) -> std::collections::HashSet<String> {
+    let mut paths = std::collections::HashSet::new();
+    for change in changes {
+        let mut path = change.path.as_str();
+        while paths.insert(path.to_owned()) {
+            match path.rfind('/') {
+                Some(parent) if parent > 0 => path = &path[..parent],
+                _ => break,
+            }
+        }
+    }
+    paths
+}
+
 /// The structural diff of two values, in document order. Objects are compared key by key,
 /// arrays index by index; where the two sides are of different kinds the whole value changed.
 pub fn structural_diff(old: &Value, new: &Value) -> Vec<Change> {
@@ -229,5 +245,14 @@ mod tests {
     fn counts() {
         let changes = structural_diff(&json!({"a": 1, "b": 1}), &json!({"a": 2, "c": 1}));
         assert_eq!(change_counts(&changes), (1, 1, 1));
+    }
+
+    #[test]
+    fn changed_paths_come_with_their_ancestors() {
+        let changes = structural_diff(&json!({"a": {"b": 1}, "c": 1}), &json!({"a": {"b": 2}, "c": 1, "d": [1]}));
+        let paths = paths_with_ancestors(&changes);
+        let mut sorted: Vec<&str> = paths.iter().map(String::as_str).collect();
+        sorted.sort();
+        assert_eq!(sorted, ["/a", "/a/b", "/d"]);
     }
 }

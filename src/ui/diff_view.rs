@@ -9,9 +9,31 @@ use crate::diff::{Change, ChangeKind, Hunk, LineTag};
 
 const SHORT: usize = 80;
 
+/// The value as compact JSON cut to [`SHORT`] characters. It is drawn every frame, so a large
+/// value is serialised only as far as is shown.
 fn short(value: &Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() > SHORT { format!("{}…", text.chars().take(SHORT).collect::<String>()) } else { text }
+    /// Takes bytes until it holds enough, then refuses more (which stops the serialiser).
+    struct Prefix(Vec<u8>);
+    impl std::io::Write for Prefix {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.0.len() > SHORT * 4 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.0.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut prefix = Prefix(Vec::new());
+    let _ = serde_json::to_writer(&mut prefix, value);
+    let text = String::from_utf8_lossy(&prefix.0);
+    if text.chars().count() > SHORT {
+        format!("{}…", text.chars().take(SHORT).collect::<String>())
+    } else {
+        text.into_owned()
+    }
 }
 
 /// The changed paths, one per row, with old → new values (right-click copies).
@@ -80,5 +102,21 @@ pub fn line_diff_ui(ui: &mut Ui, hunks: &[Hunk]) {
             }
             ui.add(egui::Label::new(text).extend());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_values_are_cut_to_what_is_shown() {
+        assert_eq!(short(&serde_json::json!({"a": 1})), r#"{"a":1}"#);
+        let large = Value::Array((0..100_000).map(|i| Value::from(format!("item {i}"))).collect());
+        let text = short(&large);
+        assert!(text.ends_with('…') && text.chars().count() == SHORT + 1, "{text}");
+        assert!(text.starts_with(r#"["item 0","item 1""#));
+        let wide = Value::String("é".repeat(500));
+        assert_eq!(short(&wide).chars().count(), SHORT + 1);
     }
 }

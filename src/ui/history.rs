@@ -505,7 +505,7 @@ impl HistoryPanel {
             }
             _ => (Vec::new(), Vec::new()),
         };
-        let changed_paths = changes.iter().map(|c| c.path.clone()).collect();
+        let changed_paths = crate::diff::paths_with_ancestors(&changes);
         let version = history.events().get(index).map(|e| e.version);
         let snapshot = version.and_then(|v| self.snapshots.get(&v)).map(|stored| {
             let drift = match (stored, &state) {

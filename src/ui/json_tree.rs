@@ -46,7 +46,7 @@ impl<'a> JsonTree<'a> {
         JsonTree { id_salt, changed: None, blame: None, open_depth: 3 }
     }
 
-    /// Highlight these paths (and their ancestors).
+    /// Highlight these paths: give their ancestors too ([`crate::diff::paths_with_ancestors`]).
     pub fn changed(mut self, paths: &'a HashSet<String>) -> Self {
         self.changed = Some(paths);
         self
@@ -90,8 +90,7 @@ impl<'a> JsonTree<'a> {
         depth: usize,
         action: &mut Option<TreeAction>,
     ) {
-        let is_changed =
-            self.changed.is_some_and(|c| c.contains(path) || c.iter().any(|p| p.starts_with(&format!("{path}/"))));
+        let is_changed = self.changed.is_some_and(|c| c.contains(path));
         let key_text = if is_changed {
             RichText::new(key).monospace().color(changed_color(ui)).strong()
         } else {
