@@ -54,9 +54,15 @@ pub struct SqlPanel {
     pub tab: ResultTab,
     plot_x: usize,
     plot_y: Vec<bool>,
+    /// Per column of the result: whether every value is a number (worked out once per run).
+    numeric: Vec<bool>,
+    /// The x axis labels for a column (`plot_x`), kept until another column goes across.
+    x_labels: Option<(usize, Arc<Vec<String>>)>,
     bars: bool,
     compare_key: Option<String>,
     comparison: Option<Result<Comparison, String>>,
+    /// The line diff of each changed row of the comparison, in its order.
+    changed_hunks: Vec<Vec<crate::diff::Hunk>>,
     dialog: FileDialog,
     dialog_purpose: Option<DialogPurpose>,
     /// An export being written: its note arrives when the file is.
@@ -80,6 +86,9 @@ impl SqlPanel {
             selected_row: None,
             tab: ResultTab::Table,
             plot_x: 0,
+            numeric: Vec::new(),
+            x_labels: None,
+            changed_hunks: Vec::new(),
             plot_y: Vec::new(),
             bars: false,
             compare_key: None,
@@ -152,7 +161,9 @@ impl SqlPanel {
         if let Ok(rs) = &outcome.result {
             // Plot: the first column across, the numeric ones up.
             self.plot_x = 0;
-            self.plot_y = (0..rs.columns.len()).map(|i| i > 0 && rs.is_numeric(i)).collect();
+            self.numeric = (0..rs.columns.len()).map(|i| rs.is_numeric(i)).collect();
+            self.plot_y = self.numeric.iter().enumerate().map(|(i, numeric)| i > 0 && *numeric).collect();
+            self.x_labels = None;
             if self.compare_key.as_ref().is_none_or(|k| rs.column_index(k).is_none()) {
                 self.compare_key = rs.columns.first().map(|c| c.name.clone());
             }
@@ -176,6 +187,10 @@ impl SqlPanel {
                 Some(Err(format!("reading the deployed relation failed: {e}")))
             }
             _ => None,
+        };
+        self.changed_hunks = match &self.comparison {
+            Some(Ok(c)) => c.changed.iter().map(|(_, old, new)| crate::diff::line_diff(old, new, 2)).collect(),
+            _ => Vec::new(),
         };
     }
 
@@ -494,7 +509,7 @@ impl SqlPanel {
             ui.separator();
             ui.label("up (y):");
             for (i, column) in rs.columns.iter().enumerate() {
-                if rs.is_numeric(i)
+                if self.numeric.get(i).copied().unwrap_or(false)
                     && let Some(on) = self.plot_y.get_mut(i)
                 {
                     ui.checkbox(on, &column.name);
@@ -504,9 +519,12 @@ impl SqlPanel {
             ui.radio_value(&mut self.bars, false, "line");
             ui.radio_value(&mut self.bars, true, "bars");
         });
-        let numeric_x = rs.is_numeric(self.plot_x);
-        let labels: Vec<String> =
-            rs.rows.iter().map(|r| r.get(self.plot_x).map(Cell::to_display).unwrap_or_default()).collect();
+        let numeric_x = self.numeric.get(self.plot_x).copied().unwrap_or(false);
+        if self.x_labels.as_ref().is_none_or(|(column, _)| *column != self.plot_x) {
+            let labels = rs.rows.iter().map(|r| r.get(self.plot_x).map(Cell::to_display).unwrap_or_default());
+            self.x_labels = Some((self.plot_x, Arc::new(labels.collect())));
+        }
+        let labels = self.x_labels.as_ref().map(|(_, labels)| labels.clone()).unwrap_or_default();
         let x_of = |i: usize, row: &[Cell]| {
             if numeric_x { row.get(self.plot_x).and_then(Cell::as_f64).unwrap_or(i as f64) } else { i as f64 }
         };
@@ -607,13 +625,13 @@ impl SqlPanel {
                         .id_salt(("removed", row[&c.key].to_string()))
                         .show(ui, |ui| JsonTree::new("removed_row").show(ui, row));
                     }
-                    for (k, old, new) in &c.changed {
+                    for ((k, _, _), hunks) in c.changed.iter().zip(&self.changed_hunks) {
                         egui::CollapsingHeader::new(
                             RichText::new(format!("~ {k}")).color(changed_color(ui)).monospace(),
                         )
                         .id_salt(("changed", k))
                         .default_open(c.changed.len() <= 3)
-                        .show(ui, |ui| line_diff_ui(ui, &crate::diff::line_diff(old, new, 2)));
+                        .show(ui, |ui| line_diff_ui(ui, hunks));
                     }
                 });
             }
