@@ -51,6 +51,19 @@ fn wait_until(h: &mut Harness<'_, UnderTest>, what: &str, done: impl Fn(&Harness
     h.step();
 }
 
+/// Opens the SQL view, picks a bundled example and waits for its preview.
+fn run_sql_example(h: &mut Harness<'_, UnderTest>, example: &str) {
+    wait_until(h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    h.get_by_label("SQL preview").click();
+    h.step();
+    h.get_by_label("example").click();
+    h.step();
+    h.step();
+    h.get_by_label(example).click();
+    h.step();
+    wait_until(h, "the preview", |h| !app(h).sql.is_running() && app(h).sql.result().is_some());
+}
+
 fn workshop() -> TestDb {
     let db = TestDb::new(Backend::Sqlite, "gui");
     db.write_workshop();
@@ -337,15 +350,7 @@ fn a_projection_run_is_stepped_through_like_a_stream() {
 fn a_sql_example_runs_into_a_table_and_a_plot() {
     let db = workshop();
     let mut h = harness(Target::Sqlite(db.path()));
-    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
-    h.get_by_label("SQL preview").click();
-    h.step();
-    h.get_by_label("example").click();
-    h.step();
-    h.step();
-    h.get_by_label("revenue_per_day.sqlite.sql").click();
-    h.step();
-    wait_until(&mut h, "the preview", |h| !app(h).sql.is_running() && app(h).sql.result().is_some());
+    run_sql_example(&mut h, "revenue_per_day.sqlite.sql");
     assert!(h.query_by_label("28 rows").is_some());
     assert!(h.query_by_label("2026-03-02").is_some(), "the first day is in the table");
     // Sorting by revenue puts the most negative day first.
@@ -376,15 +381,7 @@ fn a_sql_example_runs_into_a_table_and_a_plot() {
 fn the_deployed_read_model_comparison_in_the_window() {
     let db = workshop();
     let mut h = harness(Target::Sqlite(db.path()));
-    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
-    h.get_by_label("SQL preview").click();
-    h.step();
-    h.get_by_label("example").click();
-    h.step();
-    h.step();
-    h.get_by_label("orders_by_region.sqlite.sql").click();
-    h.step();
-    wait_until(&mut h, "the preview", |h| !app(h).sql.is_running() && app(h).sql.result().is_some());
+    run_sql_example(&mut h, "orders_by_region.sqlite.sql");
     h.get_by_label("Compare with deployed orders_by_region").click();
     h.step();
     h.step();

@@ -10,6 +10,18 @@ use common::{block_on, fingerprints};
 use eventscope::store::{Store, Target};
 use sqlx::{ConnectOptions, Connection, Executor};
 
+/// A writing connection to a WAL-mode SQLite file, as the application that owns the store has.
+async fn wal_writer(path: &Path) -> sqlx::SqliteConnection {
+    sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .pragma("wal_autocheckpoint", "0")
+        .connect()
+        .await
+        .unwrap()
+}
+
 /// Builds `dir/store.sqlite` in WAL mode with `rows` events, copying the files while the writer
 /// still holds them open (so the WAL is not checkpointed into the main file), then removes the
 /// files named in `drop_files` from the copy.
@@ -17,14 +29,7 @@ fn wal_store(dir: &Path, rows: i64, drop_files: &[&str]) {
     let source = tempfile::tempdir().unwrap();
     let db = source.path().join("store.sqlite");
     block_on(async {
-        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&db)
-            .create_if_missing(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            .pragma("wal_autocheckpoint", "0")
-            .connect()
-            .await
-            .unwrap();
+        let mut conn = wal_writer(&db).await;
         conn.execute("CREATE TABLE events (aggregate_id TEXT, version INTEGER, event_type TEXT, payload TEXT, PRIMARY KEY (aggregate_id, version))")
             .await
             .unwrap();
@@ -85,13 +90,7 @@ fn a_cleanly_closed_wal_store_opens_without_creating_files() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.sqlite");
     block_on(async {
-        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&db)
-            .create_if_missing(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            .connect()
-            .await
-            .unwrap();
+        let mut conn = wal_writer(&db).await;
         conn.execute("CREATE TABLE events (aggregate_id TEXT, version INTEGER, event_type TEXT, payload TEXT); INSERT INTO events VALUES ('s-1', 1, 'A', '{}')")
             .await
             .unwrap();
@@ -106,13 +105,7 @@ fn a_store_a_writer_has_open_shows_the_writers_new_events() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.sqlite");
     block_on(async {
-        let mut writer = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&db)
-            .create_if_missing(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            .connect()
-            .await
-            .unwrap();
+        let mut writer = wal_writer(&db).await;
         writer
             .execute("CREATE TABLE events (aggregate_id TEXT, version INTEGER, event_type TEXT, payload TEXT); INSERT INTO events VALUES ('s-1', 1, 'A', '{}'); PRAGMA wal_checkpoint(TRUNCATE)")
             .await

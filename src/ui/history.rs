@@ -1224,12 +1224,11 @@ fn payload_ui(ui: &mut Ui, id: &str, payload: &Payload) {
             ui.colored_label(ui.visuals().error_fg_color, format!("Could not decode: {reason}"));
             ui.weak(format!("{} bytes, shown raw:", bytes.len()));
             ui.add(egui::Label::new(RichText::new(hex_dump(bytes, 64)).monospace()).selectable(true));
-            if looks_textual(bytes) {
+            // Drawn every frame: only the part shown as text is looked at.
+            let shown = &bytes[..bytes.len().min(4096)];
+            if looks_textual(shown) {
                 ui.weak("As text (bytes that are not UTF-8 shown as \\xNN):");
-                ui.add(
-                    egui::Label::new(RichText::new(escape_invalid_utf8(&bytes[..bytes.len().min(4096)])).monospace())
-                        .selectable(true),
-                );
+                ui.add(egui::Label::new(RichText::new(escape_invalid_utf8(shown)).monospace()).selectable(true));
             }
         }
     }
