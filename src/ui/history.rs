@@ -895,13 +895,10 @@ impl HistoryPanel {
     }
 
     fn state_ui(&mut self, ui: &mut Ui) -> Option<TreeAction> {
-        self.view.as_ref()?;
-        let at = self.label_of(self.cursor);
-        if self.current_view().is_none() {
-            ui.heading(format!("State after {at}"));
-            ui.weak("Folding: the state appears when the fold gets to this event (the bar above shows how far it is).");
+        if self.history.as_ref().is_none_or(History::is_empty) {
             return None;
         }
+        let at = self.label_of(self.cursor);
         let state_to_copy = self.cursor_state();
         let mut action = None;
         ui.horizontal(|ui| {
@@ -924,7 +921,11 @@ impl HistoryPanel {
             let fold = self.history.as_ref().map_or("", |h| h.fold_name());
             ui.weak(format!("the state of {fold} after this event; highlighted fields changed here"));
         }
-        let view = self.current_view()?;
+        // (The fold picker stays usable while a slow fold is on its way.)
+        let Some(view) = self.current_view() else {
+            ui.weak("Folding: the state appears when the fold gets to this event (the bar above shows how far it is).");
+            return None;
+        };
         if let Some(failure) = self.history.as_ref().and_then(|h| h.failure()) {
             egui::Frame::group(ui.style()).fill(ui.visuals().extreme_bg_color).show(ui, |ui| {
                 ui.colored_label(ui.visuals().error_fg_color, RichText::new(failure.to_string()).strong());
