@@ -580,6 +580,7 @@ fn a_slow_fold_over_a_long_stream_folds_behind_a_progress_bar() {
     assert!(app(&h).history.cursor_state().is_none());
     assert!(h.query_by_label_contains("folding with slow.js").is_some(), "the progress bar");
     assert!(h.query_by_label_contains("Folding: the state appears").is_some());
+    assert!(h.query_by_label_contains("slow.js applies to").is_some(), "the fold can be changed meanwhile");
     wait_until(&mut h, "the fold to get there", |h| app(h).history.cursor_state().is_some());
     assert_eq!(app(&h).history.cursor_state().unwrap(), std::sync::Arc::new(json!({"n": 2405})));
 }
