@@ -105,7 +105,11 @@ impl StatusBar {
             }
             if let Some(counts) = self.counts {
                 ui.separator();
-                ui.label(format!("{} streams · {} events", counts.streams, counts.events));
+                ui.label(format!(
+                    "{} · {}",
+                    counted(counts.streams, "stream", "streams"),
+                    counted(counts.events, "event", "events")
+                ));
             }
             if let Some(error) = self.last_error.clone() {
                 ui.separator();
@@ -495,6 +499,11 @@ impl eframe::App for EventscopeApp {
 }
 
 /// Opens the window on a store.
+/// A count with its noun: `1 stream`, `73 streams`.
+pub fn counted(count: i64, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
 pub fn run(target: Target, layout: Option<String>, start: StartAt) -> anyhow::Result<()> {
     let title = format!("eventscope — {}", target.display());
     let options = eframe::NativeOptions {

@@ -129,9 +129,8 @@ impl StreamsPanel {
             ui.heading("Streams");
             if let Some(count) = self.count {
                 let text = match self.applied_search.as_deref() {
-                    Some("") | None => format!("{count} streams"),
-                    Some(_) if count == 1 => "1 match".to_owned(),
-                    Some(_) => format!("{count} matches"),
+                    Some("") | None => super::counted(count, "stream", "streams"),
+                    Some(_) => super::counted(count, "match", "matches"),
                 };
                 ui.weak(text);
             }
@@ -227,10 +226,10 @@ impl StreamsPanel {
                             .last_recorded_at
                             .map(|t| format!(" · {}", t.format("%Y-%m-%d %H:%M")))
                             .unwrap_or_default();
-                        let events = if row.events == 1 { "event" } else { "events" };
+                        let events = super::counted(row.events, "event", "events");
                         ui.horizontal(|ui| {
                             ui.add_space(ui.spacing().button_padding.x);
-                            ui.weak(format!("{} {events} · v{}{last_time}", row.events, row.last_version));
+                            ui.weak(format!("{events} · v{}{last_time}", row.last_version));
                         });
                     });
                 }
