@@ -218,6 +218,9 @@ fn a_bad_url_shows_an_error_in_words_without_the_password() {
     assert!(h.query_by_label("Could not open the store").is_some());
     assert!(h.query_all_by_label_contains("cannot reach the PostgreSQL server at 127.0.0.1:1").count() >= 1);
     assert_eq!(h.query_all_by_label_contains("s3cret").count(), 0);
+    // The URL is back in its field to be corrected; the field draws its password as dots.
+    assert_eq!(app(&h).connect.url, "postgres://alice:s3cret@127.0.0.1:1/shop");
+    assert_eq!(eventscope::store::dot_passwords(&app(&h).connect.url), "postgres://alice:••••••@127.0.0.1:1/shop");
     // The window stays usable: the workshop button is there, and a typed path opens a store.
     assert!(h.query_by_label("Open the workshop store").is_some());
     let db = workshop();

@@ -336,6 +336,11 @@ impl EventscopeApp {
                 }
             }
             Reply::Failed { message } => {
+                // A URL that failed goes back in its field, to be corrected there (its password
+                // drawn as dots).
+                if let Some(Target::Postgres(url)) = &target {
+                    self.connect.url = url.clone();
+                }
                 // A database that opened but matched no layout can be mapped by hand.
                 self.unmapped = target.filter(|_| message.contains("not an event store"));
                 self.connect.error = Some(message.clone());
