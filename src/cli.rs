@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::fold::{Fold, JsFold, MergeFold};
 use crate::model::{StreamId, VersionChecker};
 use crate::projection::JsProjection;
-use crate::projection::sql::{PreviewError, PreviewLimits};
+use crate::projection::sql::{PreviewError, PreviewLimits, PreviewPermissions};
 use crate::store::query::LogCursor;
 use crate::store::query::{StreamQuery, StreamSort};
 use crate::store::{EventCursor, Store, Target};
@@ -135,6 +135,14 @@ pub enum Command {
         /// At most this many rows.
         #[arg(long, default_value_t = 10_000)]
         max_rows: usize,
+        /// PostgreSQL: let the preview call this function, which is not built in (or is
+        /// volatile); repeat for several. Only for functions you know do not write.
+        #[arg(long = "allow-function", value_name = "NAME")]
+        allow_functions: Vec<String>,
+        /// PostgreSQL: run the preview even though the role is privileged (superuser,
+        /// replication, server files …). Better: connect as a role that can only read.
+        #[arg(long)]
+        allow_privileged_role: bool,
     },
     /// Stream the events that match every filter, in store order, as JSON Lines or CSV.
     Audit {
@@ -179,9 +187,14 @@ pub enum Command {
         audit: bool,
         #[arg(long, default_value_t = 1_000_000)]
         audit_events: usize,
-        /// With --audit: also measure on this PostgreSQL database (its `events` table is replaced).
+        /// With --audit: also measure on this PostgreSQL server, in a database the benchmark
+        /// creates (eventscope_bench_audit) and drops afterwards; the role must be able to create
+        /// databases.
         #[arg(long)]
         postgres: Option<String>,
+        /// With --postgres: replace an eventscope_bench_audit database left by an earlier run.
+        #[arg(long)]
+        force: bool,
     },
     /// The workshop store.
     Demo {
@@ -274,9 +287,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         };
         return crate::ui::run(target, layout, start);
     };
-    if let Command::Bench { events, streams, jumps, frames, audit, audit_events, postgres } = command {
+    if let Command::Bench { events, streams, jumps, frames, audit, audit_events, postgres, force } = command {
         if audit {
-            return crate::bench::audit::run(audit_events, postgres);
+            return crate::bench::audit::run(audit_events, postgres, force);
         }
         return crate::bench::run(crate::bench::BenchOptions {
             long_stream_events: events,
@@ -304,11 +317,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let store = open(&store, layout.as_deref()).await?;
                 print_state(&store, &stream, at, fold).await
             }
-            Command::Preview { store, sql, compare, key, format, timeout_ms, max_rows } => {
+            Command::Preview {
+                store,
+                sql,
+                compare,
+                key,
+                format,
+                timeout_ms,
+                max_rows,
+                allow_functions,
+                allow_privileged_role,
+            } => {
                 let text = std::fs::read_to_string(&sql).map_err(|e| anyhow!("cannot read {}: {e}", sql.display()))?;
                 let limits = PreviewLimits { timeout: std::time::Duration::from_millis(timeout_ms), max_rows };
+                let permissions = PreviewPermissions {
+                    allowed_functions: allow_functions.into_iter().collect(),
+                    privileged_role: allow_privileged_role,
+                };
                 let store = open(&store, layout.as_deref()).await?;
-                print_preview(&store, &text, compare, key, format, limits).await
+                print_preview(&store, &text, compare, key, format, limits, &permissions).await
             }
             Command::Audit { store, since, until, types, stream, meta, text, format } => {
                 let filter = audit_filter(since, until, types, stream, meta, text)?;
@@ -464,9 +491,11 @@ async fn print_preview(
     key: Option<String>,
     format: FormatArg,
     limits: PreviewLimits,
+    permissions: &PreviewPermissions,
 ) -> anyhow::Result<()> {
     let cancel = crate::store::CancelToken::default();
-    let (definition, rows) = store.preview(text, limits, &cancel).await.map_err(|e| preview_failure(text, e))?;
+    let (definition, rows) =
+        store.preview(text, limits, permissions, &cancel).await.map_err(|e| preview_failure(text, e))?;
     if rows.truncated {
         eprintln!("warning: only the first {} rows are shown (--max-rows)", rows.rows.len());
     }
@@ -493,7 +522,8 @@ async fn print_preview(
             "the definition names `{relation}`, which is not deployed in this store: there is nothing to compare with"
         ));
     }
-    let deployed = store.preview_relation(&relation, limits, &cancel).await.map_err(|e| preview_failure(text, e))?;
+    let deployed =
+        store.preview_relation(&relation, limits, permissions, &cancel).await.map_err(|e| preview_failure(text, e))?;
     let key = key.or_else(|| rows.columns.first().map(|c| c.name.clone())).unwrap_or_default();
     let comparison = crate::projection::sql::compare(&deployed, &rows, &key).map_err(|e| anyhow!(e))?;
     if comparison.incomplete {

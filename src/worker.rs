@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use crate::audit::{ActorSummary, AuditFilter, CauseNode, ExportFormat, Histogram};
 use crate::model::{Event, Payload, StreamSummary};
-use crate::projection::sql::{Definition, PreviewError, PreviewLimits, ResultSet};
+use crate::projection::sql::{Definition, PreviewError, PreviewLimits, PreviewPermissions, ResultSet};
 use crate::store::layout::{Catalog, Layout};
+use crate::store::pg_guard::RolePrivileges;
 use crate::store::query::StreamQuery;
 use crate::store::query::{Dialect, LogCursor};
 use crate::store::{CancelToken, EventCursor, LogPage, Store, StoreCounts, StreamPage, Target};
@@ -46,7 +47,7 @@ pub enum Request {
     LoadLog { page_size: usize },
     /// Preview a SQL projection definition (read-only, with these limits), and read the
     /// deployed relation it names, when there is one, for the comparison.
-    Preview { text: String, limits: PreviewLimits },
+    Preview { text: String, limits: PreviewLimits, permissions: PreviewPermissions },
     /// One page of the global log under an audit filter.
     AuditPage { filter: AuditFilter, cursor: LogCursor, forward: bool, limit: usize },
     /// The counts under an audit filter: total, by type, over time (about `bars` bars), by actor.
@@ -72,6 +73,8 @@ pub enum Reply {
         layout: Box<Layout>,
         layouts: Vec<Layout>,
         counts: StoreCounts,
+        /// What the PostgreSQL role may do (`None` on SQLite).
+        role: Option<RolePrivileges>,
     },
     /// One page of the streams list.
     Streams(StreamPage),
@@ -291,7 +294,7 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
         },
         Request::LoadStream { stream, page_size } => load_stream(shared, id, stream, page_size).await,
         Request::LoadLog { page_size } => load_log(shared, id, page_size).await,
-        Request::Preview { text, limits } => preview(shared, id, text, limits).await,
+        Request::Preview { text, limits, permissions } => preview(shared, id, text, limits, permissions).await,
         Request::AuditPage { filter, cursor, forward, limit } => match shared.store().await {
             Ok(store) => store
                 .audit_page(&filter, &cursor, forward, limit)
@@ -345,6 +348,7 @@ async fn install(shared: &Shared, target: Target, store: Store) -> Result<Reply,
         layout: Box::new(store.layout.clone()),
         layouts: store.layouts.clone(),
         counts,
+        role: store.role.clone(),
     };
     let previous = shared.store.write().await.replace(Arc::new(store));
     if let Some(previous) = previous
@@ -392,13 +396,19 @@ async fn load_stream(shared: &Shared, id: RequestId, stream: String, page_size: 
     last_page
 }
 
-async fn preview(shared: &Shared, id: RequestId, text: String, limits: PreviewLimits) -> Result<Reply, String> {
+async fn preview(
+    shared: &Shared,
+    id: RequestId,
+    text: String,
+    limits: PreviewLimits,
+    permissions: PreviewPermissions,
+) -> Result<Reply, String> {
     let store = shared.store().await?;
     let token = CancelToken::default();
     if let Ok(mut previews) = shared.previews.lock() {
         previews.insert(id, token.clone());
     }
-    let reply = match store.preview(&text, limits, &token).await {
+    let reply = match store.preview(&text, limits, &permissions, &token).await {
         Err(e) => PreviewReply {
             definition: crate::projection::sql::parse_definition(&text).ok(),
             result: Err(e),
@@ -407,7 +417,7 @@ async fn preview(shared: &Shared, id: RequestId, text: String, limits: PreviewLi
         Ok((definition, rows)) => {
             let deployed = match &definition.relation {
                 Some(name) if store.relation_exists(name).await.unwrap_or(false) => {
-                    Some(store.preview_relation(name, limits, &token).await)
+                    Some(store.preview_relation(name, limits, &permissions, &token).await)
                 }
                 _ => None,
             };

@@ -396,7 +396,7 @@ fn the_deployed_read_model_comparison_in_the_window() {
     h.get_by_label("▶ Run").click();
     h.step();
     wait_until(&mut h, "the refusal", |h| !app(h).sql.is_running());
-    assert!(h.query_by_label_contains("DELETE writes to the store").is_some());
+    assert!(h.query_by_label_contains("refused: DELETE writes to events").is_some());
 }
 
 #[test]

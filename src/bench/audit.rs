@@ -133,8 +133,58 @@ async fn measure(
     Ok(())
 }
 
-/// Runs the audit benchmark on a store of `events` events.
-pub fn run(events: usize, postgres: Option<String>) -> anyhow::Result<()> {
+/// The database the PostgreSQL half creates on the server it is given, and drops afterwards.
+pub const BENCH_DATABASE: &str = "eventscope_bench_audit";
+
+/// Creates [`BENCH_DATABASE`] on the server of `url` (whose role may create databases) and gives
+/// the URL of it. The benchmark never writes to a database it did not create: an existing one of
+/// that name is refused, unless `force` says it is a leftover of an earlier run to replace.
+async fn create_bench_database(url: &str, force: bool) -> anyhow::Result<sqlx::postgres::PgConnectOptions> {
+    use std::str::FromStr as _;
+    let server = sqlx::postgres::PgConnectOptions::from_str(url)?;
+    let mut admin = sqlx::PgConnection::connect_with(&server).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(BENCH_DATABASE)
+        .fetch_one(&mut admin)
+        .await?;
+    if exists && !force {
+        anyhow::bail!(
+            "a database named {BENCH_DATABASE} already exists on that server: the benchmark only writes to a \
+             database it creates; drop it, or pass --force if it is left over from an earlier benchmark"
+        );
+    }
+    if exists {
+        admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {BENCH_DATABASE} WITH (FORCE)"))).await?;
+    }
+    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {BENCH_DATABASE}"))).await?;
+    admin.close().await?;
+    Ok(server.database(BENCH_DATABASE))
+}
+
+/// The server URL pointing at another database (credentials and parameters kept).
+fn database_url(url: &str, database: &str) -> anyhow::Result<String> {
+    let parts =
+        crate::store::url_parts(url).ok_or_else(|| anyhow::anyhow!("not a URL: {}", crate::store::mask_url(url)))?;
+    let credentials = match parts.credentials {
+        Some((user, Some(password))) => format!("{user}:{password}@"),
+        Some((user, None)) => format!("{user}@"),
+        None => String::new(),
+    };
+    let query = if parts.query.is_empty() { String::new() } else { format!("?{}", parts.query.join("&")) };
+    Ok(format!("{}://{credentials}{}/{database}{query}", parts.scheme, parts.host))
+}
+
+/// Drops the database [`create_bench_database`] made.
+async fn drop_bench_database(url: &str) -> anyhow::Result<()> {
+    let mut admin = sqlx::PgConnection::connect(url).await?;
+    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))).await?;
+    admin.close().await?;
+    Ok(())
+}
+
+/// Runs the audit benchmark on a store of `events` events: a SQLite file it creates, and with
+/// `postgres` (a server URL) a database it creates there (see [`create_bench_database`]).
+pub fn run(events: usize, postgres: Option<String>, force: bool) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let dir = std::env::temp_dir().join(format!("eventscope-audit-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -167,25 +217,34 @@ pub fn run(events: usize, postgres: Option<String>) -> anyhow::Result<()> {
         store.close().await;
         raw_pool.close().await;
 
-        if let Some(url) = postgres {
+        if let Some(server_url) = postgres {
             let t = Instant::now();
-            let mut conn = sqlx::PgConnection::connect(&url).await?;
-            conn.execute("DROP TABLE IF EXISTS events").await?;
-            conn.execute(TABLE_POSTGRES).await?;
-            conn.execute(sqlx::AssertSqlSafe(fill_sql(true, events))).await?;
-            conn.execute("CREATE INDEX events_recorded_at ON events (recorded_at)").await?;
-            conn.execute("ANALYZE events").await?;
-            conn.close().await?;
-            println!("PostgreSQL store of {events} events written in {:.1} s", t.elapsed().as_secs_f64());
-            let store = Store::open(Target::Postgres(url.clone()), None).await?;
-            let raw_pool = sqlx::PgPool::connect(&url).await?;
-            let run_raw = |sql: &'static str| -> futures_util::future::BoxFuture<'_, anyhow::Result<usize>> {
-                let pool = raw_pool.clone();
-                Box::pin(async move { Ok(sqlx::query(sql).fetch_all(&pool).await?.len()) })
-            };
-            println!("PostgreSQL:");
-            measure(&store, &RAW_POSTGRES, &run_raw).await?;
-            store.close().await;
+            let options = create_bench_database(&server_url, force).await?;
+            let url = database_url(&server_url, BENCH_DATABASE)?;
+            let measured = async {
+                let mut conn = sqlx::PgConnection::connect_with(&options).await?;
+                conn.execute(TABLE_POSTGRES).await?;
+                conn.execute(sqlx::AssertSqlSafe(fill_sql(true, events))).await?;
+                conn.execute("CREATE INDEX events_recorded_at ON events (recorded_at)").await?;
+                conn.execute("ANALYZE events").await?;
+                conn.close().await?;
+                println!("PostgreSQL store of {events} events written in {:.1} s", t.elapsed().as_secs_f64());
+                let store = Store::open(Target::Postgres(url.clone()), None).await?;
+                let raw_pool = sqlx::PgPool::connect(&url).await?;
+                let run_raw = |sql: &'static str| -> futures_util::future::BoxFuture<'_, anyhow::Result<usize>> {
+                    let pool = raw_pool.clone();
+                    Box::pin(async move { Ok(sqlx::query(sql).fetch_all(&pool).await?.len()) })
+                };
+                println!("PostgreSQL:");
+                measure(&store, &RAW_POSTGRES, &run_raw).await?;
+                store.close().await;
+                raw_pool.close().await;
+                Ok::<(), anyhow::Error>(())
+            }
+            .await;
+            let dropped = drop_bench_database(&server_url).await;
+            measured?;
+            dropped?;
         }
         Ok::<(), anyhow::Error>(())
     });

@@ -1,9 +1,12 @@
 //! SQL projections previewed before they are deployed. This module is pure: it reads a
-//! definition (a bare `SELECT`/`WITH`, or `CREATE [MATERIALIZED] VIEW name AS …` /
-//! `CREATE TABLE name AS …`, of which only the query runs), refuses anything that would write,
-//! holds result sets, compares a result with the deployed relation by a key column, and exports
-//! CSV and JSON. Running the query is the store's job (`Store::preview`), read-only, in a
-//! transaction that is rolled back, with a time-out and a row cap.
+//! definition (a bare query, or `CREATE [MATERIALIZED] VIEW name AS …` / `CREATE TABLE name AS
+//! …`, of which only the query runs), holds result sets, compares a result with the deployed
+//! relation by a key column, and exports CSV and JSON.
+//!
+//! Deciding what may run is not done here, from words: the store's guards do it with the
+//! database's own machinery (`store::sqlite_guard`: SQLite's authorizer and
+//! `sqlite3_stmt_readonly`; `store::pg_guard`: PostgreSQL's parser and the server's catalog), and
+//! the store runs the query read-only, with a time-out and a row cap, on a session of its own.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,6 +28,16 @@ impl Default for PreviewLimits {
     }
 }
 
+/// What the user allows previews beyond the default, for this session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PreviewPermissions {
+    /// Functions that are not built in (or built-in volatile ones) the user allows by name
+    /// (`name` or `schema.name`).
+    pub allowed_functions: std::collections::BTreeSet<String>,
+    /// The user understands the PostgreSQL role is privileged and runs previews anyway.
+    pub privileged_role: bool,
+}
+
 /// What a definition asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Definition {
@@ -44,6 +57,14 @@ pub enum PreviewError {
     /// eventscope will not run this statement.
     #[error("{0}")]
     Refused(String),
+    /// The query calls a function the user may allow by name (`function`).
+    #[error("{message}")]
+    FunctionNotAllowed { function: String, message: String },
+    /// The connected PostgreSQL role is privileged: previews wait for the user's word.
+    #[error(
+        "previews are refused under this {summary}: connect as a role that can only read, or say you          understand (--allow-privileged-role; in the window, the tick box in the SQL panel)"
+    )]
+    PrivilegedRole { summary: String },
     /// The database refused or failed the query; `position` is a byte offset into the text given.
     #[error("{message}")]
     Database { message: String, position: Option<usize> },
@@ -157,155 +178,88 @@ fn dollar_tag(bytes: &[u8]) -> Option<usize> {
     (bytes.get(end) == Some(&b'$')).then_some(end + 1)
 }
 
-/// Functions that act on the server even in a read-only transaction, by name or by name prefix
-/// (`*`): advisory locks outlive the rolled-back transaction, dblink writes through a connection
-/// of its own, and so on.
-const SIDE_EFFECT_FUNCTIONS: &[&str] = &[
-    "pg_terminate_backend",
-    "pg_cancel_backend",
-    "pg_reload_conf",
-    "pg_rotate_logfile",
-    "pg_promote",
-    "pg_switch_wal",
-    "pg_create_restore_point",
-    "pg_advisory*",
-    "pg_try_advisory*",
-    "pg_notify",
-    "pg_logical_emit_message",
-    "lo_*",
-    "dblink*",
-    "set_config",
-    "load_extension",
-    "pg_read_file",
-    "pg_read_binary_file",
-    "pg_ls_dir",
-];
-
-/// Whether a name (lower case, unquoted) is one of [`SIDE_EFFECT_FUNCTIONS`]; a prefix only
-/// counts where the name is called (`called`), so that a column such as `lo_bound` stays usable.
-fn acts_on_server(name: &str, called: bool) -> bool {
-    SIDE_EFFECT_FUNCTIONS.iter().any(|f| match f.strip_suffix('*') {
-        Some(prefix) => called && name.starts_with(prefix),
-        None => name == *f,
-    })
-}
-
-/// Reads a definition: which query runs, and which relation it would create. Refuses, with the
-/// reason, anything that is not one read-only query.
+/// Reads a definition: which query runs, and which relation it would create. Anything that is
+/// not a `CREATE [MATERIALIZED] VIEW` / `CREATE TABLE … AS` runs as given (trailing semicolons
+/// aside): whether it may run at all is the store's guard's to decide, not this reader's.
 pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
     let toks: Vec<(TokenKind, std::ops::Range<usize>)> =
         tokens(text).into_iter().filter(|(k, _)| !matches!(k, TokenKind::Space | TokenKind::Comment)).collect();
     let word = |i: usize| -> Option<String> {
         toks.get(i).filter(|(k, _)| *k == TokenKind::Word).map(|(_, r)| text[r.clone()].to_ascii_uppercase())
     };
-    let refuse = |what: String| {
-        PreviewError::Refused(format!(
-            "{what}: eventscope only previews queries — a SELECT or WITH, or the query of a \
-             CREATE [MATERIALIZED] VIEW / CREATE TABLE … AS — and the store is left unchanged"
-        ))
-    };
-    // One statement only: a `;` may only end the text.
-    if let Some(pos) = toks.iter().position(|(k, r)| *k == TokenKind::Punct && &text[r.clone()] == ";")
-        && pos + 1 < toks.len()
-    {
-        return Err(refuse("the text holds more than one statement".to_owned()));
-    }
-    let end =
-        toks.iter().rev().find(|(k, r)| !(*k == TokenKind::Punct && &text[r.clone()] == ";")).map_or(0, |(_, r)| r.end);
-    for (i, (kind, range)) in toks.iter().enumerate() {
-        if matches!(kind, TokenKind::Word | TokenKind::QuotedIdent) {
-            let name = unquote(&text[range.clone()]).to_ascii_lowercase();
-            let called = toks.get(i + 1).is_some_and(|(k, r)| *k == TokenKind::Punct && &text[r.clone()] == "(");
-            if acts_on_server(&name, called) {
-                return Err(refuse(format!("{name}() acts on the server")));
-            }
-        }
-    }
-    let first_word = toks.iter().position(|(k, r)| !(*k == TokenKind::Punct && &text[r.clone()] == "("));
-    let Some(first) = first_word else {
+    let is_semicolon = |(k, r): &(TokenKind, std::ops::Range<usize>)| *k == TokenKind::Punct && &text[r.clone()] == ";";
+    let end = toks.iter().rev().find(|t| !is_semicolon(t)).map_or(0, |(_, r)| r.end);
+    let Some(first) = toks.iter().position(|(k, r)| !(*k == TokenKind::Punct && &text[r.clone()] == "(")) else {
         return Err(PreviewError::Refused("the query is empty: write a SELECT".to_owned()));
     };
-    match word(first).as_deref() {
-        Some("SELECT" | "WITH" | "VALUES" | "TABLE") => {
-            let start = toks[0].1.start;
-            Ok(Definition { query: text[start..end].to_owned(), query_offset: start, relation: None, kind: None })
-        }
-        Some("CREATE") => {
-            let mut i = first + 1;
-            if word(i).as_deref() == Some("OR") && word(i + 1).as_deref() == Some("REPLACE") {
-                i += 2;
-            }
-            while matches!(word(i).as_deref(), Some("TEMP" | "TEMPORARY" | "UNLOGGED" | "RECURSIVE")) {
-                i += 1;
-            }
-            let kind = match (word(i).as_deref(), word(i + 1).as_deref()) {
-                (Some("MATERIALIZED"), Some("VIEW")) => {
-                    i += 2;
-                    "MATERIALIZED VIEW"
-                }
-                (Some("VIEW"), _) => {
-                    i += 1;
-                    "VIEW"
-                }
-                (Some("TABLE"), _) => {
-                    i += 1;
-                    "TABLE"
-                }
-                _ => return Err(refuse("CREATE of anything but a view or a table AS a query".to_owned())),
-            };
-            if word(i).as_deref() == Some("IF") {
-                i += 3;
-            }
-            // The relation name: identifiers joined by dots.
-            let mut relation = String::new();
-            while let Some((TokenKind::Word | TokenKind::QuotedIdent, r)) = toks.get(i) {
-                relation.push_str(&unquote(&text[r.clone()]));
-                i += 1;
-                match toks.get(i) {
-                    Some((TokenKind::Punct, dot)) if &text[dot.clone()] == "." => {
-                        relation.push('.');
-                        i += 1;
-                    }
-                    _ => break,
-                }
-            }
-            // Skip a column list and options up to AS.
-            while let Some((_, r)) = toks.get(i) {
-                if word(i).as_deref() == Some("AS") {
-                    break;
-                }
-                let _ = r;
-                i += 1;
-            }
-            let Some((_, as_range)) = toks.get(i) else {
-                return Err(refuse(format!("CREATE {kind} without AS followed by a query")));
-            };
-            // (`AS ;` leaves no query: the start is then the end.)
-            let query_start = toks.get(i + 1).map_or(as_range.end, |(_, r)| r.start).min(end);
-            // A trailing `WITH [NO] DATA` belongs to the CREATE, not to the query.
-            let mut query_end = end;
-            let upper = text[query_start..end].to_ascii_uppercase();
-            for suffix in ["WITH NO DATA", "WITH DATA"] {
-                if upper.trim_end().ends_with(suffix) {
-                    query_end = query_start + upper.trim_end().len() - suffix.len();
-                }
-            }
-            let query = text[query_start..query_end].trim_end().to_owned();
-            if relation.is_empty() || query.is_empty() {
-                return Err(refuse(format!("CREATE {kind} needs a name and a query")));
-            }
-            let inner = parse_definition(&query)
-                .map_err(|_| refuse(format!("the query of this CREATE {kind} is not a SELECT")))?;
-            Ok(Definition {
-                query: inner.query,
-                query_offset: query_start + inner.query_offset,
-                relation: Some(relation),
-                kind: Some(kind.to_owned()),
-            })
-        }
-        Some(other) => Err(refuse(format!("{other} writes to the store or changes it"))),
-        None => Err(refuse("the text does not start with a statement".to_owned())),
+    let start = toks[0].1.start;
+    let as_given =
+        || Definition { query: text[start..end].to_owned(), query_offset: start, relation: None, kind: None };
+    if word(first).as_deref() != Some("CREATE") {
+        return Ok(as_given());
     }
+    let mut i = first + 1;
+    if word(i).as_deref() == Some("OR") && word(i + 1).as_deref() == Some("REPLACE") {
+        i += 2;
+    }
+    while matches!(word(i).as_deref(), Some("TEMP" | "TEMPORARY" | "UNLOGGED" | "RECURSIVE")) {
+        i += 1;
+    }
+    let kind = match (word(i).as_deref(), word(i + 1).as_deref()) {
+        (Some("MATERIALIZED"), Some("VIEW")) => {
+            i += 2;
+            "MATERIALIZED VIEW"
+        }
+        (Some("VIEW"), _) => {
+            i += 1;
+            "VIEW"
+        }
+        (Some("TABLE"), _) => {
+            i += 1;
+            "TABLE"
+        }
+        // Any other CREATE goes to the guard as it is, which refuses it.
+        _ => return Ok(as_given()),
+    };
+    if word(i).as_deref() == Some("IF") {
+        i += 3;
+    }
+    // The relation name: identifiers joined by dots.
+    let mut relation = String::new();
+    while let Some((TokenKind::Word | TokenKind::QuotedIdent, r)) = toks.get(i) {
+        relation.push_str(&unquote(&text[r.clone()]));
+        i += 1;
+        match toks.get(i) {
+            Some((TokenKind::Punct, dot)) if &text[dot.clone()] == "." => {
+                relation.push('.');
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    // Skip a column list and options up to AS.
+    while toks.get(i).is_some() && word(i).as_deref() != Some("AS") {
+        i += 1;
+    }
+    // Without AS, it defines no query: the guard refuses it as the CREATE it is.
+    let Some((_, as_range)) = toks.get(i) else {
+        return Ok(as_given());
+    };
+    // (`AS ;` leaves no query: the start is then the end.)
+    let query_start = toks.get(i + 1).map_or(as_range.end, |(_, r)| r.start).min(end);
+    // A trailing `WITH [NO] DATA` belongs to the CREATE, not to the query.
+    let mut query_end = end;
+    let upper = text[query_start..end].to_ascii_uppercase();
+    for suffix in ["WITH NO DATA", "WITH DATA"] {
+        if upper.trim_end().ends_with(suffix) {
+            query_end = query_start + upper.trim_end().len() - suffix.len();
+        }
+    }
+    let query = text[query_start..query_end].trim_end().to_owned();
+    if relation.is_empty() || query.is_empty() {
+        return Err(PreviewError::Refused(format!("CREATE {kind} needs a name and a query")));
+    }
+    Ok(Definition { query, query_offset: query_start, relation: Some(relation), kind: Some(kind.to_owned()) })
 }
 
 /// An identifier as the database names it: quoted ones as written, bare ones in lower case. An
@@ -539,34 +493,22 @@ mod tests {
     }
 
     #[test]
-    fn writes_are_refused_with_the_reason() {
-        for (text, expected) in [
-            ("INSERT INTO events VALUES (1)", "INSERT writes"),
-            ("delete from events", "DELETE writes"),
-            ("UPDATE events SET x = 1", "UPDATE writes"),
-            ("DROP TABLE events", "DROP writes"),
-            ("COPY events TO '/tmp/x'", "COPY writes"),
-            ("SELECT 1; DELETE FROM events", "more than one statement"),
-            ("CREATE INDEX i ON events (x)", "CREATE of anything but"),
-            ("CREATE VIEW v AS DELETE FROM events", "not a SELECT"),
-            ("SELECT pg_terminate_backend(42)", "pg_terminate_backend() acts on the server"),
-            ("SELECT \"pg_terminate_backend\"(42)", "pg_terminate_backend() acts on the server"),
-            ("SELECT E'\\'', pg_terminate_backend(42), ''", "pg_terminate_backend() acts on the server"),
-            ("SELECT pg_try_advisory_lock(1)", "pg_try_advisory_lock() acts"),
-            ("SELECT dblink_send_query('c', 'DELETE FROM events')", "dblink_send_query() acts"),
-            ("CREATE VIEW v AS ;", "needs a name and a query"),
-            ("CREATE VIEW \"é", "without AS"),
-            ("", "empty"),
-        ] {
+    fn anything_else_goes_to_the_guard_as_written() {
+        // The reader decides nothing: a write or a second statement reaches the store's guard
+        // unchanged (trailing semicolons aside), and the guard refuses it.
+        for text in ["DELETE FROM events", "SELECT 1; DELETE FROM events", "CREATE INDEX i ON events (x)"] {
+            let d = parse_definition(&format!("{text};")).unwrap();
+            assert_eq!((d.query.as_str(), d.relation), (text, None));
+        }
+        let d = parse_definition("CREATE VIEW v AS DELETE FROM events").unwrap();
+        assert_eq!(d.query, "DELETE FROM events");
+        assert_eq!(parse_definition("CREATE TABLE t (x int)").unwrap().query, "CREATE TABLE t (x int)");
+        for (text, expected) in [("CREATE VIEW v AS ;", "needs a name and a query"), ("", "empty")] {
             match parse_definition(text) {
                 Err(PreviewError::Refused(reason)) => assert!(reason.contains(expected), "{text}: {reason}"),
                 other => panic!("{text}: {other:?}"),
             }
         }
-        // Names that only start like a refused function are columns like any other.
-        assert!(parse_definition("SELECT lo_bound, \"dblinks\" FROM t").is_ok());
-        // Semicolons and keywords inside literals and comments are not statements.
-        assert!(parse_definition("SELECT ';DELETE FROM x', $$; drop$$ -- ; insert\n").is_ok());
     }
 
     #[test]

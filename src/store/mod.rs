@@ -2,20 +2,24 @@
 //! what the user gives ([`Target`]); the layout is recognised from the catalog; every query is
 //! built from the layout (`query.rs`), paged by keyset, and decoded into [`Event`]s here.
 //! Nothing in this module writes: SQLite files are opened read-only, PostgreSQL sessions are
-//! read-only, and ad-hoc statements run in a transaction that is rolled back.
+//! read-only. A preview's SQL (the only text a user gives) passes the guard of its backend —
+//! SQLite's authorizer (`sqlite_guard`), PostgreSQL's parser and catalog (`pg_guard`) — and runs
+//! on a session of its own that is closed afterwards.
 
 pub mod cell;
 pub mod decode;
 mod detect;
 pub mod layout;
+pub mod pg_guard;
 pub mod postgres;
 pub mod query;
 pub mod sqlite;
+pub mod sqlite_guard;
 
 use std::path::PathBuf;
 
 use crate::model::{Event, Payload, StreamId, StreamSummary, Version};
-use crate::projection::sql::{Definition, PreviewError, PreviewLimits, ResultSet};
+use crate::projection::sql::{Definition, PreviewError, PreviewLimits, PreviewPermissions, ResultSet};
 use cell::{Cell, Param};
 use layout::{Catalog, Layout};
 use query::{Dialect, LogCursor, Sql, StreamCursor, StreamQuery};
@@ -58,6 +62,10 @@ impl StoreError {
         StoreError::Query(format!("the query failed: {e}"))
     }
 }
+
+/// How long past a preview's time-out the client waits before it gives up on the database
+/// (a server that stops answering must not hang the window or the command line).
+pub const CLIENT_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A store to open: a SQLite file or a PostgreSQL URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -295,6 +303,8 @@ pub struct Store {
     pub layout: Layout,
     /// Every layout recognised in this database (the chosen one among them).
     pub layouts: Vec<Layout>,
+    /// What the connected PostgreSQL role may do (`None` for SQLite, or when it could not be read).
+    pub role: Option<pg_guard::RolePrivileges>,
     /// The key that decrypts encrypted payloads; given by the person, never stored.
     cipher_key: std::sync::RwLock<Option<Vec<u8>>>,
 }
@@ -315,18 +325,21 @@ impl Store {
             layout_name.map(std::path::Path::new).filter(|p| p.extension().is_some_and(|e| e == "json") || p.is_file())
         {
             let layout = Layout::from_file(path).map_err(StoreError::NotAnEventStore)?;
-            return Ok(Store {
-                backend,
-                target,
-                layouts: vec![layout.clone()],
-                layout,
-                cipher_key: Default::default(),
-            });
+            return Ok(Store::with_role(backend, target, vec![layout.clone()], layout).await);
         }
         let layouts =
             layout::detect(&catalog).map_err(|e| StoreError::NotAnEventStore(format!("{}: {e}", target.display())))?;
         let layout = layout::choose(layouts.clone(), layout_name).map_err(StoreError::NotAnEventStore)?;
-        Ok(Store { backend, target, layout, layouts, cipher_key: Default::default() })
+        Ok(Store::with_role(backend, target, layouts, layout).await)
+    }
+
+    /// The store, with what its PostgreSQL role may do read once.
+    async fn with_role(backend: Backend, target: Target, layouts: Vec<Layout>, layout: Layout) -> Store {
+        let role = match &backend {
+            Backend::Postgres(b) => b.read_role(&query::table_sql(&layout.table)).await.ok(),
+            Backend::Sqlite(_) => None,
+        };
+        Store { backend, target, layout, layouts, role, cipher_key: Default::default() }
     }
 
     /// The tables and columns of a database, without recognising a layout (for the mapping form).
@@ -353,7 +366,7 @@ impl Store {
             Target::Sqlite(path) => Backend::Sqlite(sqlite::open(path).await?),
             Target::Postgres(url) => Backend::Postgres(postgres::connect(url, &mask_url(url)).await?),
         };
-        Ok(Store { backend, target, layouts: vec![layout.clone()], layout, cipher_key: Default::default() })
+        Ok(Store::with_role(backend, target, vec![layout.clone()], layout).await)
     }
 
     /// Sets the key that decrypts encrypted payloads (base64 of 16 or 32 bytes), or clears it.
@@ -405,9 +418,10 @@ impl Store {
             Backend::Sqlite(b) => {
                 format!("SQLite {} ({})", self.target.display(), b.mode.describe())
             }
-            Backend::Postgres(_) => {
-                format!("PostgreSQL {} (read-only session)", self.target.display())
-            }
+            Backend::Postgres(_) => match self.role.as_ref().filter(|r| !r.powers().is_empty()) {
+                Some(role) => format!("PostgreSQL {} (read-only session; {})", self.target.display(), role.summary()),
+                None => format!("PostgreSQL {} (read-only session)", self.target.display()),
+            },
         }
     }
 
@@ -429,8 +443,11 @@ impl Store {
         }
     }
 
-    /// Runs one statement as given, read-only: on PostgreSQL inside a transaction that is
-    /// always rolled back. A statement that writes fails with [`StoreError::ReadOnly`].
+    /// Runs one statement as given on the store's own sessions, without the preview guard: it
+    /// shows that those sessions cannot write by themselves (SQLite opened read-only,
+    /// PostgreSQL read-only and rolled back); a write fails with [`StoreError::ReadOnly`]. For
+    /// tests of that layer only: user text goes through [`Store::preview`].
+    #[doc(hidden)]
     pub async fn run_read_only(&self, text: &str) -> Result<Vec<Vec<Cell>>, StoreError> {
         match &self.backend {
             Backend::Sqlite(b) => b.fetch(text, &[]).await,
@@ -438,17 +455,18 @@ impl Store {
         }
     }
 
-    /// Previews a projection definition: only its query runs, read-only, in a transaction that
-    /// is rolled back, with the time-out and row cap of `limits`. Error positions are byte
-    /// offsets into `text`.
+    /// Previews a projection definition: only its query runs, after the backend's guard has
+    /// accepted it, read-only, on a session of its own, with the time-out and row cap of
+    /// `limits`. Error positions are byte offsets into `text`.
     pub async fn preview(
         &self,
         text: &str,
         limits: PreviewLimits,
+        permissions: &PreviewPermissions,
         cancel: &CancelToken,
     ) -> Result<(Definition, ResultSet), PreviewError> {
         let definition = crate::projection::sql::parse_definition(text)?;
-        let result = self.run_preview(&definition.query, limits, cancel).await.map_err(|e| match e {
+        let result = self.run_preview(&definition.query, limits, permissions, cancel).await.map_err(|e| match e {
             PreviewError::Database { message, position } => {
                 PreviewError::Database { message, position: position.map(|p| p + definition.query_offset) }
             }
@@ -461,11 +479,12 @@ impl Store {
         &self,
         query: &str,
         limits: PreviewLimits,
+        permissions: &PreviewPermissions,
         cancel: &CancelToken,
     ) -> Result<ResultSet, PreviewError> {
         match &self.backend {
             Backend::Sqlite(b) => b.preview(query, limits, cancel).await,
-            Backend::Postgres(b) => b.preview(query, limits, cancel).await,
+            Backend::Postgres(b) => b.preview(query, limits, permissions, self.role.as_ref(), cancel).await,
         }
     }
 
@@ -503,9 +522,10 @@ impl Store {
         &self,
         name: &str,
         limits: PreviewLimits,
+        permissions: &PreviewPermissions,
         cancel: &CancelToken,
     ) -> Result<ResultSet, PreviewError> {
-        self.run_preview(&format!("SELECT * FROM {}", quote_relation(name)), limits, cancel).await
+        self.run_preview(&format!("SELECT * FROM {}", quote_relation(name)), limits, permissions, cancel).await
     }
 
     /// The snapshots the store keeps of a stream: (version, state), oldest first.

@@ -11,8 +11,9 @@ use sqlx::{Column as _, ConnectOptions, Connection, Executor as _, Row, Statemen
 
 use super::cell::{Cell, Param};
 use super::layout::{Catalog, CatalogColumn, CatalogTable};
+use super::pg_guard;
 use super::{CancelToken, StoreError};
-use crate::projection::sql::{PreviewError, PreviewLimits, ResultColumn, ResultSet};
+use crate::projection::sql::{PreviewError, PreviewLimits, PreviewPermissions, ResultColumn, ResultSet};
 
 /// How long connecting may take before the user is told the server does not answer.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,6 +57,8 @@ pub fn scrub(text: &str, url: &str) -> String {
 /// An open PostgreSQL store.
 pub struct PgBackend {
     pub pool: PgPool,
+    /// How the pool's sessions connect: each preview opens a session of its own like them.
+    options: PgConnectOptions,
     url: String,
 }
 
@@ -65,7 +68,13 @@ pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
             StoreError::BadUrl(format!("{shown} is not a valid PostgreSQL URL: {}", scrub(&e.to_string(), url)))
         })?
         .application_name("eventscope")
-        .options([("default_transaction_read_only", "on"), ("statement_timeout", "60000")]);
+        // Read-only sessions; standard strings, so that the server reads a preview's text the
+        // way the parser that checked it did.
+        .options([
+            ("default_transaction_read_only", "on"),
+            ("statement_timeout", "60000"),
+            ("standard_conforming_strings", "on"),
+        ]);
     let host = format!("{}:{}", options.get_host(), options.get_port());
     let no_answer = || {
         StoreError::Connect(format!(
@@ -83,13 +92,14 @@ pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
             let _ = conn.close().await;
         }
     }
-    let connecting = PgPoolOptions::new().max_connections(4).acquire_timeout(CONNECT_TIMEOUT).connect_with(options);
+    let connecting =
+        PgPoolOptions::new().max_connections(4).acquire_timeout(CONNECT_TIMEOUT).connect_with(options.clone());
     let pool = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Err(_) => return Err(no_answer()),
         Ok(Err(e)) => return Err(StoreError::Connect(connect_error(&e, &host, url))),
         Ok(Ok(pool)) => pool,
     };
-    Ok(PgBackend { pool, url: url.to_owned() })
+    Ok(PgBackend { pool, options, url: url.to_owned() })
 }
 
 fn connect_error(e: &sqlx::Error, host: &str, url: &str) -> String {
@@ -182,41 +192,119 @@ impl PgBackend {
 }
 
 impl PgBackend {
-    /// Runs a preview query in a `READ ONLY` transaction that is always rolled back, with
-    /// `statement_timeout` set for it; the rows arrive as text (so any type can be shown) up
-    /// to the row cap. Its server process is recorded in `cancel` so it can be cancelled.
+    /// What the connected role may do (see `pg_guard::RolePrivileges`); `events_table` is the
+    /// layout's table as SQL.
+    pub async fn read_role(&self, events_table: &str) -> Result<pg_guard::RolePrivileges, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(|e| self.error(e))?;
+        pg_guard::read_role(&mut conn, events_table).await.map_err(|e| self.error(e))
+    }
+
+    /// Runs a preview query under the guard of `pg_guard`: the text is read by PostgreSQL's
+    /// parser and every function it can reach is checked in the server's catalog; it then runs
+    /// on a fresh session of its own (read-only, closed afterwards) in a `READ ONLY`
+    /// transaction that is always rolled back, with `statement_timeout`, a client-side deadline
+    /// and the row cap. The rows arrive as text (so any type can be shown). The session's
+    /// server process is recorded in `cancel` so it can be cancelled.
     pub async fn preview(
         &self,
         query: &str,
         limits: PreviewLimits,
+        permissions: &PreviewPermissions,
+        role: Option<&pg_guard::RolePrivileges>,
+        cancel: &CancelToken,
+    ) -> Result<ResultSet, PreviewError> {
+        if let Some(role) = role.filter(|r| r.is_privileged())
+            && !permissions.privileged_role
+        {
+            return Err(PreviewError::PrivilegedRole { summary: role.summary() });
+        }
+        let analysis = analyse_with_room(query).await?;
+        let work = self.guarded_preview(query, analysis, limits, permissions, cancel);
+        match tokio::time::timeout(limits.timeout + super::CLIENT_GRACE, work).await {
+            Ok(result) => result,
+            Err(_) => {
+                // The session is dropped with the future; the server is asked to stop too.
+                if let Some(pid) = cancel.backend_pid() {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), self.cancel_backend(pid)).await;
+                }
+                Err(if cancel.is_cancelled() {
+                    PreviewError::Cancelled
+                } else {
+                    PreviewError::Database {
+                        message: format!(
+                            "the server did not answer within {} ms: it may be overloaded or unreachable; \
+                             the preview was abandoned, try again",
+                            (limits.timeout + super::CLIENT_GRACE).as_millis()
+                        ),
+                        position: None,
+                    }
+                })
+            }
+        }
+    }
+
+    async fn guarded_preview(
+        &self,
+        query: &str,
+        analysis: Result<pg_guard::QueryFacts, String>,
+        limits: PreviewLimits,
+        permissions: &PreviewPermissions,
         cancel: &CancelToken,
     ) -> Result<ResultSet, PreviewError> {
         let started = Instant::now();
-        let mut tx = self.pool.begin().await.map_err(|e| self.preview_error(e, query, limits, cancel))?;
+        let fail = |e: sqlx::Error| self.preview_error(e, query, limits, cancel);
+        let mut conn = self.options.connect().await.map_err(fail)?;
         let result = async {
-            sqlx::raw_sql("SET TRANSACTION READ ONLY").execute(&mut *tx).await?;
-            let timeout = format!("SET LOCAL statement_timeout = {}", limits.timeout.as_millis().max(1));
-            sqlx::raw_sql(sqlx::AssertSqlSafe(timeout)).execute(&mut *tx).await?;
-            let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *tx).await?;
-            cancel.set_backend_pid(pid);
-            let prepared =
-                (&mut *tx).prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(query.to_owned()))).await?;
-            let columns: Vec<ResultColumn> = prepared
-                .columns()
-                .iter()
-                .map(|c| ResultColumn { name: c.name().to_owned(), type_name: c.type_info().name().to_owned() })
-                .collect();
-            // The simple protocol: every value comes as text, whatever its type.
-            let stream = sqlx::raw_sql(sqlx::AssertSqlSafe(query.to_owned())).fetch(&mut *tx);
-            let (rows, truncated) = super::collect_capped(stream, limits.max_rows, row_cells).await?;
-            Ok::<_, sqlx::Error>((columns, rows, truncated))
+            let mut tx = conn.begin().await.map_err(fail)?;
+            let outcome = async {
+                sqlx::raw_sql("SET TRANSACTION READ ONLY").execute(&mut *tx).await.map_err(fail)?;
+                let timeout = format!("SET LOCAL statement_timeout = {}", limits.timeout.as_millis().max(1));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(timeout)).execute(&mut *tx).await.map_err(fail)?;
+                let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *tx).await.map_err(fail)?;
+                cancel.set_backend_pid(pid);
+                let statement = || sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(query.to_owned()));
+                let facts = match analysis {
+                    Ok(facts) => facts,
+                    Err(message) => {
+                        // The server places the syntax error: preparing runs nothing.
+                        (&mut *tx).prepare(statement()).await.map_err(fail)?;
+                        return Err(PreviewError::Refused(refusal(&format!(
+                            "PostgreSQL's parser cannot read it: {message}"
+                        ))));
+                    }
+                };
+                match pg_guard::check_catalog(&mut tx, &facts, &permissions.allowed_functions).await {
+                    Ok(()) => {}
+                    Err(pg_guard::CatalogRefusal::Database(e)) => return Err(fail(e)),
+                    Err(pg_guard::CatalogRefusal::Function(refused)) => {
+                        let message = refusal(&refused.message);
+                        return Err(match refused.allow_name {
+                            Some(function) => PreviewError::FunctionNotAllowed { function, message },
+                            None => PreviewError::Refused(message),
+                        });
+                    }
+                }
+                // The server prepares the one statement (a second would be refused here too).
+                let prepared = (&mut *tx).prepare(statement()).await.map_err(fail)?;
+                let columns: Vec<ResultColumn> = prepared
+                    .columns()
+                    .iter()
+                    .map(|c| ResultColumn { name: c.name().to_owned(), type_name: c.type_info().name().to_owned() })
+                    .collect();
+                // The simple protocol: every value comes as text, whatever its type.
+                let stream = sqlx::raw_sql(sqlx::AssertSqlSafe(query.to_owned())).fetch(&mut *tx);
+                let (rows, truncated) =
+                    super::collect_capped(stream, limits.max_rows, row_cells).await.map_err(fail)?;
+                Ok((columns, rows, truncated))
+            }
+            .await;
+            let _ = tx.rollback().await;
+            outcome
         }
         .await;
-        let _ = tx.rollback().await;
-        match result {
-            Ok((columns, rows, truncated)) => Ok(ResultSet { columns, rows, truncated, elapsed: started.elapsed() }),
-            Err(e) => Err(self.preview_error(e, query, limits, cancel)),
-        }
+        let _ = conn.close().await;
+        let (columns, rows, truncated) = result?;
+        Ok(ResultSet { columns, rows, truncated, elapsed: started.elapsed() })
     }
 
     fn preview_error(&self, e: sqlx::Error, query: &str, limits: PreviewLimits, cancel: &CancelToken) -> PreviewError {
@@ -248,6 +336,32 @@ impl PgBackend {
     pub async fn cancel_backend(&self, pid: i32) {
         let _ = sqlx::query("SELECT pg_cancel_backend($1)").bind(pid).execute(&self.pool).await;
     }
+}
+
+/// Reads a preview's text with PostgreSQL's parser on a thread with a large stack (a parse tree
+/// is as deep as the query nests). A refusal is final; a syntax error is left for the server to
+/// place (`Err(message)` inside `Ok`).
+async fn analyse_with_room(query: &str) -> Result<Result<pg_guard::QueryFacts, String>, PreviewError> {
+    let text = query.to_owned();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name("sql-parser".into()).stack_size(64 << 20).spawn(move || {
+        let outcome = std::panic::catch_unwind(|| pg_guard::analyse(&text));
+        let _ = tx.send(outcome);
+    });
+    if spawned.is_err() {
+        return Err(PreviewError::Refused("the SQL parser could not be started: the preview did not run".to_owned()));
+    }
+    match rx.await {
+        Ok(Ok(Ok(facts))) => Ok(Ok(facts)),
+        Ok(Ok(Err(pg_guard::Rejection::Syntax(message)))) => Ok(Err(message)),
+        Ok(Ok(Err(pg_guard::Rejection::Refused(reason)))) => Err(PreviewError::Refused(refusal(&reason))),
+        _ => Err(PreviewError::Refused("the SQL parser failed on this text: the preview did not run".to_owned())),
+    }
+}
+
+/// A refusal of the PostgreSQL guard as the one line the user reads.
+fn refusal(reason: &str) -> String {
+    format!("refused: {reason} — a preview only reads (one SELECT or WITH), and the store is left unchanged")
 }
 
 /// Decodes a row by each column's type.

@@ -21,6 +21,7 @@ use sqlx::{Column as _, Row, Statement as _, TypeInfo, ValueRef};
 
 use super::cell::{Cell, Param};
 use super::layout::{Catalog, CatalogColumn, CatalogTable};
+use super::sqlite_guard;
 use super::{CancelToken, StoreError};
 use crate::projection::sql::{PreviewError, PreviewLimits, ResultColumn, ResultSet};
 
@@ -148,6 +149,8 @@ fn uri_path(path: &Path) -> String {
 /// An open SQLite store.
 pub struct SqliteBackend {
     pub pool: SqlitePool,
+    /// How the pool's connections were opened: each preview opens one more like them.
+    options: SqliteConnectOptions,
     pub mode: OpenMode,
     _copy: Option<PrivateCopy>,
 }
@@ -176,10 +179,10 @@ pub async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
         .busy_timeout(Duration::from_secs(5));
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
         .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
-    Ok(SqliteBackend { pool, mode, _copy: copy })
+    Ok(SqliteBackend { pool, options, mode, _copy: copy })
 }
 
 impl SqliteBackend {
@@ -226,42 +229,74 @@ impl SqliteBackend {
 }
 
 impl SqliteBackend {
-    /// Runs a preview query on one connection inside `BEGIN … ROLLBACK`; a progress handler stops
-    /// it at the deadline or when cancelled. The connection is read-only, so writes fail.
+    /// Runs a preview query under the guard of `sqlite_guard`: on a fresh read-only connection
+    /// of its own (closed afterwards), hardened, with the text checked by SQLite to be one
+    /// read-only statement the authorizer allows. A progress handler stops it at the deadline or
+    /// when cancelled, and a client-side deadline ends the wait whatever SQLite does.
     pub async fn preview(
         &self,
         query: &str,
         limits: PreviewLimits,
         cancel: &CancelToken,
     ) -> Result<ResultSet, PreviewError> {
-        use sqlx::Executor as _;
+        let work = self.guarded_preview(query, limits, cancel);
+        match tokio::time::timeout(limits.timeout + super::CLIENT_GRACE, work).await {
+            Ok(result) => result,
+            Err(_) if cancel.is_cancelled() => Err(PreviewError::Cancelled),
+            Err(_) => Err(PreviewError::Timeout(limits.timeout)),
+        }
+    }
+
+    async fn guarded_preview(
+        &self,
+        query: &str,
+        limits: PreviewLimits,
+        cancel: &CancelToken,
+    ) -> Result<ResultSet, PreviewError> {
+        use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
         let started = Instant::now();
-        let mut conn = self.pool.acquire().await.map_err(|e| database_error(e, query))?;
+        let mut conn = self.options.connect().await.map_err(|e| database_error(e, query))?;
         let deadline = started + limits.timeout;
         let timed_out = Arc::new(AtomicBool::new(false));
-        let cancelled = cancel.flag();
-        let stopped_by_deadline = timed_out.clone();
-        conn.lock_handle().await.map_err(|e| database_error(e, query))?.set_progress_handler(1_000, move || {
-            if cancelled.load(Ordering::SeqCst) {
-                return false;
-            }
-            if Instant::now() >= deadline {
-                stopped_by_deadline.store(true, Ordering::SeqCst);
-                return false;
-            }
-            true
-        });
+        let statement_len = {
+            let mut handle = conn.lock_handle().await.map_err(|e| database_error(e, query))?;
+            let db = handle.as_raw_handle().as_ptr();
+            // SAFETY: the handle is locked: no other thread uses the connection meanwhile.
+            unsafe { sqlite_guard::harden(db) }
+                .map_err(|e| PreviewError::Refused(format!("{e}: the preview did not run")))?;
+            let cancelled = cancel.flag();
+            let stopped_by_deadline = timed_out.clone();
+            handle.set_progress_handler(1_000, move || {
+                if cancelled.load(Ordering::SeqCst) {
+                    return false;
+                }
+                if Instant::now() >= deadline {
+                    stopped_by_deadline.store(true, Ordering::SeqCst);
+                    return false;
+                }
+                true
+            });
+            // SAFETY: as above; the connection was hardened just now.
+            unsafe { sqlite_guard::check_statement(db, query) }.map_err(|rejection| match rejection {
+                sqlite_guard::Rejection::Refused(reason) => PreviewError::Refused(refusal(&reason)),
+                sqlite_guard::Rejection::Invalid { message, offset } => PreviewError::Database {
+                    message: format!("the database refused the query: {message}"),
+                    position: offset.filter(|o| *o < query.len()),
+                },
+            })?
+        };
+        // Only the one statement SQLite compiled runs (a trailing comment is left out).
+        let query = &query[..statement_len];
         let result = async {
-            conn.execute("BEGIN").await?;
             let prepared =
-                (&mut *conn).prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(query.to_owned()))).await?;
+                (&mut conn).prepare(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(query.to_owned()))).await?;
             let mut columns: Vec<ResultColumn> = prepared
                 .columns()
                 .iter()
                 .map(|c| ResultColumn { name: c.name().to_owned(), type_name: c.type_info().name().to_owned() })
                 .collect();
             let (rows, truncated) = {
-                let stream = sqlx::query(sqlx::AssertSqlSafe(query.to_owned())).fetch(&mut *conn);
+                let stream = sqlx::query(sqlx::AssertSqlSafe(query.to_owned())).fetch(&mut conn);
                 super::collect_capped(stream, limits.max_rows, row_cells).await?
             };
             // SQLite types values, not columns: name a column by its values where the table
@@ -284,10 +319,7 @@ impl SqliteBackend {
             Ok::<_, sqlx::Error>((columns, rows, truncated))
         }
         .await;
-        let _ = conn.execute("ROLLBACK").await;
-        if let Ok(mut handle) = conn.lock_handle().await {
-            handle.remove_progress_handler();
-        }
+        let _ = conn.close().await;
         match result {
             Ok((columns, rows, truncated)) => Ok(ResultSet { columns, rows, truncated, elapsed: started.elapsed() }),
             Err(_) if cancel.is_cancelled() => Err(PreviewError::Cancelled),
@@ -295,6 +327,11 @@ impl SqliteBackend {
             Err(e) => Err(database_error(e, query)),
         }
     }
+}
+
+/// A refusal of the SQLite guard as the one line the user reads.
+fn refusal(reason: &str) -> String {
+    format!("refused: {reason} — a preview only reads (one SELECT or WITH), and the store is left unchanged")
 }
 
 /// A database error in words, with the position of the token SQLite names (`near "x"`).

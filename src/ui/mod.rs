@@ -13,6 +13,7 @@ pub mod projection;
 pub mod recent;
 pub mod scripts;
 pub mod sql;
+pub mod sql_safety;
 pub mod streams;
 
 use std::path::PathBuf;
@@ -164,7 +165,7 @@ impl EventscopeApp {
             streams: StreamsPanel::default(),
             history: HistoryPanel::default(),
             projections: ProjectionPanel::default(),
-            sql: SqlPanel::new(crate::store::query::Dialect::Sqlite),
+            sql: SqlPanel::new(crate::store::query::Dialect::Sqlite, None),
             audit: AuditPanel::new(false, false),
             view: View::History,
             status: StatusBar::default(),
@@ -296,7 +297,7 @@ impl EventscopeApp {
     fn on_open_reply(&mut self, target: Option<Target>, reply: Reply) {
         self.connect.opening = None;
         match reply {
-            Reply::Opened { description, dialect, layout, layouts, counts, target: opened } => {
+            Reply::Opened { description, dialect, layout, layouts, counts, target: opened, role } => {
                 self.current = Some((
                     opened.clone(),
                     layouts.iter().map(|l| l.name.clone()).collect(),
@@ -306,7 +307,7 @@ impl EventscopeApp {
                 self.unmapped = None;
                 self.mapping = None;
                 self.sql.cancel(&mut self.worker);
-                self.sql = SqlPanel::new(dialect);
+                self.sql = SqlPanel::new(dialect, role);
                 let has_metadata = layout.columns.metadata.is_some() || !layout.columns.metadata_columns.is_empty();
                 self.audit = AuditPanel::new(layout.columns.recorded_at.is_some(), has_metadata);
                 self.recent.add(target.as_ref().unwrap_or(&opened));

@@ -14,10 +14,12 @@ use egui_plot::{Bar, BarChart, Legend, Line, Plot};
 use super::diff_view::line_diff_ui;
 use super::json_tree::{JsonTree, added_color, changed_color, removed_color};
 use super::scripts::{FileDialog, SQL_EXAMPLES_POSTGRES, SQL_EXAMPLES_SQLITE};
+use super::sql_safety::PreviewSafety;
 use crate::projection::sql::{
     Comparison, PreviewError, PreviewLimits, ResultSet, TokenKind, compare, line_column, tokens,
 };
 use crate::store::cell::Cell;
+use crate::store::pg_guard::RolePrivileges;
 use crate::store::query::Dialect;
 use crate::worker::{PreviewReply, Reply, Request, RequestId, Worker};
 
@@ -42,6 +44,8 @@ pub struct SqlPanel {
     pub text: String,
     dialect: Dialect,
     pub limits: PreviewLimits,
+    /// The role's powers and what the user allows, sent with every preview.
+    pub safety: PreviewSafety,
     request: Option<RequestId>,
     /// The last run's outcome, shared so that a frame borrows it rather than copying its rows.
     outcome: Option<Arc<PreviewReply>>,
@@ -72,12 +76,13 @@ pub struct SqlPanel {
 }
 
 impl SqlPanel {
-    pub fn new(dialect: Dialect) -> SqlPanel {
+    pub fn new(dialect: Dialect, role: Option<RolePrivileges>) -> SqlPanel {
         let examples = examples(dialect);
         SqlPanel {
             text: examples.first().map(|(_, s)| (*s).to_owned()).unwrap_or_default(),
             dialect,
             limits: PreviewLimits::default(),
+            safety: PreviewSafety::new(role),
             request: None,
             outcome: None,
             ran_text: String::new(),
@@ -123,7 +128,11 @@ impl SqlPanel {
     pub fn run(&mut self, worker: &mut Worker) {
         self.cancel(worker);
         self.ran_text = self.text.clone();
-        self.request = Some(worker.send(Request::Preview { text: self.text.clone(), limits: self.limits }));
+        self.request = Some(worker.send(Request::Preview {
+            text: self.text.clone(),
+            limits: self.limits,
+            permissions: self.safety.permissions.clone(),
+        }));
     }
 
     pub fn cancel(&mut self, worker: &mut Worker) {
@@ -325,8 +334,15 @@ impl SqlPanel {
             } else if ui.button("▶ Run").on_hover_text("Preview read-only (Ctrl+Enter)").clicked() || run_keys {
                 self.run(worker);
             }
-            ui.weak("read-only: the query runs in a transaction that is rolled back; nothing is created");
+            ui.weak(match self.dialect {
+                Dialect::Sqlite => "read-only: SQLite checks it is one query that only reads; nothing is created",
+                Dialect::Postgres => {
+                    "read-only: PostgreSQL's parser and catalog check it, then it runs in a transaction that is \
+                     rolled back; nothing is created"
+                }
+            });
         });
+        self.safety.ui(ui);
         if let Some(note) = self.note.as_ref().or(self.dialog.note.as_ref()) {
             ui.weak(note);
         }
@@ -339,6 +355,11 @@ impl SqlPanel {
                 _ => String::new(),
             };
             ui.colored_label(ui.visuals().error_fg_color, format!("{located}{error}"));
+            let error = error.clone();
+            if self.safety.offer_ui(&error, ui) {
+                self.text = self.ran_text.clone();
+                self.run(worker);
+            }
         }
         let dark = ui.visuals().dark_mode;
         let mut layouter = |ui: &Ui, text: &dyn egui::TextBuffer, wrap_width: f32| {

@@ -1,0 +1,710 @@
+//! The PostgreSQL preview guard: a preview's text is read by PostgreSQL's own parser
+//! (libpg_query, through `pg_query`) and checked against the connected server's catalog before
+//! anything of it runs.
+//!
+//! - [`analyse`] (pure): exactly one statement, a `SELECT` (or `WITH … SELECT`, `VALUES`,
+//!   `TABLE`), with no data-modifying `WITH`, no `SELECT INTO` and no `FOR UPDATE/SHARE`; it
+//!   collects every function called, every operator, every type cast to and every relation read.
+//!   Names arrive decoded by the parser, so quoting, `U&""` escapes and comments no longer matter.
+//! - [`check_catalog`] (on the preview's own connection): every candidate the server could pick
+//!   for those names — each overload in the schemas searched, the function behind each operator,
+//!   each cast and input function of each type cast to, and every function a view, a row-level
+//!   policy or a virtual generated column of a relation read calls — must pass [`judge`]:
+//!   built into PostgreSQL, immutable or stable, and not one that runs SQL given as text or
+//!   assigns a transaction id; or one of a few harmless volatile built-ins (`random()`,
+//!   `clock_timestamp()`, …); or allowed by name by the user.
+//! - [`RolePrivileges`]: what the connected role may do, read on connecting; a privileged role
+//!   (superuser, replication, server files or programs, signalling backends, bypassing row
+//!   security) is named, with the statements that create a read-only role.
+//!
+//! The backend (`postgres.rs`) then runs the statement on a fresh read-only session, in a
+//! transaction that is rolled back, with `statement_timeout`, a client-side deadline and a row
+//! cap, and closes the session afterwards.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use sqlx::Row as _;
+use sqlx::postgres::PgConnection;
+
+/// A name as the parser gives it: an optional schema and the object's name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct QualifiedName {
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for QualifiedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.schema {
+            Some(schema) => write!(f, "{schema}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// What a query uses, as the parser read it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueryFacts {
+    pub functions: BTreeSet<QualifiedName>,
+    pub operators: BTreeSet<QualifiedName>,
+    pub types: BTreeSet<QualifiedName>,
+    pub relations: BTreeSet<QualifiedName>,
+}
+
+/// Why a text may not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not one read-only query: what, in words.
+    Refused(String),
+    /// The parser could not read it (the server is asked where, without running anything).
+    Syntax(String),
+}
+
+/// How deep a query may nest (parentheses, subqueries, operator chains) before it is refused:
+/// far beyond real queries, well within the stack the analysis runs on.
+const MAX_DEPTH: usize = 2_000;
+
+/// Reads `text` with PostgreSQL's parser and says what it uses, or why it may not run.
+pub fn analyse(text: &str) -> Result<QueryFacts, Rejection> {
+    let parsed =
+        pg_query::parse(text, pg_query::ParserOptions::DEFAULT).map_err(|e| Rejection::Syntax(parse_message(e)))?;
+    let statements = &parsed.protobuf.stmts;
+    let statement = match statements.as_slice() {
+        [] => return Err(Rejection::Refused("the query is empty: write a SELECT".to_owned())),
+        [one] => one,
+        _ => {
+            return Err(Rejection::Refused(format!(
+                "the text holds {} statements: previews run exactly one",
+                statements.len()
+            )));
+        }
+    };
+    let tree = serde_json::to_value(&statement.stmt)
+        .map_err(|e| Rejection::Refused(format!("the parse tree could not be read: {e}")))?;
+    let kind = tree.get("node").and_then(Value::as_object).and_then(|o| o.keys().next().cloned()).unwrap_or_default();
+    if kind != "SelectStmt" {
+        return Err(Rejection::Refused(format!("{} is not a query", statement_words(&kind))));
+    }
+    let mut facts = QueryFacts::default();
+    // An explicit stack: the tree can be as deep as the query nests.
+    let mut stack: Vec<(&Value, usize)> = vec![(&tree, 0)];
+    while let Some((value, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return Err(Rejection::Refused(format!("the query nests deeper than {MAX_DEPTH} levels")));
+        }
+        match value {
+            Value::Array(items) => stack.extend(items.iter().map(|v| (v, depth + 1))),
+            Value::Object(map) => {
+                for (key, inner) in map {
+                    visit(key, inner, &mut facts)?;
+                    stack.push((inner, depth + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(facts)
+}
+
+/// The parser's message without its internal prefix.
+fn parse_message(e: pg_query::Error) -> String {
+    match e {
+        pg_query::Error::Parse(message) => message,
+        other => other.to_string(),
+    }
+}
+
+/// A statement kind of the parse tree (`DeleteStmt`) in the words of SQL.
+fn statement_words(kind: &str) -> String {
+    let words = match kind {
+        "InsertStmt" => "INSERT (it writes)",
+        "UpdateStmt" => "UPDATE (it writes)",
+        "DeleteStmt" => "DELETE (it writes)",
+        "MergeStmt" => "MERGE (it writes)",
+        "CopyStmt" => "COPY",
+        "TransactionStmt" => "transaction control",
+        "VariableSetStmt" => "SET",
+        "ExplainStmt" => "EXPLAIN",
+        "CallStmt" => "CALL",
+        "DoStmt" => "DO",
+        "VacuumStmt" => "VACUUM / ANALYZE",
+        "LockStmt" => "LOCK",
+        "NotifyStmt" => "NOTIFY",
+        "ListenStmt" => "LISTEN",
+        "LoadStmt" => "LOAD",
+        "TruncateStmt" => "TRUNCATE (it writes)",
+        "DropStmt" => "DROP",
+        "PrepareStmt" | "ExecuteStmt" => "PREPARE / EXECUTE",
+        "DeclareCursorStmt" | "FetchStmt" | "ClosePortalStmt" => "a cursor statement",
+        "" => "this statement",
+        other => {
+            return format!("{} (a statement that changes the database or the session)", other.trim_end_matches("Stmt"));
+        }
+    };
+    words.to_owned()
+}
+
+/// Collects what one node of the tree uses; refuses what may not be inside a query.
+fn visit(key: &str, node: &Value, facts: &mut QueryFacts) -> Result<(), Rejection> {
+    match key {
+        "SelectStmt" => {
+            if node.get("into_clause").is_some_and(|v| !v.is_null()) {
+                return Err(Rejection::Refused("SELECT INTO creates a table".to_owned()));
+            }
+            if node.get("locking_clause").and_then(Value::as_array).is_some_and(|l| !l.is_empty()) {
+                return Err(Rejection::Refused("FOR UPDATE / FOR SHARE locks rows".to_owned()));
+            }
+        }
+        "FuncCall" => {
+            if let Some(name) = qualified(node.get("funcname")) {
+                facts.functions.insert(name);
+            }
+        }
+        "RangeTableSample" => {
+            if let Some(name) = qualified(node.get("method")) {
+                facts.functions.insert(name);
+            }
+        }
+        "AExpr" => {
+            if let Some(name) = qualified(node.get("name")) {
+                facts.operators.insert(name);
+            }
+        }
+        "SubLink" => {
+            if let Some(name) = qualified(node.get("oper_name")) {
+                facts.operators.insert(name);
+            }
+        }
+        "SortBy" => {
+            if let Some(name) = qualified(node.get("use_op")) {
+                facts.operators.insert(name);
+            }
+        }
+        // A type cast to (`x::t`, `CAST(x AS t)`, a column of XMLTABLE / JSON_TABLE).
+        "TypeName" | "type_name" => {
+            if let Some(name) = qualified(node.get("names")) {
+                facts.types.insert(name);
+            }
+        }
+        "RangeVar" => {
+            let text = |field: &str| node.get(field).and_then(Value::as_str).filter(|s| !s.is_empty());
+            if let Some(relation) = text("relname") {
+                facts
+                    .relations
+                    .insert(QualifiedName { schema: text("schemaname").map(str::to_owned), name: relation.to_owned() });
+            }
+        }
+        other if other.ends_with("Stmt") && other != "SelectStmt" => {
+            return Err(Rejection::Refused(format!("{} inside the query", statement_words(other))));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A name list of the tree (`[{"node": {"String": {"sval": "pg_catalog"}}}, …]`) as a name:
+/// the last part, and the one before it as the schema.
+fn qualified(list: Option<&Value>) -> Option<QualifiedName> {
+    let parts: Vec<&str> =
+        list?.as_array()?.iter().filter_map(|n| n.get("node")?.get("String")?.get("sval")?.as_str()).collect();
+    let (name, rest) = parts.split_last()?;
+    Some(QualifiedName { schema: rest.last().map(|s| (*s).to_owned()), name: (*name).to_owned() })
+}
+
+/// Built-in functions that run SQL given to them as text (so what they run was never parsed
+/// here) or read a relation by name (bypassing the check of what a view calls).
+const RUNS_SQL_TEXT: &[&str] = &[
+    "query_to_xml",
+    "query_to_xmlschema",
+    "query_to_xml_and_xmlschema",
+    "cursor_to_xml",
+    "cursor_to_xmlschema",
+    "table_to_xml",
+    "table_to_xmlschema",
+    "table_to_xml_and_xmlschema",
+    "schema_to_xml",
+    "schema_to_xmlschema",
+    "schema_to_xml_and_xmlschema",
+    "database_to_xml",
+    "database_to_xmlschema",
+    "database_to_xml_and_xmlschema",
+    "ts_stat",
+    "ts_rewrite",
+];
+
+/// Built-in functions marked stable that still act: they assign a transaction id.
+const ASSIGNS_XID: &[&str] = &["txid_current", "pg_current_xact_id"];
+
+/// Built-in volatile functions that only make values: no effect outside the query.
+const HARMLESS_VOLATILE: &[&str] =
+    &["random", "random_normal", "gen_random_uuid", "uuidv4", "uuidv7", "clock_timestamp", "timeofday"];
+
+/// PostgreSQL's first object id for objects made after `initdb` (`FirstNormalObjectId`).
+const FIRST_NORMAL_OBJECT_ID: i64 = 16_384;
+
+/// What the catalog says of one function the query may call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionFacts {
+    pub schema: String,
+    pub name: String,
+    pub oid: i64,
+    /// `i`mmutable, `s`table or `v`olatile.
+    pub volatility: String,
+    pub language: String,
+    /// Its argument types, to name the overload.
+    pub arguments: String,
+}
+
+impl FunctionFacts {
+    fn built_in(&self) -> bool {
+        self.oid < FIRST_NORMAL_OBJECT_ID
+    }
+}
+
+/// Why a function may not be called: what to tell the user, and the name that would allow it
+/// (`None` when no allowing can make it safe).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionRefusal {
+    pub message: String,
+    pub allow_name: Option<String>,
+}
+
+/// Whether a preview may call this function. `allowed` holds the names the user allows
+/// (`name` or `schema.name`).
+pub fn judge(f: &FunctionFacts, allowed: &BTreeSet<String>) -> Result<(), FunctionRefusal> {
+    let qualified = format!("{}.{}", f.schema, f.name);
+    if allowed.contains(&f.name) || allowed.contains(&qualified) {
+        return Ok(());
+    }
+    let shown = format!("{qualified}({})", f.arguments);
+    if f.built_in() {
+        if RUNS_SQL_TEXT.contains(&f.name.as_str()) {
+            return Err(FunctionRefusal {
+                message: format!("{shown} runs SQL given to it as text, which the preview cannot check"),
+                allow_name: None,
+            });
+        }
+        if ASSIGNS_XID.contains(&f.name.as_str()) {
+            return Err(FunctionRefusal {
+                message: format!("{shown} assigns a transaction id on the server"),
+                allow_name: None,
+            });
+        }
+        if matches!(f.volatility.as_str(), "i" | "s") || HARMLESS_VOLATILE.contains(&f.name.as_str()) {
+            return Ok(());
+        }
+        return Err(FunctionRefusal {
+            message: format!(
+                "{shown} is volatile: it can act on the server or outside it (files, other sessions, locks, \
+                 replication, settings), so previews do not call it"
+            ),
+            allow_name: None,
+        });
+    }
+    let volatility = match f.volatility.as_str() {
+        "i" => "immutable",
+        "s" => "stable",
+        _ => "volatile",
+    };
+    Err(FunctionRefusal {
+        message: format!(
+            "{shown} is not built into PostgreSQL ({volatility}, language {}): previews call it only if you \
+             allow it by name (--allow-function {})",
+            f.language, f.name
+        ),
+        allow_name: Some(f.name.clone()),
+    })
+}
+
+/// Why the catalog check refused, or failed.
+#[derive(Debug)]
+pub enum CatalogRefusal {
+    Function(FunctionRefusal),
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for CatalogRefusal {
+    fn from(e: sqlx::Error) -> Self {
+        CatalogRefusal::Database(e)
+    }
+}
+
+const FUNCTION_COLUMNS: &str = "n.nspname::text, p.proname::text, p.oid::int8, p.provolatile::text, \
+     l.lanname::text, pg_catalog.pg_get_function_identity_arguments(p.oid)";
+
+const FUNCTION_JOINS: &str = "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+     JOIN pg_catalog.pg_language l ON l.oid = p.prolang";
+
+fn function_facts(row: &sqlx::postgres::PgRow) -> Result<FunctionFacts, sqlx::Error> {
+    Ok(FunctionFacts {
+        schema: row.try_get(0)?,
+        name: row.try_get(1)?,
+        oid: row.try_get(2)?,
+        volatility: row.try_get(3)?,
+        language: row.try_get(4)?,
+        arguments: row.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+    })
+}
+
+/// Whether a catalog object in `schema` is one the parser's `name` can mean: the schema
+/// written, or one of the schemas searched.
+fn reachable(name: &QualifiedName, schema: &str, searched: &[String]) -> bool {
+    match &name.schema {
+        Some(written) => written == schema,
+        None => searched.iter().any(|s| s == schema),
+    }
+}
+
+/// Checks every function the query can reach against the server's catalog (see the module
+/// docs). Runs on the preview's own connection, inside its read-only transaction.
+pub async fn check_catalog(
+    conn: &mut PgConnection,
+    facts: &QueryFacts,
+    allowed: &BTreeSet<String>,
+) -> Result<(), CatalogRefusal> {
+    let searched: Vec<String> =
+        sqlx::query_scalar("SELECT pg_catalog.current_schemas(true)::text[]").fetch_one(&mut *conn).await?;
+    // Each function the query may reach, with how it is reached where that is not by its name.
+    let mut candidates: Vec<(Option<String>, FunctionFacts)> = Vec::new();
+
+    // Functions called by name: every overload the name can reach.
+    let names: Vec<String> = facts.functions.iter().map(|n| n.name.clone()).collect();
+    if !names.is_empty() {
+        let sql = format!(
+            "SELECT {FUNCTION_COLUMNS} FROM pg_catalog.pg_proc p {FUNCTION_JOINS} WHERE p.proname = ANY($1::text[])"
+        );
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&names).fetch_all(&mut *conn).await? {
+            let f = function_facts(&row)?;
+            if facts.functions.iter().any(|n| n.name == f.name && reachable(n, &f.schema, &searched)) {
+                candidates.push((None, f));
+            }
+        }
+    }
+
+    // Operators: the function behind every operator of that name.
+    let names: Vec<String> = facts.operators.iter().map(|n| n.name.clone()).collect();
+    if !names.is_empty() {
+        let sql = format!(
+            "SELECT {FUNCTION_COLUMNS}, o.oprname::text, opn.nspname::text FROM pg_catalog.pg_operator o \
+             JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace \
+             JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode {FUNCTION_JOINS} WHERE o.oprname = ANY($1::text[])"
+        );
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&names).fetch_all(&mut *conn).await? {
+            let f = function_facts(&row)?;
+            let (operator, schema): (String, String) = (row.try_get(6)?, row.try_get(7)?);
+            if facts.operators.iter().any(|n| n.name == operator && reachable(n, &schema, &searched)) {
+                candidates.push((Some(format!("the operator {operator} calls {}()", f.name)), f));
+            }
+        }
+    }
+
+    // Types cast to: their casts, input functions and domain constraints.
+    let names: Vec<String> = facts.types.iter().map(|n| n.name.clone()).collect();
+    if !names.is_empty() {
+        let sql = format!(
+            "WITH t AS (SELECT ty.oid, ty.typname::text AS typname, tn.nspname::text AS nspname, ty.typinput \
+                 FROM pg_catalog.pg_type ty JOIN pg_catalog.pg_namespace tn ON tn.oid = ty.typnamespace \
+                 WHERE ty.typname = ANY($1::text[])), \
+             f AS (SELECT t.typname, t.nspname, c.castfunc AS fn FROM t JOIN pg_catalog.pg_cast c \
+                     ON c.casttarget = t.oid AND c.castfunc <> 0 \
+                   UNION ALL SELECT t.typname, t.nspname, t.typinput::oid FROM t \
+                   UNION ALL SELECT t.typname, t.nspname, d.refobjid FROM t \
+                     JOIN pg_catalog.pg_constraint con ON con.contypid = t.oid \
+                     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass \
+                       AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_proc'::regclass) \
+             SELECT {FUNCTION_COLUMNS}, f.typname, f.nspname FROM f JOIN pg_catalog.pg_proc p ON p.oid = f.fn \
+             {FUNCTION_JOINS}"
+        );
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&names).fetch_all(&mut *conn).await? {
+            let f = function_facts(&row)?;
+            let (type_name, schema): (String, String) = (row.try_get(6)?, row.try_get(7)?);
+            if facts.types.iter().any(|n| n.name == type_name && reachable(n, &schema, &searched)) {
+                candidates.push((Some(format!("a cast to {type_name} calls {}()", f.name)), f));
+            }
+        }
+    }
+
+    // Relations read: what their views, row-level policies and virtual generated columns call.
+    let names: Vec<String> = facts.relations.iter().map(|n| qualified_sql(n)).collect();
+    if !names.is_empty() {
+        let sql = format!(
+            "WITH RECURSIVE given AS ( \
+                 SELECT pg_catalog.to_regclass(name)::oid AS oid FROM unnest($1::text[]) AS name), \
+             rels(oid) AS ( \
+                 SELECT oid FROM given WHERE oid IS NOT NULL \
+               UNION \
+                 SELECT d.refobjid FROM rels r \
+                 JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid \
+                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = w.oid \
+                   AND d.refclassid = 'pg_catalog.pg_class'::regclass), \
+             deps(refclassid, refobjid, rel) AS ( \
+                 SELECT d.refclassid, d.refobjid, r.oid FROM rels r \
+                 JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid \
+                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = w.oid \
+               UNION ALL \
+                 SELECT d.refclassid, d.refobjid, r.oid FROM rels r \
+                 JOIN pg_catalog.pg_policy pol ON pol.polrelid = r.oid \
+                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_policy'::regclass AND d.objid = pol.oid \
+               UNION ALL \
+                 SELECT d.refclassid, d.refobjid, r.oid FROM rels r \
+                 JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = r.oid \
+                 JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum \
+                   AND a.attgenerated = 'v' \
+                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid), \
+             procs(fn, rel) AS ( \
+                 SELECT refobjid, rel FROM deps WHERE refclassid = 'pg_catalog.pg_proc'::regclass \
+               UNION \
+                 SELECT o.oprcode::oid, deps.rel FROM deps JOIN pg_catalog.pg_operator o ON o.oid = deps.refobjid \
+                 WHERE deps.refclassid = 'pg_catalog.pg_operator'::regclass) \
+             SELECT {FUNCTION_COLUMNS}, procs.rel::regclass::text FROM procs \
+             JOIN pg_catalog.pg_proc p ON p.oid = procs.fn {FUNCTION_JOINS}"
+        );
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&names).fetch_all(&mut *conn).await? {
+            let f = function_facts(&row)?;
+            let relation: String = row.try_get(6)?;
+            candidates.push((Some(format!("{relation} calls {}()", f.name)), f));
+        }
+    }
+
+    for (used_by, f) in &candidates {
+        if let Err(mut refusal) = judge(f, allowed) {
+            if let Some(used_by) = used_by {
+                refusal.message = format!("{used_by}, and {}", refusal.message);
+            }
+            return Err(CatalogRefusal::Function(refusal));
+        }
+    }
+    Ok(())
+}
+
+/// A name as `to_regclass` reads it: each part quoted.
+fn qualified_sql(name: &QualifiedName) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    match &name.schema {
+        Some(schema) => format!("{}.{}", quote(schema), quote(&name.name)),
+        None => quote(&name.name),
+    }
+}
+
+/// What the connected role may do, read on connecting.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RolePrivileges {
+    pub role: String,
+    /// The database connected to (for the statements that make a reading role).
+    pub database: String,
+    pub superuser: bool,
+    pub replication: bool,
+    pub bypass_rls: bool,
+    /// Memberships that reach outside the database: server files, programs, other sessions.
+    pub powerful_memberships: Vec<String>,
+    /// Whether the role could write the events table (were the session not read-only).
+    pub can_write_events: bool,
+}
+
+impl RolePrivileges {
+    /// Whether previews under this role are refused until the user says they understand.
+    pub fn is_privileged(&self) -> bool {
+        self.superuser || self.replication || self.bypass_rls || !self.powerful_memberships.is_empty()
+    }
+
+    /// What the role may do, in words (empty for a plain reading role).
+    pub fn powers(&self) -> Vec<String> {
+        let mut powers = Vec::new();
+        if self.superuser {
+            powers.push("is a superuser".to_owned());
+        }
+        if self.replication {
+            powers.push("may create replication slots (REPLICATION)".to_owned());
+        }
+        if self.bypass_rls {
+            powers.push("bypasses row-level security (BYPASSRLS)".to_owned());
+        }
+        if !self.powerful_memberships.is_empty() {
+            powers.push(format!("is a member of {}", self.powerful_memberships.join(", ")));
+        }
+        if self.can_write_events {
+            powers.push("could write the events table".to_owned());
+        }
+        powers
+    }
+
+    /// One line for the status bar and the SQL panel.
+    pub fn summary(&self) -> String {
+        let powers = self.powers();
+        if powers.is_empty() {
+            return format!("role {}: reads only", self.role);
+        }
+        let what = if self.is_privileged() { "privileged role" } else { "role" };
+        format!("{what} {}: {}", self.role, powers.join("; "))
+    }
+}
+
+/// The statements that create a role that can only read, to connect eventscope with (run them
+/// yourself, as an administrator: eventscope never does).
+pub fn read_only_role_sql(database: &str) -> String {
+    let db = format!("\"{}\"", database.replace('"', "\"\""));
+    format!(
+        "CREATE ROLE eventscope_reader LOGIN PASSWORD 'choose-a-password';\n\
+         GRANT CONNECT ON DATABASE {db} TO eventscope_reader;\n\
+         GRANT pg_read_all_data TO eventscope_reader;  -- PostgreSQL 14+; before: GRANT USAGE ON SCHEMA … and GRANT SELECT ON ALL TABLES IN SCHEMA … TO eventscope_reader"
+    )
+}
+
+/// Reads what the connected role may do; `events_table` is the layout's table as SQL.
+pub async fn read_role(conn: &mut PgConnection, events_table: &str) -> Result<RolePrivileges, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT current_user::text, pg_catalog.current_database()::text, r.rolsuper, r.rolreplication, r.rolbypassrls, \
+             ARRAY(SELECT m.rolname::text FROM pg_catalog.pg_roles m \
+                   WHERE m.rolname IN ('pg_read_server_files', 'pg_write_server_files', \
+                                       'pg_execute_server_program', 'pg_signal_backend') \
+                     AND pg_catalog.pg_has_role(current_user, m.oid, 'MEMBER') ORDER BY 1), \
+             COALESCE(pg_catalog.has_table_privilege(pg_catalog.to_regclass($1)::oid, \
+                      'INSERT, UPDATE, DELETE, TRUNCATE'), false) \
+         FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
+    )
+    .bind(events_table)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(RolePrivileges {
+        role: row.try_get(0)?,
+        database: row.try_get(1)?,
+        superuser: row.try_get(2)?,
+        replication: row.try_get(3)?,
+        bypass_rls: row.try_get(4)?,
+        powerful_memberships: row.try_get(5)?,
+        can_write_events: row.try_get(6)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(schema: Option<&str>, n: &str) -> QualifiedName {
+        QualifiedName { schema: schema.map(str::to_owned), name: n.to_owned() }
+    }
+
+    #[test]
+    fn one_select_is_read_with_everything_it_uses() {
+        let facts = analyse(
+            "WITH recent AS (SELECT * FROM public.events WHERE recorded_at > now() - interval '1 day') \
+             SELECT upper(event_type), count(*) FILTER (WHERE version > 1), payload->>'x', '1'::int8 \
+             FROM recent r JOIN snapshots s USING (aggregate_id) ORDER BY 1 USING < TABLESAMPLE",
+        );
+        // (TABLESAMPLE after ORDER BY is not SQL: the parser says so.)
+        assert!(matches!(facts, Err(Rejection::Syntax(_))), "{facts:?}");
+        let facts = analyse(
+            "WITH recent AS (SELECT * FROM public.events WHERE recorded_at > now() - interval '1 day') \
+             SELECT upper(event_type), count(*) FILTER (WHERE version > 1), payload->>'x', '1'::int8, \
+             pg_catalog.lower(\"U&\"), x = ANY (SELECT 1) FROM recent r JOIN snapshots s TABLESAMPLE system (5) \
+             USING (aggregate_id) ORDER BY 1 USING <",
+        )
+        .unwrap();
+        for f in ["now", "upper", "count", "system"] {
+            assert!(facts.functions.contains(&name(None, f)), "{f}: {facts:?}");
+        }
+        assert!(facts.functions.contains(&name(Some("pg_catalog"), "lower")));
+        for op in ["-", ">", "->>", "=", "<"] {
+            assert!(facts.operators.contains(&name(None, op)), "{op}: {facts:?}");
+        }
+        assert!(facts.types.contains(&name(None, "int8")), "{facts:?}");
+        assert!(facts.relations.contains(&name(Some("public"), "events")));
+        assert!(facts.relations.contains(&name(None, "snapshots")));
+    }
+
+    #[test]
+    fn names_arrive_decoded() {
+        // U&"\0070g_read_file" is pg_read_file; quoting keeps the case written.
+        let facts = analyse(r#"SELECT U&"\0070g_read_file"('/etc/passwd'), "PG_Sleep"(1)"#).unwrap();
+        assert!(facts.functions.contains(&name(None, "pg_read_file")), "{facts:?}");
+        assert!(facts.functions.contains(&name(None, "PG_Sleep")));
+    }
+
+    #[test]
+    fn anything_but_one_read_only_query_is_refused() {
+        for (text, expected) in [
+            ("DELETE FROM events", "DELETE"),
+            ("SELECT 1; DELETE FROM events", "2 statements"),
+            ("SELECT $$;$$; DROP TABLE events", "2 statements"),
+            ("WITH gone AS (DELETE FROM events RETURNING 1) SELECT * FROM gone", "DELETE (it writes) inside"),
+            ("SELECT * INTO copy FROM events", "SELECT INTO"),
+            ("SELECT * FROM events FOR UPDATE", "FOR UPDATE"),
+            ("SELECT * FROM (SELECT * FROM events FOR SHARE) x", "FOR UPDATE"),
+            ("BEGIN", "transaction control"),
+            ("SET default_transaction_read_only = off", "SET"),
+            ("EXPLAIN ANALYZE DELETE FROM events", "EXPLAIN"),
+            ("COPY events TO '/tmp/x'", "COPY"),
+            ("CREATE TABLE t (x int)", "Create"),
+            ("-- only a comment", "empty"),
+        ] {
+            match analyse(text) {
+                Err(Rejection::Refused(reason)) => assert!(reason.contains(expected), "{text}: {reason}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert!(matches!(analyse("SELEC 1"), Err(Rejection::Syntax(_))));
+        // Deep nesting is refused, not a crash (the backend analyses on a thread with room).
+        for deep in [
+            format!("SELECT {}1", "1 + ".repeat(3_000)),
+            format!("SELECT {}1{}", "(SELECT ".repeat(1_000), ")".repeat(1_000)),
+        ] {
+            let outcome =
+                std::thread::Builder::new().stack_size(64 << 20).spawn(move || analyse(&deep)).unwrap().join().unwrap();
+            assert!(matches!(outcome, Err(Rejection::Refused(_)) | Err(Rejection::Syntax(_))), "{outcome:?}");
+        }
+    }
+
+    fn function(name: &str, oid: i64, volatility: &str) -> FunctionFacts {
+        FunctionFacts {
+            schema: "pg_catalog".into(),
+            name: name.into(),
+            oid,
+            volatility: volatility.into(),
+            language: "internal".into(),
+            arguments: String::new(),
+        }
+    }
+
+    #[test]
+    fn built_in_stable_functions_pass_and_the_rest_is_named() {
+        let none = BTreeSet::new();
+        assert!(judge(&function("upper", 871, "i"), &none).is_ok());
+        assert!(judge(&function("now", 1299, "s"), &none).is_ok());
+        assert!(judge(&function("random", 1598, "v"), &none).is_ok());
+        let refused = judge(&function("pg_read_file", 2624, "v"), &none).unwrap_err();
+        assert!(refused.message.contains("volatile") && refused.allow_name.is_none(), "{refused:?}");
+        let refused = judge(&function("txid_current", 2943, "s"), &none).unwrap_err();
+        assert!(refused.message.contains("transaction id"));
+        let refused = judge(&function("query_to_xml", 2925, "s"), &none).unwrap_err();
+        assert!(refused.message.contains("as text"));
+        // A user-defined function is refused unless allowed by name, even when immutable.
+        let mut mine = function("add_tax", 40_000, "i");
+        mine.schema = "public".into();
+        let refused = judge(&mine, &none).unwrap_err();
+        assert_eq!(refused.allow_name.as_deref(), Some("add_tax"));
+        assert!(judge(&mine, &BTreeSet::from(["add_tax".to_owned()])).is_ok());
+        assert!(judge(&mine, &BTreeSet::from(["public.add_tax".to_owned()])).is_ok());
+        // Allowing a built-in by name is the user's call too.
+        assert!(judge(&function("pg_sleep", 2626, "v"), &BTreeSet::from(["pg_sleep".to_owned()])).is_ok());
+    }
+
+    #[test]
+    fn a_role_says_what_it_may_do() {
+        let plain = RolePrivileges { role: "reader".into(), ..Default::default() };
+        assert!(!plain.is_privileged());
+        assert_eq!(plain.summary(), "role reader: reads only");
+        let owner = RolePrivileges { role: "app".into(), can_write_events: true, ..Default::default() };
+        assert!(!owner.is_privileged());
+        assert!(owner.summary().contains("could write the events table"));
+        let admin = RolePrivileges {
+            role: "postgres".into(),
+            superuser: true,
+            powerful_memberships: vec!["pg_read_server_files".into()],
+            ..Default::default()
+        };
+        assert!(admin.is_privileged());
+        assert!(admin.summary().starts_with("privileged role postgres: is a superuser"), "{}", admin.summary());
+        assert!(read_only_role_sql("shop").contains("GRANT CONNECT ON DATABASE \"shop\""));
+    }
+}
