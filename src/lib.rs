@@ -4,7 +4,9 @@
 //! - [`model`], [`fold`] and [`diff`] are pure (no egui, no sqlx): events, reducers with
 //!   checkpointed replay and blame, structural and line diffs.
 //! - [`store`] opens a SQLite file or a PostgreSQL URL read-only through sqlx, recognises the
-//!   layout from the catalog and reads streams, events and the global log page by page.
+//!   layout from the catalog and reads streams, events and the global log page by page. The SQL
+//!   a user types (previews) passes each database's own guard first: SQLite's authorizer
+//!   (`store::sqlite_guard`), PostgreSQL's parser and catalog (`store::pg_guard`).
 //! - [`worker`] owns the tokio runtime and the store on a background thread; the UI sends it
 //!   typed requests and drains typed replies without ever blocking.
 //! - [`ui`] is the eframe application, one struct per panel.

@@ -587,3 +587,40 @@ fn a_slow_fold_over_a_long_stream_folds_behind_a_progress_bar() {
     wait_until(&mut h, "the fold to get there", |h| app(h).history.cursor_state().is_some());
     assert_eq!(app(&h).history.cursor_state().unwrap(), std::sync::Arc::new(json!({"n": 2405})));
 }
+
+/// Connected as a PostgreSQL superuser, the SQL panel says so and runs nothing until the tick
+/// box; a function that is not built in is refused until the user allows it with one click.
+#[test]
+fn a_privileged_role_waits_for_the_tick_box_and_a_function_for_allow() {
+    if !common::postgres_available() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres, "guirole");
+    db.write_workshop();
+    db.exec("CREATE FUNCTION shout(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT upper($1)'");
+    let mut h = harness(Target::parse(&db.as_superuser()).unwrap());
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    h.get_by_label("SQL preview").click();
+    h.step();
+    assert!(h.query_by_label_contains("Connected as privileged role eventscope_super: is a superuser").is_some());
+    let run = |h: &mut Harness<'_, UnderTest>| {
+        h.get_by_label("▶ Run").click();
+        h.step();
+        wait_until(h, "the preview", |h| !app(h).sql.is_running());
+    };
+    app_mut(&mut h).sql.text = "SELECT shout('hi') AS x".to_owned();
+    run(&mut h);
+    assert!(h.query_by_label_contains("previews are refused under this privileged role").is_some());
+    h.get_by_label("I understand: run previews as this privileged role for this session").click();
+    h.step();
+    run(&mut h);
+    assert!(h.query_by_label_contains("--allow-function shout").is_some());
+    h.get_by_label("Allow shout() for this session and run again").click();
+    h.step();
+    wait_until(&mut h, "the preview", |h| !app(h).sql.is_running());
+    match app(&h).sql.result() {
+        Some(Ok(rows)) => assert_eq!(rows.rows[0][0].as_text().as_deref(), Some("HI")),
+        other => panic!("{other:?}"),
+    }
+    assert!(h.query_by_label("shout ✖").is_some(), "the allowed function is listed");
+}

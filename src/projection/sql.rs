@@ -62,7 +62,8 @@ pub enum PreviewError {
     FunctionNotAllowed { function: String, message: String },
     /// The connected PostgreSQL role is privileged: previews wait for the user's word.
     #[error(
-        "previews are refused under this {summary}: connect as a role that can only read, or say you          understand (--allow-privileged-role; in the window, the tick box in the SQL panel)"
+        "previews are refused under this {summary}: connect as a role that can only read, or say you \
+         understand (--allow-privileged-role; in the window, the tick box in the SQL panel)"
     )]
     PrivilegedRole { summary: String },
     /// The database refused or failed the query; `position` is a byte offset into the text given.

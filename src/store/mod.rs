@@ -244,7 +244,8 @@ impl CancelToken {
         }
     }
 
-    pub(crate) fn backend_pid(&self) -> Option<i32> {
+    /// The server process running the preview (PostgreSQL), once it has started.
+    pub fn backend_pid(&self) -> Option<i32> {
         self.backend_pid.lock().ok().and_then(|p| *p)
     }
 }

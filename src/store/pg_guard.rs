@@ -139,7 +139,10 @@ fn statement_words(kind: &str) -> String {
         "DeclareCursorStmt" | "FetchStmt" | "ClosePortalStmt" => "a cursor statement",
         "" => "this statement",
         other => {
-            return format!("{} (a statement that changes the database or the session)", other.trim_end_matches("Stmt"));
+            return format!(
+                "{} (a statement that changes the database or the session)",
+                other.trim_end_matches("Stmt")
+            );
         }
     };
     words.to_owned()
@@ -510,10 +513,11 @@ impl RolePrivileges {
 
     /// What the role may do, in words (empty for a plain reading role).
     pub fn powers(&self) -> Vec<String> {
-        let mut powers = Vec::new();
+        // A superuser may do everything else too: saying so is enough.
         if self.superuser {
-            powers.push("is a superuser".to_owned());
+            return vec!["is a superuser (it may do anything on the server)".to_owned()];
         }
+        let mut powers = Vec::new();
         if self.replication {
             powers.push("may create replication slots (REPLICATION)".to_owned());
         }

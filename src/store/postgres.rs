@@ -1,6 +1,7 @@
 //! PostgreSQL backend: connects with a read-only session (`default_transaction_read_only`), a
 //! connect timeout and TLS as the URL's `sslmode` asks; reads the catalog; runs statements into
-//! backend-neutral cells. The password never leaves this module: errors are scrubbed of it.
+//! backend-neutral cells; runs previews under `pg_guard` on sessions of their own. The password
+//! never leaves this module: errors are scrubbed of it.
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};

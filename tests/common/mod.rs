@@ -35,7 +35,7 @@ pub fn admin_url() -> String {
     std::env::var("EVENTSCOPE_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_PG.to_owned())
 }
 
-fn in_ci() -> bool {
+pub fn in_ci() -> bool {
     std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
 }
 
@@ -177,6 +177,35 @@ impl Drop for TestDb {
             })
             .join();
         }
+    }
+}
+
+/// The superuser the hostile-preview tests connect as (`EVENTSCOPE_TEST_POSTGRES_SUPERUSER`,
+/// default the one `.ci/run` creates).
+pub fn superuser_url() -> String {
+    std::env::var("EVENTSCOPE_TEST_POSTGRES_SUPERUSER")
+        .unwrap_or_else(|_| "postgres://eventscope_super:eventscope@localhost:5432/eventscope".to_owned())
+}
+
+impl TestDb {
+    /// The URL of this (PostgreSQL) database as the superuser; fails loudly without one.
+    pub fn as_superuser(&self) -> String {
+        let name = self.pg_name.clone().expect("a PostgreSQL test database");
+        let url = replace_database(&superuser_url(), &name);
+        let reachable = block_on(async {
+            match sqlx::PgConnection::connect(&url).await {
+                Ok(conn) => conn.close().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        if let Err(e) = reachable {
+            panic!(
+                "these tests connect as a PostgreSQL superuser ({e}): create one as `.ci/run` does \
+                 (CREATE ROLE eventscope_super LOGIN SUPERUSER PASSWORD 'eventscope'), or set \
+                 EVENTSCOPE_TEST_POSTGRES_SUPERUSER"
+            );
+        }
+        url
     }
 }
 

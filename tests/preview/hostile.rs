@@ -319,13 +319,6 @@ fn hostile_previews_leave_a_sqlite_store_unchanged() {
     eprintln!("SQLite: {refused} of {} hostile previews refused by the guard, the rest failed", CORPUS.len());
 }
 
-/// The superuser the corpus connects as (`EVENTSCOPE_TEST_POSTGRES_SUPERUSER`, default the one
-/// `.ci/run` creates).
-fn superuser_url() -> String {
-    std::env::var("EVENTSCOPE_TEST_POSTGRES_SUPERUSER")
-        .unwrap_or_else(|_| "postgres://eventscope_super:eventscope@localhost:5432/eventscope".to_owned())
-}
-
 /// The database name at the end of a URL.
 fn database_of(url: &str) -> String {
     url.split('?').next().unwrap_or(url).rsplit('/').next().unwrap_or_default().to_owned()
@@ -392,15 +385,8 @@ fn hostile_previews_leave_a_postgres_store_and_its_server_unchanged() {
     }
     let db = TestDb::new(Backend::Postgres, "hostile");
     db.write_workshop();
-    let url = common::replace_database(&superuser_url(), &database_of(&db.target));
-    let mut admin = match block_on(sqlx::PgConnection::connect(&url)) {
-        Ok(conn) => conn,
-        Err(e) => panic!(
-            "the hostile corpus connects as a superuser ({e}): create one, as `.ci/run` does \
-             (CREATE ROLE eventscope_super LOGIN SUPERUSER PASSWORD 'eventscope'), or set \
-             EVENTSCOPE_TEST_POSTGRES_SUPERUSER"
-        ),
-    };
+    let url = db.as_superuser();
+    let mut admin = block_on(sqlx::PgConnection::connect(&url)).expect("connect as the superuser");
     let conninfo = format!("host=localhost dbname={} user=eventscope_super password=eventscope", database_of(&url));
     block_on(sqlx::raw_sql(sqlx::AssertSqlSafe(FIXTURE.replace("{CONNINFO}", &conninfo))).execute(&mut admin))
         .expect("fixture");
@@ -444,6 +430,53 @@ fn hostile_previews_leave_a_postgres_store_and_its_server_unchanged() {
         other => panic!("{other:?}"),
     }
     block_on(store.close());
+
+    // The command line says the same in one line, and takes the user's word by flag.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("evil_text.sql");
+    std::fs::write(&file, "SELECT evil_text() AS x").unwrap();
+    let file = file.display().to_string();
+    let (ok, _, err) = common::eventscope(&["preview", &url, "--sql", &file]);
+    assert!(!ok && err.lines().count() == 1 && err.contains("privileged role"), "{err}");
+    assert!(err.contains("--allow-privileged-role"), "{err}");
+    let (ok, _, err) = common::eventscope(&["preview", &url, "--sql", &file, "--allow-privileged-role"]);
+    assert!(!ok && err.lines().count() == 1 && err.contains("--allow-function evil_text"), "{err}");
+    let (ok, out, err) = common::eventscope(&[
+        "preview",
+        &url,
+        "--sql",
+        &file,
+        "--allow-privileged-role",
+        "--allow-function",
+        "evil_text",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), serde_json::json!([{"x": "x"}]));
+    assert_eq!(server_state(&mut admin), before);
     let _ = block_on(victim.close());
     let _ = block_on(admin.close());
+}
+
+/// A role that only owns its store is not privileged: previews run without a tick box, and the
+/// status line says the role could write the events table (were the session not read-only).
+#[test]
+fn a_plain_role_is_named_but_not_refused() {
+    if !common::postgres_available() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres, "plainrole");
+    db.write_workshop();
+    let store = db.open();
+    let role = store.role.clone().expect("role read");
+    assert!(!role.is_privileged() && role.can_write_events, "{role:?}");
+    assert!(store.describe().contains("could write the events table"), "{}", store.describe());
+    let (_, rows) = block_on(store.preview(
+        "SELECT count(*) AS n FROM events",
+        limits(),
+        &PreviewPermissions::default(),
+        &CancelToken::default(),
+    ))
+    .unwrap();
+    assert_eq!(rows.rows[0][0].as_i64(), Some(2679));
+    block_on(store.close());
 }
