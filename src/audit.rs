@@ -289,7 +289,7 @@ impl Store {
         if let Some(e) = failed {
             return Err(e);
         }
-        Ok(self.log_page(sql, limit.max(1)).await?)
+        Ok(self.log_page(sql, limit.max(1), cursor).await?)
     }
 
     /// How many events match the filter.
@@ -441,7 +441,7 @@ impl Store {
         if let Some(e) = failed {
             return Err(e);
         }
-        Ok(self.log_page(sql, limit.max(1)).await?.events)
+        Ok(self.log_page(sql, limit.max(1), &LogCursor::Edge).await?.events)
     }
 
     /// Every event with the same correlation id as `event`, across streams, in store order.

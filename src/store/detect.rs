@@ -59,6 +59,7 @@ fn layout(name: String, description: String, library: &str, table: &CatalogTable
         conditions: Vec::new(),
         codec: Default::default(),
         snapshots: None,
+        row_key: Default::default(),
     }
 }
 
@@ -410,5 +411,6 @@ fn article(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
         conditions: Vec::new(),
         codec: Default::default(),
         snapshots,
+        row_key: Default::default(),
     })
 }

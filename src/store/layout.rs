@@ -266,6 +266,24 @@ pub struct Layout {
     pub codec: Codec,
     #[serde(default)]
     pub snapshots: Option<SnapshotLayout>,
+    /// How the store tells this layout's rows apart where its columns may not (found out on
+    /// opening, never saved in a layout file).
+    #[serde(skip)]
+    pub row_key: RowKey,
+}
+
+/// The storage's own identity of a row of the layout's main table, used as the last key of
+/// every keyset-paged listing, so that rows sharing a version (or without a position) are each
+/// listed exactly once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RowKey {
+    /// None known (a view, a `WITHOUT ROWID` table): pages fall back to skipping rows seen.
+    #[default]
+    None,
+    /// SQLite's `rowid`.
+    SqliteRowid,
+    /// PostgreSQL's `(tableoid, ctid)` (unique across the partitions of a table too).
+    PostgresCtid,
 }
 
 fn custom() -> String {

@@ -22,7 +22,7 @@ use crate::model::{Event, Payload, StreamId, StreamSummary, Version};
 use crate::projection::sql::{Definition, PreviewError, PreviewLimits, PreviewPermissions, ResultSet};
 use cell::{Cell, Param};
 use layout::{Catalog, Layout};
-use query::{Dialect, LogCursor, Sql, StreamCursor, StreamQuery};
+use query::{Dialect, KeysetCursor, LogCursor, Sql, StreamCursor, StreamQuery};
 
 /// What went wrong, in words a person can act on. Messages never contain a password.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -269,17 +269,20 @@ pub struct StreamPage {
     pub next: Option<StreamCursor>,
 }
 
-/// Where the next page of a stream's events starts: at this version, after skipping the
-/// events with that version already seen (so duplicate versions survive page boundaries).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a page of a stream's events starts: from a version on (a first page), or after the
+/// last row of the page before (keyset on `query::stream_keys`, so rows that share a version,
+/// or have none, are each read once and never re-read).
+#[derive(Clone, Debug, PartialEq)]
 pub struct EventCursor {
-    pub version: Version,
-    pub skip: usize,
+    /// From this version on (`None`: from the start, events without a version too).
+    pub from: Option<Version>,
+    pub after: Option<KeysetCursor>,
 }
 
 impl EventCursor {
+    /// From `version` on; `Version::MIN` means from the start, events without a version too.
     pub fn from_version(version: Version) -> EventCursor {
-        EventCursor { version, skip: 0 }
+        EventCursor { from: (version != Version::MIN).then_some(version), after: None }
     }
 }
 
@@ -334,12 +337,14 @@ impl Store {
         Ok(Store::with_role(backend, target, layouts, layout).await)
     }
 
-    /// The store, with what its PostgreSQL role may do read once.
-    async fn with_role(backend: Backend, target: Target, layouts: Vec<Layout>, layout: Layout) -> Store {
+    /// The store, with what its PostgreSQL role may do and how its rows are told apart read
+    /// once.
+    async fn with_role(backend: Backend, target: Target, layouts: Vec<Layout>, mut layout: Layout) -> Store {
         let role = match &backend {
             Backend::Postgres(b) => b.read_role(&query::table_sql(&layout.table)).await.ok(),
             Backend::Sqlite(_) => None,
         };
+        layout.row_key = row_key(&backend, &layout).await;
         Store { backend, target, layout, layouts, role, cipher_key: Default::default() }
     }
 
@@ -619,58 +624,76 @@ impl Store {
             return Ok(EventPage { events: Vec::new(), next: None });
         }
         let limit = limit.max(1);
-        let sql =
-            query::stream_events(self.dialect(), &self.layout, stream, cursor.version, (limit + cursor.skip) as i64);
+        let sql = query::stream_events(
+            self.dialect(),
+            &self.layout,
+            stream,
+            cursor.from,
+            cursor.after.as_ref(),
+            limit as i64,
+        );
         let rows = self.fetch(&sql).await?;
-        let key = self.key();
-        let fetched = rows.len();
-        let events: Vec<Event> = rows
-            .into_iter()
-            .skip(cursor.skip)
-            .map(|row| decode::event_from_row(&self.layout, row, key.as_deref()))
-            .collect();
-        let next = match events.last() {
-            Some(last) if fetched >= limit + cursor.skip => {
-                let same = events.iter().rev().take_while(|e| e.version == last.version).count();
-                let skip = if last.version == cursor.version { same + cursor.skip } else { same };
-                Some(EventCursor { version: last.version, skip })
-            }
-            _ => None,
-        };
-        Ok(EventPage { events, next })
+        let keys = query::stream_keys(self.dialect(), &self.layout).len();
+        let (events, next) = self.keyset_page(rows, limit, keys, cursor.after.as_ref());
+        Ok(EventPage { events, next: next.map(|after| EventCursor { from: cursor.from, after: Some(after) }) })
     }
 
     /// Up to `limit` events of the whole store after (`forward`) or before the cursor.
     pub async fn read_log(&self, cursor: &LogCursor, forward: bool, limit: usize) -> Result<LogPage, StoreError> {
         let limit = limit.max(1);
-        self.log_page(query::log_page(self.dialect(), &self.layout, cursor, forward, limit as i64), limit).await
+        self.log_page(query::log_page(self.dialect(), &self.layout, cursor, forward, limit as i64), limit, cursor).await
     }
 
     /// Runs a log page query (see [`query::log_page_where`]) and gives the next cursor.
-    pub(crate) async fn log_page(&self, sql: Sql, limit: usize) -> Result<LogPage, StoreError> {
+    pub(crate) async fn log_page(&self, sql: Sql, limit: usize, cursor: &LogCursor) -> Result<LogPage, StoreError> {
         let rows = self.fetch(&sql).await?;
-        let key = self.key();
-        let full = rows.len() >= limit;
-        let mut last_time = Cell::Null;
-        let events: Vec<Event> = rows
+        let keys = query::log_keys(self.dialect(), &self.layout).len();
+        let before = match cursor {
+            LogCursor::After(after) => Some(after),
+            LogCursor::Edge => None,
+        };
+        let (events, next) = self.keyset_page(rows, limit, keys, before);
+        Ok(LogPage { events, next: next.map(LogCursor::After) })
+    }
+
+    /// Decodes the rows of a keyset page: leaves out the rows the cursor says were seen,
+    /// splits off each row's trailing `key_count` key values, and gives the cursor after the
+    /// last row (`None` when the page was not full: the listing is done).
+    fn keyset_page(
+        &self,
+        rows: Vec<Vec<Cell>>,
+        limit: usize,
+        key_count: usize,
+        before: Option<&KeysetCursor>,
+    ) -> (Vec<Event>, Option<KeysetCursor>) {
+        let skip = before.map_or(0, |b| b.skip);
+        let full = rows.len() >= limit + skip;
+        let cipher_key = self.key();
+        let mut last_keys: Option<Vec<Cell>> = None;
+        let mut run = 0;
+        let events = rows
             .into_iter()
-            .map(|row| {
-                last_time = row.get(5).cloned().unwrap_or(Cell::Null);
-                decode::event_from_row(&self.layout, row, key.as_deref())
+            .skip(skip)
+            .map(|mut row| {
+                let keys = row.split_off(row.len().saturating_sub(key_count));
+                if last_keys.as_ref() == Some(&keys) {
+                    run += 1;
+                } else {
+                    run = 1;
+                    last_keys = Some(keys);
+                }
+                decode::event_from_row(&self.layout, row, cipher_key.as_deref())
             })
             .collect();
-        let next = match events.last() {
-            // (The log of a layout with a position leaves out rows without one.)
-            Some(last) if full => match (&self.layout.columns.position, last.position) {
-                (Some(_), Some(p)) => Some(LogCursor::Position(p)),
-                (Some(_), None) => None,
-                (None, _) => {
-                    Some(LogCursor::Event { time: last_time, stream: last.stream.0.clone(), version: last.version })
-                }
-            },
-            _ => None,
-        };
-        Ok(LogPage { events, next })
+        let next = last_keys.filter(|_| full).map(|keys| {
+            if query::keys_unique(&self.layout) {
+                return KeysetCursor { keys, skip: 0 };
+            }
+            // Keys that repeat: the next page starts at them and skips the rows seen.
+            let seen_before = before.filter(|b| b.keys == keys).map_or(0, |b| b.skip);
+            KeysetCursor { keys, skip: run + seen_before }
+        });
+        (events, next)
     }
 
     /// Closes the pool.
@@ -678,6 +701,48 @@ impl Store {
         match self.backend {
             Backend::Sqlite(b) => b.pool.close().await,
             Backend::Postgres(b) => b.pool.close().await,
+        }
+    }
+}
+
+/// How the layout's main table tells its rows apart: SQLite's rowid for a table that has one,
+/// PostgreSQL's `(tableoid, ctid)` for a table, partitioned table or materialized view; none
+/// for a view (or when the catalog cannot say).
+async fn row_key(backend: &Backend, layout: &Layout) -> layout::RowKey {
+    let table = &layout.table;
+    match backend {
+        Backend::Sqlite(b) => {
+            let rows = b
+                .fetch(
+                    "SELECT type, sql FROM sqlite_master WHERE name = ?1 AND type IN ('table', 'view')",
+                    &[Param::Text(table.name.clone())],
+                )
+                .await
+                .unwrap_or_default();
+            let is_rowid_table = rows.first().is_some_and(|row| {
+                row.first().and_then(Cell::as_text).as_deref() == Some("table")
+                    && !row.get(1).and_then(Cell::as_text).is_some_and(|sql| {
+                        sql.to_ascii_uppercase()
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                            .contains("WITHOUT ROWID")
+                    })
+            });
+            if is_rowid_table { layout::RowKey::SqliteRowid } else { layout::RowKey::None }
+        }
+        Backend::Postgres(b) => {
+            let rows = b
+                .fetch(
+                    "SELECT c.relkind::text FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)",
+                    &[Param::Text(query::table_sql(table))],
+                )
+                .await
+                .unwrap_or_default();
+            match rows.first().and_then(|r| r.first()).and_then(Cell::as_text).as_deref() {
+                Some("r" | "p" | "m") => layout::RowKey::PostgresCtid,
+                _ => layout::RowKey::None,
+            }
         }
     }
 }

@@ -429,7 +429,7 @@ pub async fn check_catalog(
     }
 
     // Relations read: what their views, row-level policies and virtual generated columns call.
-    let names: Vec<String> = facts.relations.iter().map(|n| qualified_sql(n)).collect();
+    let names: Vec<String> = facts.relations.iter().map(qualified_sql).collect();
     if !names.is_empty() {
         let sql = format!(
             "WITH RECURSIVE given AS ( \

@@ -6,7 +6,7 @@
 //! stream is one column, or an aggregate type and id shown as `Type-id`.
 
 use super::cell::{Cell, Param};
-use super::layout::{ColumnKind, ColumnRef, Layout, MAIN, RowCondition, StreamKey, TableName};
+use super::layout::{ColumnKind, ColumnRef, Layout, MAIN, RowCondition, RowKey, StreamKey, TableName};
 
 /// The SQL flavour of a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -427,22 +427,181 @@ pub fn stream_summary(d: Dialect, layout: &Layout, stream: &str) -> Sql {
     sql
 }
 
-/// Up to `limit` events of one stream from `from_version` on, in stream order.
-pub fn stream_events(d: Dialect, layout: &Layout, stream: &str, from_version: i64, limit: i64) -> Sql {
+/// One key of a keyset order: how rows are ordered by it, how its value is read for the
+/// cursor, and the type a cursor value is cast to when compared with it (PostgreSQL).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SortKey {
+    order: String,
+    select: String,
+    cast: Option<&'static str>,
+}
+
+impl SortKey {
+    fn plain(expr: String) -> SortKey {
+        SortKey { select: expr.clone(), order: expr, cast: None }
+    }
+
+    /// An integer column (version, position): ordered as stored, read as a 64-bit integer.
+    fn integer(d: Dialect, c: &ColumnRef) -> SortKey {
+        SortKey { order: col(c), select: int_expr(d, c), cast: (d == Dialect::Postgres).then_some("BIGINT") }
+    }
+
+    /// A column compared with a cursor value of the column's own kind.
+    fn column(d: Dialect, c: &ColumnRef) -> SortKey {
+        let cast = match (d, c.kind) {
+            (Dialect::Postgres, ColumnKind::Uuid) => Some("uuid"),
+            (Dialect::Postgres, ColumnKind::Integer) => Some("BIGINT"),
+            _ => None,
+        };
+        SortKey { order: col(c), select: col(c), cast }
+    }
+}
+
+/// Where NULLs sort: first on SQLite, last on PostgreSQL (ascending), as their indexes do.
+fn nulls_high(d: Dialect) -> bool {
+    d == Dialect::Postgres
+}
+
+/// The storage's row identity as sort keys (see [`RowKey`]).
+fn row_keys(layout: &Layout) -> Vec<SortKey> {
+    let main = quote_ident(MAIN);
+    match layout.row_key {
+        RowKey::None => Vec::new(),
+        RowKey::SqliteRowid => vec![SortKey::plain(format!("{main}.rowid"))],
+        RowKey::PostgresCtid => vec![
+            SortKey {
+                order: format!("{main}.tableoid"),
+                select: format!("CAST({main}.tableoid AS BIGINT)"),
+                cast: Some("oid"),
+            },
+            SortKey { order: format!("{main}.ctid"), select: format!("CAST({main}.ctid AS TEXT)"), cast: Some("tid") },
+        ],
+    }
+}
+
+/// The keys a stream's events are listed by: version, position where there is one, then the
+/// row's identity.
+pub fn stream_keys(d: Dialect, layout: &Layout) -> Vec<SortKey> {
+    let c = &layout.columns;
+    let mut keys = vec![SortKey::integer(d, &c.version)];
+    keys.extend(c.position.as_ref().map(|p| SortKey::integer(d, p)));
+    keys.extend(row_keys(layout));
+    keys
+}
+
+/// The keys the global log is listed by: the position where there is one, otherwise time,
+/// stream and version; then the row's identity.
+pub fn log_keys(d: Dialect, layout: &Layout) -> Vec<SortKey> {
+    let c = &layout.columns;
+    let mut keys = match &c.position {
+        Some(p) => vec![SortKey::integer(d, p)],
+        None => {
+            let mut keys: Vec<SortKey> = c.recorded_at.iter().map(|t| SortKey::plain(time_expr(d, t))).collect();
+            keys.push(match &c.stream {
+                StreamKey::Column(column) => SortKey::column(d, column),
+                StreamKey::TypeAndId { .. } => SortKey::plain(stream_text(d, layout)),
+            });
+            keys.push(SortKey::integer(d, &c.version));
+            keys
+        }
+    };
+    keys.extend(row_keys(layout));
+    keys
+}
+
+/// Whether the keys tell every row apart (they end with the row's identity): pages then
+/// continue strictly after the last row; otherwise at it, skipping the rows already seen.
+pub fn keys_unique(layout: &Layout) -> bool {
+    layout.row_key != RowKey::None
+}
+
+/// `ORDER BY` for the keys, ascending (`forward`) or descending, NULLs where the dialect's
+/// indexes keep them.
+fn keyset_order(d: Dialect, keys: &[SortKey], forward: bool) -> String {
+    let (dir, nulls) = match (forward, nulls_high(d)) {
+        (true, true) => ("ASC", "NULLS LAST"),
+        (true, false) => ("ASC", "NULLS FIRST"),
+        (false, true) => ("DESC", "NULLS FIRST"),
+        (false, false) => ("DESC", "NULLS LAST"),
+    };
+    keys.iter().map(|k| format!("{} {dir} {nulls}", k.order)).collect::<Vec<_>>().join(", ")
+}
+
+/// The condition that a row comes after the `cursor` values of `keys` in [`keyset_order`]
+/// (or at them too, with `inclusive`). NULL values are keys like any other.
+fn keyset_after(sql: &mut Sql, keys: &[SortKey], cursor: &[Cell], forward: bool, inclusive: bool) -> String {
+    let nulls_first = forward != nulls_high(sql.dialect);
+    let op = if forward { ">" } else { "<" };
+    let mut alternatives = Vec::new();
+    let mut equal_so_far: Vec<String> = Vec::new();
+    for (key, value) in keys.iter().zip(cursor) {
+        let k = &key.order;
+        let (after, equal) = match value {
+            Cell::Null => ((nulls_first).then(|| format!("{k} IS NOT NULL")), format!("{k} IS NULL")),
+            value => {
+                let p = sql.bind(Param::from(value));
+                let p = match key.cast {
+                    Some(cast) => format!("CAST({p} AS {cast})"),
+                    None => p,
+                };
+                let or_null = if nulls_first { String::new() } else { format!(" OR {k} IS NULL") };
+                (Some(format!("{k} {op} {p}{or_null}")), format!("{k} = {p}"))
+            }
+        };
+        if let Some(after) = after {
+            let mut parts = equal_so_far.clone();
+            parts.push(format!("({after})"));
+            alternatives.push(parts.join(" AND "));
+        }
+        equal_so_far.push(equal);
+    }
+    if inclusive {
+        alternatives.push(if equal_so_far.is_empty() { "1 = 1".to_owned() } else { equal_so_far.join(" AND ") });
+    }
+    if alternatives.is_empty() { "1 = 0".to_owned() } else { format!("(({}))", alternatives.join(") OR (")) }
+}
+
+/// Where a keyset page starts: after (or at, skipping `skip` rows) these key values.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeysetCursor {
+    pub keys: Vec<Cell>,
+    /// Rows at exactly these keys already seen (only where the keys may repeat).
+    pub skip: usize,
+}
+
+/// Up to `limit` (+ the cursor's skip) events of one stream, in stream order: from version
+/// `from` on (`None`: from the start, events without a version included), after the cursor.
+/// The key values of each row follow its event columns (see [`stream_keys`]).
+pub fn stream_events(
+    d: Dialect,
+    layout: &Layout,
+    stream: &str,
+    from: Option<i64>,
+    after: Option<&KeysetCursor>,
+    limit: i64,
+) -> Sql {
     let mut sql = Sql::new(d);
     let c = &layout.columns;
+    let keys = stream_keys(d, layout);
     let mut conditions = layout_conditions(&mut sql, layout);
     conditions.push(stream_matches(&mut sql, layout, stream).unwrap_or_else(|| "1 = 0".to_owned()));
-    let from = sql.bind(Param::Int(from_version));
-    conditions.push(format!("{} >= {from}", col(&c.version)));
-    let limit = sql.bind(Param::Int(limit.max(1)));
-    let tiebreak = c.position.as_ref().map(|p| format!(", {}", col(p))).unwrap_or_default();
+    if let Some(from) = from {
+        let from = sql.bind(Param::Int(from));
+        conditions.push(format!("{} >= {}", col(&c.version), param_as(d, &c.version, from)));
+    }
+    let mut skip = 0;
+    if let Some(after) = after {
+        skip = after.skip;
+        conditions.push(keyset_after(&mut sql, &keys, &after.keys, true, !keys_unique(layout)));
+    }
+    let limit = sql.bind(Param::Int(limit.max(1) + skip as i64));
     sql.text = format!(
-        "SELECT {columns} FROM {from_}{where_}ORDER BY {v}{tiebreak} LIMIT {limit}",
+        "SELECT {columns}, {key_columns} FROM {from_}{where_}ORDER BY {order} LIMIT {limit}",
         columns = event_columns(d, layout),
+        key_columns = keys.iter().map(|k| k.select.as_str()).collect::<Vec<_>>().join(", "),
         from_ = from_sql(layout),
         where_ = where_clause(&conditions),
-        v = col(&c.version),
+        order = keyset_order(d, &keys, true),
     );
     sql
 }
@@ -464,6 +623,7 @@ pub(crate) fn snapshot_layout(layout: &Layout) -> Option<Layout> {
         conditions: Vec::new(),
         codec: snap.codec,
         snapshots: None,
+        row_key: RowKey::None,
     })
 }
 
@@ -488,14 +648,14 @@ pub fn snapshots(d: Dialect, layout: &Layout, stream: &str, limit: i64) -> Optio
 pub enum LogCursor {
     /// The start (or, going backwards, the end) of the log.
     Edge,
-    /// After (or before) this global position.
-    Position(i64),
-    /// After (or before) this event, in the order time, stream, version.
-    Event { time: Cell, stream: String, version: i64 },
+    /// After (or before) the row with these [`log_keys`] values.
+    After(KeysetCursor),
 }
 
 /// Up to `limit` events of the whole store after (`forward`) or before the cursor, in store
-/// order: by global position, or by time, stream and version where the layout has no position.
+/// order: by global position, or by time, stream and version where the layout has no
+/// position; the row's identity last, so every row is listed once. The key values of each row
+/// follow its event columns (see [`log_keys`]).
 pub fn log_page(d: Dialect, layout: &Layout, cursor: &LogCursor, forward: bool, limit: i64) -> Sql {
     log_page_where(d, layout, cursor, forward, limit, |_| Vec::new())
 }
@@ -510,54 +670,22 @@ pub fn log_page_where(
     conditions: impl FnOnce(&mut Sql) -> Vec<String>,
 ) -> Sql {
     let mut sql = Sql::new(d);
-    let c = &layout.columns;
-    let (op, dir) = if forward { (">", "ASC") } else { ("<", "DESC") };
-    let s = stream_order(d, layout);
-    let v = col(&c.version);
+    let keys = log_keys(d, layout);
     let mut all_conditions = layout_conditions(&mut sql, layout);
     all_conditions.extend(conditions(&mut sql));
-    let order = match (&c.position, &c.recorded_at) {
-        (Some(p), _) => {
-            all_conditions.push(format!("{} IS NOT NULL", col(p)));
-            if let LogCursor::Position(after) = cursor {
-                let p_after = sql.bind(Param::Int(*after));
-                all_conditions.push(format!("{} {op} {p_after}", col(p)));
-            }
-            format!("{} {dir}", col(p))
-        }
-        (None, time) => {
-            // Events without a time come first (forward), in both dialects.
-            let t = time.as_ref().map_or_else(|| "NULL".to_owned(), |t| time_expr(d, t));
-            if let LogCursor::Event { time: at, stream, version } = cursor {
-                let after_stream = stream_after(&mut sql, layout, stream, op);
-                let same_stream = stream_matches(&mut sql, layout, stream).unwrap_or_else(|| "1 = 0".to_owned());
-                let vp = sql.bind(Param::Int(*version));
-                let by_stream = format!("{after_stream} OR ({same_stream} AND {v} {op} {vp})");
-                all_conditions.push(match (time.is_some(), at, forward) {
-                    (false, _, _) => format!("({by_stream})"),
-                    (true, Cell::Null, true) => format!("({t} IS NOT NULL OR ({t} IS NULL AND ({by_stream})))"),
-                    (true, Cell::Null, false) => format!("({t} IS NULL AND ({by_stream}))"),
-                    (true, at, _) => {
-                        let tp = sql.bind(Param::from(at));
-                        let untimed = if forward { "" } else { &format!(" OR {t} IS NULL") };
-                        format!("({t} {op} {tp}{untimed} OR ({t} = {tp} AND ({by_stream})))")
-                    }
-                });
-            }
-            let nulls = if forward { "NULLS FIRST" } else { "NULLS LAST" };
-            if time.is_some() {
-                format!("{t} {dir} {nulls}, {s} {dir}, {v} {dir}")
-            } else {
-                format!("{s} {dir}, {v} {dir}")
-            }
-        }
-    };
-    let limit = sql.bind(Param::Int(limit.max(1)));
+    let mut skip = 0;
+    if let LogCursor::After(after) = cursor {
+        skip = after.skip;
+        all_conditions.push(keyset_after(&mut sql, &keys, &after.keys, forward, !keys_unique(layout)));
+    }
+    let limit = sql.bind(Param::Int(limit.max(1) + skip as i64));
     sql.text = format!(
-        "SELECT {columns} FROM {from}{where_}ORDER BY {order} LIMIT {limit}",
+        "SELECT {columns}, {key_columns} FROM {from}{where_}ORDER BY {order} LIMIT {limit}",
         columns = event_columns(d, layout),
+        key_columns = keys.iter().map(|k| k.select.as_str()).collect::<Vec<_>>().join(", "),
         from = from_sql(layout),
         where_ = where_clause(&all_conditions),
+        order = keyset_order(d, &keys, forward),
     );
     sql
 }
@@ -597,13 +725,52 @@ mod tests {
 
     #[test]
     fn stream_page_binds_every_value() {
-        let sql = stream_events(Dialect::Postgres, &pg_layout(), "00001042-0000-4000-8000-0000007de8ce", 5, 100);
-        let hostile = stream_events(Dialect::Postgres, &pg_layout(), "x'; DROP TABLE events; --", 5, 100);
+        let stream = "00001042-0000-4000-8000-0000007de8ce";
+        let sql = stream_events(Dialect::Postgres, &pg_layout(), stream, Some(5), None, 100);
+        let hostile = stream_events(Dialect::Postgres, &pg_layout(), "x'; DROP TABLE events; --", Some(5), None, 100);
         assert!(!hostile.text.contains("DROP") && hostile.text.contains("1 = 0"), "{}", hostile.text);
         assert_eq!(sql.params.len(), 3);
         assert!(sql.text.contains(r#""e"."aggregate_id" = CAST($1 AS uuid)"#), "{}", sql.text);
-        assert!(sql.text.contains(r#"ORDER BY "e"."version", "e"."position" LIMIT $3"#), "{}", sql.text);
+        assert!(
+            sql.text.contains(r#"ORDER BY "e"."version" ASC NULLS LAST, "e"."position" ASC NULLS LAST LIMIT $3"#),
+            "{}",
+            sql.text
+        );
         assert!(sql.text.contains("convert_to(CAST(\"e\".\"payload\" AS TEXT), 'UTF8')"), "{}", sql.text);
+        // From the start: no version condition, so events without one are listed too.
+        let all = stream_events(Dialect::Postgres, &pg_layout(), stream, None, None, 100);
+        assert!(!all.text.contains(">="), "{}", all.text);
+    }
+
+    #[test]
+    fn keyset_pages_continue_after_the_row_identity() {
+        let mut l = layout(
+            &[("aggregate_id", "TEXT"), ("version", "INTEGER"), ("event_type", "TEXT"), ("payload", "TEXT")],
+            None,
+        );
+        l.row_key = RowKey::SqliteRowid;
+        let after = KeysetCursor { keys: vec![Cell::Int(7), Cell::Int(1234)], skip: 0 };
+        let sql = stream_events(Dialect::Sqlite, &l, "s", None, Some(&after), 10);
+        assert!(
+            sql.text.contains(r#"(("e"."version" > ?2)) OR ("e"."version" = ?2 AND ("e".rowid > ?3))"#),
+            "{}",
+            sql.text
+        );
+        assert!(sql.text.contains(r#"ORDER BY "e"."version" ASC NULLS FIRST, "e".rowid ASC NULLS FIRST"#));
+        // A NULL version is a key like any other: after it come the rows with a version.
+        let after = KeysetCursor { keys: vec![Cell::Null, Cell::Int(5)], skip: 0 };
+        let sql = stream_events(Dialect::Sqlite, &l, "s", None, Some(&after), 10);
+        assert!(
+            sql.text.contains(r#"("e"."version" IS NOT NULL)) OR ("e"."version" IS NULL AND ("e".rowid > ?2))"#),
+            "{}",
+            sql.text
+        );
+        // Without a row identity, the page starts at the cursor and skips the rows seen.
+        l.row_key = RowKey::None;
+        let after = KeysetCursor { keys: vec![Cell::Int(7)], skip: 3 };
+        let sql = stream_events(Dialect::Sqlite, &l, "s", None, Some(&after), 10);
+        assert!(sql.text.contains(r#"OR ("e"."version" = ?2)"#), "{}", sql.text);
+        assert_eq!(sql.params.last(), Some(&Param::Int(13)));
     }
 
     #[test]
@@ -639,14 +806,22 @@ mod tests {
 
     #[test]
     fn log_pages_by_position_or_by_time_stream_version() {
-        let sql = log_page(Dialect::Postgres, &pg_layout(), &LogCursor::Position(10), false, 20);
+        let mut l = pg_layout();
+        l.row_key = RowKey::PostgresCtid;
+        let cursor = LogCursor::After(KeysetCursor {
+            keys: vec![Cell::Int(10), Cell::Int(16_400), Cell::Text("(0,7)".into())],
+            skip: 0,
+        });
+        let sql = log_page(Dialect::Postgres, &l, &cursor, false, 20);
         assert!(
             sql.text.contains(
-                r#"WHERE "e"."position" IS NOT NULL AND "e"."position" < $1 ORDER BY "e"."position" DESC LIMIT $2"#
+                r#"ORDER BY "e"."position" DESC NULLS FIRST, "e".tableoid DESC NULLS FIRST, "e".ctid DESC NULLS FIRST"#
             ),
             "{}",
             sql.text
         );
+        assert!(sql.text.contains(r#""e".ctid < CAST($3 AS tid)"#), "{}", sql.text);
+        assert!(!sql.text.contains("IS NOT NULL AND"), "rows without a position are listed too: {}", sql.text);
         let l = layout(
             &[
                 ("aggregate_id", "TEXT"),
@@ -657,15 +832,20 @@ mod tests {
             ],
             None,
         );
-        let cursor = LogCursor::Event { time: Cell::Text("t".into()), stream: "s".into(), version: 3 };
+        let cursor = LogCursor::After(KeysetCursor {
+            keys: vec![Cell::Text("t".into()), Cell::Text("s".into()), Cell::Int(3)],
+            skip: 1,
+        });
         let sql = log_page(Dialect::Sqlite, &l, &cursor, true, 20);
         assert!(
-            sql.text
-                .contains(r#"ORDER BY "e"."recorded_at" ASC NULLS FIRST, "e"."aggregate_id" ASC, "e"."version" ASC"#),
+            sql.text.contains(
+                r#"ORDER BY "e"."recorded_at" ASC NULLS FIRST, "e"."aggregate_id" ASC NULLS FIRST, "e"."version" ASC NULLS FIRST"#
+            ),
             "{}",
             sql.text
         );
-        assert_eq!(sql.params.len(), 5);
+        // 3 keys bound once each in the alternatives, and the limit (20 + 1 skipped).
+        assert_eq!(sql.params.last(), Some(&Param::Int(21)));
     }
 
     #[test]

@@ -139,6 +139,7 @@ impl MappingPanel {
             conditions: Vec::new(),
             codec: Default::default(),
             snapshots: None,
+            row_key: Default::default(),
         })
     }
 
