@@ -299,7 +299,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         });
     }
     let rt = runtime()?;
-    rt.block_on(async move {
+    // A panic (a bug, or a driver choking on what a server sent) becomes one error line, not a
+    // crash: the command runs isolated, and the panic's own report is kept for RUST_BACKTRACE.
+    if std::env::var_os("RUST_BACKTRACE").is_none() {
+        std::panic::set_hook(Box::new(|_| {}));
+    }
+    rt.block_on(async move { crate::worker::isolate(run_command(command, layout)).await.map_err(|e| anyhow!(e))? })
+}
+
+/// Runs one subcommand (not the window, not a benchmark).
+async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result<()> {
+    {
         match command {
             Command::Streams { store, search, limit, sort } => {
                 let store = open(&store, layout.as_deref()).await?;
@@ -356,15 +366,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Demo { action: DemoAction::Create { path, url, force } } => create_demo(path, url, force).await,
             Command::Bench { .. } => Ok(()),
         }
-    })
+    }
 }
 
 /// Opens a store; an encrypted store's key comes from `EVENTSCOPE_CIPHER_KEY` (or
-/// eventsourcing's own `CIPHER_KEY`), never from the command line, and is never stored.
+/// eventsourcing's own `CIPHER_KEY`), never from the command line, and is never stored. A key
+/// that is not usable stops nothing: only payloads that need one say so (and a store whose
+/// layout encrypts gets a warning).
 async fn open(store: &str, layout: Option<&str>) -> anyhow::Result<Store> {
     let store = Store::open(Target::parse(store)?, layout).await?;
     let key = std::env::var("EVENTSCOPE_CIPHER_KEY").or_else(|_| std::env::var("CIPHER_KEY")).ok();
-    store.set_cipher_key(key.as_deref())?;
+    if let Err(e) = store.set_cipher_key(key.as_deref())
+        && store.layout.codec == crate::store::layout::Codec::Eventsourcing
+    {
+        eprintln!("warning: the cipher key in the environment is not used: {e}");
+    }
     Ok(store)
 }
 

@@ -701,9 +701,33 @@ pub async fn write_sqlite(path: &Path, store: &DemoStore, force: bool) -> Result
 
 /// Writes the store into a PostgreSQL database (replacing the workshop tables only with `force`).
 pub async fn write_postgres(url: &str, store: &DemoStore, force: bool) -> Result<(), DemoError> {
+    // A server that accepts the connection and then never answers must not hang the command.
+    let no_answer = |what: &str, limit: std::time::Duration| {
+        DemoError::Write(format!(
+            "the PostgreSQL server at {} did not answer within {} s {what}: check that it is running and reachable",
+            crate::store::mask_url(url),
+            limit.as_secs()
+        ))
+    };
+    let connect_limit = crate::store::postgres::CONNECT_TIMEOUT;
+    let conn = tokio::time::timeout(connect_limit, sqlx::PgConnection::connect(url))
+        .await
+        .map_err(|_| no_answer("to the connection", connect_limit))?
+        .map_err(|e| DemoError::Write(crate::store::postgres::scrub(&e.to_string(), url)))?;
+    let write_limit = std::time::Duration::from_secs(300);
+    tokio::time::timeout(write_limit, write_postgres_on(conn, url, store, force))
+        .await
+        .map_err(|_| no_answer("while the store was written (nothing was committed)", write_limit))?
+}
+
+async fn write_postgres_on(
+    mut conn: sqlx::PgConnection,
+    url: &str,
+    store: &DemoStore,
+    force: bool,
+) -> Result<(), DemoError> {
     let shown = crate::store::mask_url(url);
     let scrub = |e: sqlx::Error| DemoError::Write(crate::store::postgres::scrub(&e.to_string(), url));
-    let mut conn = sqlx::PgConnection::connect(url).await.map_err(scrub)?;
     let existing: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() \
          AND table_name IN ('events', 'snapshots', 'orders_by_region')",

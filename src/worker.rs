@@ -229,7 +229,14 @@ impl Worker {
                         }
                         continue;
                     }
-                    tokio::spawn(async move { handle(&shared, id, request).await });
+                    tokio::spawn(async move {
+                        let inner = shared.clone();
+                        if let Err(message) = isolate(async move { handle(&inner, id, request).await }).await
+                            && !shared.is_cancelled(id)
+                        {
+                            shared.reply(id, Reply::Failed { message });
+                        }
+                    });
                 }
                 if let Some(store) = thread_shared.store.write().await.take()
                     && let Ok(store) = Arc::try_unwrap(store)
@@ -255,6 +262,28 @@ impl Worker {
     /// The next reply, if one is waiting (never blocks).
     pub fn try_recv(&self) -> Option<(RequestId, Reply)> {
         self.replies.try_recv().ok()
+    }
+}
+
+/// Runs `work` so that a panic inside it — a bug, or a database driver choking on what a
+/// server sent — becomes an error for this one request instead of ending the worker (or the
+/// command line).
+pub async fn isolate<T>(work: impl Future<Output = T>) -> Result<T, String> {
+    use futures_util::FutureExt as _;
+    match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        Ok(value) => Ok(value),
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            Err(format!(
+                "eventscope hit an internal error and stopped this request (the rest goes on): {}; \
+                 please report it",
+                what.lines().next().unwrap_or_default()
+            ))
+        }
     }
 }
 
@@ -539,5 +568,17 @@ where
             }
             None => return Ok(page),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_becomes_an_error_for_its_request() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let outcome = rt.block_on(super::isolate(async { panic!("driver choked on a message") }));
+        let message: String = outcome.unwrap_err();
+        assert!(message.contains("internal error") && message.contains("driver choked"), "{message}");
+        assert_eq!(rt.block_on(super::isolate(async { 7 })), Ok(7));
     }
 }

@@ -136,3 +136,105 @@ fn a_view_without_a_rowid_lists_every_row_once() {
     assert_eq!(seen(&whole_log(&store, true, 100)), exactly_once(total));
     block_on(store.close());
 }
+
+/// A fake PostgreSQL server on this machine: it greets like a real one (trust authentication,
+/// ready for queries) and then answers every request with `reply`, or never answers at all.
+fn fake_server(reply: Option<Vec<u8>>) -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        listener.set_nonblocking(false).ok();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+        // Serve a few connections (the pool opens more than one), then stop.
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { return };
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(20)));
+            let mut buf = [0u8; 8192];
+            // The startup packet (an SSL request first, answered "no").
+            let Ok(n) = stream.read(&mut buf) else { continue };
+            if n >= 8 && buf[4..8] == [0x04, 0xd2, 0x16, 0x2f] {
+                let _ = stream.write_all(b"N");
+                let _ = stream.read(&mut buf);
+            }
+            let Some(reply) = &reply else {
+                // Never answer: hold the connection open until the client gives up.
+                while std::time::Instant::now() < deadline && stream.read(&mut buf).is_ok_and(|n| n > 0) {}
+                continue;
+            };
+            let mut greeting = Vec::new();
+            greeting.extend_from_slice(&[b'R', 0, 0, 0, 8, 0, 0, 0, 0]); // AuthenticationOk
+            greeting.extend_from_slice(&[b'K', 0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0, 2]); // BackendKeyData
+            greeting.extend_from_slice(&[b'Z', 0, 0, 0, 5, b'I']); // ReadyForQuery
+            let _ = stream.write_all(&greeting);
+            while std::time::Instant::now() < deadline {
+                match stream.read(&mut buf) {
+                    Ok(n) if n > 0 => {
+                        let _ = stream.write_all(reply);
+                    }
+                    _ => break,
+                }
+            }
+        }
+    });
+    (port, handle)
+}
+
+/// What hostile servers send after the greeting: messages that lie about their lengths or
+/// counts, unknown types, and noise.
+fn hostile_replies() -> Vec<(&'static str, Vec<u8>)> {
+    let mut replies = vec![
+        ("noise", (0..512u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()),
+        ("a huge length", vec![b'T', 0xff, 0xff, 0xff, 0xff, 0, 1]),
+        ("a negative length", vec![b'D', 0x80, 0, 0, 0]),
+        ("an unknown message", vec![b'!', 0, 0, 0, 4, b'Z', 0, 0, 0, 5, b'I']),
+        ("an error without fields", vec![b'E', 0, 0, 0, 4, b'Z', 0, 0, 0, 5, b'I']),
+        ("a row description that lies about its count", vec![b'T', 0, 0, 0, 6, 0xff, 0xff]),
+    ];
+    // A data row whose column claims more bytes than the message holds.
+    let mut row = vec![b'1', 0, 0, 0, 4, b't', 0, 0, 0, 6, 0, 0];
+    row.extend_from_slice(&[b'D', 0, 0, 0, 10, 0, 1, 0x7f, 0xff, 0xff, 0xff, b'C', 0, 0, 0, 4, b'Z', 0, 0, 0, 5, b'I']);
+    replies.push(("a data row that overflows", row));
+    replies
+}
+
+#[test]
+fn a_hostile_or_silent_server_gives_one_line_and_ends() {
+    // Each server in a thread of its own: the slow ones (a pool waiting for a connection that
+    // never becomes usable) wait side by side.
+    let mut outcomes: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = hostile_replies()
+            .into_iter()
+            .map(|(name, reply)| {
+                scope.spawn(move || {
+                    let (port, _server) = fake_server(Some(reply));
+                    let url = format!("postgres://u:secret-pw@127.0.0.1:{port}/db?sslmode=disable");
+                    let started = std::time::Instant::now();
+                    let (ok, out, err) = common::eventscope(&["streams", &url]);
+                    assert!(!ok && out.is_empty(), "{name}: {out}");
+                    assert_eq!(err.lines().count(), 1, "{name}: {err}");
+                    assert!(!err.contains("panicked") && !err.contains("secret-pw"), "{name}: {err}");
+                    assert!(!err.contains("sqlx_") && !err.contains("()"), "{name}: internals shown: {err}");
+                    assert!(started.elapsed() < std::time::Duration::from_secs(90), "{name}");
+                    format!("{name}: {}", err.trim())
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().expect("hostile server run")).collect()
+    });
+    // A server that accepts the connection and never answers: connecting gives up in time,
+    // for reading and for writing the workshop store.
+    for args in [vec!["streams"], vec!["demo", "create", "--url"]] {
+        let (port, _server) = fake_server(None);
+        let url = format!("postgres://u:secret-pw@127.0.0.1:{port}/db?sslmode=disable");
+        let started = std::time::Instant::now();
+        let mut all = args.clone();
+        all.push(&url);
+        let (ok, _, err) = common::eventscope(&all);
+        assert!(!ok && err.lines().count() == 1, "{args:?}: {err}");
+        assert!(err.contains("answer"), "{args:?}: {err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{args:?}: {:?}", started.elapsed());
+        outcomes.push(format!("silent ({}): {}", args.join(" "), err.trim()));
+    }
+    eprintln!("{}", outcomes.join("\n"));
+}

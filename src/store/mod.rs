@@ -50,16 +50,58 @@ impl StoreError {
     pub fn query(e: sqlx::Error) -> StoreError {
         if let sqlx::Error::Database(db) = &e {
             let code = db.code().unwrap_or_default();
+            let message = clean_message(db.message());
             // SQLite: 8 = SQLITE_READONLY (and its extended codes end in 8); PostgreSQL: 25006.
             if code == "25006" || code == "8" || db.message().contains("readonly database") {
-                return StoreError::ReadOnly(format!(
-                    "the store is open read-only and is never written to: {}",
-                    db.message()
-                ));
+                return StoreError::ReadOnly(format!("the store is open read-only and is never written to: {message}"));
             }
-            return StoreError::Query(format!("the database refused the query: {}", db.message()));
+            return StoreError::Query(format!("the database refused the query: {message}"));
         }
-        StoreError::Query(format!("the query failed: {e}"))
+        match e {
+            sqlx::Error::PoolTimedOut => StoreError::Query(
+                "the database did not give a working connection in time: the server may be down, overloaded, or \
+                 answering with something that is not PostgreSQL; try again"
+                    .to_owned(),
+            ),
+            sqlx::Error::Protocol(_) | sqlx::Error::Decode(_) => StoreError::Query(format!(
+                "the database answered with something eventscope cannot read ({}): is this a PostgreSQL server?",
+                clean_message(&e.to_string())
+            )),
+            other => StoreError::Query(format!("the query failed: {}", clean_message(&other.to_string()))),
+        }
+    }
+}
+
+/// A driver's message for a person: without the driver's own source locations
+/// (`(sqlx_postgres::message:173)`), on one line, and never empty.
+pub fn clean_message(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('(') {
+        let (before, from) = rest.split_at(start);
+        out.push_str(before);
+        let location = from.find(')').map(|end| &from[1..end]).filter(|inner| {
+            let (path, line) = inner.rsplit_once(':').unwrap_or(("", ""));
+            path.contains("::")
+                && path.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                && !line.is_empty()
+                && line.chars().all(|c| c.is_ascii_digit())
+        });
+        match location {
+            Some(inner) => rest = &from[inner.len() + 2..],
+            None => {
+                out.push('(');
+                rest = &from[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    let one_line = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    let trimmed = one_line.trim_end_matches([':', ' ']).trim();
+    if trimmed.is_empty() || trimmed.ends_with("()") && trimmed.len() <= 2 {
+        "(the database gave no reason)".to_owned()
+    } else {
+        trimmed.replace(" ()", "")
     }
 }
 
@@ -773,6 +815,17 @@ async fn collect_capped<R, E>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn driver_messages_read_as_words() {
+        assert_eq!(
+            clean_message("unknown message type: '!' (sqlx_postgres::message:173)"),
+            "unknown message type: '!'"
+        );
+        assert_eq!(clean_message("bad (it happens) twice\nreally"), "bad (it happens) twice really");
+        assert_eq!(clean_message(""), "(the database gave no reason)");
+        assert_eq!(clean_message("could not connect ()"), "could not connect");
+    }
 
     #[test]
     fn targets() {

@@ -19,6 +19,12 @@ use crate::projection::sql::{PreviewError, PreviewLimits, PreviewPermissions, Re
 /// How long connecting may take before the user is told the server does not answer.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The server's `statement_timeout` for eventscope's own statements (previews set their own).
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the client waits for one of its statements before giving up on the server.
+pub const QUERY_DEADLINE: Duration = Duration::from_secs(STATEMENT_TIMEOUT.as_secs() + 5);
+
 /// The password in a URL, if any (percent-decoded and raw), so errors can be scrubbed of it.
 fn passwords(url: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -73,7 +79,7 @@ pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
         // way the parser that checked it did.
         .options([
             ("default_transaction_read_only", "on"),
-            ("statement_timeout", "60000"),
+            ("statement_timeout", &STATEMENT_TIMEOUT.as_millis().to_string()),
             ("standard_conforming_strings", "on"),
         ]);
     let host = format!("{}:{}", options.get_host(), options.get_port());
@@ -108,6 +114,7 @@ fn connect_error(e: &sqlx::Error, host: &str, url: &str) -> String {
         sqlx::Error::Database(db) => scrub(db.message(), url),
         other => scrub(&other.to_string(), url),
     };
+    let detail = super::clean_message(&detail);
     let advice = match e {
         sqlx::Error::Io(_) => format!(
             "cannot reach the PostgreSQL server at {host}: check that it is running and the host and port in the URL"
@@ -126,30 +133,27 @@ fn connect_error(e: &sqlx::Error, host: &str, url: &str) -> String {
         }
         _ => "could not connect".to_owned(),
     };
-    format!("{advice} ({detail})")
+    if detail.starts_with("(the database gave no reason") { advice } else { format!("{advice} ({detail})") }
 }
 
 impl PgBackend {
     pub async fn catalog(&self) -> Result<Catalog, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.table_schema::text, c.table_name::text, c.column_name::text, \
-             CASE WHEN c.data_type = 'USER-DEFINED' THEN c.udt_name::text ELSE c.data_type::text END \
-             FROM information_schema.columns c \
-             WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema') \
-             AND c.table_schema NOT LIKE 'pg_toast%' \
-             ORDER BY c.table_schema, c.table_name, c.ordinal_position",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error(e))?;
+        let rows = self
+            .fetch(
+                "SELECT c.table_schema::text, c.table_name::text, c.column_name::text, \
+                 CASE WHEN c.data_type = 'USER-DEFINED' THEN c.udt_name::text ELSE c.data_type::text END \
+                 FROM information_schema.columns c \
+                 WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema') \
+                 AND c.table_schema NOT LIKE 'pg_toast%' \
+                 ORDER BY c.table_schema, c.table_name, c.ordinal_position",
+                &[],
+            )
+            .await?;
         let mut catalog = Catalog::default();
         for row in rows {
-            let schema: String = row.try_get(0).unwrap_or_default();
-            let table: String = row.try_get(1).unwrap_or_default();
-            let column = CatalogColumn {
-                name: row.try_get(2).unwrap_or_default(),
-                type_name: row.try_get(3).unwrap_or_default(),
-            };
+            let text = |i: usize| row.get(i).and_then(Cell::as_text).unwrap_or_default();
+            let (schema, table) = (text(0), text(1));
+            let column = CatalogColumn { name: text(2), type_name: text(3) };
             match catalog.tables.last_mut() {
                 Some(last) if last.schema.as_deref() == Some(schema.as_str()) && last.name == table => {
                     last.columns.push(column)
@@ -167,7 +171,21 @@ impl PgBackend {
         }
     }
 
+    /// Runs one of eventscope's own statements. The server stops it at `statement_timeout`;
+    /// the client gives up a little later whatever the server does (one that stops answering
+    /// must not hang the window or the command line).
     pub async fn fetch(&self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {
+        match tokio::time::timeout(QUERY_DEADLINE, self.fetch_unbounded(sql, params)).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Query(format!(
+                "the PostgreSQL server did not answer within {} s: it may be overloaded, waiting on a lock or \
+                 unreachable; try again",
+                QUERY_DEADLINE.as_secs()
+            ))),
+        }
+    }
+
+    async fn fetch_unbounded(&self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
         for param in params {
             query = match param {
@@ -196,8 +214,13 @@ impl PgBackend {
     /// What the connected role may do (see `pg_guard::RolePrivileges`); `events_table` is the
     /// layout's table as SQL.
     pub async fn read_role(&self, events_table: &str) -> Result<pg_guard::RolePrivileges, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(|e| self.error(e))?;
-        pg_guard::read_role(&mut conn, events_table).await.map_err(|e| self.error(e))
+        let read = async {
+            let mut conn = self.pool.acquire().await.map_err(|e| self.error(e))?;
+            pg_guard::read_role(&mut conn, events_table).await.map_err(|e| self.error(e))
+        };
+        tokio::time::timeout(QUERY_DEADLINE, read)
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Query("the PostgreSQL server did not answer".to_owned())))
     }
 
     /// Runs a preview query under the guard of `pg_guard`: the text is read by PostgreSQL's

@@ -78,15 +78,22 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 pub fn file_facts(path: &Path) -> Result<FileFacts, StoreError> {
     use std::io::Read;
     let shown = path.display().to_string();
-    let mut file = std::fs::File::open(path).map_err(|e| match e.kind() {
+    // The kind of file first, without opening it: opening a named pipe waits for a writer.
+    let metadata = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             StoreError::NotFound(format!("there is no file at {shown}: check the path, or give a postgres:// URL"))
         }
         _ => StoreError::Open(format!("cannot read {shown}: {e}")),
     })?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+    if metadata.is_dir() {
         return Err(StoreError::Open(format!("{shown} is a directory, not a SQLite file")));
     }
+    if !metadata.is_file() {
+        return Err(StoreError::Open(format!(
+            "{shown} is not a regular file (a named pipe, socket or device): give the path of a SQLite database file"
+        )));
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| StoreError::Open(format!("cannot read {shown}: {e}")))?;
     let mut header = [0u8; 100];
     let read = file.read(&mut header).unwrap_or(0);
     if read < 100 || &header[..16] != b"SQLite format 3\0" {
@@ -116,12 +123,34 @@ impl Drop for PrivateCopy {
     }
 }
 
+/// The prefix of private copies in the temporary directory (then the process id).
+const COPY_PREFIX: &str = "eventscope-copy-";
+
+/// Removes private copies left by processes that no longer run (one stopped with Ctrl-C or
+/// killed before it could remove its own).
+fn remove_stale_private_copies() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(COPY_PREFIX).and_then(|rest| rest.split('-').next()) else {
+            continue;
+        };
+        let alive = pid.parse::<u32>().is_ok_and(|pid| {
+            pid == std::process::id()
+                || Path::new(&format!("/proc/{pid}")).exists()
+                || !Path::new("/proc/self").exists()
+        });
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 fn make_private_copy(path: &Path) -> Result<(PrivateCopy, PathBuf), StoreError> {
-    let unique = format!(
-        "eventscope-copy-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    );
+    let unique =
+        format!("{COPY_PREFIX}{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
     let dir = std::env::temp_dir().join(unique);
     let fail = |e: std::io::Error| {
         StoreError::Open(format!("cannot make a private copy of {} to read its WAL: {e}", path.display()))
@@ -156,10 +185,14 @@ pub struct SqliteBackend {
 }
 
 pub async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
-    let facts = file_facts(path)?;
+    // The real file (a symbolic link's target): its `-wal` and `-shm` lie next to it, not to
+    // the link.
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let facts = file_facts(&real)?;
     let mode = open_mode(facts);
+    remove_stale_private_copies();
     let absolute =
-        std::path::absolute(path).map_err(|e| StoreError::Open(format!("cannot resolve {}: {e}", path.display())))?;
+        std::path::absolute(&real).map_err(|e| StoreError::Open(format!("cannot resolve {}: {e}", path.display())))?;
     let (copy, target) = if mode == OpenMode::PrivateCopy {
         let (guard, copy) = make_private_copy(&absolute)?;
         (Some(guard), copy)
@@ -196,11 +229,16 @@ impl SqliteBackend {
         .map_err(StoreError::query)?;
         let mut tables = Vec::new();
         for name in names {
-            let columns = sqlx::query("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
+            // A view that no longer compiles (it names a dropped table) is left out, not fatal:
+            // the rest of the store stays browsable.
+            let Ok(rows) = sqlx::query("SELECT name, type FROM pragma_table_info(?1) ORDER BY cid")
                 .bind(&name)
                 .fetch_all(&self.pool)
                 .await
-                .map_err(StoreError::query)?
+            else {
+                continue;
+            };
+            let columns = rows
                 .iter()
                 .map(|row| CatalogColumn {
                     name: row.try_get(0).unwrap_or_default(),
@@ -212,7 +250,46 @@ impl SqliteBackend {
         Ok(Catalog { tables })
     }
 
+    /// Runs one of eventscope's own statements; SQLite stops it at [`QUERY_DEADLINE`] (a view
+    /// that never ends, a runaway scan) and the user is told so.
     pub async fn fetch(&self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::query)?;
+        let deadline = Instant::now() + QUERY_DEADLINE;
+        let timed_out = Arc::new(AtomicBool::new(false));
+        {
+            let stopped = timed_out.clone();
+            let mut handle = conn.lock_handle().await.map_err(StoreError::query)?;
+            handle.set_progress_handler(10_000, move || {
+                if Instant::now() >= deadline {
+                    stopped.store(true, Ordering::SeqCst);
+                    return false;
+                }
+                true
+            });
+        }
+        let result = self.fetch_on(&mut conn, sql, params).await;
+        if let Ok(mut handle) = conn.lock_handle().await {
+            handle.remove_progress_handler();
+        }
+        result.map_err(|e| {
+            if timed_out.load(Ordering::SeqCst) {
+                StoreError::Query(format!(
+                    "the database did not finish within {} s and the query was stopped (a view that never \
+                     ends, or a scan of a very large table); the rest of the store stays browsable",
+                    QUERY_DEADLINE.as_secs()
+                ))
+            } else {
+                e
+            }
+        })
+    }
+
+    async fn fetch_on(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Vec<Vec<Cell>>, StoreError> {
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
         for param in params {
             query = match param {
@@ -223,10 +300,13 @@ impl SqliteBackend {
                 Param::Time(t) => query.bind(crate::model::format_time(*t)),
             };
         }
-        let rows = query.fetch_all(&self.pool).await.map_err(StoreError::query)?;
+        let rows = query.fetch_all(&mut *conn).await.map_err(StoreError::query)?;
         Ok(rows.iter().map(row_cells).collect())
     }
 }
+
+/// How long one of eventscope's own statements may run on SQLite before it is stopped.
+pub const QUERY_DEADLINE: Duration = Duration::from_secs(60);
 
 impl SqliteBackend {
     /// Runs a preview query under the guard of `sqlite_guard`: on a fresh read-only connection
