@@ -189,12 +189,8 @@ fn conditions(
         out.push(format!("{} IN ({})", text_expr(d, &c.event_type), placeholders.join(", ")));
     }
     if !filter.stream.is_empty() {
-        let p = sql.bind(Param::Text(filter.stream.clone()));
         let stream = query::stream_text(d, layout);
-        out.push(match d {
-            Dialect::Sqlite => format!("instr(lower({stream}), lower({p})) > 0"),
-            Dialect::Postgres => format!("strpos(lower({stream}), lower({p})) > 0"),
-        });
+        out.push(query::contains_folded(sql, &stream, &filter.stream));
     }
     for (key, value) in &filter.meta {
         let expr = meta_expr(sql, layout, key)?;
@@ -202,20 +198,25 @@ fn conditions(
         out.push(format!("{expr} = {p}"));
     }
     if !filter.text.is_empty() {
-        let mut p = sql.bind(Param::Text(filter.text.clone()));
-        let payload = match (d, c.payload.kind) {
-            // Bytes that are not UTF-8 (compressed, encrypted) cannot be converted to text, and
-            // one such row would fail the query: both sides are compared in the escaped form,
-            // which never fails.
-            (Dialect::Postgres, ColumnKind::Bytes) => {
-                p = format!("encode(convert_to(CAST({p} AS TEXT), 'UTF8'), 'escape')");
-                format!("encode({}, 'escape')", col(&c.payload))
-            }
-            _ => format!("CAST({} AS TEXT)", col(&c.payload)),
-        };
         out.push(match d {
-            Dialect::Sqlite => format!("instr(lower({payload}), lower({p})) > 0"),
-            Dialect::Postgres => format!("strpos(lower({payload}), lower({p})) > 0"),
+            Dialect::Sqlite => {
+                let payload = format!("CAST({} AS TEXT)", col(&c.payload));
+                query::contains_folded(sql, &payload, &filter.text)
+            }
+            Dialect::Postgres => {
+                let mut p = sql.bind(Param::Text(filter.text.clone()));
+                let payload = match c.payload.kind {
+                    // Bytes that are not UTF-8 (compressed, encrypted) cannot be converted to
+                    // text, and one such row would fail the query: both sides are compared in
+                    // the escaped form, which never fails.
+                    ColumnKind::Bytes => {
+                        p = format!("encode(convert_to(CAST({p} AS TEXT), 'UTF8'), 'escape')");
+                        format!("encode({}, 'escape')", col(&c.payload))
+                    }
+                    _ => format!("CAST({} AS TEXT)", col(&c.payload)),
+                };
+                format!("strpos(lower({payload}), lower({p})) > 0")
+            }
         });
     }
     Ok(out)

@@ -80,6 +80,7 @@ pub enum Command {
         sort: SortArg,
     },
     /// Print a stream's events as a JSON array (undecodable payloads as {"undecodable": {reason, bytes_base64}}).
+    #[command(allow_negative_numbers = true)]
     Events {
         store: String,
         stream: String,
@@ -92,6 +93,7 @@ pub enum Command {
     },
     /// Print the state folded up to a version: {stream, version, fold, state}. The fold is the
     /// generic merge fold, or a JavaScript fold file.
+    #[command(allow_negative_numbers = true)]
     State {
         store: String,
         stream: String,
@@ -104,6 +106,7 @@ pub enum Command {
     },
     /// Run a JavaScript projection over the store in global order (read-only; emit and linkTo
     /// are only recorded) and print {projection, source, events_read, state | partitions, would_emit}.
+    #[command(allow_negative_numbers = true)]
     Project {
         store: String,
         /// The projection script (see assets/projections/).
@@ -434,7 +437,17 @@ async fn print_streams(store: &Store, search: String, limit: Option<usize>, sort
 
 async fn print_events(store: &Store, stream: &str, from: Option<i64>, limit: Option<usize>) -> anyhow::Result<()> {
     let summary = store.stream_summary(stream).await?;
-    let mut cursor = Some(EventCursor::from_version(from.unwrap_or(summary.first_version)));
+    if let Some(from) = from
+        && from > summary.last_version
+    {
+        return Err(anyhow!(
+            "stream {stream} ends at version {last}: --from {from} is past the end; give --from {first} to {last}",
+            first = summary.first_version,
+            last = summary.last_version
+        ));
+    }
+    // Without --from, from the start: events without a version are listed too.
+    let mut cursor = Some(EventCursor::from_version(from.unwrap_or(i64::MIN)));
     let mut remaining = limit.unwrap_or(usize::MAX);
     let mut checker = VersionChecker::default();
     let mut out = JsonArrayWriter::new(std::io::stdout().lock())?;
@@ -457,6 +470,14 @@ async fn print_events(store: &Store, stream: &str, from: Option<i64>, limit: Opt
 async fn print_state(store: &Store, stream: &str, at: Option<i64>, mut fold: Box<dyn Fold>) -> anyhow::Result<()> {
     let summary = store.stream_summary(stream).await?;
     let until = at.unwrap_or(summary.last_version);
+    if until < summary.first_version {
+        return Err(anyhow!(
+            "stream {stream} starts at version {first}: --at {until} is before it, so nothing would be folded; \
+             give --at {first} to {last}",
+            first = summary.first_version,
+            last = summary.last_version
+        ));
+    }
     if until > summary.last_version {
         return Err(anyhow!(
             "stream {stream} ends at version {last}: --at {until} is past the end; give --at {first} to {last}",
@@ -593,6 +614,9 @@ fn audit_filter(
 }
 
 async fn print_projection(store: &Store, mut projection: JsProjection, until: Option<i64>) -> anyhow::Result<()> {
+    if let Some(until) = until.filter(|u| *u < 0) {
+        return Err(anyhow!("--until {until} is not a global position: positions are 0 or more; leave --until out to read the whole log"));
+    }
     if until.is_some() && store.layout.columns.position.is_none() {
         return Err(anyhow!(
             "this store's layout ({}) has no global position column, so --until cannot be used: leave it out",

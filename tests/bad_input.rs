@@ -238,3 +238,108 @@ fn a_hostile_or_silent_server_gives_one_line_and_ends() {
     }
     eprintln!("{}", outcomes.join("\n"));
 }
+
+/// The message of a store that fails to open.
+fn open_error(target: &str) -> String {
+    match block_on(Store::open(eventscope::store::Target::parse(target).unwrap(), None)) {
+        Ok(_) => panic!("{target} opened"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_named_pipe_is_refused_without_waiting_for_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("store.sqlite");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let started = std::time::Instant::now();
+    let message = open_error(&fifo.display().to_string());
+    assert!(message.contains("not a regular file"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let (ok, _, err) = common::eventscope(&["streams", &fifo.display().to_string()]);
+    assert!(!ok && err.lines().count() == 1 && err.contains("named pipe"), "{err}");
+}
+
+/// SQLite stores with odd values: ids stored as INTEGER or REAL, text that is not UTF-8, a view
+/// that never ends, an unrelated broken view, ids in other scripts searched without case.
+#[test]
+fn odd_sqlite_values_are_listed_opened_and_kept() {
+    let db = TestDb::new(Backend::Sqlite, "oddvalues");
+    db.exec(
+        "CREATE TABLE events (aggregate_id, version INTEGER, event_type TEXT, payload);
+         INSERT INTO events VALUES (42, 1, 'E', '{\"n\": 1}'), (42, 2, 'E', '{\"n\": 2}'), (4.5, 1, 'E', '{\"n\": 3}'),
+           ('École-7', 1, 'E', '{\"n\": 4}'), ('text', 1, 'E', CAST(x'7b226e223a2035ff7d' AS TEXT)),
+           (CAST(x'6964ff' AS TEXT), 1, 'E', '{\"n\": 6}');
+         CREATE TABLE gone (x); CREATE VIEW broken AS SELECT x FROM gone; DROP TABLE gone;",
+    );
+    let store = db.open();
+    // Every stream is listed, page after page, whatever the type of its id.
+    let mut listed = Vec::new();
+    let mut query = eventscope::store::query::StreamQuery { limit: 1, ..Default::default() };
+    loop {
+        let page = block_on(store.list_streams(&query)).unwrap();
+        listed.extend(page.streams.iter().map(|s| s.stream.0.clone()));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+        assert!(listed.len() < 20, "paging does not end: {listed:?}");
+    }
+    assert_eq!(listed.len(), 5, "{listed:?}");
+    assert!(listed.iter().all(|id| !id.is_empty()), "{listed:?}");
+    assert!(listed.contains(&"id\u{fffd}".to_owned()), "a non-UTF-8 id shows what it can: {listed:?}");
+    // Ids stored as numbers open like any other.
+    assert_eq!(whole_stream(&store, "42", 10).len(), 2);
+    assert_eq!(whole_stream(&store, "4.5", 10).len(), 1);
+    // A payload that is not UTF-8 keeps its bytes and says why it is not shown.
+    let odd = whole_stream(&store, "text", 10);
+    match &odd[0].payload {
+        eventscope::model::Payload::Undecodable { bytes, reason } => {
+            assert_eq!(bytes.len(), 9, "{reason}");
+            assert!(!reason.contains("NULL"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Search folds case by Unicode's rules.
+    for search in ["ÉCOLE", "école", "COLE-7"] {
+        let query = eventscope::store::query::StreamQuery { search: search.into(), limit: 10, ..Default::default() };
+        let found = block_on(store.list_streams(&query)).unwrap().streams;
+        assert_eq!(found.len(), 1, "{search}");
+    }
+    block_on(store.close());
+
+    // A relation that never ends is stopped at the deadline, and the store still answers.
+    let db = TestDb::new(Backend::Sqlite, "endless");
+    db.exec(
+        "CREATE VIEW events AS WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) \
+         SELECT 's' AS aggregate_id, n AS version, 'E' AS event_type, '{}' AS payload FROM r",
+    );
+    let store = db.open();
+    store.set_query_deadline(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let error = block_on(store.counts()).expect_err("an endless count");
+    assert!(error.to_string().contains("did not finish"), "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // (Ordering an endless relation never ends either: also stopped.)
+    assert!(block_on(store.read_stream("s", EventCursor::from_version(1), 3)).is_err());
+    assert!(block_on(store.catalog()).unwrap().tables.iter().any(|t| t.name == "events"));
+    block_on(store.close());
+}
+
+#[test]
+fn search_folds_case_by_unicode_on_postgres_too() {
+    if !common::postgres_available() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres, "unicodesearch");
+    db.exec(
+        "CREATE TABLE events (aggregate_id TEXT, version INTEGER, event_type TEXT, payload TEXT);
+         INSERT INTO events VALUES ('École-7', 1, 'E', '{\"n\": 1}'), ('other', 1, 'E', '{\"n\": 2}');",
+    );
+    let store = db.open();
+    for search in ["ÉCOLE", "école"] {
+        let query = eventscope::store::query::StreamQuery { search: search.into(), limit: 10, ..Default::default() };
+        assert_eq!(block_on(store.list_streams(&query)).unwrap().streams.len(), 1, "{search}");
+    }
+    block_on(store.close());
+}

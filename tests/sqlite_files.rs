@@ -137,3 +137,65 @@ fn the_workshop_store_file_is_unchanged_by_reading_it() {
     }
     assert_eq!(fingerprints(&dir), before);
 }
+
+/// A symbolic link to a WAL store: its `-wal` and `-shm` are found next to the real file, so
+/// the events still in the WAL are shown; nothing changes.
+#[test]
+fn a_link_to_a_wal_store_reads_the_real_files() {
+    let dir = tempfile::tempdir().unwrap();
+    wal_store(dir.path(), 300, &[]);
+    let links = tempfile::tempdir().unwrap();
+    let link = links.path().join("link.sqlite");
+    std::os::unix::fs::symlink(dir.path().join("store.sqlite"), &link).unwrap();
+    let before = fingerprints(dir.path());
+    let store = block_on(Store::open(Target::Sqlite(link), None)).expect("open through the link");
+    assert_eq!(block_on(store.counts()).unwrap().events, 300, "events in the WAL are missing");
+    block_on(store.close());
+    assert_eq!(fingerprints(dir.path()), before);
+    assert_eq!(std::fs::read_dir(links.path()).unwrap().count(), 1, "nothing created beside the link");
+}
+
+/// A rollback-journal store whose writer stopped mid-transaction (a hot journal): it is read
+/// as of its last commit, through a private copy rolled back there; its files stay as they are.
+#[test]
+fn a_store_with_a_hot_journal_is_read_as_of_its_last_commit() {
+    let source = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    block_on(async {
+        let db = source.path().join("store.sqlite");
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Delete)
+            .connect()
+            .await
+            .unwrap();
+        conn.execute("CREATE TABLE events (aggregate_id TEXT, version INTEGER, event_type TEXT, payload TEXT)")
+            .await
+            .unwrap();
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) \
+             INSERT INTO events SELECT 's-1', i, 'Counted', json_object('n', i, 'pad', printf('%.200c', 'x')) FROM n",
+        )
+        .await
+        .unwrap();
+        // A transaction that spills its changes into the file, copied before it ends: the copy
+        // is what a crashed writer leaves.
+        conn.execute("PRAGMA cache_size = 2").await.unwrap();
+        conn.execute("BEGIN").await.unwrap();
+        conn.execute("UPDATE events SET payload = '{\"n\": -1}'").await.unwrap();
+        for name in ["store.sqlite", "store.sqlite-journal"] {
+            std::fs::copy(source.path().join(name), dir.path().join(name)).unwrap();
+        }
+        conn.execute("ROLLBACK").await.unwrap();
+        conn.close().await.unwrap();
+    });
+    assert!(std::fs::metadata(dir.path().join("store.sqlite-journal")).unwrap().len() > 0);
+    let before = fingerprints(dir.path());
+    let store = block_on(Store::open(Target::Sqlite(dir.path().join("store.sqlite")), None)).expect("open");
+    assert!(store.describe().contains("hot journal"), "{}", store.describe());
+    let page = block_on(store.read_stream("s-1", eventscope::store::EventCursor::from_version(1), 5)).unwrap();
+    assert_eq!(page.events[0].payload.as_json().unwrap()["n"], 1, "the half-done update is not shown");
+    block_on(store.close());
+    assert_eq!(fingerprints(dir.path()), before);
+}

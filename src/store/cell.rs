@@ -18,6 +18,8 @@ pub enum Cell {
     Decimal(String),
     /// JSON text (PostgreSQL `json`/`jsonb`).
     Json(String),
+    /// A text value whose bytes are not UTF-8 (SQLite stores what it is given): the bytes kept.
+    InvalidText(Vec<u8>),
 }
 
 impl Cell {
@@ -46,6 +48,7 @@ impl Cell {
                 use base64::Engine as _;
                 Value::String(base64::engine::general_purpose::STANDARD.encode(b))
             }
+            Cell::InvalidText(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
             Cell::Time(t) => Value::String(crate::model::format_time(*t)),
         }
     }
@@ -55,7 +58,7 @@ impl Cell {
         match self {
             Cell::Null => String::new(),
             Cell::Bytes(b) => format!("\\x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
-            other => other.as_text().unwrap_or_default(),
+            other => other.as_text_lossy().unwrap_or_default(),
         }
     }
 
@@ -78,7 +81,16 @@ impl Cell {
             Cell::Bytes(b) => String::from_utf8(b.clone()).ok(),
             Cell::Time(t) => Some(crate::model::format_time(*t)),
             Cell::Decimal(d) | Cell::Json(d) => Some(d.clone()),
-            Cell::Null => None,
+            Cell::Null | Cell::InvalidText(_) => None,
+        }
+    }
+
+    /// The value as text, bytes that are not UTF-8 shown with replacement characters (for ids
+    /// and names, which must never come out empty).
+    pub fn as_text_lossy(&self) -> Option<String> {
+        match self {
+            Cell::Bytes(b) | Cell::InvalidText(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            other => other.as_text(),
         }
     }
 
@@ -86,7 +98,7 @@ impl Cell {
     pub fn into_bytes(self) -> Option<Vec<u8>> {
         match self {
             Cell::Null => None,
-            Cell::Bytes(b) => Some(b),
+            Cell::Bytes(b) | Cell::InvalidText(b) => Some(b),
             Cell::Text(s) => Some(s.into_bytes()),
             other => other.as_text().map(String::into_bytes),
         }
@@ -112,6 +124,9 @@ pub enum Param {
     Int(i64),
     Float(f64),
     Text(String),
+    Bytes(Vec<u8>),
+    /// Text whose bytes are not UTF-8 (compared as text, not as a blob).
+    TextBytes(Vec<u8>),
     Time(DateTime<Utc>),
 }
 
@@ -123,7 +138,8 @@ impl From<&Cell> for Param {
             Cell::Int(i) => Param::Int(*i),
             Cell::Float(f) => Param::Float(*f),
             Cell::Text(s) => Param::Text(s.clone()),
-            Cell::Bytes(b) => Param::Text(String::from_utf8_lossy(b).into_owned()),
+            Cell::Bytes(b) => Param::Bytes(b.clone()),
+            Cell::InvalidText(b) => Param::TextBytes(b.clone()),
             Cell::Time(t) => Param::Time(*t),
             Cell::Decimal(d) | Cell::Json(d) => Param::Text(d.clone()),
         }

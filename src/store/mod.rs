@@ -453,6 +453,15 @@ impl Store {
         self.key().is_some()
     }
 
+    /// How long one of eventscope's own statements may run before the client stops it (SQLite:
+    /// interrupted; PostgreSQL: abandoned, the server's `statement_timeout` ends it there).
+    pub fn set_query_deadline(&self, limit: std::time::Duration) {
+        match &self.backend {
+            Backend::Sqlite(b) => b.set_query_deadline(limit),
+            Backend::Postgres(b) => b.set_query_deadline(limit),
+        }
+    }
+
     pub fn dialect(&self) -> Dialect {
         match self.backend {
             Backend::Sqlite(_) => Dialect::Sqlite,
@@ -621,9 +630,9 @@ impl Store {
         for row in rows {
             let mut cells = row.into_iter();
             let mut take = || cells.next().unwrap_or(Cell::Null);
-            let (id, events, first, last, time, key) = (take(), take(), take(), take(), take(), take());
-            let stream = StreamId(id.as_text().unwrap_or_default());
-            next = Some(StreamCursor { key, stream: stream.0.clone() });
+            let (id, events, first, last, time, key, raw) = (take(), take(), take(), take(), take(), take(), take());
+            let stream = StreamId(id.as_text_lossy().unwrap_or_default());
+            next = Some(StreamCursor { key, stream: stream.0.clone(), raw });
             streams.push(StreamSummary {
                 stream,
                 events: events.as_i64().unwrap_or(0),

@@ -67,6 +67,8 @@ pub struct PgBackend {
     /// How the pool's sessions connect: each preview opens a session of its own like them.
     options: PgConnectOptions,
     url: String,
+    /// How long the client waits for one of its statements (milliseconds).
+    deadline_ms: std::sync::atomic::AtomicU64,
 }
 
 pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
@@ -106,7 +108,8 @@ pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
         Ok(Err(e)) => return Err(StoreError::Connect(connect_error(&e, &host, url))),
         Ok(Ok(pool)) => pool,
     };
-    Ok(PgBackend { pool, options, url: url.to_owned() })
+    let deadline_ms = std::sync::atomic::AtomicU64::new(QUERY_DEADLINE.as_millis() as u64);
+    Ok(PgBackend { pool, options, url: url.to_owned(), deadline_ms })
 }
 
 fn connect_error(e: &sqlx::Error, host: &str, url: &str) -> String {
@@ -175,14 +178,24 @@ impl PgBackend {
     /// the client gives up a little later whatever the server does (one that stops answering
     /// must not hang the window or the command line).
     pub async fn fetch(&self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {
-        match tokio::time::timeout(QUERY_DEADLINE, self.fetch_unbounded(sql, params)).await {
+        let limit = self.query_deadline();
+        match tokio::time::timeout(limit, self.fetch_unbounded(sql, params)).await {
             Ok(result) => result,
             Err(_) => Err(StoreError::Query(format!(
-                "the PostgreSQL server did not answer within {} s: it may be overloaded, waiting on a lock or \
+                "the PostgreSQL server did not answer within {} ms: it may be overloaded, waiting on a lock or \
                  unreachable; try again",
-                QUERY_DEADLINE.as_secs()
+                limit.as_millis()
             ))),
         }
+    }
+
+    /// How long the client waits for one of its statements.
+    pub fn query_deadline(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    pub fn set_query_deadline(&self, limit: Duration) {
+        self.deadline_ms.store(limit.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn fetch_unbounded(&self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {
@@ -193,6 +206,7 @@ impl PgBackend {
                 Param::Int(i) => query.bind(*i),
                 Param::Float(f) => query.bind(*f),
                 Param::Text(s) => query.bind(s.clone()),
+                Param::Bytes(b) | Param::TextBytes(b) => query.bind(b.clone()),
                 Param::Time(t) => query.bind(*t),
             };
         }

@@ -32,13 +32,16 @@ impl Sql {
         Sql { text: String::new(), params: Vec::new(), dialect }
     }
 
-    /// Adds a parameter and returns its placeholder.
+    /// Adds a parameter and returns its placeholder (text whose bytes are not UTF-8 is bound
+    /// as bytes and cast back to text, so it compares as the text it is).
     pub(crate) fn bind(&mut self, param: Param) -> String {
+        let as_text = matches!(param, Param::TextBytes(_));
         self.params.push(param);
-        match self.dialect {
+        let placeholder = match self.dialect {
             Dialect::Sqlite => format!("?{}", self.params.len()),
             Dialect::Postgres => format!("${}", self.params.len()),
-        }
+        };
+        if as_text { format!("CAST({placeholder} AS TEXT)") } else { placeholder }
     }
 }
 
@@ -170,6 +173,24 @@ pub(crate) fn stream_matches(sql: &mut Sql, layout: &Layout, id: &str) -> Option
         return None;
     }
     Some(match &layout.columns.stream {
+        StreamKey::Column(c) if d == Dialect::Sqlite => {
+            // SQLite keeps each value's own type: an id stored as INTEGER or REAL is asked for
+            // as one too (an IN list, so the index still serves).
+            let mut candidates = vec![sql.bind(Param::Text(id.to_owned()))];
+            if let Ok(int) = id.parse::<i64>() {
+                candidates.push(sql.bind(Param::Int(int)));
+            }
+            if let Ok(real) = id.parse::<f64>()
+                && real.is_finite()
+                && id.contains(['.', 'e', 'E'])
+            {
+                candidates.push(sql.bind(Param::Float(real)));
+            }
+            match candidates.as_slice() {
+                [only] => format!("{} = {only}", col(c)),
+                many => format!("{} IN ({})", col(c), many.join(", ")),
+            }
+        }
         StreamKey::Column(c) => {
             let p = sql.bind(Param::Text(id.to_owned()));
             format!("{} = {}", col(c), param_as(d, c, p))
@@ -205,10 +226,16 @@ fn id_fits(d: Dialect, c: &ColumnRef, id: &str) -> bool {
     }
 }
 
-/// The condition that a stream sorts after (`op` is `>` or `<`) stream `id`.
-fn stream_after(sql: &mut Sql, layout: &Layout, id: &str, op: &str) -> String {
+/// The condition that a stream sorts after (`op` is `>` or `<`) stream `id`, given as the raw
+/// value of its column where known (SQLite orders an INTEGER id before any TEXT one).
+fn stream_after(sql: &mut Sql, layout: &Layout, id: &str, raw: &Cell, op: &str) -> String {
     let d = sql.dialect;
-    let p = sql.bind(Param::Text(id.to_owned()));
+    let p = match (d, raw) {
+        (Dialect::Sqlite, Cell::Int(_) | Cell::Float(_) | Cell::Bytes(_) | Cell::InvalidText(_)) => {
+            sql.bind(Param::from(raw))
+        }
+        _ => sql.bind(Param::Text(id.to_owned())),
+    };
     match &layout.columns.stream {
         StreamKey::Column(c) => format!("{} {op} {}", col(c), param_as(d, c, p)),
         StreamKey::TypeAndId { .. } => format!("{} {op} {p}", stream_text(d, layout)),
@@ -294,6 +321,8 @@ pub struct StreamCursor {
     /// The sort key of the last stream seen (event count or last time; unused for id sorts).
     pub key: Cell,
     pub stream: String,
+    /// The stream column's own value for it (its type kept), or NULL.
+    pub raw: Cell,
 }
 
 /// A request for one page of the streams list.
@@ -310,12 +339,19 @@ fn search_condition(sql: &mut Sql, layout: &Layout, search: &str) -> Option<Stri
     if search.is_empty() {
         return None;
     }
-    let p = sql.bind(Param::Text(search.to_owned()));
     let stream = stream_text(sql.dialect, layout);
-    Some(match sql.dialect {
-        Dialect::Sqlite => format!("instr(lower({stream}), lower({p})) > 0"),
-        Dialect::Postgres => format!("strpos(lower({stream}), lower({p})) > 0"),
-    })
+    Some(contains_folded(sql, &stream, search))
+}
+
+/// The condition that text `haystack` contains `needle` whatever the case, by Unicode's rules
+/// (`ÉCOLE` finds `école`): SQLite through eventscope's fold function, PostgreSQL through
+/// `lower()` (which follows the database's locale).
+pub(crate) fn contains_folded(sql: &mut Sql, haystack: &str, needle: &str) -> String {
+    let p = sql.bind(Param::Text(needle.to_lowercase()));
+    match sql.dialect {
+        Dialect::Sqlite => format!("instr({}({haystack}), {p}) > 0", super::sqlite::FOLD_FUNCTION),
+        Dialect::Postgres => format!("strpos(lower({haystack}), {p}) > 0"),
+    }
 }
 
 /// One page of streams: id, event count, first and last version, last time, and the raw sort
@@ -335,8 +371,8 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
     let mut having = None;
     if let Some(after) = &query.after {
         match sort {
-            StreamSort::Id => conditions.push(stream_after(&mut sql, layout, &after.stream, ">")),
-            StreamSort::IdDescending => conditions.push(stream_after(&mut sql, layout, &after.stream, "<")),
+            StreamSort::Id => conditions.push(stream_after(&mut sql, layout, &after.stream, &after.raw, ">")),
+            StreamSort::IdDescending => conditions.push(stream_after(&mut sql, layout, &after.stream, &after.raw, "<")),
             StreamSort::MostEvents | StreamSort::Recent => {
                 // Streams without a time come last.
                 let (key_expr, untimed) = match sort {
@@ -344,7 +380,7 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
                     _ => (last_time.clone(), format!(" OR {last_time} IS NULL")),
                 };
                 let key = (after.key != Cell::Null).then(|| sql.bind(Param::from(&after.key)));
-                let later = stream_after(&mut sql, layout, &after.stream, ">");
+                let later = stream_after(&mut sql, layout, &after.stream, &after.raw, ">");
                 having = Some(match key {
                     None => format!("{key_expr} IS NULL AND {later}"),
                     Some(key) => format!("{key_expr} < {key}{untimed} OR ({key_expr} = {key} AND {later})"),
@@ -369,7 +405,7 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
     };
     let limit = sql.bind(Param::Int(query.limit.max(1)));
     sql.text = format!(
-        "SELECT {stream}, COUNT(*), MIN({v}), MAX({v}), {last_time}, {sort_key} FROM {from}{where_}\
+        "SELECT {stream}, COUNT(*), MIN({v}), MAX({v}), {last_time}, {sort_key}, {s} FROM {from}{where_}\
          GROUP BY {group}{having} ORDER BY {order} LIMIT {limit}",
         stream = stream_text(d, layout),
         from = from_sql(layout),
@@ -780,11 +816,11 @@ mod tests {
         let first = list_streams(Dialect::Postgres, &l, &q);
         assert!(!first.text.contains("OFFSET"));
         assert!(
-            first.text.contains("strpos(lower(CAST(\"e\".\"aggregate_id\" AS TEXT)), lower($1)) > 0"),
+            first.text.contains("strpos(lower(CAST(\"e\".\"aggregate_id\" AS TEXT)), $1) > 0"),
             "{}",
             first.text
         );
-        q.after = Some(StreamCursor { key: Cell::Int(7), stream: "s".into() });
+        q.after = Some(StreamCursor { key: Cell::Int(7), stream: "s".into(), raw: Cell::Null });
         let next = list_streams(Dialect::Postgres, &l, &q);
         assert!(next.text.contains(r#""e"."aggregate_id" > CAST($2 AS uuid)"#), "{}", next.text);
         q.sort = StreamSort::MostEvents;

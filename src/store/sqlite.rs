@@ -9,7 +9,11 @@
 //! - otherwise, no WAL content: `immutable=1` for a WAL-mode file (nothing else has it open, or
 //!   the `-wal` and `-shm` would exist), `mode=ro` for a rollback-journal file;
 //! - a WAL without `-shm` (a crashed writer): the file and its WAL are copied to a private
-//!   directory and the copy is opened; the original files are never opened.
+//!   directory and the copy is opened; the original files are never opened;
+//! - a rollback journal with content (a writer stopped mid-transaction: a "hot" journal that
+//!   SQLite must roll back before anyone reads, which needs writing): the file and its journal
+//!   are copied to a private directory, the copy is rolled back there, and the copy is read —
+//!   the store as of its last commit; the original files are never opened.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +36,7 @@ pub enum OpenMode {
     Immutable,
     ReadOnlyWal,
     PrivateCopy,
+    RolledBackCopy,
 }
 
 impl OpenMode {
@@ -41,6 +46,10 @@ impl OpenMode {
             OpenMode::Immutable => "read-only (immutable)",
             OpenMode::ReadOnlyWal => "read-only, WAL read with a private index",
             OpenMode::PrivateCopy => "read-only private copy (WAL without -shm)",
+            OpenMode::RolledBackCopy => {
+                "read-only private copy as of the last commit (the store has a hot journal: a writer stopped \
+                 mid-transaction)"
+            }
         }
     }
 }
@@ -52,6 +61,8 @@ pub struct FileFacts {
     pub wal_exists: bool,
     pub wal_has_content: bool,
     pub shm_exists: bool,
+    /// A `-journal` with content beside a rollback-journal file.
+    pub journal_has_content: bool,
 }
 
 /// The open mode for these facts (see the module docs).
@@ -60,6 +71,8 @@ pub fn open_mode(facts: FileFacts) -> OpenMode {
         OpenMode::ReadOnlyWal
     } else if facts.wal_has_content {
         OpenMode::PrivateCopy
+    } else if !facts.wal_mode && facts.journal_has_content {
+        OpenMode::RolledBackCopy
     } else if facts.wal_mode {
         OpenMode::Immutable
     } else {
@@ -108,6 +121,7 @@ pub fn file_facts(path: &Path) -> Result<FileFacts, StoreError> {
         wal_exists: wal_len.is_some(),
         wal_has_content: wal_len.unwrap_or(0) > 0,
         shm_exists: sibling(path, "-shm").exists(),
+        journal_has_content: std::fs::metadata(sibling(path, "-journal")).is_ok_and(|m| m.len() > 0),
     })
 }
 
@@ -148,19 +162,30 @@ fn remove_stale_private_copies() {
     }
 }
 
-fn make_private_copy(path: &Path) -> Result<(PrivateCopy, PathBuf), StoreError> {
+/// Copies the store and its `suffix` file (`-wal` or `-journal`) to a private directory.
+fn make_private_copy(path: &Path, suffix: &str) -> Result<(PrivateCopy, PathBuf), StoreError> {
     let unique =
         format!("{COPY_PREFIX}{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
     let dir = std::env::temp_dir().join(unique);
     let fail = |e: std::io::Error| {
-        StoreError::Open(format!("cannot make a private copy of {} to read its WAL: {e}", path.display()))
+        StoreError::Open(format!("cannot make a private copy of {} to read its {suffix}: {e}", path.display()))
     };
     std::fs::create_dir_all(&dir).map_err(fail)?;
     let guard = PrivateCopy { dir: dir.clone() };
     let copy = dir.join("store.sqlite");
     std::fs::copy(path, &copy).map_err(fail)?;
-    std::fs::copy(sibling(path, "-wal"), sibling(&copy, "-wal")).map_err(fail)?;
+    std::fs::copy(sibling(path, suffix), sibling(&copy, suffix)).map_err(fail)?;
     Ok((guard, copy))
+}
+
+/// Opens eventscope's own private copy once for writing, which makes SQLite roll its hot
+/// journal back (in the copy only), and closes it.
+async fn roll_back_copy(copy: &Path) -> Result<(), sqlx::Error> {
+    use sqlx::{ConnectOptions as _, Connection as _};
+    let options = SqliteConnectOptions::new().filename(copy).create_if_missing(false);
+    let mut conn = options.connect().await?;
+    sqlx::query("SELECT count(*) FROM sqlite_master").fetch_one(&mut conn).await?;
+    conn.close().await
 }
 
 /// Percent-encodes a path for a `file:` URI (everything but unreserved characters and `/`).
@@ -181,6 +206,8 @@ pub struct SqliteBackend {
     /// How the pool's connections were opened: each preview opens one more like them.
     options: SqliteConnectOptions,
     pub mode: OpenMode,
+    /// How long one of eventscope's own statements may run (milliseconds).
+    deadline_ms: std::sync::atomic::AtomicU64,
     _copy: Option<PrivateCopy>,
 }
 
@@ -193,14 +220,26 @@ pub async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
     remove_stale_private_copies();
     let absolute =
         std::path::absolute(&real).map_err(|e| StoreError::Open(format!("cannot resolve {}: {e}", path.display())))?;
-    let (copy, target) = if mode == OpenMode::PrivateCopy {
-        let (guard, copy) = make_private_copy(&absolute)?;
-        (Some(guard), copy)
-    } else {
-        (None, absolute)
+    let (copy, target) = match mode {
+        OpenMode::PrivateCopy => {
+            let (guard, copy) = make_private_copy(&absolute, "-wal")?;
+            (Some(guard), copy)
+        }
+        OpenMode::RolledBackCopy => {
+            let (guard, copy) = make_private_copy(&absolute, "-journal")?;
+            roll_back_copy(&copy).await.map_err(|e| {
+                StoreError::Open(format!(
+                    "{} has a hot journal (a writer stopped mid-transaction) and its private copy could not be \
+                     rolled back: {e}",
+                    path.display()
+                ))
+            })?;
+            (Some(guard), copy)
+        }
+        _ => (None, absolute),
     };
     let query = match mode {
-        OpenMode::ReadOnly | OpenMode::PrivateCopy => "mode=ro",
+        OpenMode::ReadOnly | OpenMode::PrivateCopy | OpenMode::RolledBackCopy => "mode=ro",
         OpenMode::Immutable => "mode=ro&immutable=1",
         OpenMode::ReadOnlyWal => "mode=ro&readonly_shm=1",
     };
@@ -212,10 +251,19 @@ pub async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
         .busy_timeout(Duration::from_secs(5));
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                let mut handle = conn.lock_handle().await?;
+                // SAFETY: the handle is locked for this call.
+                unsafe { register_fold(handle.as_raw_handle().as_ptr()) };
+                Ok(())
+            })
+        })
         .connect_with(options.clone())
         .await
         .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
-    Ok(SqliteBackend { pool, options, mode, _copy: copy })
+    let deadline_ms = std::sync::atomic::AtomicU64::new(QUERY_DEADLINE.as_millis() as u64);
+    Ok(SqliteBackend { pool, options, mode, deadline_ms, _copy: copy })
 }
 
 impl SqliteBackend {
@@ -254,7 +302,8 @@ impl SqliteBackend {
     /// that never ends, a runaway scan) and the user is told so.
     pub async fn fetch(&self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(StoreError::query)?;
-        let deadline = Instant::now() + QUERY_DEADLINE;
+        let limit = self.query_deadline();
+        let deadline = Instant::now() + limit;
         let timed_out = Arc::new(AtomicBool::new(false));
         {
             let stopped = timed_out.clone();
@@ -274,14 +323,23 @@ impl SqliteBackend {
         result.map_err(|e| {
             if timed_out.load(Ordering::SeqCst) {
                 StoreError::Query(format!(
-                    "the database did not finish within {} s and the query was stopped (a view that never \
+                    "the database did not finish within {} ms and the query was stopped (a view that never \
                      ends, or a scan of a very large table); the rest of the store stays browsable",
-                    QUERY_DEADLINE.as_secs()
+                    limit.as_millis()
                 ))
             } else {
                 e
             }
         })
+    }
+
+    /// How long one of eventscope's own statements may run.
+    pub fn query_deadline(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn set_query_deadline(&self, limit: Duration) {
+        self.deadline_ms.store(limit.as_millis() as u64, Ordering::Relaxed);
     }
 
     async fn fetch_on(
@@ -297,6 +355,7 @@ impl SqliteBackend {
                 Param::Int(i) => query.bind(*i),
                 Param::Float(f) => query.bind(*f),
                 Param::Text(s) => query.bind(s.clone()),
+                Param::Bytes(b) | Param::TextBytes(b) => query.bind(b.clone()),
                 Param::Time(t) => query.bind(crate::model::format_time(*t)),
             };
         }
@@ -436,6 +495,68 @@ fn database_error(e: sqlx::Error, query: &str) -> PreviewError {
     }
 }
 
+/// The name of the SQL function that folds text to lower case by Unicode's rules (SQLite's own
+/// `lower()` folds ASCII only: `ÉCOLE` would not find `école`).
+pub const FOLD_FUNCTION: &str = "eventscope_fold";
+
+/// `eventscope_fold(text)`: the text in lower case (Unicode), NULL for NULL; bytes that are
+/// not UTF-8 are read with replacement characters.
+unsafe extern "C" fn fold_text(
+    ctx: *mut libsqlite3_sys::sqlite3_context,
+    argc: std::ffi::c_int,
+    argv: *mut *mut libsqlite3_sys::sqlite3_value,
+) {
+    use libsqlite3_sys as ffi;
+    if argc != 1 || argv.is_null() {
+        // SAFETY: `ctx` is the context SQLite passes.
+        unsafe { ffi::sqlite3_result_null(ctx) };
+        return;
+    }
+    // SAFETY: SQLite passes `argc` valid values; the text pointer lives until the next call on
+    // the value, and is read right away.
+    unsafe {
+        let value = *argv;
+        let text = ffi::sqlite3_value_text(value);
+        if text.is_null() {
+            ffi::sqlite3_result_null(ctx);
+            return;
+        }
+        let len = usize::try_from(ffi::sqlite3_value_bytes(value)).unwrap_or(0);
+        let bytes = std::slice::from_raw_parts(text, len);
+        let folded = String::from_utf8_lossy(bytes).to_lowercase();
+        let Ok(folded_len) = std::ffi::c_int::try_from(folded.len()) else {
+            ffi::sqlite3_result_null(ctx);
+            return;
+        };
+        ffi::sqlite3_result_text(ctx, folded.as_ptr().cast(), folded_len, ffi::SQLITE_TRANSIENT());
+    }
+}
+
+/// Registers [`FOLD_FUNCTION`] on a connection of the store's pool.
+///
+/// # Safety
+/// `db` must be an open connection no other thread uses meanwhile.
+unsafe fn register_fold(db: *mut libsqlite3_sys::sqlite3) {
+    use libsqlite3_sys as ffi;
+    let Ok(name) = std::ffi::CString::new(FOLD_FUNCTION) else {
+        return;
+    };
+    // SAFETY: valid handle and name; the function keeps no user data.
+    unsafe {
+        ffi::sqlite3_create_function_v2(
+            db,
+            name.as_ptr(),
+            1,
+            ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC | ffi::SQLITE_INNOCUOUS,
+            std::ptr::null_mut(),
+            Some(fold_text),
+            None,
+            None,
+            None,
+        );
+    }
+}
+
 /// Decodes a row by each value's runtime type.
 pub fn row_cells(row: &SqliteRow) -> Vec<Cell> {
     (0..row.len())
@@ -451,7 +572,11 @@ pub fn row_cells(row: &SqliteRow) -> Vec<Cell> {
                 "INTEGER" | "BOOLEAN" => row.try_get_unchecked::<i64, _>(i).map(Cell::Int),
                 "REAL" | "NUMERIC" => row.try_get_unchecked::<f64, _>(i).map(Cell::Float),
                 "BLOB" => row.try_get_unchecked::<Vec<u8>, _>(i).map(Cell::Bytes),
-                _ => row.try_get_unchecked::<String, _>(i).map(Cell::Text),
+                // Text that is not UTF-8 keeps its bytes (the decoder says what is wrong).
+                _ => row
+                    .try_get_unchecked::<String, _>(i)
+                    .map(Cell::Text)
+                    .or_else(|_| row.try_get_unchecked::<Vec<u8>, _>(i).map(Cell::InvalidText)),
             }
             .unwrap_or(Cell::Null)
         })
@@ -469,6 +594,7 @@ mod tests {
             wal_exists: wal_len.is_some(),
             wal_has_content: wal_len.unwrap_or(0) > 0,
             shm_exists,
+            journal_has_content: false,
         };
         assert_eq!(open_mode(facts(false, None, false)), OpenMode::ReadOnly);
         assert_eq!(open_mode(facts(true, None, false)), OpenMode::Immutable);
@@ -478,6 +604,8 @@ mod tests {
         assert_eq!(open_mode(facts(true, Some(0), true)), OpenMode::ReadOnlyWal);
         assert_eq!(open_mode(facts(true, Some(4096), true)), OpenMode::ReadOnlyWal);
         assert_eq!(open_mode(facts(true, Some(4096), false)), OpenMode::PrivateCopy);
+        let hot = FileFacts { journal_has_content: true, ..facts(false, None, false) };
+        assert_eq!(open_mode(hot), OpenMode::RolledBackCopy);
     }
 
     #[test]
