@@ -615,7 +615,9 @@ fn audit_filter(
 
 async fn print_projection(store: &Store, mut projection: JsProjection, until: Option<i64>) -> anyhow::Result<()> {
     if let Some(until) = until.filter(|u| *u < 0) {
-        return Err(anyhow!("--until {until} is not a global position: positions are 0 or more; leave --until out to read the whole log"));
+        return Err(anyhow!(
+            "--until {until} is not a global position: positions are 0 or more; leave --until out to read the whole log"
+        ));
     }
     if until.is_some() && store.layout.columns.position.is_none() {
         return Err(anyhow!(

@@ -371,23 +371,41 @@ impl Store {
             layout_name.map(std::path::Path::new).filter(|p| p.extension().is_some_and(|e| e == "json") || p.is_file())
         {
             let layout = Layout::from_file(path).map_err(StoreError::NotAnEventStore)?;
-            return Ok(Store::with_role(backend, target, vec![layout.clone()], layout).await);
+            return Store::with_role(backend, target, vec![layout.clone()], layout).await;
         }
         let layouts =
             layout::detect(&catalog).map_err(|e| StoreError::NotAnEventStore(format!("{}: {e}", target.display())))?;
         let layout = layout::choose(layouts.clone(), layout_name).map_err(StoreError::NotAnEventStore)?;
-        Ok(Store::with_role(backend, target, layouts, layout).await)
+        Store::with_role(backend, target, layouts, layout).await
     }
 
     /// The store, with what its PostgreSQL role may do and how its rows are told apart read
-    /// once.
-    async fn with_role(backend: Backend, target: Target, layouts: Vec<Layout>, mut layout: Layout) -> Store {
+    /// once. Under a privileged role, a store whose relations would run a function a preview
+    /// could not (a view, policy or type planted in it) is not read at all.
+    async fn with_role(
+        backend: Backend,
+        target: Target,
+        layouts: Vec<Layout>,
+        mut layout: Layout,
+    ) -> Result<Store, StoreError> {
         let role = match &backend {
             Backend::Postgres(b) => b.read_role(&query::table_sql(&layout.table)).await.ok(),
             Backend::Sqlite(_) => None,
         };
+        if let (Backend::Postgres(b), Some(role)) = (&backend, role.as_ref().filter(|r| r.is_privileged())) {
+            let mut tables = vec![query::table_sql(&layout.table)];
+            tables.extend(layout.joins.iter().map(|j| query::table_sql(&j.table)));
+            tables.extend(layout.snapshots.iter().map(|s| query::table_sql(&s.table)));
+            if let Err(e) = b.check_layout(&tables).await {
+                return Err(StoreError::Open(format!(
+                    "eventscope will not read this store as the privileged role {}: {e}; connect as a role that \
+                     can only read (see README, Safety)",
+                    role.role
+                )));
+            }
+        }
         layout.row_key = row_key(&backend, &layout).await;
-        Store { backend, target, layout, layouts, role, cipher_key: Default::default() }
+        Ok(Store { backend, target, layout, layouts, role, cipher_key: Default::default() })
     }
 
     /// The tables and columns of a database, without recognising a layout (for the mapping form).
@@ -414,7 +432,7 @@ impl Store {
             Target::Sqlite(path) => Backend::Sqlite(sqlite::open(path).await?),
             Target::Postgres(url) => Backend::Postgres(postgres::connect(url, &mask_url(url)).await?),
         };
-        Ok(Store::with_role(backend, target, vec![layout.clone()], layout).await)
+        Store::with_role(backend, target, vec![layout.clone()], layout).await
     }
 
     /// Sets the key that decrypts encrypted payloads (base64 of 16 or 32 bytes), or clears it.

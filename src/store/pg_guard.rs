@@ -47,6 +47,9 @@ impl std::fmt::Display for QualifiedName {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct QueryFacts {
     pub functions: BTreeSet<QualifiedName>,
+    /// Names after a dot (`alias.name`, `(expr).name`): PostgreSQL reads `x.f` as the call
+    /// `f(x)` when `x` has no column `f`, so each may be a function.
+    pub field_names: BTreeSet<String>,
     pub operators: BTreeSet<QualifiedName>,
     pub types: BTreeSet<QualifiedName>,
     pub relations: BTreeSet<QualifiedName>,
@@ -65,8 +68,43 @@ pub enum Rejection {
 /// far beyond real queries, well within the stack the analysis runs on.
 const MAX_DEPTH: usize = 2_000;
 
+/// The longest text previewed on PostgreSQL (its parse tree is read whole into memory).
+pub const MAX_TEXT: usize = 64 * 1024;
+
+/// Operators PostgreSQL uses without their being written: `IN`, `NOT IN`, `CASE x WHEN`,
+/// `BETWEEN`, `DISTINCT`, `GROUP BY`, `ORDER BY`, `UNION`, joins `USING`, `GREATEST` … Every
+/// overload of these is checked whatever the text says.
+const IMPLICIT_OPERATORS: &[&str] = &["=", "<>", "<", ">", "<=", ">="];
+
+/// Functions that PostgreSQL versions before 18 call by name where the parser used here (the
+/// version 18 grammar) reads SQL/JSON syntax: every one is checked when the text uses SQL/JSON.
+const JSON_SYNTAX_FUNCTIONS: &[&str] = &[
+    "json",
+    "json_scalar",
+    "json_serialize",
+    "json_object",
+    "json_array",
+    "json_objectagg",
+    "json_arrayagg",
+    "json_value",
+    "json_query",
+    "json_exists",
+    "json_table",
+    "merge_action",
+];
+
 /// Reads `text` with PostgreSQL's parser and says what it uses, or why it may not run.
 pub fn analyse(text: &str) -> Result<QueryFacts, Rejection> {
+    if text.len() > MAX_TEXT {
+        return Err(Rejection::Refused(format!(
+            "the text is {} KB: previews take at most {} KB of SQL",
+            text.len() / 1024,
+            MAX_TEXT / 1024
+        )));
+    }
+    if text.contains('\0') {
+        return Err(Rejection::Refused("the text holds a NUL character".to_owned()));
+    }
     let parsed =
         pg_query::parse(text, pg_query::ParserOptions::DEFAULT).map_err(|e| Rejection::Syntax(parse_message(e)))?;
     let statements = &parsed.protobuf.stmts;
@@ -87,6 +125,9 @@ pub fn analyse(text: &str) -> Result<QueryFacts, Rejection> {
         return Err(Rejection::Refused(format!("{} is not a query", statement_words(&kind))));
     }
     let mut facts = QueryFacts::default();
+    for operator in IMPLICIT_OPERATORS {
+        facts.operators.insert(QualifiedName { schema: None, name: (*operator).to_owned() });
+    }
     // An explicit stack: the tree can be as deep as the query nests.
     let mut stack: Vec<(&Value, usize)> = vec![(&tree, 0)];
     while let Some((value, depth)) = stack.pop() {
@@ -190,6 +231,29 @@ fn visit(key: &str, node: &Value, facts: &mut QueryFacts) -> Result<(), Rejectio
                 facts.types.insert(name);
             }
         }
+        // `alias.name`, `(expr).name`: each name after the first may be a function called on
+        // what stands before it.
+        "ColumnRef" => {
+            let fields = node.get("fields").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            for field in fields.iter().skip(1) {
+                if let Some(name) = field.get("node").and_then(|n| n.get("String")).and_then(|s| s.get("sval")) {
+                    facts.field_names.extend(name.as_str().map(str::to_owned));
+                }
+            }
+        }
+        "AIndirection" => {
+            let fields = node.get("indirection").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            for field in fields {
+                if let Some(name) = field.get("node").and_then(|n| n.get("String")).and_then(|s| s.get("sval")) {
+                    facts.field_names.extend(name.as_str().map(str::to_owned));
+                }
+            }
+        }
+        json if json.starts_with("Json") || json == "MergeSupportFunc" => {
+            for name in JSON_SYNTAX_FUNCTIONS {
+                facts.functions.insert(QualifiedName { schema: None, name: (*name).to_owned() });
+            }
+        }
         "RangeVar" => {
             let text = |field: &str| node.get(field).and_then(Value::as_str).filter(|s| !s.is_empty());
             if let Some(relation) = text("relname") {
@@ -243,6 +307,34 @@ const ASSIGNS_XID: &[&str] = &["txid_current", "pg_current_xact_id"];
 const HARMLESS_VOLATILE: &[&str] =
     &["random", "random_normal", "gen_random_uuid", "uuidv4", "uuidv7", "clock_timestamp", "timeofday"];
 
+/// Extensions whose functions compute values only (types, operators, indexes support): their
+/// functions written in C that are immutable or stable are treated like built-in ones. An
+/// extension not named here (`dblink`, `postgres_fdw`, `tablefunc`'s `crosstab` runs SQL text
+/// …) has its functions refused unless allowed by name.
+const VALUE_EXTENSIONS: &[&str] = &[
+    "citext",
+    "hstore",
+    "ltree",
+    "cube",
+    "earthdistance",
+    "fuzzystrmatch",
+    "pg_trgm",
+    "intarray",
+    "isn",
+    "seg",
+    "btree_gin",
+    "btree_gist",
+    "unaccent",
+    "pgcrypto",
+    "uuid-ossp",
+    "postgis",
+    "postgis_raster",
+    "postgis_topology",
+    "vector",
+    "bloom",
+    "lo",
+];
+
 /// PostgreSQL's first object id for objects made after `initdb` (`FirstNormalObjectId`).
 const FIRST_NORMAL_OBJECT_ID: i64 = 16_384;
 
@@ -257,6 +349,10 @@ pub struct FunctionFacts {
     pub language: String,
     /// Its argument types, to name the overload.
     pub arguments: String,
+    /// 1 when it can be called with one argument (what `x.name` passes), else 0.
+    pub argument_count: i64,
+    /// The extension that installed it, if one did.
+    pub extension: Option<String>,
 }
 
 impl FunctionFacts {
@@ -305,10 +401,16 @@ pub fn judge(f: &FunctionFacts, allowed: &BTreeSet<String>) -> Result<(), Functi
             allow_name: None,
         });
     }
+    let computes_values = matches!(f.volatility.as_str(), "i" | "s")
+        && matches!(f.language.as_str(), "c" | "internal")
+        && f.extension.as_deref().is_some_and(|x| VALUE_EXTENSIONS.contains(&x));
+    if computes_values {
+        return Ok(());
+    }
     let volatility = match f.volatility.as_str() {
         "i" => "immutable",
         "s" => "stable",
-        _ => "volatile",
+        _ => "volatile: it may write through another connection or act on the server",
     };
     Err(FunctionRefusal {
         message: format!(
@@ -334,7 +436,10 @@ impl From<sqlx::Error> for CatalogRefusal {
 }
 
 const FUNCTION_COLUMNS: &str = "n.nspname::text, p.proname::text, p.oid::int8, p.provolatile::text, \
-     l.lanname::text, pg_catalog.pg_get_function_identity_arguments(p.oid)";
+     l.lanname::text, pg_catalog.pg_get_function_identity_arguments(p.oid), \
+     (CASE WHEN p.pronargs - p.pronargdefaults <= 1 AND (p.pronargs >= 1 OR p.provariadic <> 0) THEN 1 ELSE 0 END)::int8, \
+     (SELECT x.extname::text FROM pg_catalog.pg_depend xd JOIN pg_catalog.pg_extension x ON x.oid = xd.refobjid \
+      WHERE xd.classid = 'pg_catalog.pg_proc'::regclass AND xd.objid = p.oid AND xd.deptype = 'e' LIMIT 1)";
 
 const FUNCTION_JOINS: &str = "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
      JOIN pg_catalog.pg_language l ON l.oid = p.prolang";
@@ -347,6 +452,8 @@ fn function_facts(row: &sqlx::postgres::PgRow) -> Result<FunctionFacts, sqlx::Er
         volatility: row.try_get(3)?,
         language: row.try_get(4)?,
         arguments: row.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+        argument_count: row.try_get(6)?,
+        extension: row.try_get(7)?,
     })
 }
 
@@ -371,103 +478,129 @@ pub async fn check_catalog(
     // Each function the query may reach, with how it is reached where that is not by its name.
     let mut candidates: Vec<(Option<String>, FunctionFacts)> = Vec::new();
 
-    // Functions called by name: every overload the name can reach.
-    let names: Vec<String> = facts.functions.iter().map(|n| n.name.clone()).collect();
+    // Functions called by name (every overload the name can reach), and names after a dot
+    // (every one-argument function of that name).
+    let mut names: Vec<String> = facts.functions.iter().map(|n| n.name.clone()).collect();
+    names.extend(facts.field_names.iter().cloned());
     if !names.is_empty() {
         let sql = format!(
             "SELECT {FUNCTION_COLUMNS} FROM pg_catalog.pg_proc p {FUNCTION_JOINS} WHERE p.proname = ANY($1::text[])"
         );
         for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&names).fetch_all(&mut *conn).await? {
             let f = function_facts(&row)?;
-            if facts.functions.iter().any(|n| n.name == f.name && reachable(n, &f.schema, &searched)) {
+            let called = facts.functions.iter().any(|n| n.name == f.name && reachable(n, &f.schema, &searched));
+            let after_a_dot =
+                f.argument_count == 1 && facts.field_names.contains(&f.name) && searched.contains(&f.schema);
+            if called {
                 candidates.push((None, f));
+            } else if after_a_dot {
+                let used = format!("`.{}` after a value calls {}()", f.name, f.name);
+                candidates.push((Some(used), f));
             }
         }
     }
 
-    // Operators: the function behind every operator of that name.
+    // Operators: the function behind every operator of each name, and behind the negator and
+    // commutator the planner may put in its place.
     let names: Vec<String> = facts.operators.iter().map(|n| n.name.clone()).collect();
-    if !names.is_empty() {
-        let sql = format!(
-            "SELECT {FUNCTION_COLUMNS}, o.oprname::text, opn.nspname::text FROM pg_catalog.pg_operator o \
-             JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace \
-             JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode {FUNCTION_JOINS} WHERE o.oprname = ANY($1::text[])"
-        );
-        for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&names).fetch_all(&mut *conn).await? {
-            let f = function_facts(&row)?;
-            let (operator, schema): (String, String) = (row.try_get(6)?, row.try_get(7)?);
-            if facts.operators.iter().any(|n| n.name == operator && reachable(n, &schema, &searched)) {
-                candidates.push((Some(format!("the operator {operator} calls {}()", f.name)), f));
-            }
+    let sql = format!(
+        "WITH named AS (SELECT o.oid, o.oprname::text AS name, opn.nspname::text AS schema \
+             FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace \
+             WHERE o.oprname = ANY($1::text[])), \
+         related AS (SELECT named.name, named.schema, o.oprcode FROM named \
+             JOIN pg_catalog.pg_operator base ON base.oid = named.oid \
+             JOIN pg_catalog.pg_operator o ON o.oid IN (base.oid, base.oprnegate, base.oprcom)) \
+         SELECT {FUNCTION_COLUMNS}, related.name, related.schema FROM related \
+         JOIN pg_catalog.pg_proc p ON p.oid = related.oprcode {FUNCTION_JOINS}"
+    );
+    for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&names).fetch_all(&mut *conn).await? {
+        let f = function_facts(&row)?;
+        let (operator, schema): (String, String) = (row.try_get(8)?, row.try_get(9)?);
+        if facts.operators.iter().any(|n| n.name == operator && reachable(n, &schema, &searched)) {
+            candidates.push((Some(format!("the operator {operator} may call {}()", f.name)), f));
         }
     }
 
-    // Types cast to: their casts, input functions and domain constraints.
-    let names: Vec<String> = facts.types.iter().map(|n| n.name.clone()).collect();
-    if !names.is_empty() {
-        let sql = format!(
-            "WITH t AS (SELECT ty.oid, ty.typname::text AS typname, tn.nspname::text AS nspname, ty.typinput \
-                 FROM pg_catalog.pg_type ty JOIN pg_catalog.pg_namespace tn ON tn.oid = ty.typnamespace \
-                 WHERE ty.typname = ANY($1::text[])), \
-             f AS (SELECT t.typname, t.nspname, c.castfunc AS fn FROM t JOIN pg_catalog.pg_cast c \
-                     ON c.casttarget = t.oid AND c.castfunc <> 0 \
-                   UNION ALL SELECT t.typname, t.nspname, t.typinput::oid FROM t \
-                   UNION ALL SELECT t.typname, t.nspname, d.refobjid FROM t \
-                     JOIN pg_catalog.pg_constraint con ON con.contypid = t.oid \
-                     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass \
-                       AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_proc'::regclass) \
-             SELECT {FUNCTION_COLUMNS}, f.typname, f.nspname FROM f JOIN pg_catalog.pg_proc p ON p.oid = f.fn \
-             {FUNCTION_JOINS}"
-        );
-        for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&names).fetch_all(&mut *conn).await? {
-            let f = function_facts(&row)?;
-            let (type_name, schema): (String, String) = (row.try_get(6)?, row.try_get(7)?);
-            if facts.types.iter().any(|n| n.name == type_name && reachable(n, &schema, &searched)) {
-                candidates.push((Some(format!("a cast to {type_name} calls {}()", f.name)), f));
-            }
-        }
+    // The relations read, with the views and policies behind them.
+    let relations: Vec<String> = facts.relations.iter().map(qualified_sql).collect();
+    let foreign: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "{RELATIONS} SELECT c.oid::regclass::text FROM rels JOIN pg_catalog.pg_class c ON c.oid = rels.oid \
+         WHERE c.relkind = 'f'"
+    )))
+    .bind(&relations)
+    .fetch_all(&mut *conn)
+    .await?;
+    if let Some(table) = foreign.first() {
+        return Err(CatalogRefusal::Function(FunctionRefusal {
+            message: format!(
+                "{table} is a foreign table: reading it opens a session on another server that this read-only \
+                 transaction does not bind"
+            ),
+            allow_name: None,
+        }));
+    }
+    // What views, row-level policies and virtual generated columns of those relations call.
+    let sql = format!(
+        "{RELATIONS}, \
+         objs(classid, objid, rel) AS ( \
+             SELECT 'pg_catalog.pg_rewrite'::regclass, w.oid, r.oid FROM rels r \
+               JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid \
+           UNION ALL SELECT 'pg_catalog.pg_policy'::regclass, pol.oid, r.oid FROM rels r \
+               JOIN pg_catalog.pg_policy pol ON pol.polrelid = r.oid \
+           UNION ALL SELECT 'pg_catalog.pg_attrdef'::regclass, ad.oid, r.oid FROM rels r \
+               JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = r.oid \
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum \
+                 AND a.attgenerated = 'v'), \
+         deps AS (SELECT d.refclassid, d.refobjid, o.rel FROM objs o \
+             JOIN pg_catalog.pg_depend d ON d.classid = o.classid AND d.objid = o.objid), \
+         procs(fn, rel) AS ( \
+             SELECT refobjid, rel FROM deps WHERE refclassid = 'pg_catalog.pg_proc'::regclass \
+           UNION SELECT o.oprcode::oid, deps.rel FROM deps JOIN pg_catalog.pg_operator o ON o.oid = deps.refobjid \
+               WHERE deps.refclassid = 'pg_catalog.pg_operator'::regclass \
+           UNION SELECT d2.refobjid, deps.rel FROM deps \
+               JOIN pg_catalog.pg_constraint con ON con.contypid = deps.refobjid \
+               JOIN pg_catalog.pg_depend d2 ON d2.classid = 'pg_catalog.pg_constraint'::regclass \
+                 AND d2.objid = con.oid AND d2.refclassid = 'pg_catalog.pg_proc'::regclass \
+               WHERE deps.refclassid = 'pg_catalog.pg_type'::regclass) \
+         SELECT {FUNCTION_COLUMNS}, procs.rel::regclass::text FROM procs \
+         JOIN pg_catalog.pg_proc p ON p.oid = procs.fn {FUNCTION_JOINS}"
+    );
+    for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&relations).fetch_all(&mut *conn).await? {
+        let f = function_facts(&row)?;
+        let relation: String = row.try_get(8)?;
+        candidates.push((Some(format!("reading {relation} calls {}()", f.name)), f));
     }
 
-    // Relations read: what their views, row-level policies and virtual generated columns call.
-    let names: Vec<String> = facts.relations.iter().map(qualified_sql).collect();
-    if !names.is_empty() {
-        let sql = format!(
-            "WITH RECURSIVE given AS ( \
-                 SELECT pg_catalog.to_regclass(name)::oid AS oid FROM unnest($1::text[]) AS name), \
-             rels(oid) AS ( \
-                 SELECT oid FROM given WHERE oid IS NOT NULL \
-               UNION \
-                 SELECT d.refobjid FROM rels r \
-                 JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid \
-                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = w.oid \
-                   AND d.refclassid = 'pg_catalog.pg_class'::regclass), \
-             deps(refclassid, refobjid, rel) AS ( \
-                 SELECT d.refclassid, d.refobjid, r.oid FROM rels r \
-                 JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid \
-                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = w.oid \
-               UNION ALL \
-                 SELECT d.refclassid, d.refobjid, r.oid FROM rels r \
-                 JOIN pg_catalog.pg_policy pol ON pol.polrelid = r.oid \
-                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_policy'::regclass AND d.objid = pol.oid \
-               UNION ALL \
-                 SELECT d.refclassid, d.refobjid, r.oid FROM rels r \
-                 JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = r.oid \
-                 JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum \
-                   AND a.attgenerated = 'v' \
-                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid), \
-             procs(fn, rel) AS ( \
-                 SELECT refobjid, rel FROM deps WHERE refclassid = 'pg_catalog.pg_proc'::regclass \
-               UNION \
-                 SELECT o.oprcode::oid, deps.rel FROM deps JOIN pg_catalog.pg_operator o ON o.oid = deps.refobjid \
-                 WHERE deps.refclassid = 'pg_catalog.pg_operator'::regclass) \
-             SELECT {FUNCTION_COLUMNS}, procs.rel::regclass::text FROM procs \
-             JOIN pg_catalog.pg_proc p ON p.oid = procs.fn {FUNCTION_JOINS}"
-        );
-        for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&names).fetch_all(&mut *conn).await? {
-            let f = function_facts(&row)?;
-            let relation: String = row.try_get(6)?;
-            candidates.push((Some(format!("{relation} calls {}()", f.name)), f));
-        }
+    // Types: those cast to, and those of every column read. Their input, output and domain
+    // check functions, and every cast from one of them (implicit ones too) to a built-in type
+    // or another of them.
+    let type_names: Vec<String> = facts.types.iter().map(|n| n.name.clone()).collect();
+    let sql = format!(
+        "{RELATIONS}, \
+         types(oid) AS ( \
+             SELECT t.oid FROM pg_catalog.pg_type t WHERE t.typname = ANY($2::text[]) \
+           UNION SELECT a.atttypid FROM rels r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 \
+           UNION SELECT t.oid FROM pg_catalog.pg_type t WHERE t.oid < 16384 AND t.typtype IN ('b', 'p')), \
+         fns(fn, what) AS ( \
+             SELECT c.castfunc, format('a cast from %s to %s', c.castsource::regtype, c.casttarget::regtype) \
+               FROM pg_catalog.pg_cast c WHERE c.castfunc <> 0 AND c.castsource IN (SELECT oid FROM types) \
+               AND (c.casttarget IN (SELECT oid FROM types) OR c.casttarget < 16384) \
+           UNION ALL SELECT t.typinput::oid, format('reading a value of type %s', t.oid::regtype) \
+               FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT oid FROM types) \
+           UNION ALL SELECT t.typoutput::oid, format('showing a value of type %s', t.oid::regtype) \
+               FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT oid FROM types) \
+           UNION ALL SELECT d.refobjid, format('the check of domain %s', con.contypid::regtype) \
+               FROM pg_catalog.pg_constraint con \
+               JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = con.oid \
+                 AND d.refclassid = 'pg_catalog.pg_proc'::regclass \
+               WHERE con.contypid IN (SELECT oid FROM types)) \
+         SELECT {FUNCTION_COLUMNS}, fns.what FROM fns JOIN pg_catalog.pg_proc p ON p.oid = fns.fn {FUNCTION_JOINS} \
+         WHERE p.oid >= 16384"
+    );
+    for row in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&relations).bind(&type_names).fetch_all(&mut *conn).await? {
+        let f = function_facts(&row)?;
+        let what: String = row.try_get(8)?;
+        candidates.push((Some(format!("{what} calls {}()", f.name)), f));
     }
 
     for (used_by, f) in &candidates {
@@ -479,6 +612,41 @@ pub async fn check_catalog(
         }
     }
     Ok(())
+}
+
+/// The relations a query reads (`$1`, names as `to_regclass` reads them), with every relation
+/// their views and row-level policies read in turn: a `WITH RECURSIVE` prefix naming `rels`.
+const RELATIONS: &str = "WITH RECURSIVE given AS ( \
+         SELECT pg_catalog.to_regclass(name)::oid AS oid FROM unnest($1::text[]) AS name), \
+     rels(oid) AS ( \
+         SELECT oid FROM given WHERE oid IS NOT NULL \
+       UNION \
+         SELECT d.refobjid FROM rels r \
+         JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::regclass AND ( \
+              (d.classid = 'pg_catalog.pg_rewrite'::regclass \
+                 AND d.objid IN (SELECT w.oid FROM pg_catalog.pg_rewrite w WHERE w.ev_class = r.oid)) \
+           OR (d.classid = 'pg_catalog.pg_policy'::regclass \
+                 AND d.objid IN (SELECT pol.oid FROM pg_catalog.pg_policy pol WHERE pol.polrelid = r.oid))))";
+
+/// Checks what reading the layout's relations (`relations`, as SQL names) calls — their
+/// views, policies, column types — as a preview of `SELECT * FROM` each would be: browsing a
+/// store never runs a function a preview could not.
+pub async fn check_relations(
+    conn: &mut PgConnection,
+    relations: &[String],
+    allowed: &BTreeSet<String>,
+) -> Result<(), CatalogRefusal> {
+    let mut facts = QueryFacts::default();
+    for relation in relations {
+        let parsed = analyse(&format!("SELECT * FROM {relation}"));
+        if let Ok(more) = parsed {
+            facts.relations.extend(more.relations);
+        }
+    }
+    for operator in IMPLICIT_OPERATORS {
+        facts.operators.insert(QualifiedName { schema: None, name: (*operator).to_owned() });
+    }
+    check_catalog(conn, &facts, allowed).await
 }
 
 /// A name as `to_regclass` reads it: each part quoted.
@@ -615,6 +783,12 @@ mod tests {
         assert!(facts.types.contains(&name(None, "int8")), "{facts:?}");
         assert!(facts.relations.contains(&name(Some("public"), "events")));
         assert!(facts.relations.contains(&name(None, "snapshots")));
+        // Names after a dot may be functions called on what stands before them.
+        let facts = analyse("SELECT (42::int8).pg_advisory_lock, e.fnote FROM events e").unwrap();
+        assert!(facts.field_names.contains("pg_advisory_lock") && facts.field_names.contains("fnote"), "{facts:?}");
+        // SQL/JSON syntax names the functions older servers would call instead.
+        let facts = analyse("SELECT json_scalar(1)").unwrap();
+        assert!(facts.functions.contains(&name(None, "json_scalar")), "{facts:?}");
     }
 
     #[test]
@@ -667,6 +841,8 @@ mod tests {
             volatility: volatility.into(),
             language: "internal".into(),
             arguments: String::new(),
+            argument_count: 1,
+            extension: None,
         }
     }
 
@@ -689,6 +865,15 @@ mod tests {
         assert_eq!(refused.allow_name.as_deref(), Some("add_tax"));
         assert!(judge(&mine, &BTreeSet::from(["add_tax".to_owned()])).is_ok());
         assert!(judge(&mine, &BTreeSet::from(["public.add_tax".to_owned()])).is_ok());
+        // C functions of an extension that only computes values count as built in; others not.
+        let mut citext = function("citext_eq", 50_000, "i");
+        citext.language = "c".into();
+        citext.extension = Some("citext".into());
+        assert!(judge(&citext, &none).is_ok());
+        let mut crosstab = function("crosstab", 50_001, "s");
+        crosstab.language = "c".into();
+        crosstab.extension = Some("tablefunc".into());
+        assert!(judge(&crosstab, &none).is_err());
         // Allowing a built-in by name is the user's call too.
         assert!(judge(&function("pg_sleep", 2626, "v"), &BTreeSet::from(["pg_sleep".to_owned()])).is_ok());
     }

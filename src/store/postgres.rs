@@ -237,6 +237,25 @@ impl PgBackend {
             .unwrap_or_else(|_| Err(StoreError::Query("the PostgreSQL server did not answer".to_owned())))
     }
 
+    /// Whether reading the layout's relations (`tables`, as SQL names) would call a function a
+    /// preview could not (a planted view, policy or type): the message says which.
+    pub async fn check_layout(&self, tables: &[String]) -> Result<(), StoreError> {
+        let check = async {
+            let mut conn = self.pool.acquire().await.map_err(|e| self.error(e))?;
+            let mut tx = conn.begin().await.map_err(|e| self.error(e))?;
+            let outcome = pg_guard::check_relations(&mut tx, tables, &Default::default()).await;
+            let _ = tx.rollback().await;
+            match outcome {
+                Ok(()) => Ok(()),
+                Err(pg_guard::CatalogRefusal::Function(refused)) => Err(StoreError::Open(refused.message)),
+                Err(pg_guard::CatalogRefusal::Database(e)) => Err(self.error(e)),
+            }
+        };
+        tokio::time::timeout(self.query_deadline(), check)
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Query("the PostgreSQL server did not answer".to_owned())))
+    }
+
     /// Runs a preview query under the guard of `pg_guard`: the text is read by PostgreSQL's
     /// parser and every function it can reach is checked in the server's catalog; it then runs
     /// on a fresh session of its own (read-only, closed afterwards) in a `READ ONLY`

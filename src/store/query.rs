@@ -815,11 +815,7 @@ mod tests {
         let mut q = StreamQuery { search: "ab".into(), limit: 50, ..Default::default() };
         let first = list_streams(Dialect::Postgres, &l, &q);
         assert!(!first.text.contains("OFFSET"));
-        assert!(
-            first.text.contains("strpos(lower(CAST(\"e\".\"aggregate_id\" AS TEXT)), $1) > 0"),
-            "{}",
-            first.text
-        );
+        assert!(first.text.contains("strpos(lower(CAST(\"e\".\"aggregate_id\" AS TEXT)), $1) > 0"), "{}", first.text);
         q.after = Some(StreamCursor { key: Cell::Int(7), stream: "s".into(), raw: Cell::Null });
         let next = list_streams(Dialect::Postgres, &l, &q);
         assert!(next.text.contains(r#""e"."aggregate_id" > CAST($2 AS uuid)"#), "{}", next.text);

@@ -225,6 +225,67 @@ const CORPUS: &[(Guard, &str)] = &[
     (Guard::Postgres, "SELECT * FROM events ORDER BY version USING ==="),
 ];
 
+/// Found by a hostile review: ways PostgreSQL calls a function that is not written as a call
+/// (a name after a dot, operators it adds itself, implicit casts, SQL/JSON syntax that older
+/// servers read as calls, foreign tables, domains and policies behind views). Run after
+/// [`TRAPS`] is installed.
+/// Each text with the function its refusal must name.
+const CORPUS_IMPLICIT: &[(&str, &str)] = &[
+    ("SELECT (42::int8).pg_advisory_lock", "pg_advisory_lock"),
+    ("SELECT (lower('/etc/passwd')).pg_read_file", "pg_read_file"),
+    ("SELECT (lower('/')).pg_ls_dir", "pg_ls_dir"),
+    ("SELECT ({VICTIM}).pg_terminate_backend", "pg_terminate_backend"),
+    ("SELECT (lower('hostile_slot')::name).pg_create_physical_replication_slot", "pg_create_physical_replication_slot"),
+    ("SELECT (lower('bgwriter')).pg_stat_reset_shared", "pg_stat_reset_shared"),
+    ("SELECT e.fnote FROM events e", "fnote"),
+    ("SELECT NOT (x <<< 2) FROM generate_series(1, 1) x", "evil_bool"),
+    ("SELECT upper('a'::mood)", "mood_text"),
+    ("SELECT json_scalar(1)", "json_scalar"),
+    ("SELECT * FROM ft_trap", "foreign table"),
+    ("SELECT * FROM v_dom", "evil_check"),
+    ("SELECT * FROM rls_t", "evil"),
+    ("TABLE rls_t", "evil"),
+];
+
+/// Operators PostgreSQL adds itself (`IN`, `NOT IN`, `CASE x WHEN`, `BETWEEN`), sprung once
+/// [`OPERATOR_TRAPS`] is installed (last: they make every comparison suspect).
+const CORPUS_IMPLICIT_OPERATORS: &[(&str, &str)] = &[
+    ("SELECT lower('a') IN (SELECT 1)", "eq_ti"),
+    ("SELECT lower('a') NOT IN (SELECT 1)", "eq_ti"),
+    ("SELECT CASE lower('a') WHEN 1 THEN 'x' END", "eq_ti"),
+    ("SELECT lower('a') BETWEEN 1 AND 2", "_ti"),
+];
+
+/// The traps [`CORPUS_IMPLICIT`] springs (each function would delete the events).
+const TRAPS: &str = "
+CREATE FUNCTION fnote(events) RETURNS text LANGUAGE plpgsql AS $$BEGIN DELETE FROM events; RETURN 'x'; END$$;
+CREATE OPERATOR public.<<< (LEFTARG = int, RIGHTARG = int, FUNCTION = int4lt);
+CREATE OPERATOR public.>>> (LEFTARG = int, RIGHTARG = int, FUNCTION = evil_bool, NEGATOR = <<<);
+CREATE TYPE mood AS ENUM ('a');
+CREATE FUNCTION mood_text(mood) RETURNS text LANGUAGE plpgsql AS $$BEGIN DELETE FROM events; RETURN 'a'; END$$;
+CREATE CAST (mood AS text) WITH FUNCTION mood_text(mood) AS IMPLICIT;
+CREATE FUNCTION public.json_scalar(int) RETURNS text LANGUAGE plpgsql AS $$BEGIN DELETE FROM events; RETURN 'x'; END$$;
+CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost', dbname '{DATABASE}');
+CREATE USER MAPPING FOR CURRENT_USER SERVER loopback OPTIONS (user 'eventscope_super', password 'eventscope');
+CREATE FOREIGN TABLE ft_trap (x int) SERVER loopback OPTIONS (table_name 'evil_view');
+CREATE VIEW v_dom AS SELECT CAST(lower('x') AS evil_domain) AS d;
+CREATE TABLE rls_t (x int);
+INSERT INTO rls_t VALUES (1);
+ALTER TABLE rls_t ENABLE ROW LEVEL SECURITY;
+ALTER TABLE rls_t FORCE ROW LEVEL SECURITY;
+CREATE POLICY rls_p ON rls_t USING ((SELECT count(*) FROM evil_view) > 0);
+";
+
+/// The operator traps of [`CORPUS_IMPLICIT_OPERATORS`].
+const OPERATOR_TRAPS: &str = "
+CREATE FUNCTION eq_ti(text, int) RETURNS bool LANGUAGE plpgsql AS $$BEGIN DELETE FROM events; RETURN true; END$$;
+CREATE FUNCTION ge_ti(text, int) RETURNS bool LANGUAGE plpgsql AS $$BEGIN DELETE FROM events; RETURN true; END$$;
+CREATE FUNCTION le_ti(text, int) RETURNS bool LANGUAGE plpgsql AS $$BEGIN DELETE FROM events; RETURN true; END$$;
+CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = int, FUNCTION = eq_ti);
+CREATE OPERATOR public.>= (LEFTARG = text, RIGHTARG = int, FUNCTION = ge_ti);
+CREATE OPERATOR public.<= (LEFTARG = text, RIGHTARG = int, FUNCTION = le_ti);
+";
+
 /// The texts with their placeholders filled in.
 fn texts(out: &Path, victim: i32, conninfo: &str) -> Vec<(Guard, String)> {
     CORPUS
@@ -346,6 +407,13 @@ fn server_state(conn: &mut sqlx::PgConnection) -> String {
     .expect("read the server's state")
 }
 
+fn open_refusal(url: &str) -> String {
+    match block_on(Store::open(Target::parse(url).unwrap(), None)) {
+        Ok(_) => panic!("{url} opened"),
+        Err(e) => e.to_string(),
+    }
+}
+
 fn pg_dump(url: &str) -> String {
     let output = std::process::Command::new("pg_dump")
         .args(["--no-owner", "--no-privileges", "-d", url])
@@ -429,7 +497,6 @@ fn hostile_previews_leave_a_postgres_store_and_its_server_unchanged() {
         }
         other => panic!("{other:?}"),
     }
-    block_on(store.close());
 
     // The command line says the same in one line, and takes the user's word by flag.
     let dir = tempfile::tempdir().unwrap();
@@ -453,6 +520,30 @@ fn hostile_previews_leave_a_postgres_store_and_its_server_unchanged() {
     assert!(ok, "{err}");
     assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), serde_json::json!([{"x": "x"}]));
     assert_eq!(server_state(&mut admin), before);
+
+    // Functions PostgreSQL calls without their being written as calls.
+    let traps = TRAPS.replace("{DATABASE}", &database_of(&url));
+    block_on(sqlx::raw_sql(sqlx::AssertSqlSafe(traps)).execute(&mut admin)).expect("traps");
+    // (The store stays open from before.)
+    let spring = |corpus: &[(&str, &str)], admin: &mut sqlx::PgConnection, victim: &mut sqlx::PgConnection| {
+        let before = server_state(admin);
+        for (text, names) in corpus {
+            let text = text.replace("{VICTIM}", &victim_pid.to_string());
+            let message = run_one(&store, Backend::Postgres, Guard::Postgres, &text, &understood);
+            assert!(message.contains(names), "PostgreSQL: `{text}` refused for another reason: {message}");
+            assert_eq!(server_state(admin), before, "PostgreSQL: `{text}` changed the server ({message})");
+            block_on(sqlx::query("SELECT 1").execute(&mut *victim))
+                .unwrap_or_else(|e| panic!("PostgreSQL: `{text}` ended another session: {e}"));
+        }
+    };
+    spring(CORPUS_IMPLICIT, &mut admin, &mut victim);
+    block_on(sqlx::raw_sql(OPERATOR_TRAPS).execute(&mut admin)).expect("operator traps");
+    spring(CORPUS_IMPLICIT_OPERATORS, &mut admin, &mut victim);
+    // A privileged role no longer opens this store: reading its events may call a planted
+    // operator.
+    let refused = open_refusal(&url);
+    assert!(refused.contains("will not read this store") && refused.contains("_ti"), "{refused}");
+    block_on(store.close());
     let _ = block_on(victim.close());
     let _ = block_on(admin.close());
 }
