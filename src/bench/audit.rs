@@ -136,6 +136,9 @@ async fn measure(
 /// The database the PostgreSQL half creates on the server it is given, and drops afterwards.
 pub const BENCH_DATABASE: &str = "eventscope_bench_audit";
 
+/// The comment the benchmark leaves on its database, so that `--force` replaces only its own.
+const BENCH_COMMENT: &str = "made by eventscope bench --audit; dropped when it ends";
+
 /// Creates [`BENCH_DATABASE`] on the server of `url` (whose role may create databases) and gives
 /// the URL of it. The benchmark never writes to a database it did not create: an existing one of
 /// that name is refused, unless `force` says it is a leftover of an earlier run to replace.
@@ -147,16 +150,26 @@ async fn create_bench_database(url: &str, force: bool) -> anyhow::Result<sqlx::p
         .bind(BENCH_DATABASE)
         .fetch_one(&mut admin)
         .await?;
-    if exists && !force {
-        anyhow::bail!(
-            "a database named {BENCH_DATABASE} already exists on that server: the benchmark only writes to a \
-             database it creates; drop it, or pass --force if it is left over from an earlier benchmark"
-        );
-    }
     if exists {
+        // Only a database an earlier benchmark made (it says so in its comment) is replaced.
+        let comment: Option<String> =
+            sqlx::query_scalar("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1")
+                .bind(BENCH_DATABASE)
+                .fetch_one(&mut admin)
+                .await?;
+        let ours = comment.as_deref() == Some(BENCH_COMMENT);
+        if !force || !ours {
+            anyhow::bail!(
+                "a database named {BENCH_DATABASE} already exists on that server{}: the benchmark only writes to a \
+                 database it creates; drop it yourself{}",
+                if ours { " (left by an earlier benchmark)" } else { " and was not made by the benchmark" },
+                if ours { ", or pass --force" } else { "" }
+            );
+        }
         admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {BENCH_DATABASE} WITH (FORCE)"))).await?;
     }
     admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {BENCH_DATABASE}"))).await?;
+    admin.execute(sqlx::AssertSqlSafe(format!("COMMENT ON DATABASE {BENCH_DATABASE} IS '{BENCH_COMMENT}'"))).await?;
     admin.close().await?;
     Ok(server.database(BENCH_DATABASE))
 }
@@ -186,40 +199,59 @@ async fn drop_bench_database(url: &str) -> anyhow::Result<()> {
 /// `postgres` (a server URL) a database it creates there (see [`create_bench_database`]).
 pub fn run(events: usize, postgres: Option<String>, force: bool) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let dir = std::env::temp_dir().join(format!("eventscope-audit-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // A directory of its own, made new (never one already there, which another user could have
+    // planted with a link to a file of theirs).
+    let dir = std::env::temp_dir().join(format!(
+        "eventscope-audit-bench-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    std::fs::create_dir(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     let path = dir.join("audit.sqlite");
     let result = rt.block_on(async {
-        let t = Instant::now();
-        {
-            let options = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true)
-                .synchronous(sqlx::sqlite::SqliteSynchronous::Off)
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Memory);
-            let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
-            conn.execute(TABLE_SQLITE).await?;
-            conn.execute(sqlx::AssertSqlSafe(fill_sql(false, events))).await?;
-            conn.execute("CREATE INDEX events_recorded_at ON events (recorded_at)").await?;
-            conn.close().await?;
-        }
-        println!("SQLite store of {events} events written in {:.1} s", t.elapsed().as_secs_f64());
-        let store = Store::open(Target::Sqlite(path.clone()), None).await?;
-        let raw_pool =
-            sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path).read_only(true))
-                .await?;
-        let run_raw = |sql: &'static str| -> futures_util::future::BoxFuture<'_, anyhow::Result<usize>> {
-            let pool = raw_pool.clone();
-            Box::pin(async move { Ok(sqlx::query(sql).fetch_all(&pool).await?.len()) })
+        // The PostgreSQL database first: a name that is taken stops the run before anything.
+        let pg_options = match &postgres {
+            Some(server_url) => Some(create_bench_database(server_url, force).await?),
+            None => None,
         };
-        println!("SQLite:");
-        measure(&store, &RAW_SQLITE, &run_raw).await?;
-        store.close().await;
-        raw_pool.close().await;
-
-        if let Some(server_url) = postgres {
+        let sqlite_half = async {
             let t = Instant::now();
-            let options = create_bench_database(&server_url, force).await?;
+            {
+                let options = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Off)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Memory);
+                let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+                conn.execute(TABLE_SQLITE).await?;
+                conn.execute(sqlx::AssertSqlSafe(fill_sql(false, events))).await?;
+                conn.execute("CREATE INDEX events_recorded_at ON events (recorded_at)").await?;
+                conn.close().await?;
+            }
+            println!("SQLite store of {events} events written in {:.1} s", t.elapsed().as_secs_f64());
+            let store = Store::open(Target::Sqlite(path.clone()), None).await?;
+            let raw_pool = sqlx::SqlitePool::connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new().filename(&path).read_only(true),
+            )
+            .await?;
+            let run_raw = |sql: &'static str| -> futures_util::future::BoxFuture<'_, anyhow::Result<usize>> {
+                let pool = raw_pool.clone();
+                Box::pin(async move { Ok(sqlx::query(sql).fetch_all(&pool).await?.len()) })
+            };
+            println!("SQLite:");
+            measure(&store, &RAW_SQLITE, &run_raw).await?;
+            store.close().await;
+            raw_pool.close().await;
+            Ok::<(), anyhow::Error>(())
+        }
+        .await;
+        if let (Err(e), Some(server_url)) = (&sqlite_half, &postgres) {
+            let _ = drop_bench_database(server_url).await;
+            return Err(anyhow::anyhow!("{e}"));
+        }
+
+        if let (Some(server_url), Some(options)) = (postgres, pg_options) {
+            let t = Instant::now();
             let url = database_url(&server_url, BENCH_DATABASE)?;
             let measured = async {
                 let mut conn = sqlx::PgConnection::connect_with(&options).await?;

@@ -85,6 +85,15 @@ impl Cell {
         }
     }
 
+    /// About how many bytes the value holds (for memory budgets).
+    pub fn size_hint(&self) -> usize {
+        match self {
+            Cell::Text(s) | Cell::Decimal(s) | Cell::Json(s) => s.len(),
+            Cell::Bytes(b) | Cell::InvalidText(b) => b.len(),
+            _ => 8,
+        }
+    }
+
     /// The value as text, bytes that are not UTF-8 shown with replacement characters (for ids
     /// and names, which must never come out empty).
     pub fn as_text_lossy(&self) -> Option<String> {

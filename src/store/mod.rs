@@ -136,6 +136,19 @@ impl Target {
                 "`{scheme}://` is not a store eventscope can open: give a SQLite file path or a postgres:// URL"
             )));
         }
+        // A libpq connection string (`host=… dbname=… password=…`) is not a path: say so, and
+        // never echo it (it may hold a password).
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.len() > 1
+            && words.iter().all(|w| w.contains('='))
+            && words.iter().any(|w| w.starts_with("host=") || w.starts_with("dbname=") || w.starts_with("user="))
+        {
+            return Err(StoreError::BadUrl(
+                "that looks like a libpq connection string (key=value …): give a postgres:// URL instead, e.g. \
+                 postgres://user@host/dbname (with the password in PGPASSWORD or ~/.pgpass)"
+                    .to_owned(),
+            ));
+        }
         Ok(Target::Sqlite(PathBuf::from(text)))
     }
 
@@ -821,8 +834,12 @@ fn quote_relation(name: &str) -> String {
     name.split('.').map(query::quote_ident).collect::<Vec<_>>().join(".")
 }
 
-/// Collects at most `max_rows` rows of a preview's result stream as cells; the flag says whether
-/// the query had more rows than that.
+/// The most bytes of values a preview keeps in memory: past it, the rows read so far are shown
+/// as a truncated result.
+pub const PREVIEW_MAX_BYTES: usize = 256 << 20;
+
+/// Collects at most `max_rows` rows (and [`PREVIEW_MAX_BYTES`] of values) of a preview's result
+/// stream as cells; the flag says whether the query had more rows than were kept.
 async fn collect_capped<R, E>(
     mut stream: impl futures_util::Stream<Item = Result<R, E>> + Unpin,
     max_rows: usize,
@@ -830,11 +847,14 @@ async fn collect_capped<R, E>(
 ) -> Result<(Vec<Vec<Cell>>, bool), E> {
     use futures_util::StreamExt as _;
     let mut rows = Vec::new();
+    let mut bytes = 0usize;
     while let Some(row) = stream.next().await {
-        if rows.len() >= max_rows {
+        if rows.len() >= max_rows || bytes > PREVIEW_MAX_BYTES {
             return Ok((rows, true));
         }
-        rows.push(cells(&row?));
+        let row = cells(&row?);
+        bytes += row.iter().map(Cell::size_hint).sum::<usize>();
+        rows.push(row);
     }
     Ok((rows, false))
 }
@@ -863,6 +883,8 @@ mod tests {
         let err = Target::parse("mysql://h/db").unwrap_err().to_string();
         assert!(err.contains("`mysql://` is not a store"), "{err}");
         assert!(Target::parse("  ").is_err());
+        let conninfo = Target::parse("host=db user=me password=SECRET dbname=shop").unwrap_err().to_string();
+        assert!(conninfo.contains("libpq connection string") && !conninfo.contains("SECRET"), "{conninfo}");
     }
 
     #[test]

@@ -118,7 +118,14 @@ fn connect_error(e: &sqlx::Error, host: &str, url: &str) -> String {
         other => scrub(&other.to_string(), url),
     };
     let detail = super::clean_message(&detail);
+    let tls_words = ["certificate", "tls", "ssl", "handshake", "unknownissuer"];
+    let about_tls = tls_words.iter().any(|w| detail.to_ascii_lowercase().contains(w));
     let advice = match e {
+        sqlx::Error::Io(_) | sqlx::Error::Configuration(_) if about_tls => {
+            "the secure connection (TLS) failed: check `sslmode`, `sslrootcert` and the server's certificate in \
+             the URL"
+                .to_owned()
+        }
         sqlx::Error::Io(_) => format!(
             "cannot reach the PostgreSQL server at {host}: check that it is running and the host and port in the URL"
         ),

@@ -477,6 +477,12 @@ fn refusal(reason: &str) -> String {
 fn database_error(e: sqlx::Error, query: &str) -> PreviewError {
     match StoreError::query(e) {
         StoreError::ReadOnly(message) => PreviewError::Refused(message),
+        // The authorizer denied something only SQLite's own machinery asked for (a pragma
+        // table such as `pragma_table_info`).
+        StoreError::Query(message) if message.ends_with("not authorized") => PreviewError::Refused(refusal(
+            "the query uses something previews may not (a pragma, another database, or a function outside the \
+             read-only set)",
+        )),
         other => {
             let message = other.to_string();
             // SQLite names the token, not its place: find it in the query.

@@ -2,7 +2,8 @@
 //! runs on. It follows SQLite's own advice for untrusted SQL ("Defense Against the Dark Arts"):
 //!
 //! - the connection is a fresh read-only one, used for one preview and closed afterwards;
-//! - `SQLITE_DBCONFIG_DEFENSIVE` on, `trusted_schema` off, no database may be attached;
+//! - `SQLITE_DBCONFIG_DEFENSIVE` on, `trusted_schema` off, no database may be attached, no
+//!   value larger than [`MAX_VALUE_BYTES`];
 //! - an authorizer ([`authorize`]) allows only reading: `SELECT`, reading columns, recursive
 //!   common table expressions and the functions of [`ALLOWED_FUNCTIONS`]; every other action
 //!   (writes, `ATTACH`, `PRAGMA`, transaction control, schema changes, other functions) is denied
@@ -176,6 +177,9 @@ pub const ALLOWED_FUNCTIONS: &[&str] = &[
     "snippet",
 ];
 
+/// The largest text or blob a preview may make (SQLite's `SQLITE_LIMIT_LENGTH`).
+pub const MAX_VALUE_BYTES: c_int = 32 << 20;
+
 /// Whether a preview may call this function (names compare without regard to ASCII case).
 pub fn is_allowed_function(name: &str) -> bool {
     ALLOWED_FUNCTIONS.iter().any(|f| f.eq_ignore_ascii_case(name))
@@ -291,6 +295,8 @@ pub unsafe fn harden(db: *mut ffi::sqlite3) -> Result<(), String> {
     // SAFETY: valid handle.
     unsafe {
         ffi::sqlite3_limit(db, ffi::SQLITE_LIMIT_ATTACHED, 0);
+        // No one value (a `zeroblob(200000000)`) larger than this.
+        ffi::sqlite3_limit(db, ffi::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES);
         ffi::sqlite3_set_authorizer(db, Some(authorizer), std::ptr::null_mut());
     }
     Ok(())
