@@ -198,6 +198,9 @@ pub enum Command {
         /// With --postgres: replace an eventscope_bench_audit database left by an earlier run.
         #[arg(long)]
         force: bool,
+        /// Measure paging a stream whose events all share one version instead (N events).
+        #[arg(long, value_name = "N")]
+        duplicates: Option<usize>,
     },
     /// The workshop store.
     Demo {
@@ -290,7 +293,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         };
         return crate::ui::run(target, layout, start);
     };
-    if let Command::Bench { events, streams, jumps, frames, audit, audit_events, postgres, force } = command {
+    if let Command::Bench { events, streams, jumps, frames, audit, audit_events, postgres, force, duplicates } = command
+    {
+        if let Some(n) = duplicates {
+            return crate::bench::duplicates::run(n);
+        }
         if audit {
             return crate::bench::audit::run(audit_events, postgres, force);
         }

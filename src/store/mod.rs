@@ -706,16 +706,40 @@ impl Store {
             return Ok(EventPage { events: Vec::new(), next: None });
         }
         let limit = limit.max(1);
-        let sql = query::stream_events(
-            self.dialect(),
-            &self.layout,
-            stream,
-            cursor.from,
-            cursor.after.as_ref(),
-            limit as i64,
-        );
-        let rows = self.fetch(&sql).await?;
         let keys = query::stream_keys(self.dialect(), &self.layout).len();
+        let rows = match cursor.after.as_ref().filter(|after| query::pages_by_group(&self.layout, after)) {
+            // Group by group (each an index range), until the page is full.
+            Some(after) => {
+                let mut rows = Vec::new();
+                for group in (0..keys).rev() {
+                    let sql = query::stream_events_in_group(
+                        self.dialect(),
+                        &self.layout,
+                        stream,
+                        cursor.from,
+                        Some(after),
+                        Some(group),
+                        (limit - rows.len()) as i64,
+                    );
+                    rows.extend(self.fetch(&sql).await?);
+                    if rows.len() >= limit {
+                        break;
+                    }
+                }
+                rows
+            }
+            None => {
+                let sql = query::stream_events(
+                    self.dialect(),
+                    &self.layout,
+                    stream,
+                    cursor.from,
+                    cursor.after.as_ref(),
+                    limit as i64,
+                );
+                self.fetch(&sql).await?
+            }
+        };
         let (events, next) = self.keyset_page(rows, limit, keys, cursor.after.as_ref());
         Ok(EventPage { events, next: next.map(|after| EventCursor { from: cursor.from, after: Some(after) }) })
     }

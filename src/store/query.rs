@@ -568,6 +568,38 @@ fn keyset_order(d: Dialect, keys: &[SortKey], forward: bool) -> String {
 fn keyset_after(sql: &mut Sql, keys: &[SortKey], cursor: &[Cell], forward: bool, inclusive: bool) -> String {
     let nulls_first = forward != nulls_high(sql.dialect);
     let op = if forward { ">" } else { "<" };
+    // The usual case, no NULL in the cursor: one row-value comparison, which an index on the
+    // leading keys serves as a range (the page costs the same wherever it starts), plus, where
+    // NULLs come after the cursor, the rows whose first differing key is NULL.
+    if !cursor.is_empty() && cursor.iter().all(|c| *c != Cell::Null) && keys.len() == cursor.len() {
+        let values: Vec<String> = keys
+            .iter()
+            .zip(cursor)
+            .map(|(key, value)| {
+                let p = sql.bind(Param::from(value));
+                match key.cast {
+                    Some(cast) => format!("CAST({p} AS {cast})"),
+                    None => p,
+                }
+            })
+            .collect();
+        let columns: Vec<&str> = keys.iter().map(|k| k.order.as_str()).collect();
+        let op = match (forward, inclusive) {
+            (true, false) => ">",
+            (true, true) => ">=",
+            (false, false) => "<",
+            (false, true) => "<=",
+        };
+        let mut alternatives = vec![format!("({}) {op} ({})", columns.join(", "), values.join(", "))];
+        if !nulls_first {
+            for i in 0..keys.len() {
+                let mut parts: Vec<String> = (0..i).map(|j| format!("{} = {}", columns[j], values[j])).collect();
+                parts.push(format!("{} IS NULL", columns[i]));
+                alternatives.push(parts.join(" AND "));
+            }
+        }
+        return format!("(({}))", alternatives.join(") OR ("));
+    }
     let mut alternatives = Vec::new();
     let mut equal_so_far: Vec<String> = Vec::new();
     for (key, value) in keys.iter().zip(cursor) {
@@ -597,6 +629,30 @@ fn keyset_after(sql: &mut Sql, keys: &[SortKey], cursor: &[Cell], forward: bool,
     if alternatives.is_empty() { "1 = 0".to_owned() } else { format!("(({}))", alternatives.join(") OR (")) }
 }
 
+/// The conditions of one group of a forward page (see [`stream_events_in_group`]): equal to the
+/// cursor on the first `group` keys, after it on key `group` (a NULL there too, where NULLs sort
+/// last). The cursor holds no NULL.
+fn keyset_group(sql: &mut Sql, keys: &[SortKey], cursor: &[Cell], group: usize) -> Vec<String> {
+    let nulls_first = !nulls_high(sql.dialect);
+    let mut conditions = Vec::new();
+    for (i, (key, value)) in keys.iter().zip(cursor).enumerate().take(group + 1) {
+        let p = sql.bind(Param::from(value));
+        let p = match key.cast {
+            Some(cast) => format!("CAST({p} AS {cast})"),
+            None => p,
+        };
+        let k = &key.order;
+        conditions.push(if i < group {
+            format!("{k} = {p}")
+        } else if nulls_first {
+            format!("{k} > {p}")
+        } else {
+            format!("({k} > {p} OR {k} IS NULL)")
+        });
+    }
+    conditions
+}
+
 /// Where a keyset page starts: after (or at, skipping `skip` rows) these key values.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct KeysetCursor {
@@ -616,6 +672,29 @@ pub fn stream_events(
     after: Option<&KeysetCursor>,
     limit: i64,
 ) -> Sql {
+    stream_events_in_group(d, layout, stream, from, after, None, limit)
+}
+
+/// Whether a page after `after` can be read group by group (see [`stream_events_in_group`]):
+/// the keys are unique and the cursor holds no NULL.
+pub fn pages_by_group(layout: &Layout, after: &KeysetCursor) -> bool {
+    keys_unique(layout) && after.skip == 0 && after.keys.iter().all(|k| *k != Cell::Null)
+}
+
+/// Like [`stream_events`], but only the rows equal to the cursor on its first `group` keys and
+/// after it on the next one (`group` = `None`: all rows after it). Asked for `group` = the
+/// number of keys − 1 down to 0, the groups follow each other in stream order, and each is an
+/// index range: a page deep inside a run of rows that share a version costs what the first
+/// page does.
+pub fn stream_events_in_group(
+    d: Dialect,
+    layout: &Layout,
+    stream: &str,
+    from: Option<i64>,
+    after: Option<&KeysetCursor>,
+    group: Option<usize>,
+    limit: i64,
+) -> Sql {
     let mut sql = Sql::new(d);
     let c = &layout.columns;
     let keys = stream_keys(d, layout);
@@ -626,9 +705,15 @@ pub fn stream_events(
         conditions.push(format!("{} >= {}", col(&c.version), param_as(d, &c.version, from)));
     }
     let mut skip = 0;
-    if let Some(after) = after {
-        skip = after.skip;
-        conditions.push(keyset_after(&mut sql, &keys, &after.keys, true, !keys_unique(layout)));
+    match (after, group) {
+        (Some(after), Some(group)) => {
+            conditions.extend(keyset_group(&mut sql, &keys, &after.keys, group));
+        }
+        (Some(after), None) => {
+            skip = after.skip;
+            conditions.push(keyset_after(&mut sql, &keys, &after.keys, true, !keys_unique(layout)));
+        }
+        (None, _) => {}
     }
     let limit = sql.bind(Param::Int(limit.max(1) + skip as i64));
     sql.text = format!(
@@ -787,11 +872,7 @@ mod tests {
         l.row_key = RowKey::SqliteRowid;
         let after = KeysetCursor { keys: vec![Cell::Int(7), Cell::Int(1234)], skip: 0 };
         let sql = stream_events(Dialect::Sqlite, &l, "s", None, Some(&after), 10);
-        assert!(
-            sql.text.contains(r#"(("e"."version" > ?2)) OR ("e"."version" = ?2 AND ("e".rowid > ?3))"#),
-            "{}",
-            sql.text
-        );
+        assert!(sql.text.contains(r#"((("e"."version", "e".rowid) > (?2, ?3)))"#), "{}", sql.text);
         assert!(sql.text.contains(r#"ORDER BY "e"."version" ASC NULLS FIRST, "e".rowid ASC NULLS FIRST"#));
         // A NULL version is a key like any other: after it come the rows with a version.
         let after = KeysetCursor { keys: vec![Cell::Null, Cell::Int(5)], skip: 0 };
@@ -805,7 +886,7 @@ mod tests {
         l.row_key = RowKey::None;
         let after = KeysetCursor { keys: vec![Cell::Int(7)], skip: 3 };
         let sql = stream_events(Dialect::Sqlite, &l, "s", None, Some(&after), 10);
-        assert!(sql.text.contains(r#"OR ("e"."version" = ?2)"#), "{}", sql.text);
+        assert!(sql.text.contains(r#"((("e"."version") >= (?2)))"#), "{}", sql.text);
         assert_eq!(sql.params.last(), Some(&Param::Int(13)));
     }
 
@@ -852,7 +933,19 @@ mod tests {
             "{}",
             sql.text
         );
-        assert!(sql.text.contains(r#""e".ctid < CAST($3 AS tid)"#), "{}", sql.text);
+        assert!(
+            sql.text.contains(r#"((("e"."position", "e".tableoid, "e".ctid) < (CAST($1 AS BIGINT), CAST($2 AS oid), CAST($3 AS tid))))"#),
+            "{}",
+            sql.text
+        );
+        // Forwards on PostgreSQL, NULLs come after every value: rows whose first differing key
+        // is NULL follow the cursor too.
+        let sql = log_page(Dialect::Postgres, &l, &cursor, true, 20);
+        assert!(
+            sql.text.contains(r#"OR ("e"."position" = CAST($1 AS BIGINT) AND "e".tableoid IS NULL)"#),
+            "{}",
+            sql.text
+        );
         assert!(!sql.text.contains("IS NOT NULL AND"), "rows without a position are listed too: {}", sql.text);
         let l = layout(
             &[
