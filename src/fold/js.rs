@@ -12,17 +12,19 @@
 //! where `e` is `{ type, data, metadata, streamId, version, position, recordedAt, category }`.
 //! A handler may change `s` in place or return a new state, but must return it: `undefined`
 //! stops the fold with an error naming the event. An event type without a handler goes to `$any`,
-//! or leaves the state as it is. The state lives in the engine between events and is converted to
+//! or leaves the state as it is. Handlers are the object's own properties: an event type named
+//! like a member every object inherits (`toString`, `constructor`, `__proto__`) has no handler
+//! unless the fold writes one, and `$init` is never an event type's handler. The state lives in the engine between events and is converted to
 //! JSON only when [`Fold::state`] asks (at checkpoints).
 
 use std::path::Path;
 
-use rquickjs::{Function, Object, Persistent};
+use rquickjs::{FromJs as _, Function, Object, Persistent};
 use serde_json::Value;
 
 use super::{Fold, FoldError};
 use crate::model::Event;
-use crate::script::{Limits, Sandbox, ScriptError, eval, event_json, to_js, to_json};
+use crate::script::{Limits, Sandbox, ScriptError, eval, event_to_js, to_js, to_json};
 
 impl From<ScriptError> for FoldError {
     fn from(e: ScriptError) -> FoldError {
@@ -89,7 +91,7 @@ impl Fold for JsFold {
         let state = self.sandbox.run(
             |ctx| {
                 let handlers = self.handlers.clone().restore(ctx)?;
-                let init: Option<Function> = handlers.get("$init")?;
+                let init = Option::<Function>::from_js(ctx, self.sandbox.own_property(ctx, &handlers, "$init")?)?;
                 let state: rquickjs::Value = match init {
                     Some(init) => init.call(())?,
                     None => Object::new(ctx.clone())?.into_value(),
@@ -122,15 +124,12 @@ impl Fold for JsFold {
         let result = self.sandbox.run(
             |ctx| {
                 let handlers = self.handlers.clone().restore(ctx)?;
-                let handler: Option<Function> = match handlers.get(event.event_type.as_str())? {
-                    Some(handler) => Some(handler),
-                    None => handlers.get("$any")?,
-                };
+                let handler = self.sandbox.handler(ctx, &handlers, &event.event_type)?;
                 let state = state.clone().restore(ctx)?;
                 let Some(handler) = handler else {
                     return Ok(Some(Persistent::save(ctx, state)));
                 };
-                let e = to_js(ctx, &event_json(event))?;
+                let e = event_to_js(ctx, event)?;
                 let next: rquickjs::Value = handler.call((state, e))?;
                 Ok((!next.is_undefined()).then(|| Persistent::save(ctx, next)))
             },
