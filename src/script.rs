@@ -125,6 +125,16 @@ const HELPERS: &str = r#"
 /// QuickJS's garbage collection threshold when a runtime starts.
 const INITIAL_GC_THRESHOLD: usize = 256 * 1024;
 
+/// Stops a sandbox's current call at the engine's next check (see [`Sandbox::stopper`]).
+#[derive(Clone, Default)]
+pub struct Stopper(Rc<Cell<bool>>);
+
+impl Stopper {
+    pub fn stop(&self) {
+        self.0.set(true);
+    }
+}
+
 /// One QuickJS runtime and context with the limits installed.
 ///
 /// Values saved from it (`rquickjs::Persistent`) must be dropped before it: the structs that hold
@@ -135,6 +145,7 @@ pub struct Sandbox {
     _error_shape: Persistent<Object<'static>>,
     context: Context,
     deadline: Rc<Cell<Option<Instant>>>,
+    stop: Stopper,
     limits: Limits,
     file: String,
     /// The runtime's raw handle, to read its garbage collection threshold (see the module docs).
@@ -156,8 +167,11 @@ impl Sandbox {
         runtime.set_memory_limit(limits.memory_bytes);
         runtime.set_max_stack_size(512 * 1024);
         let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
-        let watched = deadline.clone();
-        runtime.set_interrupt_handler(Some(Box::new(move || matches!(watched.get(), Some(t) if Instant::now() >= t))));
+        let stop = Stopper::default();
+        let (watched, stopped) = (deadline.clone(), stop.clone());
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            stopped.0.get() || matches!(watched.get(), Some(t) if Instant::now() >= t)
+        })));
         let context = Context::full(&runtime).map_err(setup)?;
         // SAFETY: the context is alive; JS_GetRuntime only reads which runtime it belongs to,
         // which `runtime` owns for as long as the sandbox lives.
@@ -167,7 +181,11 @@ impl Sandbox {
             let helpers: rquickjs::Array = eval(&ctx, HELPERS, "eventscope-helpers.js")?;
             let (get_own, define_own, error_shape): (Function, Function, Object) =
                 (helpers.get(0)?, helpers.get(1)?, helpers.get(2)?);
-            Ok((Persistent::save(&ctx, get_own), Persistent::save(&ctx, define_own), Persistent::save(&ctx, error_shape)))
+            Ok((
+                Persistent::save(&ctx, get_own),
+                Persistent::save(&ctx, define_own),
+                Persistent::save(&ctx, error_shape),
+            ))
         });
         let (get_own, define_own, error_shape) = helpers.map_err(setup)?;
         Ok(Sandbox {
@@ -176,11 +194,18 @@ impl Sandbox {
             _error_shape: error_shape,
             context,
             deadline,
+            stop,
             limits,
             file: file.to_owned(),
             raw,
             runtime,
         })
+    }
+
+    /// A handle that stops the call running now (from a function the script calls), as its
+    /// time budget would.
+    pub fn stopper(&self) -> Stopper {
+        self.stop.clone()
     }
 
     /// `object[key]` if `key` is the object's own property, else `undefined` (never an
@@ -254,6 +279,7 @@ impl Sandbox {
         if self.threshold_at_limit() {
             self.runtime.set_gc_threshold(INITIAL_GC_THRESHOLD);
         }
+        self.stop.0.set(false);
         self.deadline.set(Some(Instant::now() + self.limits.budget_per_call));
         let result = self.context.with(|ctx| f(&ctx).catch(&ctx).map_err(|e| self.classify(e, doing)));
         self.deadline.set(None);
@@ -563,7 +589,8 @@ mod tests {
         // Memory a script keeps (a state that grows) stays used: the next call runs out too.
         let full = super::tests::sandbox(8);
         for _ in 0..2 {
-            let err = run_in(&full, "globalThis.kept = globalThis.kept || []; while (true) kept.push([1]);").unwrap_err();
+            let err =
+                run_in(&full, "globalThis.kept = globalThis.kept || []; while (true) kept.push([1]);").unwrap_err();
             assert_eq!(err.kind, ScriptErrorKind::OutOfMemory, "{err}");
         }
         // Nor after a call that used most of the memory and gave it back.
@@ -601,7 +628,11 @@ mod tests {
         let depth_in_js = |value: &Value| {
             sandbox.run(
                 |ctx| {
-                    let count: Function = eval(ctx, "(v) => { let n = 0; while (Array.isArray(v)) { v = v[0]; n++; } return n; }", "t.js")?;
+                    let count: Function = eval(
+                        ctx,
+                        "(v) => { let n = 0; while (Array.isArray(v)) { v = v[0]; n++; } return n; }",
+                        "t.js",
+                    )?;
                     count.call::<_, usize>((to_js(ctx, value)?,))
                 },
                 "converting",
@@ -637,8 +668,16 @@ mod tests {
             .unwrap();
         assert_eq!(
             looked_up,
-            ["int", "undefined", "undefined", "undefined", "undefined", "undefined", r#"{"mine":2,"__proto__":3}"#, "true"]
+            [
+                "int",
+                "undefined",
+                "undefined",
+                "undefined",
+                "undefined",
+                "undefined",
+                r#"{"mine":2,"__proto__":3}"#,
+                "true"
+            ]
         );
     }
-
 }

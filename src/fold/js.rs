@@ -257,4 +257,89 @@ mod tests {
         fold.apply(&event(3, "Count", json!({}))).unwrap();
         assert_eq!(fold.state().unwrap(), json!({"n": 2}));
     }
+
+    const INHERITED: [&str; 7] =
+        ["__proto__", "toString", "constructor", "hasOwnProperty", "valueOf", "isPrototypeOf", "$init"];
+
+    #[test]
+    fn event_types_named_like_inherited_members_are_plain_event_types() {
+        let events: Vec<Event> =
+            INHERITED.iter().enumerate().map(|(i, t)| event(i as i64 + 1, t, json!({"i": i}))).collect();
+        // Unhandled: to $any, in order.
+        let mut fold = JsFold::from_source(
+            "f.js",
+            "({ $init: () => ({ seen: [] }), $any: (s, e) => { s.seen.push(e.type); return s; } })",
+        )
+        .unwrap();
+        assert_eq!(replay(&mut fold, &events).unwrap(), json!({"seen": INHERITED}));
+        // No $any: ignored, the state stays as it was.
+        let mut fold =
+            JsFold::from_source("f.js", "({ $init: () => ({ n: 0 }), A: (s, e) => { s.n++; return s; } })").unwrap();
+        assert_eq!(replay(&mut fold, &events).unwrap(), json!({"n": 0}));
+        // Handled by the fold's own handlers of those names, even when the script changed
+        // Object.prototype.
+        let mut fold = JsFold::from_source(
+            "f.js",
+            r#"Object.prototype.valueOf = (s, e) => ({ hijacked: true });
+            Object.prototype.hasOwnProperty = () => true;
+            ({
+                $init: () => ({ by: [] }),
+                ["__proto__"]: (s, e) => { s.by.push("own __proto__"); return s; },
+                toString: (s, e) => { s.by.push("own toString"); return s; },
+                constructor: (s, e) => { s.by.push("own constructor"); return s; },
+                $any: (s, e) => { s.by.push("$any " + e.type); return s; },
+            })"#,
+        )
+        .unwrap();
+        assert_eq!(
+            replay(&mut fold, &events).unwrap(),
+            json!({"by": ["own __proto__", "own toString", "own constructor", "$any hasOwnProperty", "$any valueOf",
+                "$any isPrototypeOf", "$any $init"]})
+        );
+    }
+
+    #[test]
+    fn a_state_nested_past_the_bound_is_a_clear_error() {
+        let mut fold = JsFold::from_source(
+            "deep.js",
+            "({ Deepen: (s, e) => { for (let i = 0; i < e.data.levels; i++) s = { c: s }; return s; } })",
+        )
+        .unwrap();
+        for levels in [200, 100_000] {
+            fold.reset().unwrap();
+            fold.apply(&event(1, "Deepen", json!({"levels": levels}))).unwrap();
+            let err = fold.state().unwrap_err();
+            assert_eq!(
+                err.message,
+                "deep.js: RangeError: the value nests deeper than 127 levels of arrays and objects, eventscope's limit \
+                 (reading the state)",
+                "{levels}"
+            );
+        }
+        // Through a history: the fold stops at the event whose state cannot be read.
+        let events: Vec<Event> = (1..=3).map(|v| event(v, "Deepen", json!({"levels": 60}))).collect();
+        let mut history = crate::fold::History::with_interval(
+            "s".into(),
+            Box::new(
+                JsFold::from_source(
+                    "deep.js",
+                    "({ Deepen: (s, e) => { for (let i = 0; i < e.data.levels; i++) s = { c: s }; return s; } })",
+                )
+                .unwrap(),
+            ),
+            1,
+        );
+        history.push_events(events);
+        assert_eq!(history.folded(), 2);
+        let failure = history.failure().unwrap();
+        assert_eq!(failure.version, Some(3));
+        assert!(failure.to_string().contains("nests deeper than 127 levels"), "{failure}");
+        // A checkpoint or an event too deep to hand to the script is refused the same way.
+        let deep = (0..200).fold(json!(1), |v, _| json!([v]));
+        let err = fold.restore(&deep).unwrap_err();
+        assert!(err.message.contains("RangeError: the value nests deeper than 127 levels"), "{}", err.message);
+        fold.reset().unwrap();
+        let err = fold.apply(&event(1, "Deepen", deep)).unwrap_err();
+        assert!(err.message.contains("RangeError: the event's data nests deeper than 127 levels"), "{}", err.message);
+    }
 }

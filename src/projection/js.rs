@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::fold::{Fold, FoldError};
 use crate::model::Event;
-use crate::script::{Limits, Sandbox, ScriptError, eval, event_to_js, to_js, to_json, to_json_text};
+use crate::script::{Limits, Sandbox, ScriptError, Stopper, eval, event_to_js, to_js, to_json, to_json_text};
 
 /// Which events a projection reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,9 +161,10 @@ impl JsProjection {
         let sandbox = Sandbox::new(name, limits)?;
         let outputs = Rc::new(RefCell::new(Outputs::new(limits.memory_bytes)));
         let recorder = outputs.clone();
+        let stopper = sandbox.stopper();
         let config = sandbox.run(
             |ctx| {
-                define_outputs(ctx, recorder)?;
+                define_outputs(ctx, recorder, stopper)?;
                 eval::<()>(ctx, BUILDER, "eventscope-projection-api.js")?;
                 eval::<rquickjs::Value>(ctx, script, name)?;
                 let take: Function = ctx.globals().get("__eventscopeTakeConfig")?;
@@ -243,9 +244,12 @@ impl JsProjection {
     }
 }
 
-/// `emit(stream, type, data)` and `linkTo(stream, event)`: recorded, never written.
-fn define_outputs<'js>(ctx: &Ctx<'js>, outputs: Rc<RefCell<Outputs>>) -> rquickjs::Result<()> {
+/// `emit(stream, type, data)` and `linkTo(stream, event)`: recorded, never written. Past the
+/// outputs' limit they throw, and stop the call (a script that catches the error and goes on
+/// emitting would otherwise run until its time budget).
+fn define_outputs<'js>(ctx: &Ctx<'js>, outputs: Rc<RefCell<Outputs>>, stopper: Stopper) -> rquickjs::Result<()> {
     let emitted = outputs.clone();
+    let stop_linking = stopper.clone();
     let emit = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, stream: String, event_type: String, data: Opt<rquickjs::Value<'js>>| {
@@ -256,7 +260,10 @@ fn define_outputs<'js>(ctx: &Ctx<'js>, outputs: Rc<RefCell<Outputs>>) -> rquickj
             let size = size + stream.len() + event_type.len() + OUTPUT_OVERHEAD;
             let output = json!({"emit": {"stream": stream, "type": event_type, "data": data}});
             let recorded = emitted.borrow_mut().record(output, size);
-            recorded.map_err(|message| Exception::throw_range(&ctx, &message))
+            recorded.map_err(|message| {
+                stopper.stop();
+                Exception::throw_range(&ctx, &message)
+            })
         },
     )?
     .with_name("emit")?;
@@ -266,7 +273,10 @@ fn define_outputs<'js>(ctx: &Ctx<'js>, outputs: Rc<RefCell<Outputs>>) -> rquickj
         let event = json!({"streamId": event["streamId"], "version": event["version"], "type": event["type"]});
         let size = stream.len() + event.to_string().len() + OUTPUT_OVERHEAD;
         let recorded = linked.borrow_mut().record(json!({"linkTo": {"stream": stream, "event": event}}), size);
-        recorded.map_err(|message| Exception::throw_range(&ctx, &message))
+        recorded.map_err(|message| {
+            stop_linking.stop();
+            Exception::throw_range(&ctx, &message)
+        })
     })?
     .with_name("linkTo")?;
     ctx.globals().set("emit", emit)?;
@@ -512,5 +522,74 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn partition_keys_and_event_types_named_like_inherited_members_are_data() {
+        let types = ["__proto__", "toString", "constructor", "hasOwnProperty", "__proto__", "valueOf"];
+        let events: Vec<Event> =
+            types.iter().enumerate().map(|(i, t)| event("o-1", i as i64 + 1, t, json!({}), "Order")).collect();
+        let script = r#"
+            fromAll().partitionBy(e => e.type).when({
+                $init: () => ({ n: 0 }),
+                $any: (s, e) => { s.n++; s.clean = ({}).n === undefined && typeof ({}).toString === "function"; return s; },
+            });
+        "#;
+        let mut projection = JsProjection::from_source("p.js", script).unwrap();
+        let state = replay(&mut projection, &events).unwrap();
+        let clean = |n: i64| json!({"n": n, "clean": true});
+        assert_eq!(
+            state["partitions"],
+            json!({"__proto__": clean(2), "toString": clean(1), "constructor": clean(1), "hasOwnProperty": clean(1),
+                "valueOf": clean(1)})
+        );
+        // Stepping back restores partitions from JSON, `__proto__` included.
+        let mut history = crate::fold::history::History::with_interval(
+            "run".into(),
+            Box::new(JsProjection::from_source("p.js", script).unwrap()),
+            2,
+        );
+        history.push_events(events.clone());
+        assert_eq!(*history.state_after(6).unwrap(), state);
+        assert_eq!(history.state_after(5).unwrap()["partitions"]["__proto__"], clean(2));
+        assert_eq!(*history.state_after(6).unwrap(), state);
+        // Unpartitioned, a handler is found among the `.when` object's own properties only.
+        let script =
+            r#"fromAll().when({ $init: () => ({ by: [] }), toString: (s, e) => { s.by.push(e.type); return s; } })"#;
+        let mut projection = JsProjection::from_source("p.js", script).unwrap();
+        assert_eq!(replay(&mut projection, &events).unwrap()["state"], json!({"by": ["toString"]}));
+    }
+
+    #[test]
+    fn an_emit_flood_is_stopped_at_the_memory_limit() {
+        let limits = Limits { memory_bytes: 8 * 1024 * 1024, budget_per_call: std::time::Duration::from_secs(5) };
+        for body in [
+            r#"for (;;) emit("out", "Big", { x: "y".repeat(10000) });"#,
+            r#"for (;;) { try { emit("out", "Big", { x: "y".repeat(10000) }); } catch (_) {} }"#,
+            r#"for (let i = 0; i < 1e6; i++) { try { linkTo("out-" + "z".repeat(1000), e); } catch (_) {} } return s;"#,
+        ] {
+            let script = format!("fromAll().when({{ $any: (s, e) => {{ {body} }} }})");
+            let mut projection = JsProjection::with_limits("flood.js", &script, limits).unwrap();
+            let started = std::time::Instant::now();
+            let err = replay(&mut projection, &events()).unwrap_err();
+            assert!(
+                err.message.starts_with(
+                    "flood.js: the Placed handler (stream o-1, version 1): emit and linkTo recorded more than 8 MB"
+                ),
+                "{body}: {}",
+                err.message
+            );
+            assert!(started.elapsed() < std::time::Duration::from_secs(2), "{body}: {:?}", started.elapsed());
+            let recorded: usize = projection.outputs.borrow().log.iter().map(|(_, size)| size).sum();
+            assert!(recorded <= limits.memory_bytes, "{recorded}");
+        }
+        // Many events each emitting a little add up the same way.
+        let script =
+            r#"fromAll().when({ $any: (s, e) => { emit("out", "Seen", { pad: "p".repeat(4000) }); return s; } })"#;
+        let mut projection = JsProjection::with_limits("many.js", script, limits).unwrap();
+        let placed: Vec<Event> =
+            (1..=3000).map(|v| event("o-1", v, "Placed", json!({"region": "eu", "amount": v}), "Order")).collect();
+        let err = replay(&mut projection, &placed).unwrap_err();
+        assert!(err.message.contains("emit and linkTo recorded more than 8 MB"), "{}", err.message);
     }
 }

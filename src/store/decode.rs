@@ -691,7 +691,7 @@ mod tests {
         let json_objects = format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels)).into_bytes();
         let yaml_flow = format!("---\n{}1{}\n", "[".repeat(levels), "]".repeat(levels)).into_bytes();
         let yaml_block = format!("---\n{}1\n", "- ".repeat(levels)).into_bytes();
-        let mut msgpack = vec![0x81, 0xa1, b'a'].repeat(levels);
+        let mut msgpack = [0x81, 0xa1, b'a'].repeat(levels);
         msgpack.push(0x01);
         [json, json_objects, yaml_flow, yaml_block, msgpack]
     }
