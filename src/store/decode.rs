@@ -206,21 +206,21 @@ pub fn decode_format(bytes: Vec<u8>) -> Payload {
             }
         }
         Err(_) => {
+            // MessagePack first: a map of three entries starts with the byte that marks Erlang's
+            // terms, while an Erlang term never reads as MessagePack with text keys.
+            match msgpack_to_json(&bytes) {
+                Some(Ok(value)) => return Payload::Json(value),
+                Some(Err(reason)) => return Payload::Undecodable { reason, bytes },
+                None => {}
+            }
             if bytes.first() == Some(&131) {
                 return Payload::Undecodable { reason: "Erlang external term format (shown raw)".to_owned(), bytes };
-            }
-            let msgpack = msgpack_to_json(&bytes);
-            if let Some(Ok(value)) = msgpack {
-                return Payload::Json(value);
             }
             if looks_like_protobuf(&bytes) {
                 return Payload::Undecodable {
                     reason: "looks like Protocol Buffers: without its schema it is shown raw".to_owned(),
                     bytes,
                 };
-            }
-            if let Some(Err(reason)) = msgpack {
-                return Payload::Undecodable { reason, bytes };
             }
             Payload::decode(bytes)
         }
@@ -606,6 +606,10 @@ mod tests {
     fn formats_are_recognised() {
         let msgpack = rmp_serde::to_vec_named(&json!({"sku": "a", "qty": 2})).unwrap();
         assert_eq!(decode_format(msgpack), Payload::Json(json!({"sku": "a", "qty": 2})));
+        // A map of three entries starts with 131, the byte Erlang's terms start with.
+        let three = rmp_serde::to_vec_named(&json!({"sku": "a", "qty": 2, "at": null})).unwrap();
+        assert_eq!(three[0], 131);
+        assert_eq!(decode_format(three), Payload::Json(json!({"sku": "a", "qty": 2, "at": null})));
         assert_eq!(
             decode_format(b"---\nsku: a\nqty: 2\nprice: 2.5\n".to_vec()),
             Payload::Json(json!({"sku": "a", "qty": 2, "price": 2.5}))
@@ -791,5 +795,452 @@ mod tests {
         };
         merge_metadata_columns(&mut event, vec![("correlation".to_owned(), Cell::Text(deep.clone()))]);
         assert_eq!(event.metadata, Some(Payload::Json(json!({"correlation": deep}))));
+    }
+}
+
+/// Property tests of every decoder: whatever the bytes, decoding ends, quickly, with a value
+/// within [`MAX_DEPTH`] or an undecodable payload with a reason; and where the input is a
+/// well-formed document, with the outcome its depth and aliases call for. `PROPTEST_CASES` sets
+/// how many cases each property tries (256 by default); a long run:
+/// `PROPTEST_CASES=1000000 cargo test --release --lib store::decode::properties`.
+#[cfg(test)]
+mod properties {
+    use std::time::{Duration, Instant};
+
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::{Index, select};
+
+    use super::*;
+    use crate::model::nests_deeper_than;
+
+    /// How long one decode may take (a debug build, on a busy machine): a hang fails.
+    const SLOW: Duration = Duration::from_secs(3);
+
+    /// Decodes with `decode`, checking the time and the outcome's bounds.
+    fn decoded(decode: impl FnOnce() -> Payload) -> Result<Payload, TestCaseError> {
+        let started = Instant::now();
+        let payload = decode();
+        prop_assert!(started.elapsed() < SLOW, "took {:?}", started.elapsed());
+        match &payload {
+            Payload::Json(value) => prop_assert!(!nests_deeper_than(value, MAX_DEPTH)),
+            Payload::Undecodable { reason, .. } => prop_assert!(!reason.trim().is_empty()),
+        }
+        Ok(payload)
+    }
+
+    /// A small value hanging off a document's spine.
+    #[derive(Clone, Debug)]
+    enum Small {
+        Null,
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Text(String),
+        List(Vec<Small>),
+        Dict(Vec<Small>),
+    }
+
+    impl Small {
+        fn levels(&self) -> usize {
+            match self {
+                Small::List(items) | Small::Dict(items) => 1 + items.iter().map(Small::levels).max().unwrap_or(0),
+                _ => 0,
+            }
+        }
+
+        fn is_collection(&self) -> bool {
+            matches!(self, Small::List(_) | Small::Dict(_))
+        }
+
+        /// As JSON text, which is YAML flow text too.
+        fn json(&self) -> String {
+            match self {
+                Small::Null => "null".to_owned(),
+                Small::Bool(b) => b.to_string(),
+                Small::Int(i) => i.to_string(),
+                Small::Float(f) => serde_json::Number::from_f64(*f).map_or("0.5".to_owned(), |n| n.to_string()),
+                Small::Text(t) => Value::String(t.clone()).to_string(),
+                Small::List(items) => format!("[{}]", items.iter().map(Small::json).collect::<Vec<_>>().join(", ")),
+                Small::Dict(items) => format!(
+                    "{{{}}}",
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| format!("\"k{i}\": {}", v.json()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+
+        fn msgpack(&self, out: &mut Vec<u8>) {
+            match self {
+                Small::Null => out.push(0xc0),
+                Small::Bool(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+                Small::Int(i) => {
+                    out.push(0xd3);
+                    out.extend_from_slice(&i.to_be_bytes());
+                }
+                Small::Float(f) => {
+                    out.push(0xcb);
+                    out.extend_from_slice(&f.to_be_bytes());
+                }
+                Small::Text(t) => msgpack_str(t, out),
+                Small::List(items) => {
+                    out.push(0x90 | items.len() as u8);
+                    items.iter().for_each(|item| item.msgpack(out));
+                }
+                Small::Dict(items) => {
+                    out.push(0x80 | items.len() as u8);
+                    for (i, item) in items.iter().enumerate() {
+                        msgpack_str(&format!("k{i}"), out);
+                        item.msgpack(out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn msgpack_str(text: &str, out: &mut Vec<u8>) {
+        out.push(0xd9);
+        out.push(text.len() as u8);
+        out.extend_from_slice(text.as_bytes());
+    }
+
+    fn small() -> impl Strategy<Value = Small> {
+        let leaf = prop_oneof![
+            Just(Small::Null),
+            any::<bool>().prop_map(Small::Bool),
+            any::<i64>().prop_map(Small::Int),
+            (-1e12f64..1e12).prop_map(Small::Float),
+            "[a-z é漢0-9_.:#&*!-]{0,20}".prop_map(Small::Text),
+        ];
+        leaf.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![vec(inner.clone(), 0..4).prop_map(Small::List), vec(inner, 0..4).prop_map(Small::Dict)]
+        })
+    }
+
+    /// One collection of a document's spine: a sequence or a mapping, with small values before
+    /// and after the next level.
+    #[derive(Clone, Debug)]
+    struct Level {
+        mapping: bool,
+        before: Vec<Small>,
+        after: Vec<Small>,
+    }
+
+    /// A document: collections nested `levels.len()` deep around `bottom`.
+    #[derive(Clone, Debug)]
+    struct Doc {
+        levels: Vec<Level>,
+        bottom: Small,
+    }
+
+    fn doc() -> impl Strategy<Value = Doc> {
+        let level = (any::<bool>(), vec(small(), 0..3), vec(small(), 0..3))
+            .prop_map(|(mapping, before, after)| Level { mapping, before, after })
+            .boxed();
+        // Mostly around the bound, where mistakes would be.
+        let count = prop_oneof![0..8usize, (MAX_DEPTH - 4)..(MAX_DEPTH + 4), 0..(2 * MAX_DEPTH + 50)];
+        (count, small()).prop_flat_map(move |(count, bottom)| {
+            (vec(level.clone(), count), Just(bottom)).prop_map(|(levels, bottom)| Doc { levels, bottom })
+        })
+    }
+
+    impl Doc {
+        /// How many levels of collections the document nests.
+        fn nesting(&self) -> usize {
+            let mut deepest = self.levels.len() + self.bottom.levels();
+            for (i, level) in self.levels.iter().enumerate() {
+                for small in level.before.iter().chain(&level.after) {
+                    deepest = deepest.max(i + 1 + small.levels());
+                }
+            }
+            deepest
+        }
+
+        fn root_is_collection(&self) -> bool {
+            !self.levels.is_empty() || self.bottom.is_collection()
+        }
+
+        fn json(&self) -> String {
+            let mut text = String::new();
+            for level in &self.levels {
+                if level.mapping {
+                    text.push('{');
+                    for (i, small) in level.before.iter().enumerate() {
+                        text.push_str(&format!("\"b{i}\": {}, ", small.json()));
+                    }
+                    text.push_str("\"s\": ");
+                } else {
+                    text.push('[');
+                    for small in &level.before {
+                        text.push_str(&format!("{}, ", small.json()));
+                    }
+                }
+            }
+            text.push_str(&self.bottom.json());
+            for level in self.levels.iter().rev() {
+                for (i, small) in level.after.iter().enumerate() {
+                    match level.mapping {
+                        true => text.push_str(&format!(", \"a{i}\": {}", small.json())),
+                        false => text.push_str(&format!(", {}", small.json())),
+                    }
+                }
+                text.push(if level.mapping { '}' } else { ']' });
+            }
+            text
+        }
+
+        /// YAML's block style: one collection per indentation level, small values in flow style.
+        fn yaml_block(&self) -> String {
+            let mut text = String::from("---\n");
+            let mut after = Vec::new();
+            for (depth, level) in self.levels.iter().enumerate() {
+                let indent = "  ".repeat(depth);
+                let mut closing = String::new();
+                if level.mapping {
+                    for (i, small) in level.before.iter().enumerate() {
+                        text.push_str(&format!("{indent}b{i}: {}\n", small.json()));
+                    }
+                    text.push_str(&format!("{indent}s:\n"));
+                    for (i, small) in level.after.iter().enumerate() {
+                        closing.push_str(&format!("{indent}a{i}: {}\n", small.json()));
+                    }
+                } else {
+                    for small in &level.before {
+                        text.push_str(&format!("{indent}- {}\n", small.json()));
+                    }
+                    text.push_str(&format!("{indent}-\n"));
+                    for small in &level.after {
+                        closing.push_str(&format!("{indent}- {}\n", small.json()));
+                    }
+                }
+                after.push(closing);
+            }
+            text.push_str(&format!("{}{}\n", "  ".repeat(self.levels.len()), self.bottom.json()));
+            for closing in after.iter().rev() {
+                text.push_str(closing);
+            }
+            text
+        }
+
+        fn msgpack(&self) -> Vec<u8> {
+            let mut out = Vec::new();
+            for level in &self.levels {
+                let entries = level.before.len() + 1 + level.after.len();
+                if level.mapping {
+                    out.push(0x80 | entries as u8);
+                    for (i, small) in level.before.iter().enumerate() {
+                        msgpack_str(&format!("b{i}"), &mut out);
+                        small.msgpack(&mut out);
+                    }
+                    msgpack_str("s", &mut out);
+                } else {
+                    out.push(0x90 | entries as u8);
+                    level.before.iter().for_each(|small| small.msgpack(&mut out));
+                }
+            }
+            self.bottom.msgpack(&mut out);
+            // The small values after each level come once its inner levels are complete.
+            for level in self.levels.iter().rev() {
+                for (i, small) in level.after.iter().enumerate() {
+                    if level.mapping {
+                        msgpack_str(&format!("a{i}"), &mut out);
+                    }
+                    small.msgpack(&mut out);
+                }
+            }
+            out
+        }
+    }
+
+    /// Damage: cut, overwrite, insert or delete bytes at random places.
+    fn mutations() -> impl Strategy<Value = Vec<(Index, u8, u8)>> {
+        vec((any::<Index>(), any::<u8>(), 0u8..4), 1..5)
+    }
+
+    fn mutate(mut bytes: Vec<u8>, mutations: &[(Index, u8, u8)]) -> Vec<u8> {
+        for (at, byte, kind) in mutations {
+            let i = at.index(bytes.len() + 1);
+            match kind {
+                0 => bytes.truncate(i),
+                1 if i < bytes.len() => bytes[i] = *byte,
+                2 => bytes.insert(i, *byte),
+                _ => {
+                    let end = (i + usize::from(*byte % 16)).min(bytes.len());
+                    bytes.drain(i.min(end)..end);
+                }
+            }
+        }
+        bytes
+    }
+
+    fn zlib(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        let _ = encoder.write_all(bytes);
+        encoder.finish().unwrap_or_default()
+    }
+
+    fn too_deep_reason(payload: &Payload) -> bool {
+        matches!(payload, Payload::Undecodable { reason, .. } if reason.contains("deeper than 127 levels"))
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes(
+            bytes in vec(any::<u8>(), 0..2048),
+            prefix in select(vec!["", "---\n", "[", "{\"a\":", "\u{feff}", "<"]),
+            codec in select(vec![Codec::Auto, Codec::Eventsourcing, Codec::TaggedEnum]),
+            key in proptest::option::of(select(vec![[7u8; 16].to_vec(), [7u8; 32].to_vec()])),
+        ) {
+            let bytes = [prefix.as_bytes(), &bytes].concat();
+            decoded(|| decode_format(bytes.clone()))?;
+            decoded(|| decode_bytes(bytes.clone(), codec, key.as_deref()))?;
+            decoded(|| decode_snapshot(bytes.clone(), codec, key.as_deref()))?;
+            decoded(|| Payload::decode(bytes.clone()))?;
+        }
+
+        #[test]
+        fn deep_runs_of_openers(
+            opener in select(vec![
+                b"[".to_vec(), b"{\"a\":".to_vec(), b"- ".to_vec(), b"[{\"a\": ".to_vec(), b"a:\n ".to_vec(),
+                b"&a [".to_vec(), b"{".to_vec(), vec![0x91], vec![0x81, 0xa1, b'a'], vec![0xdc, 0x00, 0x01],
+                vec![0xc7, 0x01, 0x05], b"\"".to_vec(),
+            ]),
+            count in 0..20_000usize,
+            prefix in select(vec!["", "---\n", "--- ", "---\n- "]),
+            tail in vec(any::<u8>(), 0..16),
+        ) {
+            let bytes = [prefix.as_bytes(), &opener.repeat(count), &tail].concat();
+            decoded(|| decode_format(bytes.clone()))?;
+            decoded(|| decode_bytes(zlib(&bytes), Codec::Eventsourcing, None))?;
+        }
+
+        #[test]
+        fn json_documents(doc in doc(), damage in proptest::option::of(mutations())) {
+            let text = doc.json().into_bytes();
+            match damage {
+                None => {
+                    let payload = decoded(|| decode_format(text.clone()))?;
+                    if doc.nesting() <= MAX_DEPTH {
+                        prop_assert!(matches!(payload, Payload::Json(_)), "{payload:?}");
+                    } else {
+                        prop_assert!(too_deep_reason(&payload), "{payload:?}");
+                    }
+                    // The same through the codecs.
+                    prop_assert_eq!(&decoded(|| decode_bytes(zlib(&text), Codec::Auto, None))?, &payload);
+                    let key = [9u8; 32];
+                    let sealed = encrypt(&text, &key, [5; 12]).unwrap_or_default();
+                    prop_assert_eq!(&decoded(|| decode_bytes(sealed, Codec::Eventsourcing, Some(&key)))?, &payload);
+                    decoded(|| decode_snapshot(text.clone(), Codec::Eventsourcing, None))?;
+                }
+                Some(damage) => {
+                    decoded(|| decode_format(mutate(text, &damage)))?;
+                }
+            }
+        }
+
+        #[test]
+        fn yaml_documents(doc in doc(), flow in any::<bool>(), damage in proptest::option::of(mutations())) {
+            let text = if flow { format!("---\n{}\n", doc.json()) } else { doc.yaml_block() }.into_bytes();
+            match damage {
+                None => {
+                    let payload = decoded(|| decode_format(text.clone()))?;
+                    let text = String::from_utf8_lossy(&text).into_owned();
+                    if doc.nesting() > MAX_DEPTH {
+                        prop_assert!(too_deep_reason(&payload), "{payload:?}\n{text}");
+                    } else if doc.root_is_collection() {
+                        prop_assert!(matches!(payload, Payload::Json(_)), "{payload:?}\n{text}");
+                    } else {
+                        prop_assert!(matches!(payload, Payload::Undecodable { .. }), "{payload:?}\n{text}");
+                    }
+                }
+                Some(damage) => {
+                    decoded(|| decode_format(mutate(text, &damage)))?;
+                }
+            }
+        }
+
+        #[test]
+        fn yaml_anchors_and_aliases(
+            doc in doc(),
+            anchors in vec((any::<Index>(), any::<Index>()), 0..6),
+            damage in proptest::option::of(mutations()),
+        ) {
+            // Anchor some spine levels (flow style) and refer to them from the levels around.
+            let mut text = doc.json();
+            let opens: Vec<usize> =
+                text.char_indices().filter(|(_, c)| *c == '[' || *c == '{').map(|(i, _)| i).collect();
+            let mut anchored: Vec<(usize, String)> = Vec::new();
+            for (n, (at, _)) in anchors.iter().enumerate() {
+                if let Some(&position) = opens.get(at.index(opens.len().max(1))) {
+                    anchored.push((position, format!("&x{n} ")));
+                }
+            }
+            let closes: Vec<usize> = text.char_indices().filter(|(_, c)| *c == ']').map(|(i, _)| i).collect();
+            for (n, (_, to)) in anchors.iter().enumerate() {
+                if let Some(&position) = closes.get(to.index(closes.len().max(1))) {
+                    anchored.push((position, format!(", *x{n}")));
+                }
+            }
+            anchored.sort_by_key(|(position, _)| std::cmp::Reverse(*position));
+            for (position, insert) in anchored {
+                text.insert_str(position, &insert);
+            }
+            let text = format!("---\n{text}\n").into_bytes();
+            let text = match damage {
+                None => text,
+                Some(damage) => mutate(text, &damage),
+            };
+            decoded(|| decode_format(text))?;
+        }
+
+        #[test]
+        fn yaml_alias_bombs(width in 1usize..12, levels in 1usize..14, length in 0usize..300) {
+            let mut text = format!("---\nl0: &l0 [{}]\n", vec![format!("\"{}\"", "x".repeat(length)); width].join(", "));
+            for level in 1..levels {
+                let aliases = vec![format!("*l{}", level - 1); width].join(", ");
+                text.push_str(&format!("l{level}: &l{level} [{aliases}]\n"));
+            }
+            // What the loader copies: each anchored list once, and the list an alias names for
+            // every alias.
+            let mut weight = 1 + width * (1 + length / 64);
+            let mut copied = weight;
+            for _ in 1..levels {
+                copied = copied.saturating_add(width.saturating_mul(weight));
+                weight = 1usize.saturating_add(width.saturating_mul(weight));
+                copied = copied.saturating_add(weight);
+            }
+            let payload = decoded(|| decode_format(text.into_bytes()))?;
+            if copied > MAX_YAML_COPIES {
+                prop_assert!(
+                    matches!(&payload, Payload::Undecodable { reason, .. } if reason.contains("aliases copy more than")),
+                    "{payload:?}"
+                );
+            } else {
+                prop_assert!(matches!(&payload, Payload::Json(Value::Object(map)) if map.len() == levels), "{payload:?}");
+            }
+        }
+
+        #[test]
+        fn msgpack_documents(doc in doc(), damage in proptest::option::of(mutations())) {
+            let bytes = doc.msgpack();
+            match damage {
+                None => {
+                    let payload = decoded(|| decode_format(bytes.clone()))?;
+                    if doc.nesting() > MAX_DEPTH {
+                        prop_assert!(too_deep_reason(&payload), "{payload:?}");
+                    } else if doc.root_is_collection() {
+                        prop_assert!(matches!(payload, Payload::Json(_)), "{payload:?}");
+                    }
+                }
+                Some(damage) => {
+                    decoded(|| decode_format(mutate(bytes, &damage)))?;
+                }
+            }
+        }
     }
 }
