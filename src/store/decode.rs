@@ -780,6 +780,18 @@ mod tests {
     }
 
     #[test]
+    fn unwrapping_stops_at_the_walk_bound() {
+        let nested = |levels: usize, inner: Value| (0..levels).fold(inner, |value, _| json!({"a": value}));
+        let wrapped = json!({"_type_": "decimal_str", "_data_": "1.5"});
+        let mut shallow = nested(WALK_DEPTH - 1, wrapped.clone());
+        unwrap_values(&mut shallow);
+        assert_eq!(shallow, nested(WALK_DEPTH - 1, json!(1.5)));
+        let mut deep = nested(WALK_DEPTH + 20, wrapped.clone());
+        unwrap_values(&mut deep);
+        assert_eq!(deep, nested(WALK_DEPTH + 20, wrapped));
+    }
+
+    #[test]
     fn deep_metadata_columns_stay_text() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         let mut event = Event {
