@@ -111,13 +111,15 @@ const HELPERS: &str = r#"
 (() => {
   const hasOwn = Function.prototype.call.bind(Object.prototype.hasOwnProperty);
   const define = Reflect.defineProperty;
+  const own = (object, key) => hasOwn(object, key) ? object[key] : undefined;
   return [
-    (object, key) => hasOwn(object, key) ? object[key] : undefined,
+    own,
     (object, key, value) => {
       define(object, key, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
     },
     // Holds the empty shape error objects start from (see the module docs).
     Object.create(InternalError.prototype),
+    (handlers, type) => (type !== "$init" ? own(handlers, type) : undefined) ?? own(handlers, "$any"),
   ];
 })()
 "#;
@@ -142,6 +144,7 @@ impl Stopper {
 pub struct Sandbox {
     get_own: Persistent<Function<'static>>,
     define_own: Persistent<Function<'static>>,
+    find_handler: Persistent<Function<'static>>,
     _error_shape: Persistent<Object<'static>>,
     context: Context,
     deadline: Rc<Cell<Option<Instant>>>,
@@ -179,18 +182,20 @@ impl Sandbox {
         let helpers = context.with(|ctx| {
             eval::<()>(&ctx, PRELUDE, "eventscope-prelude.js")?;
             let helpers: rquickjs::Array = eval(&ctx, HELPERS, "eventscope-helpers.js")?;
-            let (get_own, define_own, error_shape): (Function, Function, Object) =
-                (helpers.get(0)?, helpers.get(1)?, helpers.get(2)?);
+            let (get_own, define_own, error_shape, find_handler): (Function, Function, Object, Function) =
+                (helpers.get(0)?, helpers.get(1)?, helpers.get(2)?, helpers.get(3)?);
             Ok((
                 Persistent::save(&ctx, get_own),
                 Persistent::save(&ctx, define_own),
                 Persistent::save(&ctx, error_shape),
+                Persistent::save(&ctx, find_handler),
             ))
         });
-        let (get_own, define_own, error_shape) = helpers.map_err(setup)?;
+        let (get_own, define_own, error_shape, find_handler) = helpers.map_err(setup)?;
         Ok(Sandbox {
             get_own,
             define_own,
+            find_handler,
             _error_shape: error_shape,
             context,
             deadline,
@@ -241,13 +246,8 @@ impl Sandbox {
         event_type: &str,
     ) -> rquickjs::Result<Option<Function<'js>>> {
         use rquickjs::FromJs as _;
-        if event_type != "$init" {
-            let own = self.own_property(ctx, handlers, event_type)?;
-            if let Some(handler) = Option::<Function>::from_js(ctx, own)? {
-                return Ok(Some(handler));
-            }
-        }
-        Option::<Function>::from_js(ctx, self.own_property(ctx, handlers, "$any")?)
+        let handler = self.find_handler.clone().restore(ctx)?.call((handlers.clone(), event_type))?;
+        Option::<Function>::from_js(ctx, handler)
     }
 
     /// QuickJS's garbage collection threshold: one and a half times the heap at the last
@@ -402,7 +402,8 @@ pub fn event_to_js<'js>(ctx: &Ctx<'js>, event: &Event) -> rquickjs::Result<rquic
             return Err(Exception::throw_range(ctx, &too_deep(&format!("the event's {part}"))));
         }
     }
-    to_js_within(ctx, &event, MAX_DEPTH + 1)
+    // The event's other members are scalars.
+    ctx.json_parse(event.to_string())
 }
 
 /// A JavaScript value → JSON (`undefined` and functions become `null`, as `JSON.stringify` has
