@@ -335,11 +335,14 @@ impl Sandbox {
                 error.message = format!("threw null ({doing})");
             }
             CaughtError::Value(v) => {
-                let shown = v
-                    .as_string()
-                    .and_then(|s| s.to_string().ok())
-                    .map(|s| format!("{s:?}"))
-                    .unwrap_or_else(|| format!("a {}", v.type_name()));
+                let shown =
+                    v.as_string().and_then(|s| s.to_string().ok()).map(|s| format!("{s:?}")).unwrap_or_else(|| match v
+                        .type_name()
+                    {
+                        "undefined" => "undefined".to_owned(),
+                        name if name.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("an {name}"),
+                        name => format!("a {name}"),
+                    });
                 error.message = format!("threw {shown} ({doing})");
             }
             CaughtError::Error(rquickjs::Error::Allocation) => {
@@ -383,11 +386,7 @@ pub fn eval<'js, T: rquickjs::FromJs<'js>>(ctx: &Ctx<'js>, source: &str, file: &
 
 /// JSON → a JavaScript value; a `RangeError` past [`MAX_DEPTH`].
 pub fn to_js<'js>(ctx: &Ctx<'js>, value: &Value) -> rquickjs::Result<rquickjs::Value<'js>> {
-    to_js_within(ctx, value, MAX_DEPTH)
-}
-
-fn to_js_within<'js>(ctx: &Ctx<'js>, value: &Value, levels: usize) -> rquickjs::Result<rquickjs::Value<'js>> {
-    if nests_deeper_than(value, levels) {
+    if nests_deeper_than(value, MAX_DEPTH) {
         return Err(Exception::throw_range(ctx, &too_deep("the value")));
     }
     ctx.json_parse(value.to_string())
@@ -599,8 +598,10 @@ mod tests {
         assert!(sandbox.threshold_at_limit());
         run_in(&sandbox, "delete globalThis.big").unwrap();
         thrown_null(&sandbox);
-        let err = run_in(&sandbox, "throw undefined").unwrap_err();
-        assert_eq!(err.message, "threw a undefined (running the script)");
+        for (thrown, shown) in [("undefined", "undefined"), ("{}", "an object"), ("1", "an int"), ("true", "a bool")] {
+            let err = run_in(&sandbox, &format!("throw {thrown}")).unwrap_err();
+            assert_eq!(err.message, format!("threw {shown} (running the script)"));
+        }
     }
 
     #[test]

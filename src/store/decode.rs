@@ -8,7 +8,7 @@
 //! payload nesting deeper than [`MAX_DEPTH`] levels (127, serde_json's own bound; see
 //! [`crate::model`]) is undecodable with that reason, whatever its format. JSON stops there in
 //! serde_json's parser, MessagePack in rmp-serde's depth counter, and YAML in eventscope's own
-//! loader over yaml-rust2's event parser ([`YamlBuilder`]), which also bounds what anchors and
+//! loader over yaml-rust2's event parser, which also bounds what anchors and
 //! aliases may copy ([`MAX_YAML_COPIES`]): yaml-rust2's `YamlLoader` copies an alias's node for
 //! every use, so a kilobyte of nested aliases would stand for billions of nodes. Nothing is
 //! built past a bound, so no deep value is ever dropped either.
