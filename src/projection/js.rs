@@ -377,7 +377,9 @@ impl Fold for JsProjection {
             },
             &doing,
         );
-        if let Some(overflow) = &self.outputs.borrow().overflow {
+        // Whether this event's outputs passed the limit, even if the script caught the error.
+        let overflow = self.outputs.borrow_mut().overflow.take();
+        if let Some(overflow) = overflow {
             return Err(FoldError { message: format!("{}: {doing}: {overflow}", self.name) });
         }
         match result? {
@@ -589,7 +591,15 @@ mod tests {
         let mut projection = JsProjection::with_limits("many.js", script, limits).unwrap();
         let placed: Vec<Event> =
             (1..=3000).map(|v| event("o-1", v, "Placed", json!({"region": "eu", "amount": v}), "Order")).collect();
-        let err = replay(&mut projection, &placed).unwrap_err();
-        assert!(err.message.contains("emit and linkTo recorded more than 8 MB"), "{}", err.message);
+        let mut history = crate::fold::history::History::with_interval("run".into(), Box::new(projection), 100);
+        history.push_events(placed);
+        let failure = history.failure().unwrap();
+        assert!(failure.error.message.contains("emit and linkTo recorded more than 8 MB"), "{failure}");
+        // The states before it stay readable, stepping back and forth.
+        let failed_at = failure.index.unwrap();
+        assert!(failed_at > 1000, "{failed_at}");
+        for count in [failed_at, 5, failed_at - 1, 700] {
+            assert_eq!(history.state_after(count).unwrap()["would_emit"]["count"], json!(count), "{count}");
+        }
     }
 }
