@@ -1,11 +1,15 @@
 //! Differences between two JSON states: a structural diff (which paths were added, removed or
 //! changed, old → new) and a line diff of the pretty-printed states, made with `similar`.
 //! Paths are JSON Pointers (RFC 6901): `/lines/0/qty`; the root is the empty path.
+//! The structural diff descends at most [`WALK_DEPTH`] levels (see [`crate::model`]); below,
+//! a differing subtree is one change.
 
 use std::time::Duration;
 
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
+
+use crate::model::WALK_DEPTH;
 
 /// What happened at a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,17 +64,19 @@ pub fn paths_with_ancestors(changes: &[Change]) -> std::collections::HashSet<Str
 /// arrays index by index; where the two sides are of different kinds the whole value changed.
 pub fn structural_diff(old: &Value, new: &Value) -> Vec<Change> {
     let mut changes = Vec::new();
-    diff_into(String::new(), old, new, &mut changes);
+    diff_into(String::new(), old, new, &mut changes, WALK_DEPTH);
     changes
 }
 
-fn diff_into(path: String, old: &Value, new: &Value, out: &mut Vec<Change>) {
+/// Diffs `old` and `new` at `path`, descending at most `levels` more levels.
+fn diff_into(path: String, old: &Value, new: &Value, out: &mut Vec<Change>, levels: usize) {
+    let below = levels.saturating_sub(1);
     match (old, new) {
-        (Value::Object(a), Value::Object(b)) => {
+        (Value::Object(a), Value::Object(b)) if levels > 0 => {
             for (key, a_value) in a {
                 let child = push_segment(&path, key);
                 match b.get(key) {
-                    Some(b_value) => diff_into(child, a_value, b_value, out),
+                    Some(b_value) => diff_into(child, a_value, b_value, out, below),
                     None => out.push(Change {
                         path: child,
                         kind: ChangeKind::Removed,
@@ -90,11 +96,11 @@ fn diff_into(path: String, old: &Value, new: &Value, out: &mut Vec<Change>) {
                 }
             }
         }
-        (Value::Array(a), Value::Array(b)) => {
+        (Value::Array(a), Value::Array(b)) if levels > 0 => {
             for i in 0..a.len().max(b.len()) {
                 let child = format!("{path}/{i}");
                 match (a.get(i), b.get(i)) {
-                    (Some(x), Some(y)) => diff_into(child, x, y, out),
+                    (Some(x), Some(y)) => diff_into(child, x, y, out, below),
                     (Some(x), None) => {
                         out.push(Change { path: child, kind: ChangeKind::Removed, old: Some(x.clone()), new: None })
                     }
@@ -254,5 +260,24 @@ mod tests {
         let mut sorted: Vec<&str> = paths.iter().map(String::as_str).collect();
         sorted.sort();
         assert_eq!(sorted, ["/a", "/a/b", "/d"]);
+    }
+
+    /// `levels` objects `{"a": ...}` around `inner`.
+    fn nested(levels: usize, inner: Value) -> Value {
+        (0..levels).fold(inner, |value, _| json!({"a": value}))
+    }
+
+    #[test]
+    fn the_diff_stops_descending_at_the_walk_bound() {
+        let old = nested(WALK_DEPTH + 20, json!(1));
+        let new = nested(WALK_DEPTH + 20, json!(2));
+        let changes = structural_diff(&old, &new);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].path, "/a".repeat(WALK_DEPTH));
+        assert_eq!(changes[0].kind, ChangeKind::Changed);
+        assert_eq!(changes[0].new.as_ref(), value_at(&new, &changes[0].path));
+        // Shallower than the bound, the deepest path is found.
+        let changes = structural_diff(&nested(WALK_DEPTH - 1, json!(1)), &nested(WALK_DEPTH - 1, json!(2)));
+        assert_eq!(changes[0].path, "/a".repeat(WALK_DEPTH - 1));
     }
 }

@@ -1,5 +1,23 @@
 //! The vocabulary of eventscope as plain data: events, streams, versions, payloads and the
 //! anomalies a stream's numbering can have. Nothing here knows about egui or sqlx.
+//!
+//! # How deep a value may nest
+//!
+//! One bound, [`MAX_DEPTH`] = 127 levels of nested arrays and objects (`1` nests 0 levels, `[]`
+//! and `[1]` one, `{"a": [1]}` two), which is exactly what serde_json's own parser accepts (it
+//! refuses the 128th level), so that every path agrees. It is enforced where values come in:
+//!
+//! - every payload decoder (JSON, YAML, MessagePack, and anything added later) gives
+//!   [`Payload::Undecodable`] with a reason naming the bound past it ([`parse_json`],
+//!   `store::decode`); YAML's aliases are also bounded in the nodes they copy there;
+//! - values crossing the JavaScript boundary either way (`script::to_js`, `script::to_json`)
+//!   are refused past it with a script error.
+//!
+//! Recursive walks of values (the structural diff, the merge fold, blame maps, unwrapping
+//! eventsourcing's values, the JSON tree) descend at most [`WALK_DEPTH`] levels — the bound plus
+//! the few levels eventscope wraps around a payload itself — and handle anything below as one
+//! value. Since no deeper value can be built, dropping, cloning, comparing or printing one (all
+//! recursive in serde_json) stays shallow too.
 
 use std::fmt;
 
@@ -58,12 +76,9 @@ impl Payload {
                 return Payload::Undecodable { bytes, reason };
             }
         };
-        match serde_json::from_str::<Value>(text) {
+        match parse_json(text) {
             Ok(value) => Payload::Json(value),
-            Err(e) => Payload::Undecodable {
-                reason: format!("not valid JSON: {} (line {}, column {})", json_error_kind(&e), e.line(), e.column()),
-                bytes,
-            },
+            Err(reason) => Payload::Undecodable { reason, bytes },
         }
     }
 
@@ -85,6 +100,75 @@ impl Payload {
                     "reason": reason,
                     "bytes_base64": base64::engine::general_purpose::STANDARD.encode(bytes),
                 }})
+            }
+        }
+    }
+}
+
+/// The deepest nesting of arrays and objects eventscope reads (see the module docs).
+pub const MAX_DEPTH: usize = 127;
+
+/// How deep the recursive walks of values go: [`MAX_DEPTH`] and the levels eventscope adds
+/// around a payload itself (an event's `data`, a projection's `state` or `partitions` and key,
+/// `would_emit.last[i].emit.data`, the merge fold's event type).
+pub const WALK_DEPTH: usize = MAX_DEPTH + 8;
+
+/// The reason given for a value nested past [`MAX_DEPTH`]; `what` names it ("JSON", "a YAML
+/// document", "the state").
+pub fn too_deep(what: &str) -> String {
+    format!("{what} nests deeper than {MAX_DEPTH} levels of arrays and objects, eventscope's limit")
+}
+
+/// Parses JSON text, or says why not in words: where the syntax breaks, or that it nests
+/// deeper than [`MAX_DEPTH`] (serde_json stops there itself, without recursing further).
+pub fn parse_json(text: &str) -> Result<Value, String> {
+    serde_json::from_str::<Value>(text).map_err(|e| {
+        let kind = json_error_kind(&e);
+        if kind == "recursion limit exceeded" {
+            too_deep("the JSON")
+        } else {
+            format!("not valid JSON: {kind} (line {}, column {})", e.line(), e.column())
+        }
+    })
+}
+
+/// Whether a value nests more than `limit` levels of arrays and objects. Iterative, and it
+/// stops at the first path past the limit.
+pub fn nests_deeper_than(value: &Value, limit: usize) -> bool {
+    enum Children<'a> {
+        Array(std::slice::Iter<'a, Value>),
+        Object(serde_json::map::Values<'a>),
+    }
+    fn children(value: &Value) -> Option<Children<'_>> {
+        match value {
+            Value::Array(items) => Some(Children::Array(items.iter())),
+            Value::Object(map) => Some(Children::Object(map.values())),
+            _ => None,
+        }
+    }
+    let mut stack: Vec<Children<'_>> = Vec::new();
+    if let Some(root) = children(value) {
+        stack.push(root);
+    }
+    loop {
+        if stack.len() > limit {
+            return true;
+        }
+        let Some(top) = stack.last_mut() else {
+            return false;
+        };
+        let next = match top {
+            Children::Array(items) => items.next(),
+            Children::Object(values) => values.next(),
+        };
+        match next {
+            Some(child) => {
+                if let Some(grandchildren) = children(child) {
+                    stack.push(grandchildren);
+                }
+            }
+            None => {
+                stack.pop();
             }
         }
     }

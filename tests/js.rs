@@ -242,3 +242,89 @@ fn broken_folds_stop_with_a_clear_error_naming_the_event() {
         &["the projection stopped", "the OrderPlaced handler (stream 0000", "returned undefined"],
     );
 }
+
+/// A stream whose event types are named like the members every JavaScript object inherits, with
+/// (on SQLite, whose payload column is text) a payload nested 100,000 deep and a YAML alias bomb.
+fn write_hostile_stream(db: &TestDb) -> String {
+    let stream = match db.backend {
+        common::Backend::Sqlite => "odd-1",
+        common::Backend::Postgres => "00000000-0000-0000-0000-00000000abcd",
+    };
+    let mut payloads: Vec<(&str, String)> =
+        ["__proto__", "toString", "constructor", "hasOwnProperty", "__proto__", "$init"]
+            .iter()
+            .map(|t| (*t, r#"{"n": 1}"#.to_owned()))
+            .collect();
+    if db.backend == common::Backend::Sqlite {
+        payloads.push(("Deep", format!("{}{}", "[".repeat(100_000), "]".repeat(100_000))));
+        let mut bomb = String::from("---\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for (name, previous) in
+            ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+        {
+            bomb.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{previous}"); 9].join(", ")));
+        }
+        payloads.push(("Bomb", bomb));
+    }
+    for (i, (event_type, payload)) in payloads.iter().enumerate() {
+        db.exec(&format!(
+            "INSERT INTO events (position, aggregate_id, aggregate_type, version, event_type, payload, metadata, recorded_at) \
+             VALUES ({}, '{stream}', 'Odd', {}, '{event_type}', '{}', '{{\"actor\": \"u\"}}', '2026-03-02T08:00:00Z')",
+            1_000_000 + i,
+            i + 1,
+            payload.replace('\'', "''"),
+        ));
+    }
+    stream.to_owned()
+}
+
+#[test]
+fn hostile_event_types_and_payloads_are_data() {
+    for backend in backends() {
+        let db = TestDb::new(backend, "jshostile");
+        db.write_workshop();
+        let stream = write_hostile_stream(&db);
+        let sqlite = backend == common::Backend::Sqlite;
+        let events = run_json(&["events", &db.target, &stream]);
+        let events = events.as_array().unwrap();
+        assert_eq!(events.len(), if sqlite { 8 } else { 6 }, "{backend:?}");
+        assert_eq!(events[0]["event_type"], json!("__proto__"));
+        assert_eq!(events[0]["payload"], json!({"n": 1}));
+        if sqlite {
+            let reason = events[6]["payload"]["undecodable"]["reason"].as_str().unwrap();
+            assert!(reason.contains("nests deeper than 127 levels"), "{reason}");
+            let reason = events[7]["payload"]["undecodable"]["reason"].as_str().unwrap();
+            assert!(reason.contains("aliases copy more than"), "{reason}");
+        }
+        // The merge fold keeps what it cannot merge under the event type.
+        let state = run_json(&["state", &db.target, &stream]);
+        assert_eq!(state["state"]["n"], json!(1), "{backend:?}: {state}");
+        // A JavaScript fold: its own handlers only, every other type to $any.
+        let dir = tempfile::tempdir().unwrap();
+        let fold = dir.path().join("odd.js");
+        std::fs::write(
+            &fold,
+            "({ $init: () => ({ seen: [] }), toString: (s, e) => { s.seen.push('own toString'); return s; },\n\
+               $any: (s, e) => { s.seen.push(e.type + (e.data.undecodable ? ' (undecodable)' : '')); return s; } })",
+        )
+        .unwrap();
+        let state = run_json(&["state", &db.target, &stream, "--fold", fold.to_str().unwrap()]);
+        let mut expected = vec!["__proto__", "own toString", "constructor", "hasOwnProperty", "__proto__", "$init"];
+        if sqlite {
+            expected.extend(["Deep (undecodable)", "Bomb (undecodable)"]);
+        }
+        assert_eq!(state["state"]["seen"], json!(expected), "{backend:?}");
+        // A projection partitioned by event type.
+        let projection = dir.path().join("by_type.js");
+        std::fs::write(
+            &projection,
+            "fromCategory('Odd').partitionBy(e => e.type).when({ $init: () => ({ n: 0 }), $any: (s, e) => { s.n++; return s; } })",
+        )
+        .unwrap();
+        let out = run_json(&["project", &db.target, "--js", projection.to_str().unwrap()]);
+        let partitions = &out["partitions"];
+        assert_eq!(partitions["__proto__"], json!({"n": 2}), "{backend:?}: {out}");
+        for key in ["toString", "constructor", "hasOwnProperty", "$init"] {
+            assert_eq!(partitions[key], json!({"n": 1}), "{backend:?} {key}");
+        }
+    }
+}

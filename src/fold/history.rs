@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{Fold, FoldError};
 use crate::diff::{push_segment, structural_diff};
-use crate::model::{Event, StreamId, Version, VersionAnomaly, VersionChecker};
+use crate::model::{Event, StreamId, Version, VersionAnomaly, VersionChecker, WALK_DEPTH};
 
 /// Where the fold stopped: the event it could not apply, and why.
 #[derive(Clone, Debug, PartialEq)]
@@ -347,17 +347,27 @@ pub fn apply_blame(map: &mut BlameMap, old: &Value, new: &Value, who: Blame) {
     }
 }
 
+/// Blames `who` for `value` at `path` and everything in it, down to [`WALK_DEPTH`] levels below
+/// the root (a structural diff reports no change deeper than that either).
 fn insert_subtree(map: &mut BlameMap, path: &str, value: &Value, who: Blame) {
+    let levels = WALK_DEPTH.saturating_sub(path.matches('/').count());
+    insert_subtree_within(map, path, value, who, levels);
+}
+
+fn insert_subtree_within(map: &mut BlameMap, path: &str, value: &Value, who: Blame, levels: usize) {
     map.insert(path.to_owned(), who);
+    let Some(below) = levels.checked_sub(1) else {
+        return;
+    };
     match value {
         Value::Object(members) => {
             for (key, child) in members {
-                insert_subtree(map, &push_segment(path, key), child, who);
+                insert_subtree_within(map, &push_segment(path, key), child, who, below);
             }
         }
         Value::Array(items) => {
             for (i, child) in items.iter().enumerate() {
-                insert_subtree(map, &format!("{path}/{i}"), child, who);
+                insert_subtree_within(map, &format!("{path}/{i}"), child, who, below);
             }
         }
         _ => {}
@@ -543,5 +553,17 @@ mod tests {
         assert_eq!(history.index_of_version(3), Some(1));
         assert_eq!(history.index_of_version(2), Some(1));
         assert_eq!(history.index_of_version(4), None);
+    }
+
+    #[test]
+    fn blame_stops_descending_at_the_walk_bound() {
+        let nested = |levels: usize, inner: Value| (0..levels).fold(inner, |value, _| json!({"a": value}));
+        let mut map = BlameMap::new();
+        insert_subtree(&mut map, "", &nested(WALK_DEPTH + 20, json!(1)), Blame::Initial);
+        assert_eq!(map.len(), WALK_DEPTH + 1);
+        apply_blame(&mut map, &nested(WALK_DEPTH + 20, json!(1)), &nested(WALK_DEPTH + 20, json!(2)), Blame::Event(0));
+        let deepest = map.keys().map(|path| path.matches('/').count()).max();
+        assert_eq!(deepest, Some(WALK_DEPTH));
+        assert_eq!(map.get(&"/a".repeat(WALK_DEPTH)), Some(&Blame::Event(0)));
     }
 }

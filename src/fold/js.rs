@@ -12,17 +12,19 @@
 //! where `e` is `{ type, data, metadata, streamId, version, position, recordedAt, category }`.
 //! A handler may change `s` in place or return a new state, but must return it: `undefined`
 //! stops the fold with an error naming the event. An event type without a handler goes to `$any`,
-//! or leaves the state as it is. The state lives in the engine between events and is converted to
+//! or leaves the state as it is. Handlers are the object's own properties: an event type named
+//! like a member every object inherits (`toString`, `constructor`, `__proto__`) has no handler
+//! unless the fold writes one, and `$init` is never an event type's handler. The state lives in the engine between events and is converted to
 //! JSON only when [`Fold::state`] asks (at checkpoints).
 
 use std::path::Path;
 
-use rquickjs::{Function, Object, Persistent};
+use rquickjs::{FromJs as _, Function, Object, Persistent};
 use serde_json::Value;
 
 use super::{Fold, FoldError};
 use crate::model::Event;
-use crate::script::{Limits, Sandbox, ScriptError, eval, event_json, to_js, to_json};
+use crate::script::{Limits, Sandbox, ScriptError, eval, event_to_js, to_js, to_json};
 
 impl From<ScriptError> for FoldError {
     fn from(e: ScriptError) -> FoldError {
@@ -89,7 +91,7 @@ impl Fold for JsFold {
         let state = self.sandbox.run(
             |ctx| {
                 let handlers = self.handlers.clone().restore(ctx)?;
-                let init: Option<Function> = handlers.get("$init")?;
+                let init = Option::<Function>::from_js(ctx, self.sandbox.own_property(ctx, &handlers, "$init")?)?;
                 let state: rquickjs::Value = match init {
                     Some(init) => init.call(())?,
                     None => Object::new(ctx.clone())?.into_value(),
@@ -122,15 +124,12 @@ impl Fold for JsFold {
         let result = self.sandbox.run(
             |ctx| {
                 let handlers = self.handlers.clone().restore(ctx)?;
-                let handler: Option<Function> = match handlers.get(event.event_type.as_str())? {
-                    Some(handler) => Some(handler),
-                    None => handlers.get("$any")?,
-                };
+                let handler = self.sandbox.handler(ctx, &handlers, &event.event_type)?;
                 let state = state.clone().restore(ctx)?;
                 let Some(handler) = handler else {
                     return Ok(Some(Persistent::save(ctx, state)));
                 };
-                let e = to_js(ctx, &event_json(event))?;
+                let e = event_to_js(ctx, event)?;
                 let next: rquickjs::Value = handler.call((state, e))?;
                 Ok((!next.is_undefined()).then(|| Persistent::save(ctx, next)))
             },
@@ -257,5 +256,90 @@ mod tests {
         assert!(fold.apply(&event(2, "Loop", json!({}))).is_err());
         fold.apply(&event(3, "Count", json!({}))).unwrap();
         assert_eq!(fold.state().unwrap(), json!({"n": 2}));
+    }
+
+    const INHERITED: [&str; 7] =
+        ["__proto__", "toString", "constructor", "hasOwnProperty", "valueOf", "isPrototypeOf", "$init"];
+
+    #[test]
+    fn event_types_named_like_inherited_members_are_plain_event_types() {
+        let events: Vec<Event> =
+            INHERITED.iter().enumerate().map(|(i, t)| event(i as i64 + 1, t, json!({"i": i}))).collect();
+        // Unhandled: to $any, in order.
+        let mut fold = JsFold::from_source(
+            "f.js",
+            "({ $init: () => ({ seen: [] }), $any: (s, e) => { s.seen.push(e.type); return s; } })",
+        )
+        .unwrap();
+        assert_eq!(replay(&mut fold, &events).unwrap(), json!({"seen": INHERITED}));
+        // No $any: ignored, the state stays as it was.
+        let mut fold =
+            JsFold::from_source("f.js", "({ $init: () => ({ n: 0 }), A: (s, e) => { s.n++; return s; } })").unwrap();
+        assert_eq!(replay(&mut fold, &events).unwrap(), json!({"n": 0}));
+        // Handled by the fold's own handlers of those names, even when the script changed
+        // Object.prototype.
+        let mut fold = JsFold::from_source(
+            "f.js",
+            r#"Object.prototype.valueOf = (s, e) => ({ hijacked: true });
+            Object.prototype.hasOwnProperty = () => true;
+            ({
+                $init: () => ({ by: [] }),
+                ["__proto__"]: (s, e) => { s.by.push("own __proto__"); return s; },
+                toString: (s, e) => { s.by.push("own toString"); return s; },
+                constructor: (s, e) => { s.by.push("own constructor"); return s; },
+                $any: (s, e) => { s.by.push("$any " + e.type); return s; },
+            })"#,
+        )
+        .unwrap();
+        assert_eq!(
+            replay(&mut fold, &events).unwrap(),
+            json!({"by": ["own __proto__", "own toString", "own constructor", "$any hasOwnProperty", "$any valueOf",
+                "$any isPrototypeOf", "$any $init"]})
+        );
+    }
+
+    #[test]
+    fn a_state_nested_past_the_bound_is_a_clear_error() {
+        let mut fold = JsFold::from_source(
+            "deep.js",
+            "({ Deepen: (s, e) => { for (let i = 0; i < e.data.levels; i++) s = { c: s }; return s; } })",
+        )
+        .unwrap();
+        for levels in [200, 100_000] {
+            fold.reset().unwrap();
+            fold.apply(&event(1, "Deepen", json!({"levels": levels}))).unwrap();
+            let err = fold.state().unwrap_err();
+            assert_eq!(
+                err.message,
+                "deep.js: RangeError: the value nests deeper than 127 levels of arrays and objects, eventscope's limit \
+                 (reading the state)",
+                "{levels}"
+            );
+        }
+        // Through a history: the fold stops at the event whose state cannot be read.
+        let events: Vec<Event> = (1..=3).map(|v| event(v, "Deepen", json!({"levels": 60}))).collect();
+        let mut history = crate::fold::History::with_interval(
+            "s".into(),
+            Box::new(
+                JsFold::from_source(
+                    "deep.js",
+                    "({ Deepen: (s, e) => { for (let i = 0; i < e.data.levels; i++) s = { c: s }; return s; } })",
+                )
+                .unwrap(),
+            ),
+            1,
+        );
+        history.push_events(events);
+        assert_eq!(history.folded(), 2);
+        let failure = history.failure().unwrap();
+        assert_eq!(failure.version, Some(3));
+        assert!(failure.to_string().contains("nests deeper than 127 levels"), "{failure}");
+        // A checkpoint or an event too deep to hand to the script is refused the same way.
+        let deep = (0..200).fold(json!(1), |v, _| json!([v]));
+        let err = fold.restore(&deep).unwrap_err();
+        assert!(err.message.contains("RangeError: the value nests deeper than 127 levels"), "{}", err.message);
+        fold.reset().unwrap();
+        let err = fold.apply(&event(1, "Deepen", deep)).unwrap_err();
+        assert!(err.message.contains("RangeError: the event's data nests deeper than 127 levels"), "{}", err.message);
     }
 }

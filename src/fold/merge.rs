@@ -1,11 +1,12 @@
 //! The generic merge fold: every JSON-object payload is merged into the state as an RFC 7386
 //! JSON Merge Patch (a `null` member removes the key); any other payload is kept under its
-//! event type, so nothing an event carries is lost.
+//! event type, so nothing an event carries is lost. The merge descends at most
+//! [`WALK_DEPTH`] levels (see [`crate::model`]); below, the patch's value replaces the target's.
 
 use serde_json::{Map, Value};
 
 use super::{Fold, FoldError};
-use crate::model::{Event, Payload};
+use crate::model::{Event, Payload, WALK_DEPTH};
 
 /// The fold that works on any store without knowing its domain.
 #[derive(Clone, Debug)]
@@ -63,7 +64,12 @@ impl Fold for MergeFold {
 
 /// Applies an RFC 7386 merge patch to `target` in place.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(patch_map) = patch else {
+    merge_patch_within(target, patch, WALK_DEPTH);
+}
+
+/// Merges `patch` into `target`, descending at most `levels` more levels.
+fn merge_patch_within(target: &mut Value, patch: &Value, levels: usize) {
+    let (Value::Object(patch_map), Some(below)) = (patch, levels.checked_sub(1)) else {
         *target = patch.clone();
         return;
     };
@@ -77,7 +83,7 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
         if value.is_null() {
             target_map.remove(key);
         } else {
-            merge_patch(target_map.entry(key.clone()).or_insert(Value::Null), value);
+            merge_patch_within(target_map.entry(key.clone()).or_insert(Value::Null), value, below);
         }
     }
 }
@@ -86,7 +92,7 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 mod tests {
     use super::*;
     use crate::fold::replay;
-    use crate::model::StreamId;
+    use crate::model::{StreamId, WALK_DEPTH};
     use serde_json::json;
 
     fn event(version: i64, event_type: &str, payload: Payload) -> Event {
@@ -164,5 +170,18 @@ mod tests {
         for (events, expected) in cases {
             assert_eq!(replay(&mut MergeFold::default(), &events).unwrap(), expected, "{events:?}");
         }
+    }
+
+    #[test]
+    fn the_merge_stops_descending_at_the_walk_bound() {
+        let nested = |levels: usize, inner: Value| (0..levels).fold(inner, |value, _| json!({"a": value}));
+        // Within the bound, a null deep down removes its key, as RFC 7386 has it.
+        let mut state = nested(WALK_DEPTH - 1, json!({"x": 1, "y": 2}));
+        merge_patch(&mut state, &nested(WALK_DEPTH - 1, json!({"x": null})));
+        assert_eq!(state, nested(WALK_DEPTH - 1, json!({"y": 2})));
+        // Past it, the patch's value replaces the state's, as a whole.
+        let mut state = nested(WALK_DEPTH + 20, json!({"x": 1, "y": 2}));
+        merge_patch(&mut state, &nested(WALK_DEPTH + 20, json!({"x": null})));
+        assert_eq!(state, nested(WALK_DEPTH + 20, json!({"x": null})));
     }
 }

@@ -2,7 +2,11 @@
 //! for previews: `fromAll()`, `fromStream(id)`, `fromStreams([...])`, `fromCategory(c)`,
 //! `.when({...})` with `$init` and `$any`, `.partitionBy(e => key)` for one state per key, and
 //! `.outputState()`. `emit(stream, type, data)` and `linkTo(stream, e)` are recorded as "would
-//! emit" output and never written.
+//! emit" output and never written. Recorded outputs live outside the sandbox, so they are
+//! weighed (their JSON text and [`OUTPUT_OVERHEAD`] bytes each) against the sandbox's memory
+//! limit: past it, the call throws and the run stops with an error saying so, even if the script
+//! catches it. Handlers and partition states are looked up among own properties only (see
+//! [`crate::script`]), so that any event type or partition key, `__proto__` included, is data.
 //!
 //! A projection is a [`Fold`] over the events of the store in global order, so the history
 //! machinery (checkpoints, stepping, diffs) works on a projection run as on a stream. Its state
@@ -14,12 +18,12 @@ use std::path::Path;
 use std::rc::Rc;
 
 use rquickjs::function::Opt;
-use rquickjs::{Ctx, FromJs as _, Function, Object, Persistent};
+use rquickjs::{Ctx, Exception, FromJs as _, Function, Object, Persistent};
 use serde_json::{Value, json};
 
 use crate::fold::{Fold, FoldError};
 use crate::model::Event;
-use crate::script::{Limits, Sandbox, ScriptError, eval, event_json, to_js, to_json};
+use crate::script::{Limits, Sandbox, ScriptError, Stopper, eval, event_to_js, to_js, to_json, to_json_text};
 
 /// Which events a projection reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,28 +88,53 @@ const BUILDER: &str = r#"
 /// How many recent outputs the state shows.
 const RECENT_OUTPUTS: usize = 20;
 
+/// What one recorded output weighs besides its JSON text (the structure that holds it).
+pub const OUTPUT_OVERHEAD: usize = 128;
+
 /// What the script would have emitted: a log that only grows (a deterministic script emits the
 /// same outputs when an event is applied again) and how much of it belongs to the state the
 /// projection is at now, so that restoring a checkpoint, in either direction, is a matter of
-/// moving `current`.
+/// moving `current`. The log weighs at most `limit` bytes.
 #[derive(Default)]
 struct Outputs {
-    log: Vec<Value>,
+    log: Vec<(Value, usize)>,
     current: usize,
+    bytes: usize,
+    limit: usize,
+    /// Why recording stopped, once the log would pass its limit.
+    overflow: Option<String>,
 }
 
 impl Outputs {
-    fn record(&mut self, output: Value) {
+    fn new(limit: usize) -> Outputs {
+        Outputs { limit, ..Outputs::default() }
+    }
+
+    /// Records an output that weighs `size` bytes, unless the log would pass its limit.
+    fn record(&mut self, output: Value, size: usize) -> Result<(), String> {
+        let replaced = self.log.get(self.current).map_or(0, |(_, size)| *size);
+        let bytes = (self.bytes - replaced).saturating_add(size);
+        if bytes > self.limit {
+            let message = format!(
+                "emit and linkTo recorded more than {} MB of would-be outputs, the limit of this sandbox's memory \
+                 (eventscope keeps them to show them): emit less, or preview fewer events",
+                self.limit / (1024 * 1024)
+            );
+            self.overflow = Some(message.clone());
+            return Err(message);
+        }
+        self.bytes = bytes;
         match self.log.get_mut(self.current) {
-            Some(slot) => *slot = output,
-            None => self.log.push(output),
+            Some(slot) => *slot = (output, size),
+            None => self.log.push((output, size)),
         }
         self.current += 1;
+        Ok(())
     }
 
     /// The outputs of the current state.
-    fn so_far(&self) -> &[Value] {
-        &self.log[..self.current.min(self.log.len())]
+    fn so_far(&self) -> impl ExactSizeIterator<Item = &Value> + DoubleEndedIterator {
+        self.log[..self.current.min(self.log.len())].iter().map(|(output, _)| output)
     }
 }
 
@@ -130,11 +159,12 @@ impl JsProjection {
 
     pub fn with_limits(name: &str, script: &str, limits: Limits) -> Result<JsProjection, ScriptError> {
         let sandbox = Sandbox::new(name, limits)?;
-        let outputs: Rc<RefCell<Outputs>> = Rc::default();
+        let outputs = Rc::new(RefCell::new(Outputs::new(limits.memory_bytes)));
         let recorder = outputs.clone();
+        let stopper = sandbox.stopper();
         let config = sandbox.run(
             |ctx| {
-                define_outputs(ctx, recorder)?;
+                define_outputs(ctx, recorder, stopper)?;
                 eval::<()>(ctx, BUILDER, "eventscope-projection-api.js")?;
                 eval::<rquickjs::Value>(ctx, script, name)?;
                 let take: Function = ctx.globals().get("__eventscopeTakeConfig")?;
@@ -200,12 +230,12 @@ impl JsProjection {
 
     /// Every "would emit" output so far (emit and linkTo), in order.
     pub fn outputs(&self) -> Vec<Value> {
-        self.outputs.borrow().so_far().to_vec()
+        self.outputs.borrow().so_far().cloned().collect()
     }
 
     fn initial_state<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Option<rquickjs::Value<'js>>> {
         let handlers = self.handlers.clone().restore(ctx)?;
-        let init: Option<Function> = handlers.get("$init")?;
+        let init = Option::<Function>::from_js(ctx, self.sandbox.own_property(ctx, &handlers, "$init")?)?;
         let state: rquickjs::Value = match init {
             Some(init) => init.call(())?,
             None => Object::new(ctx.clone())?.into_value(),
@@ -214,29 +244,39 @@ impl JsProjection {
     }
 }
 
-/// `emit(stream, type, data)` and `linkTo(stream, event)`: recorded, never written.
-fn define_outputs<'js>(ctx: &Ctx<'js>, outputs: Rc<RefCell<Outputs>>) -> rquickjs::Result<()> {
+/// `emit(stream, type, data)` and `linkTo(stream, event)`: recorded, never written. Past the
+/// outputs' limit they throw, and stop the call (a script that catches the error and goes on
+/// emitting would otherwise run until its time budget).
+fn define_outputs<'js>(ctx: &Ctx<'js>, outputs: Rc<RefCell<Outputs>>, stopper: Stopper) -> rquickjs::Result<()> {
     let emitted = outputs.clone();
+    let stop_linking = stopper.clone();
     let emit = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, stream: String, event_type: String, data: Opt<rquickjs::Value<'js>>| {
-            let data = match data.0 {
-                Some(value) => to_json(&ctx, value)?,
-                None => Value::Null,
+            let (data, size) = match data.0 {
+                Some(value) => to_json_text(&ctx, value)?,
+                None => (Value::Null, 4),
             };
-            emitted.borrow_mut().record(json!({"emit": {"stream": stream, "type": event_type, "data": data}}));
-            Ok::<(), rquickjs::Error>(())
+            let size = size + stream.len() + event_type.len() + OUTPUT_OVERHEAD;
+            let output = json!({"emit": {"stream": stream, "type": event_type, "data": data}});
+            let recorded = emitted.borrow_mut().record(output, size);
+            recorded.map_err(|message| {
+                stopper.stop();
+                Exception::throw_range(&ctx, &message)
+            })
         },
     )?
     .with_name("emit")?;
     let linked = outputs;
     let link = Function::new(ctx.clone(), move |ctx: Ctx<'js>, stream: String, event: rquickjs::Value<'js>| {
         let event = to_json(&ctx, event)?;
-        linked.borrow_mut().record(json!({"linkTo": {
-            "stream": stream,
-            "event": {"streamId": event["streamId"], "version": event["version"], "type": event["type"]},
-        }}));
-        Ok::<(), rquickjs::Error>(())
+        let event = json!({"streamId": event["streamId"], "version": event["version"], "type": event["type"]});
+        let size = stream.len() + event.to_string().len() + OUTPUT_OVERHEAD;
+        let recorded = linked.borrow_mut().record(json!({"linkTo": {"stream": stream, "event": event}}), size);
+        recorded.map_err(|message| {
+            stop_linking.stop();
+            Exception::throw_range(&ctx, &message)
+        })
     })?
     .with_name("linkTo")?;
     ctx.globals().set("emit", emit)?;
@@ -250,7 +290,8 @@ impl Fold for JsProjection {
     }
 
     fn reset(&mut self) -> Result<(), FoldError> {
-        *self.outputs.borrow_mut() = Outputs::default();
+        let limit = self.outputs.borrow().limit;
+        *self.outputs.borrow_mut() = Outputs::new(limit);
         let partitioned = self.is_partitioned();
         let state = self.sandbox.run(
             |ctx| {
@@ -289,14 +330,10 @@ impl Fold for JsProjection {
         let result = self.sandbox.run(
             |ctx| -> rquickjs::Result<Result<Option<Persistent<rquickjs::Value<'static>>>, String>> {
                 let handlers = self.handlers.clone().restore(ctx)?;
-                let handler: Option<Function> = match handlers.get(event.event_type.as_str())? {
-                    Some(handler) => Some(handler),
-                    None => handlers.get("$any")?,
-                };
-                let Some(handler) = handler else {
+                let Some(handler) = self.sandbox.handler(ctx, &handlers, &event.event_type)? else {
                     return Ok(Ok(None));
                 };
-                let e = to_js(ctx, &event_json(event))?;
+                let e = event_to_js(ctx, event)?;
                 let state = state.restore(ctx)?;
                 match &self.partition_by {
                     None => {
@@ -317,9 +354,8 @@ impl Fold for JsProjection {
                         let key: String = rquickjs::Coerced::<String>::from_js(ctx, key)?.0;
                         let partitions =
                             state.into_object().ok_or_else(|| rquickjs::Error::new_from_js("value", "object"))?;
-                        let current: rquickjs::Value = match partitions
-                            .get::<_, Option<rquickjs::Value>>(key.as_str())?
-                        {
+                        let current = self.sandbox.own_property(ctx, &partitions, &key)?;
+                        let current = match Option::<rquickjs::Value>::from_js(ctx, current)? {
                             Some(current) => current,
                             None => match self.initial_state(ctx)? {
                                 Some(initial) => initial,
@@ -334,14 +370,19 @@ impl Fold for JsProjection {
                                 "returned undefined for partition {key:?}: a handler must return the state"
                             )));
                         }
-                        partitions.set(key.as_str(), next)?;
+                        self.sandbox.define_property(ctx, &partitions, &key, next)?;
                         Ok(Ok(None))
                     }
                 }
             },
             &doing,
-        )?;
-        match result {
+        );
+        // Whether this event's outputs passed the limit, even if the script caught the error.
+        let overflow = self.outputs.borrow_mut().overflow.take();
+        if let Some(overflow) = overflow {
+            return Err(FoldError { message: format!("{}: {doing}: {overflow}", self.name) });
+        }
+        match result? {
             Ok(Some(next)) => {
                 self.state = Some(next);
                 Ok(())
@@ -358,10 +399,11 @@ impl Fold for JsProjection {
         let state = self.state.clone().ok_or_else(|| FoldError { message: "no state".to_owned() })?;
         let inner = self.sandbox.run(|ctx| to_json(ctx, state.restore(ctx)?), "reading the state")?;
         let outputs = self.outputs.borrow();
-        let outputs = outputs.so_far();
-        let recent: Vec<Value> = outputs[outputs.len().saturating_sub(RECENT_OUTPUTS)..].to_vec();
+        let count = outputs.so_far().len();
+        let mut recent: Vec<Value> = outputs.so_far().rev().take(RECENT_OUTPUTS).cloned().collect();
+        recent.reverse();
         let key = if self.is_partitioned() { "partitions" } else { "state" };
-        Ok(json!({key: inner, "would_emit": {"count": outputs.len(), "last": recent}}))
+        Ok(json!({key: inner, "would_emit": {"count": count, "last": recent}}))
     }
 }
 
@@ -482,5 +524,82 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn partition_keys_and_event_types_named_like_inherited_members_are_data() {
+        let types = ["__proto__", "toString", "constructor", "hasOwnProperty", "__proto__", "valueOf"];
+        let events: Vec<Event> =
+            types.iter().enumerate().map(|(i, t)| event("o-1", i as i64 + 1, t, json!({}), "Order")).collect();
+        let script = r#"
+            fromAll().partitionBy(e => e.type).when({
+                $init: () => ({ n: 0 }),
+                $any: (s, e) => { s.n++; s.clean = ({}).n === undefined && typeof ({}).toString === "function"; return s; },
+            });
+        "#;
+        let mut projection = JsProjection::from_source("p.js", script).unwrap();
+        let state = replay(&mut projection, &events).unwrap();
+        let clean = |n: i64| json!({"n": n, "clean": true});
+        assert_eq!(
+            state["partitions"],
+            json!({"__proto__": clean(2), "toString": clean(1), "constructor": clean(1), "hasOwnProperty": clean(1),
+                "valueOf": clean(1)})
+        );
+        // Stepping back restores partitions from JSON, `__proto__` included.
+        let mut history = crate::fold::history::History::with_interval(
+            "run".into(),
+            Box::new(JsProjection::from_source("p.js", script).unwrap()),
+            2,
+        );
+        history.push_events(events.clone());
+        assert_eq!(*history.state_after(6).unwrap(), state);
+        assert_eq!(history.state_after(5).unwrap()["partitions"]["__proto__"], clean(2));
+        assert_eq!(*history.state_after(6).unwrap(), state);
+        // Unpartitioned, a handler is found among the `.when` object's own properties only.
+        let script =
+            r#"fromAll().when({ $init: () => ({ by: [] }), toString: (s, e) => { s.by.push(e.type); return s; } })"#;
+        let mut projection = JsProjection::from_source("p.js", script).unwrap();
+        assert_eq!(replay(&mut projection, &events).unwrap()["state"], json!({"by": ["toString"]}));
+    }
+
+    #[test]
+    fn an_emit_flood_is_stopped_at_the_memory_limit() {
+        let limits = Limits { memory_bytes: 8 * 1024 * 1024, budget_per_call: std::time::Duration::from_secs(5) };
+        for body in [
+            r#"for (;;) emit("out", "Big", { x: "y".repeat(10000) });"#,
+            r#"for (;;) { try { emit("out", "Big", { x: "y".repeat(10000) }); } catch (_) {} }"#,
+            r#"for (let i = 0; i < 1e6; i++) { try { linkTo("out-" + "z".repeat(1000), e); } catch (_) {} } return s;"#,
+        ] {
+            let script = format!("fromAll().when({{ $any: (s, e) => {{ {body} }} }})");
+            let mut projection = JsProjection::with_limits("flood.js", &script, limits).unwrap();
+            let started = std::time::Instant::now();
+            let err = replay(&mut projection, &events()).unwrap_err();
+            assert!(
+                err.message.starts_with(
+                    "flood.js: the Placed handler (stream o-1, version 1): emit and linkTo recorded more than 8 MB"
+                ),
+                "{body}: {}",
+                err.message
+            );
+            assert!(started.elapsed() < std::time::Duration::from_secs(2), "{body}: {:?}", started.elapsed());
+            let recorded: usize = projection.outputs.borrow().log.iter().map(|(_, size)| size).sum();
+            assert!(recorded <= limits.memory_bytes, "{recorded}");
+        }
+        // Many events each emitting a little add up the same way.
+        let script =
+            r#"fromAll().when({ $any: (s, e) => { emit("out", "Seen", { pad: "p".repeat(4000) }); return s; } })"#;
+        let mut projection = JsProjection::with_limits("many.js", script, limits).unwrap();
+        let placed: Vec<Event> =
+            (1..=3000).map(|v| event("o-1", v, "Placed", json!({"region": "eu", "amount": v}), "Order")).collect();
+        let mut history = crate::fold::history::History::with_interval("run".into(), Box::new(projection), 100);
+        history.push_events(placed);
+        let failure = history.failure().unwrap();
+        assert!(failure.error.message.contains("emit and linkTo recorded more than 8 MB"), "{failure}");
+        // The states before it stay readable, stepping back and forth.
+        let failed_at = failure.index.unwrap();
+        assert!(failed_at > 1000, "{failed_at}");
+        for count in [failed_at, 5, failed_at - 1, 700] {
+            assert_eq!(history.state_after(count).unwrap()["would_emit"]["count"], json!(count), "{count}");
+        }
     }
 }

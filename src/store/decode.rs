@@ -3,6 +3,17 @@
 //! otherwise stay raw with the format named (XML, Erlang terms, Protocol Buffers) or the reason.
 //! Library conventions are undone here: eventsourcing's topics and wrapped values, cqrs-es's
 //! externally tagged enums.
+//!
+//! Every decoder is bounded, so that a hostile store cannot crash or exhaust the explorer: a
+//! payload nesting deeper than [`MAX_DEPTH`] levels (127, serde_json's own bound; see
+//! [`crate::model`]) is undecodable with that reason, whatever its format. JSON stops there in
+//! serde_json's parser, MessagePack in rmp-serde's depth counter, and YAML in eventscope's own
+//! loader over yaml-rust2's event parser, which also bounds what anchors and
+//! aliases may copy ([`MAX_YAML_COPIES`]): yaml-rust2's `YamlLoader` copies an alias's node for
+//! every use, so a kilobyte of nested aliases would stand for billions of nodes. Nothing is
+//! built past a bound, so no deep value is ever dropped either.
+
+use std::collections::HashMap;
 
 use aes_gcm::aead::Aead;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce};
@@ -10,7 +21,7 @@ use serde_json::{Map, Value};
 
 use super::cell::{Cell, parse_time};
 use super::layout::{Codec, Layout};
-use crate::model::{Event, Payload, StreamId};
+use crate::model::{Event, MAX_DEPTH, Payload, StreamId, WALK_DEPTH, parse_json, too_deep};
 
 /// Builds an event from the cells of `query::event_columns`, decoding what the layout encodes.
 pub fn event_from_row(layout: &Layout, row: Vec<Cell>, cipher_key: Option<&[u8]>) -> Event {
@@ -172,14 +183,15 @@ pub fn encrypt(plain: &[u8], key: &[u8], nonce: [u8; 12]) -> Result<Vec<u8>, Str
 }
 
 /// Reads the bytes' format: JSON, YAML or MessagePack become JSON; XML, Erlang terms and
-/// Protocol Buffers are named and kept raw; anything else is kept raw with the reason.
+/// Protocol Buffers are named and kept raw; anything else is kept raw with the reason. Nesting
+/// past [`MAX_DEPTH`], in any format, is kept raw with that reason.
 pub fn decode_format(bytes: Vec<u8>) -> Payload {
     match std::str::from_utf8(&bytes) {
         Ok(text) => {
             let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-            let json_error = match serde_json::from_str::<Value>(trimmed) {
+            let json_reason = match parse_json(trimmed) {
                 Ok(value) => return Payload::Json(value),
-                Err(e) => e,
+                Err(reason) => reason,
             };
             if trimmed.starts_with('<') {
                 return Payload::Undecodable {
@@ -187,28 +199,22 @@ pub fn decode_format(bytes: Vec<u8>) -> Payload {
                     bytes,
                 };
             }
-            if let Some(value) = yaml_to_json(trimmed) {
-                return Payload::Json(value);
-            }
-            match Payload::decode(bytes) {
-                Payload::Undecodable { bytes, .. } => {
-                    let reason = format!(
-                        "not valid JSON: {} (line {}, column {})",
-                        json_error.to_string().split(" at line ").next().unwrap_or_default(),
-                        json_error.line(),
-                        json_error.column()
-                    );
-                    Payload::Undecodable { bytes, reason }
-                }
-                decoded => decoded,
+            match yaml_to_json(trimmed) {
+                Some(Ok(value)) => Payload::Json(value),
+                Some(Err(reason)) => Payload::Undecodable { reason, bytes },
+                None => Payload::Undecodable { reason: json_reason, bytes },
             }
         }
         Err(_) => {
+            // MessagePack first: a map of three entries starts with the byte that marks Erlang's
+            // terms, while an Erlang term never reads as MessagePack with text keys.
+            match msgpack_to_json(&bytes) {
+                Some(Ok(value)) => return Payload::Json(value),
+                Some(Err(reason)) => return Payload::Undecodable { reason, bytes },
+                None => {}
+            }
             if bytes.first() == Some(&131) {
                 return Payload::Undecodable { reason: "Erlang external term format (shown raw)".to_owned(), bytes };
-            }
-            if let Some(value) = msgpack_to_json(&bytes) {
-                return Payload::Json(value);
             }
             if looks_like_protobuf(&bytes) {
                 return Payload::Undecodable {
@@ -221,47 +227,210 @@ pub fn decode_format(bytes: Vec<u8>) -> Payload {
     }
 }
 
-/// MessagePack holding a map or an array, every byte used.
-fn msgpack_to_json(bytes: &[u8]) -> Option<Value> {
+/// MessagePack holding a map or an array, every byte used: `None` when the bytes are not
+/// that, an error when they nest past [`MAX_DEPTH`].
+fn msgpack_to_json(bytes: &[u8]) -> Option<Result<Value, String>> {
     let mut cursor = std::io::Cursor::new(bytes);
-    let value: Value = serde::Deserialize::deserialize(&mut rmp_serde::Deserializer::new(&mut cursor)).ok()?;
-    (cursor.position() as usize == bytes.len() && (value.is_object() || value.is_array())).then_some(value)
+    let mut deserializer = rmp_serde::Deserializer::new(&mut cursor);
+    // rmp-serde counts containers down from this and fails when the count reaches zero.
+    deserializer.set_max_depth(MAX_DEPTH + 1);
+    match <Value as serde::Deserialize>::deserialize(&mut deserializer) {
+        Ok(value) => {
+            (cursor.position() == bytes.len() as u64 && (value.is_object() || value.is_array())).then_some(Ok(value))
+        }
+        Err(rmp_serde::decode::Error::DepthLimitExceeded) => Some(Err(too_deep("the MessagePack"))),
+        Err(_) => None,
+    }
 }
 
-/// A YAML document holding a mapping or a sequence. Only text that announces itself as YAML (the
-/// `---` that YAML serialisers such as Ruby's write first) is read: a line like `Order shipped: 1`
-/// is YAML too, and reading it as such would hide why it is not JSON.
-fn yaml_to_json(text: &str) -> Option<Value> {
+/// A YAML document holding a mapping or a sequence: `None` when the text is not that, an error
+/// when it passes a bound. Only text that announces itself as YAML (the `---` that YAML
+/// serialisers such as Ruby's write first) is read: a line like `Order shipped: 1` is YAML too,
+/// and reading it as such would hide why it is not JSON. Documents after the first are parsed
+/// (a syntax error anywhere means the text is not YAML) but not built.
+fn yaml_to_json(text: &str) -> Option<Result<Value, String>> {
+    use yaml_rust2::parser::{Event, Parser};
     if !text.starts_with("---") {
         return None;
     }
-    let docs = yaml_rust2::YamlLoader::load_from_str(text).ok()?;
-    let doc = docs.into_iter().next()?;
-    matches!(doc, yaml_rust2::Yaml::Hash(_) | yaml_rust2::Yaml::Array(_)).then(|| yaml_value(doc))
+    let mut parser = Parser::new_from_str(text);
+    let mut builder = YamlBuilder::default();
+    let mut root = None;
+    loop {
+        let event = match parser.next_token() {
+            Ok((event, _)) => event,
+            // yaml-rust2's scanner stops flow collections ([[[...) at 255 levels itself.
+            Err(e) if e.info().contains("recursion limit") => return Some(Err(too_deep("the YAML document"))),
+            Err(_) => return None,
+        };
+        match event {
+            Event::StreamEnd => break,
+            _ if root.is_some() => {}
+            event => match builder.event(event) {
+                Ok(Some(value)) => root = Some(value),
+                Ok(None) => {}
+                Err(reason) => return Some(Err(reason)),
+            },
+        }
+    }
+    root.filter(|root| root.is_object() || root.is_array()).map(Ok)
 }
 
-fn yaml_value(y: yaml_rust2::Yaml) -> Value {
+/// How much copying YAML's anchors and aliases may do in one document, in nodes (a string
+/// counts one node more for every 64 bytes): an anchored node is copied once where it is
+/// defined and once for every alias to it.
+pub const MAX_YAML_COPIES: usize = 100_000;
+
+/// Builds JSON from yaml-rust2's parser events, iteratively: at most [`MAX_DEPTH`] levels, and
+/// at most [`MAX_YAML_COPIES`] copied for anchors and aliases.
+#[derive(Default)]
+struct YamlBuilder {
+    /// The collections being read, outermost first.
+    open: Vec<YamlFrame>,
+    /// Anchor id → the finished node.
+    anchors: HashMap<usize, YamlNode>,
+    copied: usize,
+}
+
+/// One finished node: its value, its weight (nodes, and strings by the 64 bytes) and how many
+/// levels of collections it nests.
+#[derive(Clone)]
+struct YamlNode {
+    value: Value,
+    weight: usize,
+    levels: usize,
+}
+
+struct YamlFrame {
+    collection: YamlCollection,
+    anchor: usize,
+    weight: usize,
+    levels: usize,
+}
+
+enum YamlCollection {
+    Sequence(Vec<Value>),
+    /// The members so far, and a key waiting for its value.
+    Mapping(Map<String, Value>, Option<String>),
+}
+
+impl YamlBuilder {
+    /// Takes the next event; gives the document's root once it is complete.
+    fn event(&mut self, event: yaml_rust2::parser::Event) -> Result<Option<Value>, String> {
+        use yaml_rust2::parser::Event;
+        let (node, anchor) = match event {
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if self.open.len() >= MAX_DEPTH {
+                    return Err(too_deep("the YAML document"));
+                }
+                let collection = match event {
+                    Event::SequenceStart(..) => YamlCollection::Sequence(Vec::new()),
+                    _ => YamlCollection::Mapping(Map::new(), None),
+                };
+                self.open.push(YamlFrame { collection, anchor, weight: 1, levels: 1 });
+                return Ok(None);
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = self.open.pop() else {
+                    return Ok(None);
+                };
+                let value = match frame.collection {
+                    YamlCollection::Sequence(items) => Value::Array(items),
+                    YamlCollection::Mapping(members, _) => Value::Object(members),
+                };
+                (YamlNode { value, weight: frame.weight, levels: frame.levels }, frame.anchor)
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let weight = 1 + text.len() / 64;
+                (YamlNode { value: yaml_scalar(text, style, tag), weight, levels: 0 }, anchor)
+            }
+            Event::Alias(id) => {
+                let Some(node) = self.anchors.get(&id) else {
+                    return Err("a YAML alias refers to the node that contains it (a cycle)".to_owned());
+                };
+                if self.open.len() + node.levels > MAX_DEPTH {
+                    return Err(too_deep("the YAML document (with its aliases)"));
+                }
+                let node = node.clone();
+                self.copy(node.weight)?;
+                (node, 0)
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd => {
+                return Ok(None);
+            }
+        };
+        if anchor > 0 {
+            self.copy(node.weight)?;
+            self.anchors.insert(anchor, node.clone());
+        }
+        let Some(parent) = self.open.last_mut() else {
+            return Ok(Some(node.value));
+        };
+        parent.weight += node.weight;
+        parent.levels = parent.levels.max(node.levels + 1);
+        match &mut parent.collection {
+            YamlCollection::Sequence(items) => items.push(node.value),
+            YamlCollection::Mapping(members, waiting) => match waiting.take() {
+                Some(key) => {
+                    members.insert(key, node.value);
+                }
+                None => {
+                    *waiting = Some(match node.value {
+                        Value::String(key) => key,
+                        other => other.to_string(),
+                    })
+                }
+            },
+        }
+        Ok(None)
+    }
+
+    /// Counts a copy against [`MAX_YAML_COPIES`] (before it is made).
+    fn copy(&mut self, weight: usize) -> Result<(), String> {
+        self.copied = self.copied.saturating_add(weight);
+        if self.copied > MAX_YAML_COPIES {
+            return Err(format!(
+                "the YAML document's anchors and aliases copy more than {MAX_YAML_COPIES} nodes, eventscope's limit (an alias bomb?)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A YAML scalar as JSON, resolved as YAML 1.2's core schema does (yaml-rust2's rules): quoted
+/// text is a string, plain text may be a number, a boolean or null, and the core tags (`!!int`,
+/// ...) are honoured where the text fits them (otherwise the text is kept as a string).
+fn yaml_scalar(text: String, style: yaml_rust2::scanner::TScalarStyle, tag: Option<yaml_rust2::parser::Tag>) -> Value {
     use yaml_rust2::Yaml;
-    match y {
+    if style != yaml_rust2::scanner::TScalarStyle::Plain {
+        return Value::String(text);
+    }
+    let resolved = Yaml::from_str(&text);
+    let fits = match &tag {
+        None => true,
+        Some(tag) if tag.handle == "tag:yaml.org,2002:" => match tag.suffix.as_str() {
+            "int" => matches!(resolved, Yaml::Integer(_)),
+            "float" => matches!(resolved, Yaml::Integer(_) | Yaml::Real(_)),
+            "bool" => matches!(resolved, Yaml::Boolean(_)),
+            "null" => matches!(resolved, Yaml::Null),
+            _ => false,
+        },
+        Some(_) => false,
+    };
+    if !fits {
+        return Value::String(text);
+    }
+    match resolved {
+        Yaml::Integer(i) if tag.as_ref().is_some_and(|t| t.suffix == "float") => {
+            serde_json::Number::from_f64(i as f64).map_or(Value::String(text), Value::Number)
+        }
+        Yaml::Integer(i) => Value::from(i),
         Yaml::Real(r) => {
             r.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::String(r), Value::Number)
         }
-        Yaml::Integer(i) => Value::from(i),
-        Yaml::String(s) => Value::String(s),
         Yaml::Boolean(b) => Value::Bool(b),
-        Yaml::Array(items) => Value::Array(items.into_iter().map(yaml_value).collect()),
-        Yaml::Hash(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Yaml::String(s) => s,
-                        other => yaml_value(other).to_string(),
-                    };
-                    (key, yaml_value(v))
-                })
-                .collect(),
-        ),
-        Yaml::Alias(_) | Yaml::Null | Yaml::BadValue => Value::Null,
+        Yaml::Null => Value::Null,
+        _ => Value::String(text),
     }
 }
 
@@ -349,14 +518,22 @@ pub fn short_topic(topic: &str) -> &str {
     topic.rsplit_once(':').map_or(topic, |(_, name)| name)
 }
 
-/// Replaces eventsourcing's `{"_type_": t, "_data_": d}` by a plain value, everywhere.
+/// Replaces eventsourcing's `{"_type_": t, "_data_": d}` by a plain value, everywhere (down to
+/// [`WALK_DEPTH`] levels).
 pub fn unwrap_values(value: &mut Value) {
+    unwrap_values_within(value, WALK_DEPTH);
+}
+
+fn unwrap_values_within(value: &mut Value, levels: usize) {
+    let Some(below) = levels.checked_sub(1) else {
+        return;
+    };
     match value {
         Value::Object(map) => {
             if map.len() == 2 && map.contains_key("_type_") && map.contains_key("_data_") {
                 let kind = map.get("_type_").and_then(Value::as_str).unwrap_or_default().to_owned();
                 let mut data = map.remove("_data_").unwrap_or(Value::Null);
-                unwrap_values(&mut data);
+                unwrap_values_within(&mut data, below);
                 *value = match (kind.as_str(), data) {
                     ("decimal_str", Value::String(s)) => {
                         serde_json::from_str::<serde_json::Number>(&s).map_or(Value::String(s), Value::Number)
@@ -374,10 +551,10 @@ pub fn unwrap_values(value: &mut Value) {
                     (_, data) => data,
                 };
             } else {
-                map.values_mut().for_each(unwrap_values);
+                map.values_mut().for_each(|child| unwrap_values_within(child, below));
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(unwrap_values),
+        Value::Array(items) => items.iter_mut().for_each(|child| unwrap_values_within(child, below)),
         _ => {}
     }
 }
@@ -429,6 +606,10 @@ mod tests {
     fn formats_are_recognised() {
         let msgpack = rmp_serde::to_vec_named(&json!({"sku": "a", "qty": 2})).unwrap();
         assert_eq!(decode_format(msgpack), Payload::Json(json!({"sku": "a", "qty": 2})));
+        // A map of three entries starts with 131, the byte Erlang's terms start with.
+        let three = rmp_serde::to_vec_named(&json!({"sku": "a", "qty": 2, "at": null})).unwrap();
+        assert_eq!(three[0], 131);
+        assert_eq!(decode_format(three), Payload::Json(json!({"sku": "a", "qty": 2, "at": null})));
         assert_eq!(
             decode_format(b"---\nsku: a\nqty: 2\nprice: 2.5\n".to_vec()),
             Payload::Json(json!({"sku": "a", "qty": 2, "price": 2.5}))
@@ -493,6 +674,584 @@ mod tests {
             match decode_format(text.as_bytes().to_vec()) {
                 Payload::Undecodable { reason, .. } => assert!(reason.starts_with("not valid JSON"), "{reason}"),
                 other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    fn reason_fn(payload: Payload) -> String {
+        reason(payload)
+    }
+
+    fn reason(payload: Payload) -> String {
+        match payload {
+            Payload::Undecodable { reason, .. } => reason,
+            Payload::Json(value) => panic!("decoded: {}", value.to_string().chars().take(200).collect::<String>()),
+        }
+    }
+
+    /// `levels` nested arrays around `1`, as JSON, YAML (flow and block) and MessagePack.
+    fn nested(levels: usize) -> [Vec<u8>; 5] {
+        let json = format!("{}1{}", "[".repeat(levels), "]".repeat(levels)).into_bytes();
+        let json_objects = format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels)).into_bytes();
+        let yaml_flow = format!("---\n{}1{}\n", "[".repeat(levels), "]".repeat(levels)).into_bytes();
+        let yaml_block = format!("---\n{}1\n", "- ".repeat(levels)).into_bytes();
+        let mut msgpack = [0x81, 0xa1, b'a'].repeat(levels);
+        msgpack.push(0x01);
+        [json, json_objects, yaml_flow, yaml_block, msgpack]
+    }
+
+    #[test]
+    fn payloads_nested_100_000_deep_are_undecodable_with_the_reason() {
+        let started = std::time::Instant::now();
+        for bytes in nested(100_000) {
+            let head = String::from_utf8_lossy(&bytes[..8]).into_owned();
+            let reason = reason(decode_format(bytes.clone()));
+            assert!(reason.contains("deeper than 127 levels"), "{head}: {reason}");
+            // The same through the codecs' path, compressed, and as a snapshot.
+            assert_eq!(reason_fn(decode_bytes(zlib(&bytes), Codec::Auto, None)), reason, "{head}");
+            assert_eq!(reason_fn(decode_snapshot(bytes, Codec::Auto, None)), reason, "{head}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn the_depth_bound_is_the_same_in_every_format() {
+        for (levels, readable) in [(MAX_DEPTH, true), (MAX_DEPTH + 1, false)] {
+            for bytes in nested(levels) {
+                let head = String::from_utf8_lossy(&bytes[..8]).into_owned();
+                match decode_format(bytes) {
+                    Payload::Json(value) => {
+                        assert!(readable, "{levels} levels of {head} were read");
+                        assert!(!crate::model::nests_deeper_than(&value, MAX_DEPTH));
+                        assert!(crate::model::nests_deeper_than(&value, MAX_DEPTH - 1));
+                    }
+                    Payload::Undecodable { reason, .. } => {
+                        assert!(!readable, "{levels} levels of {head}: {reason}");
+                        assert!(reason.contains("deeper than 127 levels"), "{head}: {reason}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_yaml_alias_bomb_is_refused_quickly() {
+        let mut bomb =
+            String::from("---\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        for (name, previous) in
+            ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+        {
+            let aliases = vec![format!("*{previous}"); 9].join(",");
+            bomb.push_str(&format!("{name}: &{name} [{aliases}]\n"));
+        }
+        assert!(bomb.len() < 1024, "{}", bomb.len());
+        let started = std::time::Instant::now();
+        let reason = reason(decode_format(bomb.into_bytes()));
+        assert!(reason.contains("anchors and aliases copy more than 100000 nodes"), "{reason}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        // A long string copied by many aliases counts by its length.
+        let long = format!("---\ns: &s \"{}\"\nl: [{}]\n", "x".repeat(6400), vec!["*s"; 1000].join(","));
+        assert!(reason_of(&long).contains("copy more than"), "{}", reason_of(&long));
+        // An alias inside the node it names.
+        assert!(reason_of("---\n&a [1, *a]\n").contains("a cycle"), "{}", reason_of("---\n&a [1, *a]\n"));
+    }
+
+    fn reason_of(text: &str) -> String {
+        reason(decode_format(text.as_bytes().to_vec()))
+    }
+
+    #[test]
+    fn yaml_reads_as_before() {
+        let yaml = "---\nbase: &b {x: 1, y: [a, 'b']}\ncopy: *b\nn: ~\nf: 2.5\nhex: 0x10\nt: true\nq: '12'\n\
+                    i: !!int 7\nbad: !!int seven\nfl: !!float 3\ns: !!str 5\nother: !ruby/sym done\ninf: .inf\n\
+                    ? [1, 2]\n: complex\n5: number key\n";
+        assert_eq!(
+            decode_format(yaml.as_bytes().to_vec()),
+            Payload::Json(json!({
+                "base": {"x": 1, "y": ["a", "b"]}, "copy": {"x": 1, "y": ["a", "b"]}, "n": null, "f": 2.5,
+                "hex": 16, "t": true, "q": "12", "i": 7, "bad": "seven", "fl": 3.0, "s": "5", "other": "done",
+                "inf": ".inf", "[1,2]": "complex", "5": "number key",
+            }))
+        );
+        // Only the first document is read, but all of them must parse.
+        assert_eq!(decode_format(b"---\n[1]\n---\n[2]\n".to_vec()), Payload::Json(json!([1])));
+        assert!(reason_of("---\n[1]\n--- [2\n").starts_with("not valid JSON"));
+        assert!(reason_of("---\nplain text\n").starts_with("not valid JSON"));
+    }
+
+    #[test]
+    fn unwrapping_stops_at_the_walk_bound() {
+        let nested = |levels: usize, inner: Value| (0..levels).fold(inner, |value, _| json!({"a": value}));
+        let wrapped = json!({"_type_": "decimal_str", "_data_": "1.5"});
+        let mut shallow = nested(WALK_DEPTH - 1, wrapped.clone());
+        unwrap_values(&mut shallow);
+        assert_eq!(shallow, nested(WALK_DEPTH - 1, json!(1.5)));
+        let mut deep = nested(WALK_DEPTH + 20, wrapped.clone());
+        unwrap_values(&mut deep);
+        assert_eq!(deep, nested(WALK_DEPTH + 20, wrapped));
+    }
+
+    #[test]
+    fn deep_metadata_columns_stay_text() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let mut event = Event {
+            stream: StreamId::from("s"),
+            version: 1,
+            position: None,
+            event_type: "E".to_owned(),
+            payload: Payload::Json(json!({})),
+            metadata: None,
+            recorded_at: None,
+            aggregate_type: None,
+            archived: false,
+        };
+        merge_metadata_columns(&mut event, vec![("correlation".to_owned(), Cell::Text(deep.clone()))]);
+        assert_eq!(event.metadata, Some(Payload::Json(json!({"correlation": deep}))));
+    }
+}
+
+/// Property tests of every decoder: whatever the bytes, decoding ends, quickly, with a value
+/// within [`MAX_DEPTH`] or an undecodable payload with a reason; and where the input is a
+/// well-formed document, with the outcome its depth and aliases call for. `PROPTEST_CASES` sets
+/// how many cases each property tries (256 by default); a long run:
+/// `PROPTEST_CASES=1000000 cargo test --release --lib store::decode::properties`.
+#[cfg(test)]
+mod properties {
+    use std::time::{Duration, Instant};
+
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::{Index, select};
+
+    use super::*;
+    use crate::model::nests_deeper_than;
+
+    /// How long one decode may take (a debug build, on a busy machine): a hang fails.
+    const SLOW: Duration = Duration::from_secs(3);
+
+    /// Decodes with `decode`, checking the time and the outcome's bounds.
+    fn decoded(decode: impl FnOnce() -> Payload) -> Result<Payload, TestCaseError> {
+        let started = Instant::now();
+        let payload = decode();
+        prop_assert!(started.elapsed() < SLOW, "took {:?}", started.elapsed());
+        match &payload {
+            Payload::Json(value) => prop_assert!(!nests_deeper_than(value, MAX_DEPTH)),
+            Payload::Undecodable { reason, .. } => prop_assert!(!reason.trim().is_empty()),
+        }
+        Ok(payload)
+    }
+
+    /// A small value hanging off a document's spine.
+    #[derive(Clone, Debug)]
+    enum Small {
+        Null,
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Text(String),
+        List(Vec<Small>),
+        Dict(Vec<Small>),
+    }
+
+    impl Small {
+        fn levels(&self) -> usize {
+            match self {
+                Small::List(items) | Small::Dict(items) => 1 + items.iter().map(Small::levels).max().unwrap_or(0),
+                _ => 0,
+            }
+        }
+
+        fn is_collection(&self) -> bool {
+            matches!(self, Small::List(_) | Small::Dict(_))
+        }
+
+        /// As JSON text, which is YAML flow text too.
+        fn json(&self) -> String {
+            match self {
+                Small::Null => "null".to_owned(),
+                Small::Bool(b) => b.to_string(),
+                Small::Int(i) => i.to_string(),
+                Small::Float(f) => serde_json::Number::from_f64(*f).map_or("0.5".to_owned(), |n| n.to_string()),
+                Small::Text(t) => Value::String(t.clone()).to_string(),
+                Small::List(items) => format!("[{}]", items.iter().map(Small::json).collect::<Vec<_>>().join(", ")),
+                Small::Dict(items) => format!(
+                    "{{{}}}",
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| format!("\"k{i}\": {}", v.json()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+
+        fn msgpack(&self, out: &mut Vec<u8>) {
+            match self {
+                Small::Null => out.push(0xc0),
+                Small::Bool(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+                Small::Int(i) => {
+                    out.push(0xd3);
+                    out.extend_from_slice(&i.to_be_bytes());
+                }
+                Small::Float(f) => {
+                    out.push(0xcb);
+                    out.extend_from_slice(&f.to_be_bytes());
+                }
+                Small::Text(t) => msgpack_str(t, out),
+                Small::List(items) => {
+                    out.push(0x90 | items.len() as u8);
+                    items.iter().for_each(|item| item.msgpack(out));
+                }
+                Small::Dict(items) => {
+                    out.push(0x80 | items.len() as u8);
+                    for (i, item) in items.iter().enumerate() {
+                        msgpack_str(&format!("k{i}"), out);
+                        item.msgpack(out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn msgpack_str(text: &str, out: &mut Vec<u8>) {
+        out.push(0xd9);
+        out.push(text.len() as u8);
+        out.extend_from_slice(text.as_bytes());
+    }
+
+    fn small() -> impl Strategy<Value = Small> {
+        let leaf = prop_oneof![
+            Just(Small::Null),
+            any::<bool>().prop_map(Small::Bool),
+            any::<i64>().prop_map(Small::Int),
+            (-1e12f64..1e12).prop_map(Small::Float),
+            "[a-z é漢0-9_.:#&*!-]{0,20}".prop_map(Small::Text),
+        ];
+        leaf.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![vec(inner.clone(), 0..4).prop_map(Small::List), vec(inner, 0..4).prop_map(Small::Dict)]
+        })
+    }
+
+    /// One collection of a document's spine: a sequence or a mapping, with small values before
+    /// and after the next level.
+    #[derive(Clone, Debug)]
+    struct Level {
+        mapping: bool,
+        before: Vec<Small>,
+        after: Vec<Small>,
+    }
+
+    /// A document: collections nested `levels.len()` deep around `bottom`.
+    #[derive(Clone, Debug)]
+    struct Doc {
+        levels: Vec<Level>,
+        bottom: Small,
+    }
+
+    fn doc() -> impl Strategy<Value = Doc> {
+        let level = (any::<bool>(), vec(small(), 0..3), vec(small(), 0..3))
+            .prop_map(|(mapping, before, after)| Level { mapping, before, after })
+            .boxed();
+        // Mostly around the bound, where mistakes would be.
+        let count = prop_oneof![0..8usize, (MAX_DEPTH - 4)..(MAX_DEPTH + 4), 0..(2 * MAX_DEPTH + 50)];
+        (count, small()).prop_flat_map(move |(count, bottom)| {
+            (vec(level.clone(), count), Just(bottom)).prop_map(|(levels, bottom)| Doc { levels, bottom })
+        })
+    }
+
+    impl Doc {
+        /// How many levels of collections the document nests.
+        fn nesting(&self) -> usize {
+            let mut deepest = self.levels.len() + self.bottom.levels();
+            for (i, level) in self.levels.iter().enumerate() {
+                for small in level.before.iter().chain(&level.after) {
+                    deepest = deepest.max(i + 1 + small.levels());
+                }
+            }
+            deepest
+        }
+
+        fn root_is_collection(&self) -> bool {
+            !self.levels.is_empty() || self.bottom.is_collection()
+        }
+
+        fn json(&self) -> String {
+            let mut text = String::new();
+            for level in &self.levels {
+                if level.mapping {
+                    text.push('{');
+                    for (i, small) in level.before.iter().enumerate() {
+                        text.push_str(&format!("\"b{i}\": {}, ", small.json()));
+                    }
+                    text.push_str("\"s\": ");
+                } else {
+                    text.push('[');
+                    for small in &level.before {
+                        text.push_str(&format!("{}, ", small.json()));
+                    }
+                }
+            }
+            text.push_str(&self.bottom.json());
+            for level in self.levels.iter().rev() {
+                for (i, small) in level.after.iter().enumerate() {
+                    match level.mapping {
+                        true => text.push_str(&format!(", \"a{i}\": {}", small.json())),
+                        false => text.push_str(&format!(", {}", small.json())),
+                    }
+                }
+                text.push(if level.mapping { '}' } else { ']' });
+            }
+            text
+        }
+
+        /// YAML's block style: one collection per indentation level, small values in flow style.
+        fn yaml_block(&self) -> String {
+            let mut text = String::from("---\n");
+            let mut after = Vec::new();
+            for (depth, level) in self.levels.iter().enumerate() {
+                let indent = "  ".repeat(depth);
+                let mut closing = String::new();
+                if level.mapping {
+                    for (i, small) in level.before.iter().enumerate() {
+                        text.push_str(&format!("{indent}b{i}: {}\n", small.json()));
+                    }
+                    text.push_str(&format!("{indent}s:\n"));
+                    for (i, small) in level.after.iter().enumerate() {
+                        closing.push_str(&format!("{indent}a{i}: {}\n", small.json()));
+                    }
+                } else {
+                    for small in &level.before {
+                        text.push_str(&format!("{indent}- {}\n", small.json()));
+                    }
+                    text.push_str(&format!("{indent}-\n"));
+                    for small in &level.after {
+                        closing.push_str(&format!("{indent}- {}\n", small.json()));
+                    }
+                }
+                after.push(closing);
+            }
+            text.push_str(&format!("{}{}\n", "  ".repeat(self.levels.len()), self.bottom.json()));
+            for closing in after.iter().rev() {
+                text.push_str(closing);
+            }
+            text
+        }
+
+        fn msgpack(&self) -> Vec<u8> {
+            let mut out = Vec::new();
+            for level in &self.levels {
+                let entries = level.before.len() + 1 + level.after.len();
+                if level.mapping {
+                    out.push(0x80 | entries as u8);
+                    for (i, small) in level.before.iter().enumerate() {
+                        msgpack_str(&format!("b{i}"), &mut out);
+                        small.msgpack(&mut out);
+                    }
+                    msgpack_str("s", &mut out);
+                } else {
+                    out.push(0x90 | entries as u8);
+                    level.before.iter().for_each(|small| small.msgpack(&mut out));
+                }
+            }
+            self.bottom.msgpack(&mut out);
+            // The small values after each level come once its inner levels are complete.
+            for level in self.levels.iter().rev() {
+                for (i, small) in level.after.iter().enumerate() {
+                    if level.mapping {
+                        msgpack_str(&format!("a{i}"), &mut out);
+                    }
+                    small.msgpack(&mut out);
+                }
+            }
+            out
+        }
+    }
+
+    /// Damage: cut, overwrite, insert or delete bytes at random places.
+    fn mutations() -> impl Strategy<Value = Vec<(Index, u8, u8)>> {
+        vec((any::<Index>(), any::<u8>(), 0u8..4), 1..5)
+    }
+
+    fn mutate(mut bytes: Vec<u8>, mutations: &[(Index, u8, u8)]) -> Vec<u8> {
+        for (at, byte, kind) in mutations {
+            let i = at.index(bytes.len() + 1);
+            match kind {
+                0 => bytes.truncate(i),
+                1 if i < bytes.len() => bytes[i] = *byte,
+                2 => bytes.insert(i, *byte),
+                _ => {
+                    let end = (i + usize::from(*byte % 16)).min(bytes.len());
+                    bytes.drain(i.min(end)..end);
+                }
+            }
+        }
+        bytes
+    }
+
+    fn zlib(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        let _ = encoder.write_all(bytes);
+        encoder.finish().unwrap_or_default()
+    }
+
+    fn too_deep_reason(payload: &Payload) -> bool {
+        matches!(payload, Payload::Undecodable { reason, .. } if reason.contains("deeper than 127 levels"))
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes(
+            bytes in vec(any::<u8>(), 0..2048),
+            prefix in select(vec!["", "---\n", "[", "{\"a\":", "\u{feff}", "<"]),
+            codec in select(vec![Codec::Auto, Codec::Eventsourcing, Codec::TaggedEnum]),
+            key in proptest::option::of(select(vec![[7u8; 16].to_vec(), [7u8; 32].to_vec()])),
+        ) {
+            let bytes = [prefix.as_bytes(), &bytes].concat();
+            decoded(|| decode_format(bytes.clone()))?;
+            decoded(|| decode_bytes(bytes.clone(), codec, key.as_deref()))?;
+            decoded(|| decode_snapshot(bytes.clone(), codec, key.as_deref()))?;
+            decoded(|| Payload::decode(bytes.clone()))?;
+        }
+
+        #[test]
+        fn deep_runs_of_openers(
+            opener in select(vec![
+                b"[".to_vec(), b"{\"a\":".to_vec(), b"- ".to_vec(), b"[{\"a\": ".to_vec(), b"a:\n ".to_vec(),
+                b"&a [".to_vec(), b"{".to_vec(), vec![0x91], vec![0x81, 0xa1, b'a'], vec![0xdc, 0x00, 0x01],
+                vec![0xc7, 0x01, 0x05], b"\"".to_vec(),
+            ]),
+            count in 0..20_000usize,
+            prefix in select(vec!["", "---\n", "--- ", "---\n- "]),
+            tail in vec(any::<u8>(), 0..16),
+        ) {
+            let bytes = [prefix.as_bytes(), &opener.repeat(count), &tail].concat();
+            decoded(|| decode_format(bytes.clone()))?;
+            decoded(|| decode_bytes(zlib(&bytes), Codec::Eventsourcing, None))?;
+        }
+
+        #[test]
+        fn json_documents(doc in doc(), damage in proptest::option::of(mutations())) {
+            let text = doc.json().into_bytes();
+            match damage {
+                None => {
+                    let payload = decoded(|| decode_format(text.clone()))?;
+                    if doc.nesting() <= MAX_DEPTH {
+                        prop_assert!(matches!(payload, Payload::Json(_)), "{payload:?}");
+                    } else {
+                        prop_assert!(too_deep_reason(&payload), "{payload:?}");
+                    }
+                    // The same through the codecs.
+                    prop_assert_eq!(&decoded(|| decode_bytes(zlib(&text), Codec::Auto, None))?, &payload);
+                    let key = [9u8; 32];
+                    let sealed = encrypt(&text, &key, [5; 12]).unwrap_or_default();
+                    prop_assert_eq!(&decoded(|| decode_bytes(sealed, Codec::Eventsourcing, Some(&key)))?, &payload);
+                    decoded(|| decode_snapshot(text.clone(), Codec::Eventsourcing, None))?;
+                }
+                Some(damage) => {
+                    decoded(|| decode_format(mutate(text, &damage)))?;
+                }
+            }
+        }
+
+        #[test]
+        fn yaml_documents(doc in doc(), flow in any::<bool>(), damage in proptest::option::of(mutations())) {
+            let text = if flow { format!("---\n{}\n", doc.json()) } else { doc.yaml_block() }.into_bytes();
+            match damage {
+                None => {
+                    let payload = decoded(|| decode_format(text.clone()))?;
+                    let text = String::from_utf8_lossy(&text).into_owned();
+                    if doc.nesting() > MAX_DEPTH {
+                        prop_assert!(too_deep_reason(&payload), "{payload:?}\n{text}");
+                    } else if doc.root_is_collection() {
+                        prop_assert!(matches!(payload, Payload::Json(_)), "{payload:?}\n{text}");
+                    } else {
+                        prop_assert!(matches!(payload, Payload::Undecodable { .. }), "{payload:?}\n{text}");
+                    }
+                }
+                Some(damage) => {
+                    decoded(|| decode_format(mutate(text, &damage)))?;
+                }
+            }
+        }
+
+        #[test]
+        fn yaml_anchors_and_aliases(
+            doc in doc(),
+            anchors in vec((any::<Index>(), any::<Index>()), 0..6),
+            damage in proptest::option::of(mutations()),
+        ) {
+            // Anchor some spine levels (flow style) and refer to them from the levels around.
+            let mut text = doc.json();
+            let opens: Vec<usize> =
+                text.char_indices().filter(|(_, c)| *c == '[' || *c == '{').map(|(i, _)| i).collect();
+            let mut anchored: Vec<(usize, String)> = Vec::new();
+            for (n, (at, _)) in anchors.iter().enumerate() {
+                if let Some(&position) = opens.get(at.index(opens.len().max(1))) {
+                    anchored.push((position, format!("&x{n} ")));
+                }
+            }
+            let closes: Vec<usize> = text.char_indices().filter(|(_, c)| *c == ']').map(|(i, _)| i).collect();
+            for (n, (_, to)) in anchors.iter().enumerate() {
+                if let Some(&position) = closes.get(to.index(closes.len().max(1))) {
+                    anchored.push((position, format!(", *x{n}")));
+                }
+            }
+            anchored.sort_by_key(|(position, _)| std::cmp::Reverse(*position));
+            for (position, insert) in anchored {
+                text.insert_str(position, &insert);
+            }
+            let text = format!("---\n{text}\n").into_bytes();
+            let text = match damage {
+                None => text,
+                Some(damage) => mutate(text, &damage),
+            };
+            decoded(|| decode_format(text))?;
+        }
+
+        #[test]
+        fn yaml_alias_bombs(width in 1usize..12, levels in 1usize..14, length in 0usize..300) {
+            let mut text = format!("---\nl0: &l0 [{}]\n", vec![format!("\"{}\"", "x".repeat(length)); width].join(", "));
+            for level in 1..levels {
+                let aliases = vec![format!("*l{}", level - 1); width].join(", ");
+                text.push_str(&format!("l{level}: &l{level} [{aliases}]\n"));
+            }
+            // What the loader copies: each anchored list once, and the list an alias names for
+            // every alias.
+            let mut weight = 1 + width * (1 + length / 64);
+            let mut copied = weight;
+            for _ in 1..levels {
+                copied = copied.saturating_add(width.saturating_mul(weight));
+                weight = 1usize.saturating_add(width.saturating_mul(weight));
+                copied = copied.saturating_add(weight);
+            }
+            let payload = decoded(|| decode_format(text.into_bytes()))?;
+            if copied > MAX_YAML_COPIES {
+                prop_assert!(
+                    matches!(&payload, Payload::Undecodable { reason, .. } if reason.contains("aliases copy more than")),
+                    "{payload:?}"
+                );
+            } else {
+                prop_assert!(matches!(&payload, Payload::Json(Value::Object(map)) if map.len() == levels), "{payload:?}");
+            }
+        }
+
+        #[test]
+        fn msgpack_documents(doc in doc(), damage in proptest::option::of(mutations())) {
+            let bytes = doc.msgpack();
+            match damage {
+                None => {
+                    let payload = decoded(|| decode_format(bytes.clone()))?;
+                    if doc.nesting() > MAX_DEPTH {
+                        prop_assert!(too_deep_reason(&payload), "{payload:?}");
+                    } else if doc.root_is_collection() {
+                        prop_assert!(matches!(payload, Payload::Json(_)), "{payload:?}");
+                    }
+                }
+                Some(damage) => {
+                    decoded(|| decode_format(mutate(bytes, &damage)))?;
+                }
             }
         }
     }

@@ -1,5 +1,7 @@
 //! Draws diffs: the list of changed paths (added / removed / changed, old → new) and the
-//! coloured unified line diff of the pretty-printed states.
+//! coloured unified line diff of the pretty-printed states. Both are flat lists; the one
+//! recursion is serde_json printing a value, which nests at most the few levels past
+//! [`crate::model::MAX_DEPTH`] that any value in eventscope can (see [`crate::model`]).
 
 use eframe::egui::{self, RichText, Ui};
 use serde_json::Value;

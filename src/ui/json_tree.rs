@@ -1,6 +1,9 @@
 //! A collapsible JSON tree built on egui's own collapsing headers: every node has a context
 //! menu to copy its value or its path; changed paths are highlighted; with a blame map, every
 //! node shows the version that last changed it, and clicking it asks to go there.
+//!
+//! The tree nests at most [`WALK_DEPTH`] levels (see [`crate::model`]): a collection below that
+//! is shown folded with its size, and its context menu still copies it.
 
 use std::collections::HashSet;
 
@@ -9,6 +12,7 @@ use serde_json::Value;
 
 use crate::diff::push_segment;
 use crate::fold::{Blame, BlameMap};
+use crate::model::WALK_DEPTH;
 
 /// Colours shared by the tree and the diff views.
 pub fn added_color(ui: &Ui) -> Color32 {
@@ -36,6 +40,9 @@ pub struct JsonTree<'a> {
     changed: Option<&'a HashSet<String>>,
     blame: Option<(&'a BlameMap, &'a dyn Fn(usize) -> String)>,
     open_depth: usize,
+    /// The deepest level drawn (for tests).
+    #[cfg(test)]
+    deepest: std::cell::Cell<usize>,
 }
 
 /// Arrays and objects with more children than this start closed.
@@ -43,7 +50,14 @@ const LARGE: usize = 50;
 
 impl<'a> JsonTree<'a> {
     pub fn new(id_salt: &'a str) -> Self {
-        JsonTree { id_salt, changed: None, blame: None, open_depth: 3 }
+        JsonTree {
+            id_salt,
+            changed: None,
+            blame: None,
+            open_depth: 3,
+            #[cfg(test)]
+            deepest: std::cell::Cell::new(0),
+        }
     }
 
     /// Highlight these paths: give their ancestors too ([`crate::diff::paths_with_ancestors`]).
@@ -90,6 +104,8 @@ impl<'a> JsonTree<'a> {
         depth: usize,
         action: &mut Option<TreeAction>,
     ) {
+        #[cfg(test)]
+        self.deepest.set(self.deepest.get().max(depth + 1));
         let is_changed = self.changed.is_some_and(|c| c.contains(path));
         let key_text = if is_changed {
             RichText::new(key).monospace().color(changed_color(ui)).strong()
@@ -103,6 +119,15 @@ impl<'a> JsonTree<'a> {
                     Value::Array(a) => (a.len(), format!("[…] {} items", a.len())),
                     _ => (0, String::new()),
                 };
+                if depth + 1 >= WALK_DEPTH {
+                    ui.horizontal(|ui| {
+                        let response = ui.add(egui::Label::new(key_text).sense(egui::Sense::click()));
+                        copy_menu(&response, path, value);
+                        ui.weak(format!("{summary}, nested too deep to unfold here: right-click to copy it"));
+                        self.blame_badge(ui, path, action);
+                    });
+                    return;
+                }
                 let open = depth < self.open_depth && len <= LARGE;
                 ui.horizontal(|ui| {
                     let header = egui::CollapsingHeader::new(key_text)
@@ -212,4 +237,46 @@ pub fn copy_menu(response: &egui::Response, path: &str, value: &Value) {
             ui.close();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(levels: usize) -> Value {
+        let mut value = Value::from(1);
+        for _ in 0..levels {
+            value = Value::Array(vec![value]);
+        }
+        value
+    }
+
+    /// Draws `value` with every level open, on a thread with half the stack the UI thread has,
+    /// for a few frames; gives the deepest level drawn.
+    fn draw_all_open(value: Value) -> usize {
+        std::thread::Builder::new()
+            .stack_size(4 * 1024 * 1024)
+            .spawn(move || {
+                let ctx = egui::Context::default();
+                let mut tree = JsonTree::new("t");
+                tree.open_depth = usize::MAX;
+                for _ in 0..3 {
+                    let mut output = ctx.run_ui(Default::default(), |ui| {
+                        egui::ScrollArea::both().show(ui, |ui| {
+                            tree.show(ui, &value);
+                        });
+                    });
+                    output.textures_delta.clear();
+                }
+                tree.deepest.get()
+            })
+            .and_then(|handle| handle.join().map_err(|_| std::io::Error::other("the drawing thread panicked")))
+            .unwrap()
+    }
+
+    #[test]
+    fn the_deepest_values_draw_fully_open_on_a_small_stack() {
+        assert_eq!(draw_all_open(nested(3)), 3);
+        assert_eq!(draw_all_open(nested(WALK_DEPTH * 10)), WALK_DEPTH);
+    }
 }
