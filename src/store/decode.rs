@@ -31,7 +31,7 @@ pub fn event_from_row(layout: &Layout, row: Vec<Cell>, cipher_key: Option<&[u8]>
         (take(), take(), take(), take(), take(), take(), take(), take(), take());
     let extra: Vec<(String, Cell)> = layout.columns.metadata_columns.iter().map(|(k, _)| (k.clone(), take())).collect();
     let mut event = Event {
-        stream: StreamId(stream.as_text().unwrap_or_default()),
+        stream: StreamId(stream.as_text_lossy().unwrap_or_default()),
         version: version.as_i64().unwrap_or(0),
         position: position.as_i64(),
         event_type: event_type.as_text().unwrap_or_default(),
