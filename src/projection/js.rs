@@ -588,7 +588,7 @@ mod tests {
         // Many events each emitting a little add up the same way.
         let script =
             r#"fromAll().when({ $any: (s, e) => { emit("out", "Seen", { pad: "p".repeat(4000) }); return s; } })"#;
-        let mut projection = JsProjection::with_limits("many.js", script, limits).unwrap();
+        let projection = JsProjection::with_limits("many.js", script, limits).unwrap();
         let placed: Vec<Event> =
             (1..=3000).map(|v| event("o-1", v, "Placed", json!({"region": "eu", "amount": v}), "Order")).collect();
         let mut history = crate::fold::history::History::with_interval("run".into(), Box::new(projection), 100);
