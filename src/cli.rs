@@ -280,7 +280,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let layout = cli.layout.clone();
     let Some(command) = cli.command else {
         let target = match &cli.store {
-            Some(store) => Target::parse(store)?,
+            // A path that is no SQLite file is said here, in one line, before any window opens.
+            Some(store) => match Target::parse(store)? {
+                Target::Sqlite(path) => {
+                    crate::store::sqlite::file_facts(&std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()))?;
+                    Target::Sqlite(path)
+                }
+                postgres => postgres,
+            },
             None => Target::Sqlite(runtime()?.block_on(crate::demo::ensure_workshop_store())?),
         };
         let start = crate::ui::StartAt {
@@ -348,7 +355,7 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 allow_functions,
                 allow_privileged_role,
             } => {
-                let text = std::fs::read_to_string(&sql).map_err(|e| anyhow!("cannot read {}: {e}", sql.display()))?;
+                let text = crate::model::read_user_file(&sql).map_err(|e| anyhow!(e))?;
                 let limits = PreviewLimits { timeout: std::time::Duration::from_millis(timeout_ms), max_rows };
                 let permissions = PreviewPermissions {
                     allowed_functions: allow_functions.into_iter().collect(),
@@ -403,13 +410,14 @@ struct JsonArrayWriter<W: Write> {
 }
 
 impl<W: Write> JsonArrayWriter<W> {
-    fn new(mut out: W) -> anyhow::Result<Self> {
-        out.write_all(b"[")?;
+    /// (Nothing is written before the first element: a command that fails at once leaves no
+    /// half array on stdout.)
+    fn new(out: W) -> anyhow::Result<Self> {
         Ok(JsonArrayWriter { out, first: true })
     }
 
     fn push(&mut self, value: &serde_json::Value) -> anyhow::Result<()> {
-        let sep: &[u8] = if self.first { b"\n  " } else { b",\n  " };
+        let sep: &[u8] = if self.first { b"[\n  " } else { b",\n  " };
         self.first = false;
         self.out.write_all(sep)?;
         serde_json::to_writer(&mut self.out, value)?;
@@ -417,7 +425,7 @@ impl<W: Write> JsonArrayWriter<W> {
     }
 
     fn finish(mut self) -> anyhow::Result<()> {
-        self.out.write_all(if self.first { b"]\n" } else { b"\n]\n" })?;
+        self.out.write_all(if self.first { b"[]\n" } else { b"\n]\n" })?;
         self.out.flush()?;
         Ok(())
     }

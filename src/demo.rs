@@ -713,7 +713,9 @@ pub async fn write_postgres(url: &str, store: &DemoStore, force: bool) -> Result
     let conn = tokio::time::timeout(connect_limit, sqlx::PgConnection::connect(url))
         .await
         .map_err(|_| no_answer("to the connection", connect_limit))?
-        .map_err(|e| DemoError::Write(crate::store::postgres::scrub(&e.to_string(), url)))?;
+        .map_err(|e| {
+            DemoError::Write(crate::store::clean_message(&crate::store::postgres::scrub(&e.to_string(), url)))
+        })?;
     let write_limit = std::time::Duration::from_secs(300);
     tokio::time::timeout(write_limit, write_postgres_on(conn, url, store, force))
         .await
@@ -727,13 +729,28 @@ async fn write_postgres_on(
     force: bool,
 ) -> Result<(), DemoError> {
     let shown = crate::store::mask_url(url);
-    let scrub = |e: sqlx::Error| DemoError::Write(crate::store::postgres::scrub(&e.to_string(), url));
-    let existing: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() \
+    let scrub = |e: sqlx::Error| {
+        DemoError::Write(crate::store::clean_message(&crate::store::postgres::scrub(&e.to_string(), url)))
+    };
+    // The first answer is awaited no longer than connecting is (a server that logs in and then
+    // goes silent); the writing itself has the caller's longer limit.
+    let first_limit = crate::store::postgres::CONNECT_TIMEOUT;
+    let existing: i64 = tokio::time::timeout(first_limit, async {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() \
          AND table_name IN ('events', 'snapshots', 'orders_by_region')",
-    )
-    .fetch_one(&mut conn)
+        )
+        .fetch_one(&mut conn)
+        .await
+    })
     .await
+    .map_err(|_| {
+        DemoError::Write(format!(
+            "the PostgreSQL server at {shown} did not answer within {} s after logging in: check that it is \
+             running and not overloaded",
+            first_limit.as_secs()
+        ))
+    })?
     .map_err(scrub)?;
     if existing > 0 && !force {
         return Err(DemoError::Exists(format!("an events, snapshots or orders_by_region table in {shown}")));

@@ -365,7 +365,7 @@ impl Sandbox {
 /// Reads a script file: its name (what errors show) and its text.
 pub fn read_script(path: &std::path::Path) -> Result<(String, String), ScriptError> {
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let source = std::fs::read_to_string(path).map_err(|e| ScriptError {
+    let source = crate::model::read_user_file(path).map_err(|e| ScriptError {
         kind: ScriptErrorKind::Contract,
         message: format!("cannot read the script: {e}"),
         file: path.display().to_string(),

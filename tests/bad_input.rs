@@ -222,10 +222,14 @@ fn a_hostile_or_silent_server_gives_one_line_and_ends() {
             .collect();
         runs.into_iter().map(|run| run.join().expect("hostile server run")).collect()
     });
-    // A server that accepts the connection and never answers: connecting gives up in time,
-    // for reading and for writing the workshop store.
-    for args in [vec!["streams"], vec!["demo", "create", "--url"]] {
-        let (port, _server) = fake_server(None);
+    // A server that accepts the connection and never answers (or logs in and then falls
+    // silent): connecting gives up in time, for reading and for writing the workshop store.
+    for (args, reply) in [
+        (vec!["streams"], None),
+        (vec!["demo", "create", "--url"], None),
+        (vec!["demo", "create", "--url"], Some(Vec::new())),
+    ] {
+        let (port, _server) = fake_server(reply);
         let url = format!("postgres://u:secret-pw@127.0.0.1:{port}/db?sslmode=disable");
         let started = std::time::Instant::now();
         let mut all = args.clone();
@@ -258,6 +262,25 @@ fn a_named_pipe_is_refused_without_waiting_for_a_writer() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let (ok, _, err) = common::eventscope(&["streams", &fifo.display().to_string()]);
     assert!(!ok && err.lines().count() == 1 && err.contains("named pipe"), "{err}");
+    // The files a command reads besides the store: a pipe or a device there is refused too.
+    let db = TestDb::new(Backend::Sqlite, "pipes");
+    db.write_workshop();
+    let pipe = fifo.display().to_string();
+    let layout_pipe = dir.path().join("layout.json");
+    assert!(std::process::Command::new("mkfifo").arg(&layout_pipe).status().unwrap().success());
+    let layout_pipe = layout_pipe.display().to_string();
+    for args in [
+        vec!["project", &db.target, "--js", &pipe],
+        vec!["preview", &db.target, "--sql", "/dev/zero"],
+        vec!["state", &db.target, "s", "--fold", &pipe],
+        vec!["streams", &db.target, "--layout", &layout_pipe],
+    ] {
+        let started = std::time::Instant::now();
+        let (ok, out, err) = common::eventscope(&args);
+        assert!(!ok && out.is_empty() && err.lines().count() == 1, "{args:?}: {err}");
+        assert!(err.contains("not a regular file"), "{args:?}: {err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{args:?}");
+    }
 }
 
 /// SQLite stores with odd values: ids stored as INTEGER or REAL, text that is not UTF-8, a view

@@ -293,8 +293,7 @@ fn custom() -> String {
 impl Layout {
     /// Reads a layout file (the JSON the mapping form saves).
     pub fn from_file(path: &std::path::Path) -> Result<Layout, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the layout file {}: {e}", path.display()))?;
+        let text = crate::model::read_user_file(path).map_err(|e| format!("cannot read the layout file: {e}"))?;
         serde_json::from_str(&text).map_err(|e| format!("{} is not a layout file: {e}", path.display()))
     }
 }

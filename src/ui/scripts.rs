@@ -75,9 +75,7 @@ impl WatchedScript {
     pub fn text(&self) -> Result<String, String> {
         match &self.source {
             ScriptSource::Example { source, .. } => Ok((*source).to_owned()),
-            ScriptSource::File(path) => {
-                std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-            }
+            ScriptSource::File(path) => crate::model::read_user_file(path),
         }
     }
 

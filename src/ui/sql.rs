@@ -229,13 +229,16 @@ impl SqlPanel {
             return;
         };
         let written = match self.dialog_purpose.take() {
-            Some(DialogPurpose::OpenSql) => match std::fs::read_to_string(&path) {
+            Some(DialogPurpose::OpenSql) => match crate::model::read_user_file(&path) {
                 Ok(text) => {
                     self.text = text;
                     self.path = path.display().to_string();
                     return;
                 }
-                Err(e) => Err(e),
+                Err(e) => {
+                    self.note = Some(e);
+                    return;
+                }
             },
             Some(DialogPurpose::SaveSql) => std::fs::write(&path, &self.text),
             Some(purpose @ (DialogPurpose::ExportCsv | DialogPurpose::ExportJson)) => {
@@ -311,9 +314,9 @@ impl SqlPanel {
             let path = ui
                 .add(egui::TextEdit::singleline(&mut self.path).hint_text("or a .sql file path").desired_width(180.0));
             if path.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-                match std::fs::read_to_string(self.path.trim()) {
+                match crate::model::read_user_file(std::path::Path::new(self.path.trim())) {
                     Ok(text) => self.text = text,
-                    Err(e) => self.note = Some(format!("cannot read {}: {e}", self.path.trim())),
+                    Err(e) => self.note = Some(e),
                 }
             }
         });
