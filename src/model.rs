@@ -324,6 +324,32 @@ pub fn version_anomalies(versions: impl IntoIterator<Item = Version>) -> Vec<Ver
     checker.anomalies
 }
 
+/// The largest script, SQL or layout file eventscope reads.
+pub const MAX_USER_FILE: u64 = 16 << 20;
+
+/// Reads a text file the user names (a fold, a projection, SQL, a layout): only a regular file
+/// (a named pipe or a device would block or never end), at most [`MAX_USER_FILE`] bytes, UTF-8.
+/// The error says, in words, what is wrong with `path`.
+pub fn read_user_file(path: &std::path::Path) -> Result<String, String> {
+    let shown = path.display();
+    let metadata = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("there is no file at {shown}"),
+        _ => format!("cannot read {shown}: {e}"),
+    })?;
+    if !metadata.is_file() {
+        return Err(format!("{shown} is not a regular file (a directory, named pipe, socket or device)"));
+    }
+    if metadata.len() > MAX_USER_FILE {
+        return Err(format!(
+            "{shown} is {} MB: eventscope reads files of at most {} MB here",
+            metadata.len() >> 20,
+            MAX_USER_FILE >> 20
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| format!("{shown} is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,30 +403,4 @@ mod tests {
         assert_eq!(StreamId::from("order-42-x").category(), "order");
         assert_eq!(StreamId::from("plain").category(), "plain");
     }
-}
-
-/// The largest script, SQL or layout file eventscope reads.
-pub const MAX_USER_FILE: u64 = 16 << 20;
-
-/// Reads a text file the user names (a fold, a projection, SQL, a layout): only a regular file
-/// (a named pipe or a device would block or never end), at most [`MAX_USER_FILE`] bytes, UTF-8.
-/// The error says, in words, what is wrong with `path`.
-pub fn read_user_file(path: &std::path::Path) -> Result<String, String> {
-    let shown = path.display();
-    let metadata = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("there is no file at {shown}"),
-        _ => format!("cannot read {shown}: {e}"),
-    })?;
-    if !metadata.is_file() {
-        return Err(format!("{shown} is not a regular file (a directory, named pipe, socket or device)"));
-    }
-    if metadata.len() > MAX_USER_FILE {
-        return Err(format!(
-            "{shown} is {} MB: eventscope reads files of at most {} MB here",
-            metadata.len() >> 20,
-            MAX_USER_FILE >> 20
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    String::from_utf8(bytes).map_err(|e| format!("{shown} is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
 }
