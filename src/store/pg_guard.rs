@@ -200,29 +200,21 @@ fn visit(key: &str, node: &Value, facts: &mut QueryFacts) -> Result<(), Rejectio
                 return Err(Rejection::Refused("FOR UPDATE / FOR SHARE locks rows".to_owned()));
             }
         }
-        "FuncCall" => {
-            if let Some(name) = qualified(node.get("funcname")) {
-                facts.functions.insert(name);
-            }
-        }
-        "RangeTableSample" => {
-            if let Some(name) = qualified(node.get("method")) {
-                facts.functions.insert(name);
-            }
-        }
-        "AExpr" => {
-            if let Some(name) = qualified(node.get("name")) {
-                facts.operators.insert(name);
-            }
-        }
-        "SubLink" => {
-            if let Some(name) = qualified(node.get("oper_name")) {
-                facts.operators.insert(name);
-            }
-        }
-        "SortBy" => {
-            if let Some(name) = qualified(node.get("use_op")) {
-                facts.operators.insert(name);
+        // Names of functions and operators, each in its own field of its node.
+        "FuncCall" | "RangeTableSample" | "AExpr" | "SubLink" | "SortBy" => {
+            let (field, is_function) = match key {
+                "FuncCall" => ("funcname", true),
+                "RangeTableSample" => ("method", true),
+                "AExpr" => ("name", false),
+                "SubLink" => ("oper_name", false),
+                _ => ("use_op", false),
+            };
+            if let Some(name) = qualified(node.get(field)) {
+                if is_function {
+                    facts.functions.insert(name);
+                } else {
+                    facts.operators.insert(name);
+                }
             }
         }
         // A type cast to (`x::t`, `CAST(x AS t)`, a column of XMLTABLE / JSON_TABLE).
@@ -233,18 +225,11 @@ fn visit(key: &str, node: &Value, facts: &mut QueryFacts) -> Result<(), Rejectio
         }
         // `alias.name`, `(expr).name`: each name after the first may be a function called on
         // what stands before it.
-        "ColumnRef" => {
-            let fields = node.get("fields").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-            for field in fields.iter().skip(1) {
-                if let Some(name) = field.get("node").and_then(|n| n.get("String")).and_then(|s| s.get("sval")) {
-                    facts.field_names.extend(name.as_str().map(str::to_owned));
-                }
-            }
-        }
-        "AIndirection" => {
-            let fields = node.get("indirection").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-            for field in fields {
-                if let Some(name) = field.get("node").and_then(|n| n.get("String")).and_then(|s| s.get("sval")) {
+        "ColumnRef" | "AIndirection" => {
+            let (field, skip) = if key == "ColumnRef" { ("fields", 1) } else { ("indirection", 0) };
+            let names = node.get(field).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            for name in names.iter().skip(skip) {
+                if let Some(name) = name.get("node").and_then(|n| n.get("String")).and_then(|s| s.get("sval")) {
                     facts.field_names.extend(name.as_str().map(str::to_owned));
                 }
             }
