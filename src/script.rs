@@ -474,13 +474,7 @@ mod tests {
             "test.js",
             Limits { memory_bytes: 32 * 1024 * 1024, budget_per_call: Duration::from_millis(100) },
         )?;
-        sandbox.run(
-            |ctx| {
-                let value: rquickjs::Value = eval(ctx, source, "test.js")?;
-                to_json(ctx, value)
-            },
-            "running the script",
-        )
+        run_in(&sandbox, source)
     }
 
     #[test]

@@ -493,6 +493,15 @@ impl SortKey {
     }
 }
 
+/// Binds a cursor value compared with `key`, cast to the key's type where it needs one.
+fn bind_key(sql: &mut Sql, key: &SortKey, value: &Cell) -> String {
+    let p = sql.bind(Param::from(value));
+    match key.cast {
+        Some(cast) => format!("CAST({p} AS {cast})"),
+        None => p,
+    }
+}
+
 /// Where NULLs sort: first on SQLite, last on PostgreSQL (ascending), as their indexes do.
 fn nulls_high(d: Dialect) -> bool {
     d == Dialect::Postgres
@@ -572,17 +581,7 @@ fn keyset_after(sql: &mut Sql, keys: &[SortKey], cursor: &[Cell], forward: bool,
     // leading keys serves as a range (the page costs the same wherever it starts), plus, where
     // NULLs come after the cursor, the rows whose first differing key is NULL.
     if !cursor.is_empty() && cursor.iter().all(|c| *c != Cell::Null) && keys.len() == cursor.len() {
-        let values: Vec<String> = keys
-            .iter()
-            .zip(cursor)
-            .map(|(key, value)| {
-                let p = sql.bind(Param::from(value));
-                match key.cast {
-                    Some(cast) => format!("CAST({p} AS {cast})"),
-                    None => p,
-                }
-            })
-            .collect();
+        let values: Vec<String> = keys.iter().zip(cursor).map(|(key, value)| bind_key(sql, key, value)).collect();
         let columns: Vec<&str> = keys.iter().map(|k| k.order.as_str()).collect();
         let op = match (forward, inclusive) {
             (true, false) => ">",
@@ -607,11 +606,7 @@ fn keyset_after(sql: &mut Sql, keys: &[SortKey], cursor: &[Cell], forward: bool,
         let (after, equal) = match value {
             Cell::Null => ((nulls_first).then(|| format!("{k} IS NOT NULL")), format!("{k} IS NULL")),
             value => {
-                let p = sql.bind(Param::from(value));
-                let p = match key.cast {
-                    Some(cast) => format!("CAST({p} AS {cast})"),
-                    None => p,
-                };
+                let p = bind_key(sql, key, value);
                 let or_null = if nulls_first { String::new() } else { format!(" OR {k} IS NULL") };
                 (Some(format!("{k} {op} {p}{or_null}")), format!("{k} = {p}"))
             }
@@ -636,11 +631,7 @@ fn keyset_group(sql: &mut Sql, keys: &[SortKey], cursor: &[Cell], group: usize) 
     let nulls_first = !nulls_high(sql.dialect);
     let mut conditions = Vec::new();
     for (i, (key, value)) in keys.iter().zip(cursor).enumerate().take(group + 1) {
-        let p = sql.bind(Param::from(value));
-        let p = match key.cast {
-            Some(cast) => format!("CAST({p} AS {cast})"),
-            None => p,
-        };
+        let p = bind_key(sql, key, value);
         let k = &key.order;
         conditions.push(if i < group {
             format!("{k} = {p}")
