@@ -425,9 +425,14 @@ fn yaml_scalar(text: String, style: yaml_rust2::scanner::TScalarStyle, tag: Opti
             serde_json::Number::from_f64(i as f64).map_or(Value::String(text), Value::Number)
         }
         Yaml::Integer(i) => Value::from(i),
-        Yaml::Real(r) => {
-            r.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::String(r), Value::Number)
-        }
+        // A real that is also a JSON number keeps its digits (`1e400`, 20-digit integers); YAML's
+        // own spellings (`.inf`, `+1.5`, `1.`) go through f64.
+        Yaml::Real(r) => match serde_json::from_str::<serde_json::Number>(&r) {
+            Ok(exact) => Value::Number(exact),
+            Err(_) => {
+                r.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::String(r), Value::Number)
+            }
+        },
         Yaml::Boolean(b) => Value::Bool(b),
         Yaml::Null => Value::Null,
         _ => Value::String(text),
