@@ -75,27 +75,43 @@ fn scaled_epoch(number: &str) -> String {
 }
 
 /// The time column as a timestamp (PostgreSQL) or as epoch seconds (SQLite, whose times are text
-/// or numbers whatever the column declares).
-fn time_value(d: Dialect, c: &ColumnRef) -> String {
+/// or numbers whatever the column declares). A PostgreSQL text that is not a time is NULL, so
+/// that one such row does not fail the query (the window shows it marked, with its text).
+fn time_value(layout: &Layout, d: Dialect, c: &ColumnRef) -> String {
     let column = col(c);
     match (d, c.kind) {
         (Dialect::Postgres, ColumnKind::TimestampTz) => column,
         (Dialect::Postgres, ColumnKind::Timestamp) => format!("({column} AT TIME ZONE 'UTC')"),
         (Dialect::Postgres, ColumnKind::Integer) => format!("to_timestamp({})", scaled_epoch(&column)),
-        (Dialect::Postgres, _) => format!("CAST({column} AS timestamptz)"),
+        (Dialect::Postgres, _) => {
+            let text = format!("CAST({column} AS TEXT)");
+            // PostgreSQL 16 asks the type itself; before it, only ISO 8601 texts are read (a
+            // date out of range, such as February 30, still fails there).
+            let readable = if layout.server.input_checks {
+                format!("pg_input_is_valid({text}, 'timestamptz')")
+            } else {
+                let date = "\\d{4}-((0[13578]|1[02])-(0[1-9]|[12]\\d|3[01])|(0[469]|11)-(0[1-9]|[12]\\d|30)|02-(0[1-9]|1\\d|2\\d))";
+                let time = "([ T]([01]\\d|2[0-3]):[0-5]\\d(:[0-5]\\d(\\.\\d+)?)?)?";
+                let zone = "(Z|z|[+-]\\d{2}(:?\\d{2})?)?";
+                format!("{text} ~ '^\\s*{date}{time}\\s*{zone}\\s*$'")
+            };
+            format!("(CASE WHEN {readable} THEN CAST({text} AS timestamptz) END)")
+        }
+        // SQLite reads `2026-02-30` as March 2: a date that does not come back as written is
+        // not a time (as the window shows it).
         (Dialect::Sqlite, _) => format!(
             "(CASE WHEN typeof({column}) IN ('integer', 'real') THEN {} \
-             ELSE (julianday({column}) - 2440587.5) * 86400.0 END)",
+             WHEN date({column}) = substr(ltrim({column}), 1, 10) THEN (julianday({column}) - 2440587.5) * 86400.0 END)",
             scaled_epoch(&column)
         ),
     }
 }
 
 /// Epoch seconds of the time column.
-fn epoch_seconds(d: Dialect, c: &ColumnRef) -> String {
+fn epoch_seconds(layout: &Layout, d: Dialect, c: &ColumnRef) -> String {
     match d {
-        Dialect::Postgres => format!("CAST(extract(epoch from {}) AS DOUBLE PRECISION)", time_value(d, c)),
-        Dialect::Sqlite => time_value(d, c),
+        Dialect::Postgres => format!("CAST(extract(epoch from {}) AS DOUBLE PRECISION)", time_value(layout, d, c)),
+        Dialect::Sqlite => time_value(layout, d, c),
     }
 }
 
@@ -106,10 +122,25 @@ fn time_param(d: Dialect, t: DateTime<Utc>) -> Param {
     }
 }
 
-/// A PostgreSQL metadata column as `jsonb`; NULL for a row whose value does not start like a
-/// JSON object (XML, binary), so that one such row does not make the whole query fail.
-fn pg_meta_jsonb(column: &ColumnRef) -> String {
+/// A PostgreSQL metadata column as `jsonb`; NULL for a row whose value is not a JSON object
+/// PostgreSQL can read (XML, binary, text that only starts like JSON, nesting deeper than the
+/// server's stack allows), so that one such row does not make the whole query fail; the window
+/// shows those rows' metadata as undecodable, with the reason.
+fn pg_meta_jsonb(layout: &Layout, column: &ColumnRef) -> String {
+    /// At most this many brackets: PostgreSQL's parser recurses per level, and 10,000 levels fit
+    /// its default 2 MB stack (100,000 fail the query with "stack depth limit exceeded").
+    const MAX_BRACKETS: usize = 10_000;
     let c = col(column);
+    let shallow = |text: &str| format!("length({text}) - length(translate({text}, '{{[', '')) <= {MAX_BRACKETS}");
+    let valid = |text: &str| {
+        if layout.server.input_checks {
+            format!(" AND pg_input_is_valid({text}, 'jsonb')")
+        } else {
+            // Before PostgreSQL 16 nothing reads a text as JSON without failing on a bad one:
+            // a text that starts and ends like an object is taken to be one.
+            format!(" AND right(rtrim({text}, E' \\t\\r\\n'), 1) = '}}'")
+        }
+    };
     match column.kind {
         ColumnKind::Json => format!("CAST({c} AS jsonb)"),
         ColumnKind::Bytes => {
@@ -117,7 +148,14 @@ fn pg_meta_jsonb(column: &ColumnRef) -> String {
                 "(CASE WHEN substring({c} FROM 1 FOR 1) = '\\x7b'::bytea THEN convert_from({c}, 'UTF8')::jsonb END)"
             )
         }
-        _ => format!("(CASE WHEN left(ltrim(CAST({c} AS TEXT), E' \\t\\r\\n'), 1) = '{{' THEN CAST({c} AS jsonb) END)"),
+        _ => {
+            let text = format!("CAST({c} AS TEXT)");
+            format!(
+                "(CASE WHEN left(ltrim({text}, E' \\t\\r\\n'), 1) = '{{' AND {}{} THEN CAST({text} AS jsonb) END)",
+                shallow(&text),
+                valid(&text)
+            )
+        }
     }
 }
 
@@ -134,7 +172,7 @@ fn meta_expr(sql: &mut Sql, layout: &Layout, key: &str) -> Result<String, AuditE
             let k = sql.bind(Param::Text(key.to_owned()));
             match m.kind {
                 ColumnKind::Json => format!("({column} ->> CAST({k} AS TEXT))"),
-                _ => format!("({} ->> CAST({k} AS TEXT))", pg_meta_jsonb(m)),
+                _ => format!("({} ->> CAST({k} AS TEXT))", pg_meta_jsonb(layout, m)),
             }
         }
         // A quoted JSON path for ordinary keys (fast); a key with quotes or backslashes, which a
@@ -172,8 +210,8 @@ fn conditions(
     if filter.since.is_some() || filter.until.is_some() {
         let t = c.recorded_at.as_ref().ok_or(AuditError::Missing("recorded-at", "time"))?;
         let value = match d {
-            Dialect::Postgres => time_value(d, t),
-            Dialect::Sqlite => epoch_seconds(d, t),
+            Dialect::Postgres => time_value(layout, d, t),
+            Dialect::Sqlite => epoch_seconds(layout, d, t),
         };
         if let Some(since) = filter.since {
             let p = sql.bind(time_param(d, since));
@@ -326,7 +364,7 @@ impl Store {
         let t = self.layout.columns.recorded_at.as_ref().ok_or(AuditError::Missing("recorded-at", "time"))?;
         let mut sql = self.sql();
         let conditions = conditions(&mut sql, &self.layout, filter, true)?;
-        let e = epoch_seconds(self.dialect(), t);
+        let e = epoch_seconds(&self.layout, self.dialect(), t);
         select(&mut sql, &self.layout, &format!("MIN({e}), MAX({e})"), &conditions, "");
         let rows = self.fetch(&sql).await?;
         let at = |cell: Option<&Cell>| {
@@ -347,7 +385,7 @@ impl Store {
         let mut sql = self.sql();
         let conditions = conditions(&mut sql, &self.layout, filter, true)?;
         let p = sql.bind(Param::Int(size));
-        let e = epoch_seconds(self.dialect(), t);
+        let e = epoch_seconds(&self.layout, self.dialect(), t);
         let bucket = match self.dialect() {
             Dialect::Postgres => format!("CAST(floor({e} / {p}) AS BIGINT)"),
             Dialect::Sqlite => format!("CAST({e} / {p} AS INTEGER)"),
@@ -400,7 +438,7 @@ impl Store {
         let table = query::from_sql(&self.layout);
         sql.text = match self.dialect() {
             Dialect::Postgres => {
-                let as_json = pg_meta_jsonb(m);
+                let as_json = pg_meta_jsonb(&self.layout, m);
                 format!(
                     "SELECT DISTINCT k FROM (SELECT {as_json} AS m FROM {table} ORDER BY {order} LIMIT {limit}) s, \
                      LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(s.m) = 'object' THEN s.m ELSE '{{}}'::jsonb END) k ORDER BY 1"
@@ -587,6 +625,7 @@ mod tests {
             recorded_at: None,
             aggregate_type: None,
             archived: false,
+            anomalies: Vec::new(),
         };
         assert_eq!(csv_line(&event), "7,,s,1,T,u,\"{\"\"a\"\":\"\"x,y\"\"}\",\"{\"\"actor\"\":\"\"u\"\"}\"\n");
     }

@@ -579,6 +579,7 @@ impl DemoEvent {
             recorded_at: Some(self.recorded_at),
             aggregate_type: Some(self.aggregate_type.to_owned()),
             archived: false,
+            anomalies: Vec::new(),
         }
     }
 }

@@ -197,6 +197,82 @@ pub struct Event {
     pub aggregate_type: Option<String>,
     /// The store marks the event archived (it stays listed, marked as such).
     pub archived: bool,
+    /// What is odd about how the store holds this event (it is listed all the same).
+    pub anomalies: Vec<RowAnomaly>,
+}
+
+/// Something odd about how the store holds one event. The event is still listed and shown, with
+/// this said next to it, so that no row of a store is ever silently dropped or misread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowAnomaly {
+    /// The version column is NULL (the event is shown as version 0).
+    NoVersion,
+    /// The version column holds something that is not a whole number: the value as stored.
+    UnreadableVersion(String),
+    /// The stream id is NULL (the stream is listed as ``).
+    NoStreamId,
+    /// The stream id is bytes that are not UTF-8 text (shown with `\xHH` escapes).
+    StreamIdNotText,
+    /// The event type is bytes that are not UTF-8 text (shown with `\xHH` escapes).
+    EventTypeNotText,
+    /// The time column holds something that is not a time: the value as stored.
+    UnreadableTime(String),
+}
+
+impl fmt::Display for RowAnomaly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowAnomaly::NoVersion => f.write_str("the version is NULL in the store (shown as 0)"),
+            RowAnomaly::UnreadableVersion(v) => write!(f, "the version `{v}` is not a whole number (shown as 0)"),
+            RowAnomaly::NoStreamId => f.write_str("the stream id is NULL in the store"),
+            RowAnomaly::StreamIdNotText => {
+                f.write_str("the stream id is not UTF-8 text (its bytes that are not are shown as \\xHH)")
+            }
+            RowAnomaly::EventTypeNotText => {
+                f.write_str("the event type is not UTF-8 text (its bytes that are not are shown as \\xHH)")
+            }
+            RowAnomaly::UnreadableTime(t) => write!(f, "the recorded time `{t}` is not a time"),
+        }
+    }
+}
+
+/// Bytes as text that keeps them all: UTF-8 runs as they are, every other byte as `\xHH`. Ids
+/// and names read this way can be asked for again ([`unescape_bytes`]).
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            text.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    text
+}
+
+/// The bytes behind [`escape_bytes`]'s text, when it holds an escape that stands for a byte
+/// that is not UTF-8 (`None` for plain text).
+pub fn unescape_bytes(text: &str) -> Option<Vec<u8>> {
+    if !text.contains("\\x") {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    let mut escaped = false;
+    while !rest.is_empty() {
+        let hex = rest.strip_prefix(b"\\x").and_then(|h| h.get(..2)).and_then(|h| std::str::from_utf8(h).ok());
+        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(b) if b >= 0x80 => {
+                bytes.push(b);
+                rest = &rest[4..];
+                escaped = true;
+            }
+            _ => {
+                bytes.push(rest[0]);
+                rest = &rest[1..];
+            }
+        }
+    }
+    escaped.then_some(bytes)
 }
 
 impl Event {
@@ -220,7 +296,7 @@ impl Event {
 
     /// The event as the JSON object the command line prints.
     pub fn to_output_json(&self) -> Value {
-        json!({
+        let mut out = json!({
             "stream": self.stream.0,
             "version": self.version,
             "position": self.position,
@@ -229,7 +305,11 @@ impl Event {
             "metadata": self.metadata.as_ref().map(Payload::to_output_json),
             "recorded_at": self.recorded_at.map(format_time),
             "archived": self.archived,
-        })
+        });
+        if !self.anomalies.is_empty() {
+            out["anomalies"] = self.anomalies.iter().map(ToString::to_string).collect();
+        }
+        out
     }
 }
 

@@ -394,3 +394,44 @@ fn time_filters_read_epoch_numbers_as_the_window_shows_them() {
         block_on(store.close());
     }
 }
+
+/// One row whose metadata nests 100,000 deep, starts like JSON and is not, or whose time is not
+/// a time (text PostgreSQL cannot read as one) is skipped by the filters that need the value,
+/// never fails them; the rows themselves are listed, their oddity marked.
+#[test]
+fn one_unreadable_row_never_fails_the_filters() {
+    for backend in backends() {
+        let db = TestDb::new(backend, "audit_unreadable_rows");
+        let deep = format!("{}1{}", "{\"a\":".repeat(100_000), "}".repeat(100_000));
+        db.exec(&format!(
+            "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, payload TEXT NOT NULL, metadata TEXT, recorded_at TEXT, position INTEGER);
+             INSERT INTO events VALUES ('s-1', 1, 'A', '{{}}', '{{\"user\": \"ada\"}}', '2026-03-02 10:00:00', 1),
+               ('s-1', 2, 'B', '{{}}', '{deep}', 'garbage', 2),
+               ('s-1', 3, 'C', '{{}}', '{{oops', '2026-02-30 10:00:00', 3),
+               ('s-1', 4, 'D', '{{}}', 'plain words', '2026-03-02T11:00:00Z', 4);"
+        ));
+        let store = db.open();
+        let all = audit_all(&store, &AuditFilter::default(), true);
+        assert_eq!(positions(&all), [1, 2, 3, 4], "{backend:?}");
+        assert!(
+            matches!(&all[1].anomalies[..], [eventscope::model::RowAnomaly::UnreadableTime(t)] if t == "garbage"),
+            "{backend:?}: {:?}",
+            all[1].anomalies
+        );
+        let by_user = AuditFilter { meta: vec![("user".into(), "ada".into())], ..AuditFilter::default() };
+        assert_eq!(positions(&audit_all(&store, &by_user, true)), [1], "{backend:?}");
+        assert_eq!(block_on(store.audit_count(&by_user)).expect("count"), 1, "{backend:?}");
+        let day = AuditFilter {
+            since: Some("2026-03-02T00:00:00Z".parse().unwrap()),
+            until: Some("2026-03-03T00:00:00Z".parse().unwrap()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(positions(&audit_all(&store, &day, true)), [1, 4], "{backend:?}");
+        let histogram = block_on(store.audit_histogram(&AuditFilter::default(), 10)).expect("histogram");
+        assert_eq!(histogram.buckets.iter().map(|(_, n)| n).sum::<i64>(), 2, "{backend:?}");
+        let actors = block_on(store.audit_actors(&AuditFilter::default())).expect("actors");
+        assert!(actors.iter().any(|a| a.actor == "ada"), "{backend:?} {actors:?}");
+        assert_eq!(block_on(store.audit_metadata_keys(100)).expect("keys"), ["user"], "{backend:?}");
+        block_on(store.close());
+    }
+}

@@ -289,10 +289,14 @@ fn a_named_pipe_is_refused_without_waiting_for_a_writer() {
 fn odd_sqlite_values_are_listed_opened_and_kept() {
     let db = TestDb::new(Backend::Sqlite, "oddvalues");
     db.exec(
-        "CREATE TABLE events (aggregate_id, version INTEGER, event_type TEXT, payload);
-         INSERT INTO events VALUES (42, 1, 'E', '{\"n\": 1}'), (42, 2, 'E', '{\"n\": 2}'), (4.5, 1, 'E', '{\"n\": 3}'),
-           ('École-7', 1, 'E', '{\"n\": 4}'), ('text', 1, 'E', CAST(x'7b226e223a2035ff7d' AS TEXT)),
-           (CAST(x'6964ff' AS TEXT), 1, 'E', '{\"n\": 6}');
+        "CREATE TABLE events (aggregate_id, version INTEGER, event_type TEXT, payload, recorded_at);
+         INSERT INTO events VALUES (42, 1, 'E', '{\"n\": 1}', NULL), (42, 2, 'E', '{\"n\": 2}', NULL),
+           (4.5, 1, 'E', '{\"n\": 3}', NULL),
+           ('École-7', 1, 'E', '{\"n\": 4}', NULL), ('text', 1, 'E', CAST(x'7b226e223a2035ff7d' AS TEXT), NULL),
+           (CAST(x'6964ff' AS TEXT), 1, CAST(x'45ff' AS TEXT), '{\"n\": 6}', 'yesterday'),
+           (x'626c6f62', 1, 'E', '{\"n\": 7}', NULL), (x'ff00', 1, 'E', '{\"n\": 8}', NULL),
+           (NULL, 1, 'E', '{\"n\": 9}', NULL), ('nover', NULL, 'E', '{\"n\": 10}', NULL),
+           ('big', 1, 'E', '{\"n\": 11, \"huge\": 18446744073709551616123, \"far\": 1e400}', NULL);
          CREATE TABLE gone (x); CREATE VIEW broken AS SELECT x FROM gone; DROP TABLE gone;",
     );
     let store = db.open();
@@ -308,12 +312,31 @@ fn odd_sqlite_values_are_listed_opened_and_kept() {
         }
         assert!(listed.len() < 20, "paging does not end: {listed:?}");
     }
-    assert_eq!(listed.len(), 5, "{listed:?}");
-    assert!(listed.iter().all(|id| !id.is_empty()), "{listed:?}");
-    assert!(listed.contains(&"id\u{fffd}".to_owned()), "a non-UTF-8 id shows what it can: {listed:?}");
-    // Ids stored as numbers open like any other.
+    assert_eq!(listed.len(), 10, "{listed:?}");
+    for id in ["id\\xff", "blob", "\\xff\0", "", "42", "4.5"] {
+        assert!(listed.contains(&id.to_owned()), "{id:?} in {listed:?}");
+    }
+    // Ids stored as numbers, bytes, text that is not UTF-8, or NULL open like any other, and
+    // say what is odd about them.
     assert_eq!(whole_stream(&store, "42", 10).len(), 2);
     assert_eq!(whole_stream(&store, "4.5", 10).len(), 1);
+    assert_eq!(whole_stream(&store, "blob", 10).len(), 1);
+    let odd_id = whole_stream(&store, "id\\xff", 10);
+    assert_eq!(odd_id.len(), 1);
+    assert_eq!(odd_id[0].event_type, "E\\xff");
+    use eventscope::model::RowAnomaly;
+    assert_eq!(
+        odd_id[0].anomalies,
+        [RowAnomaly::StreamIdNotText, RowAnomaly::EventTypeNotText, RowAnomaly::UnreadableTime("yesterday".into())]
+    );
+    assert_eq!(whole_stream(&store, "\\xff\0", 10)[0].anomalies, [RowAnomaly::StreamIdNotText]);
+    assert_eq!(whole_stream(&store, "", 10)[0].anomalies, [RowAnomaly::NoStreamId]);
+    assert_eq!(whole_stream(&store, "nover", 10)[0].anomalies, [RowAnomaly::NoVersion]);
+    assert!(whole_stream(&store, "id", 10).is_empty() && whole_stream(&store, "\\xf", 10).is_empty());
+    // Numbers keep their digits.
+    let big = whole_stream(&store, "big", 10);
+    let text = big[0].to_output_json().to_string();
+    assert!(text.contains("18446744073709551616123") && text.contains("1e+400"), "{text}");
     // A payload that is not UTF-8 keeps its bytes and says why it is not shown.
     let odd = whole_stream(&store, "text", 10);
     match &odd[0].payload {
@@ -364,5 +387,35 @@ fn search_folds_case_by_unicode_on_postgres_too() {
         let query = eventscope::store::query::StreamQuery { search: search.into(), limit: 10, ..Default::default() };
         assert_eq!(block_on(store.list_streams(&query)).unwrap().streams.len(), 1, "{search}");
     }
+    block_on(store.close());
+}
+
+/// PostgreSQL rows with a NULL stream id or version, a time that is not a time, and numbers
+/// beyond 64 bits: each listed, opened and marked, the digits kept.
+#[test]
+fn odd_postgres_rows_are_listed_opened_and_marked() {
+    if !common::postgres_available() {
+        return;
+    }
+    use eventscope::model::RowAnomaly;
+    let db = TestDb::new(Backend::Postgres, "oddrows");
+    db.exec(
+        "CREATE TABLE events (aggregate_id TEXT, version INTEGER, event_type TEXT, payload TEXT, recorded_at TEXT);
+         INSERT INTO events VALUES (NULL, 1, 'E', '{\"n\": 1}', NULL), ('nover', NULL, 'E', '{\"n\": 2}', NULL),
+           ('late', 1, 'E', '{\"n\": 3}', 'garbage'),
+           ('big', 1, 'E', '{\"n\": 4, \"huge\": 18446744073709551616123}', '2026-03-02 10:00:00');",
+    );
+    let store = db.open();
+    let listed =
+        block_on(store.list_streams(&eventscope::store::query::StreamQuery { limit: 10, ..Default::default() }))
+            .unwrap()
+            .streams;
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert_eq!(whole_stream(&store, "", 10)[0].anomalies, [RowAnomaly::NoStreamId]);
+    assert_eq!(whole_stream(&store, "nover", 10)[0].anomalies, [RowAnomaly::NoVersion]);
+    assert_eq!(whole_stream(&store, "late", 10)[0].anomalies, [RowAnomaly::UnreadableTime("garbage".into())]);
+    let big = whole_stream(&store, "big", 10)[0].to_output_json().to_string();
+    assert!(big.contains("18446744073709551616123"), "{big}");
+    assert_eq!(seen(&whole_log(&store, true, 2)), exactly_once(4));
     block_on(store.close());
 }

@@ -453,6 +453,7 @@ fn synthetic_order_stream(events: usize) -> Vec<Event> {
                 recorded_at: Some(start + chrono::Duration::seconds(v)),
                 aggregate_type: Some("Order".to_owned()),
                 archived: false,
+                anomalies: Vec::new(),
             }
         })
         .collect()

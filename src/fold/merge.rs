@@ -106,6 +106,7 @@ mod tests {
             recorded_at: None,
             aggregate_type: None,
             archived: false,
+            anomalies: Vec::new(),
         }
     }
 

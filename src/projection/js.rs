@@ -424,6 +424,7 @@ mod tests {
             recorded_at: None,
             aggregate_type: Some(aggregate_type.into()),
             archived: false,
+            anomalies: Vec::new(),
         }
     }
 

@@ -103,6 +103,16 @@ impl Cell {
         }
     }
 
+    /// The value as the text of an id or a name: text as it is, numbers printed, bytes (or text
+    /// that is not UTF-8) kept whole with `\xHH` escapes ([`crate::model::escape_bytes`]), so
+    /// the id can be asked for again; NULL is empty.
+    pub fn to_id_text(&self) -> String {
+        match self {
+            Cell::Bytes(b) | Cell::InvalidText(b) => crate::model::escape_bytes(b),
+            other => other.as_text().unwrap_or_default(),
+        }
+    }
+
     /// The bytes of a payload-like value (text or blob); `None` for NULL.
     pub fn into_bytes(self) -> Option<Vec<u8>> {
         match self {

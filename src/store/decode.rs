@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use super::cell::{Cell, parse_time};
 use super::layout::{Codec, Layout};
-use crate::model::{Event, MAX_DEPTH, Payload, StreamId, WALK_DEPTH, parse_json, too_deep};
+use crate::model::{Event, MAX_DEPTH, Payload, RowAnomaly, StreamId, WALK_DEPTH, parse_json, too_deep};
 
 /// Builds an event from the cells of `query::event_columns`, decoding what the layout encodes.
 pub fn event_from_row(layout: &Layout, row: Vec<Cell>, cipher_key: Option<&[u8]>) -> Event {
@@ -30,19 +30,39 @@ pub fn event_from_row(layout: &Layout, row: Vec<Cell>, cipher_key: Option<&[u8]>
     let (stream, version, event_type, payload, metadata, time, position, aggregate_type, archived) =
         (take(), take(), take(), take(), take(), take(), take(), take(), take());
     let extra: Vec<(String, Cell)> = layout.columns.metadata_columns.iter().map(|(k, _)| (k.clone(), take())).collect();
+    let mut anomalies = Vec::new();
+    match &stream {
+        Cell::Null => anomalies.push(RowAnomaly::NoStreamId),
+        Cell::InvalidText(_) => anomalies.push(RowAnomaly::StreamIdNotText),
+        Cell::Bytes(b) if std::str::from_utf8(b).is_err() => anomalies.push(RowAnomaly::StreamIdNotText),
+        _ => {}
+    }
+    match (&version, version.as_i64()) {
+        (_, Some(_)) => {}
+        (Cell::Null, None) => anomalies.push(RowAnomaly::NoVersion),
+        (other, None) => anomalies.push(RowAnomaly::UnreadableVersion(other.to_id_text())),
+    }
+    if matches!(event_type, Cell::InvalidText(_)) {
+        anomalies.push(RowAnomaly::EventTypeNotText);
+    }
+    let recorded_at = time.as_time();
+    if recorded_at.is_none() && time != Cell::Null {
+        anomalies.push(RowAnomaly::UnreadableTime(time.to_id_text()));
+    }
     let mut event = Event {
-        stream: StreamId(stream.as_text_lossy().unwrap_or_default()),
+        stream: StreamId(stream.to_id_text()),
         version: version.as_i64().unwrap_or(0),
         position: position.as_i64(),
-        event_type: event_type.as_text().unwrap_or_default(),
+        event_type: event_type.to_id_text(),
         payload: match payload.into_bytes() {
             Some(bytes) => decode_bytes(bytes, layout.codec, cipher_key),
             None => Payload::Undecodable { bytes: Vec::new(), reason: "the payload is NULL".to_owned() },
         },
         metadata: metadata.into_bytes().map(|b| decode_bytes(b, layout.codec, cipher_key)),
-        recorded_at: time.as_time(),
+        recorded_at,
         aggregate_type: aggregate_type.as_text(),
         archived: archived.as_i64().is_some_and(|a| a != 0),
+        anomalies,
     };
     merge_metadata_columns(&mut event, extra);
     match layout.codec {
@@ -809,6 +829,7 @@ mod tests {
             recorded_at: None,
             aggregate_type: None,
             archived: false,
+            anomalies: Vec::new(),
         };
         merge_metadata_columns(&mut event, vec![("correlation".to_owned(), Cell::Text(deep.clone()))]);
         assert_eq!(event.metadata, Some(Payload::Json(json!({"correlation": deep}))));

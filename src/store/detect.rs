@@ -60,6 +60,7 @@ fn layout(name: String, description: String, library: &str, table: &CatalogTable
         codec: Default::default(),
         snapshots: None,
         row_key: Default::default(),
+        server: Default::default(),
     }
 }
 
@@ -412,5 +413,6 @@ fn article(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
         codec: Default::default(),
         snapshots,
         row_key: Default::default(),
+        server: Default::default(),
     })
 }

@@ -270,6 +270,17 @@ pub struct Layout {
     /// opening, never saved in a layout file).
     #[serde(skip)]
     pub row_key: RowKey,
+    /// What the server can do that queries may use (found out on opening, never saved).
+    #[serde(skip)]
+    pub server: ServerFeatures,
+}
+
+/// What the database server behind a store can do that eventscope's queries may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerFeatures {
+    /// PostgreSQL 16 or later: `pg_input_is_valid` says whether a text reads as a type without
+    /// failing the query, so that one unreadable row is skipped rather than failing them all.
+    pub input_checks: bool,
 }
 
 /// The storage's own identity of a row of the layout's main table, used as the last key of

@@ -418,6 +418,7 @@ impl Store {
             }
         }
         layout.row_key = row_key(&backend, &layout).await;
+        layout.server = server_features(&backend).await;
         Ok(Store { backend, target, layout, layouts, role, cipher_key: Default::default() })
     }
 
@@ -662,7 +663,7 @@ impl Store {
             let mut cells = row.into_iter();
             let mut take = || cells.next().unwrap_or(Cell::Null);
             let (id, events, first, last, time, key, raw) = (take(), take(), take(), take(), take(), take(), take());
-            let stream = StreamId(id.as_text_lossy().unwrap_or_default());
+            let stream = StreamId(id.to_id_text());
             next = Some(StreamCursor { key, stream: stream.0.clone(), raw });
             streams.push(StreamSummary {
                 stream,
@@ -812,6 +813,18 @@ impl Store {
 }
 
 /// How the layout's main table tells its rows apart: SQLite's rowid for a table that has one,
+/// What the server can do (nothing special for SQLite, or when the server does not say).
+async fn server_features(backend: &Backend) -> layout::ServerFeatures {
+    match backend {
+        Backend::Sqlite(_) => layout::ServerFeatures::default(),
+        Backend::Postgres(b) => {
+            let rows = b.fetch("SELECT CAST(current_setting('server_version_num') AS integer)", &[]).await;
+            let version = rows.ok().and_then(|r| r.first().and_then(|r| r.first()).and_then(Cell::as_i64)).unwrap_or(0);
+            layout::ServerFeatures { input_checks: version >= 160_000 }
+        }
+    }
+}
+
 /// PostgreSQL's `(tableoid, ctid)` for a table, partitioned table or materialized view; none
 /// for a view (or when the catalog cannot say).
 async fn row_key(backend: &Backend, layout: &Layout) -> layout::RowKey {

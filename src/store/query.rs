@@ -174,22 +174,42 @@ pub(crate) fn stream_matches(sql: &mut Sql, layout: &Layout, id: &str) -> Option
     }
     Some(match &layout.columns.stream {
         StreamKey::Column(c) if d == Dialect::Sqlite => {
-            // SQLite keeps each value's own type: an id stored as INTEGER or REAL is asked for
-            // as one too (an IN list, so the index still serves).
-            let mut candidates = vec![sql.bind(Param::Text(id.to_owned()))];
+            // SQLite keeps each value's own type: the id may be stored as text, as a BLOB (or
+            // text that is not UTF-8, listed with `\xHH` escapes), as an INTEGER or REAL, or be
+            // NULL (listed as ``). The first of those forms the store holds is asked for, as one
+            // value, so that the index serves the equality and the order (an IN list would sort).
+            let mut candidates = vec![Param::Text(id.to_owned())];
+            if let Some(bytes) = crate::model::unescape_bytes(id) {
+                candidates.push(Param::TextBytes(bytes.clone()));
+                candidates.push(Param::Bytes(bytes));
+            }
+            candidates.push(Param::Bytes(id.as_bytes().to_vec()));
             if let Ok(int) = id.parse::<i64>() {
-                candidates.push(sql.bind(Param::Int(int)));
+                candidates.push(Param::Int(int));
             }
             if let Ok(real) = id.parse::<f64>()
                 && real.is_finite()
                 && id.contains(['.', 'e', 'E'])
             {
-                candidates.push(sql.bind(Param::Float(real)));
+                candidates.push(Param::Float(real));
             }
-            match candidates.as_slice() {
-                [only] => format!("{} = {only}", col(c)),
-                many => format!("{} IN ({})", col(c), many.join(", ")),
+            let (column, from) = (col(c), from_sql(layout));
+            let mut case = String::from("CASE");
+            for candidate in candidates {
+                let p = sql.bind(candidate);
+                case.push_str(&format!(" WHEN EXISTS (SELECT 1 FROM {from} WHERE {column} = {p}) THEN {p}"));
             }
+            if id.is_empty() {
+                case.push_str(&format!(" WHEN EXISTS (SELECT 1 FROM {from} WHERE {column} IS NULL) THEN NULL END"));
+                format!("{column} IS ({case})")
+            } else {
+                format!("{column} = ({case} END)")
+            }
+        }
+        StreamKey::Column(c) if id.is_empty() => {
+            // A NULL id is listed as ``.
+            let p = sql.bind(Param::Text(String::new()));
+            format!("({} = {} OR {} IS NULL)", col(c), param_as(d, c, p), col(c))
         }
         StreamKey::Column(c) => {
             let p = sql.bind(Param::Text(id.to_owned()));
@@ -230,6 +250,14 @@ fn id_fits(d: Dialect, c: &ColumnRef, id: &str) -> bool {
 /// value of its column where known (SQLite orders an INTEGER id before any TEXT one).
 fn stream_after(sql: &mut Sql, layout: &Layout, id: &str, raw: &Cell, op: &str) -> String {
     let d = sql.dialect;
+    if *raw == Cell::Null {
+        // A NULL id sorts first on SQLite and last on PostgreSQL (ascending).
+        let s = stream_order(d, layout);
+        return match (d, op) {
+            (Dialect::Sqlite, ">") | (Dialect::Postgres, "<") => format!("{s} IS NOT NULL"),
+            _ => "1 = 0".to_owned(),
+        };
+    }
     let p = match (d, raw) {
         (Dialect::Sqlite, Cell::Int(_) | Cell::Float(_) | Cell::Bytes(_) | Cell::InvalidText(_)) => {
             sql.bind(Param::from(raw))
@@ -736,6 +764,7 @@ pub(crate) fn snapshot_layout(layout: &Layout) -> Option<Layout> {
         codec: snap.codec,
         snapshots: None,
         row_key: RowKey::None,
+        server: Default::default(),
     })
 }
 
@@ -863,13 +892,13 @@ mod tests {
         l.row_key = RowKey::SqliteRowid;
         let after = KeysetCursor { keys: vec![Cell::Int(7), Cell::Int(1234)], skip: 0 };
         let sql = stream_events(Dialect::Sqlite, &l, "s", None, Some(&after), 10);
-        assert!(sql.text.contains(r#"((("e"."version", "e".rowid) > (?2, ?3)))"#), "{}", sql.text);
+        assert!(sql.text.contains(r#"((("e"."version", "e".rowid) > (?3, ?4)))"#), "{}", sql.text);
         assert!(sql.text.contains(r#"ORDER BY "e"."version" ASC NULLS FIRST, "e".rowid ASC NULLS FIRST"#));
         // A NULL version is a key like any other: after it come the rows with a version.
         let after = KeysetCursor { keys: vec![Cell::Null, Cell::Int(5)], skip: 0 };
         let sql = stream_events(Dialect::Sqlite, &l, "s", None, Some(&after), 10);
         assert!(
-            sql.text.contains(r#"("e"."version" IS NOT NULL)) OR ("e"."version" IS NULL AND ("e".rowid > ?2))"#),
+            sql.text.contains(r#"("e"."version" IS NOT NULL)) OR ("e"."version" IS NULL AND ("e".rowid > ?3))"#),
             "{}",
             sql.text
         );
@@ -877,7 +906,7 @@ mod tests {
         l.row_key = RowKey::None;
         let after = KeysetCursor { keys: vec![Cell::Int(7)], skip: 3 };
         let sql = stream_events(Dialect::Sqlite, &l, "s", None, Some(&after), 10);
-        assert!(sql.text.contains(r#"((("e"."version") >= (?2)))"#), "{}", sql.text);
+        assert!(sql.text.contains(r#"((("e"."version") >= (?3)))"#), "{}", sql.text);
         assert_eq!(sql.params.last(), Some(&Param::Int(13)));
     }
 
@@ -888,7 +917,7 @@ mod tests {
         let first = list_streams(Dialect::Postgres, &l, &q);
         assert!(!first.text.contains("OFFSET"));
         assert!(first.text.contains("strpos(lower(CAST(\"e\".\"aggregate_id\" AS TEXT)), $1) > 0"), "{}", first.text);
-        q.after = Some(StreamCursor { key: Cell::Int(7), stream: "s".into(), raw: Cell::Null });
+        q.after = Some(StreamCursor { key: Cell::Int(7), stream: "s".into(), raw: Cell::Text("s".into()) });
         let next = list_streams(Dialect::Postgres, &l, &q);
         assert!(next.text.contains(r#""e"."aggregate_id" > CAST($2 AS uuid)"#), "{}", next.text);
         q.sort = StreamSort::MostEvents;

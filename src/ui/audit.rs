@@ -589,7 +589,8 @@ impl AuditPanel {
                         let position = e.position.map_or_else(String::new, |p| format!("#{p}"));
                         let when = e.recorded_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
                         let archived = if e.archived { " 🗄" } else { "" };
-                        let text = format!("{position:<8} {when}  {:<22}{archived}", e.event_type);
+                        let odd = if e.anomalies.is_empty() { "" } else { " ⚠" };
+                        let text = format!("{position:<8} {when}  {:<22}{archived}{odd}", e.event_type);
                         if ui.selectable_label(self.selected == Some(i), RichText::new(text).monospace()).clicked() {
                             clicked = Some(i);
                         }

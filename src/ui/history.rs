@@ -847,13 +847,16 @@ impl HistoryPanel {
                     });
                     continue;
                 }
-                let anomaly = match i.checked_sub(1).map(|p| events[p].version) {
+                let gap = match i.checked_sub(1).map(|p| events[p].version) {
                     Some(previous) if previous.checked_add(1).is_some_and(|next| event.version > next) => {
                         Some(format!("versions {} to {} missing before this one", previous + 1, event.version - 1))
                     }
                     Some(previous) if event.version == previous => Some("duplicate version".to_owned()),
                     _ => None,
                 };
+                let anomalies: Vec<String> =
+                    gap.into_iter().chain(event.anomalies.iter().map(ToString::to_string)).collect();
+                let anomaly = (!anomalies.is_empty()).then(|| anomalies.join("\n"));
                 ui.horizontal(|ui| {
                     if let Some(anomaly) = &anomaly {
                         ui.colored_label(ui.visuals().warn_fg_color, "⚠").on_hover_text(anomaly);
@@ -1201,6 +1204,11 @@ pub fn event_details_ui(ui: &mut Ui, event: &Event) {
         fact(ui, "correlation", event.metadata_str("correlation_id").map(str::to_owned));
         fact(ui, "causation", event.metadata_str("causation_id").map(str::to_owned));
         fact(ui, "archived", event.archived.then(|| "yes: the store keeps it but marks it archived".to_owned()));
+        for anomaly in &event.anomalies {
+            ui.colored_label(ui.visuals().warn_fg_color, "⚠ odd row");
+            ui.colored_label(ui.visuals().warn_fg_color, anomaly.to_string());
+            ui.end_row();
+        }
     });
     ui.add_space(4.0);
     ui.strong("Payload");

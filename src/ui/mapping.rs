@@ -140,6 +140,7 @@ impl MappingPanel {
             codec: Default::default(),
             snapshots: None,
             row_key: Default::default(),
+            server: Default::default(),
         })
     }
 
