@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use crate::fold::{Fold, JsFold, MergeFold};
@@ -36,7 +36,14 @@ Examples:
 
 /// A native explorer for event-sourced systems.
 #[derive(Debug, Parser)]
-#[command(name = "eventscope", version, about, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "eventscope",
+    version,
+    about,
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true,
+    allow_negative_numbers = true
+)]
 pub struct Cli {
     /// A SQLite file or a postgres:// URL to open in the window (default: the workshop store).
     pub store: Option<String>,
@@ -68,6 +75,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the streams as a JSON array of {stream, events, first_version, last_version, last_recorded_at}.
+    #[command(allow_negative_numbers = true)]
     Streams {
         store: String,
         /// Only streams whose id contains this text (case-insensitive).
@@ -119,6 +127,7 @@ pub enum Command {
     /// Preview a SQL projection read-only: a SELECT/WITH, or the query of a CREATE [MATERIALIZED]
     /// VIEW / CREATE TABLE … AS (nothing is created). Prints the rows; with --compare, also what
     /// deploying it would change in the relation it names.
+    #[command(allow_negative_numbers = true)]
     Preview {
         store: String,
         /// The SQL file.
@@ -172,6 +181,7 @@ pub enum Command {
         format: AuditFormatArg,
     },
     /// Measure the history explorer on a generated store and print the figures (not a test).
+    #[command(allow_negative_numbers = true)]
     Bench {
         /// Events in the long stream.
         #[arg(long, default_value_t = 200_000)]
@@ -255,9 +265,57 @@ impl From<SortArg> for StreamSort {
     }
 }
 
+/// The exit codes, one per kind of failure, so that scripts can tell them apart.
+pub mod exit {
+    /// Something else failed: a file given (fold, projection, SQL), a script, the output.
+    pub const FAILED: u8 = 1;
+    /// The arguments are wrong (unknown flag, missing value, a number that is not one).
+    pub const USAGE: u8 = 2;
+    /// The store could not be opened or read (not found, not an event store, unreachable,
+    /// a query the database refused or did not finish, no such stream).
+    pub const STORE: u8 = 3;
+    /// eventscope refused the operation: a preview its guard will not run, a privileged role,
+    /// anything that would write.
+    pub const REFUSED: u8 = 4;
+}
+
+/// Which exit code an error gets, from the first typed cause found in its chain.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    use crate::audit::AuditError;
+    use crate::store::StoreError;
+    for cause in e.chain() {
+        if let Some(preview) = cause.downcast_ref::<PreviewError>() {
+            return match preview {
+                PreviewError::Refused(_)
+                | PreviewError::FunctionNotAllowed { .. }
+                | PreviewError::PrivilegedRole { .. } => exit::REFUSED,
+                PreviewError::Database { .. } | PreviewError::Timeout(_) | PreviewError::Cancelled => exit::STORE,
+            };
+        }
+        if let Some(store) = cause.downcast_ref::<StoreError>() {
+            return if matches!(store, StoreError::ReadOnly(_)) { exit::REFUSED } else { exit::STORE };
+        }
+        if let Some(audit) = cause.downcast_ref::<AuditError>() {
+            return if matches!(audit, AuditError::Store(_)) { exit::STORE } else { exit::USAGE };
+        }
+    }
+    exit::FAILED
+}
+
 /// Parses the arguments and runs; returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{}", usage_line(&e));
+            return ExitCode::from(exit::USAGE);
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that stops early (`| head`) is not an error.
@@ -267,8 +325,28 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let message = format!("{e:#}");
             eprintln!("error: {}", message.lines().next().unwrap_or_default());
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// A usage error as one line: clap's first line (what is wrong), and where to read more.
+fn usage_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    // The first paragraph, its lines joined (clap lists missing arguments on lines of their own).
+    let paragraph: Vec<&str> = rendered
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let first =
+        if paragraph.is_empty() { "error: the arguments are not understood".to_owned() } else { paragraph.join(" ") };
+    let subcommand =
+        std::env::args().nth(1).filter(|a| !a.starts_with('-') && Cli::command().find_subcommand(a).is_some());
+    match subcommand {
+        Some(name) => format!("{first} (see `eventscope {name} --help`)"),
+        None => format!("{first} (see `eventscope --help`)"),
     }
 }
 
@@ -528,11 +606,11 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>, mut fold: Box
 /// A preview failure as one line, with the file line and column where the database gives one.
 fn preview_failure(text: &str, e: PreviewError) -> anyhow::Error {
     match e {
-        PreviewError::Database { message, position: Some(p) } => {
+        PreviewError::Database { position: Some(p), .. } => {
             let (line, column) = crate::projection::sql::line_column(text, p);
-            anyhow!("line {line}, column {column}: {message}")
+            anyhow::Error::new(e).context(format!("line {line}, column {column}"))
         }
-        other => anyhow!("{other}"),
+        other => anyhow::Error::new(other),
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestDb, backends, eventscope};
+use common::{TestDb, backends, eventscope, eventscope_status};
 use eventscope::demo::{DOUBLE_REFUND_ORDER, order_stream};
 use serde_json::{Value, json};
 
@@ -123,6 +123,41 @@ fn postgres_mistakes_are_one_clear_line_without_the_password() {
     let db = TestDb::new(common::Backend::Postgres, "cli_empty");
     db.exec("CREATE TABLE customers (id INTEGER)");
     assert_one_line_error(&["streams", &db.target], "not an event store eventscope recognises: found public.customers");
+}
+
+/// Usage errors exit 2, store errors 3, refused operations 4, anything else 1; each is one line;
+/// negative numbers are values, and `-` is a stream id after `--`.
+#[test]
+fn exit_codes_tell_usage_store_and_refusal_apart() {
+    let db = TestDb::new(common::Backend::Sqlite, "cli_exit_codes");
+    db.write_workshop();
+    let store = db.target.as_str();
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    let dir = tempfile::tempdir().unwrap();
+    let delete = dir.path().join("delete.sql");
+    std::fs::write(&delete, "DELETE FROM events").unwrap();
+    let missing_fold = dir.path().join("missing.js");
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["streams"], 2, "<STORE>"),
+        (vec!["streams", store, "--limit", "-1"], 2, "invalid value '-1' for '--limit"),
+        (vec!["--at", "-1"], 2, "--stream"),
+        (vec!["audit", store, "--frob"], 2, "unexpected argument '--frob'"),
+        (vec!["streams", "/no/such/store.sqlite"], 3, "there is no file"),
+        (vec!["events", store, "--", "-"], 3, "there is no stream `-`"),
+        (vec!["preview", store, "--sql", delete.to_str().unwrap()], 4, "DELETE"),
+        (vec!["state", store, &stream, "--fold", missing_fold.to_str().unwrap()], 1, "missing.js"),
+    ];
+    for (args, code, expected) in cases {
+        let (got, out, err) = eventscope_status(&args);
+        assert_eq!(got, code, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: expected `{expected}` in {err}");
+    }
+    // Negative versions are values, not flags.
+    let (code, out, err) = eventscope_status(&["events", store, &stream, "--from", "-5", "--limit", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap().as_array().map(Vec::len), Some(1));
 }
 
 #[test]

@@ -222,10 +222,16 @@ pub fn replace_database(url: &str, db: &str) -> String {
 
 /// Runs the eventscope binary; returns (exit success, stdout, stderr).
 pub fn eventscope(args: &[&str]) -> (bool, String, String) {
+    let (code, out, err) = eventscope_status(args);
+    (code == 0, out, err)
+}
+
+/// Runs the eventscope binary; returns (exit code, stdout, stderr).
+pub fn eventscope_status(args: &[&str]) -> (i32, String, String) {
     let output =
         std::process::Command::new(env!("CARGO_BIN_EXE_eventscope")).args(args).output().expect("run eventscope");
     (
-        output.status.success(),
+        output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
