@@ -304,6 +304,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 
 /// Parses the arguments and runs; returns the process exit code.
 pub fn main() -> ExitCode {
+    init_logging();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -328,6 +329,15 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// Logs to stderr as `RUST_LOG` asks (`RUST_LOG=eventscope=debug`: every query with its time);
+/// nothing without it.
+fn init_logging() {
+    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
 }
 
 /// A usage error as one line: clap's first line (what is wrong), and where to read more.

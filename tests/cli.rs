@@ -160,6 +160,33 @@ fn exit_codes_tell_usage_store_and_refusal_apart() {
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap().as_array().map(Vec::len), Some(1));
 }
 
+/// `RUST_LOG=eventscope=debug` shows each query with its time, and never a password.
+#[test]
+fn debug_logging_shows_queries_and_no_password() {
+    for backend in backends() {
+        let db = TestDb::new(backend, "cli_logging");
+        db.write_workshop();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventscope"))
+            .args(["streams", &db.target, "--limit", "1"])
+            .env("RUST_LOG", "eventscope=debug")
+            .output()
+            .expect("run eventscope");
+        assert!(output.status.success());
+        let log = String::from_utf8_lossy(&output.stderr);
+        assert!(log.contains("query") && log.contains("ms=") && log.contains("SELECT"), "{backend:?}: {log}");
+        if let Some(password) = db
+            .target
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split_once('@'))
+            .and_then(|(user, _)| user.split_once(':'))
+            .map(|(_, p)| p)
+        {
+            assert!(!log.contains(&format!(":{password}@")), "password in the log: {log}");
+            assert!(log.contains(":***@"), "{log}");
+        }
+    }
+}
+
 #[test]
 fn help_has_examples() {
     let (ok, out, _) = eventscope(&["--help"]);

@@ -371,6 +371,7 @@ pub struct Store {
 impl Store {
     /// Opens the store and recognises its layout (`layout_name` picks one when several match).
     pub async fn open(target: Target, layout_name: Option<&str>) -> Result<Store, StoreError> {
+        tracing::debug!(store = %target.display(), "opening");
         let backend = match &target {
             Target::Sqlite(path) => Backend::Sqlite(sqlite::open(path).await?),
             Target::Postgres(url) => Backend::Postgres(postgres::connect(url, &mask_url(url)).await?),
@@ -419,6 +420,7 @@ impl Store {
         }
         layout.row_key = row_key(&backend, &layout).await;
         layout.server = server_features(&backend).await;
+        tracing::debug!(store = %target.display(), layout = %layout.name, row_key = ?layout.row_key, server = ?layout.server, "opened");
         Ok(Store { backend, target, layout, layouts, role, cipher_key: Default::default() })
     }
 
@@ -519,10 +521,18 @@ impl Store {
     }
 
     async fn fetch_text(&self, text: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {
-        match &self.backend {
+        let started = std::time::Instant::now();
+        let result = match &self.backend {
             Backend::Sqlite(b) => b.fetch(text, params).await,
             Backend::Postgres(b) => b.fetch(text, params).await,
+        };
+        // The query and its time, never the values bound to it (they may be personal data).
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        match &result {
+            Ok(rows) => tracing::debug!(ms, rows = rows.len(), params = params.len(), sql = text, "query"),
+            Err(e) => tracing::debug!(ms, params = params.len(), sql = text, error = %e, "query failed"),
         }
+        result
     }
 
     pub async fn catalog(&self) -> Result<Catalog, StoreError> {
