@@ -68,8 +68,9 @@ pub enum AuditError {
 /// Epoch seconds from a number that counts seconds, milliseconds or microseconds since 1970, told
 /// apart by size as the window shows them (`Cell::as_time`).
 fn scaled_epoch(number: &str) -> String {
+    // (`* 1.0` first: the absolute value of the smallest 64-bit integer overflows.)
     format!(
-        "(CASE WHEN abs({number}) < 1e11 THEN {number} * 1.0 WHEN abs({number}) < 1e14 THEN {number} / 1e3 \
+        "(CASE WHEN abs({number} * 1.0) < 1e11 THEN {number} * 1.0 WHEN abs({number} * 1.0) < 1e14 THEN {number} / 1e3 \
          ELSE {number} / 1e6 END)"
     )
 }
@@ -80,9 +81,15 @@ fn scaled_epoch(number: &str) -> String {
 fn time_value(layout: &Layout, d: Dialect, c: &ColumnRef) -> String {
     let column = col(c);
     match (d, c.kind) {
+        // (Compared as they are, so that an index on the column serves a time filter; `infinity`
+        // sorts after every time.)
         (Dialect::Postgres, ColumnKind::TimestampTz) => column,
         (Dialect::Postgres, ColumnKind::Timestamp) => format!("({column} AT TIME ZONE 'UTC')"),
-        (Dialect::Postgres, ColumnKind::Integer) => format!("to_timestamp({})", scaled_epoch(&column)),
+        // Epochs past the year 8000 are not times.
+        (Dialect::Postgres, ColumnKind::Integer) => {
+            let seconds = scaled_epoch(&column);
+            format!("(CASE WHEN abs({seconds}) < 2e11 THEN to_timestamp({seconds}) END)")
+        }
         (Dialect::Postgres, _) => {
             let text = format!("CAST({column} AS TEXT)");
             // PostgreSQL 16 asks the type itself; before it, only ISO 8601 texts are read (a
@@ -110,7 +117,11 @@ fn time_value(layout: &Layout, d: Dialect, c: &ColumnRef) -> String {
 /// Epoch seconds of the time column.
 fn epoch_seconds(layout: &Layout, d: Dialect, c: &ColumnRef) -> String {
     match d {
-        Dialect::Postgres => format!("CAST(extract(epoch from {}) AS DOUBLE PRECISION)", time_value(layout, d, c)),
+        // `infinity` has no place on a time axis: NULL, like a text that is not a time.
+        Dialect::Postgres => {
+            let time = time_value(layout, d, c);
+            format!("(CASE WHEN isfinite({time}) THEN CAST(extract(epoch from {time}) AS DOUBLE PRECISION) END)")
+        }
         Dialect::Sqlite => time_value(layout, d, c),
     }
 }

@@ -157,6 +157,7 @@ pub enum Command {
         allow_privileged_role: bool,
     },
     /// Stream the events that match every filter, in store order, as JSON Lines or CSV.
+    #[command(allow_negative_numbers = true)]
     Audit {
         store: String,
         /// Events at or after this time (RFC 3339, or a date).
@@ -279,6 +280,18 @@ pub mod exit {
     pub const REFUSED: u8 = 4;
 }
 
+/// An argument that parses but does not fit (a version past the end, a time that is not one):
+/// a usage error, like those clap finds.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+macro_rules! usage {
+    ($($message:tt)*) => {
+        anyhow::Error::new(UsageError(format!($($message)*)))
+    };
+}
+
 /// Which exit code an error gets, from the first typed cause found in its chain.
 fn exit_code(e: &anyhow::Error) -> u8 {
     use crate::audit::AuditError;
@@ -297,6 +310,12 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         }
         if let Some(audit) = cause.downcast_ref::<AuditError>() {
             return if matches!(audit, AuditError::Store(_)) { exit::STORE } else { exit::USAGE };
+        }
+        if cause.is::<UsageError>() {
+            return exit::USAGE;
+        }
+        if let Some(demo) = cause.downcast_ref::<crate::demo::DemoError>() {
+            return if matches!(demo, crate::demo::DemoError::Exists(_)) { exit::REFUSED } else { exit::FAILED };
         }
     }
     exit::FAILED
@@ -342,6 +361,20 @@ fn init_logging() {
 
 /// A usage error as one line: clap's first line (what is wrong), and where to read more.
 fn usage_line(e: &clap::Error) -> String {
+    let words: Vec<String> = std::env::args().skip(1).take_while(|a| !a.starts_with('-')).collect();
+    if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // (clap prints the whole help here.)
+        let mut command = Cli::command();
+        for word in &words {
+            match command.find_subcommand(word) {
+                Some(sub) => command = sub.clone(),
+                None => break,
+            }
+        }
+        let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+        let path = std::iter::once("eventscope").chain(words.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
+        return format!("error: `{path}` needs one of: {} (see `{path} --help`)", names.join(", "));
+    }
     let rendered = e.render().to_string();
     // The first paragraph, its lines joined (clap lists missing arguments on lines of their own).
     let paragraph: Vec<&str> = rendered
@@ -543,7 +576,7 @@ async fn print_events(store: &Store, stream: &str, from: Option<i64>, limit: Opt
     if let Some(from) = from
         && from > summary.last_version
     {
-        return Err(anyhow!(
+        return Err(usage!(
             "stream {stream} ends at version {last}: --from {from} is past the end; give --from {first} to {last}",
             first = summary.first_version,
             last = summary.last_version
@@ -574,7 +607,7 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>, mut fold: Box
     let summary = store.stream_summary(stream).await?;
     let until = at.unwrap_or(summary.last_version);
     if until < summary.first_version {
-        return Err(anyhow!(
+        return Err(usage!(
             "stream {stream} starts at version {first}: --at {until} is before it, so nothing would be folded; \
              give --at {first} to {last}",
             first = summary.first_version,
@@ -582,7 +615,7 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>, mut fold: Box
         ));
     }
     if until > summary.last_version {
-        return Err(anyhow!(
+        return Err(usage!(
             "stream {stream} ends at version {last}: --at {until} is past the end; give --at {first} to {last}",
             first = summary.first_version,
             last = summary.last_version
@@ -653,7 +686,7 @@ async fn print_preview(
         return Ok(());
     }
     let Some(relation) = definition.relation.clone() else {
-        return Err(anyhow!(
+        return Err(usage!(
             "a bare query names no deployed relation to compare with: write CREATE VIEW name AS … (or CREATE MATERIALIZED VIEW / CREATE TABLE … AS)"
         ));
     };
@@ -694,7 +727,7 @@ fn audit_filter(
         value
             .map(|v| {
                 crate::store::cell::parse_time(&v).ok_or_else(|| {
-                    anyhow!("{flag} {v:?} is not a time: write RFC 3339 (2026-03-02T08:00:00Z) or a date (2026-03-02)")
+                    usage!("{flag} {v:?} is not a time: write RFC 3339 (2026-03-02T08:00:00Z) or a date (2026-03-02)")
                 })
             })
             .transpose()
@@ -703,7 +736,7 @@ fn audit_filter(
         .into_iter()
         .map(|pair| match pair.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-            _ => Err(anyhow!("--meta {pair:?} is not key=value (for example --meta actor=user:C-112)")),
+            _ => Err(usage!("--meta {pair:?} is not key=value (for example --meta actor=user:C-112)")),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(crate::audit::AuditFilter {
@@ -718,12 +751,12 @@ fn audit_filter(
 
 async fn print_projection(store: &Store, mut projection: JsProjection, until: Option<i64>) -> anyhow::Result<()> {
     if let Some(until) = until.filter(|u| *u < 0) {
-        return Err(anyhow!(
+        return Err(usage!(
             "--until {until} is not a global position: positions are 0 or more; leave --until out to read the whole log"
         ));
     }
     if until.is_some() && store.layout.columns.position.is_none() {
-        return Err(anyhow!(
+        return Err(usage!(
             "this store's layout ({}) has no global position column, so --until cannot be used: leave it out",
             store.layout.description
         ));
@@ -775,7 +808,7 @@ async fn create_demo(path: Option<PathBuf>, url: Option<String>, force: bool) ->
             eprintln!("wrote the workshop store ({} events) to {}", store.events.len(), crate::store::mask_url(&url));
         }
         _ => {
-            return Err(anyhow!("give either a SQLite PATH or --url postgres://…, not both or neither"));
+            return Err(usage!("give either a SQLite PATH or --url postgres://…, not both or neither"));
         }
     }
     Ok(())

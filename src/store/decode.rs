@@ -37,11 +37,24 @@ pub fn event_from_row(layout: &Layout, row: Vec<Cell>, cipher_key: Option<&[u8]>
         Cell::Bytes(b) if std::str::from_utf8(b).is_err() => anomalies.push(RowAnomaly::StreamIdNotText),
         _ => {}
     }
-    match (&version, version.as_i64()) {
-        (_, Some(_)) => {}
-        (Cell::Null, None) => anomalies.push(RowAnomaly::NoVersion),
-        (other, None) => anomalies.push(RowAnomaly::UnreadableVersion(other.to_id_text())),
-    }
+    let version = match version {
+        Cell::Int(v) => v,
+        Cell::Null => {
+            anomalies.push(RowAnomaly::NoVersion);
+            0
+        }
+        other => {
+            let whole = match &other {
+                Cell::Text(t) => t.trim().parse::<i64>().ok(),
+                Cell::Float(f) if f.fract() == 0.0 && f.abs() < 9e18 => Some(*f as i64),
+                _ => None,
+            };
+            whole.unwrap_or_else(|| {
+                anomalies.push(RowAnomaly::UnreadableVersion(other.to_id_text()));
+                sqlite_integer(&other)
+            })
+        }
+    };
     if matches!(event_type, Cell::InvalidText(_)) {
         anomalies.push(RowAnomaly::EventTypeNotText);
     }
@@ -51,7 +64,7 @@ pub fn event_from_row(layout: &Layout, row: Vec<Cell>, cipher_key: Option<&[u8]>
     }
     let mut event = Event {
         stream: StreamId(stream.to_id_text()),
-        version: version.as_i64().unwrap_or(0),
+        version,
         position: position.as_i64(),
         event_type: event_type.to_id_text(),
         payload: match payload.into_bytes() {
@@ -71,6 +84,22 @@ pub fn event_from_row(layout: &Layout, row: Vec<Cell>, cipher_key: Option<&[u8]>
         Codec::Auto => {}
     }
     event
+}
+
+/// The number a value that is not a whole number sorts as (SQLite's `CAST(x AS INTEGER)`: a
+/// real truncated, the leading digits of a text, else 0), so that the version shown is the one
+/// the event is ordered by.
+fn sqlite_integer(value: &Cell) -> i64 {
+    match value {
+        Cell::Float(f) if f.is_finite() => *f as i64,
+        Cell::Text(t) => {
+            let t = t.trim_start();
+            let sign_len = usize::from(t.starts_with(['+', '-']));
+            let digits = t[sign_len..].bytes().take_while(u8::is_ascii_digit).count();
+            t[..sign_len + digits].parse().unwrap_or(0)
+        }
+        _ => 0,
+    }
 }
 
 /// Adds the layout's metadata columns (correlation id, causation id, ...) to the metadata.

@@ -6,7 +6,7 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgValueFormat};
 use sqlx::{Column as _, ConnectOptions, Connection, Executor as _, Row, Statement as _, TypeInfo, ValueRef};
 
@@ -454,11 +454,12 @@ fn cell(row: &PgRow, i: usize) -> Cell {
             row.try_get::<String, _>(i).map(Cell::Text).ok()
         }
         "BYTEA" => row.try_get::<Vec<u8>, _>(i).map(Cell::Bytes).ok(),
-        "TIMESTAMPTZ" => row.try_get::<DateTime<Utc>, _>(i).map(Cell::Time).ok(),
-        "TIMESTAMP" => row.try_get::<NaiveDateTime, _>(i).map(|t| Cell::Time(t.and_utc())).ok(),
-        "DATE" => {
-            row.try_get::<NaiveDate, _>(i).ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| Cell::Time(t.and_utc()))
+        // Times are decoded here, not by the driver, whose conversion panics on `infinity` and
+        // on times chrono cannot hold: those come out as text (and are marked as not a time).
+        "TIMESTAMPTZ" | "TIMESTAMP" => {
+            raw.as_bytes().ok().and_then(|b| Some(timestamp_cell(i64::from_be_bytes(b.try_into().ok()?))))
         }
+        "DATE" => raw.as_bytes().ok().and_then(|b| Some(date_cell(i32::from_be_bytes(b.try_into().ok()?)))),
         "JSON" => raw.as_bytes().ok().map(|b| Cell::Text(String::from_utf8_lossy(b).into_owned())),
         // Binary JSONB is a version byte (1) followed by the JSON text.
         "JSONB" => raw
@@ -470,6 +471,34 @@ fn cell(row: &PgRow, i: usize) -> Cell {
         _ => None,
     };
     decoded.unwrap_or_else(|| Cell::Text(format!("<{type_name} value>")))
+}
+
+/// Microseconds from 1970 to 2000-01-01, PostgreSQL's epoch for binary times.
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// A binary `timestamp[tz]` (microseconds since 2000): a time, or text for `infinity`,
+/// `-infinity` and times beyond what chrono holds.
+fn timestamp_cell(micros: i64) -> Cell {
+    match micros {
+        i64::MAX => Cell::Text("infinity".to_owned()),
+        i64::MIN => Cell::Text("-infinity".to_owned()),
+        _ => micros
+            .checked_add(PG_EPOCH_MICROS)
+            .and_then(DateTime::from_timestamp_micros)
+            .map_or_else(|| Cell::Text(format!("{micros} µs after 2000-01-01")), Cell::Time),
+    }
+}
+
+/// A binary `date` (days since 2000-01-01), likewise.
+fn date_cell(days: i32) -> Cell {
+    match days {
+        i32::MAX => Cell::Text("infinity".to_owned()),
+        i32::MIN => Cell::Text("-infinity".to_owned()),
+        _ => NaiveDate::from_ymd_opt(2000, 1, 1)
+            .and_then(|epoch| epoch.checked_add_signed(chrono::TimeDelta::try_days(days.into())?))
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map_or_else(|| Cell::Text(format!("{days} days after 2000-01-01")), |t| Cell::Time(t.and_utc())),
+    }
 }
 
 /// A value PostgreSQL sent as text, typed by its column's type.

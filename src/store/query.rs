@@ -108,11 +108,20 @@ pub(crate) fn text_expr(d: Dialect, c: &ColumnRef) -> String {
     }
 }
 
-/// A column as a 64-bit integer.
+/// A column as a 64-bit integer. SQLite's CAST never fails (text that is not a number is 0);
+/// on PostgreSQL a text that is not a whole number of at most 18 digits is NULL, so that one such
+/// row does not fail the query (the event shows the value as stored, marked).
 fn int_expr(d: Dialect, c: &ColumnRef) -> String {
-    match d {
-        Dialect::Sqlite => format!("CAST({} AS INTEGER)", col(c)),
-        Dialect::Postgres => format!("CAST({} AS BIGINT)", col(c)),
+    match (d, c.kind) {
+        (Dialect::Sqlite, _) => format!("CAST({} AS INTEGER)", col(c)),
+        (Dialect::Postgres, ColumnKind::Integer) => format!("CAST({} AS BIGINT)", col(c)),
+        (Dialect::Postgres, ColumnKind::Float) => {
+            format!("(CASE WHEN abs({0}) < 9e18 THEN CAST({0} AS BIGINT) END)", col(c))
+        }
+        (Dialect::Postgres, _) => {
+            let text = text_expr(d, c);
+            format!("(CASE WHEN {text} ~ '^\\s*[+-]?\\d{{1,18}}\\s*$' THEN CAST({text} AS BIGINT) END)")
+        }
     }
 }
 
@@ -294,7 +303,11 @@ pub(crate) fn event_columns(d: Dialect, layout: &Layout) -> String {
     };
     let mut columns = vec![
         stream_text(d, layout),
-        int_expr(d, &c.version),
+        // As stored: the event says so where it is not a whole number (it sorts as `int_expr`).
+        match (d, c.version.kind) {
+            (Dialect::Sqlite, _) | (Dialect::Postgres, ColumnKind::Integer) => col(&c.version),
+            (Dialect::Postgres, _) => text_expr(d, &c.version),
+        },
         text_expr(d, &c.event_type),
         bytes_expr(d, &c.payload),
         optional(&c.metadata, &|m| bytes_expr(d, m)),
@@ -506,8 +519,24 @@ impl SortKey {
     }
 
     /// An integer column (version, position): ordered as stored, read as a 64-bit integer.
+    /// (A PostgreSQL column that is not an integer is ordered by its value read as one: text
+    /// orders `10` before `2`, and cannot be compared with a number.)
     fn integer(d: Dialect, c: &ColumnRef) -> SortKey {
-        SortKey { order: col(c), select: int_expr(d, c), cast: (d == Dialect::Postgres).then_some("BIGINT") }
+        let order = match (d, c.kind) {
+            (Dialect::Postgres, kind) if kind != ColumnKind::Integer => int_expr(d, c),
+            _ => col(c),
+        };
+        SortKey { order, select: int_expr(d, c), cast: (d == Dialect::Postgres).then_some("BIGINT") }
+    }
+
+    /// A time column: a PostgreSQL timestamp is compared with the cursor's value cast to one
+    /// (that value may be `infinity`, read as text).
+    fn time(d: Dialect, t: &ColumnRef) -> SortKey {
+        let cast = match (d, t.kind) {
+            (Dialect::Postgres, ColumnKind::TimestampTz | ColumnKind::Timestamp) => Some("timestamptz"),
+            _ => None,
+        };
+        SortKey { cast, ..SortKey::plain(time_expr(d, t)) }
     }
 
     /// A column compared with a cursor value of the column's own kind.
@@ -569,7 +598,7 @@ pub fn log_keys(d: Dialect, layout: &Layout) -> Vec<SortKey> {
     let mut keys = match &c.position {
         Some(p) => vec![SortKey::integer(d, p)],
         None => {
-            let mut keys: Vec<SortKey> = c.recorded_at.iter().map(|t| SortKey::plain(time_expr(d, t))).collect();
+            let mut keys: Vec<SortKey> = c.recorded_at.iter().map(|t| SortKey::time(d, t)).collect();
             keys.push(match &c.stream {
                 StreamKey::Column(column) => SortKey::column(d, column),
                 StreamKey::TypeAndId { .. } => SortKey::plain(stream_text(d, layout)),

@@ -587,7 +587,10 @@ impl AuditPanel {
                     let e = &self.rows[i];
                     ui.horizontal(|ui| {
                         let position = e.position.map_or_else(String::new, |p| format!("#{p}"));
-                        let when = e.recorded_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+                        let when = e.recorded_at.map_or_else(
+                            || format!("{:19}", "(no time)"),
+                            |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        );
                         let archived = if e.archived { " 🗄" } else { "" };
                         let odd = if e.anomalies.is_empty() { "" } else { " ⚠" };
                         let text = format!("{position:<8} {when}  {:<22}{archived}{odd}", e.event_type);

@@ -693,7 +693,8 @@ impl HistoryPanel {
     fn header_ui(&mut self, ui: &mut Ui) {
         let len = self.len();
         ui.add_space(4.0);
-        ui.horizontal(|ui| {
+        // (Wrapped: warnings go to the next line rather than off the window's edge.)
+        ui.horizontal_wrapped(|ui| {
             ui.heading(match self.mode {
                 Mode::Stream => "Stream",
                 Mode::Projection => "Projection",
@@ -1204,12 +1205,11 @@ pub fn event_details_ui(ui: &mut Ui, event: &Event) {
         fact(ui, "correlation", event.metadata_str("correlation_id").map(str::to_owned));
         fact(ui, "causation", event.metadata_str("causation_id").map(str::to_owned));
         fact(ui, "archived", event.archived.then(|| "yes: the store keeps it but marks it archived".to_owned()));
-        for anomaly in &event.anomalies {
-            ui.colored_label(ui.visuals().warn_fg_color, "⚠ odd row");
-            ui.colored_label(ui.visuals().warn_fg_color, anomaly.to_string());
-            ui.end_row();
-        }
     });
+    for anomaly in &event.anomalies {
+        let text = RichText::new(format!("⚠ odd row: {anomaly}")).color(ui.visuals().warn_fg_color);
+        ui.add(egui::Label::new(text).wrap());
+    }
     ui.add_space(4.0);
     ui.strong("Payload");
     payload_ui(ui, "payload", &event.payload);

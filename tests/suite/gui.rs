@@ -2,7 +2,7 @@
 //! by clicking it, step with the keyboard, read the shown version, state and diff; blame;
 //! compare two versions; search; the error shown for a bad URL; undecodable payloads and gaps.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

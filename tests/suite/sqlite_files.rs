@@ -2,7 +2,7 @@
 //! show every committed event (including the ones still in the WAL), and every file stays
 //! byte-for-byte unchanged.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -67,6 +67,30 @@ pub fn postgres_available() -> bool {
     }
 }
 
+/// One `#[test]` per backend for each story written as `fn story(backend: Backend)`: `story::sqlite`
+/// and `story::postgres` (a module and a function may share a name). Without a server the
+/// PostgreSQL one returns at once outside CI (`postgres_tests_ran` fails instead) and fails in CI.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($story:ident),* $(,)?) => {
+        $(
+            mod $story {
+                #[test]
+                fn sqlite() {
+                    super::$story($crate::common::Backend::Sqlite);
+                }
+
+                #[test]
+                fn postgres() {
+                    if $crate::common::postgres_available() {
+                        super::$story($crate::common::Backend::Postgres);
+                    }
+                }
+            }
+        )*
+    };
+}
+
 /// The backends to run a story on: SQLite always, PostgreSQL when available (always in CI).
 pub fn backends() -> Vec<Backend> {
     let mut backends = vec![Backend::Sqlite];

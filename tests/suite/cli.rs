@@ -2,9 +2,9 @@
 //! for each mistake (wrong path, bad or unreachable URL, not an event store, unknown stream,
 //! version past the end). No panic, no backtrace, no password.
 
-mod common;
+use crate::common;
 
-use common::{TestDb, backends, eventscope, eventscope_status};
+use common::{Backend, TestDb, eventscope, eventscope_status};
 use eventscope::demo::{DOUBLE_REFUND_ORDER, order_stream};
 use serde_json::{Value, json};
 
@@ -20,56 +20,53 @@ fn assert_one_line_error(args: &[&str], expected: &str) {
     assert!(!err.contains("s3cret"), "password leaked: {err}");
 }
 
-#[test]
-fn streams_events_and_state_print_json() {
-    for backend in backends() {
-        let db = TestDb::new(backend, "cli");
-        db.write_workshop();
-        let stream = order_stream(DOUBLE_REFUND_ORDER);
+fn streams_events_and_state_print_json(backend: Backend) {
+    let db = TestDb::new(backend, "cli");
+    db.write_workshop();
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
 
-        let (ok, out, err) = eventscope(&["streams", &db.target, "--search", "1042"]);
-        assert!(ok, "{err}");
-        let streams: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(streams[0]["stream"], json!(stream), "{backend:?}");
-        assert_eq!(streams[0]["events"], json!(4));
-        assert_eq!(streams[0]["first_version"], json!(1));
-        assert_eq!(streams[0]["last_version"], json!(4));
-        assert_eq!(streams[0]["last_recorded_at"], json!("2026-03-23T21:52:00.000Z"));
+    let (ok, out, err) = eventscope(&["streams", &db.target, "--search", "1042"]);
+    assert!(ok, "{err}");
+    let streams: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(streams[0]["stream"], json!(stream), "{backend:?}");
+    assert_eq!(streams[0]["events"], json!(4));
+    assert_eq!(streams[0]["first_version"], json!(1));
+    assert_eq!(streams[0]["last_version"], json!(4));
+    assert_eq!(streams[0]["last_recorded_at"], json!("2026-03-23T21:52:00.000Z"));
 
-        let (ok, out, _) = eventscope(&["streams", &db.target, "--limit", "5", "--sort", "events"]);
-        assert!(ok);
-        let streams: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(streams.as_array().unwrap().len(), 5);
-        assert_eq!(streams[0]["events"], json!(2405));
+    let (ok, out, _) = eventscope(&["streams", &db.target, "--limit", "5", "--sort", "events"]);
+    assert!(ok);
+    let streams: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(streams.as_array().unwrap().len(), 5);
+    assert_eq!(streams[0]["events"], json!(2405));
 
-        let (ok, out, err) = eventscope(&["events", &db.target, &stream, "--from", "3", "--limit", "1"]);
-        assert!(ok, "{err}");
-        let events: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(events.as_array().unwrap().len(), 1);
-        assert_eq!(events[0]["version"], json!(3));
-        assert_eq!(events[0]["event_type"], json!("RefundRequested"));
-        assert_eq!(events[0]["metadata"]["actor"], json!("user:C-112"));
-        assert_eq!(events[0]["recorded_at"], json!("2026-03-23T21:48:00.000Z"));
-        assert!(events[0]["position"].is_i64());
+    let (ok, out, err) = eventscope(&["events", &db.target, &stream, "--from", "3", "--limit", "1"]);
+    assert!(ok, "{err}");
+    let events: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 1);
+    assert_eq!(events[0]["version"], json!(3));
+    assert_eq!(events[0]["event_type"], json!("RefundRequested"));
+    assert_eq!(events[0]["metadata"]["actor"], json!("user:C-112"));
+    assert_eq!(events[0]["recorded_at"], json!("2026-03-23T21:48:00.000Z"));
+    assert!(events[0]["position"].is_i64());
 
-        let (ok, out, err) = eventscope(&["state", &db.target, &stream]);
-        assert!(ok, "{err}");
-        let state: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(state["version"], json!(4));
-        assert_eq!(state["state"]["status"], json!("refund_requested"));
-        assert_eq!(state["state"]["order_id"], json!("ORD-1042"));
-        assert_eq!(state["state"]["refund"]["requested_at"], json!("2026-03-23T21:52:00.000Z"));
-        let (ok, out, _) = eventscope(&["state", &db.target, &stream, "--at", "1"]);
-        assert!(ok);
-        let state: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(state["state"]["status"], json!("placed"));
-        assert!(state["state"].get("payment_id").is_none());
+    let (ok, out, err) = eventscope(&["state", &db.target, &stream]);
+    assert!(ok, "{err}");
+    let state: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(state["version"], json!(4));
+    assert_eq!(state["state"]["status"], json!("refund_requested"));
+    assert_eq!(state["state"]["order_id"], json!("ORD-1042"));
+    assert_eq!(state["state"]["refund"]["requested_at"], json!("2026-03-23T21:52:00.000Z"));
+    let (ok, out, _) = eventscope(&["state", &db.target, &stream, "--at", "1"]);
+    assert!(ok);
+    let state: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(state["state"]["status"], json!("placed"));
+    assert!(state["state"].get("payment_id").is_none());
 
-        assert_one_line_error(&["state", &db.target, &stream, "--at", "9"], "--at 9 is past the end; give --at 1 to 4");
-        assert_one_line_error(&["state", &db.target, "no-such-stream"], "there is no stream `no-such-stream`");
-        assert_one_line_error(&["events", &db.target, "no-such-stream"], "there is no stream `no-such-stream`");
-        assert_one_line_error(&["state", &db.target, &stream, "--layout", "other"], "no layout named `other`");
-    }
+    assert_one_line_error(&["state", &db.target, &stream, "--at", "9"], "--at 9 is past the end; give --at 1 to 4");
+    assert_one_line_error(&["state", &db.target, "no-such-stream"], "there is no stream `no-such-stream`");
+    assert_one_line_error(&["events", &db.target, "no-such-stream"], "there is no stream `no-such-stream`");
+    assert_one_line_error(&["state", &db.target, &stream, "--layout", "other"], "no layout named `other`");
 }
 
 #[test]
@@ -146,6 +143,11 @@ fn exit_codes_tell_usage_store_and_refusal_apart() {
         (vec!["events", store, "--", "-"], 3, "there is no stream `-`"),
         (vec!["preview", store, "--sql", delete.to_str().unwrap()], 4, "DELETE"),
         (vec!["state", store, &stream, "--fold", missing_fold.to_str().unwrap()], 1, "missing.js"),
+        (vec!["demo"], 2, "needs one of: create"),
+        (vec!["audit", store, "--until", "-1"], 2, "--until \"-1\" is not a time"),
+        (vec!["audit", store, "--meta", "user"], 2, "is not key=value"),
+        (vec!["state", store, &stream, "--at", "999"], 2, "past the end"),
+        (vec!["demo", "create", store], 4, "already exists"),
     ];
     for (args, code, expected) in cases {
         let (got, out, err) = eventscope_status(&args);
@@ -161,29 +163,26 @@ fn exit_codes_tell_usage_store_and_refusal_apart() {
 }
 
 /// `RUST_LOG=eventscope=debug` shows each query with its time, and never a password.
-#[test]
-fn debug_logging_shows_queries_and_no_password() {
-    for backend in backends() {
-        let db = TestDb::new(backend, "cli_logging");
-        db.write_workshop();
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventscope"))
-            .args(["streams", &db.target, "--limit", "1"])
-            .env("RUST_LOG", "eventscope=debug")
-            .output()
-            .expect("run eventscope");
-        assert!(output.status.success());
-        let log = String::from_utf8_lossy(&output.stderr);
-        assert!(log.contains("query") && log.contains("ms=") && log.contains("SELECT"), "{backend:?}: {log}");
-        if let Some(password) = db
-            .target
-            .split_once("://")
-            .and_then(|(_, rest)| rest.split_once('@'))
-            .and_then(|(user, _)| user.split_once(':'))
-            .map(|(_, p)| p)
-        {
-            assert!(!log.contains(&format!(":{password}@")), "password in the log: {log}");
-            assert!(log.contains(":***@"), "{log}");
-        }
+fn debug_logging_shows_queries_and_no_password(backend: Backend) {
+    let db = TestDb::new(backend, "cli_logging");
+    db.write_workshop();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventscope"))
+        .args(["streams", &db.target, "--limit", "1"])
+        .env("RUST_LOG", "eventscope=debug")
+        .output()
+        .expect("run eventscope");
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("query") && log.contains("ms=") && log.contains("SELECT"), "{backend:?}: {log}");
+    if let Some(password) = db
+        .target
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(user, _)| user.split_once(':'))
+        .map(|(_, p)| p)
+    {
+        assert!(!log.contains(&format!(":{password}@")), "password in the log: {log}");
+        assert!(log.contains(":***@"), "{log}");
     }
 }
 
@@ -193,3 +192,5 @@ fn help_has_examples() {
     assert!(ok);
     assert!(out.contains("Examples:") && out.contains("eventscope demo create"), "{out}");
 }
+
+crate::on_each_backend!(streams_events_and_state_print_json, debug_logging_shows_queries_and_no_password);

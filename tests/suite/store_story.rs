@@ -1,0 +1,314 @@
+//! The store layer's test story, run with the same assertions on SQLite and PostgreSQL: the
+//! workshop store round trip, paging across page boundaries, search, undecodable payloads,
+//! version gaps and duplicates, and the read-only proof.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+
+use common::{Backend, TestDb, block_on};
+use eventscope::demo::{DOUBLE_REFUND_ORDER, order_stream};
+use eventscope::model::{Event, Payload, VersionAnomaly, version_anomalies};
+use eventscope::store::query::{LogCursor, StreamQuery, StreamSort};
+use eventscope::store::{EventCursor, Store, StoreError};
+
+fn read_whole_stream(store: &Store, stream: &str, page: usize) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut cursor = Some(EventCursor::from_version(i64::MIN));
+    while let Some(at) = cursor {
+        let p = block_on(store.read_stream(stream, at, page)).expect("read stream");
+        assert!(p.events.len() <= page);
+        events.extend(p.events);
+        cursor = p.next;
+    }
+    events
+}
+
+fn list_all(store: &Store, search: &str, sort: StreamSort, page: i64) -> Vec<eventscope::model::StreamSummary> {
+    let mut out = Vec::new();
+    let mut query = StreamQuery { search: search.into(), sort, after: None, limit: page };
+    loop {
+        let p = block_on(store.list_streams(&query)).expect("list streams");
+        out.extend(p.streams);
+        match p.next {
+            Some(next) => query.after = Some(next),
+            None => return out,
+        }
+    }
+}
+
+fn workshop_store_round_trip(backend: Backend) {
+    let db = TestDb::new(backend, "roundtrip");
+    let demo = db.write_workshop();
+    let store = db.open();
+    assert_eq!(store.layout.name, "events", "{backend:?}");
+    assert!(store.layout.columns.position.is_some());
+    assert!(store.layout.snapshots.is_some());
+
+    let mut expected: BTreeMap<String, Vec<Event>> = BTreeMap::new();
+    for e in &demo.events {
+        expected.entry(e.aggregate_id.clone()).or_default().push(e.to_event());
+    }
+    let counts = block_on(store.counts()).unwrap();
+    assert_eq!(counts.streams as usize, expected.len(), "{backend:?}");
+    assert_eq!(counts.events as usize, demo.events.len(), "{backend:?}");
+
+    // Every sort, paged 7 at a time, lists every stream once, in the promised order.
+    for sort in StreamSort::ALL {
+        let listed = list_all(&store, "", sort, 7);
+        assert_eq!(listed.len(), expected.len(), "{backend:?} {sort:?}");
+        for s in &listed {
+            let events = &expected[&s.stream.0];
+            assert_eq!(s.events as usize, events.len());
+            assert_eq!(s.first_version, 1);
+            assert_eq!(s.last_version, events.len() as i64);
+            assert_eq!(s.last_recorded_at, events.last().and_then(|e| e.recorded_at));
+        }
+        let keys: Vec<_> = listed.iter().map(|s| (s.stream.0.clone(), s.events, s.last_recorded_at)).collect();
+        let mut sorted = keys.clone();
+        match sort {
+            StreamSort::Id => sorted.sort_by(|a, b| a.0.cmp(&b.0)),
+            StreamSort::IdDescending => sorted.sort_by(|a, b| b.0.cmp(&a.0)),
+            StreamSort::MostEvents => sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0))),
+            StreamSort::Recent => sorted.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0))),
+        }
+        assert_eq!(keys, sorted, "{backend:?} {sort:?}");
+    }
+
+    // Events read back page by page (3 at a time) equal what was written.
+    for stream in [order_stream(DOUBLE_REFUND_ORDER), order_stream(1001), eventscope::demo::account_stream("C-107")] {
+        let read = read_whole_stream(&store, &stream, 3);
+        assert_eq!(read, expected[&stream], "{backend:?} {stream}");
+    }
+    // Reading from a version in the middle.
+    let stream = eventscope::demo::account_stream("C-107");
+    let page = block_on(store.read_stream(&stream, EventCursor::from_version(1000), 5)).unwrap();
+    assert_eq!(page.events.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1000, 1001, 1002, 1003, 1004]);
+    let next = page.next.expect("more pages");
+    assert_eq!(
+        (next.from, next.after.as_ref().map(|a| (a.keys[0].clone(), a.skip))),
+        (Some(1000), Some((eventscope::store::cell::Cell::Int(1004), 0)))
+    );
+    let page = block_on(store.read_stream(&stream, next, 2)).unwrap();
+    assert_eq!(page.events.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1005, 1006]);
+
+    // The global log, forwards and backwards, by position, across pages.
+    let mut log = Vec::new();
+    let mut cursor = LogCursor::Edge;
+    loop {
+        let page = block_on(store.read_log(&cursor, true, 500)).unwrap();
+        log.extend(page.events.iter().map(|e| e.position.unwrap()));
+        match page.next {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    assert_eq!(log, (1..=demo.events.len() as i64).collect::<Vec<_>>(), "{backend:?}");
+    let newest = block_on(store.read_log(&LogCursor::Edge, false, 10)).unwrap();
+    assert_eq!(newest.events[0].position, Some(demo.events.len() as i64));
+    let before = block_on(store.read_log(newest.next.as_ref().unwrap(), false, 10)).unwrap();
+    assert_eq!(before.events[0].position, Some(demo.events.len() as i64 - 10));
+    block_on(store.close());
+}
+
+fn search_is_a_case_insensitive_substring_answered_by_the_database(backend: Backend) {
+    let db = TestDb::new(backend, "search");
+    db.write_workshop();
+    let store = db.open();
+    let found = list_all(&store, "1042", StreamSort::Id, 10);
+    assert_eq!(found.len(), 1, "{backend:?}");
+    assert_eq!(found[0].stream.0, order_stream(DOUBLE_REFUND_ORDER));
+    assert_eq!(list_all(&store, "ACC00107", StreamSort::Id, 10).len(), 1, "{backend:?}");
+    assert_eq!(block_on(store.count_streams("acc")).unwrap(), 12);
+    // Orders 1001..=1060 are 00001001-… to 00001060-…: "0000104" matches 1040..=1049.
+    assert_eq!(list_all(&store, "0000104", StreamSort::Id, 4).len(), 10, "{backend:?}");
+    // Quotes, wildcards and SQL are taken literally.
+    for hostile in ["'; DROP TABLE events; --", "%", "_", "\\", "\" OR 1=1 --"] {
+        assert!(list_all(&store, hostile, StreamSort::Id, 10).is_empty(), "{backend:?} {hostile}");
+        assert_eq!(block_on(store.count_streams(hostile)).unwrap(), 0);
+    }
+    assert_eq!(block_on(store.counts()).unwrap().streams, 73);
+    // An unknown stream, including one that is not even a UUID on a uuid column.
+    for missing in ["order-1", "00000000-0000-4000-8000-000000000000", "' OR '1'='1"] {
+        assert!(
+            matches!(block_on(store.stream_summary(missing)), Err(StoreError::UnknownStream(_))),
+            "{backend:?} {missing}"
+        );
+        assert!(read_whole_stream(&store, missing, 10).is_empty());
+    }
+}
+
+/// A stream with an undecodable JSON payload, a non-UTF-8 payload, a NULL payload, a version
+/// gap and a duplicate version, in a table without a primary key.
+fn messy_fixture(db: &TestDb) {
+    let (bytes_type, bad_utf8) = match db.backend {
+        Backend::Sqlite => ("BLOB", "X'7BFF22'"),
+        Backend::Postgres => ("BYTEA", "'\\x7bff22'::bytea"),
+    };
+    let text = |s: &str| match db.backend {
+        Backend::Sqlite => format!("CAST('{s}' AS BLOB)"),
+        Backend::Postgres => format!("convert_to('{s}', 'UTF8')"),
+    };
+    db.exec(&format!(
+        "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, payload {bytes_type}, recorded_at TEXT);
+         INSERT INTO events VALUES ('s-1', 1, 'Opened', {ok}, '2026-01-01T10:00:00Z');
+         INSERT INTO events VALUES ('s-1', 2, 'Broken', {broken}, '2026-01-01T10:01:00Z');
+         INSERT INTO events VALUES ('s-1', 4, 'Binary', {bad_utf8}, '2026-01-01T10:02:00Z');
+         INSERT INTO events VALUES ('s-1', 5, 'Twice', {dup_a}, '2026-01-01T10:03:00Z');
+         INSERT INTO events VALUES ('s-1', 5, 'Twice', {dup_b}, '2026-01-01T10:03:00Z');
+         INSERT INTO events VALUES ('s-1', 6, 'Empty', NULL, '2026-01-01T10:04:00Z');
+         INSERT INTO events VALUES ('s-2', 1, 'Opened', {ok}, '2026-01-02 10:00:00');",
+        ok = text(r#"{"open": true}"#),
+        broken = text(r#"{"amount": 12,"#),
+        dup_a = text(r#"{"n": 1}"#),
+        dup_b = text(r#"{"n": 1}"#),
+    ));
+}
+
+fn undecodable_payloads_gaps_and_duplicates_are_reported_not_hidden(backend: Backend) {
+    let db = TestDb::new(backend, "messy");
+    messy_fixture(&db);
+    let store = db.open();
+    assert!(store.layout.columns.position.is_none());
+    for page in [1, 2, 3, 100] {
+        let events = read_whole_stream(&store, "s-1", page);
+        let versions: Vec<i64> = events.iter().map(|e| e.version).collect();
+        assert_eq!(versions, vec![1, 2, 4, 5, 5, 6], "{backend:?} page {page}");
+        assert_eq!(
+            version_anomalies(versions),
+            vec![VersionAnomaly::Gap { after: 2, before: 4 }, VersionAnomaly::Duplicate { version: 5, count: 2 }]
+        );
+        match &events[1].payload {
+            Payload::Undecodable { bytes, reason } => {
+                assert_eq!(bytes, br#"{"amount": 12,"#);
+                assert!(reason.starts_with("not valid JSON"), "{reason}");
+            }
+            other => panic!("{backend:?}: expected undecodable, got {other:?}"),
+        }
+        match &events[2].payload {
+            Payload::Undecodable { bytes, reason } => {
+                assert_eq!(bytes, &[0x7b, 0xff, 0x22]);
+                assert!(reason.starts_with("not UTF-8"), "{reason}");
+            }
+            other => panic!("{backend:?}: expected undecodable, got {other:?}"),
+        }
+        assert!(matches!(&events[5].payload, Payload::Undecodable { reason, .. } if reason == "the payload is NULL"));
+        assert_eq!(events[2].recorded_at, events[1].recorded_at.map(|t| t + chrono::Duration::minutes(1)));
+    }
+    // The global log without a position column goes by time, stream, version.
+    let page = block_on(store.read_log(&LogCursor::Edge, true, 3)).unwrap();
+    let order: Vec<_> = page.events.iter().map(|e| (e.stream.0.clone(), e.version)).collect();
+    assert_eq!(order, vec![("s-1".to_owned(), 1), ("s-1".to_owned(), 2), ("s-1".to_owned(), 4)]);
+    let s2 = read_whole_stream(&store, "s-2", 10);
+    assert_eq!(s2[0].recorded_at.map(eventscope::model::format_time).as_deref(), Some("2026-01-02T10:00:00.000Z"));
+    // The CLI lists the events and warns about the anomalies on stderr.
+    let (ok, out, err) = common::eventscope(&["events", &db.target, "s-1"]);
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 6);
+    assert_eq!(json[1]["payload"]["undecodable"]["bytes_base64"], "eyJhbW91bnQiOiAxMiw=");
+    assert!(err.contains("warning: stream s-1: version 3 is missing"), "{err}");
+    assert!(err.contains("version 5 occurs 2 times"), "{err}");
+}
+
+fn the_store_is_never_written(backend: Backend) {
+    let db = TestDb::new(backend, "readonly");
+    db.write_workshop();
+    let before_files = (backend == Backend::Sqlite).then(|| common::fingerprints(db.path().parent().unwrap()));
+    let store = db.open();
+    let before = block_on(store.counts()).unwrap();
+    for statement in [
+        "INSERT INTO events (position, aggregate_id, aggregate_type, version, event_type, payload, metadata, recorded_at) \
+         SELECT position + 100000, aggregate_id, aggregate_type, version + 100000, event_type, payload, metadata, recorded_at FROM events",
+        "DELETE FROM events",
+        "UPDATE events SET event_type = 'Hacked'",
+        "DROP TABLE snapshots",
+        "CREATE TABLE intruder (x INTEGER)",
+    ] {
+        match block_on(store.run_read_only(statement)) {
+            Err(StoreError::ReadOnly(message)) => {
+                assert!(message.contains("read-only"), "{message}")
+            }
+            other => panic!("{backend:?}: `{statement}` was not refused as a write: {other:?}"),
+        }
+    }
+    assert_eq!(block_on(store.counts()).unwrap(), before);
+    let catalog = block_on(store.catalog()).unwrap();
+    assert!(catalog.tables.iter().all(|t| t.name != "intruder"));
+    block_on(store.close());
+    if let Some(before_files) = before_files {
+        assert_eq!(common::fingerprints(db.path().parent().unwrap()), before_files);
+    }
+}
+
+fn a_database_that_is_not_an_event_store_lists_its_tables(backend: Backend) {
+    let db = TestDb::new(backend, "notstore");
+    db.exec("CREATE TABLE customers (id INTEGER, name TEXT); CREATE TABLE invoices (id INTEGER)");
+    let err =
+        block_on(Store::open(eventscope::store::Target::parse(&db.target).unwrap(), None)).err().expect("must fail");
+    let message = err.to_string();
+    assert!(message.contains("customers") && message.contains("invoices"), "{backend:?}: {message}");
+    assert!(message.contains("not an event store"), "{message}");
+}
+
+/// Reads the whole log page by page in one direction.
+fn read_whole_log(store: &Store, forward: bool, page: usize) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    let mut cursor = LogCursor::Edge;
+    loop {
+        let p = block_on(store.read_log(&cursor, forward, page)).expect("read log");
+        out.extend(p.events.iter().map(|e| (e.stream.0.clone(), e.version)));
+        match p.next {
+            Some(next) => cursor = next,
+            None => return out,
+        }
+        assert!(out.len() <= 100, "paging does not end");
+    }
+}
+
+fn events_and_streams_without_a_time_are_paged_like_the_others(backend: Backend) {
+    let db = TestDb::new(backend, "untimed");
+    let time = match backend {
+        Backend::Sqlite => "TEXT",
+        Backend::Postgres => "TIMESTAMPTZ",
+    };
+    db.exec(&format!(
+        "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, payload TEXT NOT NULL, recorded_at {time});
+         INSERT INTO events VALUES ('a', 1, 'E', '{{}}', NULL), ('a', 2, 'E', '{{}}', NULL), ('b', 1, 'E', '{{}}', '2026-01-01T10:00:00Z'),
+           ('c', 1, 'E', '{{}}', NULL), ('d', 1, 'E', '{{}}', '2026-01-02T10:00:00Z'), ('d', 2, 'E', '{{}}', '2026-01-03T10:00:00Z'),
+           ('e', 1, 'E', '{{}}', NULL);"
+    ));
+    let store = db.open();
+    assert!(store.layout.columns.position.is_none() && store.layout.columns.recorded_at.is_some());
+    // Most recent first; streams without a time last, by id.
+    for page in [1, 2, 3] {
+        let listed: Vec<String> =
+            list_all(&store, "", StreamSort::Recent, page).into_iter().map(|s| s.stream.0).collect();
+        assert_eq!(listed, ["d", "b", "a", "c", "e"], "{backend:?} page {page}");
+    }
+    // The log: by time, untimed events where the database's indexes keep NULLs (first on
+    // SQLite, last on PostgreSQL), by stream and version; backwards the exact reverse.
+    let untimed = [("a", 1), ("a", 2), ("c", 1), ("e", 1)];
+    let timed = [("b", 1), ("d", 1), ("d", 2)];
+    let in_order = match backend {
+        Backend::Sqlite => [untimed.as_slice(), timed.as_slice()].concat(),
+        Backend::Postgres => [timed.as_slice(), untimed.as_slice()].concat(),
+    };
+    let expected: Vec<(String, i64)> = in_order.into_iter().map(|(s, v)| (s.to_owned(), v)).collect();
+    for page in [1, 2, 3, 10] {
+        assert_eq!(read_whole_log(&store, true, page), expected, "{backend:?} forward, page {page}");
+        let mut backwards = read_whole_log(&store, false, page);
+        backwards.reverse();
+        assert_eq!(backwards, expected, "{backend:?} backward, page {page}");
+    }
+    block_on(store.close());
+}
+
+crate::on_each_backend!(
+    workshop_store_round_trip,
+    search_is_a_case_insensitive_substring_answered_by_the_database,
+    undecodable_payloads_gaps_and_duplicates_are_reported_not_hidden,
+    the_store_is_never_written,
+    a_database_that_is_not_an_event_store_lists_its_tables,
+    events_and_streams_without_a_time_are_paged_like_the_others
+);
