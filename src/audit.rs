@@ -558,7 +558,7 @@ pub fn csv_line(event: &Event) -> String {
         event.payload.to_output_json().to_string(),
         event.metadata.as_ref().map(|m| m.to_output_json().to_string()).unwrap_or_default(),
     ];
-    crate::projection::sql::csv_record(fields)
+    crate::csv_text::record(fields)
 }
 
 /// The export formats.
@@ -579,7 +579,7 @@ pub async fn export(
 ) -> Result<usize, AuditError> {
     let io = |e: std::io::Error| AuditError::Store(StoreError::Query(format!("cannot write the export: {e}")));
     if format == ExportFormat::Csv {
-        out.write_all(format!("{}\n", EXPORT_COLUMNS.join(",")).as_bytes()).map_err(io)?;
+        out.write_all(crate::csv_text::record(EXPORT_COLUMNS).as_bytes()).map_err(io)?;
     }
     let mut written = 0;
     let mut cursor = Some(LogCursor::Edge);

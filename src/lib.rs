@@ -18,6 +18,7 @@
 pub mod audit;
 pub mod bench;
 pub mod cli;
+pub mod csv_text;
 pub mod demo;
 pub mod diff;
 pub mod fold;

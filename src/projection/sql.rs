@@ -342,14 +342,7 @@ impl ResultSet {
     }
 }
 
-/// One CSV record (RFC 4180: fields with commas, quotes or line breaks quoted), with its newline.
-pub fn csv_record(fields: impl IntoIterator<Item = String>) -> String {
-    let quoted: Vec<String> = fields
-        .into_iter()
-        .map(|f| if f.contains([',', '"', '\n', '\r']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f })
-        .collect();
-    format!("{}\n", quoted.join(","))
-}
+use crate::csv_text::record as csv_record;
 
 /// How a proposed result differs from the deployed relation, row by row, keyed by a column.
 #[derive(Clone, Debug, PartialEq)]

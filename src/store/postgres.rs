@@ -29,31 +29,13 @@ pub const QUERY_DEADLINE: Duration = Duration::from_secs(STATEMENT_TIMEOUT.as_se
 fn passwords(url: &str) -> Vec<String> {
     let mut found = Vec::new();
     for password in super::url_parts(url).map(|parts| parts.passwords()).unwrap_or_default() {
-        let decoded = percent_decode(password);
+        let decoded = percent_encoding::percent_decode_str(password).decode_utf8_lossy().into_owned();
         found.push(password.to_owned());
         if decoded != password && !decoded.is_empty() {
             found.push(decoded);
         }
     }
     found
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Replaces the URL's password by `***` wherever it appears in `text`.

@@ -191,7 +191,7 @@ fn export_reads_back_and_streams_in_store_order(backend: Backend) {
     let mut csv = Vec::new();
     block_on(export(&store, &filter, ExportFormat::Csv, &mut csv, |_| true)).unwrap();
     let csv = String::from_utf8(csv).unwrap();
-    let rows = parse_csv(&csv);
+    let rows = common::read_csv(&csv);
     assert_eq!(rows[0], ["position", "recorded_at", "stream", "version", "event_type", "actor", "payload", "metadata"]);
     assert_eq!(rows.len(), events.len() + 1);
     // Every row reads back as its event, JSON fields included.
@@ -309,33 +309,6 @@ fn rows_that_are_not_text_or_json_do_not_fail_the_filters(backend: Backend) {
     let keys = block_on(store.audit_metadata_keys(100)).expect("metadata keys");
     assert_eq!(keys, ["user"], "{backend:?}");
     block_on(store.close());
-}
-
-/// Reads CSV as RFC 4180 writes it: quoted fields may hold commas, doubled quotes and newlines.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let (mut row, mut field) = (Vec::new(), String::new());
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
-            (false, '\n') => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, '\r') => {}
-            (false, c) => field.push(c),
-        }
-    }
-    rows
 }
 
 fn time_filters_read_epoch_numbers_as_the_window_shows_them(backend: Backend) {

@@ -227,32 +227,6 @@ fn database_errors_point_at_the_line_and_column(backend: Backend) {
     }
 }
 
-/// A CSV reader for the round trip (RFC 4180 quoting).
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if field.is_empty() => quoted = true,
-            (',', false) => row.push(std::mem::take(&mut field)),
-            ('\n', false) => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (c, _) => field.push(c),
-        }
-    }
-    rows
-}
-
 fn csv_export_reads_back(backend: Backend) {
     let db = TestDb::new(backend, "previewcsv");
     db.write_workshop();
@@ -264,7 +238,7 @@ fn csv_export_reads_back(backend: Backend) {
         &CancelToken::default(),
     ))
     .unwrap();
-    let parsed = parse_csv(&rows.to_csv());
+    let parsed = common::read_csv(&rows.to_csv());
     assert_eq!(parsed[0], ["aggregate_id", "version", "event_type", "payload", "metadata"]);
     assert_eq!(parsed.len(), rows.rows.len() + 1);
     for (line, row) in parsed[1..].iter().zip(&rows.rows) {
