@@ -566,6 +566,8 @@ pub fn csv_line(event: &Event) -> String {
 pub enum ExportFormat {
     Csv,
     JsonLines,
+    /// One JSON array (the command line's `--format json`).
+    JsonArray,
 }
 
 /// Writes every event matching the filter, in store order, one page at a time (never the whole
@@ -582,6 +584,7 @@ pub async fn export(
         out.write_all(crate::csv_text::record(EXPORT_COLUMNS).as_bytes()).map_err(io)?;
     }
     let mut written = 0;
+    let mut first = true;
     let mut cursor = Some(LogCursor::Edge);
     while let Some(at) = cursor {
         let page = store.audit_page(filter, &at, true, 2_000).await?;
@@ -589,6 +592,10 @@ pub async fn export(
             let line = match format {
                 ExportFormat::Csv => csv_line(event),
                 ExportFormat::JsonLines => format!("{}\n", event.to_output_json()),
+                ExportFormat::JsonArray => {
+                    let separator = if std::mem::replace(&mut first, false) { "[\n  " } else { ",\n  " };
+                    format!("{separator}{}", event.to_output_json())
+                }
             };
             out.write_all(line.as_bytes()).map_err(io)?;
         }
@@ -597,6 +604,9 @@ pub async fn export(
             break;
         }
         cursor = page.next;
+    }
+    if format == ExportFormat::JsonArray {
+        out.write_all(if first { b"[]\n" } else { b"\n]\n" }).map_err(io)?;
     }
     out.flush().map_err(io)?;
     Ok(written)

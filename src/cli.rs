@@ -86,6 +86,8 @@ pub enum Command {
         limit: Option<usize>,
         #[arg(long, value_enum, default_value_t = SortArg::Id)]
         sort: SortArg,
+        #[arg(long, value_enum, default_value_t = FormatArg::Json)]
+        format: FormatArg,
     },
     /// Print a stream's events as a JSON array (undecodable payloads as {"undecodable": {reason, bytes_base64}}).
     #[command(allow_negative_numbers = true)]
@@ -98,6 +100,8 @@ pub enum Command {
         /// At most this many events.
         #[arg(long)]
         limit: Option<usize>,
+        #[arg(long, value_enum, default_value_t = FormatArg::Json)]
+        format: FormatArg,
     },
     /// Print the state folded up to a version: {stream, version, fold, state}. The fold is the
     /// generic merge fold, or a JavaScript fold file.
@@ -178,8 +182,8 @@ pub enum Command {
         /// Only events whose payload contains this text (reads every payload).
         #[arg(long)]
         text: Option<String>,
-        #[arg(long, value_enum, default_value_t = AuditFormatArg::Jsonl)]
-        format: AuditFormatArg,
+        #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
+        format: FormatArg,
     },
     /// Measure the history explorer on a generated store and print the figures (not a test).
     #[command(allow_negative_numbers = true)]
@@ -235,15 +239,12 @@ pub enum DemoAction {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AuditFormatArg {
-    Jsonl,
-    Csv,
-}
-
+/// The output formats of every subcommand that prints a listing (streams, events, preview,
+/// audit): a JSON array, JSON Lines (one object per line), or CSV with a header line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
     Json,
+    Jsonl,
     Csv,
 }
 
@@ -449,13 +450,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result<()> {
     {
         match command {
-            Command::Streams { store, search, limit, sort } => {
+            Command::Streams { store, search, limit, sort, format } => {
                 let store = open(&store, layout.as_deref()).await?;
-                print_streams(&store, search, limit, sort.into()).await
+                print_streams(&store, search, limit, sort.into(), format).await
             }
-            Command::Events { store, stream, from, limit } => {
+            Command::Events { store, stream, from, limit, format } => {
                 let store = open(&store, layout.as_deref()).await?;
-                print_events(&store, &stream, from, limit).await
+                print_events(&store, &stream, from, limit, format).await
             }
             Command::State { store, stream, at, fold } => {
                 let fold: Box<dyn Fold> = match fold {
@@ -489,8 +490,9 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let filter = audit_filter(since, until, types, stream, meta, text)?;
                 let store = open(&store, layout.as_deref()).await?;
                 let format = match format {
-                    AuditFormatArg::Jsonl => crate::audit::ExportFormat::JsonLines,
-                    AuditFormatArg::Csv => crate::audit::ExportFormat::Csv,
+                    FormatArg::Json => crate::audit::ExportFormat::JsonArray,
+                    FormatArg::Jsonl => crate::audit::ExportFormat::JsonLines,
+                    FormatArg::Csv => crate::audit::ExportFormat::Csv,
                 };
                 let mut out = std::io::BufWriter::new(std::io::stdout());
                 crate::audit::export(&store, &filter, format, &mut out, |_| true).await?;
@@ -524,36 +526,74 @@ async fn open(store: &str, layout: Option<&str>) -> anyhow::Result<Store> {
 
 const PAGE: usize = 1_000;
 
-/// Writes a JSON array one element at a time, so long outputs are never held in memory.
-struct JsonArrayWriter<W: Write> {
+/// Writes a listing one record at a time in the chosen format, so long outputs are never held
+/// in memory. CSV has the given columns, each record's fields taken from its JSON object by name
+/// (text as it is, other values as JSON, null empty).
+struct ListWriter<W: Write> {
     out: W,
+    format: FormatArg,
+    columns: Vec<String>,
     first: bool,
 }
 
-impl<W: Write> JsonArrayWriter<W> {
-    /// (Nothing is written before the first element: a command that fails at once leaves no
+impl<W: Write> ListWriter<W> {
+    /// (Nothing is written before the first record: a command that fails at once leaves no
     /// half array on stdout.)
-    fn new(out: W) -> anyhow::Result<Self> {
-        Ok(JsonArrayWriter { out, first: true })
+    fn new(out: W, format: FormatArg, columns: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        ListWriter { out, format, columns: columns.into_iter().map(Into::into).collect(), first: true }
     }
 
     fn push(&mut self, value: &serde_json::Value) -> anyhow::Result<()> {
-        let sep: &[u8] = if self.first { b"[\n  " } else { b",\n  " };
-        self.first = false;
-        self.out.write_all(sep)?;
-        serde_json::to_writer(&mut self.out, value)?;
+        let first = std::mem::replace(&mut self.first, false);
+        match self.format {
+            FormatArg::Json => {
+                self.out.write_all(if first { b"[\n  " } else { b",\n  " })?;
+                serde_json::to_writer(&mut self.out, value)?;
+            }
+            FormatArg::Jsonl => {
+                serde_json::to_writer(&mut self.out, value)?;
+                self.out.write_all(b"\n")?;
+            }
+            FormatArg::Csv => {
+                if first {
+                    self.out.write_all(crate::csv_text::record(&self.columns).as_bytes())?;
+                }
+                let field = |name: &String| match value.get(name) {
+                    None | Some(serde_json::Value::Null) => String::new(),
+                    Some(serde_json::Value::String(text)) => text.clone(),
+                    Some(other) => other.to_string(),
+                };
+                self.out.write_all(crate::csv_text::record(self.columns.iter().map(field)).as_bytes())?;
+            }
+        }
         Ok(())
     }
 
     fn finish(mut self) -> anyhow::Result<()> {
-        self.out.write_all(if self.first { b"[]\n" } else { b"\n]\n" })?;
+        match (self.format, self.first) {
+            (FormatArg::Json, true) => self.out.write_all(b"[]\n")?,
+            (FormatArg::Json, false) => self.out.write_all(b"\n]\n")?,
+            (FormatArg::Csv, true) => self.out.write_all(crate::csv_text::record(&self.columns).as_bytes())?,
+            _ => {}
+        }
         self.out.flush()?;
         Ok(())
     }
 }
 
-async fn print_streams(store: &Store, search: String, limit: Option<usize>, sort: StreamSort) -> anyhow::Result<()> {
-    let mut out = JsonArrayWriter::new(std::io::stdout().lock())?;
+/// The CSV columns of the streams listing and of events.
+const STREAM_COLUMNS: [&str; 5] = ["stream", "events", "first_version", "last_version", "last_recorded_at"];
+const EVENT_COLUMNS: [&str; 8] =
+    ["position", "recorded_at", "stream", "version", "event_type", "payload", "metadata", "anomalies"];
+
+async fn print_streams(
+    store: &Store,
+    search: String,
+    limit: Option<usize>,
+    sort: StreamSort,
+    format: FormatArg,
+) -> anyhow::Result<()> {
+    let mut out = ListWriter::new(std::io::stdout().lock(), format, STREAM_COLUMNS);
     let mut remaining = limit.unwrap_or(usize::MAX);
     let mut query = StreamQuery { search, sort, after: None, limit: PAGE.min(remaining) as i64 };
     while remaining > 0 {
@@ -571,7 +611,13 @@ async fn print_streams(store: &Store, search: String, limit: Option<usize>, sort
     out.finish()
 }
 
-async fn print_events(store: &Store, stream: &str, from: Option<i64>, limit: Option<usize>) -> anyhow::Result<()> {
+async fn print_events(
+    store: &Store,
+    stream: &str,
+    from: Option<i64>,
+    limit: Option<usize>,
+    format: FormatArg,
+) -> anyhow::Result<()> {
     let summary = store.stream_summary(stream).await?;
     if let Some(from) = from
         && from > summary.last_version
@@ -586,7 +632,7 @@ async fn print_events(store: &Store, stream: &str, from: Option<i64>, limit: Opt
     let mut cursor = Some(EventCursor::from_version(from.unwrap_or(i64::MIN)));
     let mut remaining = limit.unwrap_or(usize::MAX);
     let mut checker = VersionChecker::default();
-    let mut out = JsonArrayWriter::new(std::io::stdout().lock())?;
+    let mut out = ListWriter::new(std::io::stdout().lock(), format, EVENT_COLUMNS);
     while let Some(at) = cursor.filter(|_| remaining > 0) {
         let page = store.read_stream(stream, at, PAGE.min(remaining)).await?;
         for event in &page.events {
@@ -673,17 +719,17 @@ async fn print_preview(
         eprintln!("warning: only the first {} rows are shown (--max-rows)", rows.rows.len());
     }
     if !compare {
-        match format {
-            FormatArg::Csv => print!("{}", rows.to_csv()),
-            FormatArg::Json => {
-                let mut out = JsonArrayWriter::new(std::io::stdout().lock())?;
-                for row in &rows.rows {
-                    out.push(&rows.row_json(row))?;
-                }
-                out.finish()?;
-            }
+        let columns = rows.columns.iter().map(|c| c.name.clone());
+        if format == FormatArg::Csv {
+            // (Cells as the table shows them: bytes in hex, times in RFC 3339.)
+            print!("{}", rows.to_csv());
+            return Ok(());
         }
-        return Ok(());
+        let mut out = ListWriter::new(std::io::stdout().lock(), format, columns);
+        for row in &rows.rows {
+            out.push(&rows.row_json(row))?;
+        }
+        return out.finish();
     }
     let Some(relation) = definition.relation.clone() else {
         return Err(usage!(
@@ -710,6 +756,20 @@ async fn print_preview(
         FormatArg::Json => {
             let output = json!({"relation": relation, "rows": rows.to_json(), "compare": comparison.to_json()});
             println!("{}", serde_json::to_string_pretty(&output)?);
+        }
+        // One line per difference.
+        FormatArg::Jsonl => {
+            let mut out = ListWriter::new(std::io::stdout().lock(), format, Vec::<String>::new());
+            for row in &comparison.added {
+                out.push(&json!({"change": "added", "row": row}))?;
+            }
+            for row in &comparison.removed {
+                out.push(&json!({"change": "removed", "row": row}))?;
+            }
+            for (key, deployed, proposed) in &comparison.changed {
+                out.push(&json!({"change": "changed", "key": key, "deployed": deployed, "proposed": proposed}))?;
+            }
+            out.finish()?;
         }
     }
     Ok(())

@@ -162,6 +162,45 @@ fn exit_codes_tell_usage_store_and_refusal_apart() {
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap().as_array().map(Vec::len), Some(1));
 }
 
+/// Every listing subcommand takes the same `--format` values, and each gives the same records.
+#[test]
+fn every_listing_takes_json_jsonl_and_csv() {
+    let db = TestDb::new(Backend::Sqlite, "cli_formats");
+    db.write_workshop();
+    let store = db.target.as_str();
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    let sql = format!("{}/assets/sql/orders_by_region.sqlite.sql", env!("CARGO_MANIFEST_DIR"));
+    let listings: Vec<Vec<&str>> = vec![
+        vec!["streams", store, "--limit", "5"],
+        vec!["events", store, &stream],
+        vec!["audit", store, "--type", "RefundRequested"],
+        vec!["preview", store, "--sql", &sql],
+    ];
+    for args in listings {
+        let run = |format: &str| {
+            let mut all = args.clone();
+            all.extend(["--format", format]);
+            let (ok, out, err) = eventscope(&all);
+            assert!(ok, "{all:?}: {err}");
+            out
+        };
+        let array: Vec<Value> = serde_json::from_str(&run("json")).unwrap();
+        let lines: Vec<Value> = run("jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let csv = common::read_csv(&run("csv"));
+        assert!(!array.is_empty(), "{args:?}");
+        assert_eq!(array, lines, "{args:?}");
+        assert_eq!(csv.len(), array.len() + 1, "{args:?}: a header and a record per object");
+        // The first CSV column holds what the JSON says under that name.
+        let column = &csv[0][0];
+        let shown = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        assert_eq!(csv[1][0], shown(&array[0][column]), "{args:?}");
+    }
+}
+
 /// `RUST_LOG=eventscope=debug` shows each query with its time, and never a password.
 fn debug_logging_shows_queries_and_no_password(backend: Backend) {
     let db = TestDb::new(backend, "cli_logging");
