@@ -22,7 +22,7 @@ mod tests {
     fn fields_are_quoted_where_they_need_it_and_read_back() {
         let fields = ["plain", "x,y", "say \"hi\"", "two\nlines", "", " padded "];
         let line = record(fields);
-        assert_eq!(line, "plain,\"x,y\",\"say \"\"hi\"\"\"\",\"two\nlines\",, padded \n");
+        assert_eq!(line, "plain,\"x,y\",\"say \"\"hi\"\"\",\"two\nlines\",, padded \n");
         let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes());
         let back: Vec<String> = reader.records().next().unwrap().unwrap().iter().map(str::to_owned).collect();
         assert_eq!(back, fields);

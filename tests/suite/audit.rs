@@ -42,8 +42,8 @@ fn meta<'a>(e: &'a DemoEvent, key: &str) -> &'a str {
 }
 
 fn filter_combinations_give_exactly_the_expected_events(backend: Backend) {
-    let db = TestDb::new(backend, "auditfilters");
-    let demo = db.write_workshop();
+    let shared = common::workshop(backend);
+    let (db, demo) = (&shared.db, &shared.demo);
     let store = db.open();
     let day = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 3, d, h, 0, 0).unwrap();
     let cases: Vec<(AuditFilter, Vec<i64>)> = vec![
@@ -135,8 +135,8 @@ fn filter_combinations_give_exactly_the_expected_events(backend: Backend) {
 }
 
 fn correlation_and_causation_chains(backend: Backend) {
-    let db = TestDb::new(backend, "auditcausation");
-    let demo = db.write_workshop();
+    let shared = common::workshop(backend);
+    let (db, demo) = (&shared.db, &shared.demo);
     let store = db.open();
     let event_at = |stream: &str, version: i64| {
         let filter = AuditFilter { stream: stream.to_owned(), ..Default::default() };
@@ -177,8 +177,8 @@ fn correlation_and_causation_chains(backend: Backend) {
 }
 
 fn export_reads_back_and_streams_in_store_order(backend: Backend) {
-    let db = TestDb::new(backend, "auditexport");
-    let demo = db.write_workshop();
+    let shared = common::workshop(backend);
+    let (db, demo) = (&shared.db, &shared.demo);
     let store = db.open();
     let filter = AuditFilter { types: vec!["RefundRequested".into(), "PaymentConfirmed".into()], ..Default::default() };
     let events = audit_all(&store, &filter, true);
@@ -242,8 +242,8 @@ fn export_reads_back_and_streams_in_store_order(backend: Backend) {
 }
 
 fn hostile_filter_values_are_taken_literally(backend: Backend) {
-    let db = TestDb::new(backend, "audithostile");
-    let demo = db.write_workshop();
+    let shared = common::workshop(backend);
+    let (db, demo) = (&shared.db, &shared.demo);
     let store = db.open();
     let hostile =
         ["' OR '1'='1", "'; DROP TABLE events; --", "\" OR \"\"=\"", "%", "_", "\\", "$.actor", "x') OR ('a'='a"];

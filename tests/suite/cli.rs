@@ -21,8 +21,7 @@ fn assert_one_line_error(args: &[&str], expected: &str) {
 }
 
 fn streams_events_and_state_print_json(backend: Backend) {
-    let db = TestDb::new(backend, "cli");
-    db.write_workshop();
+    let db = &common::workshop(backend).db;
     let stream = order_stream(DOUBLE_REFUND_ORDER);
 
     let (ok, out, err) = eventscope(&["streams", &db.target, "--search", "1042"]);
@@ -126,8 +125,7 @@ fn postgres_mistakes_are_one_clear_line_without_the_password() {
 /// negative numbers are values, and `-` is a stream id after `--`.
 #[test]
 fn exit_codes_tell_usage_store_and_refusal_apart() {
-    let db = TestDb::new(common::Backend::Sqlite, "cli_exit_codes");
-    db.write_workshop();
+    let db = &common::workshop(common::Backend::Sqlite).db;
     let store = db.target.as_str();
     let stream = order_stream(DOUBLE_REFUND_ORDER);
     let dir = tempfile::tempdir().unwrap();
@@ -165,8 +163,7 @@ fn exit_codes_tell_usage_store_and_refusal_apart() {
 /// Every listing subcommand takes the same `--format` values, and each gives the same records.
 #[test]
 fn every_listing_takes_json_jsonl_and_csv() {
-    let db = TestDb::new(Backend::Sqlite, "cli_formats");
-    db.write_workshop();
+    let db = &common::workshop(Backend::Sqlite).db;
     let store = db.target.as_str();
     let stream = order_stream(DOUBLE_REFUND_ORDER);
     let sql = format!("{}/assets/sql/orders_by_region.sqlite.sql", env!("CARGO_MANIFEST_DIR"));
@@ -203,8 +200,7 @@ fn every_listing_takes_json_jsonl_and_csv() {
 
 /// `RUST_LOG=eventscope=debug` shows each query with its time, and never a password.
 fn debug_logging_shows_queries_and_no_password(backend: Backend) {
-    let db = TestDb::new(backend, "cli_logging");
-    db.write_workshop();
+    let db = &common::workshop(backend).db;
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_eventscope"))
         .args(["streams", &db.target, "--limit", "1"])
         .env("RUST_LOG", "eventscope=debug")

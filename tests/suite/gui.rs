@@ -64,10 +64,8 @@ fn run_sql_example(h: &mut Harness<'_, UnderTest>, example: &str) {
     wait_until(h, "the preview", |h| !app(h).sql.is_running() && app(h).sql.result().is_some());
 }
 
-fn workshop() -> TestDb {
-    let db = TestDb::new(Backend::Sqlite, "gui");
-    db.write_workshop();
-    db
+fn workshop() -> &'static TestDb {
+    &common::workshop(Backend::Sqlite).db
 }
 
 fn open_order_1042(h: &mut Harness<'_, UnderTest>) {

@@ -64,8 +64,8 @@ fn expected_order(events: &[&DemoEvent]) -> ExpectedOrder {
 }
 
 fn the_order_fold_gives_every_order_its_expected_state(backend: Backend) {
-    let db = TestDb::new(backend, "jsfold");
-    let demo = db.write_workshop();
+    let shared = common::workshop(backend);
+    let (db, demo) = (&shared.db, &shared.demo);
     let fold = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/folds/order.js");
     for n in FIRST_ORDER..FIRST_ORDER + 60 {
         let stream = order_stream(n);
@@ -97,8 +97,8 @@ fn the_order_fold_gives_every_order_its_expected_state(backend: Backend) {
 }
 
 fn orders_by_region_matches_the_generated_orders(backend: Backend) {
-    let db = TestDb::new(backend, "jsregion");
-    let demo = db.write_workshop();
+    let shared = common::workshop(backend);
+    let (db, demo) = (&shared.db, &shared.demo);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/projections/orders_by_region.js");
     let out = run_json(&["project", &db.target, "--js", script]);
     assert_eq!(out["source"], json!("category Order"));
@@ -146,8 +146,8 @@ fn orders_by_region_matches_the_generated_orders(backend: Backend) {
 }
 
 fn refunds_per_customer_partitions_and_would_emit(backend: Backend) {
-    let db = TestDb::new(backend, "jsrefunds");
-    let demo = db.write_workshop();
+    let shared = common::workshop(backend);
+    let (db, demo) = (&shared.db, &shared.demo);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/projections/refunds_per_customer.js");
     let out = run_json(&["project", &db.target, "--js", script]);
     // customer → (requests, requested cents, denied)

@@ -37,8 +37,8 @@ fn cents(v: &Value) -> i64 {
 }
 
 fn revenue_per_day_rows_match_the_generated_payments(backend: Backend) {
-    let db = TestDb::new(backend, "revenue");
-    let demo = db.write_workshop();
+    let shared = common::workshop(backend);
+    let (db, demo) = (&shared.db, &shared.demo);
     let store = db.open();
     let (definition, rows) = block_on(store.preview(
         &example(backend, "revenue_per_day"),
@@ -109,8 +109,7 @@ fn writes_are_refused_and_the_store_is_unchanged(backend: Backend) {
 }
 
 fn the_time_out_the_row_cap_and_cancel(backend: Backend) {
-    let db = TestDb::new(backend, "previewlimits");
-    db.write_workshop();
+    let db = &common::workshop(backend).db;
     let store = db.open();
     let slow = "SELECT count(*) FROM events a, events b, events c";
     let started = Instant::now();
@@ -209,8 +208,7 @@ fn wait_reply(
 }
 
 fn compare_with_the_deployed_read_model(backend: Backend) {
-    let db = TestDb::new(backend, "previewcompare");
-    db.write_workshop();
+    let db = &common::workshop(backend).db;
     let store = db.open();
     let cancel = CancelToken::default();
     let (definition, proposed) =
@@ -233,8 +231,7 @@ fn compare_with_the_deployed_read_model(backend: Backend) {
 }
 
 fn database_errors_point_at_the_line_and_column(backend: Backend) {
-    let db = TestDb::new(backend, "previewerror");
-    db.write_workshop();
+    let db = &common::workshop(backend).db;
     let store = db.open();
     let text = "-- a mistake on line 3\nSELECT event_type,\n  nope\nFROM events";
     match block_on(store.preview(text, limits(5_000, 10), &none(), &CancelToken::default())) {
@@ -247,8 +244,7 @@ fn database_errors_point_at_the_line_and_column(backend: Backend) {
 }
 
 fn csv_export_reads_back(backend: Backend) {
-    let db = TestDb::new(backend, "previewcsv");
-    db.write_workshop();
+    let db = &common::workshop(backend).db;
     let store = db.open();
     let (_, rows): (_, ResultSet) = block_on(store.preview(
         "SELECT aggregate_id, version, event_type, payload, metadata FROM events ORDER BY position",
@@ -270,8 +266,7 @@ fn csv_export_reads_back(backend: Backend) {
 }
 
 fn the_preview_command(backend: Backend) {
-    let db = TestDb::new(backend, "previewcli");
-    db.write_workshop();
+    let db = &common::workshop(backend).db;
     let dir = tempfile::tempdir().unwrap();
     let file = |name: &str, text: &str| {
         let path = dir.path().join(name);
@@ -337,8 +332,7 @@ mod hostile;
 /// Every SQL example the window offers (the bundled assets) previews under the guard with
 /// exactly the rows the same query gives on a plain connection.
 fn every_bundled_example_previews_with_the_rows_of_the_raw_query(backend: Backend) {
-    let db = TestDb::new(backend, "previewexamples");
-    db.write_workshop();
+    let db = &common::workshop(backend).db;
     let store = db.open();
     let dialect = store.dialect();
     let examples = eventscope::ui::sql::examples(dialect);

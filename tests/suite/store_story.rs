@@ -38,8 +38,8 @@ fn list_all(store: &Store, search: &str, sort: StreamSort, page: i64) -> Vec<eve
 }
 
 fn workshop_store_round_trip(backend: Backend) {
-    let db = TestDb::new(backend, "roundtrip");
-    let demo = db.write_workshop();
+    let shared = common::workshop(backend);
+    let (db, demo) = (&shared.db, &shared.demo);
     let store = db.open();
     assert_eq!(store.layout.name, "events", "{backend:?}");
     assert!(store.layout.columns.position.is_some());
@@ -112,8 +112,7 @@ fn workshop_store_round_trip(backend: Backend) {
 }
 
 fn search_is_a_case_insensitive_substring_answered_by_the_database(backend: Backend) {
-    let db = TestDb::new(backend, "search");
-    db.write_workshop();
+    let db = &common::workshop(backend).db;
     let store = db.open();
     let found = list_all(&store, "1042", StreamSort::Id, 10);
     assert_eq!(found.len(), 1, "{backend:?}");

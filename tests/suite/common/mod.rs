@@ -111,12 +111,76 @@ pub struct TestDb {
     pg_name: Option<String>,
 }
 
+/// The workshop store, written once per backend per run and shared by every test that only
+/// reads it (eventscope never writes, so they cannot disturb each other).
+pub struct Workshop {
+    pub db: TestDb,
+    pub demo: eventscope::demo::DemoStore,
+}
+
+pub fn workshop(backend: Backend) -> &'static Workshop {
+    static SQLITE: std::sync::OnceLock<Workshop> = std::sync::OnceLock::new();
+    static POSTGRES: std::sync::OnceLock<Workshop> = std::sync::OnceLock::new();
+    let cell = match backend {
+        Backend::Sqlite => &SQLITE,
+        Backend::Postgres => &POSTGRES,
+    };
+    cell.get_or_init(|| {
+        let db = TestDb::new(backend, "shared_workshop");
+        let demo = db.write_workshop();
+        Workshop { db, demo }
+    })
+}
+
+/// Whether process `pid` still runs (a test run that left databases or files behind).
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes what earlier test runs left (a shared database is never dropped; a run may be
+/// killed): the `es_test_PID_…` databases and `eventscope-tests-PID` directories of processes
+/// that have ended. Once per run.
+fn sweep_leftovers(backend: Backend) {
+    static SQLITE: std::sync::Once = std::sync::Once::new();
+    static POSTGRES: std::sync::Once = std::sync::Once::new();
+    let pid_of = |name: &str, prefix: &str| name.strip_prefix(prefix)?.split('_').next()?.parse::<u32>().ok();
+    match backend {
+        Backend::Sqlite => SQLITE.call_once(|| {
+            for entry in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if pid_of(&name, "eventscope-tests-").is_some_and(|pid| !alive(pid)) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }),
+        Backend::Postgres => POSTGRES.call_once(|| {
+            block_on(async {
+                let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await else { return };
+                let names: Vec<String> =
+                    sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'es\\_test\\_%'")
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap_or_default();
+                for name in names.iter().filter(|n| pid_of(n, "es_test_").is_some_and(|pid| !alive(pid))) {
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await;
+                }
+                let _ = conn.close().await;
+            })
+        }),
+    }
+}
+
 impl TestDb {
     pub fn new(backend: Backend, name: &str) -> TestDb {
+        sweep_leftovers(backend);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         match backend {
             Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("tempdir");
+                // (Under a directory named by the process, so that a run's leftovers are known.)
+                let parent = std::env::temp_dir().join(format!("eventscope-tests-{}", std::process::id()));
+                std::fs::create_dir_all(&parent).expect("test directory");
+                let dir = tempfile::tempdir_in(&parent).expect("tempdir");
                 let path = dir.path().join(format!("{name}.sqlite"));
                 TestDb { backend, target: path.display().to_string(), _dir: Some(dir), pg_name: None }
             }
