@@ -47,10 +47,10 @@ fn filter_combinations_give_exactly_the_expected_events(backend: Backend) {
     let store = db.open();
     let day = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 3, d, h, 0, 0).unwrap();
     let cases: Vec<(AuditFilter, Vec<i64>)> = vec![
-        (AuditFilter::default(), expected(&demo, |_| true)),
+        (AuditFilter::default(), expected(demo, |_| true)),
         (
             AuditFilter { meta: vec![("actor".into(), "staff:grace".into())], ..Default::default() },
-            expected(&demo, |e| meta(e, "actor") == "staff:grace"),
+            expected(demo, |e| meta(e, "actor") == "staff:grace"),
         ),
         (
             AuditFilter {
@@ -58,7 +58,7 @@ fn filter_combinations_give_exactly_the_expected_events(backend: Backend) {
                 since: Some(day(20, 0)),
                 ..Default::default()
             },
-            expected(&demo, |e| {
+            expected(demo, |e| {
                 matches!(e.event_type, "RefundRequested" | "RefundDenied") && e.recorded_at >= day(20, 0)
             }),
         ),
@@ -70,7 +70,7 @@ fn filter_combinations_give_exactly_the_expected_events(backend: Backend) {
                 types: vec!["LoyaltyPointsRedeemed".into()],
                 ..Default::default()
             },
-            expected(&demo, |e| {
+            expected(demo, |e| {
                 e.aggregate_id.starts_with("acc00107")
                     && e.event_type == "LoyaltyPointsRedeemed"
                     && e.recorded_at >= day(10, 0)
@@ -79,7 +79,7 @@ fn filter_combinations_give_exactly_the_expected_events(backend: Backend) {
         ),
         (
             AuditFilter { text: "DAMAGED on".into(), ..Default::default() },
-            expected(&demo, |e| e.payload.to_string().to_lowercase().contains("damaged on")),
+            expected(demo, |e| e.payload.to_string().to_lowercase().contains("damaged on")),
         ),
         (
             AuditFilter {
@@ -87,7 +87,7 @@ fn filter_combinations_give_exactly_the_expected_events(backend: Backend) {
                 stream: "0000105".into(),
                 ..Default::default()
             },
-            expected(&demo, |e| meta(e, "command") == "ConfirmPayment" && e.aggregate_id.starts_with("0000105")),
+            expected(demo, |e| meta(e, "command") == "ConfirmPayment" && e.aggregate_id.starts_with("0000105")),
         ),
     ];
     for (filter, want) in cases {
@@ -171,7 +171,7 @@ fn correlation_and_causation_chains(backend: Backend) {
     // Everything with the order's correlation id, across streams, in store order.
     let correlated = block_on(store.correlated(&placed, 1000)).unwrap();
     let correlation = placed.metadata_str("correlation_id").unwrap().to_owned();
-    let want = expected(&demo, |e| meta(e, "correlation_id") == correlation);
+    let want = expected(demo, |e| meta(e, "correlation_id") == correlation);
     assert_eq!(positions(&correlated), want, "{backend:?}");
     assert!(correlated.iter().any(|e| e.stream.0 != order), "the chain crosses streams");
 }
