@@ -6,9 +6,11 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, mpsc};
 
+use crate::audit::AuditError;
 use crate::audit::{ActorSummary, AuditFilter, CauseNode, ExportFormat, Histogram};
 use crate::model::{Event, Payload, StreamSummary};
 use crate::projection::sql::{Definition, PreviewError, PreviewLimits, PreviewPermissions, ResultSet};
+use crate::store::StoreError;
 use crate::store::layout::{Catalog, Layout};
 use crate::store::pg_guard::RolePrivileges;
 use crate::store::query::StreamQuery;
@@ -134,10 +136,38 @@ pub enum Reply {
     },
     /// The outcome of a preview.
     Preview(Box<PreviewReply>),
-    /// The request failed; the message says what went wrong and what to do.
-    Failed {
-        message: String,
-    },
+    /// The request failed: the cause, whose message says what went wrong and what to do.
+    Failed(Failure),
+}
+
+/// Why a request failed, the cause kept, so that the window decides by its kind (not by the
+/// words of its message) and moves it where it is shown.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Failure {
+    /// The store could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An audit question this store cannot answer, or its query failed.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// A long read stopped part-way; what it read stays browsable.
+    #[error("{what} stopped: {cause}; the events read so far stay browsable")]
+    Interrupted { what: String, cause: StoreError },
+    /// No store is open yet.
+    #[error("no store is open: open a SQLite file or a PostgreSQL URL first")]
+    NoStore,
+    /// The request was cancelled (how far it got).
+    #[error("{0}")]
+    Cancelled(String),
+    /// A file the request writes (an export) could not be written.
+    #[error("{0}")]
+    File(String),
+    /// The workshop store could not be written.
+    #[error("{0}")]
+    Workshop(String),
+    /// eventscope itself failed (a panic isolated, the worker could not start): a bug to report.
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// What a preview gave.
@@ -173,12 +203,8 @@ impl Shared {
         self.cancelled.lock().map(|c| c.contains(&id)).unwrap_or(false)
     }
 
-    async fn store(&self) -> Result<Arc<Store>, String> {
-        self.store
-            .read()
-            .await
-            .clone()
-            .ok_or_else(|| "no store is open: open a SQLite file or a PostgreSQL URL first".to_owned())
+    async fn store(&self) -> Result<Arc<Store>, Failure> {
+        self.store.read().await.clone().ok_or(Failure::NoStore)
     }
 }
 
@@ -206,7 +232,8 @@ impl Worker {
             let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
-                    thread_shared.reply(0, Reply::Failed { message: format!("cannot start the database worker: {e}") });
+                    thread_shared
+                        .reply(0, Reply::Failed(Failure::Internal(format!("cannot start the database worker: {e}"))));
                     return;
                 }
             };
@@ -234,7 +261,7 @@ impl Worker {
                         if let Err(message) = isolate(async move { handle(&inner, id, request).await }).await
                             && !shared.is_cancelled(id)
                         {
-                            shared.reply(id, Reply::Failed { message });
+                            shared.reply(id, Reply::Failed(Failure::Internal(message)));
                         }
                     });
                 }
@@ -246,7 +273,7 @@ impl Worker {
             });
         });
         if let Err(e) = started {
-            shared.reply(0, Reply::Failed { message: format!("cannot start the database worker: {e}") });
+            shared.reply(0, Reply::Failed(Failure::Internal(format!("cannot start the database worker: {e}"))));
         }
         Worker { requests: request_tx, replies: reply_rx, next_id: 1 }
     }
@@ -291,10 +318,10 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
     let result = match request {
         Request::Open { target, layout } => open(shared, target, layout).await,
         Request::OpenWithLayout { target, layout } => open_with_layout(shared, target, *layout).await,
-        Request::Catalog { target } => Store::catalog_of(&target).await.map(Reply::Catalog).map_err(|e| e.to_string()),
+        Request::Catalog { target } => Store::catalog_of(&target).await.map(Reply::Catalog).map_err(Failure::from),
         Request::SampleLayout { target, layout } => sample(target, *layout).await,
         Request::SetCipherKey { key } => match shared.store().await {
-            Ok(store) => store.set_cipher_key(key.as_deref()).map(|()| Reply::CipherKeySet).map_err(|e| e.to_string()),
+            Ok(store) => store.set_cipher_key(key.as_deref()).map(|()| Reply::CipherKeySet).map_err(Failure::from),
             Err(e) => Err(e),
         },
         Request::Snapshots { stream } => match shared.store().await {
@@ -302,15 +329,15 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
                 .snapshots(&stream)
                 .await
                 .map(|snapshots| Reply::Snapshots { stream, snapshots })
-                .map_err(|e| e.to_string()),
+                .map_err(Failure::from),
             Err(e) => Err(e),
         },
         Request::OpenWorkshop => match crate::demo::ensure_workshop_store().await {
             Ok(path) => open(shared, Target::Sqlite(path), None).await,
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(Failure::Workshop(e.to_string())),
         },
         Request::Streams { query } => match shared.store().await {
-            Ok(store) => store.list_streams(&query).await.map(Reply::Streams).map_err(|e| e.to_string()),
+            Ok(store) => store.list_streams(&query).await.map(Reply::Streams).map_err(Failure::from),
             Err(e) => Err(e),
         },
         Request::CountStreams { search } => match shared.store().await {
@@ -318,18 +345,16 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
                 .count_streams(&search)
                 .await
                 .map(|count| Reply::StreamCount { search, count })
-                .map_err(|e| e.to_string()),
+                .map_err(Failure::from),
             Err(e) => Err(e),
         },
         Request::LoadStream { stream, page_size } => load_stream(shared, id, stream, page_size).await,
         Request::LoadLog { page_size } => load_log(shared, id, page_size).await,
         Request::Preview { text, limits, permissions } => preview(shared, id, text, limits, permissions).await,
         Request::AuditPage { filter, cursor, forward, limit } => match shared.store().await {
-            Ok(store) => store
-                .audit_page(&filter, &cursor, forward, limit)
-                .await
-                .map(Reply::AuditPage)
-                .map_err(|e| e.to_string()),
+            Ok(store) => {
+                store.audit_page(&filter, &cursor, forward, limit).await.map(Reply::AuditPage).map_err(Failure::from)
+            }
             Err(e) => Err(e),
         },
         Request::AuditSummary { filter, bars } => audit_summary(shared, filter, bars).await,
@@ -346,30 +371,30 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
     }
     match result {
         Ok(reply) => shared.reply(id, reply),
-        Err(message) => shared.reply(id, Reply::Failed { message }),
+        Err(failure) => shared.reply(id, Reply::Failed(failure)),
     }
 }
 
-async fn open(shared: &Shared, target: Target, layout: Option<String>) -> Result<Reply, String> {
-    let store = Store::open(target.clone(), layout.as_deref()).await.map_err(|e| e.to_string())?;
+async fn open(shared: &Shared, target: Target, layout: Option<String>) -> Result<Reply, Failure> {
+    let store = Store::open(target.clone(), layout.as_deref()).await.map_err(Failure::from)?;
     install(shared, target, store).await
 }
 
-async fn open_with_layout(shared: &Shared, target: Target, layout: Layout) -> Result<Reply, String> {
-    let store = Store::open_with_layout(target.clone(), layout).await.map_err(|e| e.to_string())?;
+async fn open_with_layout(shared: &Shared, target: Target, layout: Layout) -> Result<Reply, Failure> {
+    let store = Store::open_with_layout(target.clone(), layout).await.map_err(Failure::from)?;
     install(shared, target, store).await
 }
 
-async fn sample(target: Target, layout: Layout) -> Result<Reply, String> {
-    let store = Store::open_with_layout(target, layout).await.map_err(|e| e.to_string())?;
-    let page = store.read_log(&LogCursor::Edge, true, 5).await.map_err(|e| e.to_string());
+async fn sample(target: Target, layout: Layout) -> Result<Reply, Failure> {
+    let store = Store::open_with_layout(target, layout).await.map_err(Failure::from)?;
+    let page = store.read_log(&LogCursor::Edge, true, 5).await.map_err(Failure::from);
     store.close().await;
     Ok(Reply::Sample(page?.events))
 }
 
 /// Makes `store` the open store (closing the one before) and says so.
-async fn install(shared: &Shared, target: Target, store: Store) -> Result<Reply, String> {
-    let counts = store.counts().await.map_err(|e| e.to_string())?;
+async fn install(shared: &Shared, target: Target, store: Store) -> Result<Reply, Failure> {
+    let counts = store.counts().await.map_err(Failure::from)?;
     let reply = Reply::Opened {
         target,
         description: store.describe(),
@@ -391,7 +416,7 @@ async fn install(shared: &Shared, target: Target, store: Store) -> Result<Reply,
 /// Loads a stream page by page, sending each page as it arrives; the last reply is returned.
 /// The first page goes out before anything else is asked of the database; the stream's summary
 /// (for the progress bar) is then counted alongside the following pages.
-async fn load_stream(shared: &Shared, id: RequestId, stream: String, page_size: usize) -> Result<Reply, String> {
+async fn load_stream(shared: &Shared, id: RequestId, stream: String, page_size: usize) -> Result<Reply, Failure> {
     let store = shared.store().await?;
     let read = |cursor| {
         let store = store.clone();
@@ -400,21 +425,21 @@ async fn load_stream(shared: &Shared, id: RequestId, stream: String, page_size: 
             store
                 .read_stream(&stream, cursor, page_size)
                 .await
-                .map_err(|e| format!("loading stream {stream} stopped: {e}; the events loaded so far stay browsable"))
+                .map_err(|cause| Failure::Interrupted { what: format!("loading stream {stream}"), cause })
         }
     };
     let first = read(EventCursor::from_version(i64::MIN)).await?;
     let Some(cursor) = first.next else {
         // One page holds it all (or nothing: then the summary says the stream does not exist).
-        let summary = store.stream_summary(&stream).await.map_err(|e| e.to_string())?;
+        let summary = store.stream_summary(&stream).await.map_err(Failure::from)?;
         shared.reply(id, Reply::StreamStarted { summary });
         return Ok(Reply::EventsPage { stream, events: first.events, done: true });
     };
     shared.reply(id, Reply::EventsPage { stream: stream.clone(), events: first.events, done: false });
     let summary = async {
-        let summary = store.stream_summary(&stream).await.map_err(|e| e.to_string())?;
+        let summary = store.stream_summary(&stream).await.map_err(Failure::from)?;
         shared.reply(id, Reply::StreamStarted { summary });
-        Ok::<(), String>(())
+        Ok::<(), Failure>(())
     };
     let pages = send_remaining_pages(shared, id, &stream, cursor, |cursor| {
         let page = read(cursor);
@@ -431,7 +456,7 @@ async fn preview(
     text: String,
     limits: PreviewLimits,
     permissions: PreviewPermissions,
-) -> Result<Reply, String> {
+) -> Result<Reply, Failure> {
     let store = shared.store().await?;
     let token = CancelToken::default();
     if let Ok(mut previews) = shared.previews.lock() {
@@ -459,7 +484,7 @@ async fn preview(
     Ok(Reply::Preview(Box::new(reply)))
 }
 
-async fn audit_summary(shared: &Shared, filter: AuditFilter, bars: usize) -> Result<Reply, String> {
+async fn audit_summary(shared: &Shared, filter: AuditFilter, bars: usize) -> Result<Reply, Failure> {
     let store = shared.store().await?;
     let (count, types, histogram, actors) = tokio::join!(
         store.audit_count(&filter),
@@ -468,21 +493,21 @@ async fn audit_summary(shared: &Shared, filter: AuditFilter, bars: usize) -> Res
         store.audit_actors(&filter),
     );
     Ok(Reply::AuditSummary {
-        count: count.map_err(|e| e.to_string())?,
-        types: types.map_err(|e| e.to_string())?,
+        count: count.map_err(Failure::from)?,
+        types: types.map_err(Failure::from)?,
         histogram: histogram.ok(),
         actors: actors.ok(),
     })
 }
 
-async fn correlation(shared: &Shared, event: Event) -> Result<Reply, String> {
+async fn correlation(shared: &Shared, event: Event) -> Result<Reply, Failure> {
     let store = shared.store().await?;
     let (correlated, caused_by, tree) =
         tokio::join!(store.correlated(&event, 1_000), store.caused_by(&event), store.causation_tree(&event, 500));
     Ok(Reply::Correlation {
-        correlated: correlated.map_err(|e| e.to_string())?,
-        caused_by: caused_by.map_err(|e| e.to_string())?.map(Box::new),
-        tree: Box::new(tree.map_err(|e| e.to_string())?),
+        correlated: correlated.map_err(Failure::from)?,
+        caused_by: caused_by.map_err(Failure::from)?.map(Box::new),
+        tree: Box::new(tree.map_err(Failure::from)?),
     })
 }
 
@@ -492,25 +517,29 @@ async fn export(
     filter: AuditFilter,
     format: ExportFormat,
     path: std::path::PathBuf,
-) -> Result<Reply, String> {
+) -> Result<Reply, Failure> {
     let store = shared.store().await?;
-    let file = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let file =
+        std::fs::File::create(&path).map_err(|e| Failure::File(format!("cannot create {}: {e}", path.display())))?;
     let mut out = std::io::BufWriter::new(file);
     let written = crate::audit::export(&store, &filter, format, &mut out, |written| {
         shared.reply(id, Reply::ExportProgress { written });
         !shared.is_cancelled(id)
     })
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(Failure::from)?;
     if shared.is_cancelled(id) {
-        return Err(format!("the export was cancelled after {written} events; {} holds them", path.display()));
+        return Err(Failure::Cancelled(format!(
+            "the export was cancelled after {written} events; {} holds them",
+            path.display()
+        )));
     }
     Ok(Reply::Exported { written, path })
 }
 
 /// Reads the store's log in global order page by page, sending each page as it arrives; the
 /// event count (for the progress bar) is asked after the first page is out.
-async fn load_log(shared: &Shared, id: RequestId, page_size: usize) -> Result<Reply, String> {
+async fn load_log(shared: &Shared, id: RequestId, page_size: usize) -> Result<Reply, Failure> {
     let store = shared.store().await?;
     let read = |cursor: LogCursor| {
         let store = store.clone();
@@ -518,7 +547,7 @@ async fn load_log(shared: &Shared, id: RequestId, page_size: usize) -> Result<Re
             store
                 .read_log(&cursor, true, page_size)
                 .await
-                .map_err(|e| format!("reading the store's log stopped: {e}; the events read so far stay browsable"))
+                .map_err(|cause| Failure::Interrupted { what: "reading the store's log".to_owned(), cause })
         }
     };
     let first = read(LogCursor::Edge).await?;
@@ -528,9 +557,9 @@ async fn load_log(shared: &Shared, id: RequestId, page_size: usize) -> Result<Re
     };
     shared.reply(id, Reply::EventsPage { stream: String::new(), events: first.events, done: false });
     let total = async {
-        let counts = store.counts().await.map_err(|e| e.to_string())?;
+        let counts = store.counts().await.map_err(Failure::from)?;
         shared.reply(id, Reply::LogStarted { total: counts.events });
-        Ok::<(), String>(())
+        Ok::<(), Failure>(())
     };
     let pages = send_remaining_pages(shared, id, "", cursor, |cursor| {
         let page = read(cursor);
@@ -549,14 +578,14 @@ async fn send_remaining_pages<C, F, Fut>(
     stream: &str,
     mut cursor: C,
     read: F,
-) -> Result<Reply, String>
+) -> Result<Reply, Failure>
 where
     F: Fn(C) -> Fut,
-    Fut: std::future::Future<Output = Result<(Vec<Event>, Option<C>), String>>,
+    Fut: std::future::Future<Output = Result<(Vec<Event>, Option<C>), Failure>>,
 {
     loop {
         if shared.is_cancelled(id) {
-            return Err("cancelled".to_owned());
+            return Err(Failure::Cancelled("cancelled".to_owned()));
         }
         let (events, next) = read(cursor).await?;
         let done = next.is_none();

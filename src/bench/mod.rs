@@ -246,7 +246,7 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
                         break;
                     }
                 }
-                Reply::Failed { message } => anyhow::bail!(message),
+                Reply::Failed(message) => anyhow::bail!(message),
                 _ => {}
             }
         }
@@ -477,7 +477,7 @@ fn wait_for(
     loop {
         let (id, reply) = next_reply(worker, wake)?;
         if done(id, &reply) {
-            if let Reply::Failed { message } = reply {
+            if let Reply::Failed(message) = reply {
                 anyhow::bail!(message);
             }
             return Ok(());

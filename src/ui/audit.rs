@@ -216,79 +216,76 @@ impl AuditPanel {
         self.applied = Some(filter);
     }
 
-    pub fn on_reply(&mut self, id: RequestId, reply: &Reply) -> bool {
+    /// Takes a reply to one of this panel's requests; any other reply is handed back.
+    pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
         if Some(id) == self.page_request {
             self.page_request = None;
             match reply {
                 Reply::AuditPage(page) => {
-                    self.rows.extend(page.events.iter().cloned());
-                    self.next = page.next.clone();
+                    self.rows.extend(page.events);
+                    self.next = page.next;
                 }
-                Reply::Failed { message } => {
+                Reply::Failed(message) => {
                     // No more pages are asked for after a failure (the list so far stays).
                     self.next = None;
-                    self.error = Some(message.clone());
+                    self.error = Some(message.to_string());
                 }
                 _ => {}
             }
-            return true;
+            return None;
         }
         if Some(id) == self.summary_request {
             self.summary_request = None;
             match reply {
                 Reply::AuditSummary { count, types, histogram, actors } => {
-                    self.count = Some(*count);
-                    self.type_counts = types.clone();
-                    self.histogram = histogram.clone();
-                    self.actors = actors.clone();
+                    self.count = Some(count);
+                    self.type_counts = types;
+                    self.histogram = histogram;
+                    self.actors = actors;
                     let unfiltered = self.applied.as_ref().is_some_and(|f| *f == AuditFilter::default());
                     if unfiltered && let Some(range) = self.histogram.as_ref().and_then(|h| h.range) {
                         self.store_range = Some(range);
                     }
                 }
-                Reply::Failed { message } => self.error = Some(message.clone()),
+                Reply::Failed(message) => self.error = Some(message.to_string()),
                 _ => {}
             }
-            return true;
+            return None;
         }
         if Some(id) == self.keys_request {
             self.keys_request = None;
             if let Reply::MetadataKeys(keys) = reply {
-                self.keys = keys.clone();
+                self.keys = keys;
             }
-            return true;
+            return None;
         }
         if Some(id) == self.correlation_request {
             self.correlation_request = None;
             match reply {
                 Reply::Correlation { correlated, caused_by, tree } => {
-                    self.correlation = Some(Correlation {
-                        correlated: correlated.clone(),
-                        caused_by: caused_by.as_deref().cloned(),
-                        tree: (**tree).clone(),
-                    })
+                    self.correlation = Some(Correlation { correlated, caused_by: caused_by.map(|e| *e), tree: *tree })
                 }
-                Reply::Failed { message } => self.error = Some(message.clone()),
+                Reply::Failed(message) => self.error = Some(message.to_string()),
                 _ => {}
             }
-            return true;
+            return None;
         }
         if Some(id) == self.export_request {
             match reply {
-                Reply::ExportProgress { written } => self.export_written = *written,
+                Reply::ExportProgress { written } => self.export_written = written,
                 Reply::Exported { written, path } => {
                     self.export_request = None;
                     self.export_note = Some(format!("exported {written} events to {}", path.display()));
                 }
-                Reply::Failed { message } => {
+                Reply::Failed(message) => {
                     self.export_request = None;
-                    self.export_note = Some(message.clone());
+                    self.export_note = Some(message.to_string());
                 }
                 _ => {}
             }
-            return true;
+            return None;
         }
-        false
+        Some(reply)
     }
 
     pub fn ui(&mut self, ui: &mut Ui, worker: &mut Worker) -> Option<AuditAction> {

@@ -321,25 +321,26 @@ impl HistoryPanel {
     }
 
     /// Takes a reply meant for this panel; false when it is not ours.
-    pub fn on_reply(&mut self, id: RequestId, reply: &Reply) -> bool {
+    /// Takes a reply to one of this panel's requests; any other reply is handed back.
+    pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
         if Some(id) == self.snapshot_request {
             self.snapshot_request = None;
             if let Reply::Snapshots { snapshots, .. } = reply {
-                self.snapshots = snapshots.iter().cloned().collect();
+                self.snapshots = snapshots.into_iter().collect();
                 self.view = None;
             }
-            return true;
+            return None;
         }
         if Some(id) != self.load_request {
-            return false;
+            return Some(reply);
         }
         match reply {
             Reply::StreamStarted { summary } => self.total = Some(summary.events),
-            Reply::EventsPage { events, done, .. } => self.push_events(events.clone(), *done),
-            Reply::Failed { message } => self.set_failed(message.clone()),
+            Reply::EventsPage { events, done, .. } => self.push_events(events, done),
+            Reply::Failed(message) => self.set_failed(message.to_string()),
             _ => {}
         }
-        true
+        None
     }
 
     /// How many events to expect (for the progress bar).

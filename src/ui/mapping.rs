@@ -156,29 +156,30 @@ impl MappingPanel {
         }
     }
 
-    pub fn on_reply(&mut self, id: RequestId, reply: &Reply) -> bool {
+    /// Takes a reply to one of this panel's requests; any other reply is handed back.
+    pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
         if Some(id) == self.catalog_request {
             self.catalog_request = None;
             match reply {
                 Reply::Catalog(catalog) => {
-                    self.catalog = Some(catalog.clone());
+                    self.catalog = Some(catalog);
                     self.guess();
                 }
-                Reply::Failed { message } => self.note = Some(message.clone()),
+                Reply::Failed(message) => self.note = Some(message.to_string()),
                 _ => {}
             }
-            return true;
+            return None;
         }
         if Some(id) == self.sample_request {
             self.sample_request = None;
             self.sample = Some(match reply {
-                Reply::Sample(events) => Ok(events.clone()),
-                Reply::Failed { message } => Err(message.clone()),
+                Reply::Sample(events) => Ok(events),
+                Reply::Failed(message) => Err(message.to_string()),
                 _ => Err("no answer".to_owned()),
             });
-            return true;
+            return None;
         }
-        false
+        Some(reply)
     }
 
     pub fn ui(&mut self, ui: &mut Ui, worker: &mut Worker) -> Option<MappingAction> {

@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use eframe::egui::{self, RichText, Ui};
 
 use crate::store::layout::Codec;
-use crate::store::{StoreCounts, Target};
-use crate::worker::{Reply, Request, RequestId, Worker};
+use crate::store::{StoreCounts, StoreError, Target};
+use crate::worker::{Failure, Reply, Request, RequestId, Worker};
 use audit::{AuditAction, AuditPanel};
 use connect::{ConnectAction, ConnectPanel};
 use history::{FoldScope, FoldSetting, HistoryPanel};
@@ -264,14 +264,9 @@ impl EventscopeApp {
                             self.history.go_to_version_when_loaded(version);
                         }
                     }
-                    Reply::Failed { message } => self.status.last_error = Some(message.clone()),
+                    Reply::Failed(message) => self.status.last_error = Some(message.to_string()),
                     _ => {}
                 }
-                continue;
-            }
-            if let Some(mapping) = &mut self.mapping
-                && mapping.on_reply(id, &reply)
-            {
                 continue;
             }
             if let Some((open_id, target)) = self.open_request.clone()
@@ -281,17 +276,31 @@ impl EventscopeApp {
                 self.on_open_reply(target, reply);
                 continue;
             }
-            if (self.streams.on_reply(id, &reply)
-                || self.history.on_reply(id, &reply)
-                || self.projections.on_reply(id, &reply)
-                || self.sql.on_reply(id, &reply)
-                || self.audit.on_reply(id, &reply))
-                && let Reply::Failed { message } = &reply
-            {
-                self.status.last_error = Some(message.clone());
+            // Each reply goes to the panel that asked, moved (a page of events is not copied);
+            // a failure is also said in the status bar.
+            let failure = match &reply {
+                Reply::Failed(failure) => Some(failure.to_string()),
+                _ => None,
+            };
+            if self.route(id, reply).is_none() && failure.is_some() {
+                self.status.last_error = failure;
             }
             // Anything else answers a request nobody waits for any more: dropped.
         }
+    }
+
+    /// Hands a reply to the panel whose request it answers; `Some` (the reply back) when no
+    /// panel waits for it.
+    fn route(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
+        let reply = match &mut self.mapping {
+            Some(mapping) => mapping.on_reply(id, reply)?,
+            None => reply,
+        };
+        let reply = self.streams.on_reply(id, reply)?;
+        let reply = self.history.on_reply(id, reply)?;
+        let reply = self.projections.on_reply(id, reply)?;
+        let reply = self.sql.on_reply(id, reply)?;
+        self.audit.on_reply(id, reply)
     }
 
     fn on_open_reply(&mut self, target: Option<Target>, reply: Reply) {
@@ -336,16 +345,17 @@ impl EventscopeApp {
                     self.start(start);
                 }
             }
-            Reply::Failed { message } => {
+            Reply::Failed(message) => {
                 // A URL that failed goes back in its field, to be corrected there (its password
                 // drawn as dots).
                 if let Some(Target::Postgres(url)) = &target {
                     self.connect.url = url.clone();
                 }
                 // A database that opened but matched no layout can be mapped by hand.
-                self.unmapped = target.filter(|_| message.contains("not an event store"));
-                self.connect.error = Some(message.clone());
-                self.status.last_error = Some(message);
+                let unmapped = matches!(message, Failure::Store(StoreError::NotAnEventStore(_)));
+                self.unmapped = target.filter(|_| unmapped);
+                self.connect.error = Some(message.to_string());
+                self.status.last_error = Some(message.to_string());
                 self.screen = Screen::Connect;
             }
             _ => {}

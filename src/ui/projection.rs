@@ -101,29 +101,30 @@ impl ProjectionPanel {
     }
 
     /// Takes a reply meant for this panel; false when it is not ours.
-    pub fn on_reply(&mut self, id: RequestId, reply: &Reply) -> bool {
+    /// Takes a reply to one of this panel's requests; any other reply is handed back.
+    pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
         let (Some(run), Some(view)) = (&mut self.run, &mut self.view) else {
-            return false;
+            return Some(reply);
         };
         if run.request != Some(id) {
-            return false;
+            return Some(reply);
         }
         match reply {
-            Reply::LogStarted { total } => view.set_total(*total),
+            Reply::LogStarted { total } => view.set_total(total),
             Reply::EventsPage { events, done, .. } => {
                 run.read += events.len();
-                run.done = *done;
-                let selected = events.iter().filter(|e| run.source.selects(e)).cloned().collect();
-                view.push_events(selected, *done);
+                run.done = done;
+                let selected = events.into_iter().filter(|e| run.source.selects(e)).collect();
+                view.push_events(selected, done);
                 view.set_progress(run.read);
             }
-            Reply::Failed { message } => {
+            Reply::Failed(message) => {
                 run.done = true;
-                view.set_failed(message.clone());
+                view.set_failed(message.to_string());
             }
             _ => {}
         }
-        true
+        None
     }
 
     pub fn ui(&mut self, ui: &mut Ui, worker: &mut Worker) {

@@ -142,22 +142,23 @@ impl SqlPanel {
         }
     }
 
-    pub fn on_reply(&mut self, id: RequestId, reply: &Reply) -> bool {
+    /// Takes a reply to one of this panel's requests; any other reply is handed back.
+    pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
         if Some(id) != self.request {
-            return false;
+            return Some(reply);
         }
         self.request = None;
         self.note = None;
         match reply {
-            Reply::Preview(outcome) => self.take_outcome((**outcome).clone()),
-            Reply::Failed { message } => self.take_outcome(PreviewReply {
+            Reply::Preview(outcome) => self.take_outcome(*outcome),
+            Reply::Failed(message) => self.take_outcome(PreviewReply {
                 definition: None,
-                result: Err(PreviewError::Database { message: message.clone(), position: None }),
+                result: Err(PreviewError::Database { message: message.to_string(), position: None }),
                 deployed: None,
             }),
             _ => {}
         }
-        true
+        None
     }
 
     fn take_outcome(&mut self, outcome: PreviewReply) {

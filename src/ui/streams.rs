@@ -91,31 +91,32 @@ impl StreamsPanel {
     }
 
     /// Takes a reply meant for this panel; returns false when it is not one of ours (or stale).
-    pub fn on_reply(&mut self, id: RequestId, reply: &Reply) -> bool {
+    /// Takes a reply to one of this panel's requests; any other reply is handed back.
+    pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
         if Some(id) == self.page_request {
             self.page_request = None;
             match reply {
                 Reply::Streams(page) => {
-                    self.rows.extend(page.streams.iter().cloned());
-                    self.next = page.next.clone();
+                    self.rows.extend(page.streams);
+                    self.next = page.next;
                 }
-                Reply::Failed { message } => {
+                Reply::Failed(message) => {
                     // No more pages are asked for after a failure (the list so far stays).
                     self.next = None;
-                    self.error = Some(message.clone());
+                    self.error = Some(message.to_string());
                 }
                 _ => {}
             }
-            return true;
+            return None;
         }
         if Some(id) == self.count_request {
             self.count_request = None;
             if let Reply::StreamCount { count, .. } = reply {
-                self.count = Some(*count);
+                self.count = Some(count);
             }
-            return true;
+            return None;
         }
-        false
+        Some(reply)
     }
 
     pub fn ui(&mut self, ui: &mut Ui, worker: &mut Worker) -> Option<StreamsAction> {
