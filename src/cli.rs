@@ -714,7 +714,7 @@ async fn print_preview(
 ) -> anyhow::Result<()> {
     let cancel = crate::store::CancelToken::default();
     let (definition, rows) =
-        store.preview(text, limits, permissions, &cancel).await.map_err(|e| preview_failure(text, e))?;
+        crate::projection::sql::preview(&store, text, limits, permissions, &cancel).await.map_err(|e| preview_failure(text, e))?;
     if rows.truncated {
         eprintln!("warning: only the first {} rows are shown (--max-rows)", rows.rows.len());
     }

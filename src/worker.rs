@@ -462,7 +462,7 @@ async fn preview(
     if let Ok(mut previews) = shared.previews.lock() {
         previews.insert(id, token.clone());
     }
-    let reply = match store.preview(&text, limits, &permissions, &token).await {
+    let reply = match crate::projection::sql::preview(&store, &text, limits, &permissions, &token).await {
         Err(e) => PreviewReply {
             definition: crate::projection::sql::parse_definition(&text).ok(),
             result: Err(e),

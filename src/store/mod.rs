@@ -13,13 +13,14 @@ pub mod layout;
 pub mod pg_guard;
 pub mod postgres;
 pub mod query;
+pub mod result;
 pub mod sqlite;
 pub mod sqlite_guard;
 
 use std::path::PathBuf;
 
 use crate::model::{Event, Payload, StreamId, StreamSummary, Version};
-use crate::projection::sql::{Definition, PreviewError, PreviewLimits, PreviewPermissions, ResultSet};
+use result::{PreviewError, PreviewLimits, PreviewPermissions, ResultSet};
 use cell::{Cell, Param};
 use layout::{Catalog, Layout};
 use query::{Dialect, KeysetCursor, LogCursor, Sql, StreamCursor, StreamQuery};
@@ -554,27 +555,11 @@ impl Store {
         }
     }
 
-    /// Previews a projection definition: only its query runs, after the backend's guard has
-    /// accepted it, read-only, on a session of its own, with the time-out and row cap of
-    /// `limits`. Error positions are byte offsets into `text`.
-    pub async fn preview(
-        &self,
-        text: &str,
-        limits: PreviewLimits,
-        permissions: &PreviewPermissions,
-        cancel: &CancelToken,
-    ) -> Result<(Definition, ResultSet), PreviewError> {
-        let definition = crate::projection::sql::parse_definition(text)?;
-        let result = self.run_preview(&definition.query, limits, permissions, cancel).await.map_err(|e| match e {
-            PreviewError::Database { message, position } => {
-                PreviewError::Database { message, position: position.map(|p| p + definition.query_offset) }
-            }
-            other => other,
-        })?;
-        Ok((definition, result))
-    }
-
-    async fn run_preview(
+    /// Runs one query a user wrote (a preview's), after the backend's guard has accepted it:
+    /// read-only, on a session of its own, with the time-out and row cap of `limits`. Error
+    /// positions are byte offsets into `query`. (`projection::sql::preview` reads a definition
+    /// and runs its query here.)
+    pub async fn run_query(
         &self,
         query: &str,
         limits: PreviewLimits,
@@ -624,7 +609,7 @@ impl Store {
         permissions: &PreviewPermissions,
         cancel: &CancelToken,
     ) -> Result<ResultSet, PreviewError> {
-        self.run_preview(&format!("SELECT * FROM {}", quote_relation(name)), limits, permissions, cancel).await
+        self.run_query(&format!("SELECT * FROM {}", quote_relation(name)), limits, permissions, cancel).await
     }
 
     /// The snapshots the store keeps of a stream: (version, state), oldest first.

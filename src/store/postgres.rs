@@ -14,7 +14,7 @@ use super::cell::{Cell, Param};
 use super::layout::{Catalog, CatalogColumn, CatalogTable};
 use super::pg_guard;
 use super::{CancelToken, StoreError};
-use crate::projection::sql::{PreviewError, PreviewLimits, PreviewPermissions, ResultColumn, ResultSet};
+use super::result::{PreviewError, PreviewLimits, PreviewPermissions, ResultColumn, ResultSet};
 
 /// How long connecting may take before the user is told the server does not answer.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

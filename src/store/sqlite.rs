@@ -27,7 +27,7 @@ use super::cell::{Cell, Param};
 use super::layout::{Catalog, CatalogColumn, CatalogTable};
 use super::sqlite_guard;
 use super::{CancelToken, StoreError};
-use crate::projection::sql::{PreviewError, PreviewLimits, ResultColumn, ResultSet};
+use super::result::{PreviewError, PreviewLimits, ResultColumn, ResultSet};
 
 /// How a file was opened, in words for the status bar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
