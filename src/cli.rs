@@ -713,8 +713,9 @@ async fn print_preview(
     permissions: &PreviewPermissions,
 ) -> anyhow::Result<()> {
     let cancel = crate::store::CancelToken::default();
-    let (definition, rows) =
-        crate::projection::sql::preview(&store, text, limits, permissions, &cancel).await.map_err(|e| preview_failure(text, e))?;
+    let (definition, rows) = crate::projection::sql::preview(store, text, limits, permissions, &cancel)
+        .await
+        .map_err(|e| preview_failure(text, e))?;
     if rows.truncated {
         eprintln!("warning: only the first {} rows are shown (--max-rows)", rows.rows.len());
     }

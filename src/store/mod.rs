@@ -6,6 +6,7 @@
 //! SQLite's authorizer (`sqlite_guard`), PostgreSQL's parser and catalog (`pg_guard`) — and runs
 //! on a session of its own that is closed afterwards.
 
+pub mod audit;
 pub mod cell;
 pub mod decode;
 mod detect;
@@ -20,10 +21,10 @@ pub mod sqlite_guard;
 use std::path::PathBuf;
 
 use crate::model::{Event, Payload, StreamId, StreamSummary, Version};
-use result::{PreviewError, PreviewLimits, PreviewPermissions, ResultSet};
 use cell::{Cell, Param};
 use layout::{Catalog, Layout};
 use query::{Dialect, KeysetCursor, LogCursor, Sql, StreamCursor, StreamQuery};
+use result::{PreviewError, PreviewLimits, PreviewPermissions, ResultSet};
 
 /// What went wrong, in words a person can act on. Messages never contain a password.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

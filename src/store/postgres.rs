@@ -13,8 +13,8 @@ use sqlx::{Column as _, ConnectOptions, Connection, Executor as _, Row, Statemen
 use super::cell::{Cell, Param};
 use super::layout::{Catalog, CatalogColumn, CatalogTable};
 use super::pg_guard;
-use super::{CancelToken, StoreError};
 use super::result::{PreviewError, PreviewLimits, PreviewPermissions, ResultColumn, ResultSet};
+use super::{CancelToken, StoreError};
 
 /// How long connecting may take before the user is told the server does not answer.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

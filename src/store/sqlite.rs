@@ -25,9 +25,9 @@ use sqlx::{Column as _, Row, Statement as _, TypeInfo, ValueRef};
 
 use super::cell::{Cell, Param};
 use super::layout::{Catalog, CatalogColumn, CatalogTable};
+use super::result::{PreviewError, PreviewLimits, ResultColumn, ResultSet};
 use super::sqlite_guard;
 use super::{CancelToken, StoreError};
-use super::result::{PreviewError, PreviewLimits, ResultColumn, ResultSet};
 
 /// How a file was opened, in words for the status bar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
