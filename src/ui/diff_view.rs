@@ -38,7 +38,8 @@ fn short(value: &Value) -> String {
     }
 }
 
-/// The changed paths, one per row, with old → new values (right-click copies).
+/// The changed paths, one per row, with old → new values (right-click copies), in a grid (for
+/// short lists inside another scroll area, such as a snapshot's drift).
 pub fn changes_ui(ui: &mut Ui, id_salt: &str, changes: &[Change]) {
     if changes.is_empty() {
         ui.weak("No change: this event left the state as it was.");
@@ -46,70 +47,166 @@ pub fn changes_ui(ui: &mut Ui, id_salt: &str, changes: &[Change]) {
     }
     egui::Grid::new((id_salt, "changes")).num_columns(3).striped(true).show(ui, |ui| {
         for change in changes {
-            let (mark, color) = match change.kind {
-                ChangeKind::Added => ("+ added", added_color(ui)),
-                ChangeKind::Removed => ("− removed", removed_color(ui)),
-                ChangeKind::Changed => ("~ changed", changed_color(ui)),
-            };
-            ui.label(RichText::new(mark).color(color).monospace());
-            let path = if change.path.is_empty() { "/" } else { change.path.as_str() };
-            let path_response = ui.add(egui::Label::new(RichText::new(path).monospace()).sense(egui::Sense::click()));
-            if let Some(value) = change.new.as_ref().or(change.old.as_ref()) {
-                copy_menu(&path_response, &change.path, value);
-            }
-            ui.horizontal(|ui| match (&change.old, &change.new) {
-                (Some(old), Some(new)) => {
-                    ui.label(RichText::new(short(old)).monospace().color(removed_color(ui)));
-                    ui.label(RichText::new("→").monospace());
-                    ui.label(RichText::new(short(new)).monospace().color(added_color(ui)));
-                }
-                (None, Some(new)) => {
-                    ui.label(RichText::new(short(new)).monospace().color(added_color(ui)));
-                }
-                (Some(old), None) => {
-                    ui.label(RichText::new(short(old)).monospace().color(removed_color(ui)).strikethrough());
-                }
-                (None, None) => {}
-            });
+            change_row_ui(ui, change);
             ui.end_row();
         }
     });
 }
 
-/// The unified line diff, with line numbers on both sides.
+/// The changed paths in a scroll area of their own that draws only the rows in view, so that
+/// an event changing a hundred thousand paths costs a frame what a screenful does.
+pub fn changes_list_ui(ui: &mut Ui, id_salt: &str, changes: &[Change]) {
+    if changes.is_empty() {
+        ui.weak("No change: this event left the state as it was.");
+        return;
+    }
+    let row_height = ui.text_style_height(&egui::TextStyle::Monospace).max(ui.spacing().interact_size.y);
+    egui::ScrollArea::both().id_salt((id_salt, "changes_scroll")).auto_shrink([false, false]).show_rows(
+        ui,
+        row_height,
+        changes.len(),
+        |ui, range| {
+            for change in &changes[range] {
+                ui.horizontal(|ui| change_row_ui(ui, change));
+            }
+        },
+    );
+}
+
+fn change_row_ui(ui: &mut Ui, change: &Change) {
+    let (mark, color) = match change.kind {
+        ChangeKind::Added => ("+ added", added_color(ui)),
+        ChangeKind::Removed => ("− removed", removed_color(ui)),
+        ChangeKind::Changed => ("~ changed", changed_color(ui)),
+    };
+    ui.label(RichText::new(mark).color(color).monospace());
+    let path = if change.path.is_empty() { "/" } else { change.path.as_str() };
+    let path_response = ui.add(egui::Label::new(RichText::new(path).monospace()).sense(egui::Sense::click()));
+    if let Some(value) = change.new.as_ref().or(change.old.as_ref()) {
+        copy_menu(&path_response, &change.path, value);
+    }
+    ui.horizontal(|ui| match (&change.old, &change.new) {
+        (Some(old), Some(new)) => {
+            ui.label(RichText::new(short(old)).monospace().color(removed_color(ui)));
+            ui.label(RichText::new("→").monospace());
+            ui.label(RichText::new(short(new)).monospace().color(added_color(ui)));
+        }
+        (None, Some(new)) => {
+            ui.label(RichText::new(short(new)).monospace().color(added_color(ui)));
+        }
+        (Some(old), None) => {
+            ui.label(RichText::new(short(old)).monospace().color(removed_color(ui)).strikethrough());
+        }
+        (None, None) => {}
+    });
+}
+
+/// One row of the line diff: a line of a hunk, or the mark between two hunks.
+enum LineRow<'a> {
+    Line(&'a crate::diff::DiffLine),
+    Gap,
+}
+
+/// Row `index` of the hunks laid out one after another with a gap mark between them.
+fn line_row(hunks: &[Hunk], mut index: usize) -> Option<LineRow<'_>> {
+    for (i, hunk) in hunks.iter().enumerate() {
+        if i > 0 {
+            if index == 0 {
+                return Some(LineRow::Gap);
+            }
+            index -= 1;
+        }
+        if index < hunk.lines.len() {
+            return Some(LineRow::Line(&hunk.lines[index]));
+        }
+        index -= hunk.lines.len();
+    }
+    None
+}
+
+/// The unified line diff, with line numbers on both sides (for short diffs inside another
+/// scroll area, such as a changed row of a SQL comparison).
 pub fn line_diff_ui(ui: &mut Ui, hunks: &[Hunk]) {
     if hunks.is_empty() {
         ui.weak("The pretty-printed states are identical.");
         return;
     }
-    let added_bg = added_color(ui).gamma_multiply(0.18);
-    let removed_bg = removed_color(ui).gamma_multiply(0.18);
-    for (i, hunk) in hunks.iter().enumerate() {
-        if i > 0 {
-            ui.weak(RichText::new("⋯").monospace());
-        }
-        for line in &hunk.lines {
-            let number = |n: Option<usize>| n.map_or_else(|| "    ".to_owned(), |n| format!("{n:>4}"));
-            let (sign, color, background) = match line.tag {
-                LineTag::Same => (' ', ui.visuals().text_color(), None),
-                LineTag::Removed => ('-', removed_color(ui), Some(removed_bg)),
-                LineTag::Added => ('+', added_color(ui), Some(added_bg)),
-            };
-            let mut text =
-                RichText::new(format!("{} {} {sign} {}", number(line.old_line), number(line.new_line), line.text))
-                    .monospace()
-                    .color(color);
-            if let Some(bg) = background {
-                text = text.background_color(bg);
-            }
-            ui.add(egui::Label::new(text).extend());
-        }
+    for index in 0..line_rows(hunks) {
+        line_row_ui(ui, hunks, index);
     }
+}
+
+/// The unified line diff in a scroll area of its own that draws only the lines in view.
+pub fn line_diff_list_ui(ui: &mut Ui, id_salt: &str, hunks: &[Hunk]) {
+    if hunks.is_empty() {
+        ui.weak("The pretty-printed states are identical.");
+        return;
+    }
+    let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
+    egui::ScrollArea::both().id_salt((id_salt, "lines_scroll")).auto_shrink([false, false]).show_rows(
+        ui,
+        row_height,
+        line_rows(hunks),
+        |ui, range| {
+            for index in range {
+                line_row_ui(ui, hunks, index);
+            }
+        },
+    );
+}
+
+/// How many rows the hunks take: their lines, and a gap mark between two hunks.
+fn line_rows(hunks: &[Hunk]) -> usize {
+    hunks.iter().map(|h| h.lines.len()).sum::<usize>() + hunks.len().saturating_sub(1)
+}
+
+fn line_row_ui(ui: &mut Ui, hunks: &[Hunk], index: usize) {
+    let line = match line_row(hunks, index) {
+        Some(LineRow::Line(line)) => line,
+        Some(LineRow::Gap) => {
+            ui.weak(RichText::new("⋯").monospace());
+            return;
+        }
+        None => return,
+    };
+    let number = |n: Option<usize>| n.map_or_else(|| "    ".to_owned(), |n| format!("{n:>4}"));
+    let (sign, color, background) = match line.tag {
+        LineTag::Same => (' ', ui.visuals().text_color(), None),
+        LineTag::Removed => ('-', removed_color(ui), Some(removed_color(ui).gamma_multiply(0.18))),
+        LineTag::Added => ('+', added_color(ui), Some(added_color(ui).gamma_multiply(0.18))),
+    };
+    let mut text = RichText::new(format!("{} {} {sign} {}", number(line.old_line), number(line.new_line), line.text))
+        .monospace()
+        .color(color);
+    if let Some(bg) = background {
+        text = text.background_color(bg);
+    }
+    ui.add(egui::Label::new(text).extend());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_rows_walk_the_hunks_with_a_gap_between() {
+        let line = |text: &str| crate::diff::DiffLine {
+            tag: LineTag::Same,
+            old_line: None,
+            new_line: None,
+            text: text.to_owned(),
+        };
+        let hunks = vec![Hunk { lines: vec![line("a"), line("b")] }, Hunk { lines: vec![line("c")] }];
+        assert_eq!(line_rows(&hunks), 4);
+        let texts: Vec<String> = (0..5)
+            .map(|i| match line_row(&hunks, i) {
+                Some(LineRow::Line(l)) => l.text.clone(),
+                Some(LineRow::Gap) => "⋯".to_owned(),
+                None => "end".to_owned(),
+            })
+            .collect();
+        assert_eq!(texts, ["a", "b", "⋯", "c", "end"]);
+    }
 
     #[test]
     fn short_values_are_cut_to_what_is_shown() {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use eframe::egui::{self, Key, RichText, Ui};
 use serde_json::Value;
 
-use super::diff_view::{changes_ui, line_diff_ui};
+use super::diff_view::{changes_list_ui, changes_ui, line_diff_list_ui};
 use super::json_tree::{JsonTree, TreeAction, removed_color};
 use super::scripts::{FOLD_EXAMPLES, FileDialog, ScriptSource, WatchedScript};
 use crate::diff::{Change, Hunk, line_diff, structural_diff};
@@ -1109,16 +1109,10 @@ impl HistoryPanel {
         }
         let (added, removed, changed) = crate::diff::change_counts(changes);
         ui.weak(format!("{added} added · {removed} removed · {changed} changed"));
+        // (Both lists draw only the rows in view.)
         ui.columns(2, |columns| {
-            egui::ScrollArea::both().id_salt("changes_scroll").auto_shrink([false, false]).show(
-                &mut columns[0],
-                |ui| {
-                    changes_ui(ui, "diff", changes);
-                },
-            );
-            egui::ScrollArea::both().id_salt("lines_scroll").auto_shrink([false, false]).show(&mut columns[1], |ui| {
-                line_diff_ui(ui, hunks);
-            });
+            changes_list_ui(&mut columns[0], "diff", changes);
+            line_diff_list_ui(&mut columns[1], "diff", hunks);
         });
     }
 }
