@@ -76,9 +76,10 @@ where
         Budget::Cases(n) => (n, 0),
         Budget::Long => (200, long_seconds()),
     };
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
     loop {
-        if let Err(e) = runner.run(&strategy, counted) {
+        // (A runner counts its successes for good: one per batch, each with a seed of its own.)
+        if let Err(e) = TestRunner::new(config.clone()).run(&strategy, counted) {
             panic!("{name}: failed after {} executions: {e}", executions.get());
         }
         if started.elapsed().as_secs() >= seconds {
@@ -276,11 +277,58 @@ const POSTGRES_FUNCTIONS: &[&str] = &[
     "evil_check",
 ];
 
-const SQLITE_OPERATORS: &[&str] =
-    &["+", "-", "*", "/", "%", "||", "=", "==", "<>", "!=", "<", ">=", "AND", "OR", "LIKE", "GLOB", "IS", "IS NOT", "->", "->>", "<<", "&", "COLLATE NOCASE ||"];
+const SQLITE_OPERATORS: &[&str] = &[
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "||",
+    "=",
+    "==",
+    "<>",
+    "!=",
+    "<",
+    ">=",
+    "AND",
+    "OR",
+    "LIKE",
+    "GLOB",
+    "IS",
+    "IS NOT",
+    "->",
+    "->>",
+    "<<",
+    "&",
+    "COLLATE NOCASE ||",
+];
 
-const POSTGRES_OPERATORS: &[&str] =
-    &["+", "-", "*", "/", "%", "||", "=", "<>", "<", ">=", "AND", "OR", "LIKE", "ILIKE", "~", "IS DISTINCT FROM", "->", "->>", "@>", "===", "<<<", "OPERATOR(pg_catalog.+)", "OPERATOR(public.===)", "#>>"];
+const POSTGRES_OPERATORS: &[&str] = &[
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "||",
+    "=",
+    "<>",
+    "<",
+    ">=",
+    "AND",
+    "OR",
+    "LIKE",
+    "ILIKE",
+    "~",
+    "IS DISTINCT FROM",
+    "->",
+    "->>",
+    "@>",
+    "===",
+    "<<<",
+    "OPERATOR(pg_catalog.+)",
+    "OPERATOR(public.===)",
+    "#>>",
+];
 
 fn leaf(d: Dialect) -> BoxedStrategy<String> {
     let common: &[&str] = &[
@@ -412,9 +460,18 @@ fn tables(d: Dialect) -> BoxedStrategy<String> {
 fn types(d: Dialect) -> BoxedStrategy<String> {
     match d {
         Dialect::Sqlite => strs(&["INTEGER", "TEXT", "BLOB", "REAL", "NUMERIC", "int8", "whatever"]),
-        Dialect::Postgres => {
-            strs(&["int", "text", "jsonb", "int8", "uuid", "regclass", "evil_domain", "mood", "public.evil_domain", "xml"])
-        }
+        Dialect::Postgres => strs(&[
+            "int",
+            "text",
+            "jsonb",
+            "int8",
+            "uuid",
+            "regclass",
+            "evil_domain",
+            "mood",
+            "public.evil_domain",
+            "xml",
+        ]),
     }
 }
 
@@ -431,8 +488,8 @@ fn expr(d: Dialect) -> BoxedStrategy<String> {
     };
     leaf(d)
         .prop_recursive(4, 24, 3, move |inner| {
-            let call = (strs(functions), vec(inner.clone(), 0..3))
-                .prop_map(|(f, args)| format!("{f}({})", args.join(", ")));
+            let call =
+                (strs(functions), vec(inner.clone(), 0..3)).prop_map(|(f, args)| format!("{f}({})", args.join(", ")));
             let star = strs(functions).prop_map(|f| format!("{f}(*)"));
             let binary = (inner.clone(), strs(operators), inner.clone()).prop_map(|(a, op, b)| format!("{a} {op} {b}"));
             // ("- ", not "-": two minus signs make a comment.)
@@ -758,13 +815,99 @@ fn grammar_text(d: Dialect) -> BoxedStrategy<Text> {
 }
 
 const TOKENS: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "WITH", "RECURSIVE", "AS", "INSERT", "INTO", "VALUES", "UPDATE", "SET", "DELETE",
-    "ATTACH", "DETACH", "PRAGMA", "VACUUM", "CREATE", "DROP", "TABLE", "VIEW", "TRIGGER", "BEGIN", "END", "COMMIT",
-    "RETURNING", "UNION", "ALL", "ORDER", "BY", "LIMIT", "FOR", "UPDATE", "OVER", "CASE", "WHEN", "THEN", "ELSE",
-    "events", "e", "payload", "version", "(", ")", ",", ";", ".", "*", "+", "-", "/", "=", "'", "''", "\"", "`", "[",
-    "]", "$$", "$a$", "/*", "*/", "--", "\n", "?", ":a", "@", "1", "0x", "1e", "E'\\'", "U&'", "writefile",
-    "load_extension", "pg_read_file", "pg_sleep", "upper(", "json_extract(", "->>", "::", "::text", "COPY", "DO",
-    "EXPLAIN", "ANALYZE", "INTO '{OUT}/t.db'", "\\", "\u{0}", "é", "\u{1F600}", "ROWS", "LATERAL", "NOT", "NULL",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "WITH",
+    "RECURSIVE",
+    "AS",
+    "INSERT",
+    "INTO",
+    "VALUES",
+    "UPDATE",
+    "SET",
+    "DELETE",
+    "ATTACH",
+    "DETACH",
+    "PRAGMA",
+    "VACUUM",
+    "CREATE",
+    "DROP",
+    "TABLE",
+    "VIEW",
+    "TRIGGER",
+    "BEGIN",
+    "END",
+    "COMMIT",
+    "RETURNING",
+    "UNION",
+    "ALL",
+    "ORDER",
+    "BY",
+    "LIMIT",
+    "FOR",
+    "UPDATE",
+    "OVER",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "events",
+    "e",
+    "payload",
+    "version",
+    "(",
+    ")",
+    ",",
+    ";",
+    ".",
+    "*",
+    "+",
+    "-",
+    "/",
+    "=",
+    "'",
+    "''",
+    "\"",
+    "`",
+    "[",
+    "]",
+    "$$",
+    "$a$",
+    "/*",
+    "*/",
+    "--",
+    "\n",
+    "?",
+    ":a",
+    "@",
+    "1",
+    "0x",
+    "1e",
+    "E'\\'",
+    "U&'",
+    "writefile",
+    "load_extension",
+    "pg_read_file",
+    "pg_sleep",
+    "upper(",
+    "json_extract(",
+    "->>",
+    "::",
+    "::text",
+    "COPY",
+    "DO",
+    "EXPLAIN",
+    "ANALYZE",
+    "INTO '{OUT}/t.db'",
+    "\\",
+    "\u{0}",
+    "é",
+    "\u{1F600}",
+    "ROWS",
+    "LATERAL",
+    "NOT",
+    "NULL",
 ];
 
 /// Arbitrary texts: any string, token soup, and grammar texts with a few bytes changed.
@@ -922,8 +1065,32 @@ const SCHEMA_TEMPLATES: &[(&str, &[&str])] = &[
     ("snapshots", &["aggregate_id", "version", "state"]),
     ("stored_events", &["originator_id", "originator_version", "topic", "state"]),
     ("stored_snapshots", &["originator_id", "originator_version", "topic", "state"]),
-    ("events", &["aggregate_type", "aggregate_id", "sequence", "event_type", "event_version", "payload", "metadata", "timestamp"]),
-    ("emt_messages", &["stream_id", "stream_position", "global_position", "message_type", "message_data", "message_metadata", "created", "is_archived"]),
+    (
+        "events",
+        &[
+            "aggregate_type",
+            "aggregate_id",
+            "sequence",
+            "event_type",
+            "event_version",
+            "payload",
+            "metadata",
+            "timestamp",
+        ],
+    ),
+    (
+        "emt_messages",
+        &[
+            "stream_id",
+            "stream_position",
+            "global_position",
+            "message_type",
+            "message_data",
+            "message_metadata",
+            "created",
+            "is_archived",
+        ],
+    ),
     ("messages", &["global_position", "position", "stream_name", "type", "data", "metadata", "time", "id"]),
     ("mt_events", &["seq_id", "stream_id", "version", "data", "type", "headers", "timestamp"]),
     ("mt_streams", &["id", "type", "snapshot", "snapshot_version"]),
@@ -932,14 +1099,31 @@ const SCHEMA_TEMPLATES: &[(&str, &[&str])] = &[
     ("stream_events", &["event_id", "stream_id", "stream_version", "original_stream_id"]),
     ("streams", &["stream_id", "stream_uuid"]),
     ("events", &["event_id", "event_type", "data", "metadata", "created_at"]),
-    ("domain_event_entry", &["aggregate_identifier", "sequence_number", "payload_type", "payload", "meta_data", "time_stamp", "global_index", "type"]),
-    ("domainevententry", &["aggregateidentifier", "sequencenumber", "payloadtype", "payload", "metadata", "globalindex"]),
+    (
+        "domain_event_entry",
+        &[
+            "aggregate_identifier",
+            "sequence_number",
+            "payload_type",
+            "payload",
+            "meta_data",
+            "time_stamp",
+            "global_index",
+            "type",
+        ],
+    ),
+    (
+        "domainevententry",
+        &["aggregateidentifier", "sequencenumber", "payloadtype", "payload", "metadata", "globalindex"],
+    ),
 ];
 
 /// The statements that make a random schema, with a few rows.
 fn schema_sql() -> BoxedStrategy<String> {
     let template = select(SCHEMA_TEMPLATES.to_vec())
-        .prop_flat_map(|(name, columns)| (Just(name.to_owned()), proptest::sample::subsequence(columns.to_vec(), 0..=columns.len())))
+        .prop_flat_map(|(name, columns)| {
+            (Just(name.to_owned()), proptest::sample::subsequence(columns.to_vec(), 0..=columns.len()))
+        })
         .prop_map(|(name, columns)| (name, columns.into_iter().map(str::to_owned).collect::<Vec<_>>()));
     let random = (prop_oneof![4 => strs(SCHEMA_TABLES), 1 => "\\PC{0,10}"], Just(Vec::new()));
     let name_and_base = prop_oneof![3 => template, 1 => random];
@@ -1003,7 +1187,9 @@ fn schema_sql() -> BoxedStrategy<String> {
             }
             if views && names.insert("broken_view".to_owned()) {
                 // A view that no longer compiles.
-                sql.push_str("CREATE TABLE gone (x);\nCREATE VIEW broken_view AS SELECT x FROM gone;\nDROP TABLE gone;\n");
+                sql.push_str(
+                    "CREATE TABLE gone (x);\nCREATE VIEW broken_view AS SELECT x FROM gone;\nDROP TABLE gone;\n",
+                );
             }
             sql.push_str("COMMIT;\n");
             sql
@@ -1091,8 +1277,9 @@ struct SqliteBench {
 }
 
 fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
     names.sort();
     names
 }
@@ -1140,17 +1327,7 @@ fn sqlite_bench() -> SqliteBench {
     });
     let scratch_bytes = std::fs::read(&scratch).unwrap();
     let cwd_before = listing(&std::env::current_dir().unwrap());
-    SqliteBench {
-        _dir: dir,
-        store_dir,
-        store,
-        _writer: writer,
-        before,
-        out,
-        scratch,
-        scratch_bytes,
-        cwd_before,
-    }
+    SqliteBench { _dir: dir, store_dir, store, _writer: writer, before, out, scratch, scratch_bytes, cwd_before }
 }
 
 unsafe extern "C" fn stop_after(counter: *mut c_void) -> c_int {
