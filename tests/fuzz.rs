@@ -135,7 +135,7 @@ impl Text {
 
     /// Whether a preview (which runs only the query of a `CREATE … AS`) must refuse it.
     fn must_refuse_previewed(&self) -> bool {
-        self.kinds.as_ref().is_some_and(|k| k.len() > 1 || k.iter().any(|k| *k == Kind::Other))
+        self.kinds.as_ref().is_some_and(|k| k.len() > 1 || k.contains(&Kind::Other))
     }
 
     fn with_out(&self, out: &Path) -> Text {
