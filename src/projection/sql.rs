@@ -238,12 +238,13 @@ pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
             _ => break,
         }
     }
-    // Skip a column list and options up to AS.
-    while toks.get(i).is_some() && word(i).as_deref() != Some("AS") {
+    // Skip a column list and options up to AS, within this statement: the AS of a statement
+    // after a `;` is not this one's (found by the preview fuzz property in tests/fuzz.rs).
+    while toks.get(i).is_some_and(|t| !is_semicolon(t)) && word(i).as_deref() != Some("AS") {
         i += 1;
     }
     // Without AS, it defines no query: the guard refuses it as the CREATE it is.
-    let Some((_, as_range)) = toks.get(i) else {
+    let Some((_, as_range)) = toks.get(i).filter(|_| word(i).as_deref() == Some("AS")) else {
         return Ok(as_given());
     };
     // (`AS ;` leaves no query: the start is then the end.)
@@ -504,6 +505,11 @@ mod tests {
         let d = parse_definition("CREATE VIEW v AS DELETE FROM events").unwrap();
         assert_eq!(d.query, "DELETE FROM events");
         assert_eq!(parse_definition("CREATE TABLE t (x int)").unwrap().query, "CREATE TABLE t (x int)");
+        // The AS of a second statement is not the first one's: the text goes to the guard whole.
+        let two = "CREATE TABLE intruder (x); CREATE VIEW v AS SELECT 1";
+        let d = parse_definition(two).unwrap();
+        assert_eq!((d.query.as_str(), d.relation), (two, None));
+        assert_eq!(parse_definition("CREATE TABLE t (x int);").unwrap().query, "CREATE TABLE t (x int)");
         for (text, expected) in [("CREATE VIEW v AS ;", "needs a name and a query"), ("", "empty")] {
             match parse_definition(text) {
                 Err(PreviewError::Refused(reason)) => assert!(reason.contains(expected), "{text}: {reason}"),
