@@ -194,6 +194,10 @@ pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
         return Err(PreviewError::Refused("the query is empty: write a SELECT".to_owned()));
     };
     let start = toks[0].1.start;
+    // Only semicolons (after a comment, say: `/* x */ ;`) leave no query at all.
+    if end <= start {
+        return Err(PreviewError::Refused("the query is empty: write a SELECT".to_owned()));
+    }
     let as_given =
         || Definition { query: text[start..end].to_owned(), query_offset: start, relation: None, kind: None };
     if word(first).as_deref() != Some("CREATE") {
@@ -505,6 +509,10 @@ mod tests {
         let d = parse_definition("CREATE VIEW v AS DELETE FROM events").unwrap();
         assert_eq!(d.query, "DELETE FROM events");
         assert_eq!(parse_definition("CREATE TABLE t (x int)").unwrap().query, "CREATE TABLE t (x int)");
+        // Found by the preview fuzz property: only comments and semicolons sliced backwards.
+        for empty in ["/* x */ ;", "-- c\n;;", " ; ", ";"] {
+            assert!(matches!(parse_definition(empty), Err(PreviewError::Refused(r)) if r.contains("empty")), "{empty}");
+        }
         // The AS of a second statement is not the first one's: the text goes to the guard whole.
         let two = "CREATE TABLE intruder (x); CREATE VIEW v AS SELECT 1";
         let d = parse_definition(two).unwrap();
