@@ -147,6 +147,10 @@ pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
         return Err(PreviewError::Refused("the query is empty: write a SELECT".to_owned()));
     };
     let start = toks[0].1.start;
+    // Only semicolons (after a comment, say: `/* x */ ;`) leave no query at all.
+    if end <= start {
+        return Err(PreviewError::Refused("the query is empty: write a SELECT".to_owned()));
+    }
     let as_given =
         || Definition { query: text[start..end].to_owned(), query_offset: start, relation: None, kind: None };
     if word(first).as_deref() != Some("CREATE") {
@@ -191,12 +195,13 @@ pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
             _ => break,
         }
     }
-    // Skip a column list and options up to AS.
-    while toks.get(i).is_some() && word(i).as_deref() != Some("AS") {
+    // Skip a column list and options up to AS, within this statement: the AS of a statement
+    // after a `;` is not this one's (found by the preview fuzz property in tests/fuzz.rs).
+    while toks.get(i).is_some_and(|t| !is_semicolon(t)) && word(i).as_deref() != Some("AS") {
         i += 1;
     }
     // Without AS, it defines no query: the guard refuses it as the CREATE it is.
-    let Some((_, as_range)) = toks.get(i) else {
+    let Some((_, as_range)) = toks.get(i).filter(|_| word(i).as_deref() == Some("AS")) else {
         return Ok(as_given());
     };
     // (`AS ;` leaves no query: the start is then the end.)
@@ -415,6 +420,15 @@ mod tests {
         let d = parse_definition("CREATE VIEW v AS DELETE FROM events").unwrap();
         assert_eq!(d.query, "DELETE FROM events");
         assert_eq!(parse_definition("CREATE TABLE t (x int)").unwrap().query, "CREATE TABLE t (x int)");
+        // Found by the preview fuzz property: only comments and semicolons sliced backwards.
+        for empty in ["/* x */ ;", "-- c\n;;", " ; ", ";"] {
+            assert!(matches!(parse_definition(empty), Err(PreviewError::Refused(r)) if r.contains("empty")), "{empty}");
+        }
+        // The AS of a second statement is not the first one's: the text goes to the guard whole.
+        let two = "CREATE TABLE intruder (x); CREATE VIEW v AS SELECT 1";
+        let d = parse_definition(two).unwrap();
+        assert_eq!((d.query.as_str(), d.relation), (two, None));
+        assert_eq!(parse_definition("CREATE TABLE t (x int);").unwrap().query, "CREATE TABLE t (x int)");
         for (text, expected) in [("CREATE VIEW v AS ;", "needs a name and a query"), ("", "empty")] {
             match parse_definition(text) {
                 Err(PreviewError::Refused(reason)) => assert!(reason.contains(expected), "{text}: {reason}"),

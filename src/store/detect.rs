@@ -245,12 +245,12 @@ fn rails_event_store(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> 
     let events =
         table_in(catalog, table, "event_store_events").filter(|t| has(t, &["event_id", "event_type", "data"]))?;
     let ev = |name: &str| joined("ev", events, name);
-    let mut cols = columns(
-        StreamKey::Column(c(table, "stream")),
-        c(table, "position").or(c(table, "id")),
-        ev("event_type"),
-        ev("data"),
-    );
+    // (The link's id orders events appended with any version, where the table has one.)
+    let version = match column_ref(table, "id") {
+        Some(id) => c(table, "position").or(id),
+        None => c(table, "position"),
+    };
+    let mut cols = columns(StreamKey::Column(c(table, "stream")), version, ev("event_type"), ev("data"));
     cols.metadata = column_ref(events, "metadata").map(|_| ev("metadata"));
     cols.recorded_at = column_ref(events, "created_at").map(|_| ev("created_at"));
     cols.position = column_ref(events, "id").map(|_| ev("id"));
@@ -343,7 +343,12 @@ fn axon(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
     let n = |snake_name: &'static str, flat: &'static str| if snake { snake_name } else { flat };
     if !has(
         table,
-        &[n("aggregate_identifier", "aggregateidentifier"), n("sequence_number", "sequencenumber"), "payload"],
+        &[
+            n("aggregate_identifier", "aggregateidentifier"),
+            n("sequence_number", "sequencenumber"),
+            n("payload_type", "payloadtype"),
+            "payload",
+        ],
     ) {
         return None;
     }
@@ -367,13 +372,16 @@ fn axon(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
     }
     let mut l = layout(table.name.clone(), format!("Axon Framework ({})", table.qualified_name()), "axon", table, cols);
     let snapshot_name = n("snapshot_event_entry", "snapshotevententry");
-    l.snapshots = table_in(catalog, table, snapshot_name).map(|t| SnapshotLayout {
-        table: TableName::of(t),
-        stream: StreamKey::Column(c(t, n("aggregate_identifier", "aggregateidentifier"))),
-        version: c(t, n("sequence_number", "sequencenumber")),
-        state: c(t, "payload"),
-        codec: Codec::Auto,
-    });
+    let snapshot_columns =
+        [n("aggregate_identifier", "aggregateidentifier"), n("sequence_number", "sequencenumber"), "payload"];
+    l.snapshots =
+        table_in(catalog, table, snapshot_name).filter(|t| has(t, &snapshot_columns)).map(|t| SnapshotLayout {
+            table: TableName::of(t),
+            stream: StreamKey::Column(c(t, n("aggregate_identifier", "aggregateidentifier"))),
+            version: c(t, n("sequence_number", "sequencenumber")),
+            state: c(t, "payload"),
+            codec: Codec::Auto,
+        });
     Some(l)
 }
 
@@ -415,4 +423,454 @@ fn article(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
         row_key: Default::default(),
         server: Default::default(),
     })
+}
+
+/// Properties of detection over arbitrary catalogs: it never panics, and every layout it
+/// returns names only tables and columns the catalog holds, under names no other layout has.
+/// `detection_fuzz_long` (ignored) runs the same for a while:
+/// `EVENTSCOPE_FUZZ_SECONDS=600 cargo test --lib -- --ignored detection_fuzz_long --nocapture`.
+#[cfg(test)]
+mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::{select, subsequence};
+    use proptest::test_runner::{Config, TestRunner};
+
+    use super::*;
+    use crate::store::layout::{CatalogColumn, MAIN, RowCondition};
+
+    /// The tables detection looks for, and names close to them.
+    const TABLES: &[&str] = &[
+        "events",
+        "EVENTS",
+        "Events",
+        "stored_events",
+        "stored_snapshots",
+        "app_events",
+        "app_snapshots",
+        "_events",
+        "_snapshots",
+        "é_events",
+        "é_snapshots",
+        "snapshots",
+        "emt_messages",
+        "messages",
+        "mt_events",
+        "mt_streams",
+        "event_store_events_in_streams",
+        "event_store_events",
+        "stream_events",
+        "streams",
+        "domain_event_entry",
+        "domainevententry",
+        "snapshot_event_entry",
+        "snapshotevententry",
+        "a.events",
+        "a.events:events",
+        "events:events",
+        "public.events",
+        "select",
+        "\"events\"",
+        "",
+    ];
+
+    /// Every column name a recogniser asks for.
+    const COLUMNS: &[&str] = &[
+        "originator_id",
+        "originator_version",
+        "topic",
+        "state",
+        "notification_id",
+        "aggregate_type",
+        "aggregate_id",
+        "sequence",
+        "event_type",
+        "event_version",
+        "payload",
+        "metadata",
+        "timestamp",
+        "last_sequence",
+        "stream_id",
+        "stream_position",
+        "message_type",
+        "message_data",
+        "message_metadata",
+        "created",
+        "global_position",
+        "is_archived",
+        "message_id",
+        "message_kind",
+        "position",
+        "stream_name",
+        "type",
+        "data",
+        "time",
+        "id",
+        "seq_id",
+        "version",
+        "headers",
+        "correlation_id",
+        "causation_id",
+        "tenant_id",
+        "user_name",
+        "snapshot",
+        "snapshot_version",
+        "stream",
+        "event_id",
+        "created_at",
+        "stream_version",
+        "original_stream_id",
+        "stream_uuid",
+        "source_uuid",
+        "source_version",
+        "aggregate_identifier",
+        "aggregateidentifier",
+        "sequence_number",
+        "sequencenumber",
+        "payload_type",
+        "payloadtype",
+        "meta_data",
+        "metadata",
+        "time_stamp",
+        "global_index",
+        "globalindex",
+        "event_identifier",
+        "eventidentifier",
+        "payload_revision",
+        "payloadrevision",
+        "recorded_at",
+        "rowid",
+        "",
+        "\"",
+        "a\"b",
+        "ÉVENT_TYPE",
+        "select",
+    ];
+
+    /// The column sets of the libraries, so that whole layouts come up often.
+    const TEMPLATES: &[&[&str]] = &[
+        &["aggregate_id", "version", "event_type", "payload", "metadata", "recorded_at", "position", "aggregate_type"],
+        &["aggregate_id", "version", "state"],
+        &["originator_id", "originator_version", "topic", "state", "notification_id"],
+        &[
+            "aggregate_type",
+            "aggregate_id",
+            "sequence",
+            "event_type",
+            "event_version",
+            "payload",
+            "metadata",
+            "timestamp",
+        ],
+        &["aggregate_type", "aggregate_id", "last_sequence", "payload"],
+        &[
+            "stream_id",
+            "stream_position",
+            "global_position",
+            "message_type",
+            "message_data",
+            "message_metadata",
+            "created",
+            "is_archived",
+            "message_id",
+            "message_kind",
+        ],
+        &["global_position", "position", "stream_name", "type", "data", "metadata", "time", "id"],
+        &[
+            "seq_id",
+            "stream_id",
+            "version",
+            "data",
+            "type",
+            "headers",
+            "timestamp",
+            "is_archived",
+            "id",
+            "correlation_id",
+            "causation_id",
+            "tenant_id",
+            "user_name",
+        ],
+        &["id", "type", "snapshot", "snapshot_version"],
+        &["id", "stream", "position", "event_id"],
+        &["id", "event_id", "event_type", "data", "metadata", "created_at"],
+        &["event_id", "stream_id", "stream_version", "original_stream_id"],
+        &["stream_id", "stream_uuid"],
+        &["event_id", "event_type", "data", "metadata", "created_at", "correlation_id", "causation_id"],
+        &["source_uuid", "source_version", "data"],
+        &[
+            "aggregate_identifier",
+            "sequence_number",
+            "payload_type",
+            "payload",
+            "meta_data",
+            "time_stamp",
+            "global_index",
+            "type",
+            "event_identifier",
+            "payload_revision",
+        ],
+        &["aggregateidentifier", "sequencenumber", "payloadtype", "payload", "metadata", "globalindex"],
+    ];
+
+    const TYPES: &[&str] = &[
+        "TEXT",
+        "INTEGER",
+        "int",
+        "jsonb",
+        "json",
+        "uuid",
+        "bytea",
+        "BLOB",
+        "timestamp with time zone",
+        "timestamptz",
+        "DATETIME",
+        "real",
+        "numeric",
+        "character varying(255)",
+        "name",
+        "",
+        " ",
+        "VARCHAR(",
+        "\u{0}",
+    ];
+
+    const SCHEMAS: &[&str] = &["public", "public", "app", "App", "a", "a.events", "", "\"", "é", "pg_catalog"];
+
+    fn cased(name: &str, case: u8) -> String {
+        match case % 4 {
+            1 => name.to_ascii_uppercase(),
+            2 => {
+                let mut chars = name.chars();
+                chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+            }
+            _ => name.to_owned(),
+        }
+    }
+
+    fn column_names() -> impl Strategy<Value = Vec<String>> {
+        let template = select(TEMPLATES).prop_flat_map(|t| subsequence(t.to_vec(), 0..=t.len()));
+        let some = subsequence(COLUMNS.to_vec(), 0..8);
+        let odd = vec("\\PC{0,6}", 0..3);
+        (template, some, odd, vec(any::<u8>(), 32)).prop_map(|(template, some, odd, cases)| {
+            let mut names: Vec<String> = template.iter().chain(some.iter()).map(|n| (*n).to_owned()).collect();
+            names.extend(odd);
+            for (name, case) in names.iter_mut().zip(cases) {
+                // Mostly as written: the recognisers must meet whole layouts often.
+                if case < 32 {
+                    *name = cased(name, case);
+                }
+            }
+            names
+        })
+    }
+
+    fn table(sqlite: bool) -> impl Strategy<Value = CatalogTable> {
+        let schema = if sqlite { Just(None).boxed() } else { select(SCHEMAS).prop_map(|s| Some(s.to_owned())).boxed() };
+        let name = prop_oneof![4 => select(TABLES).prop_map(str::to_owned), 1 => "\\PC{0,12}"];
+        let types = vec(prop_oneof![4 => select(TYPES).prop_map(str::to_owned), 1 => "\\PC{0,10}"], 32);
+        (schema, name, column_names(), types).prop_map(|(schema, name, names, types)| CatalogTable {
+            schema,
+            name,
+            columns: names.into_iter().zip(types).map(|(name, type_name)| CatalogColumn { name, type_name }).collect(),
+        })
+    }
+
+    /// A catalog of one backend: SQLite (no schemas, names unique without regard to ASCII case)
+    /// or PostgreSQL (schemas, names unique within one).
+    fn catalogs() -> impl Strategy<Value = Catalog> {
+        any::<bool>().prop_flat_map(|sqlite| {
+            vec(table(sqlite), 0..12).prop_map(move |tables| {
+                let mut seen = std::collections::HashSet::new();
+                let key = |t: &CatalogTable| {
+                    (t.schema.clone(), if sqlite { t.name.to_ascii_lowercase() } else { t.name.clone() })
+                };
+                Catalog { tables: tables.into_iter().filter(|t| seen.insert(key(t))).collect() }
+            })
+        })
+    }
+
+    fn find<'a>(catalog: &'a Catalog, name: &TableName) -> Option<&'a CatalogTable> {
+        catalog.tables.iter().find(|t| t.schema == name.schema && t.name == name.name)
+    }
+
+    /// Whether `name` is a column of `table` as the database would resolve it: SQLite compares
+    /// without regard to ASCII case and knows `rowid`; PostgreSQL (identifiers are quoted)
+    /// compares exactly.
+    fn exists(table: &CatalogTable, name: &str) -> bool {
+        if table.schema.is_none() {
+            name.eq_ignore_ascii_case("rowid") || table.columns.iter().any(|c| c.name.eq_ignore_ascii_case(name))
+        } else {
+            table.columns.iter().any(|c| c.name == name)
+        }
+    }
+
+    fn check_ref(
+        what: &str,
+        column: &ColumnRef,
+        main: &CatalogTable,
+        joins: &[(&str, &CatalogTable)],
+    ) -> Result<(), TestCaseError> {
+        let table = match column.table.as_deref() {
+            None => main,
+            Some(alias) => match joins.iter().find(|(a, _)| *a == alias) {
+                Some((_, t)) => t,
+                None => return Err(TestCaseError::fail(format!("{what}: no join with the alias {alias:?}"))),
+            },
+        };
+        prop_assert!(
+            exists(table, &column.name),
+            "{what}: {:?} is not a column of {}",
+            column.name,
+            table.qualified_name()
+        );
+        match &column.fallback {
+            Some(other) => check_ref(what, other, main, joins),
+            None => Ok(()),
+        }
+    }
+
+    fn stream_refs(key: &StreamKey) -> Vec<&ColumnRef> {
+        match key {
+            StreamKey::Column(c) => vec![c],
+            StreamKey::TypeAndId { type_column, id_column } => vec![type_column, id_column],
+        }
+    }
+
+    /// What every layout must be true to: see the module's properties.
+    fn check(catalog: &Catalog, layouts: &[Layout]) -> Result<(), TestCaseError> {
+        let mut names = std::collections::HashSet::new();
+        for layout in layouts {
+            prop_assert!(names.insert(layout.name.as_str()), "two layouts are named {:?}", layout.name);
+            let Some(main) = find(catalog, &layout.table) else {
+                return Err(TestCaseError::fail(format!("{}: no table {}", layout.name, layout.table)));
+            };
+            let mut joins: Vec<(&str, &CatalogTable)> = Vec::new();
+            for join in &layout.joins {
+                let Some(table) = find(catalog, &join.table) else {
+                    return Err(TestCaseError::fail(format!("{}: joins a missing {}", layout.name, join.table)));
+                };
+                prop_assert!(join.alias != MAIN && joins.iter().all(|(a, _)| *a != join.alias), "alias {}", join.alias);
+                joins.push((join.alias.as_str(), table));
+            }
+            let c = &layout.columns;
+            let mut refs: Vec<&ColumnRef> = stream_refs(&c.stream);
+            refs.extend([&c.version, &c.event_type, &c.payload]);
+            refs.extend(c.metadata_columns.iter().map(|(_, r)| r));
+            refs.extend(
+                [&c.metadata, &c.recorded_at, &c.position, &c.aggregate_type, &c.archived].into_iter().flatten(),
+            );
+            for join in &layout.joins {
+                refs.extend(join.on.iter().flat_map(|(a, b)| [a, b]));
+            }
+            for condition in &layout.conditions {
+                match condition {
+                    RowCondition::ColumnsEqual(a, b) => refs.extend([a, b]),
+                    RowCondition::EqualsText(a, _) | RowCondition::NotEqualText(a, _) => refs.push(a),
+                }
+            }
+            for column in refs {
+                check_ref(&layout.name, column, main, &joins)?;
+            }
+            if let Some(snapshots) = &layout.snapshots {
+                let Some(table) = find(catalog, &snapshots.table) else {
+                    return Err(TestCaseError::fail(format!("{}: no snapshot table {}", layout.name, snapshots.table)));
+                };
+                let mut refs = stream_refs(&snapshots.stream);
+                refs.extend([&snapshots.version, &snapshots.state]);
+                for column in refs {
+                    check_ref(&format!("{} snapshots", layout.name), column, table, &[])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(Config { cases: 256, failure_persistence: None, ..Config::default() })]
+
+        #[test]
+        fn detection_names_only_what_the_catalog_holds(catalog in catalogs()) {
+            check(&catalog, &all(&catalog))?;
+        }
+    }
+
+    fn t(schema: Option<&str>, name: &str, columns: &[&str]) -> CatalogTable {
+        CatalogTable {
+            schema: schema.map(str::to_owned),
+            name: name.to_owned(),
+            columns: columns
+                .iter()
+                .map(|c| CatalogColumn { name: (*c).to_owned(), type_name: "text".into() })
+                .collect(),
+        }
+    }
+
+    /// Found by the property: Axon's layout named `payload_type` without its being there, and
+    /// read snapshots from a `snapshot_event_entry` whatever its columns.
+    #[test]
+    fn axon_names_only_columns_it_found() {
+        let without_type = Catalog {
+            tables: vec![t(None, "domainevententry", &["aggregateidentifier", "sequencenumber", "payload"])],
+        };
+        assert!(all(&without_type).is_empty());
+        check(&without_type, &all(&without_type)).unwrap();
+        let odd_snapshots = Catalog {
+            tables: vec![
+                t(None, "domain_event_entry", &["aggregate_identifier", "sequence_number", "payload_type", "payload"]),
+                t(None, "snapshot_event_entry", &["aggregate_identifier", "state"]),
+            ],
+        };
+        let layouts = all(&odd_snapshots);
+        assert_eq!(layouts.len(), 1);
+        assert!(layouts[0].snapshots.is_none());
+        check(&odd_snapshots, &layouts).unwrap();
+    }
+
+    /// Found by the property: Rails Event Store's layout fell back to the link's `id` without
+    /// its being there.
+    #[test]
+    fn rails_event_store_falls_back_to_an_id_only_where_there_is_one() {
+        let mut catalog = Catalog {
+            tables: vec![
+                t(None, "event_store_events_in_streams", &["stream", "position", "event_id"]),
+                t(None, "event_store_events", &["event_id", "event_type", "data"]),
+            ],
+        };
+        let layouts = all(&catalog);
+        assert!(layouts[0].columns.version.fallback.is_none());
+        check(&catalog, &layouts).unwrap();
+        catalog.tables[0].columns.push(CatalogColumn { name: "id".into(), type_name: "INTEGER".into() });
+        let layouts = all(&catalog);
+        assert_eq!(layouts[0].columns.version.fallback.as_deref().map(|c| c.name.as_str()), Some("id"));
+        check(&catalog, &layouts).unwrap();
+    }
+
+    #[test]
+    #[ignore = "long-running fuzz; see the module docs"]
+    fn detection_fuzz_long() {
+        let seconds: u64 = std::env::var("EVENTSCOPE_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
+        let started = std::time::Instant::now();
+        let executions = std::cell::Cell::new(0u64);
+        let layouts_seen = std::cell::Cell::new(0u64);
+        let config = Config { cases: 500, failure_persistence: None, ..Config::default() };
+        while started.elapsed().as_secs() < seconds {
+            // (A runner counts its successes for good: one per batch, each with a seed of its own.)
+            let outcome = TestRunner::new(config.clone()).run(&catalogs(), |catalog| {
+                executions.set(executions.get() + 1);
+                let layouts = all(&catalog);
+                layouts_seen.set(layouts_seen.get() + layouts.len() as u64);
+                check(&catalog, &layouts)
+            });
+            if let Err(e) = outcome {
+                panic!("after {} executions: {e}", executions.get());
+            }
+        }
+        eprintln!(
+            "detection_fuzz_long: {} executions ({} layouts recognised) in {:.0?}, no failure",
+            executions.get(),
+            layouts_seen.get(),
+            started.elapsed()
+        );
+    }
 }

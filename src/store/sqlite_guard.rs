@@ -8,6 +8,8 @@
 //!   common table expressions and the functions of [`ALLOWED_FUNCTIONS`]; every other action
 //!   (writes, `ATTACH`, `PRAGMA`, transaction control, schema changes, other functions) is denied
 //!   by SQLite while it compiles the statement;
+//! - a text whose parentheses nest deeper than [`MAX_NESTING`] is refused before SQLite reads it
+//!   (SQLite recurses once per nested subquery on the caller's stack);
 //! - the text is prepared once here ([`check_statement`]): exactly one statement (a non-empty
 //!   tail is refused), which `sqlite3_stmt_readonly` must call read-only (this catches `VACUUM`,
 //!   which no authorizer action covers). Only that one statement's text is handed on to run.
@@ -180,6 +182,44 @@ pub const ALLOWED_FUNCTIONS: &[&str] = &[
 /// The largest text or blob a preview may make (SQLite's `SQLITE_LIMIT_LENGTH`).
 pub const MAX_VALUE_BYTES: c_int = 32 << 20;
 
+/// How deep parentheses may nest in a preview's text. SQLite's parser, and the routines that walk
+/// and free what it parsed, recurse once per nested subquery on the calling thread's stack: ten
+/// thousand nested `(SELECT 1 FROM (SELECT …` overflowed a 2 MiB stack and aborted the process
+/// (found by the fuzz properties in `tests/fuzz.rs`). SQLite's own limit on expression depth is
+/// 1000: no query that runs nests deeper.
+pub const MAX_NESTING: usize = 1000;
+
+/// The deepest nesting of parentheses in `sql` as SQLite's tokenizer reads it: quoted strings and
+/// names (`'…'`, `"…"`, `` `…` ``, `[…]`) and comments (`-- …`, `/* … */`) left out.
+pub fn nesting(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    // Just after the first `close` at or after `from` (the end when there is none).
+    let after = |from: usize, close: &[u8]| {
+        bytes[from..].windows(close.len()).position(|w| w == close).map_or(bytes.len(), |at| from + at + close.len())
+    };
+    let (mut depth, mut deepest, mut at) = (0usize, 0usize, 0usize);
+    while at < bytes.len() {
+        at = match bytes[at] {
+            b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                at + 1
+            }
+            b')' => {
+                depth = depth.saturating_sub(1);
+                at + 1
+            }
+            // (A doubled quote ends one piece and starts the next: the same bytes are skipped.)
+            quote @ (b'\'' | b'"' | b'`') => after(at + 1, &[quote]),
+            b'[' => after(at + 1, b"]"),
+            b'-' if bytes.get(at + 1) == Some(&b'-') => after(at + 2, b"\n"),
+            b'/' if bytes.get(at + 1) == Some(&b'*') => after(at + 2, b"*/"),
+            _ => at + 1,
+        };
+    }
+    deepest
+}
+
 /// Whether a preview may call this function (names compare without regard to ASCII case).
 pub fn is_allowed_function(name: &str) -> bool {
     ALLOWED_FUNCTIONS.iter().any(|f| f.eq_ignore_ascii_case(name))
@@ -312,6 +352,9 @@ pub unsafe fn check_statement(db: *mut ffi::sqlite3, sql: &str) -> Result<usize,
     if sql.contains('\0') {
         return Err(Rejection::Refused("the text holds a NUL character".to_owned()));
     }
+    if nesting(sql) > MAX_NESTING {
+        return Err(Rejection::Refused(format!("the query nests parentheses deeper than {MAX_NESTING} levels")));
+    }
     let refusal: RefCell<Option<String>> = RefCell::new(None);
     // SAFETY: the pointer stays valid until the authorizer is reset below, before `refusal` drops.
     unsafe { ffi::sqlite3_set_authorizer(db, Some(authorizer), &refusal as *const _ as *mut c_void) };
@@ -397,6 +440,45 @@ fn one_statement_only(first: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_quotes_and_comments() {
+        assert_eq!(nesting("SELECT ((1), (2))"), 2);
+        assert_eq!(nesting("SELECT '((((' , \"((\", `((`, [((], x'28' -- ((((\n"), 0);
+        assert_eq!(nesting("SELECT 'it''s (' || (1) /* ((( */"), 1);
+        assert_eq!(nesting("SELECT ((((1 /* unclosed ((("), 4);
+        assert_eq!(nesting("SELECT ))) ((1"), 2);
+    }
+
+    /// Found by the fuzz properties: nested subqueries overflowed the stack inside SQLite before
+    /// it could refuse them. Refused before SQLite sees them now, on this (2 MiB) test thread;
+    /// up to the limit SQLite answers as it will.
+    #[test]
+    fn deep_subqueries_are_refused_without_a_crash() {
+        let name = std::ffi::CString::new(":memory:").unwrap();
+        let mut db: *mut ffi::sqlite3 = std::ptr::null_mut();
+        // SAFETY: a connection of this test alone, closed at the end.
+        unsafe {
+            assert_eq!(ffi::sqlite3_open_v2(name.as_ptr(), &mut db, ffi::SQLITE_OPEN_READWRITE, std::ptr::null()), 0);
+            harden(db).unwrap();
+        }
+        for (open, close) in [("(SELECT 1 FROM (SELECT ", ") s)"), ("(", ")"), ("EXISTS (SELECT ", ")"), ("abs(", ")")]
+        {
+            let per_level = open.matches('(').count();
+            for levels in [MAX_NESTING / per_level, 10_000] {
+                let text = format!("SELECT {}1{}", open.repeat(levels), close.repeat(levels));
+                // SAFETY: as above.
+                let outcome = unsafe { check_statement(db, &text) };
+                if levels * per_level > MAX_NESTING {
+                    assert!(matches!(&outcome, Err(Rejection::Refused(r)) if r.contains("nests")), "{outcome:?}");
+                } else {
+                    assert!(!matches!(&outcome, Err(Rejection::Refused(r)) if r.contains("nests")), "{outcome:?}");
+                }
+            }
+        }
+        // SAFETY: nothing else uses it.
+        unsafe { ffi::sqlite3_close(db) };
+    }
 
     #[test]
     fn reading_is_allowed_and_everything_else_is_named() {
