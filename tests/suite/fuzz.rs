@@ -13,9 +13,9 @@
 //!
 //! Each property runs a few dozen cases under `cargo test`; its `_long` twin (ignored) runs for
 //! `EVENTSCOPE_FUZZ_SECONDS` (default 600) and prints how many executions it made:
-//! `cargo test --test fuzz -- --ignored --nocapture sqlite_previews_long`.
+//! `cargo test --test suite -- --ignored --nocapture fuzz::sqlite_previews_long`.
 
-mod common;
+use crate::common;
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{CString, c_int, c_void};
@@ -1414,8 +1414,13 @@ fn sqlite_preview_case(bench: &SqliteBench, text: Text) -> Result<(), TestCaseEr
     outcome(if accepted { "guard alone: accepted" } else { "guard alone: refused" });
     prop_assert!(!(accepted && text.must_refuse_as_given()), "the guard accepted `{}`", text.sql);
     // The store's guarded preview.
-    let result =
-        block_on(bench.store.preview(&text.sql, limits(250), &PreviewPermissions::default(), &CancelToken::default()));
+    let result = block_on(eventscope::projection::sql::preview(
+        &bench.store,
+        &text.sql,
+        limits(250),
+        &PreviewPermissions::default(),
+        &CancelToken::default(),
+    ));
     outcome(preview_outcome(&result));
     if std::env::var_os("FUZZ_DEBUG").is_some() {
         let shown: String = text.sql.chars().take(300).collect();
@@ -1585,7 +1590,13 @@ fn pg_live_case(bench: &RefCell<PgBench>, text: Text) -> Result<(), TestCaseErro
     let mut bench = bench.borrow_mut();
     let text = text.with_out(&bench.out);
     let understood = PreviewPermissions { privileged_role: true, ..Default::default() };
-    let outcome = block_on(bench.store.preview(&text.sql, limits(500), &understood, &CancelToken::default()));
+    let outcome = block_on(eventscope::projection::sql::preview(
+        &bench.store,
+        &text.sql,
+        limits(500),
+        &understood,
+        &CancelToken::default(),
+    ));
     self::outcome(preview_outcome(&outcome));
     if let Err(PreviewError::PrivilegedRole { .. }) = &outcome {
         return Err(TestCaseError::fail("the tick box was given"));
