@@ -460,14 +460,20 @@ pub(crate) fn where_clause(conditions: &[String]) -> String {
     if conditions.is_empty() { " ".to_owned() } else { format!(" WHERE {} ", conditions.join(" AND ")) }
 }
 
+/// The number of distinct streams, the one whose id is NULL included (it is listed too).
+fn distinct_streams(d: Dialect, layout: &Layout) -> String {
+    let s = stream_order(d, layout);
+    format!("COUNT(DISTINCT {s}) + COALESCE(MAX(CASE WHEN {s} IS NULL THEN 1 ELSE 0 END), 0)")
+}
+
 /// How many streams match a search.
 pub fn count_streams(d: Dialect, layout: &Layout, search: &str) -> Sql {
     let mut sql = Sql::new(d);
     let mut conditions = layout_conditions(&mut sql, layout);
     conditions.extend(search_condition(&mut sql, layout, search));
     sql.text = format!(
-        "SELECT COUNT(DISTINCT {}) FROM {}{}",
-        stream_order(d, layout),
+        "SELECT {} FROM {}{}",
+        distinct_streams(d, layout),
         from_sql(layout),
         where_clause(&conditions).trim_end()
     );
@@ -479,8 +485,8 @@ pub fn store_counts(d: Dialect, layout: &Layout) -> Sql {
     let mut sql = Sql::new(d);
     let conditions = layout_conditions(&mut sql, layout);
     sql.text = format!(
-        "SELECT COUNT(DISTINCT {}), COUNT(*) FROM {}{}",
-        stream_order(d, layout),
+        "SELECT {}, COUNT(*) FROM {}{}",
+        distinct_streams(d, layout),
         from_sql(layout),
         where_clause(&conditions).trim_end()
     );
