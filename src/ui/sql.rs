@@ -55,6 +55,8 @@ pub struct SqlPanel {
     sort: Option<(usize, bool)>,
     order: Vec<usize>,
     selected_row: Option<usize>,
+    /// The selected row as JSON (JSON texts expanded), with the row it is of.
+    selected_json: Option<(usize, serde_json::Value)>,
     pub tab: ResultTab,
     plot_x: usize,
     plot_y: Vec<bool>,
@@ -89,6 +91,7 @@ impl SqlPanel {
             sort: None,
             order: Vec::new(),
             selected_row: None,
+            selected_json: None,
             tab: ResultTab::Table,
             plot_x: 0,
             numeric: Vec::new(),
@@ -164,6 +167,7 @@ impl SqlPanel {
     fn take_outcome(&mut self, outcome: PreviewReply) {
         self.sort = None;
         self.selected_row = None;
+        self.selected_json = None;
         self.order = match &outcome.result {
             Ok(rs) => (0..rs.rows.len()).collect(),
             Err(_) => Vec::new(),
@@ -210,16 +214,38 @@ impl SqlPanel {
         let Some(PreviewReply { result: Ok(rs), .. }) = self.outcome.as_deref() else {
             return;
         };
+        /// A cell's place in the order, worked out once per sort: numbers by value, then text,
+        /// NULL last.
+        enum Key {
+            Number(f64),
+            Text(String),
+            Null,
+        }
+        let keys: Vec<Key> = rs
+            .rows
+            .iter()
+            .map(|row| match &row[column] {
+                Cell::Null => Key::Null,
+                cell => cell.as_f64().map_or_else(|| Key::Text(cell.to_display()), Key::Number),
+            })
+            .collect();
         self.order.sort_by(|&a, &b| {
-            let (x, y) = (&rs.rows[a][column], &rs.rows[b][column]);
-            let ordering = match (x, y) {
-                (Cell::Null, Cell::Null) => std::cmp::Ordering::Equal,
-                (Cell::Null, _) => std::cmp::Ordering::Greater,
-                (_, Cell::Null) => std::cmp::Ordering::Less,
-                _ => match (x.as_f64(), y.as_f64()) {
-                    (Some(p), Some(q)) => p.total_cmp(&q),
-                    _ => x.to_display().cmp(&y.to_display()),
-                },
+            let ordering = match (&keys[a], &keys[b]) {
+                (Key::Null, Key::Null) => std::cmp::Ordering::Equal,
+                (Key::Null, _) => std::cmp::Ordering::Greater,
+                (_, Key::Null) => std::cmp::Ordering::Less,
+                (Key::Number(p), Key::Number(q)) => p.total_cmp(q),
+                (x, y) => {
+                    let text = |k: &Key| match k {
+                        Key::Number(n) => n.to_string(),
+                        Key::Text(t) => t.clone(),
+                        Key::Null => String::new(),
+                    };
+                    match (x, y) {
+                        (Key::Text(p), Key::Text(q)) => p.cmp(q),
+                        _ => text(x).cmp(&text(y)),
+                    }
+                }
             };
             if ascending { ordering } else { ordering.reverse() }
         });
@@ -367,7 +393,9 @@ impl SqlPanel {
         }
         let dark = ui.visuals().dark_mode;
         let mut layouter = |ui: &Ui, text: &dyn egui::TextBuffer, wrap_width: f32| {
-            let mut job = highlight_sql(text.as_str(), dark);
+            // Highlighted once per change of the text (egui's frame cache), not every frame.
+            let mut job =
+                ui.ctx().memory_mut(|m| m.caches.cache::<HighlightCache>().get((text.as_str(), dark)).clone());
             job.wrap.max_width = wrap_width;
             ui.fonts_mut(|f| f.layout_job(job))
         };
@@ -440,9 +468,14 @@ impl SqlPanel {
         let Some(PreviewReply { result: Ok(rs), .. }) = outcome.as_deref() else {
             return;
         };
-        if let Some(row) = self.selected_row.and_then(|i| rs.rows.get(i)) {
-            let value = rs.row_json(row);
-            let expanded = expand_json_text(value);
+        if let Some(index) = self.selected_row
+            && let Some(row) = rs.rows.get(index)
+        {
+            // The row as JSON, worked out once per selection.
+            if self.selected_json.as_ref().is_none_or(|(at, _)| *at != index) {
+                self.selected_json = Some((index, expand_json_text(rs.row_json(row))));
+            }
+            let expanded = self.selected_json.as_ref().map(|(_, v)| v.clone()).unwrap_or_default();
             egui::Panel::right("sql_row").resizable(true).default_size(320.0).show(ui, |ui| {
                 ui.horizontal(|ui| {
                     ui.strong(format!("Row {}", self.selected_row.unwrap_or(0) + 1));
@@ -762,6 +795,19 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// Colours SQL for the editor: keywords, strings, numbers, comments and quoted names.
+/// Highlights SQL for egui's frame cache (kept while it is drawn, recomputed when the text
+/// changes).
+#[derive(Default)]
+struct Highlighter;
+
+impl egui::cache::ComputerMut<(&str, bool), LayoutJob> for Highlighter {
+    fn compute(&mut self, (text, dark): (&str, bool)) -> LayoutJob {
+        highlight_sql(text, dark)
+    }
+}
+
+type HighlightCache = egui::cache::FrameCache<LayoutJob, Highlighter>;
+
 pub fn highlight_sql(text: &str, dark: bool) -> LayoutJob {
     let font = egui::FontId::monospace(13.0);
     let (plain, keyword, string, number, comment, quoted) = if dark {
