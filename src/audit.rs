@@ -7,9 +7,9 @@ use std::io::Write;
 use serde_json::{Value, json};
 
 use crate::model::{Event, format_time};
+use crate::store::Store;
 pub use crate::store::audit::*;
 use crate::store::query::LogCursor;
-use crate::store::{Store, StoreError};
 
 /// The columns of an export.
 pub const EXPORT_COLUMNS: [&str; 8] =
@@ -48,7 +48,7 @@ pub async fn export(
     out: &mut (dyn Write + Send),
     mut progress: impl FnMut(usize) -> bool,
 ) -> Result<usize, AuditError> {
-    let io = |e: std::io::Error| AuditError::Store(StoreError::Query(format!("cannot write the export: {e}")));
+    let io = |e: std::io::Error| AuditError::Output(e.kind(), e.to_string());
     if format == ExportFormat::Csv {
         out.write_all(crate::csv_text::record(EXPORT_COLUMNS).as_bytes()).map_err(io)?;
     }

@@ -267,6 +267,14 @@ impl From<SortArg> for StreamSort {
     }
 }
 
+/// Writes a line to stderr; a closed stderr is not worth a panic (`eprintln!` panics on it).
+macro_rules! say {
+    ($($line:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($line)*);
+    }};
+}
+
 /// The exit codes, one per kind of failure, so that scripts can tell them apart.
 pub mod exit {
     /// Something else failed: a file given (fold, projection, SQL), a script, the output.
@@ -310,7 +318,11 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             return if matches!(store, StoreError::ReadOnly(_)) { exit::REFUSED } else { exit::STORE };
         }
         if let Some(audit) = cause.downcast_ref::<AuditError>() {
-            return if matches!(audit, AuditError::Store(_)) { exit::STORE } else { exit::USAGE };
+            return match audit {
+                AuditError::Store(_) => exit::STORE,
+                AuditError::Missing(..) => exit::USAGE,
+                AuditError::Output(..) => exit::FAILED,
+            };
         }
         if cause.is::<UsageError>() {
             return exit::USAGE;
@@ -333,19 +345,27 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("{}", usage_line(&e));
+            say!("{}", usage_line(&e));
             return ExitCode::from(exit::USAGE);
         }
     };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that stops early (`| head`) is not an error.
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
+        Err(e)
+            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                || e.chain().any(|c| {
+                    matches!(
+                        c.downcast_ref(),
+                        Some(crate::audit::AuditError::Output(std::io::ErrorKind::BrokenPipe, _))
+                    )
+                }) =>
+        {
             ExitCode::SUCCESS
         }
         Err(e) => {
             let message = format!("{e:#}");
-            eprintln!("error: {}", message.lines().next().unwrap_or_default());
+            say!("error: {}", message.lines().next().unwrap_or_default());
             ExitCode::from(exit_code(&e))
         }
     }
@@ -519,7 +539,7 @@ async fn open(store: &str, layout: Option<&str>) -> anyhow::Result<Store> {
     if let Err(e) = store.set_cipher_key(key.as_deref())
         && store.layout.codec == crate::store::layout::Codec::Eventsourcing
     {
-        eprintln!("warning: the cipher key in the environment is not used: {e}");
+        say!("warning: the cipher key in the environment is not used: {e}");
     }
     Ok(store)
 }
@@ -636,7 +656,9 @@ async fn print_events(
     while let Some(at) = cursor.filter(|_| remaining > 0) {
         let page = store.read_stream(stream, at, PAGE.min(remaining)).await?;
         for event in &page.events {
-            checker.push(event.version);
+            if event.has_version() {
+                checker.push(event.version);
+            }
             out.push(&event.to_output_json())?;
         }
         remaining -= page.events.len().min(remaining);
@@ -644,7 +666,7 @@ async fn print_events(
     }
     out.finish()?;
     for anomaly in &checker.anomalies {
-        eprintln!("warning: stream {stream}: {anomaly}");
+        say!("warning: stream {stream}: {anomaly}");
     }
     Ok(())
 }
@@ -676,7 +698,9 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>, mut fold: Box
             if event.version > until {
                 break 'pages;
             }
-            checker.push(event.version);
+            if event.has_version() {
+                checker.push(event.version);
+            }
             fold.apply(event)
                 .map_err(|e| anyhow!("the fold stopped at version {} ({}): {e}", event.version, event.event_type))?;
         }
@@ -717,7 +741,7 @@ async fn print_preview(
         .await
         .map_err(|e| preview_failure(text, e))?;
     if rows.truncated {
-        eprintln!("warning: only the first {} rows are shown (--max-rows)", rows.rows.len());
+        say!("warning: only the first {} rows are shown (--max-rows)", rows.rows.len());
     }
     if !compare {
         let columns = rows.columns.iter().map(|c| c.name.clone());
@@ -747,7 +771,7 @@ async fn print_preview(
     let key = key.or_else(|| rows.columns.first().map(|c| c.name.clone())).unwrap_or_default();
     let comparison = crate::projection::sql::compare(&deployed, &rows, &key).map_err(|e| anyhow!(e))?;
     if comparison.incomplete {
-        eprintln!("warning: a side has more rows than --max-rows: rows beyond it were not compared");
+        say!("warning: a side has more rows than --max-rows: rows beyond it were not compared");
     }
     match format {
         FormatArg::Csv => {
@@ -862,11 +886,11 @@ async fn create_demo(path: Option<PathBuf>, url: Option<String>, force: bool) ->
     match (path, url) {
         (Some(path), None) => {
             crate::demo::write_sqlite(&path, &store, force).await?;
-            eprintln!("wrote the workshop store ({} events) to {}", store.events.len(), path.display());
+            say!("wrote the workshop store ({} events) to {}", store.events.len(), path.display());
         }
         (None, Some(url)) => {
             crate::demo::write_postgres(&url, &store, force).await?;
-            eprintln!("wrote the workshop store ({} events) to {}", store.events.len(), crate::store::mask_url(&url));
+            say!("wrote the workshop store ({} events) to {}", store.events.len(), crate::store::mask_url(&url));
         }
         _ => {
             return Err(usage!("give either a SQLite PATH or --url postgres://…, not both or neither"));

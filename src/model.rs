@@ -219,11 +219,21 @@ pub enum RowAnomaly {
     UnreadableTime(String),
 }
 
+impl Event {
+    /// Whether the store holds a readable version for this event (a NULL or unreadable one is
+    /// shown as a number but takes no part in the gap and duplicate checks).
+    pub fn has_version(&self) -> bool {
+        !self.anomalies.iter().any(|a| matches!(a, RowAnomaly::NoVersion | RowAnomaly::UnreadableVersion(_)))
+    }
+}
+
 impl fmt::Display for RowAnomaly {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RowAnomaly::NoVersion => f.write_str("the version is NULL in the store (shown as 0)"),
-            RowAnomaly::UnreadableVersion(v) => write!(f, "the version `{v}` is not a whole number (shown as 0)"),
+            RowAnomaly::UnreadableVersion(v) => {
+                write!(f, "the version `{v}` is not a whole number (shown as the number it sorts as)")
+            }
             RowAnomaly::NoStreamId => f.write_str("the stream id is NULL in the store"),
             RowAnomaly::StreamIdNotText => {
                 f.write_str("the stream id is not UTF-8 text (its bytes that are not are shown as \\xHH)")

@@ -143,7 +143,9 @@ impl History {
     /// them a slice at a time (so that a window stays responsive under a slow fold).
     pub fn append_events(&mut self, events: Vec<Event>) {
         for event in &events {
-            self.checker.push(event.version);
+            if event.has_version() {
+                self.checker.push(event.version);
+            }
         }
         self.events.extend(events);
     }

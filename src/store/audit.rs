@@ -63,6 +63,9 @@ pub enum AuditError {
     Missing(&'static str, &'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The export could not be written where it goes (a closed pipe, a full disk).
+    #[error("cannot write the export: {1}")]
+    Output(std::io::ErrorKind, String),
 }
 
 /// Epoch seconds from a number that counts seconds, milliseconds or microseconds since 1970, told

@@ -45,7 +45,8 @@ pub fn event_from_row(layout: &Layout, row: Vec<Cell>, cipher_key: Option<&[u8]>
         }
         other => {
             let whole = match &other {
-                Cell::Text(t) => t.trim().parse::<i64>().ok(),
+                // (At most 18 digits, as PostgreSQL's guarded cast reads them: `query::int_expr`.)
+                Cell::Text(t) if t.trim().trim_start_matches(['+', '-']).len() <= 18 => t.trim().parse::<i64>().ok(),
                 Cell::Float(f) if f.fract() == 0.0 && f.abs() < 9e18 => Some(*f as i64),
                 _ => None,
             };
