@@ -12,8 +12,8 @@ pub use crate::store::audit::*;
 use crate::store::query::LogCursor;
 
 /// The columns of an export.
-pub const EXPORT_COLUMNS: [&str; 8] =
-    ["position", "recorded_at", "stream", "version", "event_type", "actor", "payload", "metadata"];
+pub const EXPORT_COLUMNS: [&str; 9] =
+    ["position", "recorded_at", "stream", "version", "event_type", "actor", "payload", "metadata", "anomalies"];
 
 /// One event as a CSV line (with the newline).
 pub fn csv_line(event: &Event) -> String {
@@ -26,6 +26,11 @@ pub fn csv_line(event: &Event) -> String {
         event.actor().unwrap_or_default().to_owned(),
         event.payload.to_output_json().to_string(),
         event.metadata.as_ref().map(|m| m.to_output_json().to_string()).unwrap_or_default(),
+        // (As `events --format csv` writes it: the JSON array, empty when nothing is odd.)
+        match event.anomalies.as_slice() {
+            [] => String::new(),
+            odd => Value::from(odd.iter().map(ToString::to_string).collect::<Vec<_>>()).to_string(),
+        },
     ];
     crate::csv_text::record(fields)
 }
@@ -109,6 +114,6 @@ mod tests {
             archived: false,
             anomalies: Vec::new(),
         };
-        assert_eq!(csv_line(&event), "7,,s,1,T,u,\"{\"\"a\"\":\"\"x,y\"\"}\",\"{\"\"actor\"\":\"\"u\"\"}\"\n");
+        assert_eq!(csv_line(&event), "7,,s,1,T,u,\"{\"\"a\"\":\"\"x,y\"\"}\",\"{\"\"actor\"\":\"\"u\"\"}\",\n");
     }
 }

@@ -192,7 +192,10 @@ fn export_reads_back_and_streams_in_store_order(backend: Backend) {
     block_on(export(&store, &filter, ExportFormat::Csv, &mut csv, |_| true)).unwrap();
     let csv = String::from_utf8(csv).unwrap();
     let rows = common::read_csv(&csv);
-    assert_eq!(rows[0], ["position", "recorded_at", "stream", "version", "event_type", "actor", "payload", "metadata"]);
+    assert_eq!(
+        rows[0],
+        ["position", "recorded_at", "stream", "version", "event_type", "actor", "payload", "metadata", "anomalies"]
+    );
     assert_eq!(rows.len(), events.len() + 1);
     // Every row reads back as its event, JSON fields included.
     for (row, e) in rows[1..].iter().zip(&events) {
