@@ -291,6 +291,14 @@ impl CancelToken {
         self.cancelled.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Ends when the token is cancelled (looked at every 50 ms), whenever that happens: before
+    /// the query started, between two of its statements, or while it runs.
+    pub async fn cancelled(&self) {
+        while !self.is_cancelled() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     pub(crate) fn flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
         self.cancelled.clone()
     }

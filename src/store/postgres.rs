@@ -266,7 +266,19 @@ impl PgBackend {
         }
         let analysis = analyse_with_room(query).await?;
         let work = self.guarded_preview(query, analysis, limits, permissions, cancel);
-        match tokio::time::timeout(limits.timeout + super::CLIENT_GRACE, work).await {
+        // A cancel stops the preview wherever it is: the server's cancel only reaches a
+        // statement that is running, so the session is also dropped (with the future), and a
+        // cancel that came before the query began is not lost.
+        let outcome = tokio::select! {
+            outcome = tokio::time::timeout(limits.timeout + super::CLIENT_GRACE, work) => outcome,
+            () = cancel.cancelled() => {
+                if let Some(pid) = cancel.backend_pid() {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), self.cancel_backend(pid)).await;
+                }
+                return Err(PreviewError::Cancelled);
+            }
+        };
+        match outcome {
             Ok(result) => result,
             Err(_) => {
                 // The session is dropped with the future; the server is asked to stop too.

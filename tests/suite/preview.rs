@@ -163,6 +163,13 @@ fn the_time_out_the_row_cap_and_cancel(backend: Backend) {
     assert!(matches!(outcome.0, Err(PreviewError::Cancelled)), "{backend:?}: {:?}", outcome.0);
     assert!(outcome.1 < Duration::from_secs(10), "{backend:?}: cancel took {:?}", outcome.1);
 
+    // A cancel that came before the query began (the session still connecting, or between two
+    // of its statements) is not lost: the query never runs to its time-out.
+    let early = CancelToken::default();
+    early.cancel();
+    let outcome = block_on(eventscope::projection::sql::preview(&store, slow, limits(60_000, 10), &none(), &early));
+    assert!(matches!(outcome, Err(PreviewError::Cancelled)), "{backend:?}: {outcome:?}");
+
     // Cancel through the worker, as the window's Cancel button does.
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let mut worker = eventscope::worker::Worker::spawn(move || {
