@@ -105,8 +105,16 @@ pub fn analyse(text: &str) -> Result<QueryFacts, Rejection> {
     if text.contains('\0') {
         return Err(Rejection::Refused("the text holds a NUL character".to_owned()));
     }
-    let parsed =
-        pg_query::parse(text, pg_query::ParserOptions::DEFAULT).map_err(|e| Rejection::Syntax(parse_message(e)))?;
+    let parsed = pg_query::parse(text, pg_query::ParserOptions::DEFAULT).map_err(|e| match e {
+        // PostgreSQL read it, but the parse tree nests deeper than its decoder follows (about a
+        // hundred levels): refused, in words that say what to change.
+        pg_query::Error::Decode(_) => Rejection::Refused(
+            "the query nests too deep for eventscope to check (about a hundred levels of expressions or \
+             subqueries): split it, for example into WITH parts"
+                .to_owned(),
+        ),
+        other => Rejection::Syntax(parse_message(other)),
+    })?;
     let statements = &parsed.protobuf.stmts;
     let statement = match statements.as_slice() {
         [] => return Err(Rejection::Refused("the query is empty: write a SELECT".to_owned())),
@@ -740,6 +748,18 @@ mod tests {
 
     fn name(schema: Option<&str>, n: &str) -> QualifiedName {
         QualifiedName { schema: schema.map(str::to_owned), name: n.to_owned() }
+    }
+
+    #[test]
+    fn a_query_nesting_past_the_decoder_is_refused_in_words() {
+        // (Run with room, as the preview does: libpg_query recurses per level.)
+        let text = format!("SELECT {}", vec!["'a'"; 120].join(" || "));
+        let outcome =
+            std::thread::Builder::new().stack_size(64 << 20).spawn(move || analyse(&text)).unwrap().join().unwrap();
+        match outcome {
+            Err(Rejection::Refused(reason)) => assert!(reason.contains("nests too deep"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
