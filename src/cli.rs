@@ -589,6 +589,18 @@ impl<W: Write> ListWriter<W> {
         Ok(())
     }
 
+    /// An event: as its JSON, or in CSV as the audit export writes it (one CSV of events).
+    fn push_event(&mut self, event: &crate::model::Event) -> anyhow::Result<()> {
+        if self.format != FormatArg::Csv {
+            return self.push(&event.to_output_json());
+        }
+        if std::mem::replace(&mut self.first, false) {
+            self.out.write_all(crate::csv_text::record(&self.columns).as_bytes())?;
+        }
+        self.out.write_all(crate::audit::csv_line(event).as_bytes())?;
+        Ok(())
+    }
+
     fn finish(mut self) -> anyhow::Result<()> {
         match (self.format, self.first) {
             (FormatArg::Json, true) => self.out.write_all(b"[]\n")?,
@@ -601,10 +613,8 @@ impl<W: Write> ListWriter<W> {
     }
 }
 
-/// The CSV columns of the streams listing and of events.
+/// The CSV columns of the streams listing (events have the audit export's).
 const STREAM_COLUMNS: [&str; 5] = ["stream", "events", "first_version", "last_version", "last_recorded_at"];
-const EVENT_COLUMNS: [&str; 8] =
-    ["position", "recorded_at", "stream", "version", "event_type", "payload", "metadata", "anomalies"];
 
 async fn print_streams(
     store: &Store,
@@ -652,14 +662,14 @@ async fn print_events(
     let mut cursor = Some(EventCursor::from_version(from.unwrap_or(i64::MIN)));
     let mut remaining = limit.unwrap_or(usize::MAX);
     let mut checker = VersionChecker::default();
-    let mut out = ListWriter::new(std::io::stdout().lock(), format, EVENT_COLUMNS);
+    let mut out = ListWriter::new(std::io::stdout().lock(), format, crate::audit::EXPORT_COLUMNS);
     while let Some(at) = cursor.filter(|_| remaining > 0) {
         let page = store.read_stream(stream, at, PAGE.min(remaining)).await?;
         for event in &page.events {
             if event.has_version() {
                 checker.push(event.version);
             }
-            out.push(&event.to_output_json())?;
+            out.push_event(event)?;
         }
         remaining -= page.events.len().min(remaining);
         cursor = page.next;

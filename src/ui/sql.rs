@@ -214,38 +214,22 @@ impl SqlPanel {
         let Some(PreviewReply { result: Ok(rs), .. }) = self.outcome.as_deref() else {
             return;
         };
-        /// A cell's place in the order, worked out once per sort: numbers by value, then text,
-        /// NULL last.
-        enum Key {
-            Number(f64),
-            Text(String),
-            Null,
-        }
-        let keys: Vec<Key> = rs
+        // Each cell's number and text, worked out once per sort (not per comparison); NULL last.
+        let keys: Vec<Option<(Option<f64>, String)>> = rs
             .rows
             .iter()
             .map(|row| match &row[column] {
-                Cell::Null => Key::Null,
-                cell => cell.as_f64().map_or_else(|| Key::Text(cell.to_display()), Key::Number),
+                Cell::Null => None,
+                cell => Some((cell.as_f64(), cell.to_display())),
             })
             .collect();
         self.order.sort_by(|&a, &b| {
             let ordering = match (&keys[a], &keys[b]) {
-                (Key::Null, Key::Null) => std::cmp::Ordering::Equal,
-                (Key::Null, _) => std::cmp::Ordering::Greater,
-                (_, Key::Null) => std::cmp::Ordering::Less,
-                (Key::Number(p), Key::Number(q)) => p.total_cmp(q),
-                (x, y) => {
-                    let text = |k: &Key| match k {
-                        Key::Number(n) => n.to_string(),
-                        Key::Text(t) => t.clone(),
-                        Key::Null => String::new(),
-                    };
-                    match (x, y) {
-                        (Key::Text(p), Key::Text(q)) => p.cmp(q),
-                        _ => text(x).cmp(&text(y)),
-                    }
-                }
+                (None, None) => std::cmp::Ordering::Equal,
+                (None, _) => std::cmp::Ordering::Greater,
+                (_, None) => std::cmp::Ordering::Less,
+                (Some((Some(p), _)), Some((Some(q), _))) => p.total_cmp(q),
+                (Some((_, x)), Some((_, y))) => x.cmp(y),
             };
             if ascending { ordering } else { ordering.reverse() }
         });
@@ -475,21 +459,24 @@ impl SqlPanel {
             if self.selected_json.as_ref().is_none_or(|(at, _)| *at != index) {
                 self.selected_json = Some((index, expand_json_text(rs.row_json(row))));
             }
-            let expanded = self.selected_json.as_ref().map(|(_, v)| v.clone()).unwrap_or_default();
-            egui::Panel::right("sql_row").resizable(true).default_size(320.0).show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    ui.strong(format!("Row {}", self.selected_row.unwrap_or(0) + 1));
-                    if ui.small_button("Copy row").clicked() {
-                        ui.ctx().copy_text(crate::diff::pretty(&expanded));
-                    }
-                    if ui.small_button("Close").clicked() {
-                        self.selected_row = None;
-                    }
+            let mut close = false;
+            if let Some((_, expanded)) = &self.selected_json {
+                egui::Panel::right("sql_row").resizable(true).default_size(320.0).show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.strong(format!("Row {}", index + 1));
+                        if ui.small_button("Copy row").clicked() {
+                            ui.ctx().copy_text(crate::diff::pretty(expanded));
+                        }
+                        close = ui.small_button("Close").clicked();
+                    });
+                    egui::ScrollArea::both().id_salt("sql_row_scroll").show(ui, |ui| {
+                        JsonTree::new("sql_row_tree").show(ui, expanded);
+                    });
                 });
-                egui::ScrollArea::both().id_salt("sql_row_scroll").show(ui, |ui| {
-                    JsonTree::new("sql_row_tree").show(ui, &expanded);
-                });
-            });
+            }
+            if close {
+                self.selected_row = None;
+            }
         }
         let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
         let mut clicked_header = None;

@@ -30,7 +30,7 @@ use proptest::test_runner::{Config, TestRunner};
 use sqlx::Connection;
 
 use common::{Backend, TestDb, block_on};
-use eventscope::projection::sql::{PreviewError, PreviewLimits, PreviewPermissions};
+use eventscope::projection::sql::{PreviewError, PreviewLimits, PreviewPermissions, preview};
 use eventscope::store::{CancelToken, Store, Target, pg_guard, sqlite_guard};
 
 // ---------------------------------------------------------------------------------------------
@@ -1414,7 +1414,7 @@ fn sqlite_preview_case(bench: &SqliteBench, text: Text) -> Result<(), TestCaseEr
     outcome(if accepted { "guard alone: accepted" } else { "guard alone: refused" });
     prop_assert!(!(accepted && text.must_refuse_as_given()), "the guard accepted `{}`", text.sql);
     // The store's guarded preview.
-    let result = block_on(eventscope::projection::sql::preview(
+    let result = block_on(preview(
         &bench.store,
         &text.sql,
         limits(250),
@@ -1590,13 +1590,7 @@ fn pg_live_case(bench: &RefCell<PgBench>, text: Text) -> Result<(), TestCaseErro
     let mut bench = bench.borrow_mut();
     let text = text.with_out(&bench.out);
     let understood = PreviewPermissions { privileged_role: true, ..Default::default() };
-    let outcome = block_on(eventscope::projection::sql::preview(
-        &bench.store,
-        &text.sql,
-        limits(500),
-        &understood,
-        &CancelToken::default(),
-    ));
+    let outcome = block_on(preview(&bench.store, &text.sql, limits(500), &understood, &CancelToken::default()));
     self::outcome(preview_outcome(&outcome));
     if let Err(PreviewError::PrivilegedRole { .. }) = &outcome {
         return Err(TestCaseError::fail("the tick box was given"));

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestDb, block_on, eventscope};
-use eventscope::projection::sql::{PreviewError, PreviewLimits, PreviewPermissions, ResultSet, compare, line_column};
+use eventscope::projection::sql::{
+    PreviewError, PreviewLimits, PreviewPermissions, ResultSet, compare, line_column, preview,
+};
 use eventscope::store::CancelToken;
 use serde_json::{Value, json};
 
@@ -40,7 +42,7 @@ fn revenue_per_day_rows_match_the_generated_payments(backend: Backend) {
     let shared = common::workshop(backend);
     let (db, demo) = (&shared.db, &shared.demo);
     let store = db.open();
-    let (definition, rows) = block_on(eventscope::projection::sql::preview(
+    let (definition, rows) = block_on(preview(
         &store,
         &example(backend, "revenue_per_day"),
         limits(10_000, 1000),
@@ -86,19 +88,13 @@ fn writes_are_refused_and_the_store_is_unchanged(backend: Backend) {
         "DROP TABLE orders_by_region",
         "CREATE TABLE copy AS SELECT * FROM events; DROP TABLE events",
     ] {
-        match block_on(eventscope::projection::sql::preview(
-            &store,
-            text,
-            limits(5_000, 10),
-            &none(),
-            &CancelToken::default(),
-        )) {
+        match block_on(preview(&store, text, limits(5_000, 10), &none(), &CancelToken::default())) {
             Err(PreviewError::Refused(reason)) => assert!(reason.contains("store is left unchanged"), "{reason}"),
             other => panic!("{backend:?} {text}: {other:?}"),
         }
     }
     // CREATE … AS runs only its query: nothing is created.
-    let (definition, rows) = block_on(eventscope::projection::sql::preview(
+    let (definition, rows) = block_on(preview(
         &store,
         "CREATE TABLE copy AS SELECT count(*) AS n FROM events",
         limits(5_000, 10),
@@ -121,18 +117,12 @@ fn the_time_out_the_row_cap_and_cancel(backend: Backend) {
     let store = db.open();
     let slow = "SELECT count(*) FROM events a, events b, events c";
     let started = Instant::now();
-    match block_on(eventscope::projection::sql::preview(
-        &store,
-        slow,
-        limits(300, 10),
-        &none(),
-        &CancelToken::default(),
-    )) {
+    match block_on(preview(&store, slow, limits(300, 10), &none(), &CancelToken::default())) {
         Err(PreviewError::Timeout(t)) => assert_eq!(t, Duration::from_millis(300)),
         other => panic!("{backend:?}: {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_secs(20));
-    let (_, rows) = block_on(eventscope::projection::sql::preview(
+    let (_, rows) = block_on(preview(
         &store,
         "SELECT * FROM events ORDER BY position",
         limits(5_000, 10),
@@ -150,9 +140,7 @@ fn the_time_out_the_row_cap_and_cancel(backend: Backend) {
         let token = CancelToken::default();
         let running = {
             let (store, token) = (store.clone(), token.clone());
-            tokio::spawn(async move {
-                eventscope::projection::sql::preview(&store, slow, limits(60_000, 10), &none(), &token).await
-            })
+            tokio::spawn(async move { preview(&store, slow, limits(60_000, 10), &none(), &token).await })
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
         let cancelled_at = Instant::now();
@@ -167,7 +155,7 @@ fn the_time_out_the_row_cap_and_cancel(backend: Backend) {
     // of its statements) is not lost: the query never runs to its time-out.
     let early = CancelToken::default();
     early.cancel();
-    let outcome = block_on(eventscope::projection::sql::preview(&store, slow, limits(60_000, 10), &none(), &early));
+    let outcome = block_on(preview(&store, slow, limits(60_000, 10), &none(), &early));
     assert!(matches!(outcome, Err(PreviewError::Cancelled)), "{backend:?}: {outcome:?}");
 
     // Cancel through the worker, as the window's Cancel button does.
@@ -235,14 +223,9 @@ fn compare_with_the_deployed_read_model(backend: Backend) {
     let db = &common::workshop(backend).db;
     let store = db.open();
     let cancel = CancelToken::default();
-    let (definition, proposed) = block_on(eventscope::projection::sql::preview(
-        &store,
-        &example(backend, "orders_by_region"),
-        limits(10_000, 1000),
-        &none(),
-        &cancel,
-    ))
-    .unwrap();
+    let (definition, proposed) =
+        block_on(preview(&store, &example(backend, "orders_by_region"), limits(10_000, 1000), &none(), &cancel))
+            .unwrap();
     let relation = definition.relation.unwrap();
     assert_eq!(relation, "orders_by_region");
     assert!(block_on(store.relation_exists(&relation)).unwrap());
@@ -264,13 +247,7 @@ fn database_errors_point_at_the_line_and_column(backend: Backend) {
     let db = &common::workshop(backend).db;
     let store = db.open();
     let text = "-- a mistake on line 3\nSELECT event_type,\n  nope\nFROM events";
-    match block_on(eventscope::projection::sql::preview(
-        &store,
-        text,
-        limits(5_000, 10),
-        &none(),
-        &CancelToken::default(),
-    )) {
+    match block_on(preview(&store, text, limits(5_000, 10), &none(), &CancelToken::default())) {
         Err(PreviewError::Database { message, position: Some(p) }) => {
             assert!(message.contains("nope"), "{message}");
             assert_eq!(line_column(text, p), (3, 3), "{backend:?}: {message}");
@@ -282,7 +259,7 @@ fn database_errors_point_at_the_line_and_column(backend: Backend) {
 fn csv_export_reads_back(backend: Backend) {
     let db = &common::workshop(backend).db;
     let store = db.open();
-    let (_, rows): (_, ResultSet) = block_on(eventscope::projection::sql::preview(
+    let (_, rows): (_, ResultSet) = block_on(preview(
         &store,
         "SELECT aggregate_id, version, event_type, payload, metadata FROM events ORDER BY position",
         limits(10_000, 200),
@@ -375,14 +352,9 @@ fn every_bundled_example_previews_with_the_rows_of_the_raw_query(backend: Backen
     let examples = eventscope::ui::sql::examples(dialect);
     assert!(examples.len() >= 2, "{backend:?}");
     for (name, text) in examples {
-        let (definition, guarded) = block_on(eventscope::projection::sql::preview(
-            &store,
-            text,
-            limits(30_000, 100_000),
-            &none(),
-            &CancelToken::default(),
-        ))
-        .unwrap_or_else(|e| panic!("{backend:?} {name}: {e}"));
+        let (definition, guarded) =
+            block_on(preview(&store, text, limits(30_000, 100_000), &none(), &CancelToken::default()))
+                .unwrap_or_else(|e| panic!("{backend:?} {name}: {e}"));
         assert!(!guarded.rows.is_empty(), "{backend:?} {name}");
         let raw: Vec<Vec<eventscope::store::cell::Cell>> = block_on(async {
             use sqlx::Connection as _;
@@ -478,7 +450,7 @@ fn a_server_that_stops_answering_is_abandoned_on_time() {
             let (store, token) = (store.clone(), token.clone());
             tokio::spawn(async move {
                 let started = Instant::now();
-                let outcome = eventscope::projection::sql::preview(
+                let outcome = preview(
                     &store,
                     "SELECT count(*) FROM events a, events b, events c",
                     limits(1_000, 10),

@@ -16,7 +16,7 @@ use std::time::Duration;
 use sqlx::Connection;
 
 use super::common::{self, Backend, TestDb, block_on};
-use eventscope::projection::sql::{PreviewError, PreviewLimits, PreviewPermissions};
+use eventscope::projection::sql::{PreviewError, PreviewLimits, PreviewPermissions, preview};
 use eventscope::store::{CancelToken, Store, Target};
 
 /// Which guard must refuse a text: the one of a dialect it is written for (on the other
@@ -308,8 +308,7 @@ fn limits() -> PreviewLimits {
 
 /// Runs one text and checks what the user was told; gives the message.
 fn run_one(store: &Store, backend: Backend, guard: Guard, text: &str, permissions: &PreviewPermissions) -> String {
-    let outcome =
-        block_on(eventscope::projection::sql::preview(store, text, limits(), permissions, &CancelToken::default()));
+    let outcome = block_on(preview(store, text, limits(), permissions, &CancelToken::default()));
     let error = match outcome {
         Ok((_, rows)) => panic!("{backend:?}: `{text}` ran and gave {} rows", rows.rows.len()),
         Err(error) => error,
@@ -370,7 +369,7 @@ fn hostile_previews_leave_a_sqlite_store_unchanged() {
         assert!(!out.exists(), "SQLite: `{text}` created {}", out.display());
     }
     // The store still answers, and the legitimate queries still run.
-    let (_, rows) = block_on(eventscope::projection::sql::preview(
+    let (_, rows) = block_on(preview(
         &store,
         "SELECT count(*) FROM events",
         limits(),
@@ -470,13 +469,7 @@ fn hostile_previews_leave_a_postgres_store_and_its_server_unchanged() {
     assert!(role.superuser && role.is_privileged(), "{role:?}");
     assert!(store.describe().contains("privileged role"), "{}", store.describe());
     // Under a privileged role, nothing runs until the user says they understand.
-    match block_on(eventscope::projection::sql::preview(
-        &store,
-        "SELECT 1",
-        limits(),
-        &PreviewPermissions::default(),
-        &CancelToken::default(),
-    )) {
+    match block_on(preview(&store, "SELECT 1", limits(), &PreviewPermissions::default(), &CancelToken::default())) {
         Err(PreviewError::PrivilegedRole { summary }) => assert!(summary.contains("superuser"), "{summary}"),
         other => panic!("{other:?}"),
     }
@@ -497,22 +490,10 @@ fn hostile_previews_leave_a_postgres_store_and_its_server_unchanged() {
     // A user-defined function the user allows by name runs; the others stay refused.
     let mut allowed = understood.clone();
     allowed.allowed_functions.insert("evil_text".to_owned());
-    let (_, rows) = block_on(eventscope::projection::sql::preview(
-        &store,
-        "SELECT evil_text() AS x",
-        limits(),
-        &allowed,
-        &CancelToken::default(),
-    ))
-    .unwrap();
+    let (_, rows) =
+        block_on(preview(&store, "SELECT evil_text() AS x", limits(), &allowed, &CancelToken::default())).unwrap();
     assert_eq!(rows.rows[0][0].as_text().as_deref(), Some("x"));
-    match block_on(eventscope::projection::sql::preview(
-        &store,
-        "SELECT evil_text() AS x",
-        limits(),
-        &understood,
-        &CancelToken::default(),
-    )) {
+    match block_on(preview(&store, "SELECT evil_text() AS x", limits(), &understood, &CancelToken::default())) {
         Err(PreviewError::FunctionNotAllowed { function, message }) => {
             assert_eq!(function, "evil_text");
             assert!(message.contains("--allow-function evil_text"), "{message}");
@@ -583,7 +564,7 @@ fn a_plain_role_is_named_but_not_refused() {
     let role = store.role.clone().expect("role read");
     assert!(!role.is_privileged() && role.can_write_events, "{role:?}");
     assert!(store.describe().contains("could write the events table"), "{}", store.describe());
-    let (_, rows) = block_on(eventscope::projection::sql::preview(
+    let (_, rows) = block_on(preview(
         &store,
         "SELECT count(*) AS n FROM events",
         limits(),
