@@ -150,6 +150,25 @@ pub fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("<cannot print: {e}>"))
 }
 
+/// Whether `value` has at most `nodes` nodes (objects, arrays and scalars), counted without
+/// walking further than that: a cheap way to tell a state whose line diff fits in a frame.
+pub fn has_at_most_nodes(value: &Value, nodes: usize) -> bool {
+    let mut seen = 0usize;
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        seen += 1;
+        if seen > nodes {
+            return false;
+        }
+        match value {
+            Value::Object(members) => pending.extend(members.values()),
+            Value::Array(items) => pending.extend(items),
+            _ => {}
+        }
+    }
+    true
+}
+
 /// A unified line diff of the pretty-printed values, `context` unchanged lines around each
 /// change. Bounded in time so that a huge state never freezes the caller.
 pub fn line_diff(old: &Value, new: &Value, context: usize) -> Vec<Hunk> {
@@ -221,6 +240,14 @@ mod tests {
         for (old, new, expected) in cases {
             assert_eq!(structural_diff(&old, &new), expected, "{old} -> {new}");
         }
+    }
+
+    #[test]
+    fn node_counts_stop_at_the_limit() {
+        let value = json!({"a": [1, 2, {"b": null}], "c": "x"});
+        assert!(has_at_most_nodes(&value, 7));
+        assert!(!has_at_most_nodes(&value, 6));
+        assert!(has_at_most_nodes(&json!(1), 1));
     }
 
     #[test]

@@ -45,6 +45,16 @@ pub type BlameMap = BTreeMap<String, Blame>;
 
 const STATE_CACHE_LIMIT: usize = 256;
 
+/// A blame map being carried forward from a blame checkpoint, one event at a time.
+struct BlameWalk {
+    /// The count of events the walk started from (a multiple of the interval).
+    base: usize,
+    /// The count of events the map and state are after.
+    count: usize,
+    map: BlameMap,
+    state: Arc<Value>,
+}
+
 /// The replay of one stream with checkpoints. Feed events with [`History::push_events`].
 pub struct History {
     stream: StreamId,
@@ -63,6 +73,8 @@ pub struct History {
     cache: HashMap<usize, Arc<Value>>,
     /// `blame_checkpoints[k]` is the blame map after `k * interval` events, built on demand.
     blame_checkpoints: Vec<BlameMap>,
+    /// A blame walk stopped by its time budget, to go on with at the next call.
+    blame_walk: Option<BlameWalk>,
     checker: VersionChecker,
 }
 
@@ -93,6 +105,7 @@ impl History {
             failure,
             cache: HashMap::new(),
             blame_checkpoints: Vec::new(),
+            blame_walk: None,
             checker: VersionChecker::default(),
         }
     }
@@ -172,8 +185,8 @@ impl History {
         }
     }
 
-    /// Folds the events not folded yet, until `deadline` if there is one (checked every few
-    /// events; a checkpoint is always completed).
+    /// Folds the events not folded yet, until `deadline` if there is one (checked after every
+    /// event, so a slow JavaScript handler overruns a frame by one call at most).
     fn fold_forward(&mut self, deadline: Option<std::time::Instant>) {
         if self.failure.is_some() || self.folded == self.events.len() {
             return;
@@ -189,7 +202,7 @@ impl History {
         let first = self.folded;
         while self.folded < self.events.len() {
             let out_of_time = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
-            if self.folded > first && self.folded.is_multiple_of(16) && out_of_time() {
+            if self.folded > first && out_of_time() {
                 break;
             }
             if let Err(error) = self.fold.apply(&self.events[self.folded]) {
@@ -226,12 +239,30 @@ impl History {
 
     /// The state after the first `count` events (0 = the initial state), memoised.
     pub fn state_after(&mut self, count: usize) -> Result<Arc<Value>, FoldFailure> {
-        self.compute_state(count, true)
+        self.compute_state(count, true, None).map(|state| state.expect("no deadline, so the state is complete"))
     }
 
-    fn compute_state(&mut self, count: usize, memoise: bool) -> Result<Arc<Value>, FoldFailure> {
+    /// Like [`History::state_after`], but stops after about `budget` (returning `None`) and goes
+    /// on from where it stopped at the next call: a slow fold steps over several frames instead
+    /// of freezing one.
+    pub fn state_after_within(
+        &mut self,
+        count: usize,
+        budget: std::time::Duration,
+    ) -> Result<Option<Arc<Value>>, FoldFailure> {
+        self.compute_state(count, true, Some(std::time::Instant::now() + budget))
+    }
+
+    /// The state after `count` events, from the nearest checkpoint (or from where the fold is,
+    /// when that is on the way); `None` when `deadline` passed first.
+    fn compute_state(
+        &mut self,
+        count: usize,
+        memoise: bool,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Option<Arc<Value>>, FoldFailure> {
         if let Some(state) = self.cache.get(&count) {
-            return Ok(state.clone());
+            return Ok(Some(state.clone()));
         }
         if count > self.folded || self.checkpoints.is_empty() {
             return Err(self.failure.clone().unwrap_or_else(|| FoldFailure {
@@ -246,25 +277,27 @@ impl History {
         let state = if start == count {
             self.checkpoints[k].clone()
         } else {
-            // Continue from where the fold is when that is on the way (stepping forward);
-            // otherwise from the checkpoint.
             let from = match self.position {
                 Some(p) if p >= start && p <= count => p,
                 _ => {
                     let checkpoint = self.checkpoints[k].clone();
                     self.position = None;
                     self.fold.restore(&checkpoint).map_err(|error| self.failure_at(start, error))?;
+                    self.position = Some(start);
                     start
                 }
             };
-            self.position = None;
             for index in from..count {
+                if index > from && deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    return Ok(None);
+                }
+                self.position = None;
                 // These events were folded once already; a deterministic fold cannot fail on
                 // them now, but a fold with hidden state might: report it.
                 self.fold.apply(&self.events[index]).map_err(|error| self.failure_at(index, error))?;
+                self.position = Some(index + 1);
             }
             let state = self.fold.state().map_err(|error| self.failure_at(count - 1, error))?;
-            self.position = Some(count);
             Arc::new(state)
         };
         if memoise {
@@ -273,7 +306,7 @@ impl History {
             }
             self.cache.insert(count, state.clone());
         }
-        Ok(state)
+        Ok(Some(state))
     }
 
     /// Who last changed each path of the state after `count` events.
@@ -286,51 +319,82 @@ impl History {
     }
 
     /// Like [`History::blame_after`], but gives up after about `budget` (returning `None`) and
-    /// goes on from where it stopped at the next call: a long stream's blame is built over several
-    /// frames instead of freezing one.
+    /// goes on from where it stopped at the next call: a long stream's blame, or a slow fold's,
+    /// is built over several frames instead of freezing one. Each call makes some progress.
     pub fn blame_after_within(
         &mut self,
         count: usize,
         budget: std::time::Duration,
     ) -> Result<Option<BlameMap>, FoldFailure> {
-        let started = std::time::Instant::now();
+        let deadline = std::time::Instant::now() + budget;
         let k = count / self.interval;
         while self.blame_checkpoints.len() <= k {
-            if started.elapsed() > budget {
-                return Ok(None);
-            }
             let next = self.blame_checkpoints.len();
-            let map = if next == 0 {
+            if next == 0 {
                 let initial = self.state_after(0)?;
                 let mut map = BlameMap::new();
                 insert_subtree(&mut map, "", &initial, Blame::Initial);
-                map
-            } else {
-                let mut map = self.blame_checkpoints[next - 1].clone();
-                self.advance_blame(&mut map, (next - 1) * self.interval, next * self.interval)?;
-                map
-            };
-            self.blame_checkpoints.push(map);
+                self.blame_checkpoints.push(map);
+                continue;
+            }
+            match self.walk_blame((next - 1) * self.interval, next * self.interval, deadline)? {
+                Some(map) => self.blame_checkpoints.push(map),
+                None => return Ok(None),
+            }
         }
-        let mut map = self.blame_checkpoints[k].clone();
-        self.advance_blame(&mut map, k * self.interval, count)?;
-        Ok(Some(map))
+        self.walk_blame(k * self.interval, count, deadline)
+    }
+
+    /// Carries the blame map from the checkpoint at `base` events to `target` events, going on
+    /// with a walk stopped earlier when it is on the same way; `None` when `deadline` passed.
+    fn walk_blame(
+        &mut self,
+        base: usize,
+        target: usize,
+        deadline: std::time::Instant,
+    ) -> Result<Option<BlameMap>, FoldFailure> {
+        let mut walk = match self.blame_walk.take() {
+            Some(walk) if walk.base == base && walk.count <= target => walk,
+            _ => BlameWalk {
+                base,
+                count: base,
+                map: self.blame_checkpoints[base / self.interval].clone(),
+                state: self.state_after(base)?,
+            },
+        };
+        let started = walk.count;
+        while walk.count < target {
+            if walk.count > started && std::time::Instant::now() >= deadline {
+                self.blame_walk = Some(walk);
+                return Ok(None);
+            }
+            let state = self.step_from(walk.count, &walk.state)?;
+            apply_blame(&mut walk.map, &walk.state, &state, Blame::Event(walk.count));
+            walk.count += 1;
+            walk.state = state;
+        }
+        Ok(Some(walk.map))
+    }
+
+    /// The state after `count + 1` events, given the state after `count` (the fold is put
+    /// there first when it is elsewhere): one fold step, whatever else moved the fold.
+    fn step_from(&mut self, count: usize, state: &Value) -> Result<Arc<Value>, FoldFailure> {
+        if self.position != Some(count) {
+            self.position = None;
+            self.fold.restore(state).map_err(|error| self.failure_at(count, error))?;
+            self.position = Some(count);
+        }
+        self.position = None;
+        self.fold.apply(&self.events[count]).map_err(|error| self.failure_at(count, error))?;
+        self.position = Some(count + 1);
+        let state = self.fold.state().map_err(|error| self.failure_at(count, error))?;
+        Ok(Arc::new(state))
     }
 
     /// How much of the blame up to `count` events is built (0 to 1).
     pub fn blame_progress(&self, count: usize) -> f32 {
         let needed = count / self.interval + 1;
         (self.blame_checkpoints.len().min(needed) as f32) / needed as f32
-    }
-
-    fn advance_blame(&mut self, map: &mut BlameMap, from: usize, to: usize) -> Result<(), FoldFailure> {
-        let mut previous = self.state_after(from)?;
-        for count in from + 1..=to {
-            let state = self.compute_state(count, false)?;
-            apply_blame(map, &previous, &state, Blame::Event(count - 1));
-            previous = state;
-        }
-        Ok(())
     }
 }
 
@@ -465,6 +529,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn stepping_within_a_budget_resumes_where_it_stopped() {
+        let events = sample_events(300);
+        let mut history = History::with_interval("s".into(), Box::new(MergeFold::default()), 128);
+        history.push_events(events.clone());
+        for count in [127, 5, 255, 300, 200, 129] {
+            // No time at all applies one event per call: the jump takes several calls, each
+            // going on from the last, and ends with the same state as a replay.
+            let mut calls = 0;
+            let state = loop {
+                calls += 1;
+                if let Some(state) = history.state_after_within(count, std::time::Duration::ZERO).unwrap() {
+                    break state;
+                }
+            };
+            let expected = replay(&mut MergeFold::default(), &events[..count]).unwrap();
+            assert_eq!(*state, expected, "count {count}");
+            assert!(calls <= count % 128 + 1, "count {count}: {calls} calls");
+            if count % 128 > 1 {
+                assert!(calls > 1, "count {count} was stepped over several calls");
+            }
+        }
+        // A jump elsewhere while one is half done starts over from its own checkpoint.
+        assert!(history.state_after_within(100, std::time::Duration::ZERO).unwrap().is_none());
+        let expected = replay(&mut MergeFold::default(), &events[..250]).unwrap();
+        assert_eq!(*history.state_after(250).unwrap(), expected);
+    }
+
     struct FailsOn(i64, MergeFold);
     impl Fold for FailsOn {
         fn name(&self) -> &str {
@@ -535,6 +627,24 @@ mod tests {
             apply_blame(&mut naive, &previous, &state, Blame::Event(count - 1));
             previous = state;
             assert_eq!(history.blame_after(count).unwrap(), naive, "count {count}");
+        }
+        // Built with no time at all (a step or so per call, resumed each time, while stepping
+        // elsewhere in between moves the fold): the same maps.
+        let mut sliced = History::with_interval("s".into(), Box::new(MergeFold::default()), 8);
+        sliced.push_events(events.clone());
+        for count in [37, 3, 40, 17, 16] {
+            let mut calls = 0;
+            let map = loop {
+                calls += 1;
+                if let Some(map) = sliced.blame_after_within(count, std::time::Duration::ZERO).unwrap() {
+                    break map;
+                }
+                sliced.state_after(calls % (events.len() + 1)).unwrap();
+            };
+            assert_eq!(map, history.blame_after(count).unwrap(), "count {count}");
+            if count == 37 {
+                assert!(calls > 30, "the first blame is built over many calls: {calls}");
+            }
         }
     }
 

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use eframe::egui::{self, Key, RichText, Ui};
 use serde_json::Value;
 
+use super::background::Background;
 use super::diff_view::{changes_list_ui, changes_ui, line_diff_list_ui};
 use super::json_tree::{JsonTree, TreeAction, removed_color};
 use super::scripts::{FOLD_EXAMPLES, FileDialog, ScriptSource, WatchedScript};
-use crate::diff::{Change, Hunk, line_diff, structural_diff};
+use crate::diff::{Change, Hunk, has_at_most_nodes, line_diff, structural_diff};
 use crate::fold::{BlameMap, BrokenFold, Fold, History, JsFold, MergeFold};
 use crate::model::{Event, Payload, format_time};
 use crate::worker::{Reply, Request, RequestId, Worker};
@@ -22,6 +23,8 @@ const FOLD_BUDGET: std::time::Duration = std::time::Duration::from_millis(12);
 /// Events per page when loading a stream.
 pub const LOAD_PAGE: usize = 2_000;
 const CONTEXT_LINES: usize = 3;
+/// States with more nodes than this have their line diff worked out off the UI thread.
+const INLINE_DIFF_NODES: usize = 4_000;
 const SPEEDS: [f64; 6] = [1.0, 2.0, 5.0, 10.0, 25.0, 100.0];
 
 /// What the state, diff and event views show for the cursor, computed once per cursor move.
@@ -30,7 +33,7 @@ struct CursorView {
     state: Result<Arc<Value>, String>,
     changes: Vec<Change>,
     changed_paths: HashSet<String>,
-    hunks: Vec<Hunk>,
+    hunks: LineDiff,
     /// The stored snapshot at this version, and how it differs from the recomputed state.
     snapshot: Option<(Payload, Option<Vec<Change>>)>,
     /// Where the fold failed at or before the cursor: how many events the last good state
@@ -42,7 +45,7 @@ struct CursorView {
 struct Comparison {
     a: usize,
     b: usize,
-    result: Result<(Vec<Change>, Vec<Hunk>), String>,
+    result: Result<(Vec<Change>, LineDiff), String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +113,8 @@ pub struct HistoryPanel {
     snapshot_request: Option<RequestId>,
     /// The blame is being built (over several frames).
     blame_pending: bool,
+    /// The state at the cursor is being recomputed (over several frames, under a slow fold).
+    view_pending: bool,
     history: Option<History>,
     load_request: Option<RequestId>,
     total: Option<i64>,
@@ -143,6 +148,7 @@ impl Default for HistoryPanel {
             snapshots: Default::default(),
             snapshot_request: None,
             blame_pending: false,
+            view_pending: false,
             history: None,
             load_request: None,
             total: None,
@@ -483,8 +489,11 @@ impl HistoryPanel {
         history.is_folding() && self.cursor + 1 > history.folded()
     }
 
-    /// Recomputes the memoised view when the cursor moved or the fold got further.
-    fn ensure_view(&mut self) {
+    /// Recomputes the memoised view when the cursor moved or the fold got further: the states
+    /// a slice of a frame at a time (a slow fold steps over frames), the line diff of large
+    /// states on a thread.
+    fn ensure_view(&mut self, ctx: &egui::Context) {
+        self.view_pending = false;
         let Some(history) = &self.history else {
             return;
         };
@@ -498,13 +507,20 @@ impl HistoryPanel {
             return;
         };
         let index = self.cursor;
-        let state = history.state_after(index + 1).map_err(|f| f.to_string());
-        let previous = history.state_after(index).ok();
+        // The state before the event, then after it (one step on from there).
+        let previous = match history.state_after_within(index, FOLD_BUDGET) {
+            Ok(None) => return self.view_pending = true,
+            Ok(Some(state)) => Some(state),
+            Err(_) => None,
+        };
+        let state = match history.state_after_within(index + 1, FOLD_BUDGET) {
+            Ok(None) => return self.view_pending = true,
+            Ok(Some(state)) => Ok(state),
+            Err(failure) => Err(failure.to_string()),
+        };
         let (changes, hunks) = match (&previous, &state) {
-            (Some(previous), Ok(state)) => {
-                (structural_diff(previous, state), line_diff(previous, state, CONTEXT_LINES))
-            }
-            _ => (Vec::new(), Vec::new()),
+            (Some(previous), Ok(state)) => (structural_diff(previous, state), line_diff_of(ctx, previous, state)),
+            _ => (Vec::new(), Background::Ready(Vec::new())),
         };
         let changed_paths = crate::diff::paths_with_ancestors(&changes);
         let version = history.events().get(index).map(|e| e.version);
@@ -542,7 +558,7 @@ impl HistoryPanel {
         }
     }
 
-    fn ensure_comparison(&mut self) {
+    fn ensure_comparison(&mut self, ctx: &egui::Context) {
         if self.tab != DiffTab::Compare {
             return;
         }
@@ -557,9 +573,13 @@ impl HistoryPanel {
         if self.comparison.as_ref().is_some_and(|c| c.a == a && c.b == b) || history.is_folding() {
             return;
         }
-        let result = match (history.state_after(a + 1), history.state_after(b + 1)) {
-            (Ok(sa), Ok(sb)) => Ok((structural_diff(&sa, &sb), line_diff(&sa, &sb, CONTEXT_LINES))),
-            (Err(f), _) | (_, Err(f)) => Err(f.to_string()),
+        let states = history
+            .state_after_within(a + 1, FOLD_BUDGET)
+            .and_then(|sa| Ok(sa.zip(history.state_after_within(b + 1, FOLD_BUDGET)?)));
+        let result = match states {
+            Ok(None) => return self.view_pending = true,
+            Ok(Some((sa, sb))) => Ok((structural_diff(&sa, &sb), line_diff_of(ctx, &sa, &sb))),
+            Err(f) => Err(f.to_string()),
         };
         self.comparison = Some(Comparison { a, b, result });
     }
@@ -653,9 +673,12 @@ impl HistoryPanel {
         self.handle_keys(ui);
         self.advance_playback(ui);
         self.fold_some(ui);
-        self.ensure_view();
+        self.ensure_view(ui.ctx());
         self.ensure_blame();
-        self.ensure_comparison();
+        self.ensure_comparison(ui.ctx());
+        if self.view_pending {
+            ui.ctx().request_repaint();
+        }
 
         egui::Panel::top("history_header").show(ui, |ui| self.header_ui(ui));
         if self.done && self.len() == 0 {
@@ -928,7 +951,16 @@ impl HistoryPanel {
         }
         // (The fold picker stays usable while a slow fold is on its way.)
         let Some(view) = self.current_view() else {
-            ui.weak("Folding: the state appears when the fold gets to this event (the bar above shows how far it is).");
+            if self.view_pending {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.weak("Replaying from the nearest checkpoint to this event…");
+                });
+            } else {
+                ui.weak(
+                    "Folding: the state appears when the fold gets to this event (the bar above shows how far it is).",
+                );
+            }
             return None;
         };
         if let Some(failure) = self.history.as_ref().and_then(|h| h.failure()) {
@@ -1086,21 +1118,31 @@ impl HistoryPanel {
         });
         ui.separator();
         if self.tab == DiffTab::Changes && self.current_view().is_none() {
-            ui.weak("Folding: the changes appear when the fold gets to this event.");
+            ui.weak(if self.view_pending {
+                "Replaying: the changes appear in a moment."
+            } else {
+                "Folding: the changes appear when the fold gets to this event."
+            });
             return;
         }
-        let (changes, hunks, error): (&[Change], &[Hunk], Option<&str>) = match self.tab {
+        if let Some(CursorView { hunks, .. }) = &mut self.view {
+            hunks.poll();
+        }
+        if let Some(Comparison { result: Ok((_, hunks)), .. }) = &mut self.comparison {
+            hunks.poll();
+        }
+        let (changes, hunks, error): (&[Change], Option<&LineDiff>, Option<&str>) = match self.tab {
             DiffTab::Changes => match self.current_view() {
                 Some(view) => match &view.state {
-                    Ok(_) => (&view.changes, &view.hunks, None),
-                    Err(e) => (&[], &[], Some(e.as_str())),
+                    Ok(_) => (&view.changes, Some(&view.hunks), None),
+                    Err(e) => (&[], None, Some(e.as_str())),
                 },
-                None => (&[], &[], None),
+                None => (&[], None, None),
             },
             DiffTab::Compare => match &self.comparison {
-                Some(Comparison { result: Ok((c, h)), .. }) => (c, h, None),
-                Some(Comparison { result: Err(e), .. }) => (&[], &[], Some(e.as_str())),
-                None => (&[], &[], None),
+                Some(Comparison { result: Ok((c, h)), .. }) => (c, Some(h), None),
+                Some(Comparison { result: Err(e), .. }) => (&[], None, Some(e.as_str())),
+                None => (&[], None, None),
             },
         };
         if let Some(error) = error {
@@ -1112,9 +1154,33 @@ impl HistoryPanel {
         // (Both lists draw only the rows in view.)
         ui.columns(2, |columns| {
             changes_list_ui(&mut columns[0], "diff", changes);
-            line_diff_list_ui(&mut columns[1], "diff", hunks);
+            match hunks {
+                Some(hunks) if hunks.is_lost() => {
+                    columns[1].colored_label(columns[1].visuals().error_fg_color, "the line diff failed");
+                }
+                Some(hunks) => match hunks.value() {
+                    Some(hunks) => line_diff_list_ui(&mut columns[1], "diff", hunks),
+                    None => {
+                        columns[1].horizontal(|ui| {
+                            ui.spinner();
+                            ui.weak("working out the line diff of these large states…");
+                        });
+                    }
+                },
+                None => line_diff_list_ui(&mut columns[1], "diff", &[]),
+            }
         });
     }
+}
+
+/// A line diff on its way or done.
+type LineDiff = Background<Vec<Hunk>>;
+
+/// The line diff of two states: at once when they are small, on a thread when they are not.
+fn line_diff_of(ctx: &egui::Context, old: &Arc<Value>, new: &Arc<Value>) -> LineDiff {
+    let small = has_at_most_nodes(old, INLINE_DIFF_NODES) && has_at_most_nodes(new, INLINE_DIFF_NODES);
+    let (old, new) = (old.clone(), new.clone());
+    Background::run(small, ctx, move || line_diff(&old, &new, CONTEXT_LINES))
 }
 
 /// The snapshot the store keeps at the cursor, next to the state recomputed here: where they
@@ -1227,16 +1293,39 @@ fn payload_ui(ui: &mut Ui, id: &str, payload: &Payload) {
         Payload::Undecodable { bytes, reason } => {
             ui.colored_label(ui.visuals().error_fg_color, format!("Could not decode: {reason}"));
             ui.weak(format!("{} bytes, shown raw:", bytes.len()));
-            ui.add(egui::Label::new(RichText::new(hex_dump(bytes, 64)).monospace()).selectable(true));
-            // Drawn every frame: only the part shown as text is looked at.
-            let shown = &bytes[..bytes.len().min(4096)];
-            if looks_textual(shown) {
+            // Worked out once per payload shown (egui's frame cache), not every frame.
+            let raw = ui.ctx().memory_mut(|m| m.caches.cache::<RawViewCache>().get(bytes.as_slice()).clone());
+            ui.add(egui::Label::new(RichText::new(&*raw.hex).monospace()).selectable(true));
+            if let Some(text) = raw.text {
                 ui.weak("As text (bytes that are not UTF-8 shown as \\xNN):");
-                ui.add(egui::Label::new(RichText::new(escape_invalid_utf8(shown)).monospace()).selectable(true));
+                ui.add(egui::Label::new(RichText::new(&*text).monospace()).selectable(true));
             }
         }
     }
 }
+
+/// How undecodable bytes are shown: a hex dump of the first KiB, and the first 4 KiB as text
+/// when they look like text.
+#[derive(Clone)]
+struct RawView {
+    hex: Arc<str>,
+    text: Option<Arc<str>>,
+}
+
+#[derive(Default)]
+struct RawViewer;
+
+impl egui::cache::ComputerMut<&[u8], RawView> for RawViewer {
+    fn compute(&mut self, bytes: &[u8]) -> RawView {
+        let shown = &bytes[..bytes.len().min(4096)];
+        RawView {
+            hex: hex_dump(bytes, 64).into(),
+            text: looks_textual(shown).then(|| escape_invalid_utf8(shown).into()),
+        }
+    }
+}
+
+type RawViewCache = egui::cache::FrameCache<RawView, RawViewer>;
 
 /// Whether bytes are mostly text (so a text view helps): nearly all of them valid UTF-8 and
 /// few control characters. Ciphertext and other binary data are not.
@@ -1284,5 +1373,22 @@ mod tests {
         assert_eq!(escape_invalid_utf8(b"ok\xff\xfe!"), "ok\\xff\\xfe!");
         assert!(looks_textual(b"{\"a\": 1, \"note\": \"caf\xc3\xa9\"}\xff"));
         assert!(!looks_textual(&[0x9c, 0x01, 0xfe, 0x00, 0x13, 0x88, 0xa0, 0x07]));
+    }
+
+    #[test]
+    fn large_states_are_diffed_on_a_thread_small_ones_at_once() {
+        let ctx = egui::Context::default();
+        let small = Arc::new(serde_json::json!({"a": 1}));
+        assert!(matches!(line_diff_of(&ctx, &small, &small), Background::Ready(_)));
+        let wide: serde_json::Map<String, Value> = (0..INLINE_DIFF_NODES).map(|i| (i.to_string(), i.into())).collect();
+        let large = Arc::new(Value::Object(wide));
+        let mut diff = line_diff_of(&ctx, &small, &large);
+        assert!(matches!(diff, Background::Running(_)));
+        while diff.value().is_none() {
+            assert!(!diff.is_lost());
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            diff.poll();
+        }
+        assert_eq!(diff.value().unwrap(), &line_diff(&small, &large, CONTEXT_LINES));
     }
 }

@@ -4,6 +4,7 @@
 //! waits for any more are dropped.
 
 pub mod audit;
+pub mod background;
 pub mod connect;
 pub mod diff_view;
 pub mod history;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use eframe::egui::{self, Color32, RichText, Ui, text::LayoutJob};
 use egui_extras::{Column, TableBuilder};
-use egui_plot::{Bar, BarChart, Legend, Line, Plot};
+use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoint, PlotPoints};
 
 use super::diff_view::line_diff_ui;
 use super::json_tree::{JsonTree, added_color, changed_color, removed_color};
@@ -64,11 +64,14 @@ pub struct SqlPanel {
     numeric: Vec<bool>,
     /// The x axis labels for a column (`plot_x`), kept until another column goes across.
     x_labels: Option<(usize, Arc<Vec<String>>)>,
+    /// The plotted series (name, points), for the axes they were built for: rebuilt when the
+    /// axes or the result change, not per frame.
+    plot_series: Option<(PlotAxes, Vec<PlotSeries>)>,
     bars: bool,
     compare_key: Option<String>,
     comparison: Option<Result<Comparison, String>>,
-    /// The line diff of each changed row of the comparison, in its order.
-    changed_hunks: Vec<Vec<crate::diff::Hunk>>,
+    /// The row of the comparison shown in full, and its line diff when it changed.
+    compare_selected: Option<(CompareEntry, Vec<crate::diff::Hunk>)>,
     dialog: FileDialog,
     dialog_purpose: Option<DialogPurpose>,
     /// An export being written: its note arrives when the file is.
@@ -96,7 +99,8 @@ impl SqlPanel {
             plot_x: 0,
             numeric: Vec::new(),
             x_labels: None,
-            changed_hunks: Vec::new(),
+            plot_series: None,
+            compare_selected: None,
             plot_y: Vec::new(),
             bars: false,
             compare_key: None,
@@ -178,6 +182,7 @@ impl SqlPanel {
             self.numeric = (0..rs.columns.len()).map(|i| rs.is_numeric(i)).collect();
             self.plot_y = self.numeric.iter().enumerate().map(|(i, numeric)| i > 0 && *numeric).collect();
             self.x_labels = None;
+            self.plot_series = None;
             if self.compare_key.as_ref().is_none_or(|k| rs.column_index(k).is_none()) {
                 self.compare_key = rs.columns.first().map(|c| c.name.clone());
             }
@@ -202,10 +207,7 @@ impl SqlPanel {
             }
             _ => None,
         };
-        self.changed_hunks = match &self.comparison {
-            Some(Ok(c)) => c.changed.iter().map(|(_, old, new)| crate::diff::line_diff(old, new, 2)).collect(),
-            _ => Vec::new(),
-        };
+        self.compare_selected = None;
     }
 
     fn sort_by(&mut self, column: usize) {
@@ -573,21 +575,26 @@ impl SqlPanel {
         let x_of = |i: usize, row: &[Cell]| {
             if numeric_x { row.get(self.plot_x).and_then(Cell::as_f64).unwrap_or(i as f64) } else { i as f64 }
         };
-        let series: Vec<(String, Vec<[f64; 2]>)> = self
-            .plot_y
-            .iter()
-            .enumerate()
-            .filter(|(_, on)| **on)
-            .map(|(c, _)| {
-                let points = rs
-                    .rows
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, row)| Some([x_of(i, row), row.get(c)?.as_f64()?]))
-                    .collect();
-                (rs.columns[c].name.clone(), points)
-            })
-            .collect();
+        let axes = PlotAxes { x: self.plot_x, y: self.plot_y.clone() };
+        if self.plot_series.as_ref().is_none_or(|(built_for, _)| *built_for != axes) {
+            let series = axes
+                .y
+                .iter()
+                .enumerate()
+                .filter(|(_, on)| **on)
+                .map(|(c, _)| {
+                    let points = rs
+                        .rows
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, row)| Some(PlotPoint::new(x_of(i, row), row.get(c)?.as_f64()?)))
+                        .collect();
+                    (rs.columns[c].name.clone(), points)
+                })
+                .collect();
+            self.plot_series = Some((axes, series));
+        }
+        let series: &[PlotSeries] = self.plot_series.as_ref().map_or(&[], |(_, series)| series);
         if series.is_empty() {
             ui.weak("Choose one or more numeric columns to plot.");
             return;
@@ -605,14 +612,14 @@ impl SqlPanel {
             });
         }
         plot.show(ui, |plot_ui| {
-            for (k, (name, points)) in series.into_iter().enumerate() {
+            for (k, (name, points)) in series.iter().enumerate() {
                 if bars {
                     let width = 0.8 / count;
                     let offset = (k as f64 - (count - 1.0) / 2.0) * width;
-                    let bars = points.iter().map(|[x, y]| Bar::new(x + offset, *y).width(width)).collect();
-                    plot_ui.bar_chart(BarChart::new(name, bars));
+                    let bars = points.iter().map(|p| Bar::new(p.x + offset, p.y).width(width)).collect();
+                    plot_ui.bar_chart(BarChart::new(name.as_str(), bars));
                 } else {
-                    plot_ui.line(Line::new(name, points));
+                    plot_ui.line(Line::new(name.as_str(), PlotPoints::Borrowed(points)));
                 }
             }
         });
@@ -655,33 +662,93 @@ impl SqlPanel {
                     }
                 });
                 ui.separator();
-                egui::ScrollArea::vertical().id_salt("sql_compare").auto_shrink([false, false]).show(ui, |ui| {
-                    for row in &c.added {
-                        egui::CollapsingHeader::new(
-                            RichText::new(format!("+ {}", row[&c.key])).color(added_color(ui)).monospace(),
-                        )
-                        .id_salt(("added", row[&c.key].to_string()))
-                        .show(ui, |ui| JsonTree::new("added_row").show(ui, row));
+                let entries = c.added.len() + c.removed.len() + c.changed.len();
+                if entries == 0 {
+                    ui.weak("The query gives the deployed rows exactly.");
+                    return;
+                }
+                let entry_at = |i: usize| {
+                    if i < c.added.len() {
+                        CompareEntry::Added(i)
+                    } else if i < c.added.len() + c.removed.len() {
+                        CompareEntry::Removed(i - c.added.len())
+                    } else {
+                        CompareEntry::Changed(i - c.added.len() - c.removed.len())
                     }
-                    for row in &c.removed {
-                        egui::CollapsingHeader::new(
-                            RichText::new(format!("− {}", row[&c.key])).color(removed_color(ui)).monospace(),
-                        )
-                        .id_salt(("removed", row[&c.key].to_string()))
-                        .show(ui, |ui| JsonTree::new("removed_row").show(ui, row));
-                    }
-                    for ((k, _, _), hunks) in c.changed.iter().zip(&self.changed_hunks) {
-                        egui::CollapsingHeader::new(
-                            RichText::new(format!("~ {k}")).color(changed_color(ui)).monospace(),
-                        )
-                        .id_salt(("changed", k))
-                        .default_open(c.changed.len() <= 3)
-                        .show(ui, |ui| line_diff_ui(ui, hunks));
-                    }
+                };
+                let mut selected = self.compare_selected.as_ref().map_or(entry_at(0), |(entry, _)| *entry);
+                ui.columns(2, |columns| {
+                    // One line per row that differs (only those in view are drawn).
+                    let row_height = columns[0].text_style_height(&egui::TextStyle::Monospace) + 4.0;
+                    egui::ScrollArea::vertical().id_salt("sql_compare").auto_shrink([false, false]).show_rows(
+                        &mut columns[0],
+                        row_height,
+                        entries,
+                        |ui, range| {
+                            for i in range {
+                                let entry = entry_at(i);
+                                let (label, color) = match entry {
+                                    CompareEntry::Added(k) => (format!("+ {}", c.added[k][&c.key]), added_color(ui)),
+                                    CompareEntry::Removed(k) => {
+                                        (format!("− {}", c.removed[k][&c.key]), removed_color(ui))
+                                    }
+                                    CompareEntry::Changed(k) => (format!("~ {}", c.changed[k].0), changed_color(ui)),
+                                };
+                                let text = RichText::new(label).color(color).monospace();
+                                if ui.selectable_label(entry == selected, text).clicked() {
+                                    selected = entry;
+                                }
+                            }
+                        },
+                    );
+                    let details = &mut columns[1];
+                    egui::ScrollArea::both().id_salt("sql_compare_row").auto_shrink([false, false]).show(
+                        details,
+                        |ui| match selected {
+                            CompareEntry::Added(k) => {
+                                JsonTree::new("added_row").show(ui, &c.added[k]);
+                            }
+                            CompareEntry::Removed(k) => {
+                                JsonTree::new("removed_row").show(ui, &c.removed[k]);
+                            }
+                            CompareEntry::Changed(k) => {
+                                // Worked out for the row on show, not for every changed row.
+                                if self.compare_selected.as_ref().is_none_or(|(entry, _)| *entry != selected) {
+                                    let (_, old, new) = &c.changed[k];
+                                    self.compare_selected = Some((selected, crate::diff::line_diff(old, new, 2)));
+                                }
+                                if let Some((_, hunks)) = &self.compare_selected {
+                                    line_diff_ui(ui, hunks);
+                                }
+                            }
+                        },
+                    );
                 });
+                if self.compare_selected.as_ref().is_none_or(|(entry, _)| *entry != selected) {
+                    self.compare_selected = Some((selected, Vec::new()));
+                }
             }
         }
     }
+}
+
+/// A plotted column: its name and points.
+type PlotSeries = (String, Vec<PlotPoint>);
+
+/// The axes a plot's series were built for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PlotAxes {
+    x: usize,
+    y: Vec<bool>,
+}
+
+/// One row of the comparison with the deployed relation: added, removed or changed (its index
+/// in that list).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CompareEntry {
+    Added(usize),
+    Removed(usize),
+    Changed(usize),
 }
 
 /// The bundled examples for a dialect.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::{Backend, TestDb};
 use egui::Key;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use eventscope::demo::{DOUBLE_REFUND_ORDER, order_stream};
 use eventscope::fold::Blame;
 use eventscope::store::Target;
@@ -389,6 +389,22 @@ fn the_deployed_read_model_comparison_in_the_window() {
     assert!(h.query_by_label("2 added").is_some());
     assert!(h.query_by_label("1 removed").is_some());
     assert!(h.query_by_label("2 changed").is_some());
+    // One line per differing row; a changed one shows its line diff when picked.
+    let changed: Vec<String> = h
+        .query_all_by_label_contains("~ ")
+        .filter_map(|n| n.accesskit_node().label())
+        .filter(|l| l.starts_with("~ "))
+        .collect();
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    h.get_by_label(&changed[1]).click();
+    h.step();
+    h.step();
+    let diff_lines: Vec<String> = h
+        .query_all_by_label_contains("\"total\"")
+        .filter_map(|n| n.accesskit_node().value())
+        .filter(|line| line.contains(" - ") || line.contains(" + "))
+        .collect();
+    assert!(diff_lines.len() >= 2, "the removed and the added lines: {diff_lines:?}");
     // A write typed into the editor is refused in words.
     app_mut(&mut h).sql.text = "DELETE FROM events".to_owned();
     h.get_by_label("▶ Run").click();
@@ -584,6 +600,33 @@ fn a_slow_fold_over_a_long_stream_folds_behind_a_progress_bar() {
     assert!(h.query_by_label_contains("slow.js applies to").is_some(), "the fold can be changed meanwhile");
     wait_until(&mut h, "the fold to get there", |h| app(h).history.cursor_state().is_some());
     assert_eq!(app(&h).history.cursor_state().unwrap(), std::sync::Arc::new(json!({"n": 2405})));
+    // A jump back replays from the checkpoint at 2,176 events: 127 slow steps, spread over
+    // frames rather than done in the one frame that asked.
+    app_mut(&mut h).history.set_cursor(2302);
+    h.step();
+    assert!(app(&h).history.cursor_state().is_none());
+    assert!(h.query_by_label_contains("Replaying from the nearest checkpoint").is_some());
+    wait_until(&mut h, "the replay to get there", |h| app(h).history.cursor_state().is_some());
+    assert_eq!(app(&h).history.cursor_state().unwrap(), std::sync::Arc::new(json!({"n": 2303})));
+}
+
+/// The line diff of two large states is worked out off the UI thread and then shown.
+#[test]
+fn a_large_state_gets_its_line_diff_from_a_background_thread() {
+    let db = TestDb::new(Backend::Sqlite, "gui_large_state");
+    db.write_workshop();
+    let wide: serde_json::Map<String, serde_json::Value> = (0..6_000).map(|i| (format!("k{i:05}"), json!(i))).collect();
+    let first = serde_json::Value::Object(wide).to_string();
+    db.exec(&format!(
+        "INSERT INTO events VALUES (100001, 'wide-1', 'Wide', 1, 'Filled', '{first}', '{{}}', '2026-03-01T00:00:00Z');
+         INSERT INTO events VALUES (100002, 'wide-1', 'Wide', 2, 'Touched', '{{\"k03000\": -1}}', '{{}}', '2026-03-01T00:01:00Z');"
+    ));
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    app_mut(&mut h).open_event("wide-1", 2);
+    wait_until(&mut h, "the line diff", |h| h.query_by_label_contains("\"k03000\": -1").is_some());
+    assert!(h.query_by_label_contains("\"k03000\": 3000").is_some(), "the removed line");
+    assert!(h.query_by_label("0 added · 0 removed · 1 changed").is_some());
 }
 
 /// Connected as a PostgreSQL superuser, the SQL panel says so and runs nothing until the tick
