@@ -216,6 +216,20 @@ pub enum Command {
         /// Measure paging a stream whose events all share one version instead (N events).
         #[arg(long, value_name = "N")]
         duplicates: Option<usize>,
+        /// Measure a store of N events with only a primary key instead (SQLite, and PostgreSQL
+        /// with --postgres, in a database eventscope_bench_scale_N the benchmark creates).
+        #[arg(long, value_name = "N")]
+        scale: Option<usize>,
+        /// With --scale: events in the long stream (default: half the store, at most 1,000,000).
+        #[arg(long, value_name = "M")]
+        long_stream: Option<usize>,
+        /// With --scale: keep the generated stores (the SQLite file in DIR, the PostgreSQL
+        /// database) and reuse them in the next run.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+        /// With --scale: how long each whole-log export runs, in seconds.
+        #[arg(long, default_value_t = 20.0)]
+        export_seconds: f64,
     },
     /// The workshop store.
     Demo {
@@ -442,8 +456,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         };
         return crate::ui::run(target, layout, start);
     };
-    if let Command::Bench { events, streams, jumps, frames, audit, audit_events, postgres, force, duplicates } = command
+    if let Command::Bench {
+        events,
+        streams,
+        jumps,
+        frames,
+        audit,
+        audit_events,
+        postgres,
+        force,
+        duplicates,
+        scale,
+        long_stream,
+        keep,
+        export_seconds,
+    } = command
     {
+        if let Some(n) = scale {
+            return crate::bench::scale::run(crate::bench::scale::ScaleOptions {
+                events: n.max(1),
+                long_stream: long_stream.unwrap_or((n / 2).min(1_000_000)).clamp(1, n.max(1)),
+                postgres,
+                keep,
+                export_seconds,
+            });
+        }
         if let Some(n) = duplicates {
             return crate::bench::duplicates::run(n);
         }
@@ -681,7 +718,20 @@ async fn print_events(
     Ok(())
 }
 
-async fn print_state(store: &Store, stream: &str, at: Option<i64>, mut fold: Box<dyn Fold>) -> anyhow::Result<()> {
+async fn print_state(store: &Store, stream: &str, at: Option<i64>, fold: Box<dyn Fold>) -> anyhow::Result<()> {
+    let output = state_of(store, stream, at, fold).await?;
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}
+
+/// What `eventscope state` prints: `{stream, version, fold, state}` (and `anomalies` when the
+/// versions have gaps or duplicates), the fold replayed up to version `at` (default: the last).
+pub async fn state_of(
+    store: &Store,
+    stream: &str,
+    at: Option<i64>,
+    mut fold: Box<dyn Fold>,
+) -> anyhow::Result<serde_json::Value> {
     let summary = store.stream_summary(stream).await?;
     let until = at.unwrap_or(summary.last_version);
     if until < summary.first_version {
@@ -722,8 +772,7 @@ async fn print_state(store: &Store, stream: &str, at: Option<i64>, mut fold: Box
     if !anomalies.is_empty() {
         output["anomalies"] = json!(anomalies);
     }
-    println!("{}", serde_json::to_string_pretty(&output)?);
-    Ok(())
+    Ok(output)
 }
 
 /// A preview failure as one line, with the file line and column where the database gives one.

@@ -175,7 +175,7 @@ async fn create_bench_database(url: &str, force: bool) -> anyhow::Result<sqlx::p
 }
 
 /// The server URL pointing at another database (credentials and parameters kept).
-fn database_url(url: &str, database: &str) -> anyhow::Result<String> {
+pub(super) fn database_url(url: &str, database: &str) -> anyhow::Result<String> {
     let parts =
         crate::store::url_parts(url).ok_or_else(|| anyhow::anyhow!("not a URL: {}", crate::store::mask_url(url)))?;
     let credentials = match parts.credentials {

@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod duplicates;
+pub mod scale;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

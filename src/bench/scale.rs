@@ -1,0 +1,480 @@
+//! `eventscope bench --scale N`: what eventscope costs on a big store whose table has only its
+//! primary key `(aggregate_id, version)`, as a real user's table often has. It writes (or, with
+//! `--keep DIR`, reuses) a store of N events in the article's layout — one long account stream
+//! interleaved with short order streams, payloads and metadata of a few hundred bytes — on
+//! SQLite and, given `--postgres URL`, on PostgreSQL, then times each thing a user does next to
+//! the raw SQL query that reads the same rows, in the same run, and prints the ratio and the
+//! process's peak memory.
+//!
+//! Nothing here is a test: the figures depend on the machine; compare ratios, not seconds.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt;
+use sqlx::{Connection, Executor};
+
+use crate::audit::{AuditFilter, ExportFormat};
+use crate::fold::MergeFold;
+use crate::store::query::LogCursor;
+use crate::store::{EventCursor, Store, Target};
+
+/// What to measure on.
+#[derive(Clone, Debug)]
+pub struct ScaleOptions {
+    /// Events in the store.
+    pub events: usize,
+    /// Events in the long stream (at most `events`).
+    pub long_stream: usize,
+    /// A PostgreSQL server (a role that may create databases) to measure on too.
+    pub postgres: Option<String>,
+    /// Where to keep the SQLite store between runs (reused when it holds `events` events); the
+    /// PostgreSQL database is kept too. Without it, both are made for the run and removed.
+    pub keep: Option<PathBuf>,
+    /// How long to run each whole-store export.
+    pub export_seconds: f64,
+}
+
+/// The long stream's id (text on SQLite; its md5 as a UUID on PostgreSQL).
+pub const LONG_STREAM: &str = "acc-long-0001";
+const PAGE: usize = 200;
+const DATABASE_COMMENT: &str = "made by eventscope bench --scale";
+
+/// The rows of the store, as SQL over `n` (1-based: the event's position). Every `stride`-th
+/// event belongs to the long stream; the others make order streams of 10 events each.
+fn row_sql(postgres: bool, stride: usize) -> String {
+    let k = stride.max(1);
+    let other = format!("(n - n / {k} - 1)");
+    let id_text = format!("CASE WHEN n % {k} = 0 THEN '{LONG_STREAM}' ELSE 'ord-' || ({other} / 10) END");
+    if postgres {
+        format!(
+            "n, md5({id_text})::uuid,
+             CASE WHEN n % {k} = 0 THEN 'Account' ELSE 'Order' END,
+             CASE WHEN n % {k} = 0 THEN n / {k} ELSE {other} % 10 + 1 END,
+             CASE WHEN n % {k} = 0 THEN (ARRAY['PointsEarned','PointsSpent','TierReviewed'])[n % 3 + 1]
+                  ELSE (ARRAY['OrderPlaced','LineAdded','LineAdded','LineAdded','LineAdded','LineAdded','LineAdded',
+                              'LineAdded','PaymentConfirmed','OrderShipped'])[{other} % 10 + 1] END,
+             jsonb_build_object('customer_id', 'cust-' || lpad((n % 50000)::text, 6, '0'), 'amount', (n % 1000) * 1.25,
+                 'currency', 'EUR', 'lines', jsonb_build_array(jsonb_build_object('sku', 'SKU-' || (n % 997), 'qty', n % 5 + 1,
+                 'price', (n % 300) * 0.99)), 'balance_' || (n % 7), n % 1234,
+                 'note', 'Customer asked for delivery before noon; leave the parcel at the reception desk.'),
+             jsonb_build_object('actor', 'user-' || (n % 200), 'correlation_id', 'corr-' || (n / 3),
+                 'causation_id', 'evt-' || (n - 1), 'event_id', 'evt-' || n, 'source', 'checkout-service'),
+             to_timestamp(1767225600 + n)"
+        )
+    } else {
+        format!(
+            "n, {id_text},
+             CASE WHEN n % {k} = 0 THEN 'Account' ELSE 'Order' END,
+             CASE WHEN n % {k} = 0 THEN n / {k} ELSE {other} % 10 + 1 END,
+             CASE WHEN n % {k} = 0 THEN (CASE n % 3 WHEN 0 THEN 'PointsEarned' WHEN 1 THEN 'PointsSpent' ELSE 'TierReviewed' END)
+                  ELSE (CASE {other} % 10 WHEN 0 THEN 'OrderPlaced' WHEN 8 THEN 'PaymentConfirmed' WHEN 9 THEN 'OrderShipped'
+                        ELSE 'LineAdded' END) END,
+             json_object('customer_id', printf('cust-%06d', n % 50000), 'amount', (n % 1000) * 1.25, 'currency', 'EUR',
+                 'lines', json_array(json_object('sku', 'SKU-' || (n % 997), 'qty', n % 5 + 1, 'price', (n % 300) * 0.99)),
+                 'balance_' || (n % 7), n % 1234,
+                 'note', 'Customer asked for delivery before noon; leave the parcel at the reception desk.'),
+             json_object('actor', 'user-' || (n % 200), 'correlation_id', 'corr-' || (n / 3),
+                 'causation_id', 'evt-' || (n - 1), 'event_id', 'evt-' || n, 'source', 'checkout-service'),
+             strftime('%Y-%m-%dT%H:%M:%SZ', 1767225600 + n, 'unixepoch')"
+        )
+    }
+}
+
+const TABLE_SQLITE: &str = "CREATE TABLE events (position INTEGER NOT NULL, aggregate_id TEXT NOT NULL, \
+    aggregate_type TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, payload TEXT NOT NULL, \
+    metadata TEXT NOT NULL, recorded_at TEXT NOT NULL, PRIMARY KEY (aggregate_id, version))";
+const TABLE_POSTGRES: &str = "CREATE TABLE events (position BIGINT NOT NULL, aggregate_id UUID NOT NULL, \
+    aggregate_type TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, payload JSONB NOT NULL, \
+    metadata JSONB NOT NULL, recorded_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (aggregate_id, version))";
+/// Rows written per statement (so that progress can be shown).
+const CHUNK: usize = 250_000;
+
+fn stride(options: &ScaleOptions) -> usize {
+    options.events / options.long_stream.clamp(1, options.events.max(1))
+}
+
+/// Writes the SQLite store (or keeps the one there when it already holds the events).
+async fn sqlite_store(path: &Path, options: &ScaleOptions) -> anyhow::Result<()> {
+    if path.exists() {
+        let existing = sqlx::sqlite::SqliteConnectOptions::new().filename(path).read_only(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&existing).await?;
+        let max: Option<i64> = sqlx::query_scalar("SELECT max(rowid) FROM events").fetch_one(&mut conn).await.ok();
+        conn.close().await?;
+        if max == Some(options.events as i64) {
+            println!("SQLite store of {} events kept from an earlier run: {}", options.events, path.display());
+            return Ok(());
+        }
+        std::fs::remove_file(path)?;
+    }
+    let started = Instant::now();
+    let connect = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Off)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Off);
+    let mut conn = sqlx::SqliteConnection::connect_with(&connect).await?;
+    conn.execute(TABLE_SQLITE).await?;
+    let rows = row_sql(false, stride(options));
+    for from in (1..=options.events).step_by(CHUNK) {
+        let to = (from + CHUNK - 1).min(options.events);
+        let sql = format!(
+            "WITH RECURSIVE g(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM g WHERE n < {to}) \
+             INSERT INTO events SELECT {rows} FROM g"
+        );
+        conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+        eprint!("\rwriting the SQLite store: {to} of {} events", options.events);
+    }
+    conn.close().await?;
+    eprintln!();
+    println!("SQLite store of {} events written in {:.1} s", options.events, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Creates (or, when kept from an earlier run, reuses) the PostgreSQL database and gives its URL.
+async fn postgres_store(server: &str, options: &ScaleOptions) -> anyhow::Result<String> {
+    use std::str::FromStr as _;
+    let name = format!("eventscope_bench_scale_{}", options.events);
+    let server_options = sqlx::postgres::PgConnectOptions::from_str(server)?;
+    let mut admin = sqlx::PgConnection::connect_with(&server_options).await?;
+    let comment: Option<Option<String>> =
+        sqlx::query_scalar("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1")
+            .bind(&name)
+            .fetch_optional(&mut admin)
+            .await?;
+    let url = super::audit::database_url(server, &name)?;
+    match comment {
+        Some(Some(comment)) if comment == DATABASE_COMMENT && options.keep.is_some() => {
+            let mut conn = sqlx::PgConnection::connect_with(&server_options.clone().database(&name)).await?;
+            let max: Option<i64> =
+                sqlx::query_scalar("SELECT max(position) FROM events").fetch_one(&mut conn).await.unwrap_or(None);
+            conn.close().await?;
+            if max == Some(options.events as i64) {
+                println!("PostgreSQL database {name} of {} events kept from an earlier run", options.events);
+                admin.close().await?;
+                return Ok(url);
+            }
+            admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await?;
+        }
+        Some(Some(comment)) if comment == DATABASE_COMMENT => {
+            admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await?;
+        }
+        Some(_) => anyhow::bail!(
+            "a database named {name} already exists on that server and was not made by the benchmark: \
+             the benchmark only writes to a database it creates; drop it yourself"
+        ),
+        None => {}
+    }
+    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
+    admin.execute(sqlx::AssertSqlSafe(format!("COMMENT ON DATABASE {name} IS '{DATABASE_COMMENT}'"))).await?;
+    admin.close().await?;
+    let started = Instant::now();
+    let mut conn = sqlx::PgConnection::connect_with(&server_options.database(&name)).await?;
+    conn.execute(TABLE_POSTGRES).await?;
+    let rows = row_sql(true, stride(options));
+    for from in (1..=options.events).step_by(CHUNK) {
+        let to = (from + CHUNK - 1).min(options.events);
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO events SELECT {rows} FROM generate_series({from}, {to}) n"
+        )))
+        .await?;
+        eprint!("\rwriting the PostgreSQL store: {to} of {} events", options.events);
+    }
+    eprintln!();
+    // A store that has been in use has statistics (autovacuum analyses it).
+    conn.execute("VACUUM ANALYZE events").await?;
+    conn.close().await?;
+    println!("PostgreSQL store of {} events written in {:.1} s", options.events, started.elapsed().as_secs_f64());
+    Ok(url)
+}
+
+async fn drop_postgres_store(server: &str, options: &ScaleOptions) -> anyhow::Result<()> {
+    let name = format!("eventscope_bench_scale_{}", options.events);
+    let mut admin = sqlx::PgConnection::connect(server).await?;
+    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await?;
+    admin.close().await?;
+    Ok(())
+}
+
+/// Runs `f` once; when that was quick, four more times, and gives the median.
+async fn time<F, Fut, T>(mut f: F) -> anyhow::Result<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let started = Instant::now();
+    std::hint::black_box(f().await?);
+    let first = started.elapsed();
+    if first > Duration::from_millis(300) {
+        return Ok(first);
+    }
+    let mut samples = vec![first];
+    for _ in 0..4 {
+        let started = Instant::now();
+        std::hint::black_box(f().await?);
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    Ok(samples[samples.len() / 2])
+}
+
+fn ms(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{:.2} s", d.as_secs_f64())
+    } else {
+        format!("{:.1} ms", d.as_secs_f64() * 1e3)
+    }
+}
+
+fn report(what: &str, ours: Duration, raw: Duration) {
+    println!(
+        "  {what}: eventscope {} — raw SQL {} — ratio {:.2}",
+        ms(ours),
+        ms(raw),
+        ours.as_secs_f64() / raw.as_secs_f64()
+    );
+}
+
+/// The peak resident memory of this process so far (Linux), in MiB.
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// A raw connection to the same store, for the baselines.
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    /// Runs `sql` (with `$1`/`?1` bound to `arg` when given) and gives the row count.
+    async fn rows(&self, sql: &str, args: &[&str]) -> anyhow::Result<usize> {
+        Ok(match self {
+            Raw::Sqlite(pool) => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+                for a in args {
+                    q = q.bind(a.to_string());
+                }
+                q.fetch_all(pool).await?.len()
+            }
+            Raw::Postgres(pool) => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+                for a in args {
+                    q = q.bind(a.to_string());
+                }
+                q.fetch_all(pool).await?.len()
+            }
+        })
+    }
+
+    /// Streams the rows of `sql` for at most `seconds`; gives rows read and the time taken.
+    async fn stream_for(&self, sql: &str, seconds: f64) -> anyhow::Result<(usize, Duration)> {
+        let started = Instant::now();
+        let limit = Duration::from_secs_f64(seconds);
+        let mut n = 0;
+        match self {
+            Raw::Sqlite(pool) => {
+                let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch(pool);
+                while rows.try_next().await?.is_some() {
+                    n += 1;
+                    if started.elapsed() > limit {
+                        break;
+                    }
+                }
+            }
+            Raw::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch(&mut *conn);
+                while rows.try_next().await?.is_some() {
+                    n += 1;
+                    if started.elapsed() > limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok((n, started.elapsed()))
+    }
+
+    async fn close(self) {
+        match self {
+            Raw::Sqlite(pool) => pool.close().await,
+            Raw::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Measures one store.
+async fn measure(target: Target, raw: Raw, options: &ScaleOptions) -> anyhow::Result<()> {
+    let postgres = matches!(raw, Raw::Postgres(_));
+    let long = if postgres {
+        let rows: Vec<(String,)> = match &raw {
+            Raw::Postgres(pool) => {
+                sqlx::query_as("SELECT md5($1)::uuid::text").bind(LONG_STREAM).fetch_all(pool).await?
+            }
+            Raw::Sqlite(_) => unreachable!(),
+        };
+        rows[0].0.clone()
+    } else {
+        LONG_STREAM.to_owned()
+    };
+    let p = |i: usize| if postgres { format!("${i}") } else { format!("?{i}") };
+    let id_param = if postgres { format!("CAST({} AS uuid)", p(1)) } else { p(1) };
+
+    // Opening: the store and its counts, before the first streams page can show.
+    let target_for_open = target.clone();
+    let open = time(|| {
+        let target = target_for_open.clone();
+        async move {
+            let store = Store::open(target, None).await?;
+            let counts = store.counts().await?;
+            store.close().await;
+            Ok(counts)
+        }
+    })
+    .await?;
+    let estimate_sql = if postgres {
+        "SELECT reltuples::bigint FROM pg_class WHERE oid = 'events'::regclass"
+    } else {
+        "SELECT max(rowid) FROM events"
+    };
+    let raw_estimate = time(|| raw.rows(estimate_sql, &[])).await?;
+    report("open the store with its counts", open, raw_estimate);
+    let raw_exact = time(|| raw.rows("SELECT COUNT(*) FROM events", &[])).await?;
+    println!("    (an exact COUNT(*) of the events takes {})", ms(raw_exact));
+
+    let store = Store::open(target, None).await?;
+    store.set_query_deadline(Duration::from_secs(3600));
+    // The first page of the streams list, by id.
+    let ours = time(|| async {
+        Ok(store
+            .list_streams(&crate::store::query::StreamQuery { limit: 100, ..Default::default() })
+            .await?
+            .streams
+            .len())
+    })
+    .await?;
+    let theirs = time(|| {
+        raw.rows(
+            "SELECT aggregate_id, COUNT(*), MIN(version), MAX(version), MAX(recorded_at) FROM events \
+             GROUP BY aggregate_id ORDER BY aggregate_id LIMIT 100",
+            &[],
+        )
+    })
+    .await?;
+    report("streams list, first page by id", ours, theirs);
+
+    // A page deep in the long stream, as `eventscope events --from V --limit 200` reads it.
+    let deep = (options.long_stream as f64 * 0.9) as i64;
+    let ours = time(|| async {
+        store.stream_summary(&long).await?;
+        Ok(store.read_stream(&long, EventCursor::from_version(deep), PAGE).await?.events.len())
+    })
+    .await?;
+    let deep_text = deep.to_string();
+    let deep_sql = format!(
+        "SELECT * FROM events WHERE aggregate_id = {id_param} AND version >= CAST({} AS INTEGER) \
+         ORDER BY version LIMIT {PAGE}",
+        p(2)
+    );
+    let deep_args = [long.as_str(), deep_text.as_str()];
+    let theirs = time(|| raw.rows(&deep_sql, &deep_args)).await?;
+    report(&format!("events --from {deep} --limit {PAGE} of the {}-event stream", options.long_stream), ours, theirs);
+
+    // The state of the long stream (`eventscope state`).
+    let ours = time(|| async {
+        crate::cli::state_of(&store, &long, None, Box::new(MergeFold::default())).await.map(|v| v.to_string().len())
+    })
+    .await?;
+    let state_sql = format!("SELECT payload FROM events WHERE aggregate_id = {id_param} ORDER BY version");
+    let state_args = [long.as_str()];
+    let theirs = time(|| raw.rows(&state_sql, &state_args)).await?;
+    report(&format!("state of the {}-event stream (merge fold)", options.long_stream), ours, theirs);
+
+    // The newest page of the global log (Audit's first page).
+    let all = AuditFilter::default();
+    let ours = time(|| async { Ok(store.audit_page(&all, &LogCursor::Edge, false, PAGE).await?.events.len()) }).await?;
+    let newest_sql = format!("SELECT * FROM events ORDER BY position DESC LIMIT {PAGE}");
+    let theirs = time(|| raw.rows(&newest_sql, &[])).await?;
+    report("audit, newest page", ours, theirs);
+
+    // The whole log in order: an export (and a projection run) read it.
+    let seconds = options.export_seconds;
+    let started = Instant::now();
+    let mut sink = std::io::sink();
+    let exported = crate::audit::export(&store, &all, ExportFormat::JsonLines, &mut sink, |_| {
+        started.elapsed().as_secs_f64() < seconds
+    })
+    .await?;
+    let ours_rate = exported as f64 / started.elapsed().as_secs_f64();
+    let (raw_rows, raw_took) = raw.stream_for("SELECT * FROM events ORDER BY position", seconds).await?;
+    let raw_rate = raw_rows as f64 / raw_took.as_secs_f64();
+    println!(
+        "  export of the whole log (JSON Lines, {seconds} s at most): eventscope {:.0} events/s — raw SQL {:.0} rows/s \
+         — {:.0} % of raw",
+        ours_rate,
+        raw_rate,
+        100.0 * ours_rate / raw_rate
+    );
+    store.close().await;
+    raw.close().await;
+    if let Some(peak) = peak_memory_mib() {
+        println!("  peak memory of this process so far: {peak:.0} MiB");
+    }
+    Ok(())
+}
+
+/// Runs the benchmark (see the module's header).
+pub fn run(options: ScaleOptions) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (dir, made_dir) = match &options.keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            (dir.clone(), false)
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!(
+                "eventscope-scale-bench-{}-{}",
+                std::process::id(),
+                chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+            ));
+            std::fs::create_dir(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+            (dir, true)
+        }
+    };
+    let path = dir.join(format!("scale-{}.sqlite", options.events));
+    println!(
+        "{} events, one stream of {} events, only the primary key (aggregate_id, version)",
+        options.events, options.long_stream
+    );
+    let result = rt.block_on(async {
+        sqlite_store(&path, &options).await?;
+        println!("SQLite:");
+        let raw = Raw::Sqlite(
+            sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path).read_only(true))
+                .await?,
+        );
+        measure(Target::Sqlite(path.clone()), raw, &options).await?;
+        if let Some(server) = &options.postgres {
+            let url = postgres_store(server, &options).await?;
+            println!("PostgreSQL:");
+            let measured = async {
+                let raw = Raw::Postgres(sqlx::PgPool::connect(&url).await?);
+                measure(Target::Postgres(url.clone()), raw, &options).await
+            }
+            .await;
+            if options.keep.is_none() {
+                drop_postgres_store(server, &options).await?;
+            }
+            measured?;
+        }
+        Ok::<(), anyhow::Error>(())
+    });
+    if made_dir {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
