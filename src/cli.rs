@@ -720,7 +720,16 @@ async fn print_events(
 
 async fn print_state(store: &Store, stream: &str, at: Option<i64>, fold: Box<dyn Fold>) -> anyhow::Result<()> {
     let output = state_of(store, stream, at, fold).await?;
-    println!("{}", serde_json::to_string_pretty(&output)?);
+    write_out(&format!("{}\n", serde_json::to_string_pretty(&output)?))
+}
+
+/// Writes to standard output; a closed pipe (`| head`) comes back as an error that ends the
+/// command quietly with exit 0, as it does for the listings (`println!` would panic).
+fn write_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
     Ok(())
 }
 
@@ -806,7 +815,7 @@ async fn print_preview(
         let columns = rows.columns.iter().map(|c| c.name.clone());
         if format == FormatArg::Csv {
             // (Cells as the table shows them: bytes in hex, times in RFC 3339.)
-            print!("{}", rows.to_csv());
+            write_out(&rows.to_csv())?;
             return Ok(());
         }
         let mut out = ListWriter::new(std::io::stdout().lock(), format, columns);
@@ -835,11 +844,11 @@ async fn print_preview(
     match format {
         FormatArg::Csv => {
             let columns: Vec<String> = rows.columns.iter().map(|c| c.name.clone()).collect();
-            print!("{}", comparison.to_csv(&columns));
+            write_out(&comparison.to_csv(&columns))?;
         }
         FormatArg::Json => {
             let output = json!({"relation": relation, "rows": rows.to_json(), "compare": comparison.to_json()});
-            println!("{}", serde_json::to_string_pretty(&output)?);
+            write_out(&format!("{}\n", serde_json::to_string_pretty(&output)?))?;
         }
         // One line per difference.
         FormatArg::Jsonl => {
@@ -936,7 +945,7 @@ async fn print_projection(store: &Store, mut projection: JsProjection, until: Op
             output[key] = value.clone();
         }
     }
-    println!("{}", serde_json::to_string_pretty(&output)?);
+    write_out(&format!("{}\n", serde_json::to_string_pretty(&output)?))?;
     Ok(())
 }
 

@@ -216,7 +216,7 @@ impl<'a> UrlParts<'a> {
     /// Every password the URL holds, as written (percent-encoded where it was).
     pub fn passwords(&self) -> Vec<&'a str> {
         let in_credentials = self.credentials.and_then(|(_, password)| password);
-        let in_query = self.query.iter().filter_map(|pair| pair.strip_prefix("password="));
+        let in_query = self.query.iter().filter_map(|pair| password_value(pair));
         in_credentials.into_iter().chain(in_query).filter(|p| !p.is_empty()).collect()
     }
 
@@ -233,10 +233,10 @@ impl<'a> UrlParts<'a> {
         let query: Vec<String> = self
             .query
             .iter()
-            .filter_map(|pair| match (pair.starts_with("password="), mask) {
-                (false, _) => Some((*pair).to_owned()),
-                (true, Some(mask)) => Some(format!("password={mask}")),
-                (true, None) => None,
+            .filter_map(|pair| match (password_value(pair), mask) {
+                (None, _) => Some((*pair).to_owned()),
+                (Some(value), Some(mask)) => Some(format!("{}{mask}", &pair[..pair.len() - value.len()])),
+                (Some(_), None) => None,
             })
             .collect();
         if !query.is_empty() {
@@ -247,6 +247,15 @@ impl<'a> UrlParts<'a> {
     }
 }
 
+/// The value of a query pair that gives a password: its name, percent-decoded and in any case,
+/// says `password` (sqlx decodes `pass%77ord=` as `password=`; a name holding `pass` is masked
+/// too, rather than risk showing a secret).
+fn password_value(pair: &str) -> Option<&str> {
+    let (name, value) = pair.split_once('=')?;
+    let name = percent_encoding::percent_decode_str(&name.replace('+', " ")).decode_utf8_lossy().to_lowercase();
+    name.contains("pass").then_some(value)
+}
+
 /// Splits a URL (`None` without `://`). A password may hold an unencoded `/`, `?` or `@`: the
 /// credentials end at the last `@` before the query, or failing that at the last `@` of all, so
 /// that a badly written URL shows too little rather than its password.
@@ -255,7 +264,8 @@ pub fn url_parts(url: &str) -> Option<UrlParts<'_>> {
     let before_query = &rest[..rest.find('?').unwrap_or(rest.len())];
     // (The last `@` of all is only taken when no `password=` comes before it: an `@` may also
     // stand in a query parameter's value.)
-    let fallback = || rest.rfind('@').filter(|at| !rest[..*at].contains("password="));
+    let fallback =
+        || rest.rfind('@').filter(|at| !rest[..*at].split(['?', '&']).any(|pair| password_value(pair).is_some()));
     let (credentials, location) = match before_query.rfind('@').or_else(fallback) {
         Some(at) => {
             let (user_info, location) = (&rest[..at], &rest[at + 1..]);
@@ -961,6 +971,13 @@ mod tests {
         );
         let parts = url_parts("postgres://bob:a%40b@host/db?password=c").unwrap();
         assert_eq!(parts.passwords(), vec!["a%40b", "c"]);
+        // The name spelled in percent-encoding, or in capitals, is the same name to sqlx.
+        assert_eq!(
+            mask_url("postgres://u@localhost/db?pass%77ord=Zq9Secret%23x&sslmode=bogus"),
+            "postgres://u@localhost/db?pass%77ord=***&sslmode=bogus"
+        );
+        assert_eq!(url_without_password("postgres://h/db?PASSWORD=x&a=1"), "postgres://h/db?a=1");
+        assert_eq!(dot_passwords("postgres://h/db?%70assword=xy"), "postgres://h/db?%70assword=••");
     }
 
     #[test]

@@ -56,7 +56,9 @@ pub struct PgBackend {
 pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| {
-            StoreError::BadUrl(format!("{shown} is not a valid PostgreSQL URL: {}", scrub(&e.to_string(), url)))
+            // (sqlx says "error with configuration:" twice.)
+            let why = scrub(&e.to_string(), url).replace("error with configuration: error with configuration: ", "");
+            StoreError::BadUrl(format!("{shown} is not a valid PostgreSQL URL: {why}"))
         })?
         .application_name("eventscope")
         // Read-only sessions; standard strings, so that the server reads a preview's text the

@@ -76,6 +76,8 @@ pub struct AuditPanel {
     keys: Vec<String>,
     keys_request: Option<RequestId>,
     selected: Option<usize>,
+    /// The selected event, shared with the details view (which draws it every frame).
+    selected_shown: Option<std::sync::Arc<Event>>,
     correlation_request: Option<RequestId>,
     correlation: Option<Correlation>,
     export_request: Option<RequestId>,
@@ -115,6 +117,7 @@ impl AuditPanel {
             keys: Vec::new(),
             keys_request: None,
             selected: None,
+            selected_shown: None,
             correlation_request: None,
             correlation: None,
             export_request: None,
@@ -166,6 +169,7 @@ impl AuditPanel {
             return;
         };
         self.selected = Some(index);
+        self.selected_shown = Some(std::sync::Arc::new(event.clone()));
         self.correlation = None;
         self.correlation_request = Some(worker.send(Request::Correlation { event: Box::new(event.clone()) }));
     }
@@ -204,6 +208,7 @@ impl AuditPanel {
         self.rows.clear();
         self.next = None;
         self.selected = None;
+        self.selected_shown = None;
         self.correlation = None;
         self.count = None;
         self.page_request = Some(worker.send(Request::AuditPage {
@@ -612,7 +617,7 @@ impl AuditPanel {
     }
 
     fn details_ui(&mut self, ui: &mut Ui, worker: &mut Worker) -> Option<AuditAction> {
-        let Some(event) = self.selected_event().cloned() else {
+        let Some(event) = self.selected_shown.clone() else {
             ui.weak("Choose an event to see it, the events with its correlation id, and what it caused.");
             return None;
         };

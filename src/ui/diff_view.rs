@@ -107,21 +107,31 @@ enum LineRow<'a> {
     Gap,
 }
 
-/// Row `index` of the hunks laid out one after another with a gap mark between them.
-fn line_row(hunks: &[Hunk], mut index: usize) -> Option<LineRow<'_>> {
+/// The row each hunk starts at, laid out one after another with a gap mark between two hunks,
+/// and the row count (worked out once per frame; each visible row is then found by bisection).
+fn row_starts(hunks: &[Hunk]) -> (Vec<usize>, usize) {
+    let mut starts = Vec::with_capacity(hunks.len());
+    let mut row = 0;
     for (i, hunk) in hunks.iter().enumerate() {
         if i > 0 {
-            if index == 0 {
-                return Some(LineRow::Gap);
-            }
-            index -= 1;
+            row += 1;
         }
-        if index < hunk.lines.len() {
-            return Some(LineRow::Line(&hunk.lines[index]));
-        }
-        index -= hunk.lines.len();
+        starts.push(row);
+        row += hunk.lines.len();
     }
-    None
+    (starts, row)
+}
+
+/// Row `index` of the hunks laid out as [`row_starts`] says.
+fn line_row<'a>(hunks: &'a [Hunk], starts: &[usize], index: usize) -> Option<LineRow<'a>> {
+    let i = starts.partition_point(|&start| start <= index).checked_sub(1)?;
+    let offset = index - starts[i];
+    match hunks[i].lines.get(offset) {
+        Some(line) => Some(LineRow::Line(line)),
+        // The row after a hunk's last line is the gap before the next hunk.
+        None if i + 1 < hunks.len() && offset == hunks[i].lines.len() => Some(LineRow::Gap),
+        None => None,
+    }
 }
 
 /// The unified line diff, with line numbers on both sides (for short diffs inside another
@@ -131,8 +141,9 @@ pub fn line_diff_ui(ui: &mut Ui, hunks: &[Hunk]) {
         ui.weak("The pretty-printed states are identical.");
         return;
     }
-    for index in 0..line_rows(hunks) {
-        line_row_ui(ui, hunks, index);
+    let (starts, rows) = row_starts(hunks);
+    for index in 0..rows {
+        line_row_ui(ui, hunks, &starts, index);
     }
 }
 
@@ -143,25 +154,21 @@ pub fn line_diff_list_ui(ui: &mut Ui, id_salt: &str, hunks: &[Hunk]) {
         return;
     }
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
+    let (starts, rows) = row_starts(hunks);
     egui::ScrollArea::both().id_salt((id_salt, "lines_scroll")).auto_shrink([false, false]).show_rows(
         ui,
         row_height,
-        line_rows(hunks),
+        rows,
         |ui, range| {
             for index in range {
-                line_row_ui(ui, hunks, index);
+                line_row_ui(ui, hunks, &starts, index);
             }
         },
     );
 }
 
-/// How many rows the hunks take: their lines, and a gap mark between two hunks.
-fn line_rows(hunks: &[Hunk]) -> usize {
-    hunks.iter().map(|h| h.lines.len()).sum::<usize>() + hunks.len().saturating_sub(1)
-}
-
-fn line_row_ui(ui: &mut Ui, hunks: &[Hunk], index: usize) {
-    let line = match line_row(hunks, index) {
+fn line_row_ui(ui: &mut Ui, hunks: &[Hunk], starts: &[usize], index: usize) {
+    let line = match line_row(hunks, starts, index) {
         Some(LineRow::Line(line)) => line,
         Some(LineRow::Gap) => {
             ui.weak(RichText::new("⋯").monospace());
@@ -197,9 +204,10 @@ mod tests {
             text: text.to_owned(),
         };
         let hunks = vec![Hunk { lines: vec![line("a"), line("b")] }, Hunk { lines: vec![line("c")] }];
-        assert_eq!(line_rows(&hunks), 4);
+        let (starts, rows) = row_starts(&hunks);
+        assert_eq!(rows, 4);
         let texts: Vec<String> = (0..5)
-            .map(|i| match line_row(&hunks, i) {
+            .map(|i| match line_row(&hunks, &starts, i) {
                 Some(LineRow::Line(l)) => l.text.clone(),
                 Some(LineRow::Gap) => "⋯".to_owned(),
                 None => "end".to_owned(),

@@ -532,7 +532,11 @@ impl HistoryPanel {
             (stored.clone(), drift)
         });
         let last_good = match (&state, history.failure().and_then(|f| f.index)) {
-            (Err(_), Some(failed)) => history.state_after(failed).ok().map(|s| (failed, s)),
+            (Err(_), Some(failed)) => match history.state_after_within(failed, FOLD_BUDGET) {
+                Ok(None) => return self.view_pending = true,
+                Ok(Some(good)) => Some((failed, good)),
+                Err(_) => None,
+            },
             _ => None,
         };
         self.view = Some(CursorView { index, state, changes, changed_paths, hunks, snapshot, last_good });

@@ -31,7 +31,7 @@ const ROLES: [(&str, bool, &[&str]); 7] = [
 
 pub struct MappingPanel {
     target: Target,
-    catalog: Option<Catalog>,
+    catalog: Option<std::sync::Arc<Catalog>>,
     catalog_request: Option<RequestId>,
     table: usize,
     /// For each role, the chosen column index in the table.
@@ -65,7 +65,7 @@ impl MappingPanel {
     }
 
     pub fn catalog(&self) -> Option<&Catalog> {
-        self.catalog.as_ref()
+        self.catalog.as_deref()
     }
 
     pub fn sample(&self) -> Option<&Result<Vec<Event>, String>> {
@@ -162,7 +162,7 @@ impl MappingPanel {
             self.catalog_request = None;
             match reply {
                 Reply::Catalog(catalog) => {
-                    self.catalog = Some(catalog);
+                    self.catalog = Some(std::sync::Arc::new(catalog));
                     self.guess();
                 }
                 Reply::Failed(message) => self.note = Some(message.to_string()),

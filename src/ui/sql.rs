@@ -216,23 +216,22 @@ impl SqlPanel {
         let Some(PreviewReply { result: Ok(rs), .. }) = self.outcome.as_deref() else {
             return;
         };
-        // Each cell's number and text, worked out once per sort (not per comparison); NULL last.
-        let keys: Vec<Option<(Option<f64>, String)>> = rs
+        // Each cell's sort key, worked out once per sort (not per comparison): numbers (in
+        // number order) before texts (in text order), NULL last — a total order even where a
+        // SQLite column mixes numbers and texts.
+        let keys: Vec<SortCell> = rs
             .rows
             .iter()
             .map(|row| match &row[column] {
-                Cell::Null => None,
-                cell => Some((cell.as_f64(), cell.to_display())),
+                Cell::Null => SortCell::Null,
+                cell => match cell.as_f64() {
+                    Some(number) => SortCell::Number(number),
+                    None => SortCell::Text(cell.to_display()),
+                },
             })
             .collect();
         self.order.sort_by(|&a, &b| {
-            let ordering = match (&keys[a], &keys[b]) {
-                (None, None) => std::cmp::Ordering::Equal,
-                (None, _) => std::cmp::Ordering::Greater,
-                (_, None) => std::cmp::Ordering::Less,
-                (Some((Some(p), _)), Some((Some(q), _))) => p.total_cmp(q),
-                (Some((_, x)), Some((_, y))) => x.cmp(y),
-            };
+            let ordering = keys[a].cmp(&keys[b]);
             if ascending { ordering } else { ordering.reverse() }
         });
     }
@@ -732,6 +731,36 @@ impl SqlPanel {
     }
 }
 
+/// A cell as the table sorts it.
+#[derive(Debug, PartialEq)]
+enum SortCell {
+    Number(f64),
+    Text(String),
+    Null,
+}
+
+impl Eq for SortCell {}
+
+impl PartialOrd for SortCell {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SortCell {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        use SortCell::*;
+        use std::cmp::Ordering::*;
+        match (self, other) {
+            (Number(p), Number(q)) => p.total_cmp(q),
+            (Text(x), Text(y)) => x.cmp(y),
+            (Null, Null) => Equal,
+            (Number(_), _) | (Text(_), Null) => Less,
+            (_, Number(_)) | (Null, Text(_)) => Greater,
+        }
+    }
+}
+
 /// A plotted column: its name and points.
 type PlotSeries = (String, Vec<PlotPoint>);
 
@@ -917,5 +946,17 @@ mod tests {
         let job = highlight_sql(text, true);
         assert_eq!(job.text, text);
         assert!(job.sections.len() > 10);
+    }
+
+    #[test]
+    fn mixed_cells_sort_in_one_total_order() {
+        // 3 < 10 < '20', and no way back to 3: numbers first, then texts, NULL last.
+        let mut cells =
+            vec![SortCell::Text("20".into()), SortCell::Null, SortCell::Number(10.0), SortCell::Number(3.0)];
+        cells.sort();
+        assert_eq!(
+            cells,
+            vec![SortCell::Number(3.0), SortCell::Number(10.0), SortCell::Text("20".into()), SortCell::Null]
+        );
     }
 }

@@ -160,6 +160,45 @@ fn exit_codes_tell_usage_store_and_refusal_apart() {
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap().as_array().map(Vec::len), Some(1));
 }
 
+/// A reader that stops early (`| head -1`) ends every command quietly with exit 0: nothing panics
+/// on the closed pipe.
+#[test]
+fn a_closed_standard_output_ends_every_command_quietly() {
+    let db = &common::workshop(common::Backend::Sqlite).db;
+    let store = db.target.as_str();
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all.sql");
+    std::fs::write(&all, "SELECT * FROM events").unwrap();
+    let all = all.to_str().unwrap();
+    let projection = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/projections/orders_by_region.js");
+    let compare = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/sql/orders_by_region.sqlite.sql");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["streams", store],
+        vec!["events", store, &stream],
+        vec!["state", store, &stream],
+        vec!["project", store, "--js", projection],
+        vec!["preview", store, "--sql", all, "--format", "csv"],
+        vec!["preview", store, "--sql", all],
+        vec!["preview", store, "--sql", compare, "--compare"],
+        vec!["audit", store],
+    ];
+    for args in cases {
+        // Standard output is a pipe whose reading end is closed before the command writes.
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventscope"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}
+
 /// Every listing subcommand takes the same `--format` values, and each gives the same records.
 #[test]
 fn every_listing_takes_json_jsonl_and_csv() {
