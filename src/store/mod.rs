@@ -330,12 +330,18 @@ enum Backend {
     Postgres(postgres::PgBackend),
 }
 
-/// Counts over the whole store.
+/// Counts over the whole store: exact for a store of up to [`EXACT_COUNTS_BELOW`] events;
+/// past it, the catalog's estimates (the streams' only where the database keeps statistics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoreCounts {
-    pub streams: i64,
+    pub streams: Option<i64>,
     pub events: i64,
+    /// Whether the figures are the catalog's estimates rather than counts.
+    pub estimated: bool,
 }
+
+/// Below this many events (by the catalog's estimate) a store is counted exactly when opened.
+pub const EXACT_COUNTS_BELOW: i64 = 200_000;
 
 /// One page of the streams list and where the next one starts.
 #[derive(Clone, Debug, PartialEq)]
@@ -653,12 +659,91 @@ impl Store {
             .collect())
     }
 
-    /// The number of streams and events.
+    /// The number of streams and events: the catalog's estimates for a big store (a count
+    /// would read the whole table when it is opened), exact counts for a small one.
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        match self.estimated_events().await {
+            Some(events) if events >= EXACT_COUNTS_BELOW => {
+                let streams = self.estimated_streams(events).await;
+                Ok(StoreCounts { streams, events, estimated: true })
+            }
+            _ => self.exact_counts().await,
+        }
+    }
+
+    /// The exact number of streams and events (reads the whole store).
+    pub async fn exact_counts(&self) -> Result<StoreCounts, StoreError> {
         let rows = self.fetch(&query::store_counts(self.dialect(), &self.layout)).await?;
         let row = rows.first();
         let get = |i: usize| row.and_then(|r| r.get(i)).and_then(Cell::as_i64).unwrap_or(0);
-        Ok(StoreCounts { streams: get(0), events: get(1) })
+        Ok(StoreCounts { streams: Some(get(0)), events: get(1), estimated: false })
+    }
+
+    /// The catalog's estimate of the event count, where the events are one table (no join, no
+    /// row condition): SQLite's largest rowid, PostgreSQL's `reltuples` (once analysed).
+    async fn estimated_events(&self) -> Option<i64> {
+        if !self.layout.joins.is_empty() || !self.layout.conditions.is_empty() {
+            return None;
+        }
+        let table = query::table_sql(&self.layout.table);
+        let rows = match self.layout.row_key {
+            layout::RowKey::SqliteRowid => self.fetch_text(&format!("SELECT max(rowid) FROM {table}"), &[]).await,
+            layout::RowKey::PostgresCtid => {
+                self.fetch_text(
+                    "SELECT CAST(reltuples AS BIGINT) FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass($1)",
+                    &[Param::Text(table)],
+                )
+                .await
+            }
+            layout::RowKey::None => return None,
+        };
+        rows.ok()?.first()?.first()?.as_i64().filter(|n| *n >= 0)
+    }
+
+    /// The statistics' estimate of the number of streams, where the database keeps them
+    /// (PostgreSQL's `pg_stats` once analysed; SQLite's `sqlite_stat1` after `ANALYZE`).
+    async fn estimated_streams(&self, events: i64) -> Option<i64> {
+        let layout::StreamKey::Column(column) = &self.layout.columns.stream else {
+            return None;
+        };
+        if column.table.is_some() || column.fallback.is_some() {
+            return None;
+        }
+        let table = &self.layout.table;
+        match self.dialect() {
+            Dialect::Postgres => {
+                let rows = self
+                    .fetch_text(
+                        "SELECT CAST(n_distinct AS DOUBLE PRECISION) FROM pg_catalog.pg_stats \
+                         WHERE schemaname = COALESCE($1, current_schema()) AND tablename = $2 AND attname = $3",
+                        &[
+                            table.schema.clone().map_or(Param::Null, Param::Text),
+                            Param::Text(table.name.clone()),
+                            Param::Text(column.name.clone()),
+                        ],
+                    )
+                    .await
+                    .ok()?;
+                let distinct = rows.first()?.first()?.as_f64()?;
+                // A negative figure is a fraction of the rows.
+                Some(if distinct < 0.0 { (-distinct * events as f64).round() as i64 } else { distinct as i64 })
+            }
+            Dialect::Sqlite => {
+                // `stat` of an index led by the stream column: "rows rows-per-stream …".
+                let rows = self
+                    .fetch_text(
+                        "SELECT s.stat FROM sqlite_stat1 AS s \
+                         WHERE s.tbl = ?1 AND (SELECT name FROM pragma_index_info(s.idx) WHERE seqno = 0) = ?2",
+                        &[Param::Text(table.name.clone()), Param::Text(column.name.clone())],
+                    )
+                    .await
+                    .ok()?;
+                let stat = rows.first()?.first()?.as_text()?;
+                let mut numbers = stat.split_whitespace().map(|n| n.parse::<f64>().ok());
+                let (total, per_stream) = (numbers.next()??, numbers.next()??);
+                (per_stream > 0.0).then(|| (total / per_stream).round() as i64)
+            }
+        }
     }
 
     /// How many streams match a search (case-insensitive substring of the id).
@@ -690,7 +775,8 @@ impl Store {
         Ok(StreamPage { streams, next: if full { next } else { None } })
     }
 
-    /// The summary of one stream, or [`StoreError::UnknownStream`].
+    /// The summary of one stream, or [`StoreError::UnknownStream`]. Its event count is exact up
+    /// to [`query::STREAM_COUNT_CAP`] events, a lower bound past it.
     pub async fn stream_summary(&self, stream: &str) -> Result<StreamSummary, StoreError> {
         let unknown = || {
             StoreError::UnknownStream(format!(
@@ -699,6 +785,31 @@ impl Store {
         };
         if !query::stream_id_fits(self.dialect(), &self.layout, stream) {
             return Err(unknown());
+        }
+        // From the index where one can serve it: a summary costs the same for any stream length.
+        if let Some(bounds) = query::stream_bounds(self.dialect(), &self.layout, stream) {
+            let row = self.fetch(&bounds).await?.into_iter().next().ok_or_else(unknown)?;
+            let get = |i: usize| row.get(i).and_then(Cell::as_i64);
+            match (get(0), get(1), get(3).unwrap_or(0)) {
+                (_, _, 0) => return Err(unknown()),
+                (Some(first), Some(last), counted) => {
+                    // Past the cap, the count is at least the cap, or the version span.
+                    let events = if counted > query::STREAM_COUNT_CAP {
+                        counted.max(last.saturating_sub(first).saturating_add(1))
+                    } else {
+                        counted
+                    };
+                    return Ok(StreamSummary {
+                        stream: StreamId(stream.to_owned()),
+                        events,
+                        first_version: first,
+                        last_version: last,
+                        last_recorded_at: row.get(2).and_then(Cell::as_time),
+                    });
+                }
+                // No readable version at all: the full summary says what there is.
+                _ => {}
+            }
         }
         let rows = self.fetch(&query::stream_summary(self.dialect(), &self.layout, stream)).await?;
         let row = rows.into_iter().next().ok_or_else(unknown)?;
@@ -726,19 +837,21 @@ impl Store {
             // Group by group (each an index range), until the page is full.
             Some(after) => {
                 let mut rows = Vec::new();
-                for group in (0..keys).rev() {
-                    let sql = query::stream_events_in_group(
-                        self.dialect(),
-                        &self.layout,
-                        stream,
-                        cursor.from,
-                        Some(after),
-                        Some(group),
-                        (limit - rows.len()) as i64,
-                    );
-                    rows.extend(self.fetch(&sql).await?);
-                    if rows.len() >= limit {
-                        break;
+                'groups: for group in (0..keys).rev() {
+                    for &nulls in query::group_parts(self.dialect()) {
+                        let sql = query::stream_events_in_group(
+                            self.dialect(),
+                            &self.layout,
+                            stream,
+                            cursor.from,
+                            Some(after),
+                            Some((group, nulls)),
+                            (limit - rows.len()) as i64,
+                        );
+                        rows.extend(self.fetch(&sql).await?);
+                        if rows.len() >= limit {
+                            break 'groups;
+                        }
                     }
                 }
                 rows

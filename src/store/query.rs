@@ -510,6 +510,56 @@ pub fn stream_summary(d: Dialect, layout: &Layout, stream: &str) -> Sql {
     sql
 }
 
+/// Streams with at most this many events are counted exactly by [`stream_bounds`]; longer ones
+/// are said to have at least this many (or their version span, when it is larger).
+pub const STREAM_COUNT_CAP: i64 = 100_000;
+
+/// First and last version, the last version's time, the event count up to
+/// [`STREAM_COUNT_CAP`], and whether the stream has any row — each read from the index on
+/// (stream, version), so the cost does not grow with the stream. `None` where no index can
+/// serve it (a PostgreSQL version column that is not an integer): use [`stream_summary`].
+pub fn stream_bounds(d: Dialect, layout: &Layout, stream: &str) -> Option<Sql> {
+    let c = &layout.columns;
+    if d == Dialect::Postgres && c.version.kind != ColumnKind::Integer {
+        return None;
+    }
+    let mut sql = Sql::new(d);
+    let v = col(&c.version);
+    // Rows whose version is a whole number (SQLite: stored as an INTEGER).
+    let readable = match d {
+        Dialect::Sqlite => format!("typeof({v}) = 'integer'"),
+        Dialect::Postgres => format!("{v} IS NOT NULL"),
+    };
+    let from = from_sql(layout);
+    let in_stream = |sql: &mut Sql| {
+        let mut conditions = layout_conditions(sql, layout);
+        conditions.push(stream_matches(sql, layout, stream).unwrap_or_else(|| "1 = 0".to_owned()));
+        where_clause(&conditions)
+    };
+    let first = format!(
+        "SELECT {} FROM {from}{}AND {readable} ORDER BY {v} ASC LIMIT 1",
+        int_expr(d, &c.version),
+        in_stream(&mut sql)
+    );
+    let last = format!(
+        "SELECT {} FROM {from}{}AND {readable} ORDER BY {v} DESC LIMIT 1",
+        int_expr(d, &c.version),
+        in_stream(&mut sql)
+    );
+    let last_time = match &c.recorded_at {
+        Some(t) => format!(
+            "(SELECT {} FROM {from}{}AND {readable} ORDER BY {v} DESC LIMIT 1)",
+            time_expr(d, t),
+            in_stream(&mut sql)
+        ),
+        None => "NULL".to_owned(),
+    };
+    let cap = sql.bind(Param::Int(STREAM_COUNT_CAP + 1));
+    let count = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from}{}LIMIT {cap}) AS capped", in_stream(&mut sql));
+    sql.text = format!("SELECT ({first}), ({last}), {last_time}, ({count})");
+    Some(sql)
+}
+
 /// One key of a keyset order: how rows are ordered by it, how its value is read for the
 /// cursor, and the type a cursor value is cast to when compared with it (PostgreSQL).
 #[derive(Clone, Debug, PartialEq)]
@@ -688,23 +738,28 @@ fn keyset_after(sql: &mut Sql, keys: &[SortKey], cursor: &[Cell], forward: bool,
 }
 
 /// The conditions of one group of a forward page (see [`stream_events_in_group`]): equal to the
-/// cursor on the first `group` keys, after it on key `group` (a NULL there too, where NULLs sort
-/// last). The cursor holds no NULL.
-fn keyset_group(sql: &mut Sql, keys: &[SortKey], cursor: &[Cell], group: usize) -> Vec<String> {
-    let nulls_first = !nulls_high(sql.dialect);
+/// cursor on the first `group` keys, and on key `group` either after it or, with `nulls`, NULL
+/// (where NULLs sort last, they follow the group's values; asking for them apart keeps each part
+/// an index range — `k > p OR k IS NULL` made PostgreSQL read the whole stream for every page).
+/// The cursor holds no NULL.
+fn keyset_group(sql: &mut Sql, keys: &[SortKey], cursor: &[Cell], group: usize, nulls: bool) -> Vec<String> {
     let mut conditions = Vec::new();
     for (i, (key, value)) in keys.iter().zip(cursor).enumerate().take(group + 1) {
-        let p = bind_key(sql, key, value);
         let k = &key.order;
-        conditions.push(if i < group {
-            format!("{k} = {p}")
-        } else if nulls_first {
-            format!("{k} > {p}")
-        } else {
-            format!("({k} > {p} OR {k} IS NULL)")
-        });
+        if i == group && nulls {
+            conditions.push(format!("{k} IS NULL"));
+            continue;
+        }
+        let p = bind_key(sql, key, value);
+        conditions.push(if i < group { format!("{k} = {p}") } else { format!("{k} > {p}") });
     }
     conditions
+}
+
+/// The parts of a group of a forward page, in stream order: the values after the cursor, then,
+/// where NULLs sort after values (PostgreSQL), the NULLs.
+pub fn group_parts(d: Dialect) -> &'static [bool] {
+    if nulls_high(d) { &[false, true] } else { &[false] }
 }
 
 /// Where a keyset page starts: after (or at, skipping `skip` rows) these key values.
@@ -736,9 +791,9 @@ pub fn pages_by_group(layout: &Layout, after: &KeysetCursor) -> bool {
 }
 
 /// Like [`stream_events`], but only the rows equal to the cursor on its first `group` keys and
-/// after it on the next one (`group` = `None`: all rows after it). Asked for `group` = the
-/// number of keys − 1 down to 0, the groups follow each other in stream order, and each is an
-/// index range: a page deep inside a run of rows that share a version costs what the first
+/// after it (or NULL, see [`keyset_group`]) on the next one (`group` = `None`: all rows after
+/// it). Asked for `group` = the number of keys − 1 down to 0, each with its
+/// [`group_parts`], the groups follow each other in stream order, and each is an index range: a page deep inside a run of rows that share a version costs what the first
 /// page does.
 pub fn stream_events_in_group(
     d: Dialect,
@@ -746,7 +801,7 @@ pub fn stream_events_in_group(
     stream: &str,
     from: Option<i64>,
     after: Option<&KeysetCursor>,
-    group: Option<usize>,
+    group: Option<(usize, bool)>,
     limit: i64,
 ) -> Sql {
     let mut sql = Sql::new(d);
@@ -760,8 +815,8 @@ pub fn stream_events_in_group(
     }
     let mut skip = 0;
     match (after, group) {
-        (Some(after), Some(group)) => {
-            conditions.extend(keyset_group(&mut sql, &keys, &after.keys, group));
+        (Some(after), Some((group, nulls))) => {
+            conditions.extend(keyset_group(&mut sql, &keys, &after.keys, group, nulls));
         }
         (Some(after), None) => {
             skip = after.skip;

@@ -107,11 +107,17 @@ impl StatusBar {
             }
             if let Some(counts) = self.counts {
                 ui.separator();
-                ui.label(format!(
-                    "{} · {}",
-                    counted(counts.streams, "stream", "streams"),
-                    counted(counts.events, "event", "events")
-                ));
+                let about = if counts.estimated { "≈ " } else { "" };
+                let events = format!("{about}{}", counted(counts.events, "event", "events"));
+                let label = match counts.streams {
+                    Some(streams) => format!("{about}{} · {events}", counted(streams, "stream", "streams")),
+                    None => events,
+                };
+                let shown = ui.label(label);
+                if counts.estimated {
+                    shown
+                        .on_hover_text("The database's own estimates: counting a store this big would read all of it.");
+                }
             }
             if let Some(error) = self.last_error.clone() {
                 ui.separator();
