@@ -514,8 +514,8 @@ pub fn stream_summary(d: Dialect, layout: &Layout, stream: &str) -> Sql {
 /// are said to have at least this many (or their version span, when it is larger).
 pub const STREAM_COUNT_CAP: i64 = 100_000;
 
-/// First and last version, the last version's time, the event count up to
-/// [`STREAM_COUNT_CAP`], and whether the stream has any row — each read from the index on
+/// First and last whole-number version, the last version's time, and the event count up to
+/// [`STREAM_COUNT_CAP`] (0: no such stream) — each read from the index on
 /// (stream, version), so the cost does not grow with the stream. `None` where no index can
 /// serve it (a PostgreSQL version column that is not an integer): use [`stream_summary`].
 pub fn stream_bounds(d: Dialect, layout: &Layout, stream: &str) -> Option<Sql> {
@@ -792,9 +792,9 @@ pub fn pages_by_group(layout: &Layout, after: &KeysetCursor) -> bool {
 
 /// Like [`stream_events`], but only the rows equal to the cursor on its first `group` keys and
 /// after it (or NULL, see [`keyset_group`]) on the next one (`group` = `None`: all rows after
-/// it). Asked for `group` = the number of keys − 1 down to 0, each with its
-/// [`group_parts`], the groups follow each other in stream order, and each is an index range: a page deep inside a run of rows that share a version costs what the first
-/// page does.
+/// it). Asked for `group` = the number of keys − 1 down to 0, each with its [`group_parts`],
+/// the groups follow each other in stream order, and each is an index range: a page deep inside
+/// a run of rows that share a version costs what the first page does.
 pub fn stream_events_in_group(
     d: Dialect,
     layout: &Layout,
