@@ -41,6 +41,8 @@ pub enum Request {
     Streams { query: StreamQuery },
     /// How many streams match a search.
     CountStreams { search: String },
+    /// The exact number of streams and events (reads the whole store).
+    ExactCounts,
     /// Load a whole stream: a [`Reply::StreamStarted`], then [`Reply::EventsPage`]s of
     /// `page_size` events until one says `done` (or the request is cancelled).
     LoadStream { stream: String, page_size: usize },
@@ -80,6 +82,8 @@ pub enum Reply {
     },
     /// One page of the streams list.
     Streams(StreamPage),
+    /// The exact counts of the open store.
+    Counts(StoreCounts),
     /// The number of streams matching a search.
     StreamCount {
         search: String,
@@ -338,6 +342,10 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
         },
         Request::Streams { query } => match shared.store().await {
             Ok(store) => store.list_streams(&query).await.map(Reply::Streams).map_err(Failure::from),
+            Err(e) => Err(e),
+        },
+        Request::ExactCounts => match shared.store().await {
+            Ok(store) => store.exact_counts().await.map(Reply::Counts).map_err(Failure::from),
             Err(e) => Err(e),
         },
         Request::CountStreams { search } => match shared.store().await {

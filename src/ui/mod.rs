@@ -91,6 +91,10 @@ pub struct StatusBar {
     pub store: Option<String>,
     pub layout: Option<String>,
     pub counts: Option<StoreCounts>,
+    /// The exact counts asked for (they read the whole store).
+    pub counting: Option<RequestId>,
+    /// The user asked for exact counts this frame.
+    pub count_exactly: bool,
     pub last_error: Option<String>,
 }
 
@@ -117,6 +121,12 @@ impl StatusBar {
                 if counts.estimated {
                     shown
                         .on_hover_text("The database's own estimates: counting a store this big would read all of it.");
+                    if self.counting.is_some() {
+                        ui.spinner();
+                        ui.weak("counting…");
+                    } else if ui.small_button("Count exactly").on_hover_text("Reads the whole store").clicked() {
+                        self.count_exactly = true;
+                    }
                 }
             }
             if let Some(error) = self.last_error.clone() {
@@ -276,6 +286,15 @@ impl EventscopeApp {
                 }
                 continue;
             }
+            if Some(id) == self.status.counting {
+                self.status.counting = None;
+                match reply {
+                    Reply::Counts(counts) => self.status.counts = Some(counts),
+                    Reply::Failed(failure) => self.status.last_error = Some(failure.to_string()),
+                    _ => {}
+                }
+                continue;
+            }
             if let Some((open_id, target)) = self.open_request.clone()
                 && id == open_id
             {
@@ -331,7 +350,7 @@ impl EventscopeApp {
                     store: Some(description),
                     layout: Some(layout.description.clone()),
                     counts: Some(counts),
-                    last_error: None,
+                    ..StatusBar::default()
                 };
                 self.streams = StreamsPanel::new(layout.columns.recorded_at.is_some());
                 self.history.cancel_load(&mut self.worker);
@@ -483,6 +502,9 @@ impl EventscopeApp {
             });
         });
         egui::Panel::bottom("status").show(ui, |ui| self.status.ui(ui));
+        if std::mem::take(&mut self.status.count_exactly) {
+            self.status.counting = Some(self.worker.send(Request::ExactCounts));
+        }
         let mut action = None;
         // The streams list belongs to the history; the other views need the width.
         if self.view == View::History {

@@ -665,3 +665,22 @@ fn a_privileged_role_waits_for_the_tick_box_and_a_function_for_allow() {
     }
     assert!(h.query_by_label("shout ✖").is_some(), "the allowed function is listed");
 }
+
+/// A big store opens with the database's estimates, marked ≈; "Count exactly" counts it.
+#[test]
+fn a_big_store_shows_estimated_counts_until_counted_exactly() {
+    let db = TestDb::new(Backend::Sqlite, "gui_estimates");
+    db.exec(
+        "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, \
+         payload TEXT NOT NULL, PRIMARY KEY (aggregate_id, version));
+         WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < 209999)
+         INSERT INTO events SELECT 's-' || (n / 10), n % 10 + 1, 'E', '{}' FROM g;",
+    );
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    assert!(h.query_by_label("≈ 210000 events").is_some(), "no stream estimate without statistics");
+    h.get_by_label("Count exactly").click();
+    h.step();
+    wait_until(&mut h, "the count", |h| h.query_by_label("21000 streams · 210000 events").is_some());
+    assert!(h.query_by_label("Count exactly").is_none());
+}
