@@ -289,7 +289,10 @@ impl EventscopeApp {
             if Some(id) == self.status.counting {
                 self.status.counting = None;
                 match reply {
-                    Reply::Counts(counts) => self.status.counts = Some(counts),
+                    Reply::Counts(counts) => {
+                        self.status.counts = Some(counts);
+                        self.streams.set_store_counts(counts);
+                    }
                     Reply::Failed(failure) => self.status.last_error = Some(failure.to_string()),
                     _ => {}
                 }
@@ -352,7 +355,7 @@ impl EventscopeApp {
                     counts: Some(counts),
                     ..StatusBar::default()
                 };
-                self.streams = StreamsPanel::new(layout.columns.recorded_at.is_some());
+                self.streams = StreamsPanel::new(layout.columns.recorded_at.is_some(), counts);
                 self.history.cancel_load(&mut self.worker);
                 let fold = self.history.fold_setting().cloned();
                 self.history = HistoryPanel::default();

@@ -5,6 +5,7 @@
 use eframe::egui::{self, RichText, Ui};
 
 use crate::model::StreamSummary;
+use crate::store::StoreCounts;
 use crate::store::query::{StreamCursor, StreamQuery, StreamSort};
 use crate::worker::{Reply, Request, RequestId, Worker};
 
@@ -32,15 +33,36 @@ pub struct StreamsPanel {
     page_request: Option<RequestId>,
     count_request: Option<RequestId>,
     count: Option<i64>,
+    /// Whether `count` is the database's estimate.
+    count_estimated: bool,
+    /// The store's stream count as the store was opened with it (an estimate for a big store,
+    /// `None` when there is none): shown for an empty search instead of counting again.
+    store_streams: Option<(i64, bool)>,
     selected: Option<String>,
     error: Option<String>,
     /// Whether the store has a recorded-at column (the "most recent" sort needs one).
     has_time: bool,
+    /// Whether the store's counts are estimates (a big store: nothing counts all of it unasked).
+    store_estimated: bool,
 }
 
 impl StreamsPanel {
-    pub fn new(has_time: bool) -> StreamsPanel {
-        StreamsPanel { has_time, ..Default::default() }
+    /// The panel of a store just opened, with its counts (for the empty search's count).
+    pub fn new(has_time: bool, counts: StoreCounts) -> StreamsPanel {
+        let store_streams = counts.streams.map(|n| (n, counts.estimated));
+        StreamsPanel { has_time, store_streams, store_estimated: counts.estimated, ..Default::default() }
+    }
+
+    /// The store's counts changed (counted exactly on request): the empty search's count too.
+    pub fn set_store_counts(&mut self, counts: StoreCounts) {
+        self.store_streams = counts.streams.map(|n| (n, counts.estimated));
+        self.store_estimated = counts.estimated;
+        if self.applied_search.as_deref() == Some("")
+            && let Some((count, estimated)) = self.store_streams
+        {
+            self.count = Some(count);
+            self.count_estimated = estimated;
+        }
     }
 
     pub fn selected(&self) -> Option<&str> {
@@ -76,6 +98,17 @@ impl StreamsPanel {
         self.page_request = Some(worker.send(Request::Streams {
             query: StreamQuery { search: search.clone(), sort: self.sort, after: None, limit: PAGE },
         }));
+        // The whole store's count is known from opening it (a big store's estimate): counting
+        // again would read all of it.
+        self.count_estimated = false;
+        if search.is_empty() && (self.store_streams.is_some() || self.store_estimated) {
+            if let Some((count, estimated)) = self.store_streams {
+                self.count = Some(count);
+                self.count_estimated = estimated;
+            }
+            self.count_request = None;
+            return;
+        }
         self.count_request = Some(worker.send(Request::CountStreams { search }));
     }
 
@@ -133,7 +166,7 @@ impl StreamsPanel {
                     Some("") | None => super::counted(count, "stream", "streams"),
                     Some(_) => super::counted(count, "match", "matches"),
                 };
-                ui.weak(text);
+                ui.weak(if self.count_estimated { format!("≈ {text}") } else { text });
             }
         });
         let search = ui.add(
