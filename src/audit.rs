@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use crate::model::{Event, format_time};
 use crate::store::Store;
 pub use crate::store::audit::*;
-use crate::store::query::LogCursor;
 
 /// The columns of an export.
 pub const EXPORT_COLUMNS: [&str; 9] =
@@ -44,47 +43,52 @@ pub enum ExportFormat {
     JsonArray,
 }
 
-/// Writes every event matching the filter, in store order, one page at a time (never the whole
-/// result in memory); `progress` is told how many were written after each page. Returns the count.
+/// Writes every event matching the filter, in store order, as one streamed read (never the
+/// whole result in memory); `progress` is told how many were written every 2,000 events and at
+/// the end, and stops the export by answering false. Returns the count written.
 pub async fn export(
     store: &Store,
     filter: &AuditFilter,
     format: ExportFormat,
     out: &mut (dyn Write + Send),
-    mut progress: impl FnMut(usize) -> bool,
+    mut progress: impl FnMut(usize) -> bool + Send,
 ) -> Result<usize, AuditError> {
     let io = |e: std::io::Error| AuditError::Output(e.kind(), e.to_string());
     if format == ExportFormat::Csv {
         out.write_all(crate::csv_text::record(EXPORT_COLUMNS).as_bytes()).map_err(io)?;
     }
-    let mut written = 0;
-    let mut first = true;
-    let mut cursor = Some(LogCursor::Edge);
-    while let Some(at) = cursor {
-        let page = store.audit_page(filter, &at, true, 2_000).await?;
-        for event in &page.events {
-            let line = match format {
-                ExportFormat::Csv => csv_line(event),
-                ExportFormat::JsonLines => format!("{}\n", event.to_output_json()),
-                ExportFormat::JsonArray => {
-                    let separator = if std::mem::replace(&mut first, false) { "[\n  " } else { ",\n  " };
-                    format!("{separator}{}", event.to_output_json())
-                }
-            };
-            out.write_all(line.as_bytes()).map_err(io)?;
+    let mut written = 0usize;
+    let mut failed = None;
+    let mut write_one = |event: Event| {
+        let line = match format {
+            ExportFormat::Csv => csv_line(&event),
+            ExportFormat::JsonLines => format!("{}\n", event.to_output_json()),
+            ExportFormat::JsonArray => {
+                let separator = if written == 0 { "[\n  " } else { ",\n  " };
+                format!("{separator}{}", event.to_output_json())
+            }
+        };
+        if let Err(e) = out.write_all(line.as_bytes()) {
+            failed = Some(io(e));
+            return false;
         }
-        written += page.events.len();
-        if !progress(written) {
-            break;
-        }
-        cursor = page.next;
+        written += 1;
+        !written.is_multiple_of(PROGRESS_EVERY) || progress(written)
+    };
+    store.audit_each(filter, &mut write_one).await?;
+    if let Some(e) = failed {
+        return Err(e);
     }
     if format == ExportFormat::JsonArray {
-        out.write_all(if first { b"[]\n" } else { b"\n]\n" }).map_err(io)?;
+        out.write_all(if written == 0 { b"[]\n" } else { b"\n]\n" }).map_err(io)?;
     }
     out.flush().map_err(io)?;
+    progress(written);
     Ok(written)
 }
+
+/// How often an export reports how far it got.
+const PROGRESS_EVERY: usize = 2_000;
 
 /// The audit of a store as one JSON value (for the command line's summaries).
 pub fn actors_json(actors: &[ActorSummary]) -> Value {

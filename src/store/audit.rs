@@ -345,6 +345,34 @@ impl Store {
         Ok(self.log_page(sql, limit.max(1), cursor).await?)
     }
 
+    /// Every event matching the filter, in store order, handed to `each` as it is read until it
+    /// says stop: one streamed query (an order no index serves is sorted once, not once a page),
+    /// one event in memory at a time. Gives how many were handed over.
+    pub async fn audit_each(
+        &self,
+        filter: &AuditFilter,
+        each: &mut (dyn FnMut(Event) -> bool + Send),
+    ) -> Result<usize, AuditError> {
+        let mut failed = None;
+        let sql = query::log_all_where(self.dialect(), &self.layout, |sql| {
+            conditions(sql, &self.layout, filter, true).unwrap_or_else(|e| {
+                failed = Some(e);
+                Vec::new()
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let keys = query::log_keys(self.dialect(), &self.layout).len();
+        let cipher_key = self.cipher_key_bytes();
+        let layout = &self.layout;
+        let mut decode = |mut row: Vec<Cell>| {
+            row.truncate(row.len().saturating_sub(keys));
+            each(super::decode::event_from_row(layout, row, cipher_key.as_deref()))
+        };
+        Ok(self.fetch_each(&sql, &mut decode).await?)
+    }
+
     /// How many events match the filter.
     pub async fn audit_count(&self, filter: &AuditFilter) -> Result<i64, AuditError> {
         let mut sql = self.sql();

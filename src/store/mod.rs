@@ -504,6 +504,11 @@ impl Store {
         Ok(())
     }
 
+    /// The cipher key given, if any (for decoders outside this module).
+    pub(crate) fn cipher_key_bytes(&self) -> Option<Vec<u8>> {
+        self.key()
+    }
+
     fn key(&self) -> Option<Vec<u8>> {
         self.cipher_key.read().ok().and_then(|k| k.clone())
     }
@@ -544,6 +549,33 @@ impl Store {
 
     pub(crate) async fn fetch(&self, sql: &Sql) -> Result<Vec<Vec<Cell>>, StoreError> {
         self.fetch_text(&sql.text, &sql.params).await
+    }
+
+    /// Streams the rows of one of eventscope's own statements to `each` until it says stop (see
+    /// the backends' `fetch_each`); gives how many rows were handed over.
+    pub(crate) async fn fetch_each(
+        &self,
+        sql: &Sql,
+        each: &mut (dyn FnMut(Vec<Cell>) -> bool + Send),
+    ) -> Result<usize, StoreError> {
+        let started = std::time::Instant::now();
+        let mut rows = 0usize;
+        let mut counted = |row: Vec<Cell>| {
+            rows += 1;
+            each(row)
+        };
+        let result = match &self.backend {
+            Backend::Sqlite(b) => b.fetch_each(&sql.text, &sql.params, &mut counted).await,
+            Backend::Postgres(b) => b.fetch_each(&sql.text, &sql.params, &mut counted).await,
+        };
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        match &result {
+            Ok(()) => tracing::debug!(ms, rows, params = sql.params.len(), sql = sql.text, "streamed query"),
+            Err(e) => {
+                tracing::debug!(ms, rows, params = sql.params.len(), sql = sql.text, error = %e, "streamed query failed")
+            }
+        }
+        result.map(|()| rows)
     }
 
     async fn fetch_text(&self, text: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {

@@ -190,19 +190,57 @@ impl PgBackend {
     }
 
     async fn fetch_unbounded(&self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
-        for param in params {
-            query = match param {
-                Param::Null => query.bind(None::<String>),
-                Param::Int(i) => query.bind(*i),
-                Param::Float(f) => query.bind(*f),
-                Param::Text(s) => query.bind(s.clone()),
-                Param::Bytes(b) | Param::TextBytes(b) => query.bind(b.clone()),
-                Param::Time(t) => query.bind(*t),
-            };
-        }
-        let rows = query.fetch_all(&self.pool).await.map_err(|e| self.error(e))?;
+        let rows = bound(sql, params).fetch_all(&self.pool).await.map_err(|e| self.error(e))?;
         Ok(rows.iter().map(row_cells).collect())
+    }
+
+    /// Runs a statement and hands each row to `each` as it comes, until `each` says stop: one
+    /// query for a whole-log reader, streamed by the server (only the rows in flight are in
+    /// memory), in a read-only transaction without the statement time-out (a sort of the whole
+    /// table may take minutes). The client still gives up when the server sends nothing for
+    /// ten times the usual deadline before the first row, or the usual deadline after it.
+    pub async fn fetch_each(
+        &self,
+        sql: &str,
+        params: &[Param],
+        each: &mut (dyn FnMut(Vec<Cell>) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        use futures_util::TryStreamExt as _;
+        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
+        sqlx::query("SET LOCAL statement_timeout = 0").execute(&mut *tx).await.map_err(|e| self.error(e))?;
+        let silent = |limit: Duration| {
+            StoreError::Query(format!(
+                "the PostgreSQL server sent nothing for {} s: it may be overloaded or unreachable; the rows \
+                 read so far were kept",
+                limit.as_secs()
+            ))
+        };
+        let mut result = Ok(());
+        {
+            let mut rows = bound(sql, params).fetch(&mut *tx);
+            let mut wait = self.query_deadline() * 10;
+            loop {
+                match tokio::time::timeout(wait, rows.try_next()).await {
+                    Err(_) => {
+                        result = Err(silent(wait));
+                        break;
+                    }
+                    Ok(Err(e)) => {
+                        result = Err(self.error(e));
+                        break;
+                    }
+                    Ok(Ok(None)) => break,
+                    Ok(Ok(Some(row))) => {
+                        if !each(row_cells(&row)) {
+                            break;
+                        }
+                    }
+                }
+                wait = self.query_deadline();
+            }
+        }
+        let _ = tx.rollback().await;
+        result
     }
 
     /// Runs a statement inside a transaction that is always rolled back.
@@ -213,6 +251,22 @@ impl PgBackend {
         let rows = result.map_err(|e| self.error(e))?;
         Ok(rows.iter().map(row_cells).collect())
     }
+}
+
+/// A statement with its parameters bound.
+fn bound<'q>(sql: &str, params: &[Param]) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+    for param in params {
+        query = match param {
+            Param::Null => query.bind(None::<String>),
+            Param::Int(i) => query.bind(*i),
+            Param::Float(f) => query.bind(*f),
+            Param::Text(s) => query.bind(s.clone()),
+            Param::Bytes(b) | Param::TextBytes(b) => query.bind(b.clone()),
+            Param::Time(t) => query.bind(*t),
+        };
+    }
+    query
 }
 
 impl PgBackend {

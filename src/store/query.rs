@@ -921,6 +921,25 @@ pub fn log_page_where(
     sql
 }
 
+/// Every event meeting the conditions, in log order, with its key values after its columns
+/// (as [`log_page_where`] gives them): one query for a reader that streams the whole log
+/// instead of paging through it (each page of an order no index serves sorts the table again).
+pub fn log_all_where(d: Dialect, layout: &Layout, conditions: impl FnOnce(&mut Sql) -> Vec<String>) -> Sql {
+    let mut sql = Sql::new(d);
+    let keys = log_keys(d, layout);
+    let mut all_conditions = layout_conditions(&mut sql, layout);
+    all_conditions.extend(conditions(&mut sql));
+    sql.text = format!(
+        "SELECT {columns}, {key_columns} FROM {from}{where_}ORDER BY {order}",
+        columns = event_columns(d, layout),
+        key_columns = keys.iter().map(|k| k.select.as_str()).collect::<Vec<_>>().join(", "),
+        from = from_sql(layout),
+        where_ = where_clause(&all_conditions),
+        order = keyset_order(d, &keys, true),
+    );
+    sql
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
