@@ -14,7 +14,6 @@ use crate::fold::{Fold, JsFold, MergeFold};
 use crate::model::{StreamId, VersionChecker};
 use crate::projection::JsProjection;
 use crate::projection::sql::{PreviewError, PreviewLimits, PreviewPermissions};
-use crate::store::query::LogCursor;
 use crate::store::query::{StreamQuery, StreamSort};
 use crate::store::{EventCursor, Store, Target};
 
@@ -117,7 +116,7 @@ pub enum Command {
         fold: Option<PathBuf>,
     },
     /// Run a JavaScript projection over the store in global order (read-only; emit and linkTo
-    /// are only recorded) and print {projection, source, events_read, state | partitions, would_emit}.
+    /// are only recorded) and print {projection, source, events_read (of its source), state | partitions, would_emit}.
     #[command(allow_negative_numbers = true)]
     Project {
         store: String,
@@ -915,22 +914,26 @@ async fn print_projection(store: &Store, mut projection: JsProjection, until: Op
         ));
     }
     projection.reset()?;
+    // The database leaves out what the source does not read (the projection checks each event
+    // too), and the log is read with one streamed query.
+    let selection = projection.source().selection(until);
     let mut read = 0usize;
     let mut last_position = None;
-    let mut cursor = Some(LogCursor::Edge);
-    'pages: while let Some(at) = cursor {
-        let page = store.read_log(&at, true, PAGE).await?;
-        for event in &page.events {
-            if let (Some(until), Some(position)) = (until, event.position)
-                && position > until
-            {
-                break 'pages;
+    let mut failed = None;
+    let mut apply = |event: crate::model::Event| {
+        read += 1;
+        last_position = event.position.or(last_position);
+        match projection.apply(&event) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(anyhow!("the projection stopped: {e}"));
+                false
             }
-            read += 1;
-            last_position = event.position.or(last_position);
-            projection.apply(event).map_err(|e| anyhow!("the projection stopped: {e}"))?;
         }
-        cursor = page.next;
+    };
+    store.read_log_each(&selection, &mut apply).await?;
+    if let Some(e) = failed {
+        return Err(e);
     }
     let state = projection.state()?;
     let mut output = json!({

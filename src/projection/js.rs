@@ -42,6 +42,22 @@ impl Source {
         }
     }
 
+    /// What the database is asked for: the source's streams or category, up to `until` (the
+    /// projection still checks each event it is given).
+    pub fn selection(&self, until_position: Option<i64>) -> crate::store::query::LogSelection {
+        crate::store::query::LogSelection {
+            streams: match self {
+                Source::Streams(streams) => Some(streams.clone()),
+                _ => None,
+            },
+            category: match self {
+                Source::Category(category) => Some(category.clone()),
+                _ => None,
+            },
+            until_position,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Source::All => "all streams".to_owned(),

@@ -348,10 +348,10 @@ impl Store {
     /// Every event matching the filter, in store order, handed to `each` as it is read until it
     /// says stop: one streamed query (an order no index serves is sorted once, not once a page),
     /// one event in memory at a time. Gives how many were handed over.
-    pub async fn audit_each(
+    pub async fn audit_each<F: FnMut(Event) -> bool>(
         &self,
         filter: &AuditFilter,
-        each: &mut (dyn FnMut(Event) -> bool + Send),
+        each: &mut F,
     ) -> Result<usize, AuditError> {
         let mut failed = None;
         let sql = query::log_all_where(self.dialect(), &self.layout, |sql| {

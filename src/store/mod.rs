@@ -553,10 +553,10 @@ impl Store {
 
     /// Streams the rows of one of eventscope's own statements to `each` until it says stop (see
     /// the backends' `fetch_each`); gives how many rows were handed over.
-    pub(crate) async fn fetch_each(
+    pub(crate) async fn fetch_each<F: FnMut(Vec<Cell>) -> bool>(
         &self,
         sql: &Sql,
-        each: &mut (dyn FnMut(Vec<Cell>) -> bool + Send),
+        each: &mut F,
     ) -> Result<usize, StoreError> {
         let started = std::time::Instant::now();
         let mut rows = 0usize;
@@ -908,6 +908,24 @@ impl Store {
     pub async fn read_log(&self, cursor: &LogCursor, forward: bool, limit: usize) -> Result<LogPage, StoreError> {
         let limit = limit.max(1);
         self.log_page(query::log_page(self.dialect(), &self.layout, cursor, forward, limit as i64), limit, cursor).await
+    }
+
+    /// Every event of the selection, in log order, handed to `each` as it is read until it
+    /// says stop: one streamed query, filtered by the database. Gives how many were handed over.
+    pub async fn read_log_each<F: FnMut(Event) -> bool>(
+        &self,
+        selection: &query::LogSelection,
+        each: &mut F,
+    ) -> Result<usize, StoreError> {
+        let sql = query::log_all_where(self.dialect(), &self.layout, |sql| selection.conditions(sql, &self.layout));
+        let keys = query::log_keys(self.dialect(), &self.layout).len();
+        let cipher_key = self.key();
+        let layout = &self.layout;
+        let mut decode = |mut row: Vec<Cell>| {
+            row.truncate(row.len().saturating_sub(keys));
+            each(decode::event_from_row(layout, row, cipher_key.as_deref()))
+        };
+        self.fetch_each(&sql, &mut decode).await
     }
 
     /// Runs a log page query (see [`query::log_page_where`]) and gives the next cursor.

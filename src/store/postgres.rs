@@ -199,11 +199,11 @@ impl PgBackend {
     /// memory), in a read-only transaction without the statement time-out (a sort of the whole
     /// table may take minutes). The client still gives up when the server sends nothing for
     /// ten times the usual deadline before the first row, or the usual deadline after it.
-    pub async fn fetch_each(
+    pub async fn fetch_each<F: FnMut(Vec<Cell>) -> bool>(
         &self,
         sql: &str,
         params: &[Param],
-        each: &mut (dyn FnMut(Vec<Cell>) -> bool + Send),
+        each: &mut F,
     ) -> Result<(), StoreError> {
         use futures_util::TryStreamExt as _;
         let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;

@@ -512,7 +512,7 @@ pub fn stream_summary(d: Dialect, layout: &Layout, stream: &str) -> Sql {
 
 /// Streams with at most this many events are counted exactly by [`stream_bounds`]; longer ones
 /// are said to have at least this many (or their version span, when it is larger).
-pub const STREAM_COUNT_CAP: i64 = 100_000;
+pub const STREAM_COUNT_CAP: i64 = 10_000;
 
 /// First and last whole-number version, the last version's time, and the event count up to
 /// [`STREAM_COUNT_CAP`] (0: no such stream) — each read from the index on
@@ -919,6 +919,64 @@ pub fn log_page_where(
         order = keyset_order(d, &keys, forward),
     );
     sql
+}
+
+/// A condition that keeps at least the events of a category (see `Event::category`: the
+/// aggregate type where the layout has one, else the stream id before its first `-`), for the
+/// database to leave out the rest; the reader still checks each event. `None` (no filter) for
+/// a category holding a `-`, which only an aggregate type can have.
+pub fn category_matches(sql: &mut Sql, layout: &Layout, category: &str) -> Option<String> {
+    if category.contains('-') {
+        return None;
+    }
+    let d = sql.dialect;
+    let s = stream_text(d, layout);
+    let whole = sql.bind(Param::Text(category.to_owned()));
+    let prefix = sql.bind(Param::Text(format!("{category}-")));
+    let by_id = format!("({s} = {whole} OR substr({s}, 1, {}) = {prefix})", category.chars().count() + 1);
+    Some(match &layout.columns.aggregate_type {
+        Some(t) => {
+            let p = sql.bind(Param::Text(category.to_owned()));
+            format!(
+                "(({c} IS NOT NULL AND {text} = {p}) OR ({c} IS NULL AND {by_id}))",
+                c = col(t),
+                text = text_expr(d, t)
+            )
+        }
+        None => by_id,
+    })
+}
+
+/// Which events of the log a reader wants (a projection's source and end), for the database
+/// to filter: every condition given must hold.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LogSelection {
+    /// Only these streams.
+    pub streams: Option<Vec<String>>,
+    /// Only this category (see [`category_matches`]).
+    pub category: Option<String>,
+    /// Only up to this global position (events without one are kept).
+    pub until_position: Option<i64>,
+}
+
+impl LogSelection {
+    /// The conditions, with their parameters bound in `sql`.
+    pub fn conditions(&self, sql: &mut Sql, layout: &Layout) -> Vec<String> {
+        let mut conditions = Vec::new();
+        if let Some(streams) = &self.streams {
+            let any: Vec<String> = streams.iter().filter_map(|id| stream_matches(sql, layout, id)).collect();
+            conditions.push(if any.is_empty() { "1 = 0".to_owned() } else { format!("({})", any.join(" OR ")) });
+        }
+        if let Some(category) = &self.category {
+            conditions.extend(category_matches(sql, layout, category));
+        }
+        if let (Some(until), Some(position)) = (self.until_position, &layout.columns.position) {
+            let p = sql.bind(Param::Int(until));
+            let position = int_expr(sql.dialect, position);
+            conditions.push(format!("({position} <= {p} OR {position} IS NULL)"));
+        }
+        conditions
+    }
 }
 
 /// Every event meeting the conditions, in log order, with its key values after its columns

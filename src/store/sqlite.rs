@@ -361,11 +361,11 @@ impl SqliteBackend {
     /// thread cost more than reading it (half of the time went to waking threads). No deadline:
     /// the reader stops it. (On a store in rollback-journal mode, writers wait while it runs, as
     /// they would for any reader; in WAL mode they do not.)
-    pub async fn fetch_each(
+    pub async fn fetch_each<F: FnMut(Vec<Cell>) -> bool>(
         &self,
         sql: &str,
         params: &[Param],
-        each: &mut (dyn FnMut(Vec<Cell>) -> bool + Send),
+        each: &mut F,
     ) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await.map_err(StoreError::query)?;
         let mut handle = conn.lock_handle().await.map_err(StoreError::query)?;
@@ -393,7 +393,7 @@ unsafe fn step_rows(
     db: *mut libsqlite3_sys::sqlite3,
     sql: &str,
     params: &[Param],
-    each: &mut (dyn FnMut(Vec<Cell>) -> bool + Send),
+    each: &mut dyn FnMut(Vec<Cell>) -> bool,
 ) -> Result<(), StoreError> {
     use libsqlite3_sys as ffi;
     let error = |what: &str| {

@@ -345,7 +345,67 @@ fn a_big_store_is_opened_with_estimated_counts(backend: Backend) {
     block_on(store.close());
 }
 
+/// A log reader's selection is answered by the database, in log order, and is exactly what
+/// filtering the whole log by hand gives.
+fn the_database_selects_a_readers_streams_category_and_end(backend: Backend) {
+    use eventscope::store::query::LogSelection;
+    let shared = common::workshop(backend);
+    let store = shared.db.open();
+    let read = |selection: &LogSelection| {
+        let mut events = Vec::new();
+        let mut keep = |e: Event| {
+            events.push(e);
+            true
+        };
+        block_on(store.read_log_each(selection, &mut keep)).unwrap();
+        events
+    };
+    let all = read(&LogSelection::default());
+    assert_eq!(all.len(), shared.demo.events.len());
+    assert!(all.windows(2).all(|w| w[0].position < w[1].position), "log order");
+    let two = vec![order_stream(DOUBLE_REFUND_ORDER), eventscope::demo::account_stream("C-107")];
+    let cases = [
+        LogSelection { streams: Some(two.clone()), ..Default::default() },
+        LogSelection { category: Some("Order".into()), ..Default::default() },
+        LogSelection { category: Some("CustomerAccount".into()), until_position: Some(900), ..Default::default() },
+        LogSelection { streams: Some(vec!["no-such-stream".into()]), ..Default::default() },
+    ];
+    for selection in cases {
+        let expected: Vec<_> = all
+            .iter()
+            .filter(|e| selection.streams.as_ref().is_none_or(|s| s.contains(&e.stream.0)))
+            .filter(|e| selection.category.as_ref().is_none_or(|c| e.category() == c))
+            .filter(|e| selection.until_position.is_none_or(|u| e.position.is_none_or(|p| p <= u)))
+            .map(|e| e.position)
+            .collect();
+        let got: Vec<_> = read(&selection).iter().map(|e| e.position).collect();
+        assert_eq!(got, expected, "{backend:?} {selection:?}");
+        assert!(!got.is_empty() || selection.streams.is_some(), "{backend:?} {selection:?} selects something");
+    }
+    block_on(store.close());
+    // Without an aggregate type, the category is the id before its first `-`.
+    let db = TestDb::new(backend, "categories");
+    db.exec(
+        "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, \
+         payload TEXT NOT NULL, PRIMARY KEY (aggregate_id, version));
+         INSERT INTO events VALUES ('Cart-1', 1, 'E', '{}'), ('Cartography-1', 1, 'E', '{}'), ('Cart', 1, 'E', '{}'),
+           ('x-Cart-1', 1, 'E', '{}'), ('Cart-2-3', 1, 'E', '{}'), ('cart-9', 1, 'E', '{}'), ('Car-1', 1, 'E', '{}');",
+    );
+    let store = db.open();
+    let mut carts = Vec::new();
+    let mut keep = |e: Event| {
+        carts.push(e.stream.0);
+        true
+    };
+    let selection = LogSelection { category: Some("Cart".into()), ..Default::default() };
+    block_on(store.read_log_each(&selection, &mut keep)).unwrap();
+    carts.sort();
+    assert_eq!(carts, ["Cart", "Cart-1", "Cart-2-3"], "{backend:?}");
+    block_on(store.close());
+}
+
 crate::on_each_backend!(
+    the_database_selects_a_readers_streams_category_and_end,
     a_big_store_is_opened_with_estimated_counts,
     workshop_store_round_trip,
     search_is_a_case_insensitive_substring_answered_by_the_database,
