@@ -14,7 +14,7 @@ use crate::store::StoreError;
 use crate::store::layout::{Catalog, Layout};
 use crate::store::pg_guard::RolePrivileges;
 use crate::store::query::StreamQuery;
-use crate::store::query::{Dialect, LogCursor};
+use crate::store::query::{Dialect, LogCursor, LogSelection};
 use crate::store::{CancelToken, EventCursor, LogPage, Store, StoreCounts, StreamPage, Target};
 
 /// Identifies a request; every reply carries the id of the request it answers.
@@ -46,9 +46,11 @@ pub enum Request {
     /// Load a whole stream: a [`Reply::StreamStarted`], then [`Reply::EventsPage`]s of
     /// `page_size` events until one says `done` (or the request is cancelled).
     LoadStream { stream: String, page_size: usize },
-    /// Read the whole store in global order: a [`Reply::LogStarted`] with the event count, then
-    /// [`Reply::EventsPage`]s of `page_size` events until one says `done` (or it is cancelled).
-    LoadLog { page_size: usize },
+    /// Read the store's log in global order, the events the selection keeps (filtered by the
+    /// database, in one streamed query): for the whole log a [`Reply::LogStarted`] with the event
+    /// count, then [`Reply::EventsPage`]s of `page_size` events until one says `done` (or it is
+    /// cancelled).
+    LoadLog { page_size: usize, selection: LogSelection },
     /// Preview a SQL projection definition (read-only, with these limits), and read the
     /// deployed relation it names, when there is one, for the comparison.
     Preview { text: String, limits: PreviewLimits, permissions: PreviewPermissions },
@@ -357,7 +359,7 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
             Err(e) => Err(e),
         },
         Request::LoadStream { stream, page_size } => load_stream(shared, id, stream, page_size).await,
-        Request::LoadLog { page_size } => load_log(shared, id, page_size).await,
+        Request::LoadLog { page_size, selection } => load_log(shared, id, page_size, selection).await,
         Request::Preview { text, limits, permissions } => preview(shared, id, text, limits, permissions).await,
         Request::AuditPage { filter, cursor, forward, limit } => match shared.store().await {
             Ok(store) => {
@@ -547,35 +549,38 @@ async fn export(
 
 /// Reads the store's log in global order page by page, sending each page as it arrives; the
 /// event count (for the progress bar) is asked after the first page is out.
-async fn load_log(shared: &Shared, id: RequestId, page_size: usize) -> Result<Reply, Failure> {
+async fn load_log(shared: &Shared, id: RequestId, page_size: usize, selection: LogSelection) -> Result<Reply, Failure> {
     let store = shared.store().await?;
-    let read = |cursor: LogCursor| {
-        let store = store.clone();
-        async move {
-            store
-                .read_log(&cursor, true, page_size)
-                .await
-                .map_err(|cause| Failure::Interrupted { what: "reading the store's log".to_owned(), cause })
-        }
-    };
-    let first = read(LogCursor::Edge).await?;
-    let Some(cursor) = first.next else {
-        shared.reply(id, Reply::LogStarted { total: first.events.len() as i64 });
-        return Ok(Reply::EventsPage { stream: String::new(), events: first.events, done: true });
-    };
-    shared.reply(id, Reply::EventsPage { stream: String::new(), events: first.events, done: false });
-    let total = async {
+    // The whole log's size is the store's count (an estimate for a big store); a selection's
+    // is not known before it is read.
+    if selection == LogSelection::default() {
         let counts = store.counts().await.map_err(Failure::from)?;
         shared.reply(id, Reply::LogStarted { total: counts.events });
-        Ok::<(), Failure>(())
+    }
+    // One streamed query, filtered by the database; each page is sent as it fills.
+    let page_size = page_size.max(1);
+    let mut page = Vec::with_capacity(page_size);
+    let mut cancelled = false;
+    let mut each = |event: Event| {
+        page.push(event);
+        if page.len() >= page_size {
+            if shared.is_cancelled(id) {
+                cancelled = true;
+                return false;
+            }
+            let events = std::mem::replace(&mut page, Vec::with_capacity(page_size));
+            shared.reply(id, Reply::EventsPage { stream: String::new(), events, done: false });
+        }
+        true
     };
-    let pages = send_remaining_pages(shared, id, "", cursor, |cursor| {
-        let page = read(cursor);
-        async move { page.await.map(|page| (page.events, page.next)) }
-    });
-    let (total, last_page) = tokio::join!(total, pages);
-    total?;
-    last_page
+    store
+        .read_log_each(&selection, &mut each)
+        .await
+        .map_err(|cause| Failure::Interrupted { what: "reading the store's log".to_owned(), cause })?;
+    if cancelled {
+        return Err(Failure::Cancelled("cancelled".to_owned()));
+    }
+    Ok(Reply::EventsPage { stream: String::new(), events: page, done: true })
 }
 
 /// Reads the pages after the first one, sending each as it arrives and stopping when the request

@@ -96,7 +96,8 @@ impl ProjectionPanel {
             };
         let source = projection.source().clone();
         self.view = Some(HistoryPanel::for_projection(&name, Box::new(projection)));
-        let request = worker.send(Request::LoadLog { page_size: LOAD_PAGE });
+        // The database leaves out the events the source does not read.
+        let request = worker.send(Request::LoadLog { page_size: LOAD_PAGE, selection: source.selection(None) });
         self.run = Some(Run { request: Some(request), source, read: 0, done: false });
     }
 

@@ -333,7 +333,8 @@ fn a_projection_run_is_stepped_through_like_a_stream() {
     h.get_by_label("refunds_per_customer.js (example)").click();
     h.step();
     wait_until(&mut h, "the run", |h| !app(h).projections.is_running());
-    assert_eq!(app(&h).projections.events_read(), 2679);
+    // The database hands over the 160 events of the Order category, not the 2,679 of the log.
+    assert_eq!(app(&h).projections.events_read(), 160);
     h.key_press(Key::End);
     h.step();
     let view = app(&h).projections.view().expect("a run");
