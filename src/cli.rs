@@ -758,21 +758,27 @@ pub async fn state_of(
         ));
     }
     fold.reset()?;
+    // The stream is read once, streamed, and folded as it comes.
     let mut checker = VersionChecker::default();
-    let mut cursor = Some(EventCursor::from_version(i64::MIN));
-    'pages: while let Some(at) = cursor {
-        let page = store.read_stream(stream, at, PAGE).await?;
-        for event in &page.events {
-            if event.version > until {
-                break 'pages;
-            }
-            if event.has_version() {
-                checker.push(event.version);
-            }
-            fold.apply(event)
-                .map_err(|e| anyhow!("the fold stopped at version {} ({}): {e}", event.version, event.event_type))?;
+    let mut failed = None;
+    let mut apply = |event: crate::model::Event| {
+        if event.version > until {
+            return false;
         }
-        cursor = page.next;
+        if event.has_version() {
+            checker.push(event.version);
+        }
+        match fold.apply(&event) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(anyhow!("the fold stopped at version {} ({}): {e}", event.version, event.event_type));
+                false
+            }
+        }
+    };
+    store.read_stream_each(stream, None, &mut apply).await?;
+    if let Some(e) = failed {
+        return Err(e);
     }
     let anomalies: Vec<String> = checker.anomalies.iter().map(ToString::to_string).collect();
     let mut output =

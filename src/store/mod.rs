@@ -910,6 +910,30 @@ impl Store {
         self.log_page(query::log_page(self.dialect(), &self.layout, cursor, forward, limit as i64), limit, cursor).await
     }
 
+    /// Every event of a stream in stream order, from version `from` on (`None`: from the start,
+    /// events without a version too), handed to `each` as it is read until it says stop: one
+    /// streamed query (a replay reads the stream once, not page by page). Gives how many were
+    /// handed over; an id no stream of this layout can have gives none.
+    pub async fn read_stream_each<F: FnMut(Event) -> bool>(
+        &self,
+        stream: &str,
+        from: Option<Version>,
+        each: &mut F,
+    ) -> Result<usize, StoreError> {
+        if !query::stream_id_fits(self.dialect(), &self.layout, stream) {
+            return Ok(0);
+        }
+        let sql = query::stream_events(self.dialect(), &self.layout, stream, from, None, i64::MAX);
+        let keys = query::stream_keys(self.dialect(), &self.layout).len();
+        let cipher_key = self.key();
+        let layout = &self.layout;
+        let mut decode = |mut row: Vec<Cell>| {
+            row.truncate(row.len().saturating_sub(keys));
+            each(decode::event_from_row(layout, row, cipher_key.as_deref()))
+        };
+        self.fetch_each(&sql, &mut decode).await
+    }
+
     /// Every event of the selection, in log order, handed to `each` as it is read until it
     /// says stop: one streamed query, filtered by the database. Gives how many were handed over.
     pub async fn read_log_each<F: FnMut(Event) -> bool>(

@@ -910,14 +910,24 @@ pub fn log_page_where(
         all_conditions.push(keyset_after(&mut sql, &keys, &after.keys, forward, !keys_unique(layout)));
     }
     let limit = sql.bind(Param::Int(limit.max(1) + skip as i64));
-    sql.text = format!(
-        "SELECT {columns}, {key_columns} FROM {from}{where_}ORDER BY {order} LIMIT {limit}",
-        columns = event_columns(d, layout),
-        key_columns = keys.iter().map(|k| k.select.as_str()).collect::<Vec<_>>().join(", "),
-        from = from_sql(layout),
-        where_ = where_clause(&all_conditions),
-        order = keyset_order(d, &keys, forward),
-    );
+    let columns = event_columns(d, layout);
+    let key_columns = keys.iter().map(|k| k.select.as_str()).collect::<Vec<_>>().join(", ");
+    let (from, where_, order) = (from_sql(layout), where_clause(&all_conditions), keyset_order(d, &keys, forward));
+    sql.text = if d == Dialect::Postgres && layout.row_key == RowKey::PostgresCtid && layout.joins.is_empty() {
+        // The page's rows are chosen by their keys alone, then read by their row ids: sorting
+        // the whole log with every payload and metadata turned into text (when no index gives
+        // the order) took eight times the raw query.
+        let main = quote_ident(MAIN);
+        format!(
+            "WITH page AS MATERIALIZED (SELECT {main}.tableoid AS page_table, {main}.ctid AS page_row \
+             FROM {from}{where_}ORDER BY {order} LIMIT {limit}) \
+             SELECT {columns}, {key_columns} FROM {from} \
+             WHERE {main}.ctid = ANY(ARRAY(SELECT page_row FROM page)) \
+             AND ({main}.tableoid, {main}.ctid) IN (SELECT page_table, page_row FROM page) ORDER BY {order}"
+        )
+    } else {
+        format!("SELECT {columns}, {key_columns} FROM {from}{where_}ORDER BY {order} LIMIT {limit}")
+    };
     sql
 }
 
