@@ -81,6 +81,9 @@ pub enum Reply {
         counts: StoreCounts,
         /// What the PostgreSQL role may do (`None` on SQLite).
         role: Option<RolePrivileges>,
+        /// The index that would give the log its order, when none does (see
+        /// [`Store::log_order_advice`]).
+        log_advice: Option<String>,
     },
     /// One page of the streams list.
     Streams(StreamPage),
@@ -405,7 +408,9 @@ async fn sample(target: Target, layout: Layout) -> Result<Reply, Failure> {
 /// Makes `store` the open store (closing the one before) and says so.
 async fn install(shared: &Shared, target: Target, store: Store) -> Result<Reply, Failure> {
     let counts = store.counts().await.map_err(Failure::from)?;
+    let log_advice = store.log_order_advice().await;
     let reply = Reply::Opened {
+        log_advice,
         target,
         description: store.describe(),
         dialect: store.dialect(),

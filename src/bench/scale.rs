@@ -400,6 +400,9 @@ async fn measure(target: Target, raw: Raw, options: &ScaleOptions) -> anyhow::Re
     let newest_sql = format!("SELECT * FROM events ORDER BY position DESC LIMIT {PAGE}");
     let theirs = time(|| raw.rows(&newest_sql, &[])).await?;
     report("audit, newest page", ours, theirs);
+    if let Some(advice) = store.log_order_advice().await {
+        println!("    (no index gives the log its order; eventscope advises: {advice})");
+    }
 
     // The whole log in order: an export (and a projection run) read it.
     let seconds = options.export_seconds;

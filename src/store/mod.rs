@@ -703,6 +703,23 @@ impl Store {
         }
     }
 
+    /// When no index gives the global log its order (so each page of Audit sorts the whole
+    /// table), the index that would, as a statement for the user to run: eventscope never runs
+    /// it. Asked of the planner itself (its plan for the log's first row sorts), not guessed
+    /// from the catalog.
+    pub async fn log_order_advice(&self) -> Option<String> {
+        let (probe, create) = query::log_order_probe(self.dialect(), &self.layout)?;
+        let plan = self.fetch_text(&probe, &[]).await.ok()?;
+        // SQLite: "USE TEMP B-TREE FOR ORDER BY"; PostgreSQL: a "Sort" node (an incremental
+        // sort uses an index for the leading key, and is fine).
+        let sorts = plan.iter().flatten().filter_map(Cell::as_text).any(|line| {
+            let line = line.to_ascii_uppercase();
+            let node = line.trim_start().trim_start_matches("->").trim_start();
+            line.contains("TEMP B-TREE FOR ORDER BY") || node.starts_with("SORT ")
+        });
+        sorts.then_some(create)
+    }
+
     /// The exact number of streams and events (reads the whole store).
     pub async fn exact_counts(&self) -> Result<StoreCounts, StoreError> {
         let rows = self.fetch(&query::store_counts(self.dialect(), &self.layout)).await?;

@@ -931,6 +931,25 @@ pub fn log_page_where(
     sql
 }
 
+/// How to ask the planner whether an index gives the global log its order, and the index that
+/// would: `(EXPLAIN of reading the log's first row in order, CREATE INDEX statement)`. `None`
+/// where the order's leading column is not a plain column of the main table.
+pub fn log_order_probe(d: Dialect, layout: &Layout) -> Option<(String, String)> {
+    let c = &layout.columns;
+    let column = c.position.as_ref().or(c.recorded_at.as_ref())?;
+    if column.table.is_some() || column.fallback.is_some() || !layout.joins.is_empty() {
+        return None;
+    }
+    let table = table_sql(&layout.table);
+    let explain = match d {
+        Dialect::Sqlite => "EXPLAIN QUERY PLAN",
+        Dialect::Postgres => "EXPLAIN",
+    };
+    let probe = format!("{explain} SELECT 1 FROM {table} AS {} ORDER BY {} LIMIT 1", quote_ident(MAIN), col(column));
+    let name = quote_ident(&format!("{}_{}_idx", layout.table.name, column.name));
+    Some((probe, format!("CREATE INDEX {name} ON {table} ({})", quote_ident(&column.name))))
+}
+
 /// A condition that keeps at least the events of a category (see `Event::category`: the
 /// aggregate type where the layout has one, else the stream id before its first `-`), for the
 /// database to leave out the rest; the reader still checks each event. `None` (no filter) for

@@ -87,6 +87,8 @@ pub struct AuditPanel {
     dialog: FileDialog,
     drag_from: Option<f64>,
     error: Option<String>,
+    /// The index that would give the log its order, when none does (each page sorts the table).
+    log_advice: Option<String>,
 }
 
 impl AuditPanel {
@@ -127,6 +129,7 @@ impl AuditPanel {
             dialog: FileDialog::default(),
             drag_from: None,
             error: None,
+            log_advice: None,
         }
     }
 
@@ -564,7 +567,23 @@ impl AuditPanel {
         }
     }
 
+    /// Says which index would make reading the log in order instant (a page of an order no
+    /// index serves sorts the whole table); eventscope never creates it.
+    pub fn set_log_advice(&mut self, advice: Option<String>) {
+        self.log_advice = advice;
+    }
+
     fn log_ui(&mut self, ui: &mut Ui, worker: &mut Worker) {
+        if let Some(advice) = &self.log_advice {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(ui.visuals().warn_fg_color, "⚠ No index gives this log its order, so each page sorts the whole table. This index would make it instant (eventscope never changes the store; run it yourself if you may):");
+                ui.add(egui::Label::new(RichText::new(advice).monospace()).selectable(true));
+                if ui.small_button("Copy").clicked() {
+                    ui.ctx().copy_text(advice.clone());
+                }
+            });
+            ui.separator();
+        }
         if self.rows.is_empty() {
             ui.weak(if self.page_request.is_some() {
                 "Loading the newest events…"

@@ -335,7 +335,7 @@ impl EventscopeApp {
     fn on_open_reply(&mut self, target: Option<Target>, reply: Reply) {
         self.connect.opening = None;
         match reply {
-            Reply::Opened { description, dialect, layout, layouts, counts, target: opened, role } => {
+            Reply::Opened { description, dialect, layout, layouts, counts, target: opened, role, log_advice } => {
                 self.current = Some((
                     opened.clone(),
                     layouts.iter().map(|l| l.name.clone()).collect(),
@@ -348,6 +348,7 @@ impl EventscopeApp {
                 self.sql = SqlPanel::new(dialect, role);
                 let has_metadata = layout.columns.metadata.is_some() || !layout.columns.metadata_columns.is_empty();
                 self.audit = AuditPanel::new(layout.columns.recorded_at.is_some(), has_metadata);
+                self.audit.set_log_advice(log_advice);
                 self.recent.add(target.as_ref().unwrap_or(&opened));
                 self.status = StatusBar {
                     store: Some(description),

@@ -404,7 +404,34 @@ fn the_database_selects_a_readers_streams_category_and_end(backend: Backend) {
     block_on(store.close());
 }
 
+/// Where no index gives the log its order, the store says which one would (the planner is
+/// asked); it never creates it. The workshop store has one.
+fn a_log_without_an_ordering_index_gets_the_index_that_would_give_one(backend: Backend) {
+    let shared = common::workshop(backend);
+    let store = shared.db.open();
+    assert_eq!(block_on(store.log_order_advice()), None, "{backend:?}: the workshop store's position is indexed");
+    block_on(store.close());
+    let db = TestDb::new(backend, "noindex");
+    db.exec(
+        "CREATE TABLE events (position BIGINT NOT NULL, aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, \
+         event_type TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (aggregate_id, version));
+         INSERT INTO events VALUES (1, 'a', 1, 'E', '{}'), (2, 'b', 1, 'E', '{}');",
+    );
+    let store = db.open();
+    let advice = block_on(store.log_order_advice()).unwrap_or_else(|| panic!("{backend:?}: no advice"));
+    assert!(
+        advice.starts_with("CREATE INDEX \"events_position_idx\" ON ") && advice.ends_with("(\"position\")"),
+        "{advice}"
+    );
+    block_on(store.close());
+    // Asking changed nothing: the index is still not there.
+    let store = db.open();
+    assert!(block_on(store.log_order_advice()).is_some());
+    block_on(store.close());
+}
+
 crate::on_each_backend!(
+    a_log_without_an_ordering_index_gets_the_index_that_would_give_one,
     the_database_selects_a_readers_streams_category_and_end,
     a_big_store_is_opened_with_estimated_counts,
     workshop_store_round_trip,
