@@ -358,9 +358,10 @@ impl SqliteBackend {
     /// Runs a statement and hands each row to `each` as it comes, until `each` says stop: one
     /// query for a whole-log reader, in memory one row at a time. The rows are stepped on this
     /// thread through the connection's own handle: handing each row over from sqlx's SQLite
-    /// thread cost more than reading it (half of the time went to waking threads). No deadline:
-    /// the reader stops it. (On a store in rollback-journal mode, writers wait while it runs, as
-    /// they would for any reader; in WAL mode they do not.)
+    /// thread cost more than reading it (half of the time went to waking threads). The reader
+    /// may take as long as it needs, but SQLite stops the statement when it goes the query
+    /// deadline without a row, ten times that before the first (a view that never ends). (On a store in rollback-journal mode,
+    /// writers wait while it runs, as they would for any reader; in WAL mode they do not.)
     pub async fn fetch_each<F: FnMut(Vec<Cell>) -> bool>(
         &self,
         sql: &str,
@@ -369,18 +370,55 @@ impl SqliteBackend {
     ) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await.map_err(StoreError::query)?;
         let mut handle = conn.lock_handle().await.map_err(StoreError::query)?;
+        let limit = self.query_deadline();
+        let started = Instant::now();
+        // 1 + milliseconds from `started` to the last row; 0 before the first. The first row may
+        // take ten times the deadline (an order no index serves sorts the whole table first).
+        let last_row = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let timed_out = Arc::new(AtomicBool::new(false));
+        {
+            let (last_row, stopped) = (last_row.clone(), timed_out.clone());
+            handle.set_progress_handler(10_000, move || {
+                let (since, allowed) = match last_row.load(Ordering::Relaxed) {
+                    0 => (Duration::ZERO, limit * 10),
+                    at => (Duration::from_millis(at - 1), limit),
+                };
+                if started.elapsed().saturating_sub(since) >= allowed {
+                    stopped.store(true, Ordering::SeqCst);
+                    return false;
+                }
+                true
+            });
+        }
         let db = handle.as_raw_handle().as_ptr();
+        let mut counted = |cells: Vec<Cell>| {
+            last_row.store(started.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+            each(cells)
+        };
         let mut read = || {
             // SAFETY: the handle is locked for this call (sqlx's thread for it waits), and the
             // statement is finalised before the lock is let go.
-            unsafe { step_rows(db, sql, params, each) }
+            unsafe { step_rows(db, sql, params, &mut counted) }
         };
         // Stepping blocks this thread: on a runtime with other threads, say so, so that other
         // tasks move elsewhere meanwhile.
-        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        let result = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(read),
             _ => read(),
-        }
+        };
+        handle.remove_progress_handler();
+        result.map_err(|e| {
+            if timed_out.load(Ordering::SeqCst) {
+                StoreError::Query(format!(
+                    "the database gave no row for {} ms ({} ms before the first) and the query was stopped (a \
+                     view that never ends, or a scan of a very large table); the rows read so far were kept",
+                    limit.as_millis(),
+                    limit.as_millis() * 10
+                ))
+            } else {
+                e
+            }
+        })
     }
 }
 

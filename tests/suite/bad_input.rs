@@ -384,6 +384,15 @@ fn odd_sqlite_values_are_listed_opened_and_kept() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     // (Ordering an endless relation never ends either: also stopped.)
     assert!(block_on(store.read_stream("s", EventCursor::from_version(1), 3)).is_err());
+    // The streamed readers too (a replay, a projection run, an export): they may run as long as
+    // rows come, but not that long without one.
+    let mut none = |_: eventscope::model::Event| true;
+    let error = block_on(store.read_stream_each("s", None, &mut none)).expect_err("an endless replay");
+    assert!(error.to_string().contains("gave no row for 300 ms (3000 ms before the first)"), "{error}");
+    let selection = eventscope::store::query::LogSelection::default();
+    assert!(block_on(store.read_log_each(&selection, &mut none)).is_err());
+    let filter = eventscope::audit::AuditFilter::default();
+    assert!(block_on(store.audit_each(&filter, &mut none)).is_err());
     assert!(block_on(store.catalog()).unwrap().tables.iter().any(|t| t.name == "events"));
     block_on(store.close());
 }
