@@ -363,14 +363,7 @@ impl Store {
         if let Some(e) = failed {
             return Err(e);
         }
-        let keys = query::log_keys(self.dialect(), &self.layout).len();
-        let cipher_key = self.cipher_key_bytes();
-        let layout = &self.layout;
-        let mut decode = |mut row: Vec<Cell>| {
-            row.truncate(row.len().saturating_sub(keys));
-            each(super::decode::event_from_row(layout, row, cipher_key.as_deref()))
-        };
-        Ok(self.fetch_each(&sql, &mut decode).await?)
+        Ok(self.fetch_events_each(&sql, query::log_keys(self.dialect(), &self.layout).len(), each).await?)
     }
 
     /// How many events match the filter.

@@ -504,11 +504,6 @@ impl Store {
         Ok(())
     }
 
-    /// The cipher key given, if any (for decoders outside this module).
-    pub(crate) fn cipher_key_bytes(&self) -> Option<Vec<u8>> {
-        self.key()
-    }
-
     fn key(&self) -> Option<Vec<u8>> {
         self.cipher_key.read().ok().and_then(|k| k.clone())
     }
@@ -941,14 +936,7 @@ impl Store {
             return Ok(0);
         }
         let sql = query::stream_events(self.dialect(), &self.layout, stream, from, None, i64::MAX);
-        let keys = query::stream_keys(self.dialect(), &self.layout).len();
-        let cipher_key = self.key();
-        let layout = &self.layout;
-        let mut decode = |mut row: Vec<Cell>| {
-            row.truncate(row.len().saturating_sub(keys));
-            each(decode::event_from_row(layout, row, cipher_key.as_deref()))
-        };
-        self.fetch_each(&sql, &mut decode).await
+        self.fetch_events_each(&sql, query::stream_keys(self.dialect(), &self.layout).len(), each).await
     }
 
     /// Every event of the selection, in log order, handed to `each` as it is read until it
@@ -959,14 +947,24 @@ impl Store {
         each: &mut F,
     ) -> Result<usize, StoreError> {
         let sql = query::log_all_where(self.dialect(), &self.layout, |sql| selection.conditions(sql, &self.layout));
-        let keys = query::log_keys(self.dialect(), &self.layout).len();
+        self.fetch_events_each(&sql, query::log_keys(self.dialect(), &self.layout).len(), each).await
+    }
+
+    /// Streams the events a query of event columns followed by `keys` key columns gives (see
+    /// [`Store::fetch_each`]), each decoded as it comes.
+    pub(crate) async fn fetch_events_each<F: FnMut(Event) -> bool>(
+        &self,
+        sql: &Sql,
+        keys: usize,
+        each: &mut F,
+    ) -> Result<usize, StoreError> {
         let cipher_key = self.key();
         let layout = &self.layout;
         let mut decode = |mut row: Vec<Cell>| {
             row.truncate(row.len().saturating_sub(keys));
             each(decode::event_from_row(layout, row, cipher_key.as_deref()))
         };
-        self.fetch_each(&sql, &mut decode).await
+        self.fetch_each(sql, &mut decode).await
     }
 
     /// Runs a log page query (see [`query::log_page_where`]) and gives the next cursor.
