@@ -43,9 +43,12 @@ pub enum Request {
     CountStreams { search: String },
     /// The exact number of streams and events (reads the whole store).
     ExactCounts,
-    /// Load a whole stream: a [`Reply::StreamStarted`], then [`Reply::EventsPage`]s of
-    /// `page_size` events until one says `done` (or the request is cancelled).
-    LoadStream { stream: String, page_size: usize },
+    /// A stream's summary (event count, versions) from the index: a [`Reply::StreamStarted`].
+    StreamSummary { stream: String },
+    /// Up to `limit` events of a stream from a cursor on: a [`Reply::StreamPage`]. The history
+    /// view reads a stream page by page as its fold keeps up, and reads again the pages it let
+    /// go of (a long stream is held a window at a time).
+    ReadStreamPage { stream: String, cursor: EventCursor, limit: usize },
     /// Read the store's log in global order, the events the selection keeps (filtered by the
     /// database, in one streamed query): for the whole log a [`Reply::LogStarted`] with the event
     /// count, then [`Reply::EventsPage`]s of `page_size` events until one says `done` (or it is
@@ -94,7 +97,7 @@ pub enum Reply {
         search: String,
         count: i64,
     },
-    /// A stream load began: its summary (event count, versions).
+    /// A stream's summary (event count, versions).
     StreamStarted {
         summary: StreamSummary,
     },
@@ -102,7 +105,12 @@ pub enum Reply {
     LogStarted {
         total: i64,
     },
-    /// The next events of a stream (or of the store's log) being loaded; `done` on the last page.
+    /// A page of a stream's events and where the page after it starts (`None`: the last).
+    StreamPage {
+        events: Vec<Event>,
+        next: Option<EventCursor>,
+    },
+    /// The next events of the store's log being read; `done` on the last page.
     EventsPage {
         stream: String,
         events: Vec<Event>,
@@ -361,7 +369,22 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
                 .map_err(Failure::from),
             Err(e) => Err(e),
         },
-        Request::LoadStream { stream, page_size } => load_stream(shared, id, stream, page_size).await,
+        Request::StreamSummary { stream } => match shared.store().await {
+            Ok(store) => store
+                .stream_summary(&stream)
+                .await
+                .map(|summary| Reply::StreamStarted { summary })
+                .map_err(Failure::from),
+            Err(e) => Err(e),
+        },
+        Request::ReadStreamPage { stream, cursor, limit } => match shared.store().await {
+            Ok(store) => store
+                .read_stream(&stream, cursor, limit)
+                .await
+                .map(|page| Reply::StreamPage { events: page.events, next: page.next })
+                .map_err(|cause| Failure::Interrupted { what: format!("reading stream {stream}"), cause }),
+            Err(e) => Err(e),
+        },
         Request::LoadLog { page_size, selection } => load_log(shared, id, page_size, selection).await,
         Request::Preview { text, limits, permissions } => preview(shared, id, text, limits, permissions).await,
         Request::AuditPage { filter, cursor, forward, limit } => match shared.store().await {
@@ -426,43 +449,6 @@ async fn install(shared: &Shared, target: Target, store: Store) -> Result<Reply,
         previous.close().await;
     }
     Ok(reply)
-}
-
-/// Loads a stream page by page, sending each page as it arrives; the last reply is returned.
-/// The first page goes out before anything else is asked of the database; the stream's summary
-/// (for the progress bar) is then counted alongside the following pages.
-async fn load_stream(shared: &Shared, id: RequestId, stream: String, page_size: usize) -> Result<Reply, Failure> {
-    let store = shared.store().await?;
-    let read = |cursor| {
-        let store = store.clone();
-        let stream = stream.clone();
-        async move {
-            store
-                .read_stream(&stream, cursor, page_size)
-                .await
-                .map_err(|cause| Failure::Interrupted { what: format!("loading stream {stream}"), cause })
-        }
-    };
-    let first = read(EventCursor::from_version(i64::MIN)).await?;
-    let Some(cursor) = first.next else {
-        // One page holds it all (or nothing: then the summary says the stream does not exist).
-        let summary = store.stream_summary(&stream).await.map_err(Failure::from)?;
-        shared.reply(id, Reply::StreamStarted { summary });
-        return Ok(Reply::EventsPage { stream, events: first.events, done: true });
-    };
-    shared.reply(id, Reply::EventsPage { stream: stream.clone(), events: first.events, done: false });
-    let summary = async {
-        let summary = store.stream_summary(&stream).await.map_err(Failure::from)?;
-        shared.reply(id, Reply::StreamStarted { summary });
-        Ok::<(), Failure>(())
-    };
-    let pages = send_remaining_pages(shared, id, &stream, cursor, |cursor| {
-        let page = read(cursor);
-        async move { page.await.map(|page| (page.events, page.next)) }
-    });
-    let (summary, last_page) = tokio::join!(summary, pages);
-    summary?;
-    last_page
 }
 
 async fn preview(
@@ -586,36 +572,6 @@ async fn load_log(shared: &Shared, id: RequestId, page_size: usize, selection: L
         return Err(Failure::Cancelled("cancelled".to_owned()));
     }
     Ok(Reply::EventsPage { stream: String::new(), events: page, done: true })
-}
-
-/// Reads the pages after the first one, sending each as it arrives and stopping when the request
-/// is cancelled; the last page is returned as the request's final reply (`done: true`).
-async fn send_remaining_pages<C, F, Fut>(
-    shared: &Shared,
-    id: RequestId,
-    stream: &str,
-    mut cursor: C,
-    read: F,
-) -> Result<Reply, Failure>
-where
-    F: Fn(C) -> Fut,
-    Fut: std::future::Future<Output = Result<(Vec<Event>, Option<C>), Failure>>,
-{
-    loop {
-        if shared.is_cancelled(id) {
-            return Err(Failure::Cancelled("cancelled".to_owned()));
-        }
-        let (events, next) = read(cursor).await?;
-        let done = next.is_none();
-        let page = Reply::EventsPage { stream: stream.to_owned(), events, done };
-        match next {
-            Some(next) => {
-                cursor = next;
-                shared.reply(id, page);
-            }
-            None => return Ok(page),
-        }
-    }
 }
 
 #[cfg(test)]

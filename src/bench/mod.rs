@@ -199,7 +199,6 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
         let _ = tx.send(());
     });
     let mut first_page_samples = Vec::new();
-    let mut history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold::default()));
     // A window's context has its fonts ready: warm this one up before measuring.
     let window = egui::Context::default();
     let draw = |panel: &mut HistoryPanel, time: f64| {
@@ -213,56 +212,98 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
     };
     draw(&mut HistoryPanel::default(), 0.0);
     let mut whole = Duration::ZERO;
+    let mut panel = HistoryPanel::default();
+    let started = Instant::now();
+    let rss_before = crate::bench::scale::resident_memory_mib().unwrap_or(0.0);
     for run in 0..5 {
         let open = worker.send(Request::Open { target: Target::Sqlite(path.to_owned()), layout: None });
         wait_for(&worker, &rx, |id, reply| id == open && matches!(reply, Reply::Opened { .. } | Reply::Failed { .. }))?;
         // As a person would: the store is open, the previous load has wound down, then a click.
         std::thread::sleep(Duration::from_millis(300));
         let t = Instant::now();
-        let load = worker.send(Request::LoadStream { stream: LONG_STREAM.to_owned(), page_size: LOAD_PAGE });
-        history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold::default()));
+        panel = HistoryPanel::default();
+        panel.open_stream(LONG_STREAM, &mut worker);
+        let mut shown = false;
+        // The window's loop: replies routed, a frame drawn (it folds for part of the frame), the
+        // next read asked for; waiting only when there is nothing to fold.
         loop {
-            let (id, reply) = next_reply(&worker, &rx)?;
-            if id != load {
-                continue;
-            }
-            match reply {
-                Reply::EventsPage { events, done, .. } => {
-                    let first = history.is_empty();
-                    history.push_events(events);
-                    if first {
-                        // Shown: one frame of the history view drawn with the first page.
-                        let placeholder = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold::default()));
-                        let mut panel =
-                            HistoryPanel::with_history(LONG_STREAM, std::mem::replace(&mut history, placeholder));
-                        draw(&mut panel, run as f64);
-                        first_page_samples.push(t.elapsed());
-                        history = panel.into_history().expect("the panel holds the history");
-                        if run < 4 {
-                            worker.send(Request::Cancel { id: load });
-                            break;
-                        }
-                    }
-                    if done {
-                        break;
-                    }
+            drive_panel(&mut panel, &mut worker, &rx)?;
+            draw(&mut panel, started.elapsed().as_secs_f64());
+            if !shown && panel.history().is_some_and(|h| !h.is_empty()) {
+                first_page_samples.push(t.elapsed());
+                shown = true;
+                if run < 4 {
+                    panel.cancel_load(&mut worker);
+                    break;
                 }
-                Reply::Failed(message) => anyhow::bail!(message),
-                _ => {}
+            }
+            if !panel.is_loading() && panel.history().is_some_and(|h| !h.is_folding()) {
+                break;
             }
         }
         whole = t.elapsed();
     }
+    if let Some(error) = panel.load_error() {
+        anyhow::bail!("the stream did not load: {error}");
+    }
+    let loaded = panel.history().map_or(0, |h| h.len());
+    let resident = panel.history().map_or(0, |h| h.resident());
+    let rss_after = crate::bench::scale::resident_memory_mib().unwrap_or(0.0);
     let (first_page, _) = median_and_p99(first_page_samples);
     println!(
         "through the worker (store just opened): first page shown after {} (median of 5), {:.2}x the raw query; \
-         all {} events loaded and folded after {:.2} s ({:.0} events/s)",
+         all {loaded} events loaded and folded after {:.2} s ({:.0} events/s), {resident} of them in memory at the end; \
+         resident memory grew {:.0} MiB",
         ms(first_page),
         first_page.as_secs_f64() / raw.as_secs_f64(),
-        history.len(),
         whole.as_secs_f64(),
-        history.len() as f64 / whole.as_secs_f64()
+        loaded as f64 / whole.as_secs_f64(),
+        rss_after - rss_before
     );
+
+    // 1c. Jumps in the window, where most pages are out of memory: the state at a random
+    // version, read again and replayed from the nearest checkpoint.
+    let mut window_jumps = Vec::new();
+    let mut reads = 0;
+    for i in indices(options.jumps.min(50), loaded) {
+        let t = Instant::now();
+        let was_resident = panel
+            .history()
+            .and_then(|h| h.page_of(i))
+            .is_some_and(|p| panel.history().is_some_and(|h| h.is_page_resident(p)));
+        reads += usize::from(!was_resident);
+        panel.set_cursor(i);
+        while panel.cursor_state().is_none() {
+            drive_panel(&mut panel, &mut worker, &rx)?;
+            draw(&mut panel, started.elapsed().as_secs_f64());
+            if let Some(error) = panel.load_error() {
+                anyhow::bail!("a jump failed: {error}");
+            }
+        }
+        window_jumps.push(t.elapsed());
+    }
+    let (window_median, window_p99) = median_and_p99(window_jumps);
+    println!(
+        "jump to a random version in the window ({} jumps, {reads} of them to a page out of memory): \
+         state and view shown after median {}, p99 {} — {:.2}x the raw query for one page",
+        options.jumps.min(50),
+        ms(window_median),
+        ms(window_p99),
+        window_median.as_secs_f64() / raw.as_secs_f64()
+    );
+    drop(panel);
+
+    // The measurements below work on the whole stream in memory.
+    let store = rt.block_on(Store::open(Target::Sqlite(path.to_owned()), None))?;
+    let mut events = Vec::new();
+    rt.block_on(store.read_stream_each(LONG_STREAM, None, &mut |event| {
+        events.push(event);
+        true
+    }))?;
+    rt.block_on(store.close());
+    let all_events = events.clone();
+    let mut history = History::new(StreamId::from(LONG_STREAM), Box::new(MergeFold::default()));
+    history.push_events(events);
 
     // 2. Jump to a random version: state and diff at the cursor, as the history view computes them.
     let len = history.len();
@@ -281,7 +322,7 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
     let mut replay_samples = Vec::new();
     for i in indices(5, len) {
         let t = Instant::now();
-        std::hint::black_box(replay(&mut MergeFold::default(), &history.events()[..=i]).ok());
+        std::hint::black_box(replay(&mut MergeFold::default(), &all_events[..=i]).ok());
         replay_samples.push(t.elapsed());
     }
     let (replay_median, _) = median_and_p99(replay_samples);
@@ -458,6 +499,27 @@ fn synthetic_order_stream(events: usize) -> Vec<Event> {
             }
         })
         .collect()
+}
+
+/// Routes the replies that have come to the panel and asks for its next read; waits for the
+/// worker only when the panel has nothing to fold and waits for a read.
+fn drive_panel(
+    panel: &mut HistoryPanel,
+    worker: &mut Worker,
+    wake: &std::sync::mpsc::Receiver<()>,
+) -> anyhow::Result<()> {
+    panel.pump(worker);
+    let idle = panel.history().is_none_or(|h| !h.is_folding()) && panel.is_waiting_for_a_read();
+    if idle {
+        wake.recv_timeout(Duration::from_secs(60))
+            .map_err(|_| anyhow::anyhow!("the worker did not answer within 60 s"))?;
+    }
+    while let Some((id, reply)) = worker.try_recv() {
+        if let Some(Reply::Failed(message)) = panel.on_reply(id, reply) {
+            anyhow::bail!(message);
+        }
+    }
+    Ok(())
 }
 
 fn next_reply(worker: &Worker, wake: &std::sync::mpsc::Receiver<()>) -> anyhow::Result<(u64, Reply)> {

@@ -236,9 +236,18 @@ fn report(what: &str, ours: Duration, raw: Duration) {
 }
 
 /// The peak resident memory of this process so far (Linux), in MiB.
-fn peak_memory_mib() -> Option<f64> {
+pub(crate) fn peak_memory_mib() -> Option<f64> {
+    memory_line_mib("VmHWM:")
+}
+
+/// The resident memory of this process now (Linux), in MiB.
+pub(crate) fn resident_memory_mib() -> Option<f64> {
+    memory_line_mib("VmRSS:")
+}
+
+fn memory_line_mib(key: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }

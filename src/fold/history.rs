@@ -1,18 +1,25 @@
-//! A stream's history as it loads: the events so far, the fold replayed with a checkpoint every
-//! `interval` events (so the state after any count of events costs at most `interval` steps),
-//! memoised states, the version anomalies, and blame maps (which event last changed each path).
+//! A stream's history as it loads: a summary of every event, the events themselves a page at a
+//! time (a long stream keeps a window of pages in memory: the least recently used ones are
+//! dropped once folded and read again when a state needs them), the fold replayed with a
+//! checkpoint every `interval` events (so the state after any count of events costs at most
+//! `interval` steps), memoised states, the version anomalies, and blame maps (which event last
+//! changed each path).
 //!
 //! Counts, not versions, index states: `state_after(n)` is the state after the first `n` events
 //! (`0` is the initial state), so duplicate or missing versions never confuse the replay.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{Fold, FoldError};
 use crate::diff::{push_segment, structural_diff};
-use crate::model::{Event, StreamId, Version, VersionAnomaly, VersionChecker, WALK_DEPTH};
+use crate::model::{
+    Event, Payload, Position, RowAnomaly, StreamId, Version, VersionAnomaly, VersionChecker, WALK_DEPTH,
+};
 
 /// Where the fold stopped: the event it could not apply, and why.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +51,35 @@ pub enum Blame {
 pub type BlameMap = BTreeMap<String, Blame>;
 
 const STATE_CACHE_LIMIT: usize = 256;
+/// Distinct event types and actors shared between summaries; past this many, each summary
+/// holds its own copy (a store whose "actor" is a request id must not grow the table forever).
+const INTERNED_LIMIT: usize = 4_096;
+
+/// What the timeline shows of an event: kept for every event of the stream, also while the
+/// event itself is out of memory. About 100 bytes, where an event with its parsed payload and
+/// metadata is several kilobytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventSummary {
+    pub version: Version,
+    pub position: Option<Position>,
+    pub event_type: Arc<str>,
+    pub recorded_at: Option<DateTime<Utc>>,
+    pub actor: Option<Arc<str>>,
+    pub anomalies: Box<[RowAnomaly]>,
+    pub undecodable: bool,
+    pub archived: bool,
+}
+
+/// A run of consecutive events as they were appended (a page of the store's reads): in memory,
+/// or dropped and to be read again.
+struct Page {
+    /// The index of its first event.
+    start: usize,
+    len: usize,
+    events: Option<Vec<Event>>,
+    /// When it was last used (a tick of [`History::tick`]), to drop the least recently used.
+    used: Cell<u64>,
+}
 
 /// A blame map being carried forward from a blame checkpoint, one event at a time.
 struct BlameWalk {
@@ -59,7 +95,18 @@ struct BlameWalk {
 pub struct History {
     stream: StreamId,
     fold: Box<dyn Fold>,
-    events: Vec<Event>,
+    /// The category of the first event (the fold is chosen by it).
+    category: Option<String>,
+    summaries: Vec<EventSummary>,
+    pages: Vec<Page>,
+    /// How many events may stay in memory once folded (`None`: all of them).
+    window: Option<usize>,
+    /// How many events are in memory.
+    resident: usize,
+    tick: Cell<u64>,
+    /// The page a state or blame stopped for, because it is out of memory.
+    wanted: Option<usize>,
+    interned: HashSet<Arc<str>>,
     interval: usize,
     /// `checkpoints[k]` is the state after `k * interval` events.
     checkpoints: Vec<Arc<Value>>,
@@ -78,6 +125,16 @@ pub struct History {
     checker: VersionChecker,
 }
 
+/// The event at `index`, when its page is in memory (a free function, so that the fold can be
+/// borrowed mutably at the same time).
+fn resident_event<'a>(pages: &'a [Page], tick: &Cell<u64>, index: usize) -> Option<&'a Event> {
+    let page = &pages[pages.partition_point(|p| p.start + p.len <= index).min(pages.len().checked_sub(1)?)];
+    let event = page.events.as_ref()?.get(index.checked_sub(page.start)?)?;
+    tick.set(tick.get() + 1);
+    page.used.set(tick.get());
+    Some(event)
+}
+
 impl History {
     /// A history with the default checkpoint interval.
     pub fn new(stream: StreamId, fold: Box<dyn Fold>) -> History {
@@ -86,17 +143,18 @@ impl History {
 
     pub fn with_interval(stream: StreamId, mut fold: Box<dyn Fold>, interval: usize) -> History {
         let interval = interval.max(1);
-        let initial = fold.reset().and_then(|()| fold.state());
-        let (checkpoints, tail, failure) = match initial {
-            Ok(state) => (vec![Arc::new(state.clone())], state, None),
-            Err(error) => {
-                (Vec::new(), Value::Null, Some(FoldFailure { index: None, version: None, event_type: None, error }))
-            }
-        };
+        let (checkpoints, tail, failure) = History::initial(&mut *fold);
         History {
             stream,
             fold,
-            events: Vec::new(),
+            category: None,
+            summaries: Vec::new(),
+            pages: Vec::new(),
+            window: None,
+            resident: 0,
+            tick: Cell::new(0),
+            wanted: None,
+            interned: HashSet::new(),
             interval,
             checkpoints,
             folded: 0,
@@ -110,6 +168,40 @@ impl History {
         }
     }
 
+    /// The fold's initial state as the first checkpoint, or why there is none.
+    fn initial(fold: &mut dyn Fold) -> (Vec<Arc<Value>>, Value, Option<FoldFailure>) {
+        match fold.reset().and_then(|()| fold.state()) {
+            Ok(state) => (vec![Arc::new(state.clone())], state, None),
+            Err(error) => {
+                (Vec::new(), Value::Null, Some(FoldFailure { index: None, version: None, event_type: None, error }))
+            }
+        }
+    }
+
+    /// Keeps at most about `events` folded events in memory (whole pages, the least recently
+    /// used dropped first); the rest are read again through [`History::wanted_page`] and
+    /// [`History::restore_page`] when a state needs them. `None` keeps every event.
+    pub fn set_window(&mut self, events: Option<usize>) {
+        self.window = events;
+        self.evict();
+    }
+
+    /// Starts the replay over with another fold, keeping the events (those out of memory are
+    /// asked for again as the new fold gets to them).
+    pub fn refold(&mut self, mut fold: Box<dyn Fold>) {
+        let (checkpoints, tail, failure) = History::initial(&mut *fold);
+        self.fold = fold;
+        self.checkpoints = checkpoints;
+        self.tail = tail;
+        self.failure = failure;
+        self.folded = 0;
+        self.position = Some(0);
+        self.cache.clear();
+        self.blame_checkpoints.clear();
+        self.blame_walk = None;
+        self.wanted = None;
+    }
+
     pub fn stream(&self) -> &StreamId {
         &self.stream
     }
@@ -118,16 +210,113 @@ impl History {
         self.fold.name()
     }
 
-    pub fn events(&self) -> &[Event] {
-        &self.events
+    /// The category of the stream's first event.
+    pub fn category(&self) -> Option<&str> {
+        self.category.as_deref()
+    }
+
+    /// The event at `index`, when it is in memory.
+    pub fn event(&self, index: usize) -> Option<&Event> {
+        resident_event(&self.pages, &self.tick, index)
+    }
+
+    /// What the timeline shows of the event at `index` (kept for every event).
+    pub fn summary(&self, index: usize) -> Option<&EventSummary> {
+        self.summaries.get(index)
     }
 
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.summaries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.summaries.is_empty()
+    }
+
+    /// How many events are in memory.
+    pub fn resident(&self) -> usize {
+        self.resident
+    }
+
+    /// The page holding the event at `index`.
+    pub fn page_of(&self, index: usize) -> Option<usize> {
+        let page = self.pages.partition_point(|p| p.start + p.len <= index);
+        (page < self.pages.len()).then_some(page)
+    }
+
+    /// How many events a page holds.
+    pub fn page_len(&self, page: usize) -> usize {
+        self.pages.get(page).map_or(0, |p| p.len)
+    }
+
+    pub fn is_page_resident(&self, page: usize) -> bool {
+        self.pages.get(page).is_some_and(|p| p.events.is_some())
+    }
+
+    /// The page out of memory that the last state, fold or blame stopped for.
+    pub fn wanted_page(&self) -> Option<usize> {
+        self.wanted
+    }
+
+    /// Puts a page read again back in memory. The events must be the ones first appended
+    /// there (same count, same versions and types): a stream whose history was rewritten
+    /// while it was open is an error, not a silently different replay.
+    pub fn restore_page(&mut self, page: usize, mut events: Vec<Event>) -> Result<(), String> {
+        let Some(slot) = self.pages.get(page) else {
+            return Err(format!("there is no page {page}"));
+        };
+        if slot.events.is_some() {
+            return Ok(());
+        }
+        events.truncate(slot.len);
+        let same = events.len() == slot.len
+            && events
+                .iter()
+                .zip(&self.summaries[slot.start..])
+                .all(|(event, summary)| event.version == summary.version && *event.event_type == *summary.event_type);
+        if !same {
+            return Err(format!(
+                "the events from version {} on are not the ones read before: the stream was changed \
+                 while it was open; open it again",
+                self.summaries[slot.start].version
+            ));
+        }
+        self.resident += slot.len;
+        let slot = &mut self.pages[page];
+        slot.events = Some(events);
+        self.tick.set(self.tick.get() + 1);
+        slot.used.set(self.tick.get());
+        if self.wanted == Some(page) {
+            self.wanted = None;
+        }
+        self.evict();
+        Ok(())
+    }
+
+    /// Drops the least recently used folded pages while more events than the window are in
+    /// memory (pages not folded yet stay: the fold needs them next).
+    fn evict(&mut self) {
+        let Some(window) = self.window else {
+            return;
+        };
+        while self.resident > window {
+            let oldest = self
+                .pages
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.events.is_some() && p.start + p.len <= self.folded)
+                .min_by_key(|(_, p)| p.used.get())
+                .map(|(i, _)| i);
+            let Some(oldest) = oldest else {
+                return;
+            };
+            if self.pages[oldest].used.get() == self.tick.get() {
+                // The page just used stays, even over the window.
+                return;
+            }
+            self.pages[oldest].events = None;
+            self.resident -= self.pages[oldest].len;
+        }
     }
 
     /// Gaps and duplicate versions seen so far.
@@ -142,8 +331,8 @@ impl History {
 
     /// The index of the first event with this version (or the first one after it).
     pub fn index_of_version(&self, version: Version) -> Option<usize> {
-        let i = self.events.partition_point(|e| e.version < version);
-        (i < self.events.len()).then_some(i)
+        let i = self.summaries.partition_point(|e| e.version < version);
+        (i < self.summaries.len()).then_some(i)
     }
 
     /// Appends the next page of events (in stream order) and folds them.
@@ -152,15 +341,50 @@ impl History {
         self.fold_forward(None);
     }
 
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.interned.get(text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        if self.interned.len() < INTERNED_LIMIT {
+            self.interned.insert(shared.clone());
+        }
+        shared
+    }
+
     /// Appends the next page of events without folding them yet: [`History::fold_within`] folds
     /// them a slice at a time (so that a window stays responsive under a slow fold).
     pub fn append_events(&mut self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        if self.category.is_none() {
+            self.category = events.first().map(|e| e.category().to_owned());
+        }
         for event in &events {
             if event.has_version() {
                 self.checker.push(event.version);
             }
+            let summary = EventSummary {
+                version: event.version,
+                position: event.position,
+                event_type: self.intern(&event.event_type),
+                recorded_at: event.recorded_at,
+                actor: event.actor().map(|actor| self.intern(actor)),
+                anomalies: event.anomalies.clone().into_boxed_slice(),
+                undecodable: matches!(event.payload, Payload::Undecodable { .. }),
+                archived: event.archived,
+            };
+            self.summaries.push(summary);
         }
-        self.events.extend(events);
+        self.tick.set(self.tick.get() + 1);
+        self.resident += events.len();
+        self.pages.push(Page {
+            start: self.summaries.len() - events.len(),
+            len: events.len(),
+            events: Some(events),
+            used: Cell::new(self.tick.get()),
+        });
     }
 
     /// Folds appended events for about `budget`; true when nothing is left to fold (every event
@@ -172,23 +396,29 @@ impl History {
 
     /// Whether appended events are still waiting to be folded.
     pub fn is_folding(&self) -> bool {
-        self.failure.is_none() && self.folded < self.events.len()
+        self.failure.is_none() && self.folded < self.len()
     }
 
     fn failure_at(&self, index: usize, error: FoldError) -> FoldFailure {
-        let event = self.events.get(index);
+        let event = self.summaries.get(index);
         FoldFailure {
             index: Some(index),
             version: event.map(|e| e.version),
-            event_type: event.map(|e| e.event_type.clone()),
+            event_type: event.map(|e| e.event_type.to_string()),
             error,
         }
     }
 
+    /// Marks the page of `index` as wanted (it is out of memory).
+    fn want(&mut self, index: usize) {
+        self.wanted = self.page_of(index);
+    }
+
     /// Folds the events not folded yet, until `deadline` if there is one (checked after every
-    /// event, so a slow JavaScript handler overruns a frame by one call at most).
+    /// event, so a slow JavaScript handler overruns a frame by one call at most). Stops at a
+    /// page out of memory, marking it wanted.
     fn fold_forward(&mut self, deadline: Option<std::time::Instant>) {
-        if self.failure.is_some() || self.folded == self.events.len() {
+        if self.failure.is_some() || self.folded == self.len() {
             return;
         }
         if self.position != Some(self.folded) {
@@ -200,12 +430,17 @@ impl History {
             self.position = Some(self.folded);
         }
         let first = self.folded;
-        while self.folded < self.events.len() {
+        let folded_before = self.folded;
+        while self.folded < self.len() {
             let out_of_time = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
             if self.folded > first && out_of_time() {
                 break;
             }
-            if let Err(error) = self.fold.apply(&self.events[self.folded]) {
+            let Some(event) = resident_event(&self.pages, &self.tick, self.folded) else {
+                self.want(self.folded);
+                break;
+            };
+            if let Err(error) = self.fold.apply(event) {
                 self.failure = Some(self.failure_at(self.folded, error));
                 self.position = None;
                 return;
@@ -224,12 +459,16 @@ impl History {
                 }
             }
         }
+        if self.folded == folded_before {
+            return;
+        }
         match self.fold.state() {
             Ok(state) => self.tail = state,
             Err(error) => {
                 self.failure.get_or_insert(FoldFailure { index: None, version: None, event_type: None, error });
             }
         }
+        self.evict();
     }
 
     /// The number of events whose states are available (all of them unless the fold failed).
@@ -237,14 +476,28 @@ impl History {
         self.folded
     }
 
-    /// The state after the first `count` events (0 = the initial state), memoised.
+    /// The state after the first `count` events (0 = the initial state), memoised. Fails when
+    /// the events it needs are out of memory (then [`History::wanted_page`] says which).
     pub fn state_after(&mut self, count: usize) -> Result<Arc<Value>, FoldFailure> {
-        self.compute_state(count, true, None).map(|state| state.expect("no deadline, so the state is complete"))
+        match self.compute_state(count, true, None)? {
+            Some(state) => Ok(state),
+            None => Err(self.out_of_memory(count)),
+        }
+    }
+
+    fn out_of_memory(&self, count: usize) -> FoldFailure {
+        FoldFailure {
+            index: None,
+            version: None,
+            event_type: None,
+            error: FoldError { message: format!("the events before #{count} are being read again") },
+        }
     }
 
     /// Like [`History::state_after`], but stops after about `budget` (returning `None`) and goes
     /// on from where it stopped at the next call: a slow fold steps over several frames instead
-    /// of freezing one.
+    /// of freezing one. Also `None` while a page it needs is out of memory
+    /// ([`History::wanted_page`]).
     pub fn state_after_within(
         &mut self,
         count: usize,
@@ -254,7 +507,8 @@ impl History {
     }
 
     /// The state after `count` events, from the nearest checkpoint (or from where the fold is,
-    /// when that is on the way); `None` when `deadline` passed first.
+    /// when that is on the way); `None` when `deadline` passed first or an event on the way is
+    /// out of memory.
     fn compute_state(
         &mut self,
         count: usize,
@@ -291,10 +545,14 @@ impl History {
                 if index > from && deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                     return Ok(None);
                 }
+                let Some(event) = resident_event(&self.pages, &self.tick, index) else {
+                    self.want(index);
+                    return Ok(None);
+                };
                 self.position = None;
                 // These events were folded once already; a deterministic fold cannot fail on
                 // them now, but a fold with hidden state might: report it.
-                self.fold.apply(&self.events[index]).map_err(|error| self.failure_at(index, error))?;
+                self.fold.apply(event).map_err(|error| self.failure_at(index, error))?;
                 self.position = Some(index + 1);
             }
             let state = self.fold.state().map_err(|error| self.failure_at(count - 1, error))?;
@@ -315,12 +573,16 @@ impl History {
             if let Some(map) = self.blame_after_within(count, std::time::Duration::from_secs(3600))? {
                 return Ok(map);
             }
+            if self.wanted.is_some() {
+                return Err(self.out_of_memory(count));
+            }
         }
     }
 
     /// Like [`History::blame_after`], but gives up after about `budget` (returning `None`) and
     /// goes on from where it stopped at the next call: a long stream's blame, or a slow fold's,
-    /// is built over several frames instead of freezing one. Each call makes some progress.
+    /// is built over several frames instead of freezing one. Each call makes some progress
+    /// (unless a page it needs is out of memory: see [`History::wanted_page`]).
     pub fn blame_after_within(
         &mut self,
         count: usize,
@@ -346,7 +608,8 @@ impl History {
     }
 
     /// Carries the blame map from the checkpoint at `base` events to `target` events, going on
-    /// with a walk stopped earlier when it is on the same way; `None` when `deadline` passed.
+    /// with a walk stopped earlier when it is on the same way; `None` when `deadline` passed or
+    /// an event on the way is out of memory.
     fn walk_blame(
         &mut self,
         base: usize,
@@ -359,6 +622,7 @@ impl History {
                 base,
                 count: base,
                 map: self.blame_checkpoints[base / self.interval].clone(),
+                // A checkpoint: no event needed.
                 state: self.state_after(base)?,
             },
         };
@@ -368,7 +632,10 @@ impl History {
                 self.blame_walk = Some(walk);
                 return Ok(None);
             }
-            let state = self.step_from(walk.count, &walk.state)?;
+            let Some(state) = self.step_from(walk.count, &walk.state)? else {
+                self.blame_walk = Some(walk);
+                return Ok(None);
+            };
             apply_blame(&mut walk.map, &walk.state, &state, Blame::Event(walk.count));
             walk.count += 1;
             walk.state = state;
@@ -377,18 +644,24 @@ impl History {
     }
 
     /// The state after `count + 1` events, given the state after `count` (the fold is put
-    /// there first when it is elsewhere): one fold step, whatever else moved the fold.
-    fn step_from(&mut self, count: usize, state: &Value) -> Result<Arc<Value>, FoldFailure> {
+    /// there first when it is elsewhere): one fold step, whatever else moved the fold. `None`
+    /// when the event is out of memory.
+    fn step_from(&mut self, count: usize, state: &Value) -> Result<Option<Arc<Value>>, FoldFailure> {
+        if resident_event(&self.pages, &self.tick, count).is_none() {
+            self.want(count);
+            return Ok(None);
+        }
         if self.position != Some(count) {
             self.position = None;
             self.fold.restore(state).map_err(|error| self.failure_at(count, error))?;
             self.position = Some(count);
         }
         self.position = None;
-        self.fold.apply(&self.events[count]).map_err(|error| self.failure_at(count, error))?;
+        let event = resident_event(&self.pages, &self.tick, count).expect("checked above");
+        self.fold.apply(event).map_err(|error| self.failure_at(count, error))?;
         self.position = Some(count + 1);
         let state = self.fold.state().map_err(|error| self.failure_at(count, error))?;
-        Ok(Arc::new(state))
+        Ok(Some(Arc::new(state)))
     }
 
     /// How much of the blame up to `count` events is built (0 to 1).

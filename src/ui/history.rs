@@ -16,12 +16,18 @@ use super::scripts::{FOLD_EXAMPLES, FileDialog, ScriptSource, WatchedScript};
 use crate::diff::{Change, Hunk, has_at_most_nodes, line_diff, structural_diff};
 use crate::fold::{BlameMap, BrokenFold, Fold, History, JsFold, MergeFold};
 use crate::model::{Event, Payload, format_time};
+use crate::store::EventCursor;
 use crate::worker::{Reply, Request, RequestId, Worker};
 
 /// How long a frame may spend folding loaded events.
 const FOLD_BUDGET: std::time::Duration = std::time::Duration::from_millis(12);
 /// Events per page when loading a stream.
 pub const LOAD_PAGE: usize = 2_000;
+/// How many folded events of a stream stay in memory (whole pages, least recently used dropped
+/// first, read again when needed): a long stream is held a window at a time.
+pub const WINDOW_EVENTS: usize = 8 * LOAD_PAGE;
+/// How far reading may run ahead of folding, in events (reading pauses meanwhile).
+const READ_AHEAD: usize = 2 * LOAD_PAGE;
 const CONTEXT_LINES: usize = 3;
 /// States with more nodes than this have their line diff worked out off the UI thread.
 const INLINE_DIFF_NODES: usize = 4_000;
@@ -90,6 +96,13 @@ impl FoldSetting {
     }
 }
 
+/// A page read in progress: the next page of the stream, or one read again (by its index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PageRead {
+    Next,
+    Again(usize),
+}
+
 #[derive(Default)]
 struct Playback {
     playing: bool,
@@ -116,7 +129,13 @@ pub struct HistoryPanel {
     /// The state at the cursor is being recomputed (over several frames, under a slow fold).
     view_pending: bool,
     history: Option<History>,
-    load_request: Option<RequestId>,
+    /// The page read in progress (one at a time, asked for by [`HistoryPanel::pump`]).
+    load_request: Option<(RequestId, PageRead)>,
+    /// Where each page of the stream starts (to read a dropped page again), and where the
+    /// next one does (`None` once the last page is read).
+    page_starts: Vec<EventCursor>,
+    next_page: Option<EventCursor>,
+    summary_request: Option<RequestId>,
     total: Option<i64>,
     done: bool,
     load_error: Option<String>,
@@ -151,6 +170,9 @@ impl Default for HistoryPanel {
             view_pending: false,
             history: None,
             load_request: None,
+            page_starts: Vec::new(),
+            next_page: None,
+            summary_request: None,
             total: None,
             done: false,
             load_error: None,
@@ -186,11 +208,11 @@ impl HistoryPanel {
 
     /// Stops a load in progress, if any.
     pub fn cancel_load(&mut self, worker: &mut Worker) {
-        if let Some(id) = self.load_request.take()
-            && !self.done
-        {
+        if let Some((id, _)) = self.load_request.take() {
             worker.send(Request::Cancel { id });
         }
+        self.next_page = None;
+        self.done = true;
     }
 
     /// A panel stepping through a projection run; feed it with [`HistoryPanel::push_events`].
@@ -220,8 +242,42 @@ impl HistoryPanel {
             ..HistoryPanel::default()
         };
         self.stream = Some(stream.to_owned());
-        self.load_request = Some(worker.send(Request::LoadStream { stream: stream.to_owned(), page_size: LOAD_PAGE }));
+        self.next_page = Some(EventCursor::from_version(i64::MIN));
+        self.pump(worker);
+        self.summary_request = Some(worker.send(Request::StreamSummary { stream: stream.to_owned() }));
         self.snapshot_request = Some(worker.send(Request::Snapshots { stream: stream.to_owned() }));
+    }
+
+    /// Asks the worker for the page the stream needs next, when no read is in progress: a
+    /// page the fold, a state or the cursor's event needs again, else the next page of the
+    /// stream while folding keeps up (so memory stays bounded however fast the store reads).
+    /// Called every frame.
+    pub fn pump(&mut self, worker: &mut Worker) {
+        if self.mode != Mode::Stream || self.load_request.is_some() || self.load_error.is_some() {
+            return;
+        }
+        let Some(stream) = self.stream.clone() else {
+            return;
+        };
+        let again = self.history.as_ref().and_then(|history| {
+            let cursor_page = history.page_of(self.cursor).filter(|&page| !history.is_page_resident(page));
+            history.wanted_page().or(cursor_page)
+        });
+        if let Some(page) = again
+            && let Some(cursor) = self.page_starts.get(page)
+        {
+            let request = Request::ReadStreamPage { stream, cursor: cursor.clone(), limit: LOAD_PAGE };
+            self.load_request = Some((worker.send(request), PageRead::Again(page)));
+            return;
+        }
+        let behind = self.history.as_ref().map_or(0, |h| if h.failure().is_some() { 0 } else { h.len() - h.folded() });
+        if let Some(cursor) = self.next_page.clone()
+            && behind < READ_AHEAD
+        {
+            self.page_starts.push(cursor.clone());
+            let request = Request::ReadStreamPage { stream, cursor, limit: LOAD_PAGE };
+            self.load_request = Some((worker.send(request), PageRead::Next));
+        }
     }
 
     /// The stored snapshots loaded for the stream, by version.
@@ -262,11 +318,10 @@ impl HistoryPanel {
             self.history = Some(history);
             return;
         }
-        let events = history.events().to_vec();
-        let category = events.first().map(|e| e.category().to_owned()).unwrap_or_default();
-        let mut fresh = History::new(stream.as_str().into(), self.make_fold(&stream, &category));
-        fresh.append_events(events);
-        self.history = Some(fresh);
+        let mut history = history;
+        let category = history.category().unwrap_or_default().to_owned();
+        history.refold(self.make_fold(&stream, &category));
+        self.history = Some(history);
         self.view = None;
         self.blame = None;
         self.comparison = None;
@@ -287,11 +342,16 @@ impl HistoryPanel {
 
     /// The version at the cursor (the position, in a projection run), once events are loaded.
     pub fn cursor_version(&self) -> Option<i64> {
-        self.history.as_ref().and_then(|h| h.events().get(self.cursor)).map(|e| self.ordinal(e, self.cursor))
+        self.ordinal_at(self.cursor)
+    }
+
+    /// Whether a page read is in progress.
+    pub fn is_waiting_for_a_read(&self) -> bool {
+        self.load_request.is_some()
     }
 
     pub fn is_loading(&self) -> bool {
-        self.load_request.is_some() && !self.done
+        self.stream.is_some() && !self.done
     }
 
     pub fn load_error(&self) -> Option<&str> {
@@ -337,13 +397,29 @@ impl HistoryPanel {
             }
             return None;
         }
-        if Some(id) != self.load_request {
-            return Some(reply);
+        if Some(id) == self.summary_request {
+            self.summary_request = None;
+            if let Reply::StreamStarted { summary } = reply {
+                self.total = Some(summary.events);
+            }
+            return None;
         }
-        match reply {
-            Reply::StreamStarted { summary } => self.total = Some(summary.events),
-            Reply::EventsPage { events, done, .. } => self.push_events(events, done),
-            Reply::Failed(message) => self.set_failed(message.to_string()),
+        let Some((_, read)) = self.load_request.filter(|(request, _)| *request == id) else {
+            return Some(reply);
+        };
+        self.load_request = None;
+        match (reply, read) {
+            (Reply::StreamPage { events, next }, PageRead::Next) => {
+                self.next_page = next;
+                let done = self.next_page.is_none();
+                self.push_events(events, done);
+            }
+            (Reply::StreamPage { events, .. }, PageRead::Again(page)) => {
+                if let Some(Err(message)) = self.history.as_mut().map(|h| h.restore_page(page, events)) {
+                    self.set_failed(message);
+                }
+            }
+            (Reply::Failed(message), _) => self.set_failed(message.to_string()),
             _ => {}
         }
         None
@@ -363,6 +439,7 @@ impl HistoryPanel {
     /// Loading stopped with this error; what was loaded stays browsable.
     pub fn set_failed(&mut self, message: String) {
         self.load_error = Some(message);
+        self.next_page = None;
         self.done = true;
     }
 
@@ -371,11 +448,17 @@ impl HistoryPanel {
         if self.history.is_none() {
             let stream = self.stream.clone().unwrap_or_default();
             let category = events.first().map(|e| e.category().to_owned()).unwrap_or_default();
-            self.history = Some(History::new(stream.as_str().into(), self.make_fold(&stream, &category)));
+            let mut history = History::new(stream.as_str().into(), self.make_fold(&stream, &category));
+            if self.mode == Mode::Stream && !self.page_starts.is_empty() {
+                // Pages read from the store can be read again: keep a window of them.
+                history.set_window(Some(WINDOW_EVENTS));
+            }
+            self.history = Some(history);
         }
         let was_empty = self.len() == 0;
-        let last_ordinal = events.last().map(|e| self.ordinal(e, self.len() + events.len() - 1));
-        let first_ordinal = events.first().map(|e| self.ordinal(e, self.len()));
+        let ordinal = |event: &Event, index: usize| self.ordinal(event.version, event.position, index);
+        let last_ordinal = events.last().map(|e| ordinal(e, self.len() + events.len() - 1));
+        let first_ordinal = events.first().map(|e| ordinal(e, self.len()));
         if let Some(history) = &mut self.history {
             history.append_events(events);
         }
@@ -398,11 +481,17 @@ impl HistoryPanel {
 
     /// What the panel counts by: the version in a stream, the global position in a projection
     /// run (or the event's number where the store has no position).
-    fn ordinal(&self, event: &Event, index: usize) -> i64 {
+    fn ordinal(&self, version: i64, position: Option<i64>, index: usize) -> i64 {
         match self.mode {
-            Mode::Stream => event.version,
-            Mode::Projection => event.position.unwrap_or(index as i64 + 1),
+            Mode::Stream => version,
+            Mode::Projection => position.unwrap_or(index as i64 + 1),
         }
+    }
+
+    /// The ordinal of the event at `index`, when there is one.
+    fn ordinal_at(&self, index: usize) -> Option<i64> {
+        let summary = self.history.as_ref()?.summary(index)?;
+        Some(self.ordinal(summary.version, summary.position, index))
     }
 
     /// "version" or "position".
@@ -415,27 +504,25 @@ impl HistoryPanel {
 
     /// The index of the first event at or after this ordinal.
     fn index_of(&self, ordinal: i64) -> Option<usize> {
-        let events = self.history.as_ref()?.events();
-        let (mut low, mut high) = (0, events.len());
+        let len = self.len();
+        let (mut low, mut high) = (0, len);
         while low < high {
             let middle = (low + high) / 2;
-            if self.ordinal(&events[middle], middle) < ordinal {
+            if self.ordinal_at(middle).is_some_and(|o| o < ordinal) {
                 low = middle + 1;
             } else {
                 high = middle;
             }
         }
-        (low < events.len()).then_some(low)
+        (low < len).then_some(low)
     }
 
     /// How an event is named in labels: `v12`, or `#1849` in a projection run.
     fn label_of(&self, index: usize) -> String {
-        match self.history.as_ref().and_then(|h| h.events().get(index)) {
-            Some(event) => match self.mode {
-                Mode::Stream => format!("v{}", event.version),
-                Mode::Projection => format!("#{}", self.ordinal(event, index)),
-            },
-            None => format!("#{index}"),
+        match (self.ordinal_at(index), self.mode) {
+            (Some(version), Mode::Stream) => format!("v{version}"),
+            (Some(position), Mode::Projection) => format!("#{position}"),
+            (None, _) => format!("#{index}"),
         }
     }
 
@@ -523,7 +610,7 @@ impl HistoryPanel {
             _ => (Vec::new(), Background::Ready(Vec::new())),
         };
         let changed_paths = crate::diff::paths_with_ancestors(&changes);
-        let version = history.events().get(index).map(|e| e.version);
+        let version = history.summary(index).map(|e| e.version);
         let snapshot = version.and_then(|v| self.snapshots.get(&v)).map(|stored| {
             let drift = match (stored, &state) {
                 (Payload::Json(stored), Ok(state)) => Some(structural_diff(state, stored)),
@@ -797,10 +884,7 @@ impl HistoryPanel {
                 });
             let unit = self.unit();
             let version = self.cursor_version().unwrap_or(0);
-            let last = self
-                .len()
-                .checked_sub(1)
-                .and_then(|i| self.history.as_ref()?.events().get(i).map(|e| self.ordinal(e, i)));
+            let last = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i));
             ui.label(RichText::new(format!("{unit} {version} of {}", last.unwrap_or(0))).strong());
             ui.label(format!("(event {} of {len})", self.cursor + 1));
             ui.separator();
@@ -833,12 +917,11 @@ impl HistoryPanel {
         let Some(history) = &self.history else {
             return;
         };
-        let events = history.events();
         ui.horizontal(|ui| {
             ui.strong("Timeline");
             ui.weak(RichText::new("← → PgUp PgDn Home End, Space plays").monospace());
         });
-        if events.is_empty() {
+        if history.is_empty() {
             ui.weak(match (self.done, self.mode) {
                 (true, Mode::Stream) => "This stream has no events.",
                 (true, Mode::Projection) => "No event of the store is selected by this projection.",
@@ -859,9 +942,11 @@ impl HistoryPanel {
         let cursor = self.cursor;
         let projection = self.mode == Mode::Projection;
         let snapshot_versions = &self.snapshots;
-        area.show_rows(ui, row_height, events.len(), |ui, range| {
+        area.show_rows(ui, row_height, history.len(), |ui, range| {
             for i in range {
-                let event = &events[i];
+                let Some(event) = history.summary(i) else {
+                    continue;
+                };
                 if projection {
                     ui.horizontal(|ui| {
                         let text = format!("#{:<6} {}", event.position.unwrap_or(i as i64 + 1), event.event_type);
@@ -872,11 +957,13 @@ impl HistoryPanel {
                         if ui.selectable_label(i == cursor, rich).clicked() {
                             clicked = Some(i);
                         }
-                        ui.weak(format!("{} v{}", event.stream, event.version));
+                        // (A projection run keeps its events: the stream is at hand.)
+                        let stream = history.event(i).map_or(String::new(), |e| e.stream.to_string());
+                        ui.weak(format!("{stream} v{}", event.version));
                     });
                     continue;
                 }
-                let gap = match i.checked_sub(1).map(|p| events[p].version) {
+                let gap = match i.checked_sub(1).and_then(|p| history.summary(p)).map(|p| p.version) {
                     Some(previous) if previous.checked_add(1).is_some_and(|next| event.version > next) => {
                         Some(format!("versions {} to {} missing before this one", previous + 1, event.version - 1))
                     }
@@ -894,7 +981,7 @@ impl HistoryPanel {
                         ui.label("📷").on_hover_text("the store keeps a snapshot at this version");
                     }
                     let mut text = format!("v{:<5} {}", event.version, event.event_type);
-                    if matches!(event.payload, Payload::Undecodable { .. }) {
+                    if event.undecodable {
                         text.push_str(" ⛔");
                     }
                     if event.archived {
@@ -909,7 +996,7 @@ impl HistoryPanel {
                         clicked = Some(i);
                     }
                     let when = event.recorded_at.map(|t| t.format("%m-%d %H:%M:%S").to_string()).unwrap_or_default();
-                    ui.weak(format!("{when} {}", event.actor().unwrap_or("")));
+                    ui.weak(format!("{when} {}", event.actor.as_deref().unwrap_or("")));
                 });
             }
         });
@@ -920,10 +1007,21 @@ impl HistoryPanel {
     }
 
     fn event_ui(&mut self, ui: &mut Ui) {
-        let Some(event) = self.history.as_ref().and_then(|h| h.events().get(self.cursor)) else {
+        let Some(history) = &self.history else {
             return;
         };
-        event_details_ui(ui, event);
+        match history.event(self.cursor) {
+            Some(event) => event_details_ui(ui, event),
+            None if self.cursor < history.len() => {
+                // Out of memory (a long stream is held a window at a time): being read again.
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.weak(format!("Reading {} from the store…", self.label_of(self.cursor)));
+                });
+                ui.ctx().request_repaint();
+            }
+            None => {}
+        }
     }
 
     fn state_ui(&mut self, ui: &mut Ui) -> Option<TreeAction> {
@@ -958,7 +1056,12 @@ impl HistoryPanel {
             if self.view_pending {
                 ui.horizontal(|ui| {
                     ui.spinner();
-                    ui.weak("Replaying from the nearest checkpoint to this event…");
+                    let reading = self.history.as_ref().is_some_and(|h| h.wanted_page().is_some());
+                    ui.weak(if reading {
+                        "Reading the events before this one from the store again…"
+                    } else {
+                        "Replaying from the nearest checkpoint to this event…"
+                    });
                 });
             } else {
                 ui.weak(
@@ -1026,7 +1129,7 @@ impl HistoryPanel {
 
     /// The stream's category (from its first event).
     fn category(&self) -> String {
-        self.history.as_ref().and_then(|h| h.events().first()).map(|e| e.category().to_owned()).unwrap_or_default()
+        self.history.as_ref().and_then(|h| h.category()).unwrap_or_default().to_owned()
     }
 
     /// Chooses a fold script (or the merge fold), keeping the scope kind chosen before.
@@ -1106,8 +1209,7 @@ impl HistoryPanel {
             ui.selectable_value(&mut self.tab, DiffTab::Compare, compare);
             if self.tab == DiffTab::Compare {
                 ui.separator();
-                let ordinal_at =
-                    |i: usize| self.history.as_ref().and_then(|h| h.events().get(i)).map_or(0, |e| self.ordinal(e, i));
+                let ordinal_at = |i: usize| self.ordinal_at(i).unwrap_or(0);
                 let (first, last) = (ordinal_at(0), ordinal_at(self.len().saturating_sub(1)));
                 let prefix = if self.mode == Mode::Stream { "v" } else { "#" };
                 ui.add(egui::DragValue::new(&mut self.compare_a).range(first..=last).prefix(format!("A: {prefix}")));

@@ -523,6 +523,7 @@ impl EventscopeApp {
         match self.view {
             View::History => {
                 egui::CentralPanel::default().show(ui, |ui| self.history.ui(ui));
+                self.history.pump(&mut self.worker);
             }
             View::Projections => {
                 egui::CentralPanel::default().show(ui, |ui| self.projections.ui(ui, &mut self.worker));
