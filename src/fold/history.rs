@@ -830,6 +830,88 @@ mod tests {
         assert_eq!(*history.state_after(250).unwrap(), expected);
     }
 
+    /// Serves the pages a windowed history asks for, from the events it was fed.
+    fn serve(history: &mut History, pages: &[Vec<Event>]) -> usize {
+        let mut reads = 0;
+        while let Some(page) = history.wanted_page() {
+            history.restore_page(page, pages[page].clone()).unwrap();
+            reads += 1;
+        }
+        reads
+    }
+
+    #[test]
+    fn a_windowed_history_drops_folded_pages_and_reads_them_again_for_states() {
+        let events = sample_events(1_000);
+        let pages: Vec<Vec<Event>> = events.chunks(50).map(<[Event]>::to_vec).collect();
+        let mut history = History::with_interval("s".into(), Box::new(MergeFold::default()), 16);
+        history.set_window(Some(120));
+        for page in &pages {
+            history.push_events(page.clone());
+            assert!(history.resident() <= 120 + 50, "{} events in memory", history.resident());
+        }
+        assert_eq!(history.folded(), 1_000);
+        assert_eq!(history.len(), 1_000);
+        assert!(history.event(0).is_none(), "the first page was dropped");
+        assert_eq!(history.summary(0).unwrap().version, 1);
+        assert_eq!(&*history.summary(999).unwrap().event_type, "E");
+        assert_eq!(history.index_of_version(500), Some(499));
+        // Any state: from its checkpoint, with the page it needs read again (at most one page
+        // per state: the checkpoint interval is shorter than a page).
+        for count in [999, 3, 500, 17, 1_000, 0, 250, 251] {
+            let state = loop {
+                match history.state_after_within(count, std::time::Duration::from_secs(5)).unwrap() {
+                    Some(state) => break state,
+                    None => assert!(serve(&mut history, &pages) <= 1),
+                }
+            };
+            let expected = replay(&mut MergeFold::default(), &events[..count]).unwrap();
+            assert_eq!(*state, expected, "count {count}");
+            assert!(history.resident() <= 120 + 50);
+        }
+        // Blame walks the whole stream, a page at a time.
+        let blame = loop {
+            match history.blame_after_within(1_000, std::time::Duration::from_secs(5)).unwrap() {
+                Some(map) => break map,
+                None => {
+                    serve(&mut history, &pages);
+                }
+            }
+        };
+        let mut full = History::with_interval("s".into(), Box::new(MergeFold::default()), 16);
+        full.push_events(events.clone());
+        assert_eq!(blame, full.blame_after(1_000).unwrap());
+        assert!(history.resident() <= 120 + 50);
+        // Another fold: the events out of memory are asked for again as it gets to them.
+        history.refold(Box::new(FailsOn(700, MergeFold::default())));
+        while !history.fold_within(std::time::Duration::from_secs(5)) {
+            assert!(serve(&mut history, &pages) >= 1, "a refold that stops waits for a page");
+        }
+        assert_eq!(history.folded(), 699);
+        assert_eq!(history.failure().unwrap().version, Some(700));
+    }
+
+    #[test]
+    fn a_page_read_again_must_hold_the_events_read_before() {
+        let events = sample_events(100);
+        let mut history = History::with_interval("s".into(), Box::new(MergeFold::default()), 16);
+        history.set_window(Some(10));
+        history.push_events(events[..50].to_vec());
+        history.push_events(events[50..].to_vec());
+        assert!(!history.is_page_resident(0));
+        let mut changed = events[..50].to_vec();
+        changed[10].version = 99;
+        let error = history.restore_page(0, changed).unwrap_err();
+        assert!(error.contains("was changed while it was open"), "{error}");
+        assert!(history.restore_page(0, events[..20].to_vec()).is_err(), "a shorter page");
+        // Events appended to the stream since are left out of the page read again.
+        let mut longer = events[..50].to_vec();
+        longer.push(event(51, json!({})));
+        history.restore_page(0, longer).unwrap();
+        assert_eq!(history.event(49).unwrap().version, 50);
+        assert_eq!(history.page_len(0), 50);
+    }
+
     struct FailsOn(i64, MergeFold);
     impl Fold for FailsOn {
         fn name(&self) -> &str {

@@ -691,3 +691,52 @@ fn a_big_store_shows_estimated_counts_until_counted_exactly() {
     assert_eq!(app(&h).streams.match_count(), Some(21_000));
     assert!(h.query_by_label("21000 streams").is_some(), "the list's heading");
 }
+
+#[test]
+fn a_long_stream_is_held_a_window_at_a_time_and_any_version_still_opens() {
+    use eventscope::ui::history::{LOAD_PAGE, WINDOW_EVENTS};
+    let events = WINDOW_EVENTS + 4 * LOAD_PAGE + 123;
+    let db = TestDb::new(Backend::Sqlite, "gui_long_stream");
+    db.exec(&format!(
+        "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL,
+                              payload TEXT NOT NULL, PRIMARY KEY (aggregate_id, version));
+         WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < {events})
+         INSERT INTO events SELECT 'acc-1', v, CASE WHEN v % 2 = 0 THEN 'Withdrawn' ELSE 'Deposited' END,
+                                   json_object('n', v, 'slot' || (v % 7), v) FROM n;"
+    ));
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    wait_until(&mut h, "the streams list", |h| h.query_by_label("acc-1").is_some());
+    h.get_by_label("acc-1").click();
+    h.step();
+    wait_until(&mut h, "the stream to load and fold", |h| {
+        let view = &app(h).history;
+        view.history().is_some_and(|x| x.len() == events && !x.is_folding()) && !view.is_loading()
+    });
+    let history = app(&h).history.history().unwrap();
+    assert!(history.resident() <= WINDOW_EVENTS + 2 * LOAD_PAGE, "{} events in memory", history.resident());
+    // The cursor's page (the first) stays; the second was let go.
+    assert!(history.is_page_resident(0));
+    assert!(!history.is_page_resident(1), "the second page was let go");
+    assert_eq!(history.summary(LOAD_PAGE).unwrap().version, LOAD_PAGE as i64 + 1, "its summaries stay");
+    h.get_by_label_contains("v1     Deposited");
+
+    // A version of the second page: read again, its state replayed from the nearest checkpoint.
+    let version = LOAD_PAGE as i64 + 5;
+    app_mut(&mut h).history.jump_to_version(version).unwrap();
+    wait_until(&mut h, "the state of a page let go", |h| app(h).history.cursor_state().is_some());
+    assert_eq!(app(&h).history.cursor_state().unwrap()["n"], json!(version));
+    wait_until(&mut h, "its event's details", |h| h.query_by_label(&format!("v{version} · Deposited")).is_some());
+    // A version in the middle, then the last one.
+    app_mut(&mut h).history.jump_to_version(9_999).unwrap();
+    wait_until(&mut h, "a middle version's state", |h| app(h).history.cursor_state().is_some());
+    assert_eq!(app(&h).history.cursor_state().unwrap()["n"], json!(9_999));
+    // 9,999 % 7 == 3: slot3 was just set, slot4 six versions before.
+    assert_eq!(app(&h).history.cursor_state().unwrap()["slot3"], json!(9_999));
+    assert_eq!(app(&h).history.cursor_state().unwrap()["slot4"], json!(9_993));
+    h.key_press(Key::End);
+    wait_until(&mut h, "the last version's state", |h| app(h).history.cursor_state().is_some());
+    assert_eq!(app(&h).history.cursor_state().unwrap()["n"], json!(events));
+    let history = app(&h).history.history().unwrap();
+    assert!(history.resident() <= WINDOW_EVENTS + 2 * LOAD_PAGE, "{} events in memory", history.resident());
+}
