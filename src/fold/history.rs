@@ -70,6 +70,22 @@ pub struct EventSummary {
     pub archived: bool,
 }
 
+impl EventSummary {
+    /// The summary of one event (its type and actor not shared with other summaries).
+    pub fn of(event: &Event) -> EventSummary {
+        EventSummary {
+            version: event.version,
+            position: event.position,
+            event_type: Arc::from(event.event_type.as_str()),
+            recorded_at: event.recorded_at,
+            actor: event.actor().map(Arc::from),
+            anomalies: event.anomalies.clone().into_boxed_slice(),
+            undecodable: matches!(event.payload, Payload::Undecodable { .. }),
+            archived: event.archived,
+        }
+    }
+}
+
 /// A run of consecutive events as they were appended (a page of the store's reads): in memory,
 /// or dropped and to be read again.
 struct Page {

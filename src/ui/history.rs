@@ -14,6 +14,7 @@ use super::diff_view::{changes_list_ui, changes_ui, line_diff_list_ui};
 use super::json_tree::{JsonTree, TreeAction, removed_color};
 use super::scripts::{FOLD_EXAMPLES, FileDialog, ScriptSource, WatchedScript};
 use crate::diff::{Change, Hunk, has_at_most_nodes, line_diff, structural_diff};
+use crate::fold::history::EventSummary;
 use crate::fold::{BlameMap, BrokenFold, Fold, History, JsFold, MergeFold};
 use crate::model::{Event, Payload, format_time};
 use crate::store::EventCursor;
@@ -96,6 +97,17 @@ impl FoldSetting {
     }
 }
 
+/// The newest page of a long stream, read at once so that the stream opens at its newest
+/// events while the pages before them load: placed at the indices its versions suggest (the
+/// count past the index's cap is the version span), and placed exactly once the pages read from
+/// the start reach it.
+struct Tail {
+    /// The index of its first event.
+    anchor: usize,
+    events: Vec<Event>,
+    summaries: Vec<EventSummary>,
+}
+
 /// A page read in progress: the next page of the stream, or one read again (by its index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PageRead {
@@ -136,12 +148,21 @@ pub struct HistoryPanel {
     page_starts: Vec<EventCursor>,
     next_page: Option<EventCursor>,
     summary_request: Option<RequestId>,
+    /// Where the newest page starts, to be read by [`HistoryPanel::pump`].
+    tail_wanted: Option<EventCursor>,
+    tail_request: Option<RequestId>,
+    tail: Option<Tail>,
+    /// The cursor stays on the newest event loaded until the user moves it (a stream opens at
+    /// its newest event).
+    follow_newest: bool,
     total: Option<i64>,
     done: bool,
     load_error: Option<String>,
     cursor: usize,
     view: Option<CursorView>,
-    scroll_to_cursor: bool,
+    /// Frames left to hold the cursor's row in view: egui springs an offset past the content of
+    /// the frame before back into it, so a jump to rows just added is held for a few frames.
+    scroll_to_cursor: u8,
     playback: Playback,
     jump_text: String,
     jump_error: Option<String>,
@@ -173,12 +194,16 @@ impl Default for HistoryPanel {
             page_starts: Vec::new(),
             next_page: None,
             summary_request: None,
+            tail_wanted: None,
+            tail_request: None,
+            tail: None,
+            follow_newest: false,
             total: None,
             done: false,
             load_error: None,
             cursor: 0,
             view: None,
-            scroll_to_cursor: false,
+            scroll_to_cursor: 0,
             playback: Playback { speed_index: 2, ..Default::default() },
             jump_text: String::new(),
             jump_error: None,
@@ -213,6 +238,7 @@ impl HistoryPanel {
         }
         self.next_page = None;
         self.done = true;
+        self.reconcile_tail();
     }
 
     /// A panel stepping through a projection run; feed it with [`HistoryPanel::push_events`].
@@ -242,6 +268,7 @@ impl HistoryPanel {
             ..HistoryPanel::default()
         };
         self.stream = Some(stream.to_owned());
+        self.follow_newest = true;
         self.next_page = Some(EventCursor::from_version(i64::MIN));
         self.pump(worker);
         self.summary_request = Some(worker.send(Request::StreamSummary { stream: stream.to_owned() }));
@@ -253,12 +280,19 @@ impl HistoryPanel {
     /// stream while folding keeps up (so memory stays bounded however fast the store reads).
     /// Called every frame.
     pub fn pump(&mut self, worker: &mut Worker) {
-        if self.mode != Mode::Stream || self.load_request.is_some() || self.load_error.is_some() {
+        if self.mode != Mode::Stream || self.load_error.is_some() {
             return;
         }
         let Some(stream) = self.stream.clone() else {
             return;
         };
+        if let Some(cursor) = self.tail_wanted.take() {
+            let request = Request::ReadStreamPage { stream: stream.clone(), cursor, limit: LOAD_PAGE };
+            self.tail_request = Some(worker.send(request));
+        }
+        if self.load_request.is_some() {
+            return;
+        }
         let again = self.history.as_ref().and_then(|history| {
             let cursor_page = history.page_of(self.cursor).filter(|&page| !history.is_page_resident(page));
             history.wanted_page().or(cursor_page)
@@ -401,6 +435,20 @@ impl HistoryPanel {
             self.summary_request = None;
             if let Reply::StreamStarted { summary } = reply {
                 self.total = Some(summary.events);
+                // A long stream: its newest page too, at once.
+                let long =
+                    summary.events > 2 * LOAD_PAGE as i64 && summary.events - self.len() as i64 > LOAD_PAGE as i64;
+                if long && !self.done {
+                    let from = summary.last_version.saturating_sub(LOAD_PAGE as i64 - 1).max(summary.first_version);
+                    self.tail_wanted = Some(EventCursor::from_version(from));
+                }
+            }
+            return None;
+        }
+        if Some(id) == self.tail_request {
+            self.tail_request = None;
+            if let Reply::StreamPage { events, .. } = reply {
+                self.place_tail(events);
             }
             return None;
         }
@@ -441,6 +489,57 @@ impl HistoryPanel {
         self.load_error = Some(message);
         self.next_page = None;
         self.done = true;
+        self.reconcile_tail();
+    }
+
+    /// Places the newest page, read at open, where its versions say it is (the cursor on its
+    /// newest event, unless the user moved it), unless the pages from the start got there first.
+    fn place_tail(&mut self, events: Vec<Event>) {
+        if events.is_empty() || self.done {
+            return;
+        }
+        let total = usize::try_from(self.total.unwrap_or(0)).unwrap_or(0);
+        let anchor = total.saturating_sub(events.len());
+        let summaries = events.iter().map(EventSummary::of).collect();
+        self.tail = Some(Tail { anchor, events, summaries });
+        self.reconcile_tail();
+        if self.follow_newest && self.tail.is_some() {
+            self.place_cursor(self.len().saturating_sub(1));
+        }
+    }
+
+    /// Once the pages read from the start reach the newest page, it moves to its exact place
+    /// (the cursor with it); once they hold it, it is let go.
+    fn reconcile_tail(&mut self) {
+        let Some(tail) = &self.tail else {
+            return;
+        };
+        let head = self.history.as_ref().map_or(0, History::len);
+        let head_last = self.history.as_ref().and_then(|h| h.summary(head.checked_sub(1)?)).map(|s| s.version);
+        let (tail_first, tail_last) = (tail.summaries[0].version, tail.summaries[tail.summaries.len() - 1].version);
+        let old_anchor = tail.anchor;
+        // The version at the cursor, when the cursor is on the newest page.
+        let on_tail = (self.cursor >= old_anchor.max(head))
+            .then(|| tail.summaries.get(self.cursor - old_anchor).map(|s| s.version))
+            .flatten();
+        if self.done || head_last.is_some_and(|v| v >= tail_last) {
+            self.tail = None;
+            let index = on_tail.and_then(|v| self.history.as_ref()?.index_of_version(v));
+            self.place_cursor(index.unwrap_or(self.cursor));
+            return;
+        }
+        let anchor = match (head_last, &self.history) {
+            (Some(last), Some(history)) if last >= tail_first => history.index_of_version(tail_first).unwrap_or(head),
+            _ => old_anchor.max(head),
+        };
+        if anchor != old_anchor {
+            if let Some(tail) = &mut self.tail {
+                tail.anchor = anchor;
+            }
+            if on_tail.is_some() {
+                self.place_cursor(self.cursor - old_anchor + anchor);
+            }
+        }
     }
 
     /// The next page of events (in order); `done` on the last one.
@@ -463,9 +562,13 @@ impl HistoryPanel {
             history.append_events(events);
         }
         self.done = done;
+        self.reconcile_tail();
         if was_empty {
-            self.set_cursor(0);
+            self.place_cursor(0);
             self.compare_a = first_ordinal.unwrap_or(0);
+        }
+        if self.follow_newest {
+            self.place_cursor(self.len().saturating_sub(1));
         }
         if let Some(last) = last_ordinal {
             self.compare_b = last;
@@ -490,8 +593,24 @@ impl HistoryPanel {
 
     /// The ordinal of the event at `index`, when there is one.
     fn ordinal_at(&self, index: usize) -> Option<i64> {
-        let summary = self.history.as_ref()?.summary(index)?;
+        let summary = self.summary_at(index)?;
         Some(self.ordinal(summary.version, summary.position, index))
+    }
+
+    /// What the timeline shows of the event at `index`: from the pages read from the start, or
+    /// from the newest page; `None` for an event not read yet.
+    fn summary_at(&self, index: usize) -> Option<&EventSummary> {
+        summary_in(self.history.as_ref(), self.tail.as_ref(), index)
+    }
+
+    /// The event at `index`, when it is in memory.
+    fn event_at(&self, index: usize) -> Option<&Event> {
+        let head = self.history.as_ref().map_or(0, History::len);
+        if index < head {
+            return self.history.as_ref()?.event(index);
+        }
+        let tail = self.tail.as_ref()?;
+        tail.events.get(index.checked_sub(tail.anchor)?)
     }
 
     /// "version" or "position".
@@ -504,8 +623,8 @@ impl HistoryPanel {
 
     /// The index of the first event at or after this ordinal.
     fn index_of(&self, ordinal: i64) -> Option<usize> {
-        let len = self.len();
-        let (mut low, mut high) = (0, len);
+        let head = self.history.as_ref().map_or(0, History::len);
+        let (mut low, mut high) = (0, head);
         while low < high {
             let middle = (low + high) / 2;
             if self.ordinal_at(middle).is_some_and(|o| o < ordinal) {
@@ -514,7 +633,17 @@ impl HistoryPanel {
                 high = middle;
             }
         }
-        (low < len).then_some(low)
+        if low < head {
+            return Some(low);
+        }
+        // In the newest page, when it is the one holding it (not the events between, unread).
+        let tail = self.tail.as_ref()?;
+        let ordinal_of = |k: usize, s: &EventSummary| self.ordinal(s.version, s.position, tail.anchor + k);
+        if ordinal_of(0, &tail.summaries[0]) > ordinal {
+            return None;
+        }
+        let k = (0..tail.summaries.len()).find(|&k| ordinal_of(k, &tail.summaries[k]) >= ordinal)?;
+        Some((tail.anchor + k).max(head))
     }
 
     /// How an event is named in labels: `v12`, or `#1849` in a projection run.
@@ -527,16 +656,24 @@ impl HistoryPanel {
     }
 
     fn len(&self) -> usize {
-        self.history.as_ref().map_or(0, History::len)
+        let head = self.history.as_ref().map_or(0, History::len);
+        self.tail.as_ref().map_or(head, |t| head.max(t.anchor + t.events.len()))
     }
 
-    /// Moves the cursor to an event index (clamped), stopping nothing else.
+    /// Moves the cursor to an event index (clamped), stopping nothing else; the cursor no
+    /// longer follows the newest event.
     pub fn set_cursor(&mut self, index: usize) {
+        self.follow_newest = false;
+        self.place_cursor(index);
+    }
+
+    /// Puts the cursor on an event index (clamped).
+    fn place_cursor(&mut self, index: usize) {
         let last = self.len().saturating_sub(1);
         let index = index.min(last);
         if index != self.cursor || self.view.is_none() {
             self.cursor = index;
-            self.scroll_to_cursor = true;
+            self.scroll_to_cursor = 5;
         }
     }
 
@@ -552,6 +689,12 @@ impl HistoryPanel {
         match self.index_of(version) {
             Some(index) => {
                 self.set_cursor(index);
+                Ok(())
+            }
+            None if !self.done && self.mode == Mode::Stream => {
+                // Not read yet: the cursor goes there when it is.
+                self.follow_newest = false;
+                self.pending_version = Some(version);
                 Ok(())
             }
             None => Err(match self.len().checked_sub(1) {
@@ -573,7 +716,7 @@ impl HistoryPanel {
 
     /// Whether the state after the cursor's event waits for the fold to get there.
     fn cursor_not_folded(&self, history: &History) -> bool {
-        history.is_folding() && self.cursor + 1 > history.folded()
+        self.cursor >= history.len() || (history.is_folding() && self.cursor + 1 > history.folded())
     }
 
     /// Recomputes the memoised view when the cursor moved or the fold got further: the states
@@ -807,6 +950,7 @@ impl HistoryPanel {
 
     fn header_ui(&mut self, ui: &mut Ui) {
         let len = self.len();
+        let head = self.history.as_ref().map_or(0, History::len);
         ui.add_space(4.0);
         // (Wrapped: warnings go to the next line rather than off the window's edge.)
         ui.horizontal_wrapped(|ui| {
@@ -836,7 +980,7 @@ impl HistoryPanel {
         }
         if !self.done {
             let total = self.total.unwrap_or(0).max(1);
-            let read = self.progress.unwrap_or(len);
+            let read = self.progress.unwrap_or(head);
             ui.add(egui::ProgressBar::new(read as f32 / total as f32).desired_width(ui.available_width()).text(
                 format!(
                     "{}: {read} of {} events",
@@ -848,9 +992,9 @@ impl HistoryPanel {
         if let Some(history) = self.history.as_ref().filter(|h| h.is_folding()) {
             let folded = history.folded();
             ui.add(
-                egui::ProgressBar::new(folded as f32 / len.max(1) as f32)
+                egui::ProgressBar::new(folded as f32 / head.max(1) as f32)
                     .desired_width(ui.available_width())
-                    .text(format!("folding with {}: {folded} of {len} events", history.fold_name())),
+                    .text(format!("folding with {}: {folded} of {head} events", history.fold_name())),
             );
         }
         if len == 0 {
@@ -886,7 +1030,8 @@ impl HistoryPanel {
             let version = self.cursor_version().unwrap_or(0);
             let last = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i));
             ui.label(RichText::new(format!("{unit} {version} of {}", last.unwrap_or(0))).strong());
-            ui.label(format!("(event {} of {len})", self.cursor + 1));
+            let about = if self.tail.is_some() { "≈" } else { "" };
+            ui.label(format!("(event {} of {about}{len})", self.cursor + 1));
             ui.separator();
             let jump = ui.add(
                 egui::TextEdit::singleline(&mut self.jump_text).hint_text(format!("go to {unit}")).desired_width(110.0),
@@ -900,6 +1045,10 @@ impl HistoryPanel {
             }
             if let Some(error) = &self.jump_error {
                 ui.colored_label(ui.visuals().error_fg_color, error);
+            }
+            if let Some(pending) = self.pending_version {
+                ui.spinner();
+                ui.weak(format!("going to {unit} {pending} once it is read"));
             }
         });
         let mut index = self.cursor;
@@ -932,7 +1081,8 @@ impl HistoryPanel {
         let row_height = ui.spacing().interact_size.y;
         let spacing = ui.spacing().item_spacing.y;
         let mut area = egui::ScrollArea::vertical().id_salt("timeline_scroll").auto_shrink([false, false]);
-        if std::mem::take(&mut self.scroll_to_cursor) {
+        if self.scroll_to_cursor > 0 {
+            self.scroll_to_cursor -= 1;
             let visible = ui.available_height();
             let offset = self.cursor as f32 * (row_height + spacing) - visible / 2.0 + row_height;
             area = area.vertical_scroll_offset(offset.max(0.0));
@@ -942,9 +1092,15 @@ impl HistoryPanel {
         let cursor = self.cursor;
         let projection = self.mode == Mode::Projection;
         let snapshot_versions = &self.snapshots;
-        area.show_rows(ui, row_height, history.len(), |ui, range| {
+        let tail = self.tail.as_ref();
+        area.show_rows(ui, row_height, self.len(), |ui, range| {
             for i in range {
-                let Some(event) = history.summary(i) else {
+                let Some(event) = summary_in(Some(history), tail, i) else {
+                    // Between the pages read from the start and the newest page.
+                    let text = RichText::new("⋯ not read yet").monospace().weak();
+                    if ui.selectable_label(i == cursor, text).clicked() {
+                        clicked = Some(i);
+                    }
                     continue;
                 };
                 if projection {
@@ -963,7 +1119,7 @@ impl HistoryPanel {
                     });
                     continue;
                 }
-                let gap = match i.checked_sub(1).and_then(|p| history.summary(p)).map(|p| p.version) {
+                let gap = match i.checked_sub(1).and_then(|p| summary_in(Some(history), tail, p)).map(|p| p.version) {
                     Some(previous) if previous.checked_add(1).is_some_and(|next| event.version > next) => {
                         Some(format!("versions {} to {} missing before this one", previous + 1, event.version - 1))
                     }
@@ -1002,17 +1158,17 @@ impl HistoryPanel {
         });
         if let Some(i) = clicked {
             self.playback.playing = false;
+            self.follow_newest = false;
             self.cursor = i;
         }
     }
 
     fn event_ui(&mut self, ui: &mut Ui) {
-        let Some(history) = &self.history else {
-            return;
-        };
-        match history.event(self.cursor) {
+        let head = self.history.as_ref().map_or(0, History::len);
+        match self.event_at(self.cursor) {
             Some(event) => event_details_ui(ui, event),
-            None if self.cursor < history.len() => {
+            None if self.cursor >= self.len() => {}
+            None if self.cursor < head => {
                 // Out of memory (a long stream is held a window at a time): being read again.
                 ui.horizontal(|ui| {
                     ui.spinner();
@@ -1020,7 +1176,12 @@ impl HistoryPanel {
                 });
                 ui.ctx().request_repaint();
             }
-            None => {}
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.weak("Not read yet: the events between the first pages and the newest are loading…");
+                });
+            }
         }
     }
 
@@ -1497,4 +1658,15 @@ mod tests {
         }
         assert_eq!(diff.value().unwrap(), &line_diff(&small, &large, CONTEXT_LINES));
     }
+}
+
+/// The summary of the event at `index`: from the pages read from the start, or from the newest
+/// page; `None` for an event not read yet.
+fn summary_in<'a>(history: Option<&'a History>, tail: Option<&'a Tail>, index: usize) -> Option<&'a EventSummary> {
+    let head = history.map_or(0, History::len);
+    if index < head {
+        return history?.summary(index);
+    }
+    let tail = tail?;
+    tail.summaries.get(index.checked_sub(tail.anchor)?)
 }

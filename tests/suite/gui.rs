@@ -91,6 +91,11 @@ fn click_a_stream_and_step_through_it_with_the_keyboard() {
     let db = workshop();
     let mut h = harness(Target::Sqlite(db.path()));
     open_order_1042(&mut h);
+    // A stream opens at its newest event; Home goes to the first.
+    assert!(h.query_by_label("version 4 of 4").is_some());
+    h.key_press(Key::Home);
+    h.step();
+    h.step();
     assert!(h.query_by_label("version 1 of 4").is_some());
     assert_eq!(app(&h).history.cursor_state().unwrap()["status"], json!("placed"));
     assert!(h.query_by_label("v1 · OrderPlaced").is_some());
@@ -715,11 +720,17 @@ fn a_long_stream_is_held_a_window_at_a_time_and_any_version_still_opens() {
     });
     let history = app(&h).history.history().unwrap();
     assert!(history.resident() <= WINDOW_EVENTS + 2 * LOAD_PAGE, "{} events in memory", history.resident());
-    // The cursor's page (the first) stays; the second was let go.
-    assert!(history.is_page_resident(0));
-    assert!(!history.is_page_resident(1), "the second page was let go");
-    assert_eq!(history.summary(LOAD_PAGE).unwrap().version, LOAD_PAGE as i64 + 1, "its summaries stay");
-    h.get_by_label_contains("v1     Deposited");
+    // The stream opened at its newest event, whose page stays; the first pages were let go.
+    assert_eq!(app(&h).history.cursor_version(), Some(events as i64));
+    assert!(history.is_page_resident(history.page_of(events - 1).unwrap()));
+    assert!(!history.is_page_resident(0) && !history.is_page_resident(1), "the first pages were let go");
+    assert_eq!(history.summary(LOAD_PAGE).unwrap().version, LOAD_PAGE as i64 + 1, "their summaries stay");
+    h.get_by_label_contains(&format!("v{events:<5} Deposited"));
+    h.key_press(Key::Home);
+    h.step();
+    wait_until(&mut h, "the first version's state", |h| app(h).history.cursor_state().is_some());
+    assert_eq!(*app(&h).history.cursor_state().unwrap(), json!({"n": 1, "slot1": 1}));
+    wait_until(&mut h, "the first event's details", |h| h.query_by_label("v1 · Deposited").is_some());
 
     // A version of the second page: read again, its state replayed from the nearest checkpoint.
     let version = LOAD_PAGE as i64 + 5;
@@ -735,6 +746,7 @@ fn a_long_stream_is_held_a_window_at_a_time_and_any_version_still_opens() {
     assert_eq!(app(&h).history.cursor_state().unwrap()["slot3"], json!(9_999));
     assert_eq!(app(&h).history.cursor_state().unwrap()["slot4"], json!(9_993));
     h.key_press(Key::End);
+    h.step();
     wait_until(&mut h, "the last version's state", |h| app(h).history.cursor_state().is_some());
     assert_eq!(app(&h).history.cursor_state().unwrap()["n"], json!(events));
     let history = app(&h).history.history().unwrap();
