@@ -1628,6 +1628,17 @@ pub fn hex_dump(bytes: &[u8], max_lines: usize) -> String {
     out
 }
 
+/// The summary of the event at `index`: from the pages read from the start, or from the newest
+/// page; `None` for an event not read yet.
+fn summary_in<'a>(history: Option<&'a History>, tail: Option<&'a Tail>, index: usize) -> Option<&'a EventSummary> {
+    let head = history.map_or(0, History::len);
+    if index < head {
+        return history?.summary(index);
+    }
+    let tail = tail?;
+    tail.summaries.get(index.checked_sub(tail.anchor)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1658,15 +1669,4 @@ mod tests {
         }
         assert_eq!(diff.value().unwrap(), &line_diff(&small, &large, CONTEXT_LINES));
     }
-}
-
-/// The summary of the event at `index`: from the pages read from the start, or from the newest
-/// page; `None` for an event not read yet.
-fn summary_in<'a>(history: Option<&'a History>, tail: Option<&'a Tail>, index: usize) -> Option<&'a EventSummary> {
-    let head = history.map_or(0, History::len);
-    if index < head {
-        return history?.summary(index);
-    }
-    let tail = tail?;
-    tail.summaries.get(index.checked_sub(tail.anchor)?)
 }
