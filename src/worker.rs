@@ -13,8 +13,8 @@ use crate::projection::sql::{Definition, PreviewError, PreviewLimits, PreviewPer
 use crate::store::StoreError;
 use crate::store::layout::{Catalog, Layout};
 use crate::store::pg_guard::RolePrivileges;
-use crate::store::query::StreamQuery;
 use crate::store::query::{Dialect, LogCursor, LogSelection};
+use crate::store::query::{StreamQuery, StreamSort};
 use crate::store::{CancelToken, EventCursor, LogPage, Store, StoreCounts, StreamPage, Target};
 
 /// Identifies a request; every reply carries the id of the request it answers.
@@ -41,6 +41,10 @@ pub enum Request {
     Streams { query: StreamQuery },
     /// How many streams match a search.
     CountStreams { search: String },
+    /// The first `top` streams matching a search in an order no index gives (most events, most
+    /// recent), from one pass over the store in the background: [`Reply::StreamsRead`] as it
+    /// goes, then [`Reply::Streams`] (cancellable).
+    TopStreams { search: String, sort: StreamSort, top: usize },
     /// The exact number of streams and events (reads the whole store).
     ExactCounts,
     /// A stream's summary (event count, versions) from the index: a [`Reply::StreamStarted`].
@@ -92,6 +96,8 @@ pub enum Reply {
     Streams(StreamPage),
     /// The exact counts of the open store.
     Counts(StoreCounts),
+    /// How many streams a [`Request::TopStreams`] has read so far.
+    StreamsRead(usize),
     /// The number of streams matching a search.
     StreamCount {
         search: String,
@@ -357,6 +363,7 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
             Ok(store) => store.list_streams(&query).await.map(Reply::Streams).map_err(Failure::from),
             Err(e) => Err(e),
         },
+        Request::TopStreams { search, sort, top } => top_streams(shared, id, search, sort, top).await,
         Request::ExactCounts => match shared.store().await {
             Ok(store) => store.exact_counts().await.map(Reply::Counts).map_err(Failure::from),
             Err(e) => Err(e),
@@ -449,6 +456,35 @@ async fn install(shared: &Shared, target: Target, store: Store) -> Result<Reply,
         previous.close().await;
     }
     Ok(reply)
+}
+
+/// Sorts all streams in the background, saying how far it got; a cancel stops the pass at the
+/// next thousand streams (or, while the database has not answered yet, stops waiting for it).
+async fn top_streams(
+    shared: &Shared,
+    id: RequestId,
+    search: String,
+    sort: StreamSort,
+    top: usize,
+) -> Result<Reply, Failure> {
+    let store = shared.store().await?;
+    let mut progress = |read: usize| {
+        shared.reply(id, Reply::StreamsRead(read));
+        !shared.is_cancelled(id)
+    };
+    let pass = store.top_streams(&search, sort, top, &mut progress);
+    let cancelled = async {
+        while !shared.is_cancelled(id) {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! {
+        sorted = pass => match sorted.map_err(Failure::from)? {
+            Some(streams) => Ok(Reply::Streams(StreamPage { streams, next: None })),
+            None => Err(Failure::Cancelled("cancelled".to_owned())),
+        },
+        () = cancelled => Err(Failure::Cancelled("cancelled".to_owned())),
+    }
 }
 
 async fn preview(

@@ -106,7 +106,7 @@ pub async fn write_bench_store(path: &Path, options: BenchOptions) -> anyhow::Re
     Ok(position as usize)
 }
 
-fn median_and_p99(mut samples: Vec<Duration>) -> (Duration, Duration) {
+pub(crate) fn median_and_p99(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
     (at(0.5), at(0.99))
@@ -117,7 +117,7 @@ fn ms(d: Duration) -> String {
 }
 
 /// A deterministic pseudo-random index sequence.
-fn indices(count: usize, below: usize) -> Vec<usize> {
+pub(crate) fn indices(count: usize, below: usize) -> Vec<usize> {
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     (0..count)
         .map(|_| {
@@ -201,15 +201,7 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
     let mut first_page_samples = Vec::new();
     // A window's context has its fonts ready: warm this one up before measuring.
     let window = egui::Context::default();
-    let draw = |panel: &mut HistoryPanel, time: f64| {
-        let input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1400.0, 860.0))),
-            time: Some(time),
-            ..Default::default()
-        };
-        let output = window.run_ui(input, |ui| panel.ui(ui));
-        std::hint::black_box(window.tessellate(output.shapes, output.pixels_per_point));
-    };
+    let draw = |panel: &mut HistoryPanel, time: f64| draw_panel(&window, panel, time);
     draw(&mut HistoryPanel::default(), 0.0);
     let mut whole = Duration::ZERO;
     let mut panel = HistoryPanel::default();
@@ -501,9 +493,20 @@ fn synthetic_order_stream(events: usize) -> Vec<Event> {
         .collect()
 }
 
+/// Draws one frame of the history view, as the window does (tessellated, not rendered).
+pub(crate) fn draw_panel(window: &egui::Context, panel: &mut HistoryPanel, time: f64) {
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1400.0, 860.0))),
+        time: Some(time),
+        ..Default::default()
+    };
+    let output = window.run_ui(input, |ui| panel.ui(ui));
+    std::hint::black_box(window.tessellate(output.shapes, output.pixels_per_point));
+}
+
 /// Routes the replies that have come to the panel and asks for its next read; waits for the
 /// worker only when the panel has nothing to fold and waits for a read.
-fn drive_panel(
+pub(crate) fn drive_panel(
     panel: &mut HistoryPanel,
     worker: &mut Worker,
     wake: &std::sync::mpsc::Receiver<()>,
@@ -532,7 +535,7 @@ fn next_reply(worker: &Worker, wake: &std::sync::mpsc::Receiver<()>) -> anyhow::
     }
 }
 
-fn wait_for(
+pub(crate) fn wait_for(
     worker: &Worker,
     wake: &std::sync::mpsc::Receiver<()>,
     done: impl Fn(u64, &Reply) -> bool,

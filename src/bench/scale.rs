@@ -314,6 +314,27 @@ impl Raw {
         Ok((first.duration_since(started), n.saturating_sub(1), first.elapsed()))
     }
 
+    /// The first column of the first row of `sql`, as text.
+    async fn text(&self, sql: &str, args: &[&str]) -> anyhow::Result<String> {
+        use sqlx::Row;
+        Ok(match self {
+            Raw::Sqlite(pool) => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+                for a in args {
+                    q = q.bind(a.to_string());
+                }
+                q.fetch_one(pool).await?.try_get::<Option<String>, _>(0)?.unwrap_or_default()
+            }
+            Raw::Postgres(pool) => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+                for a in args {
+                    q = q.bind(a.to_string());
+                }
+                q.fetch_one(pool).await?.try_get::<Option<String>, _>(0)?.unwrap_or_default()
+            }
+        })
+    }
+
     async fn close(self) {
         match self {
             Raw::Sqlite(pool) => pool.close().await,
@@ -361,6 +382,7 @@ async fn measure(target: Target, raw: Raw, options: &ScaleOptions) -> anyhow::Re
     let raw_exact = time(|| raw.rows("SELECT COUNT(*) FROM events", &[])).await?;
     println!("    (an exact COUNT(*) of the events takes {})", ms(raw_exact));
 
+    let store_target = target.clone();
     let store = Store::open(target, None).await?;
     store.set_query_deadline(Duration::from_secs(3600));
     // The first page of the streams list, by id.
@@ -408,6 +430,22 @@ async fn measure(target: Target, raw: Raw, options: &ScaleOptions) -> anyhow::Re
     let state_args = [long.as_str()];
     let theirs = time(|| raw.rows(&state_sql, &state_args)).await?;
     report(&format!("state of the {}-event stream (merge fold)", options.long_stream), ours, theirs);
+
+    // The window on the long stream: its newest page shown, then all of it loaded and folded,
+    // a window of it in memory; jumps that read a page again.
+    let newest_sql = format!(
+        "SELECT * FROM events WHERE aggregate_id = {id_param} ORDER BY version DESC LIMIT {}",
+        crate::ui::history::LOAD_PAGE
+    );
+    let raw_newest = time(|| raw.rows(&newest_sql, &state_args)).await?;
+    let payload_sql = if postgres {
+        format!("SELECT CAST(sum(octet_length(payload::text)) AS TEXT) FROM events WHERE aggregate_id = {id_param}")
+    } else {
+        format!("SELECT CAST(sum(length(payload)) AS TEXT) FROM events WHERE aggregate_id = {id_param}")
+    };
+    let payload_mib = raw.text(&payload_sql, &state_args).await?.parse::<f64>().unwrap_or(0.0) / 1024.0 / 1024.0;
+    let window_target = store_target.clone();
+    tokio::task::block_in_place(|| window_figures(window_target, &long, raw_newest, payload_mib))?;
 
     // The newest page of the global log (Audit's first page).
     let all = AuditFilter::default();
@@ -502,4 +540,77 @@ pub fn run(options: ScaleOptions) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     result
+}
+
+/// The history view on the long stream, driven as the window drives it (replies routed, frames
+/// drawn, reads asked for): when its newest event is shown, when all of it is loaded and folded,
+/// how much memory it holds against its payload bytes, and jumps to versions out of memory.
+fn window_figures(target: Target, stream: &str, raw_newest: Duration, payload_mib: f64) -> anyhow::Result<()> {
+    use crate::bench::{draw_panel, drive_panel, indices, median_and_p99, wait_for};
+    use crate::ui::history::HistoryPanel;
+    use crate::worker::{Reply, Request, Worker};
+
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let mut worker = Worker::spawn(move || {
+        let _ = tx.send(());
+    });
+    let open = worker.send(Request::Open { target, layout: None });
+    wait_for(&worker, &rx, |id, reply| id == open && matches!(reply, Reply::Opened { .. } | Reply::Failed(_)))?;
+    let window = egui::Context::default();
+    let started = Instant::now();
+    draw_panel(&window, &mut HistoryPanel::default(), 0.0);
+    let memory_before = resident_memory_mib().unwrap_or(0.0);
+    let mut panel = HistoryPanel::default();
+    let t = Instant::now();
+    panel.open_stream(stream, &mut worker);
+    let mut newest_shown = None;
+    loop {
+        drive_panel(&mut panel, &mut worker, &rx)?;
+        draw_panel(&window, &mut panel, started.elapsed().as_secs_f64());
+        if let Some(error) = panel.load_error() {
+            anyhow::bail!("the stream did not load: {error}");
+        }
+        // The newest page is placed (the cursor on the last event, its details drawn).
+        if newest_shown.is_none() && panel.showing_newest_page() {
+            newest_shown = Some(t.elapsed());
+        }
+        if !panel.is_loading() && panel.history().is_some_and(|h| !h.is_folding()) {
+            break;
+        }
+    }
+    let loaded = t.elapsed();
+    let events = panel.history().map_or(0, |h| h.len());
+    let resident = panel.history().map_or(0, |h| h.resident());
+    let memory = resident_memory_mib().unwrap_or(0.0) - memory_before;
+    let newest = newest_shown.unwrap_or(loaded);
+    report("window: the long stream's newest event shown (newest page read first)", newest, raw_newest);
+    println!(
+        "  window: all {events} events loaded and folded after {:.1} s ({:.0} events/s); {resident} in memory; \
+         resident memory grew {memory:.0} MiB for {payload_mib:.0} MiB of payload ({:.2}x)",
+        loaded.as_secs_f64(),
+        events as f64 / loaded.as_secs_f64(),
+        memory / payload_mib.max(f64::MIN_POSITIVE)
+    );
+    let mut jumps = Vec::new();
+    for index in indices(20, events) {
+        let t = Instant::now();
+        panel.set_cursor(index);
+        while panel.cursor_state().is_none() {
+            drive_panel(&mut panel, &mut worker, &rx)?;
+            draw_panel(&window, &mut panel, started.elapsed().as_secs_f64());
+            if let Some(error) = panel.load_error() {
+                anyhow::bail!("a jump failed: {error}");
+            }
+        }
+        jumps.push(t.elapsed());
+    }
+    let (median, p99) = median_and_p99(jumps);
+    println!(
+        "  window: jump to a random version (20, most to a page out of memory): state shown after median {}, \
+         worst {} — {:.1}x the raw newest-page query",
+        ms(median),
+        ms(p99),
+        median.as_secs_f64() / raw_newest.as_secs_f64()
+    );
+    Ok(())
 }

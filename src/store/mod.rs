@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use crate::model::{Event, Payload, StreamId, StreamSummary, Version};
 use cell::{Cell, Param};
 use layout::{Catalog, Layout};
-use query::{Dialect, KeysetCursor, LogCursor, Sql, StreamCursor, StreamQuery};
+use query::{Dialect, KeysetCursor, LogCursor, Sql, StreamCursor, StreamQuery, StreamSort};
 use result::{PreviewError, PreviewLimits, PreviewPermissions, ResultSet};
 
 /// What went wrong, in words a person can act on. Messages never contain a password.
@@ -819,6 +819,54 @@ impl Store {
         Ok(StreamPage { streams, next: if full { next } else { None } })
     }
 
+    /// The first `top` streams matching `search` in `sort` order, from one streamed pass over
+    /// the store (for an order no index gives: the most events, the most recent), keeping only
+    /// the best `top` as it goes; `progress` hears how many streams were read so far (every
+    /// 1,000) and stops the pass by answering false (then `None`).
+    pub async fn top_streams(
+        &self,
+        search: &str,
+        sort: StreamSort,
+        top: usize,
+        progress: &mut (dyn FnMut(usize) -> bool + Send),
+    ) -> Result<Option<Vec<StreamSummary>>, StoreError> {
+        let sql = query::stream_aggregates(self.dialect(), &self.layout, search);
+        let top = top.max(1);
+        let mut best: Vec<StreamSummary> = Vec::new();
+        let mut read = 0usize;
+        let mut stopped = false;
+        let order = |a: &StreamSummary, b: &StreamSummary| stream_order(sort, a, b);
+        let mut each = |row: Vec<Cell>| {
+            let mut cells = row.into_iter();
+            let mut take = || cells.next().unwrap_or(Cell::Null);
+            let (id, events, first, last, time) = (take(), take(), take(), take(), take());
+            best.push(StreamSummary {
+                stream: StreamId(id.to_id_text()),
+                events: events.as_i64().unwrap_or(0),
+                first_version: first.as_i64().unwrap_or(0),
+                last_version: last.as_i64().unwrap_or(0),
+                last_recorded_at: time.as_time(),
+            });
+            if best.len() >= 2 * top {
+                best.sort_unstable_by(order);
+                best.truncate(top);
+            }
+            read += 1;
+            if read.is_multiple_of(1_000) && !progress(read) {
+                stopped = true;
+                return false;
+            }
+            true
+        };
+        self.fetch_each(&sql, &mut each).await?;
+        if stopped {
+            return Ok(None);
+        }
+        best.sort_unstable_by(order);
+        best.truncate(top);
+        Ok(Some(best))
+    }
+
     /// The summary of one stream, or [`StoreError::UnknownStream`]. Its event count is exact up
     /// to [`query::STREAM_COUNT_CAP`] events, a lower bound past it.
     pub async fn stream_summary(&self, stream: &str) -> Result<StreamSummary, StoreError> {
@@ -1110,6 +1158,18 @@ async fn collect_capped<R, E>(
         rows.push(row);
     }
     Ok((rows, false))
+}
+
+/// The order of the streams list: by the sort's key (streams without a time last), then by id.
+pub fn stream_order(sort: StreamSort, a: &StreamSummary, b: &StreamSummary) -> std::cmp::Ordering {
+    let by_key = match sort {
+        StreamSort::MostEvents => b.events.cmp(&a.events),
+        // (`None` sorts first in `Option`'s order: reversed, it comes last.)
+        StreamSort::Recent => b.last_recorded_at.cmp(&a.last_recorded_at),
+        StreamSort::IdDescending => b.stream.0.cmp(&a.stream.0),
+        StreamSort::Id => std::cmp::Ordering::Equal,
+    };
+    by_key.then_with(|| a.stream.0.cmp(&b.stream.0))
 }
 
 #[cfg(test)]

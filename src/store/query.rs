@@ -456,6 +456,29 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
     sql
 }
 
+/// Every stream matching a search with its event count, first and last version and last time,
+/// in no order (one pass over the store, grouped as the index gives it): for sorting all streams
+/// by a key no index holds, in the background (see [`crate::store::Store::top_streams`]).
+pub fn stream_aggregates(d: Dialect, layout: &Layout, search: &str) -> Sql {
+    let mut sql = Sql::new(d);
+    let c = &layout.columns;
+    let v = int_expr(d, &c.version);
+    let last_time = c.recorded_at.as_ref().map_or_else(|| "NULL".to_owned(), |t| format!("MAX({})", time_expr(d, t)));
+    let mut conditions = layout_conditions(&mut sql, layout);
+    conditions.extend(search_condition(&mut sql, layout, search));
+    let group = match &c.stream {
+        StreamKey::Column(column) => col(column),
+        StreamKey::TypeAndId { type_column, id_column } => format!("{}, {}", col(type_column), col(id_column)),
+    };
+    sql.text = format!(
+        "SELECT {stream}, COUNT(*), MIN({v}), MAX({v}), {last_time} FROM {from}{where_}GROUP BY {group}",
+        stream = stream_text(d, layout),
+        from = from_sql(layout),
+        where_ = where_clause(&conditions),
+    );
+    sql
+}
+
 pub(crate) fn where_clause(conditions: &[String]) -> String {
     if conditions.is_empty() { " ".to_owned() } else { format!(" WHERE {} ", conditions.join(" AND ")) }
 }

@@ -379,6 +379,12 @@ impl HistoryPanel {
         self.ordinal_at(self.cursor)
     }
 
+    /// Whether the cursor is on the stream's newest event with the event at hand (the newest
+    /// page read first, or the whole stream).
+    pub fn showing_newest_page(&self) -> bool {
+        (self.tail.is_some() || self.done) && self.cursor + 1 == self.len() && self.event_at(self.cursor).is_some()
+    }
+
     /// Whether a page read is in progress.
     pub fn is_waiting_for_a_read(&self) -> bool {
         self.load_request.is_some()

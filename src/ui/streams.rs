@@ -1,6 +1,8 @@
 //! The streams panel: every stream with its event count, last version and last time; a search
 //! box answered by the database as you type (debounced); sorting; the number of matches; a
-//! virtualised list that loads further pages by keyset as it is scrolled.
+//! virtualised list that loads further pages by keyset as it is scrolled. On a big store, an
+//! order no index gives (most events, most recent) is worked out in the background from one
+//! pass over the store, with progress and a cancel, while the list shown stays usable.
 
 use eframe::egui::{self, RichText, Ui};
 
@@ -13,6 +15,17 @@ use crate::worker::{Reply, Request, RequestId, Worker};
 const DEBOUNCE_SECONDS: f64 = 0.25;
 /// Streams per page.
 pub const PAGE: i64 = 500;
+/// How many streams a background sort keeps (the first in its order).
+pub const TOP_STREAMS: usize = 5_000;
+
+/// A sort of all streams running in the background.
+struct Sorting {
+    request: RequestId,
+    /// How many streams it has read so far.
+    read: usize,
+    /// The order of the rows shown meanwhile (the one to go back to on cancel).
+    previous: StreamSort,
+}
 
 /// What the panel asks the app to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +57,11 @@ pub struct StreamsPanel {
     has_time: bool,
     /// Whether the store's counts are estimates (a big store: nothing counts all of it unasked).
     store_estimated: bool,
+    sorting: Option<Sorting>,
+    /// The rows are the first [`TOP_STREAMS`] of a background sort (there are more).
+    top_only: bool,
+    /// The order the rows are in.
+    rows_sort: StreamSort,
 }
 
 impl StreamsPanel {
@@ -87,9 +105,36 @@ impl StreamsPanel {
         self.count
     }
 
+    /// Whether a sort runs in the background.
+    pub fn is_sorting(&self) -> bool {
+        self.sorting.is_some()
+    }
+
     /// Starts over with the current search and sort.
     fn reload(&mut self, worker: &mut Worker) {
         let search = self.search.trim().to_owned();
+        if let Some(sorting) = self.sorting.take() {
+            worker.send(Request::Cancel { id: sorting.request });
+        }
+        if self.store_estimated && matches!(self.sort, StreamSort::Recent | StreamSort::MostEvents) {
+            // On a big store every page of this order would aggregate the whole store: one pass
+            // in the background instead, the rows shown meanwhile kept.
+            let request =
+                worker.send(Request::TopStreams { search: search.clone(), sort: self.sort, top: TOP_STREAMS });
+            self.sorting = Some(Sorting { request, read: 0, previous: self.rows_sort });
+            self.page_request = None;
+            if self.applied_search.as_deref() != Some(search.as_str()) {
+                // Rows of another search would mislead: only a new order keeps them meanwhile.
+                self.rows.clear();
+                self.next = None;
+            }
+            self.applied_search = Some(search.clone());
+            self.error = None;
+            self.count_request = (!search.is_empty()).then(|| worker.send(Request::CountStreams { search }));
+            return;
+        }
+        self.rows_sort = self.sort;
+        self.top_only = false;
         self.rows.clear();
         self.next = None;
         self.error = None;
@@ -126,6 +171,33 @@ impl StreamsPanel {
     /// Takes a reply meant for this panel; returns false when it is not one of ours (or stale).
     /// Takes a reply to one of this panel's requests; any other reply is handed back.
     pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
+        if let Some(sorting) = self.sorting.as_mut().filter(|s| s.request == id) {
+            match reply {
+                Reply::StreamsRead(read) => sorting.read = read,
+                Reply::Streams(page) => {
+                    self.sorting = None;
+                    self.top_only = page.streams.len() >= TOP_STREAMS;
+                    self.rows = page.streams;
+                    self.next = None;
+                    self.rows_sort = self.sort;
+                    if self.applied_search.as_deref() == Some("")
+                        && let Some((count, estimated)) = self.store_streams
+                    {
+                        self.count = Some(count);
+                        self.count_estimated = estimated;
+                    }
+                }
+                Reply::Failed(message) => {
+                    self.sort = sorting.previous;
+                    self.sorting = None;
+                    if !matches!(message, crate::worker::Failure::Cancelled(_)) {
+                        self.error = Some(message.to_string());
+                    }
+                }
+                _ => {}
+            }
+            return None;
+        }
         if Some(id) == self.page_request {
             self.page_request = None;
             match reply {
@@ -204,6 +276,24 @@ impl StreamsPanel {
                 ui.spinner();
             }
         });
+        if let Some(sorting) = &self.sorting {
+            let mut cancel = false;
+            ui.horizontal_wrapped(|ui| {
+                ui.spinner();
+                let of = self.store_streams.map(|(n, _)| format!(" of ≈{n}")).unwrap_or_default();
+                ui.label(format!("Sorting every stream ({} read{of})…", sorting.read));
+                cancel = ui.button("Cancel").on_hover_text("Keep the list as it is").clicked();
+            });
+            ui.weak("This order needs a pass over the whole store; the list below stays usable meanwhile.");
+            if cancel {
+                worker.send(Request::Cancel { id: sorting.request });
+                self.sort = sorting.previous;
+                self.sorting = None;
+            }
+        }
+        if self.top_only {
+            ui.weak(format!("The first {TOP_STREAMS} streams in this order; a search narrows them."));
+        }
         if let Some(error) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
@@ -211,7 +301,7 @@ impl StreamsPanel {
             ui.weak(format!("{} loaded; more load as you scroll", self.rows.len()));
         }
         ui.separator();
-        if self.rows.is_empty() && self.page_request.is_none() && self.error.is_none() {
+        if self.rows.is_empty() && self.page_request.is_none() && self.sorting.is_none() && self.error.is_none() {
             ui.weak(match self.applied_search.as_deref() {
                 Some(s) if !s.is_empty() => format!("No stream id contains “{s}”."),
                 _ => "This store has no streams yet.".to_owned(),

@@ -752,3 +752,65 @@ fn a_long_stream_is_held_a_window_at_a_time_and_any_version_still_opens() {
     let history = app(&h).history.history().unwrap();
     assert!(history.resident() <= WINDOW_EVENTS + 2 * LOAD_PAGE, "{} events in memory", history.resident());
 }
+
+/// The streams panel of a big store (its counts are estimates) on the workshop store, with its
+/// own worker: the panel alone, as the window shows it.
+struct StreamsUnderTest {
+    panel: eventscope::ui::streams::StreamsPanel,
+    worker: eventscope::worker::Worker,
+}
+
+#[test]
+fn on_a_big_store_an_order_no_index_gives_is_sorted_in_the_background() {
+    use eventscope::store::StoreCounts;
+    use eventscope::ui::streams::StreamsPanel;
+    use eventscope::worker::{Reply, Request, Worker};
+    let mut worker = Worker::spawn(|| {});
+    let open = worker.send(Request::Open { target: Target::Sqlite(workshop().path()), layout: None });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "the store did not open");
+        match worker.try_recv() {
+            Some((id, Reply::Opened { .. })) if id == open => break,
+            Some((id, reply)) if id == open => panic!("{reply:?}"),
+            _ => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    let counts = StoreCounts { streams: Some(73), events: 2_679, estimated: true };
+    let state = StreamsUnderTest { panel: StreamsPanel::new(true, counts), worker };
+    let mut h = Harness::builder().with_size(egui::vec2(400.0, 900.0)).build_ui_state(
+        |ui, s: &mut StreamsUnderTest| {
+            while let Some((id, reply)) = s.worker.try_recv() {
+                s.panel.on_reply(id, reply);
+            }
+            s.panel.ui(ui, &mut s.worker);
+        },
+        state,
+    );
+    let wait = |h: &mut Harness<'_, StreamsUnderTest>, what: &str, done: &dyn Fn(&StreamsPanel) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done(&h.state().panel) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            h.step();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        h.step();
+    };
+    wait(&mut h, "the first page", &|p| p.rows().len() == 73);
+    let by_id: Vec<String> = h.state().panel.rows().iter().map(|r| r.stream.0.clone()).collect();
+    h.get_by_label("Sort").click();
+    h.step();
+    h.step();
+    h.get_by_label("most recent").click();
+    h.step();
+    // The list by id stays, usable, while the whole store is sorted.
+    assert!(h.state().panel.is_sorting());
+    assert_eq!(h.state().panel.rows().iter().map(|r| r.stream.0.clone()).collect::<Vec<_>>(), by_id);
+    assert!(h.query_by_label_contains("Sorting every stream").is_some());
+    wait(&mut h, "the sort", &|p| !p.is_sorting());
+    let rows = h.state().panel.rows();
+    assert_eq!(rows.len(), 73);
+    assert!(rows.windows(2).all(|w| w[0].last_recorded_at >= w[1].last_recorded_at), "most recent first");
+    assert_ne!(rows.iter().map(|r| r.stream.0.clone()).collect::<Vec<_>>(), by_id);
+    assert!(h.query_by_label_contains("Sorting every stream").is_none());
+}
