@@ -60,15 +60,14 @@ pub async fn export(
     let mut written = 0usize;
     let mut failed = None;
     let mut write_one = |event: Event| {
-        let line = match format {
-            ExportFormat::Csv => csv_line(&event),
-            ExportFormat::JsonLines => format!("{}\n", event.to_output_json()),
-            ExportFormat::JsonArray => {
-                let separator = if written == 0 { "[\n  " } else { ",\n  " };
-                format!("{separator}{}", event.to_output_json())
-            }
+        let wrote = match format {
+            ExportFormat::Csv => out.write_all(csv_line(&event).as_bytes()),
+            ExportFormat::JsonLines => write_json(&mut *out, &event).and_then(|()| out.write_all(b"\n")),
+            ExportFormat::JsonArray => out
+                .write_all(if written == 0 { b"[\n  " } else { b",\n  " })
+                .and_then(|()| write_json(&mut *out, &event)),
         };
-        if let Err(e) = out.write_all(line.as_bytes()) {
+        if let Err(e) = wrote {
             failed = Some(io(e));
             return false;
         }
@@ -85,6 +84,11 @@ pub async fn export(
     out.flush().map_err(io)?;
     progress(written);
     Ok(written)
+}
+
+/// Writes an event as one line of JSON, straight from its payloads (nothing copied).
+fn write_json(out: &mut (dyn Write + Send), event: &Event) -> std::io::Result<()> {
+    serde_json::to_writer(out, &event.output()).map_err(std::io::Error::from)
 }
 
 /// How often an export reports how far it got.

@@ -684,31 +684,37 @@ async fn print_events(
     limit: Option<usize>,
     format: FormatArg,
 ) -> anyhow::Result<()> {
-    let summary = store.stream_summary(stream).await?;
-    if let Some(from) = from
-        && from > summary.last_version
-    {
-        return Err(usage!(
-            "stream {stream} ends at version {last}: --from {from} is past the end; give --from {first} to {last}",
-            first = summary.first_version,
-            last = summary.last_version
-        ));
-    }
     // Without --from, from the start: events without a version are listed too.
-    let mut cursor = Some(EventCursor::from_version(from.unwrap_or(i64::MIN)));
+    let start = EventCursor::from_version(from.unwrap_or(i64::MIN));
     let mut remaining = limit.unwrap_or(usize::MAX);
+    let first = store.read_stream(stream, start, PAGE.min(remaining.max(1))).await?;
+    if first.events.is_empty() {
+        // Nothing read: say why (an unknown stream, or a --from past its end).
+        let summary = store.stream_summary(stream).await?;
+        if let Some(from) = from
+            && from > summary.last_version
+        {
+            return Err(usage!(
+                "stream {stream} ends at version {last}: --from {from} is past the end; give --from {first} to {last}",
+                first = summary.first_version,
+                last = summary.last_version
+            ));
+        }
+    }
+    let mut page = Some(first);
     let mut checker = VersionChecker::default();
     let mut out = ListWriter::new(std::io::stdout().lock(), format, crate::audit::EXPORT_COLUMNS);
-    while let Some(at) = cursor.filter(|_| remaining > 0) {
-        let page = store.read_stream(stream, at, PAGE.min(remaining)).await?;
-        for event in &page.events {
+    while let Some(read) = page.take() {
+        for event in read.events.iter().take(remaining) {
             if event.has_version() {
                 checker.push(event.version);
             }
             out.push_event(event)?;
         }
-        remaining -= page.events.len().min(remaining);
-        cursor = page.next;
+        remaining -= read.events.len().min(remaining);
+        if let Some(next) = read.next.filter(|_| remaining > 0) {
+            page = Some(store.read_stream(stream, next, PAGE.min(remaining)).await?);
+        }
     }
     out.finish()?;
     for anomaly in &checker.anomalies {

@@ -306,20 +306,51 @@ impl Event {
 
     /// The event as the JSON object the command line prints.
     pub fn to_output_json(&self) -> Value {
-        let mut out = json!({
-            "stream": self.stream.0,
-            "version": self.version,
-            "position": self.position,
-            "event_type": self.event_type,
-            "payload": self.payload.to_output_json(),
-            "metadata": self.metadata.as_ref().map(Payload::to_output_json),
-            "recorded_at": self.recorded_at.map(format_time),
-            "archived": self.archived,
-        });
-        if !self.anomalies.is_empty() {
-            out["anomalies"] = self.anomalies.iter().map(ToString::to_string).collect();
+        serde_json::to_value(self.output()).unwrap_or(Value::Null)
+    }
+
+    /// The event as the command line prints it, borrowing the payloads: serialized straight
+    /// to a writer (an export), nothing is copied.
+    pub fn output(&self) -> OutputEvent<'_> {
+        OutputEvent {
+            stream: &self.stream.0,
+            version: self.version,
+            position: self.position,
+            event_type: &self.event_type,
+            payload: OutputPayload(&self.payload),
+            metadata: self.metadata.as_ref().map(OutputPayload),
+            recorded_at: self.recorded_at.map(format_time),
+            archived: self.archived,
+            anomalies: self.anomalies.iter().map(ToString::to_string).collect(),
         }
-        out
+    }
+}
+
+/// An event as the command line prints it (see [`Event::output`]).
+#[derive(serde::Serialize)]
+pub struct OutputEvent<'a> {
+    stream: &'a str,
+    version: Version,
+    position: Option<Position>,
+    event_type: &'a str,
+    payload: OutputPayload<'a>,
+    metadata: Option<OutputPayload<'a>>,
+    recorded_at: Option<String>,
+    archived: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    anomalies: Vec<String>,
+}
+
+/// A payload as the command line prints it: the JSON itself, or why it could not be decoded
+/// with its bytes.
+pub struct OutputPayload<'a>(&'a Payload);
+
+impl serde::Serialize for OutputPayload<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Payload::Json(value) => value.serialize(serializer),
+            undecodable => undecodable.to_output_json().serialize(serializer),
+        }
     }
 }
 
