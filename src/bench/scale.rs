@@ -407,8 +407,9 @@ async fn measure(target: Target, raw: Raw, options: &ScaleOptions) -> anyhow::Re
     // A page deep in the long stream, as `eventscope events --from V --limit 200` reads it.
     let deep = (options.long_stream as f64 * 0.9) as i64;
     // (As the command does: the summary is asked for only when the page comes back empty.)
-    let ours = time(|| async { Ok(store.read_stream(&long, EventCursor::from_version(deep), PAGE).await?.events.len()) })
-        .await?;
+    let ours =
+        time(|| async { Ok(store.read_stream(&long, EventCursor::from_version(deep), PAGE).await?.events.len()) })
+            .await?;
     let deep_text = deep.to_string();
     let deep_sql = format!(
         "SELECT * FROM events WHERE aggregate_id = {id_param} AND version >= CAST({} AS INTEGER) \

@@ -160,9 +160,10 @@ pub struct HistoryPanel {
     load_error: Option<String>,
     cursor: usize,
     view: Option<CursorView>,
-    /// Frames left to hold the cursor's row in view: egui springs an offset past the content of
-    /// the frame before back into it, so a jump to rows just added is held for a few frames.
-    scroll_to_cursor: u8,
+    /// The cursor's row is to be scrolled into view.
+    scroll_to_cursor: bool,
+    /// How many rows the timeline drew at the last frame.
+    timeline_rows: usize,
     playback: Playback,
     jump_text: String,
     jump_error: Option<String>,
@@ -203,7 +204,8 @@ impl Default for HistoryPanel {
             load_error: None,
             cursor: 0,
             view: None,
-            scroll_to_cursor: 0,
+            scroll_to_cursor: false,
+            timeline_rows: 0,
             playback: Playback { speed_index: 2, ..Default::default() },
             jump_text: String::new(),
             jump_error: None,
@@ -679,7 +681,7 @@ impl HistoryPanel {
         let index = index.min(last);
         if index != self.cursor || self.view.is_none() {
             self.cursor = index;
-            self.scroll_to_cursor = 5;
+            self.scroll_to_cursor = true;
         }
     }
 
@@ -1087,8 +1089,12 @@ impl HistoryPanel {
         let row_height = ui.spacing().interact_size.y;
         let spacing = ui.spacing().item_spacing.y;
         let mut area = egui::ScrollArea::vertical().id_salt("timeline_scroll").auto_shrink([false, false]);
-        if self.scroll_to_cursor > 0 {
-            self.scroll_to_cursor -= 1;
+        // egui springs an offset past the content of the frame before back (and the spring's
+        // speed outlives it): the scroll waits for a frame whose rows are those of the last.
+        let rows = self.len();
+        let rows_changed = std::mem::replace(&mut self.timeline_rows, rows) != rows;
+        if self.scroll_to_cursor && !rows_changed {
+            self.scroll_to_cursor = false;
             let visible = ui.available_height();
             let offset = self.cursor as f32 * (row_height + spacing) - visible / 2.0 + row_height;
             area = area.vertical_scroll_offset(offset.max(0.0));
