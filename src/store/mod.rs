@@ -705,13 +705,7 @@ impl Store {
     pub async fn log_order_advice(&self) -> Option<String> {
         let (probe, create) = query::log_order_probe(self.dialect(), &self.layout)?;
         let plan = self.fetch_text(&probe, &[]).await.ok()?;
-        // SQLite: "USE TEMP B-TREE FOR ORDER BY"; PostgreSQL: a "Sort" node (an incremental
-        // sort uses an index for the leading key, and is fine).
-        let sorts = plan.iter().flatten().filter_map(Cell::as_text).any(|line| {
-            let line = line.to_ascii_uppercase();
-            let node = line.trim_start().trim_start_matches("->").trim_start();
-            line.contains("TEMP B-TREE FOR ORDER BY") || node.starts_with("SORT ")
-        });
+        let sorts = plan.iter().flatten().filter_map(Cell::as_text).any(|line| plan_line_sorts(&line));
         sorts.then_some(create)
     }
 
@@ -822,7 +816,8 @@ impl Store {
     /// The first `top` streams matching `search` in `sort` order, from one streamed pass over
     /// the store (for an order no index gives: the most events, the most recent), keeping only
     /// the best `top` as it goes; `progress` hears how many streams were read so far (every
-    /// 1,000) and stops the pass by answering false (then `None`).
+    /// 1,000) and stops the pass by answering false (then `None`). The most recent streams come
+    /// from an index on the time where one exists (read newest first, as far as needed).
     pub async fn top_streams(
         &self,
         search: &str,
@@ -830,6 +825,9 @@ impl Store {
         top: usize,
         progress: &mut (dyn FnMut(usize) -> bool + Send),
     ) -> Result<Option<Vec<StreamSummary>>, StoreError> {
+        if sort == StreamSort::Recent && self.time_order_indexed().await {
+            return self.recent_streams_by_index(search, top.min(RECENT_BY_INDEX), progress).await;
+        }
         let sql = query::stream_aggregates(self.dialect(), &self.layout, search);
         let top = top.max(1);
         let mut best: Vec<StreamSummary> = Vec::new();
@@ -865,6 +863,62 @@ impl Store {
         best.sort_unstable_by(order);
         best.truncate(top);
         Ok(Some(best))
+    }
+
+    /// Whether an index reads the events newest first by their time (the planner is asked).
+    pub async fn time_order_indexed(&self) -> bool {
+        let Some(probe) = query::time_order_probe(self.dialect(), &self.layout) else {
+            return false;
+        };
+        let Ok(plan) = self.fetch_text(&probe, &[]).await else {
+            return false;
+        };
+        !plan.iter().flatten().filter_map(Cell::as_text).any(|line| plan_line_sorts(&line))
+    }
+
+    /// The `top` most recent streams from the time index: the events read newest first until
+    /// that many streams are seen, then each stream's summary from its own index.
+    async fn recent_streams_by_index(
+        &self,
+        search: &str,
+        top: usize,
+        progress: &mut (dyn FnMut(usize) -> bool + Send),
+    ) -> Result<Option<Vec<StreamSummary>>, StoreError> {
+        let Some(sql) = query::streams_by_time(self.dialect(), &self.layout, search) else {
+            return Ok(Some(Vec::new()));
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut newest_first = Vec::new();
+        let (mut read, mut stopped) = (0usize, false);
+        let mut each = |row: Vec<Cell>| {
+            let id = row.into_iter().next().unwrap_or(Cell::Null).to_id_text();
+            if seen.insert(id.clone()) {
+                newest_first.push(id);
+            }
+            read += 1;
+            if read.is_multiple_of(1_000) && !progress(newest_first.len()) {
+                stopped = true;
+                return false;
+            }
+            newest_first.len() < top
+        };
+        self.fetch_each(&sql, &mut each).await?;
+        if stopped {
+            return Ok(None);
+        }
+        let mut streams = Vec::with_capacity(newest_first.len());
+        for (i, id) in newest_first.iter().enumerate() {
+            if (i + 1).is_multiple_of(100) && !progress(i + 1) {
+                return Ok(None);
+            }
+            match self.stream_summary(id).await {
+                Ok(summary) => streams.push(summary),
+                Err(StoreError::UnknownStream(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        streams.sort_by(|a, b| stream_order(StreamSort::Recent, a, b));
+        Ok(Some(streams))
     }
 
     /// The summary of one stream, or [`StoreError::UnknownStream`]. Its event count is exact up
@@ -1159,6 +1213,18 @@ async fn collect_capped<R, E>(
     }
     Ok((rows, false))
 }
+
+/// Whether a line of a query plan sorts the rows: SQLite's "USE TEMP B-TREE FOR ORDER BY",
+/// PostgreSQL's "Sort" node (an incremental sort uses an index for the leading key, and is fine).
+fn plan_line_sorts(line: &str) -> bool {
+    let line = line.to_ascii_uppercase();
+    let node = line.trim_start().trim_start_matches("->").trim_start();
+    line.contains("TEMP B-TREE FOR ORDER BY") || node.starts_with("SORT ")
+}
+
+/// How many streams the "most recent" order lists when an index on the time gives it (each
+/// one's summary is then a query of its own).
+const RECENT_BY_INDEX: usize = 500;
 
 /// The order of the streams list: by the sort's key (streams without a time last), then by id.
 pub fn stream_order(sort: StreamSort, a: &StreamSummary, b: &StreamSummary) -> std::cmp::Ordering {

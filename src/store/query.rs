@@ -973,6 +973,40 @@ pub fn log_order_probe(d: Dialect, layout: &Layout) -> Option<(String, String)> 
     Some((probe, format!("CREATE INDEX {name} ON {table} ({})", quote_ident(&column.name))))
 }
 
+/// How to ask the planner whether an index reads the events newest first by their time (for the
+/// "most recent" streams order): an EXPLAIN of reading the newest event. `None` where the time
+/// is not a plain column of the main table.
+pub fn time_order_probe(d: Dialect, layout: &Layout) -> Option<String> {
+    let column = layout.columns.recorded_at.as_ref()?;
+    if column.table.is_some() || column.fallback.is_some() || !layout.joins.is_empty() {
+        return None;
+    }
+    let explain = match d {
+        Dialect::Sqlite => "EXPLAIN QUERY PLAN",
+        Dialect::Postgres => "EXPLAIN",
+    };
+    let table = table_sql(&layout.table);
+    Some(format!("{explain} SELECT 1 FROM {table} AS {} ORDER BY {} DESC LIMIT 1", quote_ident(MAIN), col(column)))
+}
+
+/// The stream of every event matching a search, newest first by the time column as stored (the
+/// order an index on it gives, read as far as needed): the streams in the order of their last
+/// event.
+pub fn streams_by_time(d: Dialect, layout: &Layout, search: &str) -> Option<Sql> {
+    let column = layout.columns.recorded_at.as_ref()?;
+    let mut sql = Sql::new(d);
+    let mut conditions = layout_conditions(&mut sql, layout);
+    conditions.extend(search_condition(&mut sql, layout, search));
+    sql.text = format!(
+        "SELECT {} FROM {}{}ORDER BY {} DESC",
+        stream_text(d, layout),
+        from_sql(layout),
+        where_clause(&conditions),
+        col(column)
+    );
+    Some(sql)
+}
+
 /// A condition that keeps at least the events of a category (see `Event::category`: the
 /// aggregate type where the layout has one, else the stream id before its first `-`), for the
 /// database to leave out the rest; the reader still checks each event. `None` (no filter) for

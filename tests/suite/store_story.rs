@@ -485,7 +485,46 @@ fn a_background_sort_keeps_the_first_streams_in_the_paged_order(backend: Backend
     block_on(store.close());
 }
 
+/// Where an index on the time exists, the most recent streams come from it (read newest first
+/// as far as needed), in the order the paged query gives.
+fn the_most_recent_streams_come_from_a_time_index_where_there_is_one(backend: Backend) {
+    let (time, rows) = match backend {
+        Backend::Sqlite => (
+            "TEXT",
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 2999) \
+             INSERT INTO events SELECT 's-' || (i * 7 % 300), i / 300 + 1, 'E', '{}', \
+             strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000 + i * 60 - (i % 300) * 3, 'unixepoch') FROM n;",
+        ),
+        Backend::Postgres => (
+            "TIMESTAMPTZ",
+            "INSERT INTO events SELECT 's-' || (i * 7 % 300), i / 300 + 1, 'E', '{}', \
+             to_timestamp(1700000000 + i * 60 - (i % 300) * 3) FROM generate_series(0, 2999) AS i;",
+        ),
+    };
+    let db = TestDb::new(backend, "time_index");
+    db.exec(&format!(
+        "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, \
+         payload TEXT NOT NULL, recorded_at {time} NOT NULL, PRIMARY KEY (aggregate_id, version)); {rows}"
+    ));
+    let store = db.open();
+    assert!(!block_on(store.time_order_indexed()), "{backend:?}: no index on the time yet");
+    let query = StreamQuery { sort: StreamSort::Recent, limit: 40, ..Default::default() };
+    let paged = block_on(store.list_streams(&query)).unwrap().streams;
+    let by_pass = block_on(store.top_streams("", StreamSort::Recent, 40, &mut |_| true)).unwrap().unwrap();
+    assert_eq!(by_pass, paged, "{backend:?}");
+    block_on(store.close());
+    db.exec("CREATE INDEX events_time ON events (recorded_at);");
+    let store = db.open();
+    assert!(block_on(store.time_order_indexed()), "{backend:?}: the index gives the order");
+    let by_index = block_on(store.top_streams("", StreamSort::Recent, 40, &mut |_| true)).unwrap().unwrap();
+    assert_eq!(by_index, paged, "{backend:?}");
+    let searched = block_on(store.top_streams("s-29", StreamSort::Recent, 40, &mut |_| true)).unwrap().unwrap();
+    assert!(!searched.is_empty() && searched.iter().all(|s| s.stream.0.contains("s-29")), "{backend:?}");
+    block_on(store.close());
+}
+
 crate::on_each_backend!(
+    the_most_recent_streams_come_from_a_time_index_where_there_is_one,
     a_background_sort_keeps_the_first_streams_in_the_paged_order,
     a_log_without_an_ordering_index_gets_the_index_that_would_give_one,
     the_database_selects_a_readers_streams_category_and_end,
