@@ -155,6 +155,10 @@ pub struct HistoryPanel {
     /// The cursor stays on the newest event loaded until the user moves it (a stream opens at
     /// its newest event).
     follow_newest: bool,
+    /// A page read again was not what it had been: the stream changed while open.
+    stream_changed: bool,
+    /// "Open it again" was clicked (done by [`HistoryPanel::pump`], which has the worker).
+    reopen: bool,
     total: Option<i64>,
     done: bool,
     load_error: Option<String>,
@@ -199,6 +203,8 @@ impl Default for HistoryPanel {
             tail_request: None,
             tail: None,
             follow_newest: false,
+            stream_changed: false,
+            reopen: false,
             total: None,
             done: false,
             load_error: None,
@@ -282,6 +288,15 @@ impl HistoryPanel {
     /// stream while folding keeps up (so memory stays bounded however fast the store reads).
     /// Called every frame.
     pub fn pump(&mut self, worker: &mut Worker) {
+        if std::mem::take(&mut self.reopen)
+            && let Some(stream) = self.stream.clone()
+        {
+            // The stream changed under a page read again: read it all again, at the same version.
+            let version = self.cursor_version();
+            self.open_stream(&stream, worker);
+            self.go_to_version_when_loaded(version);
+            return;
+        }
         if self.mode != Mode::Stream || self.load_error.is_some() {
             return;
         }
@@ -426,6 +441,9 @@ impl HistoryPanel {
     /// Goes to `version` as soon as the page holding it has arrived.
     pub fn go_to_version_when_loaded(&mut self, version: Option<i64>) {
         self.pending_version = version;
+        if version.is_some() {
+            self.follow_newest = false;
+        }
     }
 
     /// Takes a reply meant for this panel; false when it is not ours.
@@ -455,7 +473,9 @@ impl HistoryPanel {
         }
         if Some(id) == self.tail_request {
             self.tail_request = None;
-            if let Reply::StreamPage { events, .. } = reply {
+            // Only a page that reaches the stream's end is its newest (duplicate versions can
+            // make the page end before it: then the pages from the start get there instead).
+            if let Reply::StreamPage { events, next: None } = reply {
                 self.place_tail(events);
             }
             return None;
@@ -472,6 +492,7 @@ impl HistoryPanel {
             }
             (Reply::StreamPage { events, .. }, PageRead::Again(page)) => {
                 if let Some(Err(message)) = self.history.as_mut().map(|h| h.restore_page(page, events)) {
+                    self.stream_changed = true;
                     self.set_failed(message);
                 }
             }
@@ -513,6 +534,13 @@ impl HistoryPanel {
         self.reconcile_tail();
         if self.follow_newest && self.tail.is_some() {
             self.place_cursor(self.len().saturating_sub(1));
+        }
+        // A deep link into the newest page goes there now.
+        if let Some(target) = self.pending_version
+            && let Some(index) = self.index_of(target)
+        {
+            self.pending_version = None;
+            self.place_cursor(index);
         }
     }
 
@@ -672,6 +700,7 @@ impl HistoryPanel {
     /// longer follows the newest event.
     pub fn set_cursor(&mut self, index: usize) {
         self.follow_newest = false;
+        self.pending_version = None;
         self.place_cursor(index);
     }
 
@@ -918,7 +947,8 @@ impl HistoryPanel {
         self.ensure_view(ui.ctx());
         self.ensure_blame();
         self.ensure_comparison(ui.ctx());
-        if self.view_pending {
+        // (A page that can no longer be read — the stream changed — is not waited for.)
+        if self.view_pending && self.load_error.is_none() {
             ui.ctx().request_repaint();
         }
 
@@ -984,7 +1014,12 @@ impl HistoryPanel {
             }
         });
         if let Some(error) = &self.load_error {
-            ui.colored_label(ui.visuals().error_fg_color, error);
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+                if self.stream_changed && ui.button("Open it again").clicked() {
+                    self.reopen = true;
+                }
+            });
         }
         if !self.done {
             let total = self.total.unwrap_or(0).max(1);
@@ -1097,7 +1132,8 @@ impl HistoryPanel {
             self.scroll_to_cursor = false;
             let visible = ui.available_height();
             let offset = self.cursor as f32 * (row_height + spacing) - visible / 2.0 + row_height;
-            area = area.vertical_scroll_offset(offset.max(0.0));
+            let end = rows as f32 * (row_height + spacing) - visible;
+            area = area.vertical_scroll_offset(offset.min(end).max(0.0));
         }
         let failure_index = history.failure().and_then(|f| f.index);
         let mut clicked = None;
@@ -1171,6 +1207,7 @@ impl HistoryPanel {
         if let Some(i) = clicked {
             self.playback.playing = false;
             self.follow_newest = false;
+            self.pending_version = None;
             self.cursor = i;
         }
     }
@@ -1180,6 +1217,9 @@ impl HistoryPanel {
         match self.event_at(self.cursor) {
             Some(event) => event_details_ui(ui, event),
             None if self.cursor >= self.len() => {}
+            None if self.cursor < head && self.load_error.is_some() => {
+                ui.weak("This event is no longer in memory and cannot be read again (see above).");
+            }
             None if self.cursor < head => {
                 // Out of memory (a long stream is held a window at a time): being read again.
                 ui.horizontal(|ui| {
@@ -1226,10 +1266,12 @@ impl HistoryPanel {
         }
         // (The fold picker stays usable while a slow fold is on its way.)
         let Some(view) = self.current_view() else {
-            if self.view_pending {
+            let reading = self.history.as_ref().is_some_and(|h| h.wanted_page().is_some());
+            if reading && self.load_error.is_some() {
+                ui.weak("The events before this one are no longer in memory and cannot be read again (see above).");
+            } else if self.view_pending {
                 ui.horizontal(|ui| {
                     ui.spinner();
-                    let reading = self.history.as_ref().is_some_and(|h| h.wanted_page().is_some());
                     ui.weak(if reading {
                         "Reading the events before this one from the store again…"
                     } else {

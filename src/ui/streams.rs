@@ -163,7 +163,9 @@ impl StreamsPanel {
         }
         if let (Some(after), Some(search)) = (self.next.clone(), self.applied_search.clone()) {
             self.page_request = Some(worker.send(Request::Streams {
-                query: StreamQuery { search, sort: self.sort, after: Some(after), limit: PAGE },
+                // (In the rows' order: while another is worked out in the background, the rows
+                // shown go on in theirs.)
+                query: StreamQuery { search, sort: self.rows_sort, after: Some(after), limit: PAGE },
             }));
         }
     }

@@ -751,6 +751,42 @@ fn a_long_stream_is_held_a_window_at_a_time_and_any_version_still_opens() {
     assert_eq!(app(&h).history.cursor_state().unwrap()["n"], json!(events));
     let history = app(&h).history.history().unwrap();
     assert!(history.resident() <= WINDOW_EVENTS + 2 * LOAD_PAGE, "{} events in memory", history.resident());
+
+    // The stream changes while it is open: a page read again says so, and it can be opened again
+    // at the same version.
+    let history = app(&h).history.history().unwrap();
+    let page = (0..events / LOAD_PAGE).find(|&p| !history.is_page_resident(p)).expect("a page let go");
+    let first = (page * LOAD_PAGE) as i64 + 1;
+    db.exec(&format!(
+        "DELETE FROM events WHERE aggregate_id = 'acc-1' AND version BETWEEN {} AND {};",
+        first + 100,
+        first + 110
+    ));
+    app_mut(&mut h).history.jump_to_version(first + 2).unwrap();
+    wait_until(&mut h, "the changed page", |h| app(h).history.load_error().is_some());
+    assert!(app(&h).history.load_error().unwrap().contains("changed while it was open"));
+    assert!(h.query_all_by_label_contains("cannot be read again").next().is_some(), "no endless spinner");
+    h.get_by_label("Open it again").click();
+    h.step();
+    wait_until(&mut h, "the stream read again", |h| {
+        let view = &app(h).history;
+        !view.is_loading() && view.load_error().is_none() && view.cursor_state().is_some()
+    });
+    assert_eq!(app(&h).history.cursor_version(), Some(first + 2), "at the same version");
+    assert_eq!(app(&h).history.history().unwrap().len(), events - 11);
+}
+
+#[test]
+fn a_move_by_the_user_cancels_a_deep_links_pending_version() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    open_order_1042(&mut h);
+    app_mut(&mut h).history.go_to_version_when_loaded(Some(2));
+    h.key_press(Key::Home);
+    h.step();
+    h.step();
+    app_mut(&mut h).history.push_events(Vec::new(), true);
+    assert_eq!(app(&h).history.cursor_version(), Some(1), "Home stays where the user went");
 }
 
 /// The streams panel of a big store (its counts are estimates) on the workshop store, with its
