@@ -122,11 +122,11 @@ impl StreamsPanel {
             let request =
                 worker.send(Request::TopStreams { search: search.clone(), sort: self.sort, top: TOP_STREAMS });
             self.sorting = Some(Sorting { request, read: 0, previous: self.rows_sort });
-            self.page_request = None;
             if self.applied_search.as_deref() != Some(search.as_str()) {
                 // Rows of another search would mislead: only a new order keeps them meanwhile.
                 self.rows.clear();
                 self.next = None;
+                self.page_request = None;
             }
             self.applied_search = Some(search.clone());
             self.error = None;
@@ -178,6 +178,8 @@ impl StreamsPanel {
                 Reply::StreamsRead(read) => sorting.read = read,
                 Reply::Streams(page) => {
                     self.sorting = None;
+                    // (A page of the order shown meanwhile may still be on its way: not wanted.)
+                    self.page_request = None;
                     self.top_only = page.streams.len() >= TOP_STREAMS;
                     self.rows = page.streams;
                     self.next = None;
