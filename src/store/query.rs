@@ -440,10 +440,7 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
         StreamSort::Recent => last_time.clone(),
         _ => "NULL".to_owned(),
     };
-    let group = match &c.stream {
-        StreamKey::Column(column) => col(column),
-        StreamKey::TypeAndId { type_column, id_column } => format!("{}, {}", col(type_column), col(id_column)),
-    };
+    let group = stream_group(layout);
     let limit = sql.bind(Param::Int(query.limit.max(1)));
     sql.text = format!(
         "SELECT {stream}, COUNT(*), MIN({v}), MAX({v}), {last_time}, {sort_key}, {s} FROM {from}{where_}\
@@ -466,10 +463,7 @@ pub fn stream_aggregates(d: Dialect, layout: &Layout, search: &str) -> Sql {
     let last_time = c.recorded_at.as_ref().map_or_else(|| "NULL".to_owned(), |t| format!("MAX({})", time_expr(d, t)));
     let mut conditions = layout_conditions(&mut sql, layout);
     conditions.extend(search_condition(&mut sql, layout, search));
-    let group = match &c.stream {
-        StreamKey::Column(column) => col(column),
-        StreamKey::TypeAndId { type_column, id_column } => format!("{}, {}", col(type_column), col(id_column)),
-    };
+    let group = stream_group(layout);
     sql.text = format!(
         "SELECT {stream}, COUNT(*), MIN({v}), MAX({v}), {last_time} FROM {from}{where_}GROUP BY {group}",
         stream = stream_text(d, layout),
@@ -477,6 +471,14 @@ pub fn stream_aggregates(d: Dialect, layout: &Layout, search: &str) -> Sql {
         where_ = where_clause(&conditions),
     );
     sql
+}
+
+/// What a `GROUP BY` of one row per stream names: the stream column, or its type and id.
+fn stream_group(layout: &Layout) -> String {
+    match &layout.columns.stream {
+        StreamKey::Column(column) => col(column),
+        StreamKey::TypeAndId { type_column, id_column } => format!("{}, {}", col(type_column), col(id_column)),
+    }
 }
 
 pub(crate) fn where_clause(conditions: &[String]) -> String {
