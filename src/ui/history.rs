@@ -304,7 +304,9 @@ impl HistoryPanel {
             return;
         };
         if let Some(cursor) = self.tail_wanted.take() {
-            let request = Request::ReadStreamPage { stream: stream.clone(), cursor, limit: LOAD_PAGE };
+            // One more than the page: a page that reaches the end comes back short of the limit,
+            // and so says it is the last.
+            let request = Request::ReadStreamPage { stream: stream.clone(), cursor, limit: LOAD_PAGE + 1 };
             self.tail_request = Some(worker.send(request));
         }
         if self.load_request.is_some() {

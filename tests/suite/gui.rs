@@ -850,3 +850,66 @@ fn on_a_big_store_an_order_no_index_gives_is_sorted_in_the_background() {
     assert_ne!(rows.iter().map(|r| r.stream.0.clone()).collect::<Vec<_>>(), by_id);
     assert!(h.query_by_label_contains("Sorting every stream").is_none());
 }
+
+/// The newest page of a long stream is shown before the pages from the start arrive: the
+/// replies to the panel's reads are handed over with the first page held back.
+#[test]
+fn a_long_streams_newest_page_is_shown_before_its_first() {
+    use eventscope::ui::history::{HistoryPanel, LOAD_PAGE};
+    use eventscope::worker::{Reply, Request, Worker};
+    let events = 3 * LOAD_PAGE + 7;
+    let db = TestDb::new(Backend::Sqlite, "newest_first");
+    db.exec(&format!(
+        "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL,
+                              payload TEXT NOT NULL, PRIMARY KEY (aggregate_id, version));
+         WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < {events})
+         INSERT INTO events SELECT 'long', v, 'E', json_object('n', v) FROM n;"
+    ));
+    let mut worker = Worker::spawn(|| {});
+    let open = worker.send(Request::Open { target: Target::Sqlite(db.path()), layout: None });
+    let mut held = Vec::new();
+    let mut panel = HistoryPanel::default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut opened = false;
+    while !panel.showing_newest_page() {
+        assert!(Instant::now() < deadline, "the newest page was not shown");
+        panel.pump(&mut worker);
+        let Some((id, reply)) = worker.try_recv() else {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        };
+        match reply {
+            Reply::Opened { .. } if id == open => {
+                opened = true;
+                panel.open_stream("long", &mut worker);
+            }
+            // The first page is held back.
+            Reply::StreamPage { ref events, .. } if events.first().is_some_and(|e| e.version == 1) => {
+                held.push((id, reply))
+            }
+            reply => assert!(panel.on_reply(id, reply).is_none() || !opened),
+        }
+    }
+    assert_eq!(panel.cursor_version(), Some(events as i64), "the cursor on the newest event");
+    assert!(panel.history().is_none_or(|h| h.is_empty()), "nothing from the start yet");
+    // Then the pages from the start: the newest page is placed exactly, the cursor stays on it.
+    for (id, reply) in held {
+        panel.on_reply(id, reply);
+    }
+    // (Frames fold what was read; reading waits for the fold.)
+    let window = egui::Context::default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while panel.is_loading() || panel.history().is_some_and(|h| h.is_folding()) {
+        assert!(Instant::now() < deadline, "the stream did not load");
+        let mut output = window.run_ui(egui::RawInput::default(), |ui| panel.ui(ui));
+        output.textures_delta.clear();
+        panel.pump(&mut worker);
+        match worker.try_recv() {
+            Some((id, reply)) => assert!(panel.on_reply(id, reply).is_none()),
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    assert_eq!(panel.history().unwrap().len(), events);
+    assert_eq!(panel.cursor_version(), Some(events as i64));
+    assert_eq!(panel.cursor(), events - 1);
+}
