@@ -43,7 +43,7 @@ pub enum Request {
     CountStreams { search: String },
     /// The first `top` streams matching a search in an order no index gives (most events, most
     /// recent), from one pass over the store in the background: [`Reply::StreamsRead`] as it
-    /// goes, then [`Reply::Streams`] (cancellable).
+    /// goes, then [`Reply::TopStreams`] (cancellable).
     TopStreams { search: String, sort: StreamSort, top: usize },
     /// The exact number of streams and events (reads the whole store).
     ExactCounts,
@@ -98,6 +98,8 @@ pub enum Reply {
     Counts(StoreCounts),
     /// How many streams a [`Request::TopStreams`] has read so far.
     StreamsRead(usize),
+    /// The first streams in the order a [`Request::TopStreams`] asked for.
+    TopStreams(crate::store::TopStreams),
     /// The number of streams matching a search.
     StreamCount {
         search: String,
@@ -480,7 +482,7 @@ async fn top_streams(
     };
     tokio::select! {
         sorted = pass => match sorted.map_err(Failure::from)? {
-            Some(streams) => Ok(Reply::Streams(StreamPage { streams, next: None })),
+            Some(top) => Ok(Reply::TopStreams(top)),
             None => Err(Failure::Cancelled("cancelled".to_owned())),
         },
         () = cancelled => Err(Failure::Cancelled("cancelled".to_owned())),

@@ -367,6 +367,14 @@ impl EventCursor {
     }
 }
 
+/// The first streams in an order worked out from the whole store, and whether more streams
+/// come after them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopStreams {
+    pub streams: Vec<StreamSummary>,
+    pub more: bool,
+}
+
 /// One page of a stream's events and where the next one starts (`None` at the end).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventPage {
@@ -824,7 +832,7 @@ impl Store {
         sort: StreamSort,
         top: usize,
         progress: &mut (dyn FnMut(usize) -> bool + Send),
-    ) -> Result<Option<Vec<StreamSummary>>, StoreError> {
+    ) -> Result<Option<TopStreams>, StoreError> {
         if sort == StreamSort::Recent && self.time_order_indexed().await {
             return self.recent_streams_by_index(search, top.min(RECENT_BY_INDEX), progress).await;
         }
@@ -862,7 +870,7 @@ impl Store {
         }
         best.sort_unstable_by(order);
         best.truncate(top);
-        Ok(Some(best))
+        Ok(Some(TopStreams { streams: best, more: read > top }))
     }
 
     /// Whether an index reads the events newest first by their time (the planner is asked).
@@ -883,9 +891,9 @@ impl Store {
         search: &str,
         top: usize,
         progress: &mut (dyn FnMut(usize) -> bool + Send),
-    ) -> Result<Option<Vec<StreamSummary>>, StoreError> {
+    ) -> Result<Option<TopStreams>, StoreError> {
         let Some(sql) = query::streams_by_time(self.dialect(), &self.layout, search) else {
-            return Ok(Some(Vec::new()));
+            return Ok(Some(TopStreams { streams: Vec::new(), more: false }));
         };
         let mut seen = std::collections::HashSet::new();
         let mut newest_first = Vec::new();
@@ -918,7 +926,9 @@ impl Store {
             }
         }
         streams.sort_by(|a, b| stream_order(StreamSort::Recent, a, b));
-        Ok(Some(streams))
+        // (Stopped at `top` streams: there may be more.)
+        let more = newest_first.len() >= top;
+        Ok(Some(TopStreams { streams, more }))
     }
 
     /// The summary of one stream, or [`StoreError::UnknownStream`]. Its event count is exact up

@@ -58,7 +58,7 @@ pub struct StreamsPanel {
     /// Whether the store's counts are estimates (a big store: nothing counts all of it unasked).
     store_estimated: bool,
     sorting: Option<Sorting>,
-    /// The rows are the first [`TOP_STREAMS`] of a background sort (there are more).
+    /// The rows are the first streams of a background sort, and there are more.
     top_only: bool,
     /// The order the rows are in.
     rows_sort: StreamSort,
@@ -176,12 +176,12 @@ impl StreamsPanel {
         if let Some(sorting) = self.sorting.as_mut().filter(|s| s.request == id) {
             match reply {
                 Reply::StreamsRead(read) => sorting.read = read,
-                Reply::Streams(page) => {
+                Reply::TopStreams(top) => {
                     self.sorting = None;
                     // (A page of the order shown meanwhile may still be on its way: not wanted.)
                     self.page_request = None;
-                    self.top_only = page.streams.len() >= TOP_STREAMS;
-                    self.rows = page.streams;
+                    self.top_only = top.more;
+                    self.rows = top.streams;
                     self.next = None;
                     self.rows_sort = self.sort;
                     if self.applied_search.as_deref() == Some("")
@@ -296,7 +296,7 @@ impl StreamsPanel {
             }
         }
         if self.top_only {
-            ui.weak(format!("The first {TOP_STREAMS} streams in this order; a search narrows them."));
+            ui.weak(format!("The first {} streams in this order; a search narrows them.", self.rows.len()));
         }
         if let Some(error) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, error);
