@@ -73,12 +73,17 @@ pub struct EventSummary {
 impl EventSummary {
     /// The summary of one event (its type and actor not shared with other summaries).
     pub fn of(event: &Event) -> EventSummary {
+        EventSummary::sharing(event, &mut |text| Arc::from(text))
+    }
+
+    /// The summary of one event, its type and actor made shared text by `share`.
+    fn sharing(event: &Event, share: &mut dyn FnMut(&str) -> Arc<str>) -> EventSummary {
         EventSummary {
             version: event.version,
             position: event.position,
-            event_type: Arc::from(event.event_type.as_str()),
+            event_type: share(&event.event_type),
             recorded_at: event.recorded_at,
-            actor: event.actor().map(Arc::from),
+            actor: event.actor().map(&mut *share),
             anomalies: event.anomalies.clone().into_boxed_slice(),
             undecodable: matches!(event.payload, Payload::Undecodable { .. }),
             archived: event.archived,
@@ -381,16 +386,7 @@ impl History {
             if event.has_version() {
                 self.checker.push(event.version);
             }
-            let summary = EventSummary {
-                version: event.version,
-                position: event.position,
-                event_type: self.intern(&event.event_type),
-                recorded_at: event.recorded_at,
-                actor: event.actor().map(|actor| self.intern(actor)),
-                anomalies: event.anomalies.clone().into_boxed_slice(),
-                undecodable: matches!(event.payload, Payload::Undecodable { .. }),
-                archived: event.archived,
-            };
+            let summary = EventSummary::sharing(event, &mut |text| self.intern(text));
             self.summaries.push(summary);
         }
         self.tick.set(self.tick.get() + 1);
