@@ -529,6 +529,14 @@ fn the_most_recent_streams_come_from_a_time_index_where_there_is_one(backend: Ba
     let searched = block_on(store.top_streams("s-29", StreamSort::Recent, 40, &mut |_| true)).unwrap().unwrap();
     assert!(!searched.more, "{backend:?}: s-29 and s-290 to s-299");
     let searched = searched.streams;
+    // A search is a bound value, never SQL: quotes and comments find nothing and change nothing.
+    for hostile in ["'); DROP TABLE events; --", "\"; DROP TABLE events; --", "%' OR '1'='1", "s-1' --"] {
+        for sort in [StreamSort::Recent, StreamSort::MostEvents] {
+            let found = block_on(store.top_streams(hostile, sort, 40, &mut |_| true)).unwrap().unwrap();
+            assert!(found.streams.is_empty() && !found.more, "{backend:?} {hostile:?}");
+        }
+    }
+    assert_eq!(block_on(store.list_streams(&query)).unwrap().streams, paged, "{backend:?}: the store is unchanged");
     assert!(!searched.is_empty() && searched.iter().all(|s| s.stream.0.contains("s-29")), "{backend:?}");
     block_on(store.close());
 }
