@@ -26,7 +26,7 @@ impl ColumnKind {
         let t = name.trim().to_ascii_lowercase();
         if t == "uuid" {
             ColumnKind::Uuid
-        } else if t.starts_with("json") {
+        } else if t.starts_with("json") && !t.contains('[') {
             ColumnKind::Json
         } else if t == "bytea" || t.contains("blob") {
             ColumnKind::Bytes
