@@ -12,7 +12,9 @@ use serde_json::Value;
 use super::background::Background;
 use super::diff_view::{changes_list_ui, changes_ui, line_diff_list_ui};
 use super::json_tree::{JsonTree, TreeAction, removed_color};
+use super::panel_size::{Along, PanelSize};
 use super::scripts::{FOLD_EXAMPLES, FileDialog, ScriptSource, WatchedScript};
+use super::settings::{RememberedFold, RememberedScript};
 use crate::diff::{Change, Hunk, has_at_most_nodes, line_diff, structural_diff};
 use crate::fold::history::EventSummary;
 use crate::fold::{BlameMap, BrokenFold, Fold, History, JsFold, MergeFold};
@@ -63,6 +65,35 @@ pub enum DiffTab {
     Compare,
 }
 
+/// How the panel is laid out: the sizes the user gave its parts (kept per store by the app),
+/// presenter mode, and on a narrow window which part is shown.
+#[derive(Clone, Debug, Default)]
+pub struct HistoryLayout {
+    pub presenter: bool,
+    pub timeline_width: Option<f32>,
+    pub diff_height: Option<f32>,
+    pub narrow_tab: DetailTab,
+}
+
+/// The parts beside the timeline, shown one at a time on a narrow window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DetailTab {
+    Event,
+    #[default]
+    State,
+    Changes,
+}
+
+/// Below this width (points) beside the timeline, event, state and diff are tabs.
+pub const NARROW_DETAILS: f32 = 640.0;
+
+/// The smallest timeline (versions and types still show) and diff area.
+const MIN_TIMELINE: f32 = 140.0;
+const MIN_DIFF: f32 = 100.0;
+
+/// The width of the timeline's marker column (two glyphs).
+const MARKER_WIDTH: f32 = 40.0;
+
 /// What the panel steps through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -73,7 +104,7 @@ pub enum Mode {
 }
 
 /// Where a fold applies.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FoldScope {
     Stream(String),
     Category(String),
@@ -88,6 +119,27 @@ pub struct FoldSetting {
 }
 
 impl FoldSetting {
+    /// How the settings file keeps it.
+    pub fn remembered(&self) -> RememberedFold {
+        let script = match &self.script.source {
+            ScriptSource::File(path) => RememberedScript::File(path.clone()),
+            ScriptSource::Example { name, .. } => RememberedScript::Example((*name).to_owned()),
+        };
+        RememberedFold { script, scope: self.scope.clone() }
+    }
+
+    /// The fold the settings file kept (`None` for an example this build no longer has).
+    pub fn from_remembered(fold: &RememberedFold) -> Option<FoldSetting> {
+        let source = match &fold.script {
+            RememberedScript::File(path) => ScriptSource::File(path.clone()),
+            RememberedScript::Example(wanted) => {
+                let (name, source) = FOLD_EXAMPLES.iter().find(|(name, _)| name == wanted)?;
+                ScriptSource::Example { name, source }
+            }
+        };
+        Some(FoldSetting { script: WatchedScript::new(source), scope: fold.scope.clone() })
+    }
+
     fn applies(&self, stream: &str, category: &str) -> bool {
         match &self.scope {
             FoldScope::Stream(s) => s == stream,
@@ -125,6 +177,7 @@ struct Playback {
 }
 
 pub struct HistoryPanel {
+    pub layout: HistoryLayout,
     mode: Mode,
     /// The stream id, or the projection's name.
     stream: Option<String>,
@@ -184,6 +237,7 @@ pub struct HistoryPanel {
 impl Default for HistoryPanel {
     fn default() -> Self {
         HistoryPanel {
+            layout: HistoryLayout::default(),
             mode: Mode::Stream,
             stream: None,
             fold: None,
@@ -866,8 +920,9 @@ impl HistoryPanel {
         let none = egui::Modifiers::NONE;
         let (left, right, page_up, page_down, home, end, space) = ui.ctx().input_mut(|i| {
             (
-                i.consume_key(none, Key::ArrowLeft),
-                i.consume_key(none, Key::ArrowRight),
+                // (↑ and ↓ step too: the timeline is a vertical list.)
+                i.consume_key(none, Key::ArrowLeft) | i.consume_key(none, Key::ArrowUp),
+                i.consume_key(none, Key::ArrowRight) | i.consume_key(none, Key::ArrowDown),
                 i.consume_key(none, Key::PageUp),
                 i.consume_key(none, Key::PageDown),
                 i.consume_key(none, Key::Home),
@@ -959,29 +1014,70 @@ impl HistoryPanel {
             self.nothing_loaded_ui(ui);
             return;
         }
+        let width = ui.available_width();
+        let max_timeline = (width * 0.6).max(MIN_TIMELINE);
+        let auto = (width * 0.3).clamp(MIN_TIMELINE, 360.0).min(max_timeline);
+        let size = PanelSize::before(ui, "timeline", Along::Width, auto, self.layout.timeline_width);
         egui::Panel::left("timeline")
             .resizable(true)
-            .default_size(300.0)
-            .min_size(200.0)
+            .default_size(size.size)
+            .min_size(MIN_TIMELINE)
+            .max_size(max_timeline)
             .show(ui, |ui| self.timeline_ui(ui));
+        self.layout.timeline_width = size.after(ui, self.layout.timeline_width);
         let mut action = None;
-        egui::Panel::bottom("diff").resizable(true).default_size(270.0).min_size(120.0).show(ui, |ui| self.diff_ui(ui));
-        egui::CentralPanel::default().show(ui, |ui| {
-            ui.columns(2, |columns| {
-                egui::ScrollArea::both().id_salt("event_scroll").auto_shrink([false, false]).show(
-                    &mut columns[0],
-                    |ui| {
-                        self.event_ui(ui);
-                    },
-                );
-                egui::ScrollArea::both().id_salt("state_scroll").auto_shrink([false, false]).show(
-                    &mut columns[1],
-                    |ui| {
-                        action = self.state_ui(ui);
-                    },
-                );
+        if ui.available_width() < NARROW_DETAILS {
+            // Narrow: event, state and diff take turns in the whole width.
+            egui::CentralPanel::default().show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    let tab = &mut self.layout.narrow_tab;
+                    ui.selectable_value(tab, DetailTab::Event, "Event");
+                    ui.selectable_value(tab, DetailTab::State, "State");
+                    ui.selectable_value(tab, DetailTab::Changes, "Changes");
+                });
+                ui.separator();
+                match self.layout.narrow_tab {
+                    DetailTab::Event => {
+                        egui::ScrollArea::both()
+                            .id_salt("event_scroll")
+                            .auto_shrink([false, false])
+                            .show(ui, |ui| self.event_ui(ui));
+                    }
+                    DetailTab::State => {
+                        egui::ScrollArea::both()
+                            .id_salt("state_scroll")
+                            .auto_shrink([false, false])
+                            .show(ui, |ui| action = self.state_ui(ui));
+                    }
+                    DetailTab::Changes => self.diff_ui(ui),
+                }
             });
-        });
+        } else {
+            let auto = (ui.available_height() * 0.4).clamp(MIN_DIFF, 480.0);
+            let size = PanelSize::before(ui, "diff", Along::Height, auto, self.layout.diff_height);
+            egui::Panel::bottom("diff")
+                .resizable(true)
+                .default_size(size.size)
+                .min_size(MIN_DIFF)
+                .show(ui, |ui| self.diff_ui(ui));
+            self.layout.diff_height = size.after(ui, self.layout.diff_height);
+            egui::CentralPanel::default().show(ui, |ui| {
+                ui.columns(2, |columns| {
+                    egui::ScrollArea::both().id_salt("event_scroll").auto_shrink([false, false]).show(
+                        &mut columns[0],
+                        |ui| {
+                            self.event_ui(ui);
+                        },
+                    );
+                    egui::ScrollArea::both().id_salt("state_scroll").auto_shrink([false, false]).show(
+                        &mut columns[1],
+                        |ui| {
+                            action = self.state_ui(ui);
+                        },
+                    );
+                });
+            });
+        }
         if let Some(TreeAction::GoToEvent(index)) = action {
             self.playback.playing = false;
             self.set_cursor(index);
@@ -1045,8 +1141,14 @@ impl HistoryPanel {
         if len == 0 {
             return;
         }
+        if self.layout.presenter {
+            // For the room: where we are, large.
+            let at = self.label_of(self.cursor);
+            let event_type = self.summary_at(self.cursor).map_or(String::new(), |s| s.event_type.to_string());
+            ui.label(RichText::new(format!("{at} · {event_type}")).size(30.0).strong());
+        }
         let now = ui.input(|i| i.time);
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             if ui.button("⏮").on_hover_text("First version (Home)").clicked() {
                 self.set_cursor(0);
             }
@@ -1054,7 +1156,10 @@ impl HistoryPanel {
                 self.step(-1);
             }
             let play = if self.playback.playing { "⏸ Pause" } else { "▶ Play" };
-            if ui.button(play).on_hover_text("Play through the versions (Space)").clicked() {
+            // (One width for both words: the buttons after it do not move.)
+            let size = egui::vec2(74.0, ui.spacing().interact_size.y);
+            let play = ui.add_sized(size, egui::Button::new(play));
+            if play.on_hover_text("Play through the versions (Space)").clicked() {
                 self.toggle_play(now);
             }
             if ui.button("▶").on_hover_text("Next version (Right arrow)").clicked() {
@@ -1113,7 +1218,9 @@ impl HistoryPanel {
         };
         ui.horizontal(|ui| {
             ui.strong("Timeline");
-            ui.weak(RichText::new("← → PgUp PgDn Home End, Space plays").monospace());
+            // (The keys give way on a narrow timeline.)
+            let keys = RichText::new("← → ↑ ↓ PgUp PgDn Home End, Space plays").monospace().weak();
+            ui.add(egui::Label::new(keys).truncate());
         });
         if history.is_empty() {
             ui.weak(match (self.done, self.mode) {
@@ -1143,6 +1250,9 @@ impl HistoryPanel {
         let projection = self.mode == Mode::Projection;
         let snapshot_versions = &self.snapshots;
         let tail = self.tail.as_ref();
+        // Versions padded to the longest one's width (and the `v`), so that the types line up.
+        let last_ordinal = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i)).unwrap_or(0);
+        let digits = last_ordinal.to_string().len() + 1;
         area.show_rows(ui, row_height, self.len(), |ui, range| {
             for i in range {
                 let Some(event) = summary_in(Some(history), tail, i) else {
@@ -1178,22 +1288,23 @@ impl HistoryPanel {
                 };
                 let anomalies: Vec<String> =
                     gap.into_iter().chain(event.anomalies.iter().map(ToString::to_string)).collect();
-                let anomaly = (!anomalies.is_empty()).then(|| anomalies.join("\n"));
+                let mut markers = Vec::new();
+                if !anomalies.is_empty() {
+                    markers.push(Marker::Anomaly(anomalies.join("\n")));
+                }
+                if event.undecodable {
+                    markers.push(Marker::Undecodable);
+                }
+                if snapshot_versions.contains_key(&event.version) {
+                    markers.push(Marker::Snapshot);
+                }
+                if event.archived {
+                    markers.push(Marker::Archived);
+                }
                 ui.horizontal(|ui| {
-                    if let Some(anomaly) = &anomaly {
-                        ui.colored_label(ui.visuals().warn_fg_color, "⚠").on_hover_text(anomaly);
-                    }
-                    if snapshot_versions.contains_key(&event.version) {
-                        ui.label("📷").on_hover_text("the store keeps a snapshot at this version");
-                    }
-                    let mut text = format!("v{:<5} {}", event.version, event.event_type);
-                    if event.undecodable {
-                        text.push_str(" ⛔");
-                    }
-                    if event.archived {
-                        text.push_str(" 🗄");
-                    }
-                    let mut rich = RichText::new(text).monospace();
+                    markers_ui(ui, &markers);
+                    let version = format!("v{}", event.version);
+                    let mut rich = RichText::new(format!("{version:<digits$} {}", event.event_type)).monospace();
                     if failure_index == Some(i) {
                         rich = rich.color(removed_color(ui));
                     }
@@ -1201,8 +1312,10 @@ impl HistoryPanel {
                     if response.clicked() {
                         clicked = Some(i);
                     }
+                    // (Time and actor give way on a narrow timeline: the type stays.)
                     let when = event.recorded_at.map(|t| t.format("%m-%d %H:%M:%S").to_string()).unwrap_or_default();
-                    ui.weak(format!("{when} {}", event.actor.as_deref().unwrap_or("")));
+                    let facts = format!("{when} {}", event.actor.as_deref().unwrap_or(""));
+                    ui.add(egui::Label::new(RichText::new(facts.trim()).weak()).truncate());
                 });
             }
         });
@@ -1246,7 +1359,7 @@ impl HistoryPanel {
         let at = self.label_of(self.cursor);
         let state_to_copy = self.cursor_state();
         let mut action = None;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.heading(format!("State after {at}"));
             if let Some(state) = &state_to_copy
                 && ui.small_button("Copy state").clicked()
@@ -1419,7 +1532,7 @@ impl HistoryPanel {
 
     fn diff_ui(&mut self, ui: &mut Ui) {
         ui.add_space(4.0);
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let at = self.label_of(self.cursor);
             ui.selectable_value(&mut self.tab, DiffTab::Changes, format!("Changes at {at}"));
             let compare = format!("Compare two {}s", self.unit());
@@ -1494,6 +1607,56 @@ impl HistoryPanel {
             }
         });
     }
+}
+
+/// A mark in the timeline's marker column.
+#[derive(Clone, Debug, PartialEq)]
+enum Marker {
+    /// A gap, a duplicate version, or what is wrong with the row.
+    Anomaly(String),
+    Undecodable,
+    Snapshot,
+    Archived,
+}
+
+impl Marker {
+    fn glyph(&self) -> &'static str {
+        match self {
+            Marker::Anomaly(_) => "⚠",
+            Marker::Undecodable => "⛔",
+            Marker::Snapshot => "📷",
+            Marker::Archived => "🗄",
+        }
+    }
+
+    fn explanation(&self) -> String {
+        match self {
+            Marker::Anomaly(what) => what.clone(),
+            Marker::Undecodable => "the payload cannot be decoded (see the event)".to_owned(),
+            Marker::Snapshot => "the store keeps a snapshot at this version".to_owned(),
+            Marker::Archived => "archived".to_owned(),
+        }
+    }
+}
+
+/// The timeline's marker column: the same width on every row, whatever it holds; two glyphs
+/// at most, every mark said on hover.
+fn markers_ui(ui: &mut Ui, markers: &[Marker]) {
+    let height = ui.spacing().interact_size.y;
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(MARKER_WIDTH, height), egui::Sense::hover());
+    if markers.is_empty() {
+        return;
+    }
+    let shown: String = markers.iter().take(2).map(Marker::glyph).collect();
+    let color = match markers.first() {
+        Some(Marker::Anomaly(_) | Marker::Undecodable) => ui.visuals().warn_fg_color,
+        _ => ui.visuals().text_color(),
+    };
+    // (Larger than the text: emoji glyphs blur at body size.)
+    let font = egui::FontId::proportional(egui::TextStyle::Body.resolve(ui.style()).size * 1.25);
+    ui.painter().text(rect.left_center(), egui::Align2::LEFT_CENTER, shown, font, color);
+    let said: Vec<String> = markers.iter().map(|m| format!("{} {}", m.glyph(), m.explanation())).collect();
+    response.on_hover_text(said.join("\n"));
 }
 
 /// A line diff on its way or done.

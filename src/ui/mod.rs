@@ -10,9 +10,11 @@ pub mod diff_view;
 pub mod history;
 pub mod json_tree;
 pub mod mapping;
+pub mod panel_size;
 pub mod projection;
 pub mod recent;
 pub mod scripts;
+pub mod settings;
 pub mod sql;
 pub mod sql_safety;
 pub mod streams;
@@ -31,6 +33,7 @@ use mapping::{MappingAction, MappingPanel};
 use projection::ProjectionPanel;
 use recent::RecentStores;
 use scripts::{ScriptSource, WatchedScript};
+use settings::{SettingsFile, ThemeChoice, ViewSettings};
 use sql::SqlPanel;
 use streams::{StreamsAction, StreamsPanel};
 
@@ -44,7 +47,7 @@ pub enum Screen {
 }
 
 /// Where to put the cursor once the store is open.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StartAt {
     pub stream: Option<String>,
     pub version: Option<i64>,
@@ -58,8 +61,15 @@ pub struct StartAt {
     pub view: Option<View>,
 }
 
+impl StartAt {
+    /// Whether it says where to go (a stream, a projection or a SQL file), rather than only how.
+    pub fn names_a_place(&self) -> bool {
+        self.stream.is_some() || self.projection.is_some() || self.sql.is_some() || self.view.is_some()
+    }
+}
+
 /// The views of the explorer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum View {
     /// One stream's history.
     History,
@@ -76,14 +86,23 @@ pub enum View {
 pub struct AppOptions {
     /// Where the recent stores are kept; `None` keeps them in memory only.
     pub recent_path: Option<PathBuf>,
+    /// Where each store's window settings are kept; `None` keeps them in memory only.
+    pub settings_path: Option<PathBuf>,
 }
 
 impl AppOptions {
-    /// The options of the real application (recent stores in the config directory).
+    /// The options of the real application (recent stores and settings in the config directory).
     pub fn user() -> AppOptions {
-        AppOptions { recent_path: RecentStores::default_path() }
+        AppOptions { recent_path: RecentStores::default_path(), settings_path: SettingsFile::default_path() }
     }
 }
+
+/// Shows or hides the streams panel.
+pub const STREAMS_PANEL_SHORTCUT: egui::KeyboardShortcut =
+    egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::B);
+/// Turns presenter mode on or off.
+pub const PRESENTER_SHORTCUT: egui::KeyboardShortcut =
+    egui::KeyboardShortcut::new(egui::Modifiers::NONE, egui::Key::F5);
 
 /// The bottom line: the store (password masked), its layout, the counts, the last error.
 #[derive(Default)]
@@ -100,7 +119,8 @@ pub struct StatusBar {
 
 impl StatusBar {
     fn ui(&mut self, ui: &mut Ui) {
-        ui.horizontal(|ui| {
+        // (Wrapped: on a narrow window the counts go to a second line rather than off the edge.)
+        ui.horizontal_wrapped(|ui| {
             match &self.store {
                 Some(store) => ui.label(RichText::new(store).monospace()),
                 None => ui.weak("no store open"),
@@ -163,6 +183,17 @@ pub struct EventscopeApp {
     unmapped: Option<Target>,
     cipher_key: String,
     cipher_request: Option<RequestId>,
+    /// Every store's window settings, and the open store's (with its key in the file).
+    settings: SettingsFile,
+    pub look: ViewSettings,
+    store_key: Option<String>,
+    /// The look last given to egui (theme, presenter), and the title to give the window.
+    applied_look: Option<(ThemeChoice, bool, f32)>,
+    title: Option<String>,
+    /// Whether the streams panel was shown before presenter mode hid it.
+    streams_before_presenter: Option<bool>,
+    /// The window was fitted to the screen (once, at the start).
+    sized_to_screen: bool,
 }
 
 impl EventscopeApp {
@@ -196,6 +227,13 @@ impl EventscopeApp {
             unmapped: None,
             cipher_key: String::new(),
             cipher_request: None,
+            settings: SettingsFile::load(options.settings_path),
+            look: ViewSettings::default(),
+            store_key: None,
+            applied_look: None,
+            title: None,
+            streams_before_presenter: None,
+            sized_to_screen: false,
         };
         if let Some(target) = target {
             app.open(target);
@@ -238,6 +276,114 @@ impl EventscopeApp {
             self.view = View::Projections;
             self.projections.choose(WatchedScript::new(ScriptSource::File(path)), &mut self.worker);
         }
+    }
+
+    /// Goes back to the view, stream, version and fold the user last had in this store.
+    fn restore_place(&mut self) {
+        if self.history.fold_setting().is_none()
+            && let Some(fold) = self.look.fold.as_ref().and_then(FoldSetting::from_remembered)
+        {
+            self.history.set_fold(Some(fold));
+        }
+        if let Some(view) = self.look.view {
+            self.view = view;
+        }
+        if let Some(stream) = self.look.stream.clone() {
+            self.streams.select(&stream);
+            self.history.open_stream(&stream, &mut self.worker);
+            self.history.go_to_version_when_loaded(self.look.version);
+        }
+    }
+
+    /// Notes where the user is and how the window looks (for the settings file), and gives
+    /// egui the look the settings ask for.
+    fn keep_look(&mut self, ctx: &egui::Context) {
+        // Where the window manager does not maximise the window, it takes the screen.
+        if !self.sized_to_screen {
+            let (monitor, maximized) = ctx.input(|i| (i.viewport().monitor_size, i.viewport().maximized));
+            if let Some(monitor) = monitor.filter(|m| m.x > 0.0 && m.y > 0.0) {
+                self.sized_to_screen = true;
+                if maximized != Some(true) {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(monitor));
+                }
+            }
+        }
+        if let Some(title) = self.title.take() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+        }
+        // Zoomed with the keys or the View menu (egui's own): the user's zoom follows.
+        if let Some((_, presenter, zoom)) = self.applied_look
+            && ctx.zoom_factor() != zoom
+        {
+            let factor = if presenter { settings::PRESENTER_ZOOM } else { 1.0 };
+            self.look.zoom = ctx.zoom_factor() / factor;
+            self.applied_look = Some((self.look.theme, presenter, ctx.zoom_factor()));
+        }
+        let wanted = (self.look.theme, self.look.presenter, self.look.effective_zoom());
+        if self.applied_look != Some(wanted) {
+            ctx.set_theme(self.look.theme.preference());
+            for theme in [egui::Theme::Dark, egui::Theme::Light] {
+                ctx.set_visuals_of(theme, visuals_of(theme, self.look.presenter));
+            }
+            ctx.set_zoom_factor(wanted.2);
+            self.applied_look = Some(wanted);
+        }
+        let Some(key) = &self.store_key else {
+            return;
+        };
+        self.look.view = Some(self.view);
+        if let Some(stream) = self.history.stream() {
+            self.look.stream = Some(stream.to_owned());
+            self.look.version = self.history.cursor_version().or(self.look.version);
+        }
+        self.look.fold = self.history.fold_setting().map(FoldSetting::remembered);
+        self.settings.remember(key, &self.look);
+        let now = ctx.input(|i| i.time);
+        if self.settings.save_if_due(now) {
+            ctx.request_repaint_after(std::time::Duration::from_secs(2));
+        }
+    }
+
+    /// Writes the settings file now (it is otherwise written at most every two seconds, and
+    /// when the window closes).
+    pub fn save_settings(&mut self) {
+        self.settings.save();
+    }
+
+    /// Shows or hides the streams panel.
+    pub fn toggle_streams_panel(&mut self) {
+        self.look.streams_shown = !self.look.streams_shown;
+    }
+
+    /// Turns presenter mode on or off: larger type, high contrast, the streams panel hidden.
+    pub fn toggle_presenter(&mut self) {
+        self.look.presenter = !self.look.presenter;
+        if self.look.presenter {
+            self.streams_before_presenter = Some(std::mem::replace(&mut self.look.streams_shown, false));
+        } else {
+            self.look.streams_shown = self.streams_before_presenter.take().unwrap_or(true);
+        }
+    }
+
+    fn view_menu_ui(&mut self, ui: &mut Ui) {
+        let shortcut = |ui: &Ui, s: &egui::KeyboardShortcut| ui.ctx().format_shortcut(s);
+        let streams = egui::Button::selectable(self.look.streams_shown, "Streams panel")
+            .shortcut_text(shortcut(ui, &STREAMS_PANEL_SHORTCUT));
+        if ui.add(streams).clicked() {
+            self.toggle_streams_panel();
+        }
+        let presenter = egui::Button::selectable(self.look.presenter, "Presenter mode")
+            .shortcut_text(shortcut(ui, &PRESENTER_SHORTCUT));
+        if ui.add(presenter).on_hover_text("Larger type, high contrast, the streams panel hidden").clicked() {
+            self.toggle_presenter();
+        }
+        ui.separator();
+        ui.weak("Theme");
+        for choice in ThemeChoice::ALL {
+            ui.radio_value(&mut self.look.theme, choice, choice.label());
+        }
+        ui.separator();
+        egui::gui_zoom::zoom_menu_buttons(ui);
     }
 
     /// Shows a stream in the history view with the cursor at a version.
@@ -371,7 +517,16 @@ impl EventscopeApp {
                 }
                 self.screen = Screen::Explorer;
                 self.store_open = true;
-                if let Some(start) = self.start_at.take() {
+                let key = settings::store_key(&opened);
+                self.look = self.settings.for_store(&key);
+                self.store_key = Some(key);
+                self.title = Some(format!("eventscope — {}", opened.display()));
+                // Where the user was in this store, unless the command line names a place.
+                let start = self.start_at.take();
+                if !start.as_ref().is_some_and(StartAt::names_a_place) {
+                    self.restore_place();
+                }
+                if let Some(start) = start {
                     self.start(start);
                 }
             }
@@ -419,6 +574,7 @@ impl EventscopeApp {
     /// Draws one frame (also what the tests drive).
     pub fn show(&mut self, ui: &mut Ui) {
         self.drain_replies();
+        self.keep_look(&ui.ctx().clone());
         match self.screen {
             Screen::Connect => {
                 egui::Panel::bottom("status").show(ui, |ui| self.status.ui(ui));
@@ -461,9 +617,27 @@ impl EventscopeApp {
     }
 
     fn explorer_ui(&mut self, ui: &mut Ui) {
+        let (streams_key, presenter_key) =
+            ui.input_mut(|i| (i.consume_shortcut(&STREAMS_PANEL_SHORTCUT), i.consume_shortcut(&PRESENTER_SHORTCUT)));
+        if streams_key {
+            self.toggle_streams_panel();
+        }
+        if presenter_key {
+            self.toggle_presenter();
+        }
         egui::Panel::top("top_bar").show(ui, |ui| {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
+                if self.view == View::History {
+                    let tip = format!(
+                        "Show or hide the streams panel ({})",
+                        ui.ctx().format_shortcut(&STREAMS_PANEL_SHORTCUT)
+                    );
+                    if ui.selectable_label(self.look.streams_shown, "☰").on_hover_text(tip).clicked() {
+                        self.toggle_streams_panel();
+                    }
+                }
                 ui.strong("eventscope");
+                ui.menu_button("View", |ui| self.view_menu_ui(ui));
                 ui.separator();
                 ui.selectable_value(&mut self.view, View::History, "History");
                 ui.selectable_value(&mut self.view, View::Projections, "Projections");
@@ -511,10 +685,14 @@ impl EventscopeApp {
         }
         let mut action = None;
         // The streams list belongs to the history; the other views need the width.
-        if self.view == View::History {
-            egui::Panel::left("streams").resizable(true).default_size(350.0).min_size(220.0).show(ui, |ui| {
+        if self.view == View::History && self.look.streams_shown {
+            let auto = (ui.available_width() * 0.25).clamp(200.0, 340.0);
+            let size =
+                panel_size::PanelSize::before(ui, "streams", panel_size::Along::Width, auto, self.look.streams_width);
+            egui::Panel::left("streams").resizable(true).default_size(size.size).min_size(200.0).show(ui, |ui| {
                 action = self.streams.ui(ui, &mut self.worker);
             });
+            self.look.streams_width = size.after(ui, self.look.streams_width);
         }
         if let Some(StreamsAction::OpenStream(stream)) = action {
             self.history.open_stream(&stream, &mut self.worker);
@@ -522,7 +700,12 @@ impl EventscopeApp {
         }
         match self.view {
             View::History => {
+                self.history.layout.presenter = self.look.presenter;
+                self.history.layout.timeline_width = self.look.timeline_width;
+                self.history.layout.diff_height = self.look.diff_height;
                 egui::CentralPanel::default().show(ui, |ui| self.history.ui(ui));
+                self.look.timeline_width = self.history.layout.timeline_width;
+                self.look.diff_height = self.history.layout.diff_height;
                 self.history.pump(&mut self.worker);
             }
             View::Projections => {
@@ -546,6 +729,37 @@ impl eframe::App for EventscopeApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
     }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.save_settings();
+    }
+}
+
+/// egui's visuals for a theme; in presenter mode with the most contrast: black on white or
+/// white on black, stronger lines.
+pub fn visuals_of(theme: egui::Theme, presenter: bool) -> egui::Visuals {
+    let mut visuals = theme.default_visuals();
+    if presenter {
+        let (background, text) = match theme {
+            egui::Theme::Dark => (egui::Color32::BLACK, egui::Color32::WHITE),
+            egui::Theme::Light => (egui::Color32::WHITE, egui::Color32::BLACK),
+        };
+        // (Text the widgets draw in their own colours, hints and weak text, keeps them.)
+        for widget in [
+            &mut visuals.widgets.noninteractive,
+            &mut visuals.widgets.inactive,
+            &mut visuals.widgets.hovered,
+            &mut visuals.widgets.active,
+            &mut visuals.widgets.open,
+        ] {
+            widget.fg_stroke.color = text;
+        }
+        visuals.widgets.noninteractive.bg_stroke.color = text.gamma_multiply(0.6);
+        visuals.panel_fill = background;
+        visuals.window_fill = background;
+        visuals.extreme_bg_color = background;
+    }
+    visuals
 }
 
 /// Opens the window on a store.
@@ -560,6 +774,7 @@ pub fn run(target: Target, layout: Option<String>, start: StartAt) -> anyhow::Re
         viewport: egui::ViewportBuilder::default()
             .with_title(title)
             .with_inner_size([1400.0, 860.0])
+            .with_maximized(true)
             .with_min_inner_size([800.0, 500.0]),
         ..Default::default()
     };

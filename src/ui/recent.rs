@@ -34,10 +34,7 @@ impl RecentStores {
 
     /// Puts a store first in the list (without its password) and saves the list.
     pub fn add(&mut self, target: &Target) {
-        let entry = match target {
-            Target::Sqlite(path) => std::path::absolute(path).unwrap_or_else(|_| path.clone()).display().to_string(),
-            Target::Postgres(url) => crate::store::url_without_password(url),
-        };
+        let entry = super::settings::store_key(target);
         self.entries.retain(|e| *e != entry);
         self.entries.insert(0, entry);
         self.entries.truncate(KEEP);

@@ -13,6 +13,7 @@ mod gui;
 mod js;
 mod layouts;
 mod preview;
+mod screens;
 mod sqlite_files;
 mod store_story;
 

@@ -1,0 +1,250 @@
+//! What the window remembers, per store: its look (theme, zoom, presenter mode), its layout
+//! (streams panel shown, panel sizes) and where the user was (view, stream, version, fold file).
+//! Kept as JSON in the user's config directory (`$XDG_CONFIG_HOME/eventscope/views.json`), never
+//! in the store, keyed by the store's name without its password.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use eframe::egui;
+use serde::{Deserialize, Serialize};
+
+use crate::store::Target;
+
+/// How many stores the file remembers (the most recently used).
+const KEEP: usize = 50;
+
+/// The zoom a presenter gets on top of the user's own.
+pub const PRESENTER_ZOOM: f32 = 1.4;
+
+/// Light, dark, or whatever the system uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThemeChoice {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+impl ThemeChoice {
+    pub const ALL: [ThemeChoice; 3] = [ThemeChoice::System, ThemeChoice::Light, ThemeChoice::Dark];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ThemeChoice::System => "Follow the system",
+            ThemeChoice::Light => "Light",
+            ThemeChoice::Dark => "Dark",
+        }
+    }
+
+    pub fn preference(self) -> egui::ThemePreference {
+        match self {
+            ThemeChoice::System => egui::ThemePreference::System,
+            ThemeChoice::Light => egui::ThemePreference::Light,
+            ThemeChoice::Dark => egui::ThemePreference::Dark,
+        }
+    }
+}
+
+/// The window's settings for one store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ViewSettings {
+    pub theme: ThemeChoice,
+    /// The user's zoom (presenter mode multiplies it by [`PRESENTER_ZOOM`]).
+    pub zoom: f32,
+    pub presenter: bool,
+    pub streams_shown: bool,
+    /// Sizes the user gave the panels, in points.
+    pub streams_width: Option<f32>,
+    pub timeline_width: Option<f32>,
+    pub diff_height: Option<f32>,
+    /// The view, stream, version and fold file last shown.
+    pub view: Option<super::View>,
+    pub stream: Option<String>,
+    pub version: Option<i64>,
+    pub fold: Option<RememberedFold>,
+}
+
+/// A fold chosen for streams: its script and where it applies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RememberedFold {
+    pub script: RememberedScript,
+    pub scope: super::history::FoldScope,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RememberedScript {
+    File(PathBuf),
+    /// A bundled example, by name.
+    Example(String),
+}
+
+impl Default for ViewSettings {
+    fn default() -> Self {
+        ViewSettings {
+            theme: ThemeChoice::System,
+            zoom: 1.0,
+            presenter: false,
+            streams_shown: true,
+            streams_width: None,
+            timeline_width: None,
+            diff_height: None,
+            view: None,
+            stream: None,
+            version: None,
+            fold: None,
+        }
+    }
+}
+
+impl ViewSettings {
+    /// The settings of a store never opened before: the look of the last store used, the rest
+    /// as new.
+    fn new_like(last: &ViewSettings) -> ViewSettings {
+        ViewSettings { theme: last.theme, zoom: last.zoom, ..ViewSettings::default() }
+    }
+
+    /// The zoom factor the window draws at.
+    pub fn effective_zoom(&self) -> f32 {
+        self.zoom * if self.presenter { PRESENTER_ZOOM } else { 1.0 }
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct FileContents {
+    /// Store keys, most recently used first.
+    order: Vec<String>,
+    stores: BTreeMap<String, ViewSettings>,
+}
+
+/// The settings of every store the window has opened.
+pub struct SettingsFile {
+    path: Option<PathBuf>,
+    contents: FileContents,
+    /// Changed since the file was last written, and when that was (egui time).
+    dirty: bool,
+    last_save: f64,
+}
+
+/// How a store is named in the file: its absolute path, or its URL without a password.
+pub fn store_key(target: &Target) -> String {
+    match target {
+        Target::Sqlite(path) => std::path::absolute(path).unwrap_or_else(|_| path.clone()).display().to_string(),
+        Target::Postgres(url) => crate::store::url_without_password(url),
+    }
+}
+
+impl SettingsFile {
+    /// Where the file lives by default.
+    pub fn default_path() -> Option<PathBuf> {
+        dirs::config_dir().map(|d| d.join("eventscope").join("views.json"))
+    }
+
+    /// Reads the file (an unreadable or missing file remembers nothing); `None` keeps the
+    /// settings in memory only.
+    pub fn load(path: Option<PathBuf>) -> SettingsFile {
+        let contents = path
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|text| serde_json::from_str::<FileContents>(&text).ok())
+            .unwrap_or_default();
+        SettingsFile { path, contents, dirty: false, last_save: f64::NEG_INFINITY }
+    }
+
+    /// The settings remembered for a store, or new ones with the look of the last store used.
+    pub fn for_store(&self, key: &str) -> ViewSettings {
+        if let Some(settings) = self.contents.stores.get(key) {
+            return settings.clone();
+        }
+        let last = self.contents.order.first().and_then(|k| self.contents.stores.get(k));
+        last.map_or_else(ViewSettings::default, ViewSettings::new_like)
+    }
+
+    /// Remembers a store's settings (written by [`SettingsFile::save_if_due`]).
+    pub fn remember(&mut self, key: &str, settings: &ViewSettings) {
+        let first = self.contents.order.first().is_some_and(|k| k == key);
+        if first && self.contents.stores.get(key) == Some(settings) {
+            return;
+        }
+        self.contents.order.retain(|k| k != key);
+        self.contents.order.insert(0, key.to_owned());
+        for dropped in self.contents.order.split_off(self.contents.order.len().min(KEEP)) {
+            self.contents.stores.remove(&dropped);
+        }
+        self.contents.stores.insert(key.to_owned(), settings.clone());
+        self.dirty = true;
+    }
+
+    /// Writes the file when something changed, at most once every two seconds (`now` in
+    /// seconds); says whether a write is still to come.
+    pub fn save_if_due(&mut self, now: f64) -> bool {
+        if self.dirty && now - self.last_save >= 2.0 {
+            self.last_save = now;
+            self.save();
+        }
+        self.dirty
+    }
+
+    /// Writes the file now (when anything changed). A failure to write is not an error the
+    /// user can act on mid-session: the settings are then remembered until the window closes.
+    pub fn save(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let Some(path) = &self.path else {
+            return;
+        };
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Ok(text) = serde_json::to_string_pretty(&self.contents) {
+            // Written aside and renamed, so that a crash mid-write leaves the old file whole.
+            let aside = path.with_extension("json.tmp");
+            if std::fs::write(&aside, text).is_ok() {
+                let _ = std::fs::rename(&aside, path);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_kept_per_store_without_passwords() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("views.json");
+        let mut settings = SettingsFile::load(Some(file.clone()));
+        let shop = store_key(&Target::Postgres("postgres://bob:hunter2@db:5432/shop".into()));
+        let workshop = store_key(&Target::Sqlite("/tmp/workshop.sqlite".into()));
+        let dark = ViewSettings {
+            theme: ThemeChoice::Dark,
+            zoom: 1.5,
+            stream: Some("ORD-1042".into()),
+            version: Some(4),
+            ..ViewSettings::default()
+        };
+        settings.remember(&shop, &dark);
+        settings.save();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+
+        let reloaded = SettingsFile::load(Some(file));
+        assert_eq!(reloaded.for_store(&shop), dark);
+        // A store never opened takes the look of the last one, not its place.
+        let new = reloaded.for_store(&workshop);
+        assert_eq!((new.theme, new.zoom, new.stream, new.version), (ThemeChoice::Dark, 1.5, None, None));
+    }
+
+    #[test]
+    fn a_damaged_file_remembers_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("views.json");
+        std::fs::write(&file, "{ not json").unwrap();
+        let settings = SettingsFile::load(Some(file));
+        assert_eq!(settings.for_store("x"), ViewSettings::default());
+    }
+}

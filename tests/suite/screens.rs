@@ -1,0 +1,258 @@
+//! The history view on the screens people have (1024x768, 1280x800, 1920x1080), driven with
+//! egui_kittest on the workshop store: every part fits, the diff keeps the size the user gives
+//! it, presenter mode and the streams panel follow their keys, and the window remembers each
+//! store's look and place.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestDb};
+use egui::Key;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use eventscope::demo::{DOUBLE_REFUND_ORDER, order_stream};
+use eventscope::store::Target;
+use eventscope::ui::settings::ThemeChoice;
+use eventscope::ui::{AppOptions, EventscopeApp, PRESENTER_SHORTCUT, STREAMS_PANEL_SHORTCUT, Screen, StartAt};
+
+struct UnderTest {
+    start: Option<(Target, AppOptions, Option<StartAt>)>,
+    app: Option<EventscopeApp>,
+}
+
+fn harness(size: egui::Vec2, options: AppOptions, start: Option<StartAt>) -> Harness<'static, UnderTest> {
+    let target = Target::Sqlite(workshop().path());
+    Harness::builder().with_size(size).build_ui_state(
+        |ui, s: &mut UnderTest| {
+            if let Some((target, options, start)) = s.start.take() {
+                s.app = Some(EventscopeApp::new(ui.ctx(), Some(target), None, options).start_at(start));
+            }
+            if let Some(app) = s.app.as_mut() {
+                app.show(ui);
+            }
+        },
+        UnderTest { start: Some((target, options, start)), app: None },
+    )
+}
+
+fn workshop() -> &'static TestDb {
+    &common::workshop(Backend::Sqlite).db
+}
+
+fn app<'a>(h: &'a Harness<'_, UnderTest>) -> &'a EventscopeApp {
+    h.state().app.as_ref().expect("app")
+}
+
+fn app_mut<'a>(h: &'a mut Harness<'_, UnderTest>) -> &'a mut EventscopeApp {
+    h.state_mut().app.as_mut().expect("app")
+}
+
+fn wait_until(h: &mut Harness<'_, UnderTest>, what: &str, done: impl Fn(&Harness<'_, UnderTest>) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done(h) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.step();
+}
+
+fn at_order_1042() -> Option<StartAt> {
+    Some(StartAt { stream: Some(order_stream(DOUBLE_REFUND_ORDER)), ..StartAt::default() })
+}
+
+fn wait_for_order_1042(h: &mut Harness<'_, UnderTest>) {
+    wait_until(h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    wait_until(h, "the stream to load", |h| {
+        app(h).history.history().is_some_and(|x| x.len() == 4) && !app(h).history.is_loading()
+    });
+    // (A few frames for the panels to settle.)
+    for _ in 0..3 {
+        h.step();
+    }
+}
+
+/// The rect of the widget with this label (the first, when several have it).
+fn rect_of(h: &Harness<'_, UnderTest>, label: &str) -> egui::Rect {
+    h.query_all_by_label(label).next().unwrap_or_else(|| panic!("nothing labelled {label:?}")).rect()
+}
+
+/// Each of these is drawn whole, inside the window.
+fn assert_inside(h: &Harness<'_, UnderTest>, size: egui::Vec2, labels: &[&str]) {
+    let window = egui::Rect::from_min_size(egui::Pos2::ZERO, size);
+    for label in labels {
+        let rect = rect_of(h, label);
+        assert!(window.contains_rect(rect), "{label:?} at {rect:?} is not inside the {size:?} window");
+    }
+}
+
+#[test]
+fn the_history_fits_each_screen() {
+    for (width, height) in [(1024.0, 768.0), (1280.0, 800.0), (1920.0, 1080.0)] {
+        let size = egui::vec2(width, height);
+        let mut h = harness(size, AppOptions::default(), at_order_1042());
+        wait_for_order_1042(&mut h);
+        let wide = h.query_by_label("Changes at v4").is_some();
+        if wide {
+            // Event, state and diff side by side, each with its whole header.
+            assert_inside(&h, size, &["v4 · RefundRequested", "Copy event", "State after v4", "Copy state", "Blame"]);
+            assert_inside(&h, size, &["Changes at v4", "Compare two versions", "0 added · 0 removed · 1 changed"]);
+            // The state column starts right of the event column's header.
+            assert!(rect_of(&h, "State after v4").left() >= rect_of(&h, "Copy event").right(), "{width}x{height}");
+        } else {
+            // Too narrow for three columns: tabs, each with the whole width.
+            assert!(width < 1280.0, "{width}x{height} should have room for the columns");
+            assert_inside(&h, size, &["Event", "State", "Changes", "State after v4", "Copy state", "Blame"]);
+            h.get_by_label("Changes").click();
+            h.step();
+            h.step();
+            assert_inside(&h, size, &["Changes at v4", "0 added · 0 removed · 1 changed"]);
+            h.get_by_label("Event").click();
+            h.step();
+            h.step();
+            assert_inside(&h, size, &["v4 · RefundRequested", "Copy event"]);
+        }
+        // The timeline keeps each row's type whole, and the player its controls.
+        assert_inside(&h, size, &["v4 RefundRequested", "▶ Play", "version 4 of 4"]);
+        // The Play button keeps its width when it turns into Pause.
+        let play = rect_of(&h, "▶ Play").width();
+        h.key_press(Key::Space);
+        h.step();
+        h.step();
+        assert_eq!(rect_of(&h, "⏸ Pause").width(), play, "{width}x{height}");
+        h.key_press(Key::Space);
+        h.step();
+    }
+}
+
+#[test]
+fn the_diff_keeps_the_size_the_user_gives_it_across_a_scrub() {
+    let size = egui::vec2(1280.0, 800.0);
+    let mut h = harness(size, AppOptions::default(), at_order_1042());
+    wait_for_order_1042(&mut h);
+    let top = rect_of(&h, "Changes at v4").top();
+    // Scrubbing does not move the diff's edge.
+    for key in [Key::Home, Key::ArrowRight, Key::ArrowDown, Key::End] {
+        h.key_press(key);
+        h.step();
+        h.step();
+        let at = format!("Changes at v{}", app(&h).history.cursor_version().unwrap());
+        assert_eq!(rect_of(&h, &at).top(), top, "after {key:?}");
+    }
+    assert_eq!(app(&h).look.diff_height, None, "no size was given yet");
+
+    // The user drags the edge up by 120 points: that size stays, through a scrub.
+    let edge = egui::pos2(900.0, top - 6.0);
+    let mut y = edge.y;
+    h.hover_at(edge);
+    h.step();
+    while y > edge.y - 120.0 {
+        h.drag_at(egui::pos2(edge.x, edge.y));
+        y -= 20.0;
+        h.hover_at(egui::pos2(edge.x, y));
+        h.step();
+    }
+    h.drop_at(egui::pos2(edge.x, y));
+    h.step();
+    h.step();
+    let given = app(&h).look.diff_height.expect("the size the user gave is kept");
+    let moved = rect_of(&h, "Changes at v4").top();
+    assert!((top - moved - 120.0).abs() < 25.0, "the edge moved from {top} to {moved}");
+    for key in [Key::Home, Key::ArrowRight, Key::End] {
+        h.key_press(key);
+        h.step();
+        h.step();
+        let at = format!("Changes at v{}", app(&h).history.cursor_version().unwrap());
+        assert_eq!(rect_of(&h, &at).top(), moved, "after {key:?}");
+    }
+    assert_eq!(app(&h).look.diff_height, Some(given));
+}
+
+#[test]
+fn presenter_mode_and_the_streams_panel_follow_their_keys() {
+    let size = egui::vec2(1280.0, 800.0);
+    let mut h = harness(size, AppOptions::default(), at_order_1042());
+    wait_for_order_1042(&mut h);
+    assert!(h.query_by_label("Streams").is_some());
+    let stream_font = rect_of(&h, "version 4 of 4").height();
+
+    // The streams panel goes and comes back with its key (and the ☰ button).
+    h.key_press_modifiers(STREAMS_PANEL_SHORTCUT.modifiers, STREAMS_PANEL_SHORTCUT.logical_key);
+    h.step();
+    h.step();
+    assert!(h.query_by_label("Streams").is_none(), "the streams panel is hidden");
+    h.get_by_label("☰").click();
+    h.step();
+    h.step();
+    assert!(h.query_by_label("Streams").is_some(), "the ☰ button brings it back");
+
+    // Presenter mode: larger type, the streams panel hidden, black on white or white on black,
+    // the version and event type large in the header.
+    h.key_press(PRESENTER_SHORTCUT.logical_key);
+    for _ in 0..3 {
+        h.step();
+    }
+    assert!(app(&h).look.presenter);
+    assert!(h.query_by_label("Streams").is_none());
+    assert!(h.query_by_label("v4 · RefundRequested").is_some());
+    assert!(h.ctx.zoom_factor() > 1.3, "the type is larger: zoom {}", h.ctx.zoom_factor());
+    let visuals = h.ctx.global_style().visuals.clone();
+    assert!([egui::Color32::BLACK, egui::Color32::WHITE].contains(&visuals.panel_fill), "{:?}", visuals.panel_fill);
+    // And back: the panel returns as it was.
+    h.key_press(PRESENTER_SHORTCUT.logical_key);
+    for _ in 0..3 {
+        h.step();
+    }
+    assert!(!app(&h).look.presenter);
+    assert!(h.query_by_label("Streams").is_some());
+    assert_eq!(h.ctx.zoom_factor(), 1.0);
+    assert_eq!(rect_of(&h, "version 4 of 4").height(), stream_font);
+
+    // The View menu lists the same, with its shortcuts, and the themes and zoom.
+    h.get_by_label("View").click();
+    h.step();
+    h.step();
+    for entry in ["Streams panel", "Presenter mode", "Follow the system", "Light", "Dark", "Zoom In", "Reset Zoom"] {
+        assert!(h.query_by_label_contains(entry).is_some(), "the View menu has {entry:?}");
+    }
+    h.get_by_label("Light").click();
+    h.step();
+    h.step();
+    assert_eq!(app(&h).look.theme, ThemeChoice::Light);
+    assert_eq!(h.ctx.theme(), egui::Theme::Light);
+}
+
+#[test]
+fn the_window_remembers_each_store_look_and_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = || AppOptions { recent_path: None, settings_path: Some(dir.path().join("views.json")) };
+    let size = egui::vec2(1280.0, 800.0);
+    {
+        let mut h = harness(size, options(), at_order_1042());
+        wait_for_order_1042(&mut h);
+        h.key_press(Key::Home);
+        h.step();
+        h.key_press(Key::ArrowRight);
+        h.step();
+        h.step();
+        assert_eq!(app(&h).history.cursor_version(), Some(2));
+        app_mut(&mut h).look.theme = ThemeChoice::Light;
+        app_mut(&mut h).toggle_streams_panel();
+        h.step();
+        h.step();
+        app_mut(&mut h).save_settings();
+    }
+    // Opened again with no stream named: the same stream, at the same version, the same look.
+    let mut h = harness(size, options(), None);
+    wait_until(&mut h, "the stream to load", |h| {
+        app(h).history.history().is_some_and(|x| x.len() == 4) && !app(h).history.is_loading()
+    });
+    wait_until(&mut h, "the version", |h| app(h).history.cursor_version() == Some(2));
+    assert_eq!(app(&h).history.stream(), Some(order_stream(DOUBLE_REFUND_ORDER).as_str()));
+    assert_eq!(app(&h).look.theme, ThemeChoice::Light);
+    assert_eq!(h.ctx.theme(), egui::Theme::Light);
+    assert!(h.query_by_label("Streams").is_none(), "the streams panel stays hidden");
+    let text = std::fs::read_to_string(dir.path().join("views.json")).unwrap();
+    assert!(text.contains(&order_stream(DOUBLE_REFUND_ORDER)), "{text}");
+}
