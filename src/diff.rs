@@ -64,19 +64,68 @@ pub fn paths_with_ancestors(changes: &[Change]) -> std::collections::HashSet<Str
 /// arrays index by index; where the two sides are of different kinds the whole value changed.
 pub fn structural_diff(old: &Value, new: &Value) -> Vec<Change> {
     let mut changes = Vec::new();
-    diff_into(String::new(), old, new, &mut changes, WALK_DEPTH);
+    diff_into(String::new(), old, new, &mut changes, WALK_DEPTH, Numbers::AsWritten);
     changes
 }
 
+/// The structural diff of two values that compares numbers by value (`159` and `159.0` are
+/// equal): for a stored snapshot against a recomputed state, which may spell numbers
+/// differently. (Object key order never counts, in either diff.)
+pub fn value_diff(old: &Value, new: &Value) -> Vec<Change> {
+    let mut changes = Vec::new();
+    diff_into(String::new(), old, new, &mut changes, WALK_DEPTH, Numbers::ByValue);
+    changes
+}
+
+/// How two numbers are compared.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Numbers {
+    /// As written: `159` and `159.0` differ (an event that rewrites one as the other changed it).
+    AsWritten,
+    ByValue,
+}
+
+/// A decimal number's value in a canonical form: sign, significant digits (no leading or
+/// trailing zeros) and the exponent of the first digit, so that `159`, `159.0`, `1.59e2` and
+/// `0.159E3` give the same. `None` for what is not a decimal number.
+fn canonical_number(text: &str) -> Option<(bool, String, i64)> {
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], text[at + 1..].parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() && fraction.is_empty() || !(whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let digits = format!("{whole}{fraction}");
+    let leading = digits.bytes().take_while(|&b| b == b'0').count();
+    let significant = digits[leading..].trim_end_matches('0');
+    if significant.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    let first_digit_exponent = whole.len() as i64 - leading as i64 + exponent;
+    Some((negative, significant.to_owned(), first_digit_exponent))
+}
+
+/// Whether two numbers are equal in value.
+fn same_number(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    let (a, b) = (a.to_string(), b.to_string());
+    a == b || canonical_number(&a).is_some_and(|a| Some(a) == canonical_number(&b))
+}
+
 /// Diffs `old` and `new` at `path`, descending at most `levels` more levels.
-fn diff_into(path: String, old: &Value, new: &Value, out: &mut Vec<Change>, levels: usize) {
+fn diff_into(path: String, old: &Value, new: &Value, out: &mut Vec<Change>, levels: usize, numbers: Numbers) {
     let below = levels.saturating_sub(1);
     match (old, new) {
         (Value::Object(a), Value::Object(b)) if levels > 0 => {
             for (key, a_value) in a {
                 let child = push_segment(&path, key);
                 match b.get(key) {
-                    Some(b_value) => diff_into(child, a_value, b_value, out, below),
+                    Some(b_value) => diff_into(child, a_value, b_value, out, below, numbers),
                     None => out.push(Change {
                         path: child,
                         kind: ChangeKind::Removed,
@@ -100,7 +149,7 @@ fn diff_into(path: String, old: &Value, new: &Value, out: &mut Vec<Change>, leve
             for i in 0..a.len().max(b.len()) {
                 let child = format!("{path}/{i}");
                 match (a.get(i), b.get(i)) {
-                    (Some(x), Some(y)) => diff_into(child, x, y, out, below),
+                    (Some(x), Some(y)) => diff_into(child, x, y, out, below, numbers),
                     (Some(x), None) => {
                         out.push(Change { path: child, kind: ChangeKind::Removed, old: Some(x.clone()), new: None })
                     }
@@ -111,9 +160,33 @@ fn diff_into(path: String, old: &Value, new: &Value, out: &mut Vec<Change>, leve
                 }
             }
         }
+        (Value::Number(a), Value::Number(b)) if numbers == Numbers::ByValue && same_number(a, b) => {}
+        (a, b) if numbers == Numbers::ByValue && levels == 0 && same_values(a, b) => {}
         (a, b) if a == b => {}
         (a, b) => out.push(Change { path, kind: ChangeKind::Changed, old: Some(a.clone()), new: Some(b.clone()) }),
     }
+}
+
+/// Whether two values are equal with numbers compared by value (below the diff's depth).
+fn same_values(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(a), Value::Number(b)) => same_number(a, b),
+        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_values(x, y)),
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len() && a.iter().all(|(k, x)| b.get(k).is_some_and(|y| same_values(x, y)))
+        }
+        (a, b) => a == b,
+    }
+}
+
+/// How many top-level fields two objects share, of how many there are in either: a snapshot
+/// that shares almost none with the state was not written by this fold.
+pub fn shared_fields(a: &Value, b: &Value) -> Option<(usize, usize)> {
+    let (Value::Object(a), Value::Object(b)) = (a, b) else {
+        return None;
+    };
+    let shared = a.keys().filter(|k| b.contains_key(*k)).count();
+    Some((shared, a.len() + b.len() - shared))
 }
 
 /// Counts of a structural diff, for summaries.
@@ -206,6 +279,37 @@ pub fn value_at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_value_diff_compares_numbers_by_value_and_ignores_key_order() {
+        let stored =
+            serde_json::from_str::<Value>(r#"{"total": 159.0, "lines": [{"qty": 2, "price": 1.50}], "n": 1e2}"#)
+                .unwrap();
+        let state = serde_json::from_str::<Value>(r#"{"lines": [{"price": 1.5, "qty": 2.0}], "n": 100, "total": 159}"#)
+            .unwrap();
+        assert_eq!(value_diff(&state, &stored), vec![]);
+        // As written, the spellings differ.
+        assert_eq!(structural_diff(&state, &stored).len(), 4);
+        let other =
+            serde_json::from_str::<Value>(r#"{"lines": [{"price": 1.5, "qty": 2}], "n": 100, "total": 159.01}"#)
+                .unwrap();
+        assert_eq!(value_diff(&other, &stored).iter().map(|c| c.path.as_str()).collect::<Vec<_>>(), ["/total"]);
+        for (a, b) in [
+            ("0.159E3", "159"),
+            ("-0.0", "0"),
+            ("1000", "1e3"),
+            ("12345678901234567890.5", "1.23456789012345678905e19"),
+        ] {
+            assert_eq!(canonical_number(a), canonical_number(b), "{a} {b}");
+        }
+        for (a, b) in [("159", "-159"), ("1.5", "15"), ("12345678901234567890.5", "12345678901234567890.6")] {
+            assert_ne!(canonical_number(a), canonical_number(b), "{a} {b}");
+        }
+        // Below the walk's depth too.
+        let deep =
+            |n: &str| serde_json::from_str::<Value>(&format!("{}{n}{}", "[".repeat(100), "]".repeat(100))).unwrap();
+        assert_eq!(value_diff(&deep("1"), &deep("1.0")), vec![]);
+    }
+
     use super::*;
     use serde_json::json;
 

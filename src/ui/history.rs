@@ -188,6 +188,8 @@ pub struct HistoryPanel {
     progress: Option<usize>,
     /// The stream's stored snapshots by version.
     snapshots: std::collections::BTreeMap<i64, Payload>,
+    /// Whether each snapshot checked so far differs from the state recomputed at its version.
+    snapshot_drift: std::collections::HashMap<i64, bool>,
     snapshot_request: Option<RequestId>,
     /// The blame is being built (over several frames).
     blame_pending: bool,
@@ -245,6 +247,7 @@ impl Default for HistoryPanel {
             fold_path: String::new(),
             progress: None,
             snapshots: Default::default(),
+            snapshot_drift: Default::default(),
             snapshot_request: None,
             blame_pending: false,
             view_pending: false,
@@ -324,6 +327,7 @@ impl HistoryPanel {
     pub fn open_stream(&mut self, stream: &str, worker: &mut Worker) {
         self.cancel_load(worker);
         *self = HistoryPanel {
+            layout: std::mem::take(&mut self.layout),
             tab: self.tab,
             show_blame: self.show_blame,
             fold: self.fold.take(),
@@ -432,6 +436,7 @@ impl HistoryPanel {
         self.view = None;
         self.blame = None;
         self.comparison = None;
+        self.snapshot_drift.clear();
     }
 
     pub fn stream(&self) -> Option<&str> {
@@ -849,9 +854,12 @@ impl HistoryPanel {
         let version = history.summary(index).map(|e| e.version);
         let snapshot = version.and_then(|v| self.snapshots.get(&v)).map(|stored| {
             let drift = match (stored, &state) {
-                (Payload::Json(stored), Ok(state)) => Some(structural_diff(state, stored)),
+                (Payload::Json(stored), Ok(state)) => Some(crate::diff::value_diff(state, stored)),
                 _ => None,
             };
+            if let (Some(version), Some(drift)) = (version, &drift) {
+                self.snapshot_drift.insert(version, !drift.is_empty());
+            }
             (stored.clone(), drift)
         });
         let last_good = match (&state, history.failure().and_then(|f| f.index)) {
@@ -1249,6 +1257,7 @@ impl HistoryPanel {
         let cursor = self.cursor;
         let projection = self.mode == Mode::Projection;
         let snapshot_versions = &self.snapshots;
+        let snapshot_drift = &self.snapshot_drift;
         let tail = self.tail.as_ref();
         // Versions padded to the longest one's width (and the `v`), so that the types line up.
         let last_ordinal = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i)).unwrap_or(0);
@@ -1296,7 +1305,10 @@ impl HistoryPanel {
                     markers.push(Marker::Undecodable);
                 }
                 if snapshot_versions.contains_key(&event.version) {
-                    markers.push(Marker::Snapshot);
+                    markers.push(match snapshot_drift.get(&event.version) {
+                        Some(true) => Marker::DriftedSnapshot,
+                        _ => Marker::Snapshot,
+                    });
                 }
                 if event.archived {
                     markers.push(Marker::Archived);
@@ -1452,7 +1464,8 @@ impl HistoryPanel {
             }
         }
         if let Some((stored, drift)) = &view.snapshot {
-            snapshot_ui(ui, self.label_of(self.cursor), stored, drift.as_deref());
+            let state = view.state.as_ref().ok().map(|s| s.as_ref());
+            snapshot_ui(ui, self.label_of(self.cursor), stored, state, drift.as_deref());
         }
         action
     }
@@ -1616,6 +1629,8 @@ enum Marker {
     Anomaly(String),
     Undecodable,
     Snapshot,
+    /// A snapshot seen to differ from the state recomputed at its version.
+    DriftedSnapshot,
     Archived,
 }
 
@@ -1624,7 +1639,7 @@ impl Marker {
         match self {
             Marker::Anomaly(_) => "⚠",
             Marker::Undecodable => "⛔",
-            Marker::Snapshot => "📷",
+            Marker::Snapshot | Marker::DriftedSnapshot => "📷",
             Marker::Archived => "🗄",
         }
     }
@@ -1634,6 +1649,9 @@ impl Marker {
             Marker::Anomaly(what) => what.clone(),
             Marker::Undecodable => "the payload cannot be decoded (see the event)".to_owned(),
             Marker::Snapshot => "the store keeps a snapshot at this version".to_owned(),
+            Marker::DriftedSnapshot => {
+                "the store keeps a snapshot at this version, and it differs from the state recomputed here".to_owned()
+            }
             Marker::Archived => "archived".to_owned(),
         }
     }
@@ -1649,7 +1667,7 @@ fn markers_ui(ui: &mut Ui, markers: &[Marker]) {
     }
     let shown: String = markers.iter().take(2).map(Marker::glyph).collect();
     let color = match markers.first() {
-        Some(Marker::Anomaly(_) | Marker::Undecodable) => ui.visuals().warn_fg_color,
+        Some(Marker::Anomaly(_) | Marker::Undecodable | Marker::DriftedSnapshot) => ui.visuals().warn_fg_color,
         _ => ui.visuals().text_color(),
     };
     // (Larger than the text: emoji glyphs blur at body size.)
@@ -1671,7 +1689,7 @@ fn line_diff_of(ctx: &egui::Context, old: &Arc<Value>, new: &Arc<Value>) -> Line
 
 /// The snapshot the store keeps at the cursor, next to the state recomputed here: where they
 /// differ, the snapshot has drifted (it is stale, or the fold changed).
-fn snapshot_ui(ui: &mut Ui, at: String, stored: &Payload, drift: Option<&[Change]>) {
+fn snapshot_ui(ui: &mut Ui, at: String, stored: &Payload, state: Option<&Value>, drift: Option<&[Change]>) {
     ui.add_space(8.0);
     ui.separator();
     ui.strong(format!("📷 Stored snapshot at {at}"));
@@ -1680,11 +1698,33 @@ fn snapshot_ui(ui: &mut Ui, at: String, stored: &Payload, drift: Option<&[Change
             ui.colored_label(super::json_tree::added_color(ui), "✔ matches the state recomputed from the events");
         }
         Some(changes) => {
-            ui.colored_label(
-                ui.visuals().warn_fg_color,
-                format!("⚠ snapshot drift: {} differences from the state recomputed from the events (recomputed, then stored)", changes.len()),
-            );
-            changes_ui(ui, "snapshot_drift", changes);
+            let shared = match (stored, state) {
+                (Payload::Json(stored), Some(state)) => crate::diff::shared_fields(state, stored),
+                _ => None,
+            };
+            match shared {
+                // (Fewer than one field in five in common: another fold's state, not a stale one.)
+                Some((shared, all)) if shared * 5 < all => {
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        format!(
+                            "⚠ this snapshot does not have the shape of the state this fold computes: they share {shared} of \
+                             {all} top-level fields. The snapshot was most likely written by another fold: choose it above \
+                             to compare."
+                        ),
+                    );
+                }
+                _ => {
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        format!(
+                            "⚠ snapshot drift: {} from the state recomputed from the events (recomputed, then stored)",
+                            crate::ui::counted(changes.len() as i64, "difference", "differences")
+                        ),
+                    );
+                    changes_ui(ui, "snapshot_drift", changes);
+                }
+            }
         }
         None => {}
     }

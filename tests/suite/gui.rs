@@ -913,3 +913,71 @@ fn a_long_streams_newest_page_is_shown_before_its_first() {
     assert_eq!(panel.cursor_version(), Some(events as i64));
     assert_eq!(panel.cursor(), events - 1);
 }
+
+/// A JSON text of `value` with its keys in reverse order and every whole number written with
+/// a `.0` (and every `x.0` without): the same values, spelled differently.
+fn respelled(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => {
+            let fields: Vec<String> = map
+                .iter()
+                .rev()
+                .map(|(k, v)| format!("{}: {}", serde_json::to_string(k).unwrap(), respelled(v)))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+        serde_json::Value::Array(items) => format!("[{}]", items.iter().map(respelled).collect::<Vec<_>>().join(", ")),
+        serde_json::Value::Number(n) => {
+            let text = n.to_string();
+            match text.strip_suffix(".0") {
+                Some(whole) => whole.to_owned(),
+                None if !text.contains(['.', 'e', 'E']) => format!("{text}.0"),
+                None => text,
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+#[test]
+fn snapshot_drift_compares_values_not_spellings_and_names_a_foreign_shape() {
+    let db = TestDb::new(Backend::Sqlite, "gui_drift_spelling");
+    let store = db.write_workshop();
+    let stale = eventscope::demo::order_stream(eventscope::demo::STALE_SNAPSHOT_ORDER);
+    let mut fresh = store.snapshots.iter().filter(|s| s.aggregate_id != stale && s.aggregate_id.starts_with("0000"));
+    let respelt = fresh.next().expect("a snapshot that is not stale");
+    let foreign = fresh.find(|s| s.aggregate_id != respelt.aggregate_id).expect("another");
+    let text = respelled(&respelt.state);
+    assert_ne!(text, respelt.state.to_string(), "the spelling differs");
+    db.exec(&format!(
+        "UPDATE snapshots SET state = '{}' WHERE aggregate_id = '{}' AND version = {}",
+        text.replace('\'', "''"),
+        respelt.aggregate_id,
+        respelt.version
+    ));
+    db.exec(&format!(
+        "UPDATE snapshots SET state = '{{\"balance\": 10, \"owner\": \"x\", \"opened\": true, \"limits\": [], \"tier\": 2}}' \
+         WHERE aggregate_id = '{}' AND version = {}",
+        foreign.aggregate_id, foreign.version
+    ));
+
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    app_mut(&mut h).open_event(&respelt.aggregate_id, respelt.version);
+    wait_until(&mut h, "the respelt snapshot", |h| {
+        app(h).history.cursor_version() == Some(respelt.version) && !app(h).history.snapshots().is_empty()
+    });
+    h.step();
+    assert!(h.query_by_label_contains("matches the state recomputed from the events").is_some());
+    assert!(h.query_by_label_contains("snapshot drift").is_none());
+
+    app_mut(&mut h).open_event(&foreign.aggregate_id, foreign.version);
+    wait_until(&mut h, "the foreign snapshot", |h| {
+        app(h).history.stream() == Some(foreign.aggregate_id.as_str())
+            && app(h).history.cursor_version() == Some(foreign.version)
+            && !app(h).history.snapshots().is_empty()
+    });
+    h.step();
+    assert!(h.query_by_label_contains("does not have the shape of the state this fold computes").is_some());
+    assert!(h.query_by_label_contains("snapshot drift").is_none(), "not a list of every field");
+}
