@@ -22,6 +22,7 @@ pub mod csv_text;
 pub mod demo;
 pub mod diff;
 pub mod fold;
+pub mod labels;
 pub mod model;
 pub mod projection;
 pub mod script;

@@ -49,6 +49,9 @@ pub enum Request {
     ExactCounts,
     /// A stream's summary (event count, versions) from the index: a [`Reply::StreamStarted`].
     StreamSummary { stream: String },
+    /// The first event of each of these streams (their labels come from it): a
+    /// [`Reply::FirstEvents`]. One indexed read per stream.
+    FirstEvents { streams: Vec<String> },
     /// Up to `limit` events of a stream from a cursor on: a [`Reply::StreamPage`]. The history
     /// view reads a stream page by page as its fold keeps up, and reads again the pages it let
     /// go of (a long stream is held a window at a time).
@@ -109,6 +112,8 @@ pub enum Reply {
     StreamStarted {
         summary: StreamSummary,
     },
+    /// The first event of each stream asked for (`None`: it has none, or it could not be read).
+    FirstEvents(Vec<(String, Option<Event>)>),
     /// A read of the whole store began: how many events it holds.
     LogStarted {
         total: i64,
@@ -384,6 +389,18 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
                 .await
                 .map(|summary| Reply::StreamStarted { summary })
                 .map_err(Failure::from),
+            Err(e) => Err(e),
+        },
+        Request::FirstEvents { streams } => match shared.store().await {
+            Ok(store) => {
+                let mut firsts = Vec::with_capacity(streams.len());
+                for stream in streams {
+                    let page = store.read_stream(&stream, EventCursor::from_version(i64::MIN), 1).await;
+                    let first = page.ok().and_then(|p| p.events.into_iter().next());
+                    firsts.push((stream, first));
+                }
+                Ok(Reply::FirstEvents(firsts))
+            }
             Err(e) => Err(e),
         },
         Request::ReadStreamPage { stream, cursor, limit } => match shared.store().await {

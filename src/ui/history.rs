@@ -70,6 +70,10 @@ pub enum DiffTab {
 #[derive(Clone, Debug, Default)]
 pub struct HistoryLayout {
     pub presenter: bool,
+    /// The stream's category and business label, shown in the header (set by the app).
+    pub label: Option<super::streams::StreamLabel>,
+    /// The user chose this field to label the stream's category (taken by the app).
+    pub chosen_label_field: Option<(String, String)>,
     pub timeline_width: Option<f32>,
     pub diff_height: Option<f32>,
     pub narrow_tab: DetailTab,
@@ -188,6 +192,8 @@ pub struct HistoryPanel {
     progress: Option<usize>,
     /// The stream's stored snapshots by version.
     snapshots: std::collections::BTreeMap<i64, Payload>,
+    /// The category and payload of the stream's first event (for the label menu).
+    first_payload: Option<(String, Value)>,
     /// Whether each snapshot checked so far differs from the state recomputed at its version.
     snapshot_drift: std::collections::HashMap<i64, bool>,
     snapshot_request: Option<RequestId>,
@@ -248,6 +254,7 @@ impl Default for HistoryPanel {
             progress: None,
             snapshots: Default::default(),
             snapshot_drift: Default::default(),
+            first_payload: None,
             snapshot_request: None,
             blame_pending: false,
             view_pending: false,
@@ -641,6 +648,14 @@ impl HistoryPanel {
 
     /// The next page of events (in order); `done` on the last one.
     pub fn push_events(&mut self, events: Vec<Event>, done: bool) {
+        if self.first_payload.is_none()
+            && self.history.as_ref().is_none_or(History::is_empty)
+            && let Some(Event { payload: Payload::Json(payload), .. }) = events.first()
+        {
+            // (Kept apart: the first page may be let go, and the label menu needs it.)
+            let category = events.first().map(|e| e.category().to_owned()).unwrap_or_default();
+            self.first_payload = Some((category, payload.clone()));
+        }
         if self.history.is_none() {
             let stream = self.stream.clone().unwrap_or_default();
             let category = events.first().map(|e| e.category().to_owned()).unwrap_or_default();
@@ -1103,9 +1118,20 @@ impl HistoryPanel {
                 Mode::Projection => "Projection",
             });
             let stream = self.stream.clone().unwrap_or_default();
+            if let Some(label) = self.layout.label.clone().filter(|_| self.mode == Mode::Stream) {
+                if let Some(category) = &label.category {
+                    ui.weak(category);
+                }
+                if let Some(text) = &label.label {
+                    ui.add(egui::Label::new(RichText::new(text).heading().strong()).selectable(true));
+                }
+            }
             ui.add(egui::Label::new(RichText::new(&stream).monospace().strong()).selectable(true));
             if ui.small_button("Copy id").clicked() {
                 ui.ctx().copy_text(stream);
+            }
+            if self.mode == Mode::Stream {
+                self.label_field_menu_ui(ui);
             }
             if let Some(history) = self.history.as_ref().filter(|_| self.mode == Mode::Stream) {
                 for anomaly in history.anomalies().iter().take(3) {
@@ -1218,6 +1244,34 @@ impl HistoryPanel {
             self.set_cursor(index);
         }
         ui.add_space(2.0);
+    }
+
+    /// "🏷": which field of the first event labels the streams of this category.
+    fn label_field_menu_ui(&mut self, ui: &mut Ui) {
+        let Some((category, payload)) = &self.first_payload else {
+            return;
+        };
+        let candidates = crate::labels::label_candidates(payload);
+        if candidates.is_empty() {
+            return;
+        }
+        let category = category.clone();
+        let mut chosen = None;
+        ui.menu_button("🏷", |ui| {
+            ui.weak(format!("Label the {category} streams by this field of their first event:"));
+            for field in &candidates {
+                let value = crate::labels::label_of(payload, field).unwrap_or_default();
+                if ui.button(format!("{field}  ({value})")).clicked() {
+                    chosen = Some(field.clone());
+                    ui.close();
+                }
+            }
+        })
+        .response
+        .on_hover_text("Choose the field that labels this category's streams");
+        if let Some(field) = chosen {
+            self.layout.chosen_label_field = Some((category, field));
+        }
     }
 
     fn timeline_ui(&mut self, ui: &mut Ui) {

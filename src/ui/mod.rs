@@ -519,6 +519,7 @@ impl EventscopeApp {
                 self.store_open = true;
                 let key = settings::store_key(&opened);
                 self.look = self.settings.for_store(&key);
+                self.streams.label_overrides = self.look.label_fields.clone();
                 self.store_key = Some(key);
                 self.title = Some(format!("eventscope — {}", opened.display()));
                 // Where the user was in this store, unless the command line names a place.
@@ -694,18 +695,37 @@ impl EventscopeApp {
             });
             self.look.streams_width = size.after(ui, self.look.streams_width);
         }
-        if let Some(StreamsAction::OpenStream(stream)) = action {
-            self.history.open_stream(&stream, &mut self.worker);
-            self.view = View::History;
+        match action {
+            Some(StreamsAction::OpenStream(stream)) => {
+                self.history.open_stream(&stream, &mut self.worker);
+                self.view = View::History;
+            }
+            Some(StreamsAction::SearchPayloads(text)) => {
+                self.view = View::Audit;
+                let filter = crate::store::audit::AuditFilter { text, ..Default::default() };
+                self.audit.set_filter(filter, &mut self.worker);
+            }
+            None => {}
         }
         match self.view {
             View::History => {
                 self.history.layout.presenter = self.look.presenter;
+                if let Some(stream) = self.history.stream().map(str::to_owned) {
+                    self.history.layout.label = self.streams.label(&stream).cloned();
+                    if self.history.layout.label.is_none() {
+                        self.streams.want_label(&stream, &mut self.worker);
+                    }
+                }
                 self.history.layout.timeline_width = self.look.timeline_width;
                 self.history.layout.diff_height = self.look.diff_height;
                 egui::CentralPanel::default().show(ui, |ui| self.history.ui(ui));
                 self.look.timeline_width = self.history.layout.timeline_width;
                 self.look.diff_height = self.history.layout.diff_height;
+                if let Some((category, field)) = self.history.layout.chosen_label_field.take() {
+                    self.look.label_fields.insert(category, field);
+                    self.streams.label_overrides = self.look.label_fields.clone();
+                    self.streams.forget_labels();
+                }
                 self.history.pump(&mut self.worker);
             }
             View::Projections => {

@@ -64,6 +64,8 @@ pub struct ViewSettings {
     pub stream: Option<String>,
     pub version: Option<i64>,
     pub fold: Option<RememberedFold>,
+    /// The field chosen to label each category's streams (where the one found is not wanted).
+    pub label_fields: BTreeMap<String, String>,
 }
 
 /// A fold chosen for streams: its script and where it applies.
@@ -94,6 +96,7 @@ impl Default for ViewSettings {
             stream: None,
             version: None,
             fold: None,
+            label_fields: BTreeMap::new(),
         }
     }
 }

@@ -3,6 +3,9 @@
 //! virtualised list that loads further pages by keyset as it is scrolled. On a big store, an
 //! order no index gives (most events, most recent) is worked out in the background from one
 //! pass over the store, with progress and a cancel, while the list shown stays usable.
+//! Each stream shows its category and business label (see [`crate::labels`]), read from its
+//! first event for the rows in view; a search also finds the streams seen so far by label, and
+//! when nothing matches it offers to search the payloads in Audit.
 
 use eframe::egui::{self, RichText, Ui};
 
@@ -17,6 +20,20 @@ const DEBOUNCE_SECONDS: f64 = 0.25;
 pub const PAGE: i64 = 500;
 /// How many streams a background sort keeps (the first in its order).
 pub const TOP_STREAMS: usize = 5_000;
+/// How many streams' first events one request reads (for their labels).
+const LABELS_PER_REQUEST: usize = 100;
+/// A list up to this long gets every row's label, not only those in view.
+const LABEL_WHOLE_LIST: usize = 2_000;
+/// How many streams' summaries and labels are kept for searching by label.
+const KNOWN_STREAMS: usize = 100_000;
+
+/// What the list knows of a stream from its first event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamLabel {
+    /// The aggregate type, or an id prefix that is a word (not a hex run).
+    pub category: Option<String>,
+    pub label: Option<String>,
+}
 
 /// A sort of all streams running in the background.
 struct Sorting {
@@ -31,6 +48,8 @@ struct Sorting {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StreamsAction {
     OpenStream(String),
+    /// Nothing matched this search: look for it in the payloads (Audit).
+    SearchPayloads(String),
 }
 
 #[derive(Default)]
@@ -62,6 +81,19 @@ pub struct StreamsPanel {
     top_only: bool,
     /// The order the rows are in.
     rows_sort: StreamSort,
+    /// Each stream's category and label, once its first event is read.
+    labels: std::collections::HashMap<String, StreamLabel>,
+    /// The label field of each category: the user's choice, or the one found in the first
+    /// event seen of it (`None`: no field labels it).
+    label_fields: std::collections::HashMap<String, Option<String>>,
+    pub label_overrides: std::collections::BTreeMap<String, String>,
+    labels_request: Option<RequestId>,
+    /// The summaries of the streams listed so far (found by label in later searches).
+    known: std::collections::HashMap<String, StreamSummary>,
+    /// How many of the rows were found by their label (put first).
+    label_matches: usize,
+    /// The selected stream is to be scrolled into view (once it is listed).
+    scroll_to_selected: bool,
 }
 
 impl StreamsPanel {
@@ -92,9 +124,10 @@ impl StreamsPanel {
         StreamsPanel { count: Some(rows.len() as i64), rows, applied_search: Some(String::new()), ..Default::default() }
     }
 
-    /// Marks a stream as the selected one.
+    /// Marks a stream as the selected one, and scrolls the list to it.
     pub fn select(&mut self, stream: &str) {
         self.selected = Some(stream.to_owned());
+        self.scroll_to_selected = true;
     }
 
     pub fn rows(&self) -> &[StreamSummary] {
@@ -108,6 +141,87 @@ impl StreamsPanel {
     /// Whether a sort runs in the background.
     pub fn is_sorting(&self) -> bool {
         self.sorting.is_some()
+    }
+
+    /// What a stream's first event says of it: its category, and its label by the category's
+    /// label field (found in this event when the category has none yet).
+    fn label_from(&mut self, event: &crate::model::Event) -> StreamLabel {
+        let category = event.category().to_owned();
+        let payload = match &event.payload {
+            crate::model::Payload::Json(value) => Some(value),
+            _ => None,
+        };
+        let field = match self.label_overrides.get(&category) {
+            Some(chosen) => Some(chosen.clone()),
+            None => self
+                .label_fields
+                .entry(category.clone())
+                .or_insert_with(|| payload.and_then(|p| crate::labels::label_field(&category, p)))
+                .clone(),
+        };
+        let label = field.and_then(|f| payload.and_then(|p| crate::labels::label_of(p, &f)));
+        // (An id prefix that is a hex run, as in a UUID, says nothing.)
+        let shown_category = (event.aggregate_type.is_some()
+            || !category.chars().all(|c| c.is_ascii_hexdigit()) && category != event.stream.0)
+            .then_some(category);
+        StreamLabel { category: shown_category, label }
+    }
+
+    /// A stream's category and label, once read.
+    pub fn label(&self, stream: &str) -> Option<&StreamLabel> {
+        self.labels.get(stream)
+    }
+
+    /// Forgets the labels (the user chose another label field): they are read again.
+    pub fn forget_labels(&mut self) {
+        self.labels.clear();
+        self.label_fields.clear();
+        self.labels_request = None;
+    }
+
+    /// Puts first the streams seen so far whose label the search finds (and its id does not).
+    fn put_label_matches_first(&mut self) {
+        self.label_matches = 0;
+        let term = self.applied_search.clone().unwrap_or_default();
+        if term.is_empty() {
+            return;
+        }
+        let listed: std::collections::HashSet<&str> = self.rows.iter().map(|r| r.stream.0.as_str()).collect();
+        let mut found: Vec<StreamSummary> = self
+            .labels
+            .iter()
+            .filter(|(stream, l)| {
+                !listed.contains(stream.as_str())
+                    && l.label.as_deref().is_some_and(|label| crate::labels::label_matches(label, &term))
+            })
+            .filter_map(|(stream, _)| self.known.get(stream).cloned())
+            .collect();
+        found.sort_by(|a, b| a.stream.0.cmp(&b.stream.0));
+        self.label_matches = found.len();
+        self.rows.splice(0..0, found);
+    }
+
+    /// Asks for a stream's label if it is not known (a stream opened from elsewhere).
+    pub fn want_label(&mut self, stream: &str, worker: &mut Worker) {
+        if self.labels_request.is_none() && !self.labels.contains_key(stream) {
+            self.labels_request = Some(worker.send(Request::FirstEvents { streams: vec![stream.to_owned()] }));
+        }
+    }
+
+    /// Asks for the first events of the rows in view whose labels are not known yet.
+    fn request_labels(&mut self, range: std::ops::Range<usize>, worker: &mut Worker) {
+        if self.labels_request.is_some() {
+            return;
+        }
+        let wanted: Vec<String> = self.rows[range]
+            .iter()
+            .filter(|r| !self.labels.contains_key(&r.stream.0))
+            .take(LABELS_PER_REQUEST)
+            .map(|r| r.stream.0.clone())
+            .collect();
+        if !wanted.is_empty() {
+            self.labels_request = Some(worker.send(Request::FirstEvents { streams: wanted }));
+        }
     }
 
     /// Starts over with the current search and sort.
@@ -135,6 +249,7 @@ impl StreamsPanel {
         }
         self.rows_sort = self.sort;
         self.top_only = false;
+        self.label_matches = 0;
         self.rows.clear();
         self.next = None;
         self.error = None;
@@ -206,8 +321,17 @@ impl StreamsPanel {
             self.page_request = None;
             match reply {
                 Reply::Streams(page) => {
+                    let first_page = self.rows.is_empty();
+                    for row in &page.streams {
+                        if self.known.len() < KNOWN_STREAMS || self.known.contains_key(&row.stream.0) {
+                            self.known.insert(row.stream.0.clone(), row.clone());
+                        }
+                    }
                     self.rows.extend(page.streams);
                     self.next = page.next;
+                    if first_page {
+                        self.put_label_matches_first();
+                    }
                 }
                 Reply::Failed(message) => {
                     // No more pages are asked for after a failure (the list so far stays).
@@ -215,6 +339,16 @@ impl StreamsPanel {
                     self.error = Some(message.to_string());
                 }
                 _ => {}
+            }
+            return None;
+        }
+        if Some(id) == self.labels_request {
+            self.labels_request = None;
+            if let Reply::FirstEvents(firsts) = reply {
+                for (stream, first) in firsts {
+                    let label = first.map(|event| self.label_from(&event)).unwrap_or_default();
+                    self.labels.insert(stream, label);
+                }
             }
             return None;
         }
@@ -240,14 +374,17 @@ impl StreamsPanel {
             if let Some(count) = self.count {
                 let text = match self.applied_search.as_deref() {
                     Some("") | None => super::counted(count, "stream", "streams"),
-                    Some(_) => super::counted(count, "match", "matches"),
+                    Some(_) => super::counted(count + self.label_matches as i64, "match", "matches"),
                 };
                 ui.weak(if self.count_estimated { format!("≈ {text}") } else { text });
+                if self.label_matches > 0 {
+                    ui.weak(format!("({} by label)", self.label_matches));
+                }
             }
         });
         let search = ui.add(
             egui::TextEdit::singleline(&mut self.search)
-                .hint_text("Search stream ids (substring)")
+                .hint_text("Search stream ids and labels (substring)")
                 .desired_width(f32::INFINITY),
         );
         if search.changed() {
@@ -306,10 +443,18 @@ impl StreamsPanel {
         }
         ui.separator();
         if self.rows.is_empty() && self.page_request.is_none() && self.sorting.is_none() && self.error.is_none() {
-            ui.weak(match self.applied_search.as_deref() {
-                Some(s) if !s.is_empty() => format!("No stream id contains “{s}”."),
-                _ => "This store has no streams yet.".to_owned(),
-            });
+            match self.applied_search.clone().filter(|s| !s.is_empty()) {
+                Some(search) => {
+                    ui.label(format!("No stream id, nor the label of a stream listed so far, contains “{search}”."));
+                    let offer = format!("Search the payloads for “{search}” in Audit");
+                    if ui.button(offer).on_hover_text("Reads every payload: slow on a big store").clicked() {
+                        return Some(StreamsAction::SearchPayloads(search));
+                    }
+                }
+                None => {
+                    ui.weak("This store has no streams yet.");
+                }
+            }
             return None;
         }
         // Two lines a row: the id, then its count, last version and last time.
@@ -318,54 +463,68 @@ impl StreamsPanel {
             + 2.0 * ui.spacing().item_spacing.y;
         let total = self.rows.len();
         let mut wants_more = false;
-        egui::ScrollArea::vertical().id_salt("streams_list").auto_shrink([false, false]).show_rows(
-            ui,
-            row_height,
-            total,
-            |ui, range| {
-                if range.end + 50 >= total {
-                    wants_more = true;
-                }
-                for row in &self.rows[range] {
-                    let selected = self.selected.as_deref() == Some(row.stream.as_str());
-                    ui.vertical(|ui| {
-                        let response = ui
-                            .selectable_label(selected, RichText::new(&row.stream.0).monospace())
-                            .on_hover_text(format!(
-                                "{}\n{} events, versions {} to {}{}",
-                                row.stream,
-                                row.events,
-                                row.first_version,
-                                row.last_version,
-                                row.last_recorded_at
-                                    .map(|t| format!(", last at {}", crate::model::format_time(t)))
-                                    .unwrap_or_default()
-                            ));
-                        response.context_menu(|ui| {
-                            if ui.button("Copy stream id").clicked() {
-                                ui.ctx().copy_text(row.stream.0.clone());
-                                ui.close();
-                            }
-                        });
-                        if response.clicked() {
-                            action = Some(StreamsAction::OpenStream(row.stream.0.clone()));
+        let mut in_view = 0..0;
+        let mut area = egui::ScrollArea::vertical().id_salt("streams_list").auto_shrink([false, false]);
+        if self.scroll_to_selected
+            && let Some(index) = self.selected.as_ref().and_then(|s| self.rows.iter().position(|r| r.stream.0 == *s))
+        {
+            self.scroll_to_selected = false;
+            let row = row_height + ui.spacing().item_spacing.y;
+            area = area.vertical_scroll_offset((index as f32 * row - ui.available_height() / 3.0).max(0.0));
+        }
+        area.show_rows(ui, row_height, total, |ui, range| {
+            if range.end + 50 >= total {
+                wants_more = true;
+            }
+            in_view = range.clone();
+            for row in &self.rows[range] {
+                let selected = self.selected.as_deref() == Some(row.stream.as_str());
+                ui.vertical(|ui| {
+                    let response =
+                        ui.selectable_label(selected, RichText::new(&row.stream.0).monospace()).on_hover_text(format!(
+                            "{}\n{} events, versions {} to {}{}",
+                            row.stream,
+                            row.events,
+                            row.first_version,
+                            row.last_version,
+                            row.last_recorded_at
+                                .map(|t| format!(", last at {}", crate::model::format_time(t)))
+                                .unwrap_or_default()
+                        ));
+                    response.context_menu(|ui| {
+                        if ui.button("Copy stream id").clicked() {
+                            ui.ctx().copy_text(row.stream.0.clone());
+                            ui.close();
                         }
-                        let last_time = row
-                            .last_recorded_at
-                            .map(|t| format!(" · {}", t.format("%Y-%m-%d %H:%M")))
-                            .unwrap_or_default();
-                        let events = super::counted(row.events, "event", "events");
-                        ui.horizontal(|ui| {
-                            ui.add_space(ui.spacing().button_padding.x);
-                            ui.weak(format!("{events} · v{}{last_time}", row.last_version));
-                        });
                     });
-                }
-            },
-        );
+                    if response.clicked() {
+                        action = Some(StreamsAction::OpenStream(row.stream.0.clone()));
+                    }
+                    let last_time =
+                        row.last_recorded_at.map(|t| format!(" · {}", t.format("%Y-%m-%d %H:%M"))).unwrap_or_default();
+                    let events = super::counted(row.events, "event", "events");
+                    ui.horizontal(|ui| {
+                        ui.add_space(ui.spacing().button_padding.x);
+                        let known = self.labels.get(&row.stream.0);
+                        if let Some(category) = known.and_then(|l| l.category.as_deref()) {
+                            ui.weak(category);
+                        }
+                        if let Some(label) = known.and_then(|l| l.label.as_deref()) {
+                            ui.label(RichText::new(label).strong());
+                        }
+                        let facts = format!("{events} · v{}{last_time}", row.last_version);
+                        ui.add(egui::Label::new(RichText::new(facts).weak()).truncate());
+                    });
+                });
+            }
+        });
         if wants_more {
             self.request_next_page(worker);
         }
+        // A list of a few thousand is labelled whole (so that a search finds any of it by label);
+        // a longer one, the rows in view.
+        let labelled = if self.rows.len() <= LABEL_WHOLE_LIST { 0..self.rows.len() } else { in_view };
+        self.request_labels(labelled, worker);
         if let Some(StreamsAction::OpenStream(id)) = &action {
             self.selected = Some(id.clone());
         }

@@ -981,3 +981,45 @@ fn snapshot_drift_compares_values_not_spellings_and_names_a_foreign_shape() {
     assert!(h.query_by_label_contains("does not have the shape of the state this fold computes").is_some());
     assert!(h.query_by_label_contains("snapshot drift").is_none(), "not a list of every field");
 }
+
+#[test]
+fn a_stream_is_found_by_its_business_label_and_nothing_found_offers_audit() {
+    let db = workshop();
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    wait_until(&mut h, "the streams and their labels", |h| {
+        h.query_by_label("73 streams").is_some() && app(h).streams.label(&stream).is_some()
+    });
+    // Each stream shows its category and label (the order id of its first event).
+    let label = app(&h).streams.label(&stream).unwrap().clone();
+    assert_eq!((label.category.as_deref(), label.label.as_deref()), (Some("Order"), Some("ORD-1042")));
+
+    h.get_by_role(egui::Role::TextInput).focus();
+    h.step();
+    h.get_by_role(egui::Role::TextInput).type_text("ord-1042");
+    wait_until(&mut h, "the search", |h| h.query_by_label("(1 by label)").is_some());
+    assert_eq!(app(&h).streams.rows().first().map(|r| r.stream.0.as_str()), Some(stream.as_str()));
+    h.key_press(Key::Escape);
+    h.step();
+    h.get_by_label(&stream).click();
+    wait_until(&mut h, "the stream", |h| app(h).history.history().is_some_and(|x| x.len() == 4));
+    // The header names it by its label too.
+    h.step();
+    let header = app(&h).history.layout.label.clone().and_then(|l| l.label);
+    assert_eq!(header.as_deref(), Some("ORD-1042"));
+
+    // Nothing by id or label: say so, and offer the payloads in Audit.
+    // (The streams search is the first text field; the history has its own.)
+    h.get_all_by_role(egui::Role::TextInput).next().expect("the search field").focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, Key::A);
+    h.step();
+    h.get_all_by_role(egui::Role::TextInput).next().unwrap().type_text("PAY-70533");
+    wait_until(&mut h, "no match", |h| h.query_by_label_contains("nor the label of a stream").is_some());
+    h.get_by_label_contains("Search the payloads for “PAY-70533” in Audit").click();
+    h.step();
+    assert_eq!(app(&h).view, eventscope::ui::View::Audit);
+    wait_until(&mut h, "the audit rows", |h| !app(h).audit.rows().is_empty() && !app(h).audit.is_busy());
+    assert!(app(&h).audit.rows().iter().all(|e| e.stream.0 == stream), "PAY-70533 is ORD-1042's payment");
+}
