@@ -1040,7 +1040,14 @@ impl HistoryPanel {
         let width = ui.available_width();
         let max_timeline = (width * 0.6).max(MIN_TIMELINE);
         let auto = (width * 0.3).clamp(MIN_TIMELINE, 360.0).min(max_timeline);
-        let size = PanelSize::before(ui, "timeline", Along::Width, auto, self.layout.timeline_width);
+        let size = PanelSize::before(
+            ui,
+            "timeline",
+            Along::Width,
+            auto,
+            self.layout.timeline_width,
+            MIN_TIMELINE..=max_timeline,
+        );
         egui::Panel::left("timeline")
             .resizable(true)
             .default_size(size.size)
@@ -1077,7 +1084,8 @@ impl HistoryPanel {
             });
         } else {
             let auto = (ui.available_height() * 0.4).clamp(MIN_DIFF, 480.0);
-            let size = PanelSize::before(ui, "diff", Along::Height, auto, self.layout.diff_height);
+            let max_diff = (ui.available_height() * 0.8).max(MIN_DIFF);
+            let size = PanelSize::before(ui, "diff", Along::Height, auto, self.layout.diff_height, MIN_DIFF..=max_diff);
             egui::Panel::bottom("diff")
                 .resizable(true)
                 .default_size(size.size)
@@ -1543,7 +1551,7 @@ impl HistoryPanel {
     fn fold_picker_ui(&mut self, ui: &mut Ui) {
         let applied = self.history.as_ref().map_or("merge", |h| h.fold_name()).to_owned();
         let mut choice: Option<Option<WatchedScript>> = None;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             egui::ComboBox::from_label("fold").selected_text(&applied).show_ui(ui, |ui| {
                 if ui.selectable_label(applied == "merge", "merge (generic)").clicked() {
                     choice = Some(None);
@@ -1572,7 +1580,7 @@ impl HistoryPanel {
                 let stream = self.stream.clone().unwrap_or_default();
                 let category = self.category();
                 let mut scope = setting.scope.clone();
-                ui.horizontal(|ui| {
+                ui.horizontal_wrapped(|ui| {
                     ui.label(format!("{} applies to", setting.script.name()));
                     ui.radio_value(&mut scope, FoldScope::Stream(stream.clone()), "this stream");
                     ui.radio_value(
@@ -1818,7 +1826,7 @@ impl HistoryPanel {
 fn empty_state_ui(ui: &mut Ui) {
     ui.vertical_centered(|ui| {
         ui.add_space(ui.available_height() / 3.0);
-        ui.heading("Pick a stream on the left");
+        ui.heading("Pick a stream in the streams panel (☰ shows it)");
         ui.label("Then step through its history: the event, the folded state and what changed, at every version.");
         ui.weak(RichText::new("Keys: ← → one version · PgUp PgDn ten · Home End · Space plays").monospace());
     });

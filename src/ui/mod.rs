@@ -312,11 +312,12 @@ impl EventscopeApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
         }
         // Zoomed with the keys or the View menu (egui's own): the user's zoom follows.
+        // (Presenter mode has a zoom of its own: Reset there does not shrink the normal view.)
         if let Some((_, presenter, zoom)) = self.applied_look
             && ctx.zoom_factor() != zoom
+            && presenter == self.look.presenter
         {
-            let factor = if presenter { settings::PRESENTER_ZOOM } else { 1.0 };
-            self.look.zoom = ctx.zoom_factor() / factor;
+            self.look.set_zoom(ctx.zoom_factor());
             self.applied_look = Some((self.look.theme, presenter, ctx.zoom_factor()));
         }
         let wanted = (self.look.theme, self.look.presenter, self.look.effective_zoom());
@@ -506,7 +507,10 @@ impl EventscopeApp {
                 self.history.cancel_load(&mut self.worker);
                 let fold = self.history.fold_setting().cloned();
                 self.history = HistoryPanel::default();
-                self.history.set_fold(fold);
+                // (The fold this store was last seen with wins over the one carried from the last.)
+                if self.settings.for_store(&settings::store_key(&opened)).fold.is_none() {
+                    self.history.set_fold(fold);
+                }
                 self.projections.cancel(&mut self.worker);
                 let script = self.projections.script().cloned();
                 self.projections = ProjectionPanel::default();
@@ -618,8 +622,11 @@ impl EventscopeApp {
     }
 
     fn explorer_ui(&mut self, ui: &mut Ui) {
-        let (streams_key, presenter_key) =
-            ui.input_mut(|i| (i.consume_shortcut(&STREAMS_PANEL_SHORTCUT), i.consume_shortcut(&PRESENTER_SHORTCUT)));
+        // (Not while typing: the field would vanish with its panel mid-word.)
+        let typing = ui.ctx().text_edit_focused();
+        let (streams_key, presenter_key) = ui.input_mut(|i| {
+            (!typing && i.consume_shortcut(&STREAMS_PANEL_SHORTCUT), !typing && i.consume_shortcut(&PRESENTER_SHORTCUT))
+        });
         if streams_key {
             self.toggle_streams_panel();
         }
@@ -688,8 +695,15 @@ impl EventscopeApp {
         // The streams list belongs to the history; the other views need the width.
         if self.view == View::History && self.look.streams_shown {
             let auto = (ui.available_width() * 0.25).clamp(200.0, 340.0);
-            let size =
-                panel_size::PanelSize::before(ui, "streams", panel_size::Along::Width, auto, self.look.streams_width);
+            let max = (ui.available_width() * 0.5).max(200.0);
+            let size = panel_size::PanelSize::before(
+                ui,
+                "streams",
+                panel_size::Along::Width,
+                auto,
+                self.look.streams_width,
+                200.0..=max,
+            );
             egui::Panel::left("streams").resizable(true).default_size(size.size).min_size(200.0).show(ui, |ui| {
                 action = self.streams.ui(ui, &mut self.worker);
             });
@@ -777,7 +791,12 @@ pub fn visuals_of(theme: egui::Theme, presenter: bool) -> egui::Visuals {
         visuals.widgets.noninteractive.bg_stroke.color = text.gamma_multiply(0.6);
         visuals.panel_fill = background;
         visuals.window_fill = background;
-        visuals.extreme_bg_color = background;
+        // (Text fields keep a box of their own, set apart from the panel.)
+        visuals.extreme_bg_color = match theme {
+            egui::Theme::Dark => egui::Color32::from_gray(40),
+            egui::Theme::Light => egui::Color32::from_gray(228),
+        };
+        visuals.widgets.inactive.bg_stroke = egui::Stroke::new(1.0, text.gamma_multiply(0.6));
     }
     visuals
 }

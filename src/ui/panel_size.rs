@@ -25,11 +25,20 @@ pub struct PanelSize {
 }
 
 impl PanelSize {
-    /// Call before showing the panel; pass [`PanelSize::size`] as its default size.
-    pub fn before(ui: &Ui, id_salt: &str, along: Along, auto: f32, user: Option<f32>) -> PanelSize {
+    /// Call before showing the panel; pass [`PanelSize::size`] as its default size. A size the
+    /// user gave is fitted into `range` (a size remembered from a larger window).
+    pub fn before(
+        ui: &Ui,
+        id_salt: &str,
+        along: Along,
+        auto: f32,
+        user: Option<f32>,
+        range: std::ops::RangeInclusive<f32>,
+    ) -> PanelSize {
         let id = ui.scope_id().with_salt(egui::IdSalt::new(id_salt));
-        let size = user.unwrap_or(auto.round());
-        if user.is_none() {
+        let fitted = user.map(|u| u.clamp(*range.start(), range.end().max(*range.start())));
+        let size = fitted.unwrap_or(auto.round());
+        if user.is_none() || fitted != user {
             let extent = match along {
                 Along::Width => egui::vec2(size, 1.0),
                 Along::Height => egui::vec2(1.0, size),

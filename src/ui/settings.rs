@@ -14,8 +14,12 @@ use crate::store::Target;
 /// How many stores the file remembers (the most recently used).
 const KEEP: usize = 50;
 
-/// The zoom a presenter gets on top of the user's own.
+/// The zoom presenter mode starts at.
 pub const PRESENTER_ZOOM: f32 = 1.4;
+/// The zooms the window accepts (a settings file may say anything).
+pub const ZOOMS: std::ops::RangeInclusive<f32> = 0.5..=3.0;
+/// The panel sizes a settings file may give, in points.
+const PANEL_SIZES: std::ops::RangeInclusive<f32> = 80.0..=4000.0;
 
 /// Light, dark, or whatever the system uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,8 +55,9 @@ impl ThemeChoice {
 #[serde(default)]
 pub struct ViewSettings {
     pub theme: ThemeChoice,
-    /// The user's zoom (presenter mode multiplies it by [`PRESENTER_ZOOM`]).
+    /// The user's zoom, and presenter mode's own (each changed by zooming in that mode).
     pub zoom: f32,
+    pub presenter_zoom: f32,
     pub presenter: bool,
     pub streams_shown: bool,
     /// Sizes the user gave the panels, in points.
@@ -87,6 +92,7 @@ impl Default for ViewSettings {
         ViewSettings {
             theme: ThemeChoice::System,
             zoom: 1.0,
+            presenter_zoom: PRESENTER_ZOOM,
             presenter: false,
             streams_shown: true,
             streams_width: None,
@@ -110,8 +116,34 @@ impl ViewSettings {
 
     /// The zoom factor the window draws at.
     pub fn effective_zoom(&self) -> f32 {
-        self.zoom * if self.presenter { PRESENTER_ZOOM } else { 1.0 }
+        if self.presenter { self.presenter_zoom } else { self.zoom }
     }
+
+    /// Sets the zoom of the mode the window is in (kept within [`ZOOMS`]).
+    pub fn set_zoom(&mut self, zoom: f32) {
+        let zoom = sane_zoom(zoom);
+        if self.presenter {
+            self.presenter_zoom = zoom;
+        } else {
+            self.zoom = zoom;
+        }
+    }
+
+    /// The settings with every value within what the window can use: a hand-edited or damaged
+    /// file must not stop it from starting.
+    fn sanitized(mut self) -> ViewSettings {
+        self.zoom = sane_zoom(self.zoom);
+        self.presenter_zoom = sane_zoom(self.presenter_zoom);
+        for size in [&mut self.streams_width, &mut self.timeline_width, &mut self.diff_height] {
+            *size = size.filter(|s| s.is_finite() && PANEL_SIZES.contains(s));
+        }
+        self
+    }
+}
+
+/// A zoom within [`ZOOMS`] (1 for what is not a number).
+pub fn sane_zoom(zoom: f32) -> f32 {
+    if zoom.is_finite() { zoom.clamp(*ZOOMS.start(), *ZOOMS.end()) } else { 1.0 }
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -147,21 +179,29 @@ impl SettingsFile {
     /// Reads the file (an unreadable or missing file remembers nothing); `None` keeps the
     /// settings in memory only.
     pub fn load(path: Option<PathBuf>) -> SettingsFile {
-        let contents = path
-            .as_ref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .and_then(|text| serde_json::from_str::<FileContents>(&text).ok())
-            .unwrap_or_default();
+        // (Only a plain file: reading a pipe put there would never end.)
+        let text = path.as_ref().filter(|p| p.is_file()).and_then(|p| std::fs::read_to_string(p).ok());
+        let contents = match text.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+            Some(Ok(value)) => contents_of(value),
+            Some(Err(_)) => {
+                // Not JSON: kept aside, not overwritten unseen.
+                if let Some(p) = &path {
+                    let _ = std::fs::rename(p, p.with_extension("json.damaged"));
+                }
+                FileContents::default()
+            }
+            None => FileContents::default(),
+        };
         SettingsFile { path, contents, dirty: false, last_save: f64::NEG_INFINITY }
     }
 
     /// The settings remembered for a store, or new ones with the look of the last store used.
     pub fn for_store(&self, key: &str) -> ViewSettings {
         if let Some(settings) = self.contents.stores.get(key) {
-            return settings.clone();
+            return settings.clone().sanitized();
         }
         let last = self.contents.order.first().and_then(|k| self.contents.stores.get(k));
-        last.map_or_else(ViewSettings::default, ViewSettings::new_like)
+        last.map_or_else(ViewSettings::default, ViewSettings::new_like).sanitized()
     }
 
     /// Remembers a store's settings (written by [`SettingsFile::save_if_due`]).
@@ -205,11 +245,40 @@ impl SettingsFile {
         if let Ok(text) = serde_json::to_string_pretty(&self.contents) {
             // Written aside and renamed, so that a crash mid-write leaves the old file whole.
             let aside = path.with_extension("json.tmp");
-            if std::fs::write(&aside, text).is_ok() {
-                let _ = std::fs::rename(&aside, path);
+            if std::fs::write(&aside, text).is_ok() && std::fs::rename(&aside, path).is_err() {
+                let _ = std::fs::remove_file(&aside);
             }
         }
     }
+}
+
+/// The file's stores, keeping what can be read: a store's entry with a field that cannot be
+/// read (a view this build does not have, a wrong type) keeps its other fields.
+fn contents_of(value: serde_json::Value) -> FileContents {
+    let order =
+        value.get("order").and_then(|o| serde_json::from_value::<Vec<String>>(o.clone()).ok()).unwrap_or_default();
+    let mut stores = BTreeMap::new();
+    if let Some(serde_json::Value::Object(entries)) = value.get("stores") {
+        for (key, entry) in entries {
+            let settings = serde_json::from_value::<ViewSettings>(entry.clone()).unwrap_or_else(|_| {
+                let readable: serde_json::Map<String, serde_json::Value> = match entry {
+                    serde_json::Value::Object(fields) => fields
+                        .iter()
+                        .filter(|(k, v)| {
+                            let alone = serde_json::json!({ k.as_str(): v });
+                            serde_json::from_value::<ViewSettings>(alone).is_ok()
+                        })
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    _ => serde_json::Map::new(),
+                };
+                serde_json::from_value(serde_json::Value::Object(readable)).unwrap_or_default()
+            });
+            stores.insert(key.clone(), settings);
+        }
+    }
+    let order = order.into_iter().filter(|k| stores.contains_key(k)).collect();
+    FileContents { order, stores }
 }
 
 #[cfg(test)]
@@ -243,11 +312,28 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_file_remembers_nothing() {
+    fn a_damaged_file_is_kept_aside_and_bad_values_are_left_out() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("views.json");
         std::fs::write(&file, "{ not json").unwrap();
-        let settings = SettingsFile::load(Some(file));
+        let settings = SettingsFile::load(Some(file.clone()));
         assert_eq!(settings.for_store("x"), ViewSettings::default());
+        assert!(dir.path().join("views.json.damaged").exists(), "kept aside, not overwritten");
+
+        // One unreadable field costs that field; absurd values are brought within bounds.
+        std::fs::write(
+            &file,
+            r#"{"order": ["a", "b"], "stores": {
+                "a": {"view": "Timeline", "stream": "s-1", "zoom": 0, "presenter_zoom": 1e39, "streams_width": -5,
+                      "timeline_width": 1e7, "diff_height": 300},
+                "b": {"theme": "Dark", "zoom": 1.2}}}"#,
+        )
+        .unwrap();
+        let settings = SettingsFile::load(Some(file));
+        let a = settings.for_store("a");
+        assert_eq!((a.view, a.stream.as_deref()), (None, Some("s-1")));
+        assert_eq!((a.zoom, a.presenter_zoom), (0.5, 1.0), "0 is brought up; 1e39 is no number for a zoom");
+        assert_eq!((a.streams_width, a.timeline_width, a.diff_height), (None, None, Some(300.0)));
+        assert_eq!(settings.for_store("b").theme, ThemeChoice::Dark);
     }
 }

@@ -209,6 +209,30 @@ fn presenter_mode_and_the_streams_panel_follow_their_keys() {
     assert_eq!(h.ctx.zoom_factor(), 1.0);
     assert_eq!(rect_of(&h, "version 4 of 4").height(), stream_font);
 
+    // Presenter mode has a zoom of its own: resetting it there leaves the normal view's alone.
+    h.key_press(PRESENTER_SHORTCUT.logical_key);
+    h.step();
+    h.step();
+    h.ctx.set_zoom_factor(1.0);
+    for _ in 0..3 {
+        h.step();
+    }
+    h.key_press(PRESENTER_SHORTCUT.logical_key);
+    for _ in 0..3 {
+        h.step();
+    }
+    assert_eq!((app(&h).look.zoom, h.ctx.zoom_factor()), (1.0, 1.0));
+    // Not while typing: the search field would vanish mid-word.
+    h.get_all_by_role(egui::Role::TextInput).next().unwrap().focus();
+    h.step();
+    h.key_press(PRESENTER_SHORTCUT.logical_key);
+    h.key_press_modifiers(STREAMS_PANEL_SHORTCUT.modifiers, STREAMS_PANEL_SHORTCUT.logical_key);
+    h.step();
+    h.step();
+    assert!(!app(&h).look.presenter && h.query_by_label("Streams").is_some());
+    h.key_press(Key::Escape);
+    h.step();
+
     // The View menu lists the same, with its shortcuts, and the themes and zoom.
     h.get_by_label("View").click();
     h.step();
