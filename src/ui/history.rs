@@ -507,6 +507,11 @@ impl HistoryPanel {
     }
 
     /// Goes to `version` as soon as the page holding it has arrived.
+    /// Whether the cursor is still on its way: a version waited for, or the first page.
+    pub fn is_settling(&self) -> bool {
+        self.pending_version.is_some() || (self.len() == 0 && !self.done && self.load_error.is_none())
+    }
+
     pub fn go_to_version_when_loaded(&mut self, version: Option<i64>) {
         self.pending_version = version;
         if version.is_some() {

@@ -10,6 +10,7 @@ pub mod diff_view;
 pub mod history;
 pub mod json_tree;
 pub mod mapping;
+pub mod navigation;
 pub mod panel_size;
 pub mod projection;
 pub mod recent;
@@ -100,6 +101,11 @@ impl AppOptions {
 /// Shows or hides the streams panel.
 pub const STREAMS_PANEL_SHORTCUT: egui::KeyboardShortcut =
     egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::B);
+/// Back and forward (also Alt+→ and the mouse's forward button).
+pub const BACK_SHORTCUT: egui::KeyboardShortcut =
+    egui::KeyboardShortcut::new(egui::Modifiers::ALT, egui::Key::ArrowLeft);
+pub const FORWARD_SHORTCUT: egui::KeyboardShortcut =
+    egui::KeyboardShortcut::new(egui::Modifiers::ALT, egui::Key::ArrowRight);
 /// Turns presenter mode on or off.
 pub const PRESENTER_SHORTCUT: egui::KeyboardShortcut =
     egui::KeyboardShortcut::new(egui::Modifiers::NONE, egui::Key::F5);
@@ -194,6 +200,8 @@ pub struct EventscopeApp {
     streams_before_presenter: Option<bool>,
     /// The window was fitted to the screen (once, at the start).
     sized_to_screen: bool,
+    /// Back and forward across views, streams and versions.
+    pub navigation: navigation::Navigation,
 }
 
 impl EventscopeApp {
@@ -234,6 +242,7 @@ impl EventscopeApp {
             title: None,
             streams_before_presenter: None,
             sized_to_screen: false,
+            navigation: navigation::Navigation::default(),
         };
         if let Some(target) = target {
             app.open(target);
@@ -342,6 +351,46 @@ impl EventscopeApp {
         let now = ctx.input(|i| i.time);
         if self.settings.save_if_due(now) {
             ctx.request_repaint_after(std::time::Duration::from_secs(2));
+        }
+    }
+
+    /// Where the user is: the view, and in the history the stream and version.
+    fn place(&self) -> navigation::Place {
+        let in_history = self.view == View::History;
+        navigation::Place {
+            view: self.view,
+            stream: self.history.stream().filter(|_| in_history).map(str::to_owned),
+            version: self.history.cursor_version().filter(|_| in_history),
+        }
+    }
+
+    /// Goes back to where the user was before (Alt+←), if anywhere.
+    pub fn go_back(&mut self, now: f64) {
+        if let Some(place) = self.navigation.back(now) {
+            self.go_to_place(place);
+        }
+    }
+
+    /// Goes forward again after going back (Alt+→).
+    pub fn go_forward(&mut self, now: f64) {
+        if let Some(place) = self.navigation.forward(now) {
+            self.go_to_place(place);
+        }
+    }
+
+    fn go_to_place(&mut self, place: navigation::Place) {
+        self.view = place.view;
+        let Some(stream) = place.stream else {
+            return;
+        };
+        if self.history.stream() == Some(stream.as_str()) {
+            if let Some(version) = place.version {
+                let _ = self.history.jump_to_version(version);
+            }
+        } else {
+            self.streams.select(&stream);
+            self.history.open_stream(&stream, &mut self.worker);
+            self.history.go_to_version_when_loaded(place.version);
         }
     }
 
@@ -633,6 +682,19 @@ impl EventscopeApp {
         if presenter_key {
             self.toggle_presenter();
         }
+        let now = ui.input(|i| i.time);
+        let (back, forward) = ui.input_mut(|i| {
+            (
+                i.consume_shortcut(&BACK_SHORTCUT) || i.pointer.button_pressed(egui::PointerButton::Extra1),
+                i.consume_shortcut(&FORWARD_SHORTCUT) || i.pointer.button_pressed(egui::PointerButton::Extra2),
+            )
+        });
+        if back {
+            self.go_back(now);
+        }
+        if forward {
+            self.go_forward(now);
+        }
         egui::Panel::top("top_bar").show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
                 if self.view == View::History {
@@ -646,6 +708,17 @@ impl EventscopeApp {
                 }
                 ui.strong("eventscope");
                 ui.menu_button("View", |ui| self.view_menu_ui(ui));
+                let now = ui.input(|i| i.time);
+                let ctx = ui.ctx().clone();
+                let tip = |what: &str, s: &egui::KeyboardShortcut| format!("{what} ({})", ctx.format_shortcut(s));
+                let back = ui.add_enabled(self.navigation.can_go_back(), egui::Button::new("⬅"));
+                if back.on_hover_text(tip("Back", &BACK_SHORTCUT)).clicked() {
+                    self.go_back(now);
+                }
+                let forward = ui.add_enabled(self.navigation.can_go_forward(), egui::Button::new("➡"));
+                if forward.on_hover_text(tip("Forward", &FORWARD_SHORTCUT)).clicked() {
+                    self.go_forward(now);
+                }
                 ui.separator();
                 ui.selectable_value(&mut self.view, View::History, "History");
                 ui.selectable_value(&mut self.view, View::Projections, "Projections");
@@ -755,6 +828,11 @@ impl EventscopeApp {
                     self.open_event(&stream, version);
                 }
             }
+        }
+        // (A stream on its way to a version is not a place yet.)
+        if !(self.view == View::History && self.history.is_settling()) {
+            let place = self.place();
+            self.navigation.visit(place, now);
         }
     }
 }

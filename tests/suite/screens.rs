@@ -280,3 +280,41 @@ fn the_window_remembers_each_store_look_and_place() {
     let text = std::fs::read_to_string(dir.path().join("views.json")).unwrap();
     assert!(text.contains(&order_stream(DOUBLE_REFUND_ORDER)), "{text}");
 }
+
+#[test]
+fn back_and_forward_go_across_streams_versions_and_views() {
+    use eventscope::ui::{BACK_SHORTCUT, FORWARD_SHORTCUT, View};
+    let size = egui::vec2(1280.0, 800.0);
+    let mut h = harness(size, AppOptions::default(), at_order_1042());
+    wait_for_order_1042(&mut h);
+    let first = order_stream(DOUBLE_REFUND_ORDER);
+    let second = order_stream(eventscope::demo::STALE_SNAPSHOT_ORDER);
+    app_mut(&mut h).open_event(&first, 2);
+    wait_until(&mut h, "v2", |h| app(h).history.cursor_version() == Some(2));
+    app_mut(&mut h).open_event(&second, 1);
+    wait_until(&mut h, "the second stream", |h| {
+        app(h).history.stream() == Some(second.as_str()) && app(h).history.cursor_version() == Some(1)
+    });
+    h.get_by_label("Audit").click();
+    h.step();
+    h.step();
+    assert_eq!(app(&h).view, View::Audit);
+
+    let back = |h: &mut Harness<'_, UnderTest>| {
+        h.key_press_modifiers(BACK_SHORTCUT.modifiers, BACK_SHORTCUT.logical_key);
+        h.step();
+    };
+    back(&mut h);
+    assert_eq!((app(&h).view, app(&h).history.stream()), (View::History, Some(second.as_str())));
+    back(&mut h);
+    wait_until(&mut h, "the first stream at v2", |h| {
+        app(h).history.stream() == Some(first.as_str()) && app(h).history.cursor_version() == Some(2)
+    });
+    // Forward again, with the toolbar button.
+    h.get_by_label("➡").click();
+    wait_until(&mut h, "the second stream", |h| app(h).history.stream() == Some(second.as_str()));
+    h.key_press_modifiers(FORWARD_SHORTCUT.modifiers, FORWARD_SHORTCUT.logical_key);
+    h.step();
+    assert_eq!(app(&h).view, View::Audit);
+    assert!(!app(&h).navigation.can_go_forward());
+}
