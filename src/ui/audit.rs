@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use eframe::egui::{self, RichText, Ui};
 use egui_plot::{Bar, BarChart, Plot, VLine};
 
-use super::history::event_details_ui;
+use super::history::{EventLink, event_details_ui};
 use super::scripts::FileDialog;
 use crate::audit::{ActorSummary, AuditFilter, CauseNode, ExportFormat, Histogram};
 use crate::model::{Event, format_time};
@@ -641,12 +641,21 @@ impl AuditPanel {
             return None;
         };
         let mut action = None;
+        let mut correlated = None;
         let open = |e: &Event| AuditAction::OpenEvent { stream: e.stream.0.clone(), version: e.version };
         egui::ScrollArea::vertical().id_salt("audit_details_scroll").auto_shrink([false, false]).show(ui, |ui| {
             if ui.button(format!("Open {} at v{} in the history", short(&event.stream.0), event.version)).clicked() {
                 action = Some(open(&event));
             }
-            event_details_ui(ui, &event);
+            match event_details_ui(ui, &event) {
+                Some(EventLink::Correlated(id)) => correlated = Some(id),
+                Some(EventLink::Cause) => {
+                    if let Some(cause) = self.correlation.as_ref().and_then(|c| c.caused_by.as_ref()) {
+                        action = Some(open(cause));
+                    }
+                }
+                None => {}
+            }
             ui.separator();
             if self.correlation_request.is_some() {
                 ui.spinner();
@@ -676,7 +685,10 @@ impl AuditPanel {
                 action = Some(a);
             }
         });
-        let _ = worker;
+        if let Some(id) = correlated {
+            let filter = AuditFilter { meta: vec![("correlation_id".to_owned(), id)], ..AuditFilter::default() };
+            self.set_filter(filter, worker);
+        }
         action
     }
 

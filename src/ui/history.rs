@@ -192,6 +192,8 @@ pub struct HistoryPanel {
     progress: Option<usize>,
     /// The stream's stored snapshots by version.
     snapshots: std::collections::BTreeMap<i64, Payload>,
+    /// A correlation or causation link the user followed (taken by the app).
+    followed_link: Option<(EventLink, Event)>,
     /// The category and payload of the stream's first event (for the label menu).
     first_payload: Option<(String, Value)>,
     /// Whether each snapshot checked so far differs from the state recomputed at its version.
@@ -255,6 +257,7 @@ impl Default for HistoryPanel {
             snapshots: Default::default(),
             snapshot_drift: Default::default(),
             first_payload: None,
+            followed_link: None,
             snapshot_request: None,
             blame_pending: false,
             view_pending: false,
@@ -507,6 +510,11 @@ impl HistoryPanel {
     }
 
     /// Goes to `version` as soon as the page holding it has arrived.
+    /// The correlation or causation link the user followed, with the event it is on.
+    pub fn take_followed_link(&mut self) -> Option<(EventLink, Event)> {
+        self.followed_link.take()
+    }
+
     /// Whether the cursor is still on its way: a version waited for, or the first page.
     pub fn is_settling(&self) -> bool {
         self.pending_version.is_some() || (self.len() == 0 && !self.done && self.load_error.is_none())
@@ -1409,7 +1417,12 @@ impl HistoryPanel {
     fn event_ui(&mut self, ui: &mut Ui) {
         let head = self.history.as_ref().map_or(0, History::len);
         match self.event_at(self.cursor) {
-            Some(event) => event_details_ui(ui, event),
+            Some(event) => {
+                let event = event.clone();
+                if let Some(link) = event_details_ui(ui, &event) {
+                    self.followed_link = Some((link, event));
+                }
+            }
             None if self.cursor >= self.len() => {}
             None if self.cursor < head && self.load_error.is_some() => {
                 ui.weak("This event is no longer in memory and cannot be read again (see above).");
@@ -1837,8 +1850,19 @@ fn empty_state_ui(ui: &mut Ui) {
     });
 }
 
-/// The event at the cursor: type, version, times, actor, payload and metadata.
-pub fn event_details_ui(ui: &mut Ui, event: &Event) {
+/// A link in an event's facts the user followed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventLink {
+    /// The event whose id is this event's causation id.
+    Cause,
+    /// The events that share this correlation id (in Audit).
+    Correlated(String),
+}
+
+/// The event at the cursor: type, version, times, actor, payload and metadata; its correlation
+/// and causation ids are links.
+pub fn event_details_ui(ui: &mut Ui, event: &Event) -> Option<EventLink> {
+    let mut link = None;
     ui.horizontal(|ui| {
         ui.heading(format!("v{} · {}", event.version, event.event_type));
         if ui.small_button("Copy event").clicked() {
@@ -1856,8 +1880,23 @@ pub fn event_details_ui(ui: &mut Ui, event: &Event) {
         fact(ui, "position", event.position.map(|p| p.to_string()));
         fact(ui, "recorded at", event.recorded_at.map(format_time));
         fact(ui, "actor", event.actor().map(str::to_owned));
-        fact(ui, "correlation", event.metadata_str("correlation_id").map(str::to_owned));
-        fact(ui, "causation", event.metadata_str("causation_id").map(str::to_owned));
+        if let Some(id) = event.metadata_str("correlation_id") {
+            ui.weak("correlation");
+            let shown =
+                ui.link(RichText::new(id).monospace()).on_hover_text("The events with this correlation id, in Audit");
+            if shown.clicked() {
+                link = Some(EventLink::Correlated(id.to_owned()));
+            }
+            ui.end_row();
+        }
+        if let Some(id) = event.metadata_str("causation_id") {
+            ui.weak("causation");
+            let shown = ui.link(RichText::new(id).monospace()).on_hover_text("Open the event that caused this one");
+            if shown.clicked() {
+                link = Some(EventLink::Cause);
+            }
+            ui.end_row();
+        }
         fact(ui, "archived", event.archived.then(|| "yes: the store keeps it but marks it archived".to_owned()));
     });
     for anomaly in &event.anomalies {
@@ -1876,6 +1915,7 @@ pub fn event_details_ui(ui: &mut Ui, event: &Event) {
             },
         );
     }
+    link
 }
 
 fn payload_ui(ui: &mut Ui, id: &str, payload: &Payload) {

@@ -202,6 +202,8 @@ pub struct EventscopeApp {
     sized_to_screen: bool,
     /// Back and forward across views, streams and versions.
     pub navigation: navigation::Navigation,
+    /// The cause of an event is being looked for (a causation link was followed).
+    cause_request: Option<RequestId>,
 }
 
 impl EventscopeApp {
@@ -243,6 +245,7 @@ impl EventscopeApp {
             streams_before_presenter: None,
             sized_to_screen: false,
             navigation: navigation::Navigation::default(),
+            cause_request: None,
         };
         if let Some(target) = target {
             app.open(target);
@@ -364,6 +367,14 @@ impl EventscopeApp {
         }
     }
 
+    /// The events that share a correlation id, in Audit.
+    fn show_correlated(&mut self, id: String) {
+        self.view = View::Audit;
+        let filter =
+            crate::store::audit::AuditFilter { meta: vec![("correlation_id".to_owned(), id)], ..Default::default() };
+        self.audit.set_filter(filter, &mut self.worker);
+    }
+
     /// Goes back to where the user was before (Alt+←), if anywhere.
     pub fn go_back(&mut self, now: f64) {
         if let Some(place) = self.navigation.back(now) {
@@ -478,6 +489,20 @@ impl EventscopeApp {
                         }
                     }
                     Reply::Failed(message) => self.status.last_error = Some(message.to_string()),
+                    _ => {}
+                }
+                continue;
+            }
+            if Some(id) == self.cause_request {
+                self.cause_request = None;
+                match reply {
+                    Reply::Correlation { caused_by: Some(cause), .. } => {
+                        self.open_event(&cause.stream.0, cause.version)
+                    }
+                    Reply::Correlation { caused_by: None, .. } => {
+                        self.status.last_error = Some("No event of this store has the causation id as its id.".into());
+                    }
+                    Reply::Failed(failure) => self.status.last_error = Some(failure.to_string()),
                     _ => {}
                 }
                 continue;
@@ -808,6 +833,13 @@ impl EventscopeApp {
                 egui::CentralPanel::default().show(ui, |ui| self.history.ui(ui));
                 self.look.timeline_width = self.history.layout.timeline_width;
                 self.look.diff_height = self.history.layout.diff_height;
+                match self.history.take_followed_link() {
+                    Some((history::EventLink::Correlated(id), _)) => self.show_correlated(id),
+                    Some((history::EventLink::Cause, event)) => {
+                        self.cause_request = Some(self.worker.send(Request::Correlation { event: Box::new(event) }));
+                    }
+                    None => {}
+                }
                 if let Some((category, field)) = self.history.layout.chosen_label_field.take() {
                     self.look.label_fields.insert(category, field);
                     self.streams.label_overrides = self.look.label_fields.clone();

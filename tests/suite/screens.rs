@@ -318,3 +318,40 @@ fn back_and_forward_go_across_streams_versions_and_views() {
     assert_eq!(app(&h).view, View::Audit);
     assert!(!app(&h).navigation.can_go_forward());
 }
+
+#[test]
+fn correlation_and_causation_ids_are_links() {
+    use eventscope::ui::View;
+    let size = egui::vec2(1920.0, 1080.0);
+    let mut h = harness(size, AppOptions::default(), at_order_1042());
+    wait_for_order_1042(&mut h);
+    let event = |h: &Harness<'_, UnderTest>| {
+        let history = app(h).history.history().unwrap();
+        let index = (0..history.len())
+            .find(|&i| history.summary(i).unwrap().version == app(h).history.cursor_version().unwrap());
+        history.event(index.unwrap()).unwrap().clone()
+    };
+    let v4 = event(&h);
+    let causation = v4.metadata_str("causation_id").expect("a causation id").to_owned();
+    let correlation = v4.metadata_str("correlation_id").expect("a correlation id").to_owned();
+
+    // The causation id opens the event whose id it is.
+    h.get_by_label(&causation).click();
+    wait_until(&mut h, "the cause", |h| {
+        app(h).history.cursor_version() != Some(4)
+            && !app(h).history.is_settling()
+            && app(h).history.history().is_some_and(|x| !x.is_empty())
+    });
+    let cause = event(&h);
+    assert_eq!(cause.metadata_str("event_id"), Some(causation.as_str()), "{cause:?}");
+
+    // The correlation id lists the events that share it, in Audit.
+    h.key_press_modifiers(egui::Modifiers::ALT, Key::ArrowLeft);
+    wait_until(&mut h, "back at v4", |h| app(h).history.cursor_version() == Some(4));
+    h.get_by_label(&correlation).click();
+    h.step();
+    assert_eq!(app(&h).view, View::Audit);
+    wait_until(&mut h, "the correlated events", |h| !app(h).audit.rows().is_empty() && !app(h).audit.is_busy());
+    assert!(app(&h).audit.rows().iter().all(|e| e.metadata_str("correlation_id") == Some(correlation.as_str())));
+    assert!(app(&h).audit.rows().iter().any(|e| e.stream == v4.stream && e.version == 4));
+}
