@@ -34,7 +34,7 @@ const READ_AHEAD: usize = 2 * LOAD_PAGE;
 const CONTEXT_LINES: usize = 3;
 /// States with more nodes than this have their line diff worked out off the UI thread.
 const INLINE_DIFF_NODES: usize = 4_000;
-const SPEEDS: [f64; 6] = [1.0, 2.0, 5.0, 10.0, 25.0, 100.0];
+const SPEEDS: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 25.0, 100.0, 250.0, 1000.0];
 
 /// What the state, diff and event views show for the cursor, computed once per cursor move.
 struct CursorView {
@@ -192,6 +192,10 @@ pub struct HistoryPanel {
     progress: Option<usize>,
     /// The stream's stored snapshots by version.
     snapshots: std::collections::BTreeMap<i64, Payload>,
+    /// Which events the timeline lists.
+    pub filter: TimelineFilter,
+    /// The indices the filter keeps, worked out for this filter and this many events.
+    filtered: Option<(TimelineFilter, usize, Vec<usize>)>,
     /// A correlation or causation link the user followed (taken by the app).
     followed_link: Option<(EventLink, Event)>,
     /// The category and payload of the stream's first event (for the label menu).
@@ -258,6 +262,8 @@ impl Default for HistoryPanel {
             snapshot_drift: Default::default(),
             first_payload: None,
             followed_link: None,
+            filter: TimelineFilter::default(),
+            filtered: None,
             snapshot_request: None,
             blame_pending: false,
             view_pending: false,
@@ -804,8 +810,38 @@ impl HistoryPanel {
     }
 
     fn step(&mut self, delta: i64) {
+        if self.filter.only_these && self.filter.is_active() {
+            // From listed event to listed event.
+            let listed = self.listed().to_vec();
+            let here = listed.partition_point(|&i| i < self.cursor);
+            let target = if delta > 0 {
+                let on = listed.get(here).is_some_and(|&i| i == self.cursor);
+                listed.get(here + usize::from(on) + delta as usize - 1).or(listed.last())
+            } else {
+                here.checked_sub(delta.unsigned_abs() as usize).and_then(|i| listed.get(i)).or(listed.first())
+            };
+            if let Some(&target) = target {
+                self.set_cursor(target);
+            }
+            return;
+        }
         let target = (self.cursor as i64 + delta).max(0) as usize;
         self.set_cursor(target);
+    }
+
+    /// The indices of the events the timeline lists (all, or those the filter keeps).
+    pub fn listed(&mut self) -> &[usize] {
+        let len = self.len();
+        let stale = self.filtered.as_ref().is_none_or(|(filter, n, _)| *filter != self.filter || *n != len);
+        if stale {
+            let keep: Vec<usize> = (0..len)
+                .filter(|&i| {
+                    summary_in(self.history.as_ref(), self.tail.as_ref(), i).is_some_and(|e| self.filter.keeps(e))
+                })
+                .collect();
+            self.filtered = Some((self.filter.clone(), len, keep));
+        }
+        self.filtered.as_ref().map_or(&[], |(_, _, keep)| keep.as_slice())
     }
 
     /// Goes to the first event with this version (the position, in a projection run), or the
@@ -1015,7 +1051,14 @@ impl HistoryPanel {
         if whole >= 1.0 {
             self.step(whole as i64);
         }
-        if self.cursor + 1 >= self.len() && self.done {
+        let at_end = match self.filter.only_these && self.filter.is_active() {
+            true => {
+                let cursor = self.cursor;
+                self.listed().last().is_none_or(|&last| cursor >= last)
+            }
+            false => self.cursor + 1 >= self.len(),
+        };
+        if at_end && self.done {
             self.playback.playing = false;
         } else {
             ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(1.0 / speed));
@@ -1295,16 +1338,61 @@ impl HistoryPanel {
         }
     }
 
+    /// The timeline's filter: an event type, a text (type, actor or `vN`), and whether
+    /// stepping and playing keep to the events listed.
+    fn timeline_filter_ui(&mut self, ui: &mut Ui) {
+        ui.horizontal_wrapped(|ui| {
+            let shown = self.filter.event_type.clone().unwrap_or_else(|| "all types".to_owned());
+            let history = self.history.as_ref();
+            let tail = self.tail.as_ref();
+            let len = self.len();
+            let mut chosen = self.filter.event_type.clone();
+            egui::ComboBox::from_label("type").selected_text(shown).width(120.0).show_ui(ui, |ui| {
+                ui.selectable_value(&mut chosen, None, "all types");
+                // (Worked out only while the list is open.)
+                let mut types: Vec<&str> =
+                    (0..len).filter_map(|i| summary_in(history, tail, i)).map(|e| &*e.event_type).collect();
+                types.sort_unstable();
+                types.dedup();
+                for t in types {
+                    ui.selectable_value(&mut chosen, Some(t.to_owned()), t);
+                }
+            });
+            self.filter.event_type = chosen;
+            ui.add(
+                egui::TextEdit::singleline(&mut self.filter.text)
+                    .hint_text("filter: type, actor, vN")
+                    .desired_width(110.0),
+            );
+            if self.filter.is_active() {
+                let count = self.listed().len();
+                ui.weak(super::counted(count as i64, "event", "events"));
+                ui.checkbox(&mut self.filter.only_these, "step and play these only")
+                    .on_hover_text("← → and Play go from listed event to listed event");
+                if ui.small_button("×").on_hover_text("Clear the filter").clicked() {
+                    self.filter = TimelineFilter::default();
+                }
+            }
+        });
+    }
+
     fn timeline_ui(&mut self, ui: &mut Ui) {
-        let Some(history) = &self.history else {
+        if self.history.is_none() {
             return;
-        };
+        }
         ui.horizontal(|ui| {
             ui.strong("Timeline");
             // (The keys give way on a narrow timeline.)
             let keys = RichText::new("← → ↑ ↓ PgUp PgDn Home End, Space plays").monospace().weak();
             ui.add(egui::Label::new(keys).truncate());
         });
+        if self.mode == Mode::Stream && self.len() > 0 {
+            self.timeline_filter_ui(ui);
+        }
+        let listed = self.filter.is_active().then(|| self.listed().to_vec());
+        let Some(history) = &self.history else {
+            return;
+        };
         if history.is_empty() {
             ui.weak(match (self.done, self.mode) {
                 (true, Mode::Stream) => "This stream has no events.",
@@ -1318,12 +1406,13 @@ impl HistoryPanel {
         let mut area = egui::ScrollArea::vertical().id_salt("timeline_scroll").auto_shrink([false, false]);
         // egui springs an offset past the content of the frame before back (and the spring's
         // speed outlives it): the scroll waits for a frame whose rows are those of the last.
-        let rows = self.len();
+        let rows = listed.as_ref().map_or(self.len(), Vec::len);
         let rows_changed = std::mem::replace(&mut self.timeline_rows, rows) != rows;
         if self.scroll_to_cursor && !rows_changed {
             self.scroll_to_cursor = false;
             let visible = ui.available_height();
-            let offset = self.cursor as f32 * (row_height + spacing) - visible / 2.0 + row_height;
+            let row = listed.as_ref().map_or(self.cursor, |l| l.partition_point(|&i| i < self.cursor));
+            let offset = row as f32 * (row_height + spacing) - visible / 2.0 + row_height;
             let end = rows as f32 * (row_height + spacing) - visible;
             area = area.vertical_scroll_offset(offset.min(end).max(0.0));
         }
@@ -1337,8 +1426,9 @@ impl HistoryPanel {
         // Versions padded to the longest one's width (and the `v`), so that the types line up.
         let last_ordinal = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i)).unwrap_or(0);
         let digits = last_ordinal.to_string().len() + 1;
-        area.show_rows(ui, row_height, self.len(), |ui, range| {
-            for i in range {
+        area.show_rows(ui, row_height, rows, |ui, range| {
+            for row in range {
+                let i = listed.as_ref().map_or(row, |l| l[row]);
                 let Some(event) = summary_in(Some(history), tail, i) else {
                     // Between the pages read from the start and the newest page.
                     let text = RichText::new("⋯ not read yet").monospace().weak();
@@ -1699,6 +1789,30 @@ impl HistoryPanel {
                 None => line_diff_list_ui(&mut columns[1], "diff", &[]),
             }
         });
+    }
+}
+
+/// Which events the timeline lists: of one type, and whose type, actor or version holds a text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TimelineFilter {
+    pub event_type: Option<String>,
+    pub text: String,
+    /// Stepping and playing go through the listed events only.
+    pub only_these: bool,
+}
+
+impl TimelineFilter {
+    pub fn is_active(&self) -> bool {
+        self.event_type.is_some() || !self.text.trim().is_empty()
+    }
+
+    fn keeps(&self, event: &EventSummary) -> bool {
+        let text = self.text.trim().to_lowercase();
+        self.event_type.as_deref().is_none_or(|t| *event.event_type == *t)
+            && (text.is_empty()
+                || event.event_type.to_lowercase().contains(&text)
+                || event.actor.as_deref().is_some_and(|a| a.to_lowercase().contains(&text))
+                || format!("v{}", event.version) == text)
     }
 }
 

@@ -355,3 +355,38 @@ fn correlation_and_causation_ids_are_links() {
     assert!(app(&h).audit.rows().iter().all(|e| e.metadata_str("correlation_id") == Some(correlation.as_str())));
     assert!(app(&h).audit.rows().iter().any(|e| e.stream == v4.stream && e.version == 4));
 }
+
+#[test]
+fn the_timeline_filters_by_type_or_text_and_steps_through_what_it_lists() {
+    let size = egui::vec2(1280.0, 800.0);
+    let mut h = harness(size, AppOptions::default(), at_order_1042());
+    wait_for_order_1042(&mut h);
+    assert!(h.query_by_label("v1 OrderPlaced").is_some());
+    // (As typed in the filter field, whose hint is not a label the tests can find.)
+    app_mut(&mut h).history.filter.text = "refund".to_owned();
+    h.step();
+    h.step();
+    assert!(h.query_by_label("2 events").is_some());
+    assert!(h.query_by_label("v1 OrderPlaced").is_none() && h.query_by_label("v2 PaymentConfirmed").is_none());
+    assert!(h.query_by_label("v3 RefundRequested").is_some() && h.query_by_label("v4 RefundRequested").is_some());
+    // Stepping keeps to the listed events once asked to.
+    h.get_by_label("step and play these only").click();
+    h.step();
+    h.key_press(Key::ArrowLeft);
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(3));
+    h.key_press(Key::ArrowLeft);
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(3), "v3 is the first refund");
+    // By type, from the list of the stream's types.
+    h.get_by_label("×").click();
+    h.step();
+    h.get_by_label("type").click();
+    h.step();
+    h.step();
+    h.get_by_label("PaymentConfirmed").click();
+    h.step();
+    h.step();
+    assert!(h.query_by_label("1 event").is_some());
+    assert!(h.query_by_label("v2 PaymentConfirmed").is_some() && h.query_by_label("v3 RefundRequested").is_none());
+}
