@@ -89,7 +89,7 @@ pub enum DetailTab {
 }
 
 /// Below this width (points) beside the timeline, event, state and diff are tabs.
-pub const NARROW_DETAILS: f32 = 640.0;
+pub const NARROW_DETAILS: f32 = 560.0;
 
 /// The smallest timeline (versions and types still show) and diff area.
 const MIN_TIMELINE: f32 = 140.0;
@@ -1095,7 +1095,7 @@ impl HistoryPanel {
         }
         let width = ui.available_width();
         let max_timeline = (width * 0.6).max(MIN_TIMELINE);
-        let auto = (width * 0.3).clamp(MIN_TIMELINE, 360.0).min(max_timeline);
+        let auto = (width * 0.32).clamp(240.0, 360.0).min(max_timeline);
         let size = PanelSize::before(
             ui,
             "timeline",
@@ -1479,6 +1479,7 @@ impl HistoryPanel {
                     markers.push(Marker::Archived);
                 }
                 ui.horizontal(|ui| {
+                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                     markers_ui(ui, &markers);
                     let version = format!("v{}", event.version);
                     let mut rich = RichText::new(format!("{version:<digits$} {}", event.event_type)).monospace();

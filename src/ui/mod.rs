@@ -792,7 +792,8 @@ impl EventscopeApp {
         let mut action = None;
         // The streams list belongs to the history; the other views need the width.
         if self.view == View::History && self.look.streams_shown {
-            let auto = (ui.available_width() * 0.25).clamp(200.0, 340.0);
+            // (Wide enough for a UUID.)
+            let auto = (ui.available_width() * 0.25).clamp(336.0, 360.0);
             let max = (ui.available_width() * 0.5).max(200.0);
             let size = panel_size::PanelSize::before(
                 ui,

@@ -480,6 +480,8 @@ impl StreamsPanel {
             for row in &self.rows[range] {
                 let selected = self.selected.as_deref() == Some(row.stream.as_str());
                 ui.vertical(|ui| {
+                    // (One line each, cut with … where the panel is narrow: rows keep their height.)
+                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                     let response =
                         ui.selectable_label(selected, RichText::new(&row.stream.0).monospace()).on_hover_text(format!(
                             "{}\n{} events, versions {} to {}{}",
