@@ -177,10 +177,15 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
             return Some(t.with_timezone(&Utc));
         }
     }
-    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+    // (Also without seconds, as a person types it: `2026-03-02T08:00`.)
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
             return Some(Utc.from_utc_datetime(&t));
         }
+    }
+    let without_zone = text.strip_suffix('Z').or_else(|| text.strip_suffix('z'));
+    if let Some(t) = without_zone.and_then(|t| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M").ok()) {
+        return Some(Utc.from_utc_datetime(&t));
     }
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
@@ -214,6 +219,9 @@ mod tests {
             "2026-03-02 08:15:00+00",
             "2026-03-02 09:15:00+01:00",
             "2026-03-02T08:15:00",
+            "2026-03-02T08:15",
+            "2026-03-02 08:15",
+            "2026-03-02T08:15Z",
         ] {
             assert_eq!(parse_time(text), Some(expected), "{text}");
         }

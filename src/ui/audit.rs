@@ -378,8 +378,11 @@ impl AuditPanel {
                     egui::TextEdit::singleline(&mut self.since).hint_text("from (date or time)").desired_width(150.0),
                 );
                 let to = ui.add(
-                    egui::TextEdit::singleline(&mut self.until).hint_text("to (date or time)").desired_width(150.0),
+                    egui::TextEdit::singleline(&mut self.until).hint_text("to (not included)").desired_width(150.0),
                 );
+                let formats = "A date or a time: 2026-03-02, 2026-03-02T08:00, 2026-03-02 08:00:00Z";
+                let from = from.on_hover_text(formats);
+                let to = to.on_hover_text(format!("{formats}. Events at this time itself are not included."));
                 if from.changed() || to.changed() {
                     self.range = QuickRange::Custom;
                     edited = true;

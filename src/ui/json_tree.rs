@@ -213,6 +213,9 @@ pub fn scalar_text(ui: &Ui, value: &Value) -> RichText {
         }),
         Value::Bool(b) => RichText::new(b.to_string()).monospace().color(visuals.warn_fg_color),
         Value::Null => RichText::new("null").monospace().weak(),
+        // (Said in words: a bare `[]` or `{}` is easy to miss.)
+        Value::Array(items) if items.is_empty() => RichText::new("[] (empty)").monospace().weak(),
+        Value::Object(map) if map.is_empty() => RichText::new("{} (empty)").monospace().weak(),
         other => RichText::new(other.to_string()).monospace(),
     }
 }

@@ -204,6 +204,8 @@ pub struct EventscopeApp {
     pub navigation: navigation::Navigation,
     /// The cause of an event is being looked for (a causation link was followed).
     cause_request: Option<RequestId>,
+    /// The ids that hold the `--stream` given, and the version asked for with it.
+    resolve_request: Option<(RequestId, String, Option<i64>)>,
 }
 
 impl EventscopeApp {
@@ -246,6 +248,7 @@ impl EventscopeApp {
             sized_to_screen: false,
             navigation: navigation::Navigation::default(),
             cause_request: None,
+            resolve_request: None,
         };
         if let Some(target) = target {
             app.open(target);
@@ -273,6 +276,14 @@ impl EventscopeApp {
             self.streams.select(&stream);
             self.history.open_stream(&stream, &mut self.worker);
             self.history.go_to_version_when_loaded(start.version);
+            // (A part of an id will do, when only one id holds it.)
+            let query = crate::store::query::StreamQuery {
+                search: stream.clone(),
+                sort: Default::default(),
+                after: None,
+                limit: 3,
+            };
+            self.resolve_request = Some((self.worker.send(Request::Streams { query }), stream, start.version));
         }
         if let Some(path) = start.sql {
             self.view = View::Sql;
@@ -490,6 +501,31 @@ impl EventscopeApp {
                     }
                     Reply::Failed(message) => self.status.last_error = Some(message.to_string()),
                     _ => {}
+                }
+                continue;
+            }
+            if let Some((asked, given, version)) = self.resolve_request.clone()
+                && id == asked
+            {
+                self.resolve_request = None;
+                if let Reply::Streams(page) = reply {
+                    let ids: Vec<&str> = page.streams.iter().map(|s| s.stream.0.as_str()).collect();
+                    match ids.as_slice() {
+                        ids if ids.contains(&given.as_str()) => {}
+                        [only] => {
+                            let only = (*only).to_owned();
+                            self.streams.select(&only);
+                            self.history.open_stream(&only, &mut self.worker);
+                            self.history.go_to_version_when_loaded(version);
+                        }
+                        [] => {}
+                        several => {
+                            self.status.last_error = Some(format!(
+                                "“{given}” is not a stream id, and several ids contain it ({}…): give more of it",
+                                several.join(", ")
+                            ));
+                        }
+                    }
                 }
                 continue;
             }

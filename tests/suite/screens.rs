@@ -390,3 +390,17 @@ fn the_timeline_filters_by_type_or_text_and_steps_through_what_it_lists() {
     assert!(h.query_by_label("1 event").is_some());
     assert!(h.query_by_label("v2 PaymentConfirmed").is_some() && h.query_by_label("v3 RefundRequested").is_none());
 }
+
+#[test]
+fn a_part_of_a_stream_id_opens_the_one_stream_that_holds_it() {
+    let size = egui::vec2(1280.0, 800.0);
+    let start = |part: &str| Some(StartAt { stream: Some(part.to_owned()), version: Some(2), ..StartAt::default() });
+    let mut h = harness(size, AppOptions::default(), start("7de8ce"));
+    wait_until(&mut h, "the stream at v2", |h| {
+        app(h).history.stream() == Some(order_stream(DOUBLE_REFUND_ORDER).as_str())
+            && app(h).history.cursor_version() == Some(2)
+    });
+    let mut h = harness(size, AppOptions::default(), start("0000-4000"));
+    wait_until(&mut h, "the error", |h| app(h).status.last_error.is_some());
+    assert!(app(&h).status.last_error.as_ref().unwrap().contains("several ids contain it"));
+}
