@@ -204,8 +204,18 @@ pub struct EventscopeApp {
     pub navigation: navigation::Navigation,
     /// The cause of an event is being looked for (a causation link was followed).
     cause_request: Option<RequestId>,
-    /// The ids that hold the `--stream` given, and the version asked for with it.
-    resolve_request: Option<(RequestId, String, Option<i64>)>,
+    /// The ids that hold a stream's name given on the command line or remembered.
+    resolve_request: Option<NamedStream>,
+}
+
+/// A stream named on the command line or remembered, being looked for.
+#[derive(Clone)]
+struct NamedStream {
+    request: RequestId,
+    given: String,
+    version: Option<i64>,
+    /// Asked for on the command line (opened even when it has no events, to say so).
+    asked: bool,
 }
 
 impl EventscopeApp {
@@ -273,17 +283,7 @@ impl EventscopeApp {
             }));
         }
         if let Some(stream) = start.stream {
-            self.streams.select(&stream);
-            self.history.open_stream(&stream, &mut self.worker);
-            self.history.go_to_version_when_loaded(start.version);
-            // (A part of an id will do, when only one id holds it.)
-            let query = crate::store::query::StreamQuery {
-                search: stream.clone(),
-                sort: Default::default(),
-                after: None,
-                limit: 3,
-            };
-            self.resolve_request = Some((self.worker.send(Request::Streams { query }), stream, start.version));
+            self.open_named_stream(stream, start.version, true);
         }
         if let Some(path) = start.sql {
             self.view = View::Sql;
@@ -301,6 +301,42 @@ impl EventscopeApp {
         }
     }
 
+    /// Opens a stream named on the command line (`asked`) or remembered from the last time: its
+    /// id, or a part of an id only one stream holds. A remembered stream that is gone is not
+    /// opened; one asked for is (and says it has no events).
+    fn open_named_stream(&mut self, given: String, version: Option<i64>, asked: bool) {
+        let query =
+            crate::store::query::StreamQuery { search: given.clone(), sort: Default::default(), after: None, limit: 3 };
+        let request = self.worker.send(Request::Streams { query });
+        self.resolve_request = Some(NamedStream { request, given, version, asked });
+    }
+
+    /// The ids that hold a stream's name have been listed: open the one meant.
+    fn on_named_stream(&mut self, named: NamedStream, reply: Reply) {
+        let ids: Vec<String> = match reply {
+            Reply::Streams(page) => page.streams.into_iter().map(|s| s.stream.0).collect(),
+            _ => Vec::new(),
+        };
+        let open = match ids.as_slice() {
+            ids if ids.contains(&named.given) => Some(named.given.clone()),
+            [only] => Some(only.clone()),
+            [] => named.asked.then(|| named.given.clone()),
+            several => {
+                self.status.last_error = Some(format!(
+                    "“{}” is not a stream id, and several ids contain it ({}…): give more of it",
+                    named.given,
+                    several.join(", ")
+                ));
+                None
+            }
+        };
+        if let Some(stream) = open {
+            self.streams.select(&stream);
+            self.history.open_stream(&stream, &mut self.worker);
+            self.history.go_to_version_when_loaded(named.version);
+        }
+    }
+
     /// Goes back to the view, stream, version and fold the user last had in this store.
     fn restore_place(&mut self) {
         if self.history.fold_setting().is_none()
@@ -312,9 +348,7 @@ impl EventscopeApp {
             self.view = view;
         }
         if let Some(stream) = self.look.stream.clone() {
-            self.streams.select(&stream);
-            self.history.open_stream(&stream, &mut self.worker);
-            self.history.go_to_version_when_loaded(self.look.version);
+            self.open_named_stream(stream, self.look.version, false);
         }
     }
 
@@ -504,29 +538,8 @@ impl EventscopeApp {
                 }
                 continue;
             }
-            if let Some((asked, given, version)) = self.resolve_request.clone()
-                && id == asked
-            {
-                self.resolve_request = None;
-                if let Reply::Streams(page) = reply {
-                    let ids: Vec<&str> = page.streams.iter().map(|s| s.stream.0.as_str()).collect();
-                    match ids.as_slice() {
-                        ids if ids.contains(&given.as_str()) => {}
-                        [only] => {
-                            let only = (*only).to_owned();
-                            self.streams.select(&only);
-                            self.history.open_stream(&only, &mut self.worker);
-                            self.history.go_to_version_when_loaded(version);
-                        }
-                        [] => {}
-                        several => {
-                            self.status.last_error = Some(format!(
-                                "“{given}” is not a stream id, and several ids contain it ({}…): give more of it",
-                                several.join(", ")
-                            ));
-                        }
-                    }
-                }
+            if let Some(named) = self.resolve_request.take_if(|named| named.request == id) {
+                self.on_named_stream(named, reply);
                 continue;
             }
             if Some(id) == self.cause_request {

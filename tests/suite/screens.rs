@@ -402,5 +402,6 @@ fn a_part_of_a_stream_id_opens_the_one_stream_that_holds_it() {
     });
     let mut h = harness(size, AppOptions::default(), start("0000-4000"));
     wait_until(&mut h, "the error", |h| app(h).status.last_error.is_some());
-    assert!(app(&h).status.last_error.as_ref().unwrap().contains("several ids contain it"));
+    let error = app(&h).status.last_error.clone().unwrap();
+    assert!(error.contains("several ids contain it"), "{error}");
 }

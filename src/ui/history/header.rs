@@ -1,0 +1,174 @@
+//! The header: the stream's category, label and id (🏷 picks the label field), its anomalies,
+//! loading and folding progress, the player and the scrubber; in presenter mode the version and
+//! event type large.
+
+use super::*;
+
+impl HistoryPanel {
+    pub(super) fn header_ui(&mut self, ui: &mut Ui) {
+        let len = self.len();
+        let head = self.history.as_ref().map_or(0, History::len);
+        ui.add_space(4.0);
+        // (Wrapped: warnings go to the next line rather than off the window's edge.)
+        ui.horizontal_wrapped(|ui| {
+            ui.heading(match self.mode {
+                Mode::Stream => "Stream",
+                Mode::Projection => "Projection",
+            });
+            let stream = self.stream.clone().unwrap_or_default();
+            if let Some(label) = self.layout.label.clone().filter(|_| self.mode == Mode::Stream) {
+                if let Some(category) = &label.category {
+                    ui.weak(category);
+                }
+                if let Some(text) = &label.label {
+                    ui.add(egui::Label::new(RichText::new(text).heading().strong()).selectable(true));
+                }
+            }
+            ui.add(egui::Label::new(RichText::new(&stream).monospace().strong()).selectable(true));
+            if ui.small_button("Copy id").clicked() {
+                ui.ctx().copy_text(stream);
+            }
+            if self.mode == Mode::Stream {
+                self.label_field_menu_ui(ui);
+            }
+            if let Some(history) = self.history.as_ref().filter(|_| self.mode == Mode::Stream) {
+                for anomaly in history.anomalies().iter().take(3) {
+                    ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {anomaly}"));
+                }
+                if history.anomalies().len() > 3 {
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        format!("and {} more anomalies", history.anomalies().len() - 3),
+                    );
+                }
+            }
+        });
+        if let Some(error) = &self.load_error {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+                if self.stream_changed && ui.button("Open it again").clicked() {
+                    self.reopen = true;
+                }
+            });
+        }
+        if !self.done {
+            let total = self.total.unwrap_or(0).max(1);
+            let read = self.progress.unwrap_or(head);
+            ui.add(egui::ProgressBar::new(read as f32 / total as f32).desired_width(ui.available_width()).text(
+                format!(
+                    "{}: {read} of {} events",
+                    if self.mode == Mode::Stream { "loading" } else { "reading the store" },
+                    self.total.map_or("?".to_owned(), |t| t.to_string())
+                ),
+            ));
+        }
+        if let Some(history) = self.history.as_ref().filter(|h| h.is_folding()) {
+            let folded = history.folded();
+            ui.add(
+                egui::ProgressBar::new(folded as f32 / head.max(1) as f32)
+                    .desired_width(ui.available_width())
+                    .text(format!("folding with {}: {folded} of {head} events", history.fold_name())),
+            );
+        }
+        if len == 0 {
+            return;
+        }
+        if self.layout.presenter {
+            // For the room: where we are, large.
+            let at = self.label_of(self.cursor);
+            let event_type = self.summary_at(self.cursor).map_or(String::new(), |s| s.event_type.to_string());
+            ui.label(RichText::new(format!("{at} · {event_type}")).size(30.0).strong());
+        }
+        let now = ui.input(|i| i.time);
+        ui.horizontal_wrapped(|ui| {
+            if ui.button("⏮").on_hover_text("First version (Home)").clicked() {
+                self.set_cursor(0);
+            }
+            if ui.button("◀").on_hover_text("Previous version (Left arrow)").clicked() {
+                self.step(-1);
+            }
+            let play = if self.playback.playing { "⏸ Pause" } else { "▶ Play" };
+            // (One width for both words: the buttons after it do not move.)
+            let size = egui::vec2(74.0, ui.spacing().interact_size.y);
+            let play = ui.add_sized(size, egui::Button::new(play));
+            if play.on_hover_text("Play through the versions (Space)").clicked() {
+                self.toggle_play(now);
+            }
+            if ui.button("▶").on_hover_text("Next version (Right arrow)").clicked() {
+                self.step(1);
+            }
+            if ui.button("⏭").on_hover_text("Last version (End)").clicked() {
+                self.set_cursor(usize::MAX);
+            }
+            egui::ComboBox::from_label("events/s")
+                .selected_text(format!("{}", SPEEDS[self.playback.speed_index]))
+                .width(50.0)
+                .show_ui(ui, |ui| {
+                    for (i, speed) in SPEEDS.iter().enumerate() {
+                        ui.selectable_value(&mut self.playback.speed_index, i, format!("{speed}"));
+                    }
+                });
+            let unit = self.unit();
+            let version = self.cursor_version().unwrap_or(0);
+            let last = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i));
+            ui.label(RichText::new(format!("{unit} {version} of {}", last.unwrap_or(0))).strong());
+            let about = if self.tail.is_some() { "≈" } else { "" };
+            ui.label(format!("(event {} of {about}{len})", self.cursor + 1));
+            ui.separator();
+            let jump = ui.add(
+                egui::TextEdit::singleline(&mut self.jump_text).hint_text(format!("go to {unit}")).desired_width(110.0),
+            );
+            if jump.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
+                self.jump_error = match self.jump_text.trim().parse::<i64>() {
+                    Ok(v) => self.jump_to_version(v).err(),
+                    Err(_) => Some(format!("“{}” is not a {unit} number", self.jump_text.trim())),
+                };
+                self.playback.playing = false;
+            }
+            if let Some(error) = &self.jump_error {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+            }
+            if let Some(pending) = self.pending_version {
+                ui.spinner();
+                ui.weak(format!("going to {unit} {pending} once it is read"));
+            }
+        });
+        let mut index = self.cursor;
+        ui.spacing_mut().slider_width = (ui.available_width() - 60.0).max(100.0);
+        let slider = egui::Slider::new(&mut index, 0..=len.saturating_sub(1)).show_value(false).text("scrub");
+        let response = ui.add(slider);
+        if response.changed() {
+            self.playback.playing = false;
+            self.set_cursor(index);
+        }
+        ui.add_space(2.0);
+    }
+
+    /// "🏷": which field of the first event labels the streams of this category.
+    pub(super) fn label_field_menu_ui(&mut self, ui: &mut Ui) {
+        let Some((category, payload)) = &self.first_payload else {
+            return;
+        };
+        let candidates = crate::labels::label_candidates(payload);
+        if candidates.is_empty() {
+            return;
+        }
+        let category = category.clone();
+        let mut chosen = None;
+        ui.menu_button("🏷", |ui| {
+            ui.weak(format!("Label the {category} streams by this field of their first event:"));
+            for field in &candidates {
+                let value = crate::labels::label_of(payload, field).unwrap_or_default();
+                if ui.button(format!("{field}  ({value})")).clicked() {
+                    chosen = Some(field.clone());
+                    ui.close();
+                }
+            }
+        })
+        .response
+        .on_hover_text("Choose the field that labels this category's streams");
+        if let Some(field) = chosen {
+            self.layout.chosen_label_field = Some((category, field));
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The timeline: one row per event (version, type, time and actor; a fixed column of marks for
+//! gaps, undecodable payloads, snapshots and archived events), virtualised, filtered by event
+//! type or text, the cursor's row kept in view.
+
+use super::*;
+
+/// Which events the timeline lists: of one type, and whose type, actor or version holds a text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TimelineFilter {
+    pub event_type: Option<String>,
+    pub text: String,
+    /// Stepping and playing go through the listed events only.
+    pub only_these: bool,
+}
+
+impl TimelineFilter {
+    pub fn is_active(&self) -> bool {
+        self.event_type.is_some() || !self.text.trim().is_empty()
+    }
+
+    fn keeps(&self, event: &EventSummary) -> bool {
+        let text = self.text.trim().to_lowercase();
+        self.event_type.as_deref().is_none_or(|t| *event.event_type == *t)
+            && (text.is_empty()
+                || event.event_type.to_lowercase().contains(&text)
+                || event.actor.as_deref().is_some_and(|a| a.to_lowercase().contains(&text))
+                || format!("v{}", event.version) == text)
+    }
+}
+
+/// A mark in the timeline's marker column.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Marker {
+    /// A gap, a duplicate version, or what is wrong with the row.
+    Anomaly(String),
+    Undecodable,
+    Snapshot,
+    /// A snapshot seen to differ from the state recomputed at its version.
+    DriftedSnapshot,
+    Archived,
+}
+
+impl Marker {
+    fn glyph(&self) -> &'static str {
+        match self {
+            Marker::Anomaly(_) => "⚠",
+            Marker::Undecodable => "⛔",
+            Marker::Snapshot | Marker::DriftedSnapshot => "📷",
+            Marker::Archived => "🗄",
+        }
+    }
+
+    fn explanation(&self) -> String {
+        match self {
+            Marker::Anomaly(what) => what.clone(),
+            Marker::Undecodable => "the payload cannot be decoded (see the event)".to_owned(),
+            Marker::Snapshot => "the store keeps a snapshot at this version".to_owned(),
+            Marker::DriftedSnapshot => {
+                "the store keeps a snapshot at this version, and it differs from the state recomputed here".to_owned()
+            }
+            Marker::Archived => "archived".to_owned(),
+        }
+    }
+}
+
+/// The timeline's marker column: the same width on every row, whatever it holds; two glyphs
+/// at most, every mark said on hover.
+pub(super) fn markers_ui(ui: &mut Ui, markers: &[Marker]) {
+    let height = ui.spacing().interact_size.y;
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(MARKER_WIDTH, height), egui::Sense::hover());
+    if markers.is_empty() {
+        return;
+    }
+    let shown: String = markers.iter().take(2).map(Marker::glyph).collect();
+    let color = match markers.first() {
+        Some(Marker::Anomaly(_) | Marker::Undecodable | Marker::DriftedSnapshot) => ui.visuals().warn_fg_color,
+        _ => ui.visuals().text_color(),
+    };
+    // (Larger than the text: emoji glyphs blur at body size.)
+    let font = egui::FontId::proportional(egui::TextStyle::Body.resolve(ui.style()).size * 1.25);
+    ui.painter().text(rect.left_center(), egui::Align2::LEFT_CENTER, shown, font, color);
+    let said: Vec<String> = markers.iter().map(|m| format!("{} {}", m.glyph(), m.explanation())).collect();
+    response.on_hover_text(said.join("\n"));
+}
+
+impl HistoryPanel {
+    /// The timeline's filter: an event type, a text (type, actor or `vN`), and whether
+    /// stepping and playing keep to the events listed.
+    pub(super) fn timeline_filter_ui(&mut self, ui: &mut Ui) {
+        ui.horizontal_wrapped(|ui| {
+            let shown = self.filter.event_type.clone().unwrap_or_else(|| "all types".to_owned());
+            let history = self.history.as_ref();
+            let tail = self.tail.as_ref();
+            let len = self.len();
+            let mut chosen = self.filter.event_type.clone();
+            egui::ComboBox::from_label("type").selected_text(shown).width(120.0).show_ui(ui, |ui| {
+                ui.selectable_value(&mut chosen, None, "all types");
+                // (Worked out only while the list is open.)
+                let mut types: Vec<&str> =
+                    (0..len).filter_map(|i| summary_in(history, tail, i)).map(|e| &*e.event_type).collect();
+                types.sort_unstable();
+                types.dedup();
+                for t in types {
+                    ui.selectable_value(&mut chosen, Some(t.to_owned()), t);
+                }
+            });
+            self.filter.event_type = chosen;
+            ui.add(
+                egui::TextEdit::singleline(&mut self.filter.text)
+                    .hint_text("filter: type, actor, vN")
+                    .desired_width(110.0),
+            );
+            if self.filter.is_active() {
+                let count = self.listed().len();
+                ui.weak(crate::ui::counted(count as i64, "event", "events"));
+                ui.checkbox(&mut self.filter.only_these, "step and play these only")
+                    .on_hover_text("← → and Play go from listed event to listed event");
+                if ui.small_button("×").on_hover_text("Clear the filter").clicked() {
+                    self.filter = TimelineFilter::default();
+                }
+            }
+        });
+    }
+
+    pub(super) fn timeline_ui(&mut self, ui: &mut Ui) {
+        if self.history.is_none() {
+            return;
+        }
+        ui.horizontal(|ui| {
+            ui.strong("Timeline");
+            // (The keys give way on a narrow timeline.)
+            let keys = RichText::new("← → ↑ ↓ PgUp PgDn Home End, Space plays").monospace().weak();
+            ui.add(egui::Label::new(keys).truncate());
+        });
+        if self.mode == Mode::Stream && self.len() > 0 {
+            self.timeline_filter_ui(ui);
+        }
+        let listed = self.filter.is_active().then(|| self.listed().to_vec());
+        let Some(history) = &self.history else {
+            return;
+        };
+        if history.is_empty() {
+            ui.weak(match (self.done, self.mode) {
+                (true, Mode::Stream) => "This stream has no events.",
+                (true, Mode::Projection) => "No event of the store is selected by this projection.",
+                (false, _) => "Loading the first page…",
+            });
+            return;
+        }
+        let row_height = ui.spacing().interact_size.y;
+        let spacing = ui.spacing().item_spacing.y;
+        let mut area = egui::ScrollArea::vertical().id_salt("timeline_scroll").auto_shrink([false, false]);
+        // egui springs an offset past the content of the frame before back (and the spring's
+        // speed outlives it): the scroll waits for a frame whose rows are those of the last.
+        let rows = listed.as_ref().map_or(self.len(), Vec::len);
+        let rows_changed = std::mem::replace(&mut self.timeline_rows, rows) != rows;
+        if self.scroll_to_cursor && !rows_changed {
+            self.scroll_to_cursor = false;
+            let visible = ui.available_height();
+            let row = listed.as_ref().map_or(self.cursor, |l| l.partition_point(|&i| i < self.cursor));
+            let offset = row as f32 * (row_height + spacing) - visible / 2.0 + row_height;
+            let end = rows as f32 * (row_height + spacing) - visible;
+            area = area.vertical_scroll_offset(offset.min(end).max(0.0));
+        }
+        let failure_index = history.failure().and_then(|f| f.index);
+        let mut clicked = None;
+        let cursor = self.cursor;
+        let projection = self.mode == Mode::Projection;
+        let snapshot_versions = &self.snapshots;
+        let snapshot_drift = &self.snapshot_drift;
+        let tail = self.tail.as_ref();
+        // Versions padded to the longest one's width (and the `v`), so that the types line up.
+        let last_ordinal = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i)).unwrap_or(0);
+        let digits = last_ordinal.to_string().len() + 1;
+        area.show_rows(ui, row_height, rows, |ui, range| {
+            for row in range {
+                let i = listed.as_ref().map_or(row, |l| l[row]);
+                let Some(event) = summary_in(Some(history), tail, i) else {
+                    // Between the pages read from the start and the newest page.
+                    let text = RichText::new("⋯ not read yet").monospace().weak();
+                    if ui.selectable_label(i == cursor, text).clicked() {
+                        clicked = Some(i);
+                    }
+                    continue;
+                };
+                if projection {
+                    ui.horizontal(|ui| {
+                        let text = format!("#{:<6} {}", event.position.unwrap_or(i as i64 + 1), event.event_type);
+                        let mut rich = RichText::new(text).monospace();
+                        if failure_index == Some(i) {
+                            rich = rich.color(removed_color(ui));
+                        }
+                        if ui.selectable_label(i == cursor, rich).clicked() {
+                            clicked = Some(i);
+                        }
+                        // (A projection run keeps its events: the stream is at hand.)
+                        let stream = history.event(i).map_or(String::new(), |e| e.stream.to_string());
+                        ui.weak(format!("{stream} v{}", event.version));
+                    });
+                    continue;
+                }
+                let gap = match i.checked_sub(1).and_then(|p| summary_in(Some(history), tail, p)).map(|p| p.version) {
+                    Some(previous) if previous.checked_add(1).is_some_and(|next| event.version > next) => {
+                        Some(format!("versions {} to {} missing before this one", previous + 1, event.version - 1))
+                    }
+                    Some(previous) if event.version == previous => Some("duplicate version".to_owned()),
+                    _ => None,
+                };
+                let anomalies: Vec<String> =
+                    gap.into_iter().chain(event.anomalies.iter().map(ToString::to_string)).collect();
+                let mut markers = Vec::new();
+                if !anomalies.is_empty() {
+                    markers.push(Marker::Anomaly(anomalies.join("\n")));
+                }
+                if event.undecodable {
+                    markers.push(Marker::Undecodable);
+                }
+                if snapshot_versions.contains_key(&event.version) {
+                    markers.push(match snapshot_drift.get(&event.version) {
+                        Some(true) => Marker::DriftedSnapshot,
+                        _ => Marker::Snapshot,
+                    });
+                }
+                if event.archived {
+                    markers.push(Marker::Archived);
+                }
+                ui.horizontal(|ui| {
+                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
+                    markers_ui(ui, &markers);
+                    let version = format!("v{}", event.version);
+                    let mut rich = RichText::new(format!("{version:<digits$} {}", event.event_type)).monospace();
+                    if failure_index == Some(i) {
+                        rich = rich.color(removed_color(ui));
+                    }
+                    let response = ui.selectable_label(i == cursor, rich);
+                    if response.clicked() {
+                        clicked = Some(i);
+                    }
+                    // (Time and actor give way on a narrow timeline: the type stays.)
+                    let when = event.recorded_at.map(|t| t.format("%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+                    let facts = format!("{when} {}", event.actor.as_deref().unwrap_or(""));
+                    ui.add(egui::Label::new(RichText::new(facts.trim()).weak()).truncate());
+                });
+            }
+        });
+        if let Some(i) = clicked {
+            self.playback.playing = false;
+            self.follow_newest = false;
+            self.pending_version = None;
+            self.cursor = i;
+        }
+    }
+
+    /// The indices of the events the timeline lists (all, or those the filter keeps).
+    pub fn listed(&mut self) -> &[usize] {
+        let len = self.len();
+        let stale = self.filtered.as_ref().is_none_or(|(filter, n, _)| *filter != self.filter || *n != len);
+        if stale {
+            let keep: Vec<usize> = (0..len)
+                .filter(|&i| {
+                    summary_in(self.history.as_ref(), self.tail.as_ref(), i).is_some_and(|e| self.filter.keeps(e))
+                })
+                .collect();
+            self.filtered = Some((self.filter.clone(), len, keep));
+        }
+        self.filtered.as_ref().map_or(&[], |(_, _, keep)| keep.as_slice())
+    }
+}
