@@ -492,9 +492,10 @@ impl AuditPanel {
                     );
                 }
             }
-            if let Some(note) = self.export_note.as_ref().or(self.dialog.note.as_ref()) {
+            if let Some(note) = &self.export_note {
                 ui.weak(note);
             }
+            self.dialog.fallback_ui(ui);
         });
         if let Some(error) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, error);

@@ -277,9 +277,10 @@ impl EventscopeApp {
             self.view = view;
         }
         if let Some(path) = start.fold {
+            // Like a fold chosen in the window: for the category of the stream it is used on.
             self.history.set_fold(Some(FoldSetting {
                 script: WatchedScript::new(ScriptSource::File(path)),
-                scope: FoldScope::AllStreams,
+                scope: FoldScope::Category(String::new()),
             }));
         }
         if let Some(stream) = start.stream {

@@ -104,6 +104,9 @@ impl WatchedScript {
 pub struct FileDialog {
     pending: Option<mpsc::Receiver<Option<PathBuf>>>,
     pub note: Option<String>,
+    /// Where no dialog could be used: the path typed instead, and the one confirmed.
+    typed: String,
+    typed_choice: Option<PathBuf>,
 }
 
 impl FileDialog {
@@ -158,13 +161,60 @@ impl FileDialog {
         }
     }
 
+    /// The note, and when the dialog could not be used (or was closed without a choice), a field
+    /// to type the path in: confirmed with Enter or the button, it is what [`FileDialog::poll`]
+    /// gives next.
+    pub fn fallback_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(note) = self.note.clone() else {
+            return;
+        };
+        ui.weak(note);
+        ui.horizontal(|ui| {
+            let field =
+                ui.add(egui::TextEdit::singleline(&mut self.typed).hint_text("/path/to/file").desired_width(240.0));
+            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.button("Use this path").clicked() || enter) && !self.typed.trim().is_empty() {
+                self.typed_choice = Some(PathBuf::from(self.typed.trim()));
+                self.note = None;
+                ui.ctx().request_repaint();
+            }
+        });
+    }
+
     /// The chosen file once the dialog closed (`None` while open, or when nothing was chosen).
     pub fn poll(&mut self) -> Option<PathBuf> {
+        if let Some(typed) = self.typed_choice.take() {
+            return Some(typed);
+        }
         let picked = self.pending.as_ref()?.try_recv().ok()?;
         self.pending = None;
         if picked.is_none() {
             self.note = Some("No file was chosen (or no file dialog is available here): type the path instead.".into());
         }
         picked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use egui_kittest::kittest::Queryable;
+
+    #[test]
+    fn where_no_dialog_opens_a_typed_path_is_the_choice() {
+        let no_dialog =
+            FileDialog { note: Some("No file was chosen: type the path instead.".into()), ..Default::default() };
+        let mut h = egui_kittest::Harness::builder()
+            .build_ui_state(|ui, dialog: &mut FileDialog| dialog.fallback_ui(ui), no_dialog);
+        h.run();
+        h.get_by_role(egui::Role::TextInput).focus();
+        h.run();
+        h.get_by_role(egui::Role::TextInput).type_text("/tmp/audit.csv");
+        h.run();
+        h.get_by_label("Use this path").click();
+        h.run();
+        assert_eq!(h.state_mut().poll(), Some(PathBuf::from("/tmp/audit.csv")));
+        assert_eq!(h.state_mut().poll(), None, "given once");
+        assert!(h.query_by_label("Use this path").is_none(), "the field goes once a path is given");
     }
 }

@@ -358,9 +358,10 @@ impl SqlPanel {
             });
         });
         self.safety.ui(ui);
-        if let Some(note) = self.note.as_ref().or(self.dialog.note.as_ref()) {
+        if let Some(note) = &self.note {
             ui.weak(note);
         }
+        self.dialog.fallback_ui(ui);
         if let Some(PreviewReply { result: Err(error), .. }) = self.outcome.as_deref() {
             let located = match error {
                 PreviewError::Database { position: Some(p), .. } => {

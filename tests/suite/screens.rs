@@ -405,3 +405,41 @@ fn a_part_of_a_stream_id_opens_the_one_stream_that_holds_it() {
     let error = app(&h).status.last_error.clone().unwrap();
     assert!(error.contains("several ids contain it"), "{error}");
 }
+
+#[test]
+fn a_fold_from_the_command_line_applies_to_the_category_of_the_stream() {
+    use eventscope::ui::history::FoldScope;
+    let size = egui::vec2(1280.0, 800.0);
+    let fold = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/folds/order.js");
+    let start =
+        Some(StartAt { stream: Some(order_stream(DOUBLE_REFUND_ORDER)), fold: Some(fold), ..StartAt::default() });
+    let mut h = harness(size, AppOptions::default(), start);
+    wait_for_order_1042(&mut h);
+    let scope = app(&h).history.fold_setting().map(|f| f.scope.clone());
+    assert_eq!(scope, Some(FoldScope::Category("Order".to_owned())));
+    assert_eq!(app(&h).history.history().map(|x| x.fold_name().to_owned()).as_deref(), Some("order.js"));
+}
+
+#[test]
+fn two_versions_are_compared_from_rows_picked_on_the_timeline() {
+    let size = egui::vec2(1280.0, 800.0);
+    let mut h = harness(size, AppOptions::default(), at_order_1042());
+    wait_for_order_1042(&mut h);
+    h.get_by_label("v1 OrderPlaced").click_secondary();
+    h.step();
+    h.step();
+    h.get_by_label("Compare from here (A = v1)").click();
+    h.step();
+    h.step();
+    h.get_by_label("v3 RefundRequested").click_secondary();
+    h.step();
+    h.step();
+    h.get_by_label("Compare to here (B = v3)").click();
+    for _ in 0..4 {
+        h.step();
+    }
+    // The comparison says what it compares, and marks A and B on their rows.
+    assert!(h.query_by_label_contains("A: state after v").is_some());
+    assert!(h.query_by_label("A").is_some() && h.query_by_label("B").is_some());
+    assert!(h.query_by_label_contains("/status").is_some(), "placed → refund requested");
+}

@@ -75,8 +75,12 @@ impl HistoryPanel {
                 let ordinal_at = |i: usize| self.ordinal_at(i).unwrap_or(0);
                 let (first, last) = (ordinal_at(0), ordinal_at(self.len().saturating_sub(1)));
                 let prefix = if self.mode == Mode::Stream { "v" } else { "#" };
-                ui.add(egui::DragValue::new(&mut self.compare_a).range(first..=last).prefix(format!("A: {prefix}")));
-                ui.add(egui::DragValue::new(&mut self.compare_b).range(first..=last).prefix(format!("B: {prefix}")));
+                // (The states after the events at A and B; rows can be picked on the timeline too.)
+                let hint = "Drag, type, or right-click a row of the timeline";
+                let a = egui::DragValue::new(&mut self.compare_a).range(first..=last);
+                ui.add(a.prefix(format!("A: state after {prefix}"))).on_hover_text(hint);
+                let b = egui::DragValue::new(&mut self.compare_b).range(first..=last);
+                ui.add(b.prefix(format!("B: state after {prefix}"))).on_hover_text(hint);
                 if ui.small_button("A = cursor").clicked() {
                     self.compare_a = self.cursor_version().unwrap_or(first);
                 }

@@ -230,6 +230,9 @@ impl HistoryPanel {
         if self.history.is_none() {
             let stream = self.stream.clone().unwrap_or_default();
             let category = events.first().map(|e| e.category().to_owned()).unwrap_or_default();
+            if let Some(fold) = self.fold.as_mut().filter(|f| f.scope == FoldScope::Category(String::new())) {
+                fold.scope = FoldScope::Category(category.clone());
+            }
             let mut history = History::new(stream.as_str().into(), self.make_fold(&stream, &category));
             if self.mode == Mode::Stream && !self.page_starts.is_empty() {
                 // Pages read from the store can be read again: keep a window of them.

@@ -130,6 +130,7 @@ pub enum Mode {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FoldScope {
     Stream(String),
+    /// The streams of a category (an empty one: of the first stream opened with it).
     Category(String),
     AllStreams,
 }

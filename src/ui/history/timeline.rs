@@ -164,6 +164,9 @@ impl HistoryPanel {
         }
         let failure_index = history.failure().and_then(|f| f.index);
         let mut clicked = None;
+        let mut picked: Option<(bool, i64)> = None;
+        let comparing = self.tab == DiffTab::Compare;
+        let compare = (self.compare_a, self.compare_b);
         let cursor = self.cursor;
         let projection = self.mode == Mode::Projection;
         let snapshot_versions = &self.snapshots;
@@ -236,6 +239,22 @@ impl HistoryPanel {
                     if response.clicked() {
                         clicked = Some(i);
                     }
+                    response.context_menu(|ui| {
+                        if ui.button(format!("Compare from here (A = v{})", event.version)).clicked() {
+                            picked = Some((true, event.version));
+                            ui.close();
+                        }
+                        if ui.button(format!("Compare to here (B = v{})", event.version)).clicked() {
+                            picked = Some((false, event.version));
+                            ui.close();
+                        }
+                    });
+                    // A and B of the comparison, marked on their rows.
+                    for (mark, at) in [("A", compare.0), ("B", compare.1)] {
+                        if comparing && at == event.version {
+                            ui.label(RichText::new(mark).strong().color(ui.visuals().selection.stroke.color));
+                        }
+                    }
                     // (Time and actor give way on a narrow timeline: the type stays.)
                     let when = event.recorded_at.map(|t| t.format("%m-%d %H:%M:%S").to_string()).unwrap_or_default();
                     let facts = format!("{when} {}", event.actor.as_deref().unwrap_or(""));
@@ -243,6 +262,14 @@ impl HistoryPanel {
                 });
             }
         });
+        if let Some((a, version)) = picked {
+            self.tab = DiffTab::Compare;
+            if a {
+                self.compare_a = version;
+            } else {
+                self.compare_b = version;
+            }
+        }
         if let Some(i) = clicked {
             self.playback.playing = false;
             self.follow_newest = false;
