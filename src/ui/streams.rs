@@ -94,6 +94,8 @@ pub struct StreamsPanel {
     label_matches: usize,
     /// The selected stream is to be scrolled into view (once it is listed).
     scroll_to_selected: bool,
+    /// Only the streams of this category are shown.
+    category: Option<String>,
 }
 
 impl StreamsPanel {
@@ -413,6 +415,24 @@ impl StreamsPanel {
             if self.sort != before {
                 self.reload(worker);
             }
+            let mut categories: Vec<&str> = self.labels.values().filter_map(|l| l.category.as_deref()).collect();
+            categories.sort_unstable();
+            categories.dedup();
+            if !categories.is_empty() || self.category.is_some() {
+                let shown = self.category.clone().unwrap_or_else(|| "all categories".to_owned());
+                let mut chosen = self.category.clone();
+                egui::ComboBox::from_label("category")
+                    .selected_text(shown)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut chosen, None, "all categories");
+                        for category in categories {
+                            ui.selectable_value(&mut chosen, Some(category.to_owned()), category);
+                        }
+                    })
+                    .response
+                    .on_hover_text("Only the streams of a category (of those listed so far)");
+                self.category = chosen;
+            }
             if self.page_request.is_some() || self.count_request.is_some() {
                 ui.spinner();
             }
@@ -461,7 +481,13 @@ impl StreamsPanel {
         let row_height = ui.spacing().interact_size.y
             + ui.text_style_height(&egui::TextStyle::Body)
             + 2.0 * ui.spacing().item_spacing.y;
-        let total = self.rows.len();
+        // The category filter keeps the rows of one category (of those whose first event is read).
+        let shown: Option<Vec<usize>> = self.category.as_ref().map(|wanted| {
+            (0..self.rows.len())
+                .filter(|&i| self.labels.get(&self.rows[i].stream.0).and_then(|l| l.category.as_ref()) == Some(wanted))
+                .collect()
+        });
+        let total = shown.as_ref().map_or(self.rows.len(), Vec::len);
         let mut wants_more = false;
         let mut in_view = 0..0;
         let mut area = egui::ScrollArea::vertical().id_salt("streams_list").auto_shrink([false, false]);
@@ -473,11 +499,13 @@ impl StreamsPanel {
             area = area.vertical_scroll_offset((index as f32 * row - ui.available_height() / 3.0).max(0.0));
         }
         area.show_rows(ui, row_height, total, |ui, range| {
-            if range.end + 50 >= total {
+            // (Filtered, the list is of the streams listed so far: scrolling reads no more pages.)
+            if range.end + 50 >= total && shown.is_none() {
                 wants_more = true;
             }
             in_view = range.clone();
-            for row in &self.rows[range] {
+            for index in range {
+                let row = &self.rows[shown.as_ref().map_or(index, |s| s[index])];
                 let selected = self.selected.as_deref() == Some(row.stream.as_str());
                 ui.vertical(|ui| {
                     // (One line each, cut with … where the panel is narrow: rows keep their height.)
@@ -525,7 +553,15 @@ impl StreamsPanel {
         }
         // A list of a few thousand is labelled whole (so that a search finds any of it by label);
         // a longer one, the rows in view.
-        let labelled = if self.rows.len() <= LABEL_WHOLE_LIST { 0..self.rows.len() } else { in_view };
+        let labelled = match &shown {
+            _ if self.rows.len() <= LABEL_WHOLE_LIST => 0..self.rows.len(),
+            // (Filtered: the rows in view are the filter's; the next unread rows are labelled.)
+            Some(_) => {
+                let unread = self.rows.iter().position(|r| !self.labels.contains_key(&r.stream.0));
+                unread.map_or(0..0, |i| i..self.rows.len())
+            }
+            None => in_view,
+        };
         self.request_labels(labelled, worker);
         if let Some(StreamsAction::OpenStream(id)) = &action {
             self.selected = Some(id.clone());

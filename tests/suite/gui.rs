@@ -1023,3 +1023,26 @@ fn a_stream_is_found_by_its_business_label_and_nothing_found_offers_audit() {
     wait_until(&mut h, "the audit rows", |h| !app(h).audit.rows().is_empty() && !app(h).audit.is_busy());
     assert!(app(&h).audit.rows().iter().all(|e| e.stream.0 == stream), "PAY-70533 is ORD-1042's payment");
 }
+
+#[test]
+fn the_streams_list_filters_by_category() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    wait_until(&mut h, "every stream's label", |h| {
+        let streams = &app(h).streams;
+        streams.rows().len() == 73 && streams.rows().iter().all(|r| streams.label(&r.stream.0).is_some())
+    });
+    let first_order = app(&h).streams.rows().iter().find_map(|r| app(&h).streams.label(&r.stream.0)?.label.clone());
+    let first_order = first_order.expect("a labelled stream");
+    assert!(h.query_by_label(&first_order).is_some(), "{first_order} is in view before");
+    h.get_by_label("category").click();
+    h.step();
+    h.step();
+    h.get_all_by_label("CustomerAccount").last().expect("the category in the list").click();
+    h.step();
+    h.step();
+    // Only account streams are listed: no order label is left.
+    assert!(h.query_by_label(&first_order).is_none() && h.query_by_label("ORD-1042").is_none());
+    assert!(h.query_all_by_label("CustomerAccount").count() > 1, "the rows say their category");
+}
