@@ -28,10 +28,12 @@ pub fn changed_color(ui: &Ui) -> Color32 {
 }
 
 /// What a click in the tree asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TreeAction {
     /// Go to the event at this index (from a blame badge).
     GoToEvent(usize),
+    /// Mark on the timeline the events that changed the value at this path.
+    MarkChanges(String),
 }
 
 /// How to draw a tree.
@@ -39,6 +41,8 @@ pub struct JsonTree<'a> {
     id_salt: &'a str,
     changed: Option<&'a HashSet<String>>,
     blame: Option<(&'a BlameMap, &'a dyn Fn(usize) -> String)>,
+    /// Each node's menu offers to mark the events that changed it.
+    marking: bool,
     open_depth: usize,
     /// The deepest level drawn (for tests).
     #[cfg(test)]
@@ -54,6 +58,7 @@ impl<'a> JsonTree<'a> {
             id_salt,
             changed: None,
             blame: None,
+            marking: false,
             open_depth: 3,
             #[cfg(test)]
             deepest: std::cell::Cell::new(0),
@@ -64,6 +69,26 @@ impl<'a> JsonTree<'a> {
     pub fn changed(mut self, paths: &'a HashSet<String>) -> Self {
         self.changed = Some(paths);
         self
+    }
+
+    /// Offer, in each node's menu, to mark the events that changed it.
+    pub fn offer_marking(mut self) -> Self {
+        self.marking = true;
+        self
+    }
+
+    /// The right-click menu of a node: copy it, and mark the events that changed it.
+    fn node_menu(&self, response: &egui::Response, path: &str, value: &Value, action: &mut Option<TreeAction>) {
+        response.context_menu(|ui| {
+            copy_items(ui, path, value);
+            if self.marking && !path.is_empty() {
+                ui.separator();
+                if ui.button("Mark the versions that changed this").clicked() {
+                    *action = Some(TreeAction::MarkChanges(path.to_owned()));
+                    ui.close();
+                }
+            }
+        });
     }
 
     /// Show who last changed each node; `label` names an event index (for example `v12`).
@@ -122,7 +147,7 @@ impl<'a> JsonTree<'a> {
                 if depth + 1 >= WALK_DEPTH {
                     ui.horizontal(|ui| {
                         let response = ui.add(egui::Label::new(key_text).sense(egui::Sense::click()));
-                        copy_menu(&response, path, value);
+                        self.node_menu(&response, path, value, action);
                         ui.weak(format!("{summary}, nested too deep to unfold here: right-click to copy it"));
                         self.blame_badge(ui, path, action);
                     });
@@ -155,7 +180,7 @@ impl<'a> JsonTree<'a> {
                                 _ => {}
                             });
                         });
-                    copy_menu(&header.header_response, path, value);
+                    self.node_menu(&header.header_response, path, value, action);
                     if header.body_response.is_none() {
                         ui.weak(summary);
                         self.blame_badge(ui, path, action);
@@ -165,9 +190,9 @@ impl<'a> JsonTree<'a> {
             scalar => {
                 ui.horizontal(|ui| {
                     let key_response = ui.add(egui::Label::new(key_text).sense(egui::Sense::click()));
-                    copy_menu(&key_response, path, scalar);
+                    self.node_menu(&key_response, path, scalar, action);
                     let value_response = ui.add(egui::Label::new(scalar_text(ui, scalar)).sense(egui::Sense::click()));
-                    copy_menu(&value_response, path, scalar);
+                    self.node_menu(&value_response, path, scalar, action);
                     self.blame_badge(ui, path, action);
                 });
             }
@@ -222,24 +247,27 @@ pub fn scalar_text(ui: &Ui, value: &Value) -> RichText {
 
 /// The right-click menu of a node: copy its value (JSON) or its path.
 pub fn copy_menu(response: &egui::Response, path: &str, value: &Value) {
-    response.context_menu(|ui| {
-        if ui.button("Copy value").clicked() {
-            let text = match value {
-                Value::String(s) => s.clone(),
-                other => crate::diff::pretty(other),
-            };
-            ui.ctx().copy_text(text);
-            ui.close();
-        }
-        if ui.button("Copy as JSON").clicked() {
-            ui.ctx().copy_text(crate::diff::pretty(value));
-            ui.close();
-        }
-        if ui.button("Copy path").clicked() {
-            ui.ctx().copy_text(if path.is_empty() { "/".to_owned() } else { path.to_owned() });
-            ui.close();
-        }
-    });
+    response.context_menu(|ui| copy_items(ui, path, value));
+}
+
+/// Copy a node's value, its JSON or its path.
+fn copy_items(ui: &mut Ui, path: &str, value: &Value) {
+    if ui.button("Copy value").clicked() {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => crate::diff::pretty(other),
+        };
+        ui.ctx().copy_text(text);
+        ui.close();
+    }
+    if ui.button("Copy as JSON").clicked() {
+        ui.ctx().copy_text(crate::diff::pretty(value));
+        ui.close();
+    }
+    if ui.button("Copy path").clicked() {
+        ui.ctx().copy_text(if path.is_empty() { "/".to_owned() } else { path.to_owned() });
+        ui.close();
+    }
 }
 
 #[cfg(test)]

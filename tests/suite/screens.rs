@@ -443,3 +443,28 @@ fn two_versions_are_compared_from_rows_picked_on_the_timeline() {
     assert!(h.query_by_label("A").is_some() && h.query_by_label("B").is_some());
     assert!(h.query_by_label_contains("/status").is_some(), "placed → refund requested");
 }
+
+#[test]
+fn a_state_field_marks_the_versions_that_changed_it() {
+    let size = egui::vec2(1280.0, 800.0);
+    let mut h = harness(size, AppOptions::default(), at_order_1042());
+    wait_for_order_1042(&mut h);
+    // Right-click a field of the state tree: mark the versions that changed it.
+    h.get_all_by_label("order_id").last().expect("the state's order_id field").click_secondary();
+    for _ in 0..3 {
+        h.step();
+    }
+    h.get_by_label("Mark the versions that changed this").click();
+    wait_until(&mut h, "the marks", |h| app(h).history.marked_changes().is_some_and(|(_, _, done)| done));
+    assert_eq!(app(&h).history.marked_changes().map(|(p, f, _)| (p, f.to_vec())), Some(("/order_id", vec![0])));
+    assert!(h.query_by_label("✏ 1 event changed /order_id").is_some());
+
+    // The status changed at v1, v2 and v3, not at the second refund.
+    app_mut(&mut h).history.mark_changes("/status");
+    wait_until(&mut h, "the marks", |h| app(h).history.marked_changes().is_some_and(|(_, _, done)| done));
+    assert_eq!(app(&h).history.marked_changes().map(|(_, f, _)| f.to_vec()), Some(vec![2, 1, 0]));
+    h.get_by_label("list only these").click();
+    h.step();
+    h.step();
+    assert!(h.query_by_label("v3 RefundRequested").is_some() && h.query_by_label("v4 RefundRequested").is_none());
+}

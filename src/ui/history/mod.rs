@@ -69,6 +69,17 @@ struct CursorView {
     last_good: Option<(usize, Arc<Value>)>,
 }
 
+/// The events that changed one path of the state, being found from the newest back.
+struct PathMarks {
+    path: String,
+    /// The next blame to ask for: of the state after this many events.
+    next: usize,
+    /// The events found so far, newest first.
+    found: Vec<usize>,
+    done: bool,
+    error: Option<String>,
+}
+
 /// The comparison of the states at two versions.
 struct Comparison {
     a: usize,
@@ -214,6 +225,8 @@ pub struct HistoryPanel {
     snapshots: std::collections::BTreeMap<i64, Payload>,
     /// Which events the timeline lists.
     pub filter: TimelineFilter,
+    /// The events that changed a path the user asked about.
+    marks: Option<PathMarks>,
     /// The indices the filter keeps, worked out for this filter and this many events.
     filtered: Option<(TimelineFilter, usize, Vec<usize>)>,
     /// A correlation or causation link the user followed (taken by the app).
@@ -283,6 +296,7 @@ impl Default for HistoryPanel {
             first_payload: None,
             followed_link: None,
             filter: TimelineFilter::default(),
+            marks: None,
             filtered: None,
             snapshot_request: None,
             blame_pending: false,
@@ -394,6 +408,7 @@ impl HistoryPanel {
         self.blame = None;
         self.comparison = None;
         self.snapshot_drift.clear();
+        self.marks = None;
     }
 
     pub fn stream(&self) -> Option<&str> {
@@ -726,6 +741,7 @@ impl HistoryPanel {
         self.fold_some(ui);
         self.ensure_view(ui.ctx());
         self.ensure_blame();
+        self.advance_marks(ui.ctx());
         self.ensure_comparison(ui.ctx());
         // (A page that can no longer be read — the stream changed — is not waited for.)
         if self.view_pending && self.load_error.is_none() {
@@ -809,9 +825,52 @@ impl HistoryPanel {
                 });
             });
         }
-        if let Some(TreeAction::GoToEvent(index)) = action {
-            self.playback.playing = false;
-            self.set_cursor(index);
+        match action {
+            Some(TreeAction::GoToEvent(index)) => {
+                self.playback.playing = false;
+                self.set_cursor(index);
+            }
+            Some(TreeAction::MarkChanges(path)) => self.mark_changes(&path),
+            None => {}
+        }
+    }
+
+    /// Starts marking the events that changed the value at `path` (found over frames).
+    pub fn mark_changes(&mut self, path: &str) {
+        let next = self.history.as_ref().map_or(0, History::len);
+        self.marks = Some(PathMarks { path: path.to_owned(), next, found: Vec::new(), done: false, error: None });
+    }
+
+    /// The events marked as having changed a path, newest first, and whether all are found.
+    pub fn marked_changes(&self) -> Option<(&str, &[usize], bool)> {
+        self.marks.as_ref().map(|m| (m.path.as_str(), m.found.as_slice(), m.done))
+    }
+
+    /// Goes on finding the events that changed the marked path: from the newest back, each by the
+    /// blame of the state before the last one found (a few milliseconds a frame).
+    fn advance_marks(&mut self, ctx: &egui::Context) {
+        let (Some(marks), Some(history)) = (self.marks.as_mut().filter(|m| !m.done), self.history.as_mut()) else {
+            return;
+        };
+        let deadline = std::time::Instant::now() + FOLD_BUDGET;
+        while !marks.done && std::time::Instant::now() < deadline {
+            match history.blame_after_within(marks.next, FOLD_BUDGET) {
+                Ok(Some(map)) => match map.get(&marks.path) {
+                    Some(crate::fold::Blame::Event(i)) if *i < marks.next => {
+                        marks.found.push(*i);
+                        marks.next = *i;
+                    }
+                    _ => marks.done = true,
+                },
+                Ok(None) => break,
+                Err(failure) => {
+                    marks.error = Some(failure.to_string());
+                    marks.done = true;
+                }
+            }
+        }
+        if !marks.done {
+            ctx.request_repaint();
         }
     }
 

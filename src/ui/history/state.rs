@@ -90,6 +90,9 @@ impl HistoryPanel {
             Ok(state) => {
                 let label = |index: usize| self.label_of(index);
                 let mut tree = JsonTree::new("state").changed(&view.changed_paths);
+                if self.mode == Mode::Stream {
+                    tree = tree.offer_marking();
+                }
                 match &self.blame {
                     Some((index, Ok(map))) if self.show_blame && *index == self.cursor => {
                         tree = tree.blame(map, &label);

@@ -11,11 +11,13 @@ pub struct TimelineFilter {
     pub text: String,
     /// Stepping and playing go through the listed events only.
     pub only_these: bool,
+    /// Only the events marked as having changed a path of the state.
+    pub marked_only: bool,
 }
 
 impl TimelineFilter {
     pub fn is_active(&self) -> bool {
-        self.event_type.is_some() || !self.text.trim().is_empty()
+        self.event_type.is_some() || !self.text.trim().is_empty() || self.marked_only
     }
 
     fn keeps(&self, event: &EventSummary) -> bool {
@@ -35,6 +37,8 @@ pub(super) enum Marker {
     Anomaly(String),
     Undecodable,
     Snapshot,
+    /// The event changed the path the user marked.
+    ChangedPath(String),
     /// A snapshot seen to differ from the state recomputed at its version.
     DriftedSnapshot,
     Archived,
@@ -46,6 +50,7 @@ impl Marker {
             Marker::Anomaly(_) => "⚠",
             Marker::Undecodable => "⛔",
             Marker::Snapshot | Marker::DriftedSnapshot => "📷",
+            Marker::ChangedPath(_) => "✏",
             Marker::Archived => "🗄",
         }
     }
@@ -55,6 +60,7 @@ impl Marker {
             Marker::Anomaly(what) => what.clone(),
             Marker::Undecodable => "the payload cannot be decoded (see the event)".to_owned(),
             Marker::Snapshot => "the store keeps a snapshot at this version".to_owned(),
+            Marker::ChangedPath(path) => format!("this event changed {path}"),
             Marker::DriftedSnapshot => {
                 "the store keeps a snapshot at this version, and it differs from the state recomputed here".to_owned()
             }
@@ -74,6 +80,7 @@ pub(super) fn markers_ui(ui: &mut Ui, markers: &[Marker]) {
     let shown: String = markers.iter().take(2).map(Marker::glyph).collect();
     let color = match markers.first() {
         Some(Marker::Anomaly(_) | Marker::Undecodable | Marker::DriftedSnapshot) => ui.visuals().warn_fg_color,
+        Some(Marker::ChangedPath(_)) => crate::ui::json_tree::changed_color(ui),
         _ => ui.visuals().text_color(),
     };
     // (Larger than the text: emoji glyphs blur at body size.)
@@ -122,6 +129,32 @@ impl HistoryPanel {
         });
     }
 
+    /// The path whose changes are marked: how many events changed it, whether the search goes
+    /// on, listing only them, and clearing the marks.
+    fn marks_ui(&mut self, ui: &mut Ui) {
+        let Some(marks) = &self.marks else {
+            return;
+        };
+        let mut clear = false;
+        ui.horizontal_wrapped(|ui| {
+            let changed = crate::ui::counted(marks.found.len() as i64, "event", "events");
+            let color = crate::ui::json_tree::changed_color(ui);
+            ui.label(RichText::new(format!("✏ {changed} changed {}", marks.path)).color(color));
+            if !marks.done {
+                ui.spinner();
+            }
+            if let Some(error) = &marks.error {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+            }
+            ui.checkbox(&mut self.filter.marked_only, "list only these");
+            clear = ui.small_button("×").on_hover_text("Clear the marks").clicked();
+        });
+        if clear {
+            self.marks = None;
+            self.filter.marked_only = false;
+        }
+    }
+
     pub(super) fn timeline_ui(&mut self, ui: &mut Ui) {
         if self.history.is_none() {
             return;
@@ -134,8 +167,11 @@ impl HistoryPanel {
         });
         if self.mode == Mode::Stream && self.len() > 0 {
             self.timeline_filter_ui(ui);
+            self.marks_ui(ui);
         }
         let listed = self.filter.is_active().then(|| self.listed().to_vec());
+        let changed: Option<(String, HashSet<usize>)> =
+            self.marks.as_ref().map(|m| (m.path.clone(), m.found.iter().copied().collect()));
         let Some(history) = &self.history else {
             return;
         };
@@ -227,6 +263,11 @@ impl HistoryPanel {
                 if event.archived {
                     markers.push(Marker::Archived);
                 }
+                if let Some((path, changed)) = &changed
+                    && changed.contains(&i)
+                {
+                    markers.insert(0, Marker::ChangedPath(path.clone()));
+                }
                 ui.horizontal(|ui| {
                     ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                     markers_ui(ui, &markers);
@@ -281,14 +322,21 @@ impl HistoryPanel {
     /// The indices of the events the timeline lists (all, or those the filter keeps).
     pub fn listed(&mut self) -> &[usize] {
         let len = self.len();
-        let stale = self.filtered.as_ref().is_none_or(|(filter, n, _)| *filter != self.filter || *n != len);
+        // (The marked events count too: they are found over frames.)
+        let len_key = len + self.marks.as_ref().map_or(0, |m| m.found.len() << 32);
+        let stale = self.filtered.as_ref().is_none_or(|(filter, n, _)| *filter != self.filter || *n != len_key);
         if stale {
+            let marked: Option<HashSet<usize>> = self
+                .filter
+                .marked_only
+                .then(|| self.marks.as_ref().map(|m| m.found.iter().copied().collect()).unwrap_or_default());
             let keep: Vec<usize> = (0..len)
                 .filter(|&i| {
                     summary_in(self.history.as_ref(), self.tail.as_ref(), i).is_some_and(|e| self.filter.keeps(e))
                 })
+                .filter(|i| marked.as_ref().is_none_or(|m| m.contains(i)))
                 .collect();
-            self.filtered = Some((self.filter.clone(), len, keep));
+            self.filtered = Some((self.filter.clone(), len_key, keep));
         }
         self.filtered.as_ref().map_or(&[], |(_, _, keep)| keep.as_slice())
     }
