@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 /// The longest label shown; longer values are cut with `…`.
-const MAX_LABEL_CHARS: usize = 48;
+const MAX_LABEL_CHARS: usize = 32;
 
 /// Field names that name a thing, tried after `<category>_id` and its like.
 const NAMING_FIELDS: [&str; 10] =
@@ -22,9 +22,13 @@ pub fn label_field(category: &str, payload: &Value) -> Option<String> {
     };
     let usable = |key: &str| map.get(key).is_some_and(|v| label_text(v).is_some());
     let normalized = |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    // The category whole, singular, and each of its words (`CustomerAccount`: customer, account).
+    let words = category_words(category);
     let category = normalized(category);
     let singular = category.strip_suffix('s').unwrap_or(&category).to_owned();
-    for stem in [category.as_str(), singular.as_str()].into_iter().filter(|s| !s.is_empty()) {
+    let stems: Vec<&str> =
+        [category.as_str(), singular.as_str()].into_iter().chain(words.iter().map(String::as_str)).collect();
+    for stem in stems.into_iter().filter(|s| !s.is_empty()) {
         for suffix in ["id", "number", "no", "ref", "code", "name"] {
             let wanted = format!("{stem}{suffix}");
             if let Some(key) = map.keys().find(|k| normalized(k) == wanted && usable(k)) {
@@ -38,6 +42,26 @@ pub fn label_field(category: &str, payload: &Value) -> Option<String> {
         }
     }
     map.keys().find(|k| (k.ends_with("_id") || k.ends_with("Id")) && usable(k)).cloned()
+}
+
+/// The words of a category name: split at case changes and at anything not a letter or digit.
+fn category_words(category: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut previous_lower = false;
+    for c in category.chars() {
+        if (!c.is_ascii_alphanumeric() || (c.is_ascii_uppercase() && previous_lower)) && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        if c.is_ascii_alphanumeric() {
+            word.push(c.to_ascii_lowercase());
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 /// The label a payload gives with this field, if it has a usable value there.
@@ -61,7 +85,15 @@ pub fn label_matches(label: &str, term: &str) -> bool {
 
 fn label_text(value: &Value) -> Option<String> {
     let text = match value {
-        Value::String(s) => s.trim().to_owned(),
+        // (One line, without invisible characters: a label is read at a glance.)
+        Value::String(s) => s
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .filter(|c| !matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}' | '\u{202a}'..='\u{202e}'))
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
         Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
         _ => return None,
     };
@@ -95,6 +127,9 @@ mod tests {
         assert_eq!(label_of(&account, "accountNumber").as_deref(), Some("120044"));
         let person = json!({"id": "0e9a2a52-2e6e-4b7a-9a53-3a3c1b2f9f10", "email": "ada@example.com", "age": 36});
         assert_eq!(label_field("user", &person).as_deref(), Some("email"));
+        // Whatever order the store keeps the fields in (jsonb sorts them).
+        let customer = json!({"region_id": "eu-west", "customer_id": "C-101", "name": "Ada"});
+        assert_eq!(label_field("CustomerAccount", &customer).as_deref(), Some("customer_id"));
         let other = json!({"tenant_id": "acme", "amount": 3});
         assert_eq!(label_field("payment", &other).as_deref(), Some("tenant_id"));
     }
@@ -112,6 +147,8 @@ mod tests {
         assert_eq!(label_candidates(&payload), Vec::<String>::new());
         let long = "x".repeat(100);
         assert_eq!(label_of(&json!({ "name": long }), "name").unwrap().chars().count(), MAX_LABEL_CHARS + 1);
+        let odd = json!({"name": "Ada\nLovelace\u{200b}\u{202e}"});
+        assert_eq!(label_of(&odd, "name").as_deref(), Some("Ada Lovelace"));
     }
 
     #[test]

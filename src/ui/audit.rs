@@ -646,6 +646,7 @@ impl AuditPanel {
         };
         let mut action = None;
         let mut correlated = None;
+        let mut cause_missing = false;
         let open = |e: &Event| AuditAction::OpenEvent { stream: e.stream.0.clone(), version: e.version };
         egui::ScrollArea::vertical().id_salt("audit_details_scroll").auto_shrink([false, false]).show(ui, |ui| {
             if ui.button(format!("Open {} at v{} in the history", short(&event.stream.0), event.version)).clicked() {
@@ -653,11 +654,11 @@ impl AuditPanel {
             }
             match event_details_ui(ui, &event) {
                 Some(EventLink::Correlated(id)) => correlated = Some(id),
-                Some(EventLink::Cause) => {
-                    if let Some(cause) = self.correlation.as_ref().and_then(|c| c.caused_by.as_ref()) {
-                        action = Some(open(cause));
-                    }
-                }
+                Some(EventLink::Cause) => match self.correlation.as_ref() {
+                    Some(Correlation { caused_by: Some(cause), .. }) => action = Some(open(cause)),
+                    Some(_) => cause_missing = true,
+                    None => {}
+                },
                 None => {}
             }
             ui.separator();
@@ -689,6 +690,9 @@ impl AuditPanel {
                 action = Some(a);
             }
         });
+        if cause_missing {
+            self.error = Some("No event of this store has this causation id as its id.".to_owned());
+        }
         if let Some(id) = correlated {
             let filter = AuditFilter { meta: vec![("correlation_id".to_owned(), id)], ..AuditFilter::default() };
             self.set_filter(filter, worker);

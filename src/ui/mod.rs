@@ -415,6 +415,7 @@ impl EventscopeApp {
 
     /// The events that share a correlation id, in Audit.
     fn show_correlated(&mut self, id: String) {
+        self.navigation.jumped();
         self.view = View::Audit;
         let filter =
             crate::store::audit::AuditFilter { meta: vec![("correlation_id".to_owned(), id)], ..Default::default() };
@@ -495,6 +496,7 @@ impl EventscopeApp {
 
     /// Shows a stream in the history view with the cursor at a version.
     pub fn open_event(&mut self, stream: &str, version: i64) {
+        self.navigation.jumped();
         self.view = View::History;
         self.streams.select(stream);
         self.history.open_stream(stream, &mut self.worker);
@@ -547,6 +549,7 @@ impl EventscopeApp {
                 self.cause_request = None;
                 match reply {
                     Reply::Correlation { caused_by: Some(cause), .. } => {
+                        self.status.last_error = None;
                         self.open_event(&cause.stream.0, cause.version)
                     }
                     Reply::Correlation { caused_by: None, .. } => {
@@ -853,10 +856,11 @@ impl EventscopeApp {
                 self.look.streams_width,
                 200.0..=max,
             );
-            egui::Panel::left("streams").resizable(true).default_size(size.size).min_size(200.0).show(ui, |ui| {
-                action = self.streams.ui(ui, &mut self.worker);
-            });
-            self.look.streams_width = size.after(ui, self.look.streams_width);
+            let panel =
+                egui::Panel::left("streams").resizable(true).default_size(size.size).min_size(200.0).show(ui, |ui| {
+                    action = self.streams.ui(ui, &mut self.worker);
+                });
+            self.look.streams_width = size.after(ui, panel.response.rect, self.look.streams_width);
         }
         match action {
             Some(StreamsAction::OpenStream(stream)) => {
@@ -892,7 +896,10 @@ impl EventscopeApp {
                     None => {}
                 }
                 if let Some((category, field)) = self.history.layout.chosen_label_field.take() {
-                    self.look.label_fields.insert(category, field);
+                    match field {
+                        Some(field) => self.look.label_fields.insert(category, field),
+                        None => self.look.label_fields.remove(&category),
+                    };
                     self.streams.label_overrides = self.look.label_fields.clone();
                     self.streams.forget_labels();
                 }

@@ -59,6 +59,12 @@ impl Navigation {
         self.changed_at = now;
     }
 
+    /// The next move is a jump (a link, an event opened from elsewhere): it makes an entry of its
+    /// own, however soon it comes.
+    pub fn jumped(&mut self) {
+        self.changed_at = f64::NEG_INFINITY;
+    }
+
     /// The place before the current one, which becomes current.
     pub fn back(&mut self, now: f64) -> Option<Place> {
         let place = self.back.pop()?;

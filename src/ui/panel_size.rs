@@ -51,14 +51,27 @@ impl PanelSize {
 
     /// Call after showing the panel: the size the user gave it, if they did (it differs from
     /// the one asked for), or the one they gave before.
-    pub fn after(self, ui: &Ui, user: Option<f32>) -> Option<f32> {
+    /// `shown` is the rect the panel was shown in.
+    pub fn after(self, ui: &Ui, shown_rect: egui::Rect, user: Option<f32>) -> Option<f32> {
         let shown = PanelState::load(ui.ctx(), self.id).map(|state| match self.along {
             Along::Width => state.outer_rect.width(),
             Along::Height => state.outer_rect.height(),
         })?;
-        // Only a drag of its edge counts: not a size egui clamped (to a window not yet at its
-        // size) or grew to its contents; and egui rounds an edge to whole pixels.
-        let dragging = ui.input(|i| i.pointer.any_down() || i.pointer.any_released());
+        // Only a drag that began at its edge counts: not a size egui clamped (to a window not
+        // yet at its size) or grew to its contents while the user clicked elsewhere; and egui
+        // rounds an edge to whole pixels.
+        // (The edge where it was when the press began: the size asked for, from the fixed side.)
+        let from_edge = |p: egui::Pos2| match self.along {
+            Along::Width => (p.x - (shown_rect.left() + self.size)).abs(),
+            Along::Height => (p.y - (shown_rect.bottom() - self.size)).abs(),
+        };
+        // (Remembered from the press: on release egui no longer says where it began.)
+        let flag = self.id.with("pressed_at_edge");
+        if let Some(at_edge) = ui.input(|i| i.pointer.press_origin()).map(|p| from_edge(p) <= 12.0) {
+            ui.ctx().data_mut(|d| d.insert_temp(flag, at_edge));
+        }
+        let pressed_at_edge = ui.ctx().data(|d| d.get_temp::<bool>(flag)).unwrap_or(false);
+        let dragging = pressed_at_edge && ui.input(|i| i.pointer.any_down() || i.pointer.any_released());
         match user {
             Some(_) => Some(shown),
             None if dragging && (shown - self.size).abs() > 1.5 => Some(shown),

@@ -33,6 +33,8 @@ pub struct StreamLabel {
     /// The aggregate type, or an id prefix that is a word (not a hex run).
     pub category: Option<String>,
     pub label: Option<String>,
+    /// The field of the first event the label is read from.
+    pub field: Option<String>,
 }
 
 /// A sort of all streams running in the background.
@@ -153,20 +155,27 @@ impl StreamsPanel {
             crate::model::Payload::Json(value) => Some(value),
             _ => None,
         };
+        // (A category's field is found in the first event that has one: one odd stream does not
+        // leave its whole category unlabelled.)
         let field = match self.label_overrides.get(&category) {
             Some(chosen) => Some(chosen.clone()),
-            None => self
-                .label_fields
-                .entry(category.clone())
-                .or_insert_with(|| payload.and_then(|p| crate::labels::label_field(&category, p)))
-                .clone(),
+            None => match self.label_fields.get(&category) {
+                Some(Some(found)) => Some(found.clone()),
+                _ => {
+                    let found = payload.and_then(|p| crate::labels::label_field(&category, p));
+                    if found.is_some() {
+                        self.label_fields.insert(category.clone(), found.clone());
+                    }
+                    found
+                }
+            },
         };
-        let label = field.and_then(|f| payload.and_then(|p| crate::labels::label_of(p, &f)));
+        let label = field.as_ref().and_then(|f| payload.and_then(|p| crate::labels::label_of(p, f)));
         // (An id prefix that is a hex run, as in a UUID, says nothing.)
         let shown_category = (event.aggregate_type.is_some()
             || !category.chars().all(|c| c.is_ascii_hexdigit()) && category != event.stream.0)
             .then_some(category);
-        StreamLabel { category: shown_category, label }
+        StreamLabel { category: shown_category, label, field }
     }
 
     /// A stream's category and label, once read.
@@ -533,7 +542,7 @@ impl StreamsPanel {
                     let last_time =
                         row.last_recorded_at.map(|t| format!(" · {}", t.format("%Y-%m-%d %H:%M"))).unwrap_or_default();
                     let events = super::counted(row.events, "event", "events");
-                    ui.horizontal(|ui| {
+                    let line = ui.horizontal(|ui| {
                         ui.add_space(ui.spacing().button_padding.x);
                         let known = self.labels.get(&row.stream.0);
                         if let Some(category) = known.and_then(|l| l.category.as_deref()) {
@@ -545,6 +554,10 @@ impl StreamsPanel {
                         let facts = format!("{events} · v{}{last_time}", row.last_version);
                         ui.add(egui::Label::new(RichText::new(facts).weak()).truncate());
                     });
+                    // (The label line opens the stream too.)
+                    if line.response.interact(egui::Sense::click()).clicked() {
+                        action = Some(StreamsAction::OpenStream(row.stream.0.clone()));
+                    }
                 });
             }
         });

@@ -147,8 +147,9 @@ fn the_diff_keeps_the_size_the_user_gives_it_across_a_scrub() {
     let mut y = edge.y;
     h.hover_at(edge);
     h.step();
+    h.drag_at(edge);
+    h.step();
     while y > edge.y - 120.0 {
-        h.drag_at(egui::pos2(edge.x, edge.y));
         y -= 20.0;
         h.hover_at(egui::pos2(edge.x, y));
         h.step();
@@ -378,6 +379,15 @@ fn the_timeline_filters_by_type_or_text_and_steps_through_what_it_lists() {
     h.key_press(Key::ArrowLeft);
     h.step();
     assert_eq!(app(&h).history.cursor_version(), Some(3), "v3 is the first refund");
+    // Before the first listed event, ← does not jump forward; → goes to it.
+    h.key_press(Key::Home);
+    h.step();
+    h.key_press(Key::ArrowLeft);
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(1));
+    h.key_press(Key::ArrowRight);
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(3));
     // By type, from the list of the stream's types.
     h.get_by_label("×").click();
     h.step();

@@ -154,13 +154,19 @@ impl HistoryPanel {
             return;
         }
         let category = category.clone();
+        let in_use = self.layout.label.as_ref().and_then(|l| l.field.clone());
         let mut chosen = None;
         ui.menu_button("🏷", |ui| {
             ui.weak(format!("Label the {category} streams by this field of their first event:"));
+            if ui.button("automatic (the field eventscope finds)").clicked() {
+                chosen = Some(None);
+                ui.close();
+            }
             for field in &candidates {
                 let value = crate::labels::label_of(payload, field).unwrap_or_default();
-                if ui.button(format!("{field}  ({value})")).clicked() {
-                    chosen = Some(field.clone());
+                let button = egui::Button::selectable(in_use.as_ref() == Some(field), format!("{field}  ({value})"));
+                if ui.add(button).clicked() {
+                    chosen = Some(Some(field.clone()));
                     ui.close();
                 }
             }

@@ -103,7 +103,8 @@ pub struct HistoryLayout {
     /// The stream's category and business label, shown in the header (set by the app).
     pub label: Option<super::streams::StreamLabel>,
     /// The user chose this field to label the stream's category (taken by the app).
-    pub chosen_label_field: Option<(String, String)>,
+    /// (`None` for the field found automatically.)
+    pub chosen_label_field: Option<(String, Option<String>)>,
     pub timeline_width: Option<f32>,
     pub diff_height: Option<f32>,
     pub narrow_tab: DetailTab,
@@ -764,13 +765,13 @@ impl HistoryPanel {
             self.layout.timeline_width,
             MIN_TIMELINE..=max_timeline,
         );
-        egui::Panel::left("timeline")
+        let panel = egui::Panel::left("timeline")
             .resizable(true)
             .default_size(size.size)
             .min_size(MIN_TIMELINE)
             .max_size(max_timeline)
             .show(ui, |ui| self.timeline_ui(ui));
-        self.layout.timeline_width = size.after(ui, self.layout.timeline_width);
+        self.layout.timeline_width = size.after(ui, panel.response.rect, self.layout.timeline_width);
         let mut action = None;
         if ui.available_width() < NARROW_DETAILS {
             // Narrow: event, state and diff take turns in the whole width.
@@ -802,12 +803,12 @@ impl HistoryPanel {
             let auto = (ui.available_height() * 0.4).clamp(MIN_DIFF, 480.0);
             let max_diff = (ui.available_height() * 0.8).max(MIN_DIFF);
             let size = PanelSize::before(ui, "diff", Along::Height, auto, self.layout.diff_height, MIN_DIFF..=max_diff);
-            egui::Panel::bottom("diff")
+            let panel = egui::Panel::bottom("diff")
                 .resizable(true)
                 .default_size(size.size)
                 .min_size(MIN_DIFF)
                 .show(ui, |ui| self.diff_ui(ui));
-            self.layout.diff_height = size.after(ui, self.layout.diff_height);
+            self.layout.diff_height = size.after(ui, panel.response.rect, self.layout.diff_height);
             egui::CentralPanel::default().show(ui, |ui| {
                 ui.columns(2, |columns| {
                     egui::ScrollArea::both().id_salt("event_scroll").auto_shrink([false, false]).show(

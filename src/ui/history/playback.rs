@@ -91,11 +91,14 @@ impl HistoryPanel {
             // From listed event to listed event.
             let listed = self.listed().to_vec();
             let here = listed.partition_point(|&i| i < self.cursor);
+            // (Never backwards on →, nor forwards on ←: past the last listed event, → stays.)
             let target = if delta > 0 {
                 let on = listed.get(here).is_some_and(|&i| i == self.cursor);
-                listed.get(here + usize::from(on) + delta as usize - 1).or(listed.last())
+                let ahead = &listed[(here + usize::from(on)).min(listed.len())..];
+                ahead.get(delta as usize - 1).or(ahead.last())
             } else {
-                here.checked_sub(delta.unsigned_abs() as usize).and_then(|i| listed.get(i)).or(listed.first())
+                let behind = &listed[..here];
+                behind.len().checked_sub(delta.unsigned_abs() as usize).and_then(|i| behind.get(i)).or(behind.first())
             };
             if let Some(&target) = target {
                 self.set_cursor(target);
