@@ -9,9 +9,9 @@ use eframe::egui::{self, Ui, containers::panel::PanelState};
 /// Which size of a panel is meant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Along {
-    /// Of a left or right panel.
+    /// Of a left panel (its right edge moves).
     Width,
-    /// Of a top or bottom panel.
+    /// Of a bottom panel (its top edge moves).
     Height,
 }
 
@@ -49,9 +49,8 @@ impl PanelSize {
         PanelSize { id, along, size }
     }
 
-    /// Call after showing the panel: the size the user gave it, if they did (it differs from
-    /// the one asked for), or the one they gave before.
-    /// `shown` is the rect the panel was shown in.
+    /// Call after showing the panel, with the rect it was shown in: the size the user gave it,
+    /// if they did (it differs from the one asked for), or the one they gave before.
     pub fn after(self, ui: &Ui, shown_rect: egui::Rect, user: Option<f32>) -> Option<f32> {
         let shown = PanelState::load(ui.ctx(), self.id).map(|state| match self.along {
             Along::Width => state.outer_rect.width(),
