@@ -659,7 +659,8 @@ impl AuditPanel {
                     Some(_) => cause_missing = true,
                     None => {}
                 },
-                None => {}
+                // (Audit has its own "Open … in the history" button.)
+                Some(EventLink::OpenInHistory) | None => {}
             }
             ui.separator();
             if self.correlation_request.is_some() {

@@ -413,6 +413,18 @@ impl EventscopeApp {
         }
     }
 
+    /// Follows a link of an event's facts (or a projection run's "open in history").
+    fn follow_link(&mut self, link: Option<(history::EventLink, crate::model::Event)>) {
+        match link {
+            Some((history::EventLink::Correlated(id), _)) => self.show_correlated(id),
+            Some((history::EventLink::Cause, event)) => {
+                self.cause_request = Some(self.worker.send(Request::Correlation { event: Box::new(event) }));
+            }
+            Some((history::EventLink::OpenInHistory, event)) => self.open_event(&event.stream.0, event.version),
+            None => {}
+        }
+    }
+
     /// The events that share a correlation id, in Audit.
     fn show_correlated(&mut self, id: String) {
         self.navigation.jumped();
@@ -888,13 +900,8 @@ impl EventscopeApp {
                 egui::CentralPanel::default().show(ui, |ui| self.history.ui(ui));
                 self.look.timeline_width = self.history.layout.timeline_width;
                 self.look.diff_height = self.history.layout.diff_height;
-                match self.history.take_followed_link() {
-                    Some((history::EventLink::Correlated(id), _)) => self.show_correlated(id),
-                    Some((history::EventLink::Cause, event)) => {
-                        self.cause_request = Some(self.worker.send(Request::Correlation { event: Box::new(event) }));
-                    }
-                    None => {}
-                }
+                let followed = self.history.take_followed_link();
+                self.follow_link(followed);
                 if let Some((category, field)) = self.history.layout.chosen_label_field.take() {
                     match field {
                         Some(field) => self.look.label_fields.insert(category, field),
@@ -907,6 +914,8 @@ impl EventscopeApp {
             }
             View::Projections => {
                 egui::CentralPanel::default().show(ui, |ui| self.projections.ui(ui, &mut self.worker));
+                let followed = self.projections.view_mut().and_then(HistoryPanel::take_followed_link);
+                self.follow_link(followed);
             }
             View::Sql => {
                 egui::CentralPanel::default().show(ui, |ui| self.sql.ui(ui, &mut self.worker));

@@ -352,6 +352,13 @@ fn a_projection_run_is_stepped_through_like_a_stream() {
     assert!(events.iter().all(|e| e.aggregate_type.as_deref() == Some("Order")));
     assert!(events.windows(2).all(|w| w[0].position < w[1].position));
     assert!(h.query_by_label_contains("position ").is_some());
+    // Every event of the run opens in its stream's history.
+    let last = events.last().map(|e| (e.stream.0.clone(), e.version)).unwrap();
+    h.get_by_label(&format!("Open v{} of {} in the history", last.1, last.0)).click();
+    wait_until(&mut h, "the event in its stream", |h| {
+        app(h).history.stream() == Some(last.0.as_str()) && app(h).history.cursor_version() == Some(last.1)
+    });
+    assert_eq!(app(&h).view, eventscope::ui::View::History);
 }
 
 #[test]

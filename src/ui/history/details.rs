@@ -11,6 +11,8 @@ pub enum EventLink {
     Cause,
     /// The events that share this correlation id (in Audit).
     Correlated(String),
+    /// The event in its stream's history (from a projection run).
+    OpenInHistory,
 }
 
 /// The event at the cursor: type, version, times, actor, payload and metadata; its correlation

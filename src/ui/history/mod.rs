@@ -880,6 +880,12 @@ impl HistoryPanel {
         match self.event_at(self.cursor) {
             Some(event) => {
                 let event = event.clone();
+                if self.mode == Mode::Projection {
+                    let open = format!("Open v{} of {} in the history", event.version, event.stream);
+                    if ui.button(open).clicked() {
+                        self.followed_link = Some((EventLink::OpenInHistory, event.clone()));
+                    }
+                }
                 if let Some(link) = event_details_ui(ui, &event) {
                     self.followed_link = Some((link, event));
                 }
