@@ -530,7 +530,15 @@ impl AuditPanel {
         };
         ui.weak(format!("events per {label} — drag across the bars to narrow the time range"));
         let drag_from = self.drag_from;
+        // (The axes span a bar either side and start at zero: a single bar is not a sliver.)
+        let first = histogram.buckets.first().map_or(0.0, |(t, _)| hours(*t));
+        let last = histogram.buckets.last().map_or(0.0, |(t, _)| hours(*t));
+        let most = histogram.buckets.iter().map(|(_, n)| *n).max().unwrap_or(1) as f64;
         let response = Plot::new("audit_histogram")
+            .include_x(first - width)
+            .include_x(last + 2.0 * width)
+            .include_y(0.0)
+            .include_y(most * 1.1)
             .allow_drag(false)
             .allow_zoom(false)
             .allow_scroll(false)
@@ -739,7 +747,8 @@ fn cause_tree_ui(ui: &mut Ui, node: &CauseNode, depth: usize) -> Option<AuditAct
     ui.horizontal(|ui| {
         ui.add_space(depth as f32 * 14.0);
         if depth > 0 {
-            ui.weak("└");
+            // (An arrow the bundled fonts have: box-drawing glyphs are missing from them.)
+            ui.weak("→");
         }
         action = event_link_ui(ui, &node.event);
     });

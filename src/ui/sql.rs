@@ -596,7 +596,11 @@ impl SqlPanel {
         }
         let series: &[PlotSeries] = self.plot_series.as_ref().map_or(&[], |(_, series)| series);
         if series.is_empty() {
-            ui.weak("Choose one or more numeric columns to plot.");
+            ui.weak(if self.numeric.iter().any(|n| *n) {
+                "Choose one or more numeric columns to plot."
+            } else {
+                "No numeric column to plot: these rows hold no column of numbers."
+            });
             return;
         }
         let bars = self.bars;
