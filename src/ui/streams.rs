@@ -90,6 +90,8 @@ pub struct StreamsPanel {
     label_fields: std::collections::HashMap<String, Option<String>>,
     pub label_overrides: std::collections::BTreeMap<String, String>,
     labels_request: Option<RequestId>,
+    /// The streams whose first events that request reads.
+    labels_asked: Vec<String>,
     /// The summaries of the streams listed so far (found by label in later searches).
     known: std::collections::HashMap<String, StreamSummary>,
     /// How many of the rows were found by their label (put first).
@@ -215,7 +217,8 @@ impl StreamsPanel {
     /// Asks for a stream's label if it is not known (a stream opened from elsewhere).
     pub fn want_label(&mut self, stream: &str, worker: &mut Worker) {
         if self.labels_request.is_none() && !self.labels.contains_key(stream) {
-            self.labels_request = Some(worker.send(Request::FirstEvents { streams: vec![stream.to_owned()] }));
+            self.labels_asked = vec![stream.to_owned()];
+            self.labels_request = Some(worker.send(Request::FirstEvents { streams: self.labels_asked.clone() }));
         }
     }
 
@@ -231,6 +234,7 @@ impl StreamsPanel {
             .map(|r| r.stream.0.clone())
             .collect();
         if !wanted.is_empty() {
+            self.labels_asked = wanted.clone();
             self.labels_request = Some(worker.send(Request::FirstEvents { streams: wanted }));
         }
     }
@@ -355,11 +359,16 @@ impl StreamsPanel {
         }
         if Some(id) == self.labels_request {
             self.labels_request = None;
-            if let Reply::FirstEvents(firsts) = reply {
-                for (stream, first) in firsts {
-                    let label = first.map(|event| self.label_from(&event)).unwrap_or_default();
-                    self.labels.insert(stream, label);
+            let asked = std::mem::take(&mut self.labels_asked);
+            match reply {
+                Reply::FirstEvents(firsts) => {
+                    for (stream, first) in firsts {
+                        let label = first.map(|event| self.label_from(&event)).unwrap_or_default();
+                        self.labels.insert(stream, label);
+                    }
                 }
+                // (Not asked again every frame: those streams go without a label.)
+                _ => self.labels.extend(asked.into_iter().map(|stream| (stream, StreamLabel::default()))),
             }
             return None;
         }
