@@ -115,6 +115,20 @@ pub enum Command {
         #[arg(long)]
         fold: Option<PathBuf>,
     },
+    /// Compare every stored snapshot with the state a fold recomputes from the events at its
+    /// version (values, not spellings): {streams, snapshots, drifting_streams,
+    /// streams_with_findings: [{stream, fold, snapshots, matching, others: [{version, verdict, …}]}]}.
+    /// Exits 1 when a snapshot drifts, so that it can run in CI.
+    Drift {
+        store: String,
+        /// A JavaScript fold for the streams it applies to (the merge fold elsewhere).
+        #[arg(long)]
+        fold: Option<PathBuf>,
+        /// Only the streams of this category (the aggregate type, or the part of the id before
+        /// the first `-`); with --fold, the fold applies to this category's streams.
+        #[arg(long)]
+        category: Option<String>,
+    },
     /// Run a JavaScript projection over the store in global order (read-only; emit and linkTo
     /// are only recorded) and print {projection, source, events_read (of its source), state | partitions, would_emit}.
     #[command(allow_negative_numbers = true)]
@@ -522,6 +536,11 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let store = open(&store, layout.as_deref()).await?;
                 print_state(&store, &stream, at, fold).await
             }
+            Command::Drift { store, fold, category } => {
+                let mut script = fold.map(|path| JsFold::from_file(&path)).transpose()?;
+                let store = open(&store, layout.as_deref()).await?;
+                print_drift(&store, script.as_mut().map(|f| f as &mut dyn Fold), category).await
+            }
             Command::Preview {
                 store,
                 sql,
@@ -726,6 +745,34 @@ async fn print_events(
 async fn print_state(store: &Store, stream: &str, at: Option<i64>, fold: Box<dyn Fold>) -> anyhow::Result<()> {
     let output = state_of(store, stream, at, fold).await?;
     write_out(&format!("{}\n", serde_json::to_string_pretty(&output)?))
+}
+
+async fn print_drift(store: &Store, script: Option<&mut dyn Fold>, category: Option<String>) -> anyhow::Result<()> {
+    if store.layout.snapshots.is_none() {
+        return Err(usage!(
+            "this store keeps no snapshots (layout {}): there is nothing to compare",
+            store.layout.name
+        ));
+    }
+    let scope = match &category {
+        Some(category) => crate::fold::FoldScope::Category(category.clone()),
+        None => crate::fold::FoldScope::AllStreams,
+    };
+    let mut folds = crate::drift::Folds::new(script.map(|fold| (fold, scope)));
+    let checked = crate::drift::check_store(store, category.as_deref(), &mut folds, &mut |_, _, _| true)
+        .await?
+        .ok_or_else(|| anyhow!("the check was stopped"))?;
+    if checked.more {
+        say!("warning: only the first {} streams with snapshots were checked", crate::drift::MAX_STREAMS);
+    }
+    write_out(&format!("{}\n", serde_json::to_string_pretty(&checked)?))?;
+    match checked.drifting_streams {
+        0 => Ok(()),
+        n => Err(anyhow!(
+            "snapshots drift from the state recomputed from the events in {}",
+            crate::ui::counted(n as i64, "stream", "streams")
+        )),
+    }
 }
 
 /// Writes to standard output; a closed pipe (`| head`) comes back as an error that ends the

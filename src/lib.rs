@@ -21,6 +21,7 @@ pub mod cli;
 pub mod csv_text;
 pub mod demo;
 pub mod diff;
+pub mod drift;
 pub mod fold;
 pub mod labels;
 pub mod model;

@@ -74,6 +74,10 @@ pub enum Request {
     Correlation { event: Box<Event> },
     /// Write every event under the filter to a file, one page at a time, with progress.
     Export { filter: AuditFilter, format: ExportFormat, path: std::path::PathBuf },
+    /// Compare every stored snapshot with the state recomputed from the events, a stream at a
+    /// time (the script where its scope applies, the merge fold elsewhere): a
+    /// [`Reply::SnapshotsChecked`] as it goes, then a [`Reply::SnapshotCheck`] (cancellable).
+    CheckSnapshots { script: Option<ScriptFold> },
     /// Stop a running request (a stream load); no more replies come for it.
     Cancel { id: RequestId },
 }
@@ -101,6 +105,15 @@ pub enum Reply {
     Counts(StoreCounts),
     /// How many streams a [`Request::TopStreams`] has read so far.
     StreamsRead(usize),
+    /// How far a [`Request::CheckSnapshots`] is (streams checked, of how many), with the last
+    /// stream checked when a snapshot of it does not match.
+    SnapshotsChecked {
+        done: usize,
+        total: usize,
+        finding: Option<Box<crate::drift::StreamCheck>>,
+    },
+    /// Every snapshot checked.
+    SnapshotCheck(Box<crate::drift::StoreCheck>),
     /// The first streams in the order a [`Request::TopStreams`] asked for.
     TopStreams(crate::store::TopStreams),
     /// The number of streams matching a search.
@@ -168,6 +181,14 @@ pub enum Reply {
     Preview(Box<PreviewReply>),
     /// The request failed: the cause, whose message says what went wrong and what to do.
     Failed(Failure),
+}
+
+/// A JavaScript fold sent to the worker: its name, its source and where it applies.
+#[derive(Clone, Debug)]
+pub struct ScriptFold {
+    pub name: String,
+    pub source: String,
+    pub scope: crate::fold::FoldScope,
 }
 
 /// Why a request failed, the cause kept, so that the window decides by its kind (not by the
@@ -344,7 +365,7 @@ pub async fn isolate<T>(work: impl Future<Output = T>) -> Result<T, String> {
     }
 }
 
-async fn handle(shared: &Shared, id: RequestId, request: Request) {
+async fn handle(shared: &Arc<Shared>, id: RequestId, request: Request) {
     let result = match request {
         Request::Open { target, layout } => open(shared, target, layout).await,
         Request::OpenWithLayout { target, layout } => open_with_layout(shared, target, *layout).await,
@@ -371,6 +392,7 @@ async fn handle(shared: &Shared, id: RequestId, request: Request) {
             Err(e) => Err(e),
         },
         Request::TopStreams { search, sort, top } => top_streams(shared, id, search, sort, top).await,
+        Request::CheckSnapshots { script } => check_snapshots(shared, id, script).await,
         Request::ExactCounts => match shared.store().await {
             Ok(store) => store.exact_counts().await.map(Reply::Counts).map_err(Failure::from),
             Err(e) => Err(e),
@@ -503,6 +525,42 @@ async fn top_streams(
             None => Err(Failure::Cancelled("cancelled".to_owned())),
         },
         () = cancelled => Err(Failure::Cancelled("cancelled".to_owned())),
+    }
+}
+
+/// The snapshot check runs on a blocking thread (a JavaScript fold cannot move between the
+/// runtime's threads), reading through the runtime's handle.
+async fn check_snapshots(shared: &Arc<Shared>, id: RequestId, script: Option<ScriptFold>) -> Result<Reply, Failure> {
+    let store = shared.store().await?;
+    let shared = shared.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let check = tokio::task::spawn_blocking(move || {
+        let mut script = match script {
+            Some(s) => match crate::fold::JsFold::from_source(&s.name, &s.source) {
+                Ok(fold) => Some((fold, s.scope)),
+                Err(e) => return Err(Failure::File(format!("the fold {} cannot be used: {e}", s.name))),
+            },
+            None => None,
+        };
+        let mut folds = crate::drift::Folds::new(
+            script.as_mut().map(|(fold, scope)| (fold as &mut dyn crate::fold::Fold, scope.clone())),
+        );
+        let mut last_said = std::time::Instant::now();
+        let mut progress = |check: Option<&crate::drift::StreamCheck>, done: usize, total: usize| {
+            let finding = check.filter(|c| !c.others.is_empty() || c.error.is_some()).map(|c| Box::new(c.clone()));
+            if finding.is_some() || done == total || last_said.elapsed() >= std::time::Duration::from_millis(100) {
+                last_said = std::time::Instant::now();
+                shared.reply(id, Reply::SnapshotsChecked { done, total, finding });
+            }
+            !shared.is_cancelled(id)
+        };
+        runtime.block_on(crate::drift::check_store(&store, None, &mut folds, &mut progress)).map_err(Failure::from)
+    })
+    .await
+    .map_err(|e| Failure::Internal(format!("the snapshot check failed: {e}")))??;
+    match check {
+        Some(check) => Ok(Reply::SnapshotCheck(Box::new(check))),
+        None => Err(Failure::Cancelled("cancelled".to_owned())),
     }
 }
 

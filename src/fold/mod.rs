@@ -14,6 +14,26 @@ use serde_json::Value;
 
 use crate::model::Event;
 
+/// Where a fold chosen for streams applies (the merge fold elsewhere).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum FoldScope {
+    Stream(String),
+    /// The streams of a category (an empty one: of the first stream opened with it).
+    Category(String),
+    AllStreams,
+}
+
+impl FoldScope {
+    /// Whether the fold applies to this stream, of this category.
+    pub fn applies(&self, stream: &str, category: &str) -> bool {
+        match self {
+            FoldScope::Stream(s) => s == stream,
+            FoldScope::Category(c) => c == category,
+            FoldScope::AllStreams => true,
+        }
+    }
+}
+
 /// Why a fold could not apply an event.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{message}")]

@@ -129,6 +129,14 @@ impl Target {
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
             return Ok(Target::Postgres(text.to_owned()));
         }
+        if lower.starts_with("postgres:") || lower.starts_with("postgresql:") {
+            // (Not a path either: `postgres:/user:secret@host` would be echoed as a file name.)
+            return Err(StoreError::BadUrl(format!(
+                "`{}` is not a PostgreSQL URL: one starts with postgres:// (two slashes), e.g. \
+                 postgres://user:password@host:5432/dbname",
+                mask_url(text)
+            )));
+        }
         if let Some(rest) = text.strip_prefix("sqlite://").or_else(|| text.strip_prefix("sqlite:")) {
             let path = rest.split('?').next().unwrap_or(rest);
             return Ok(Target::Sqlite(PathBuf::from(path)));
@@ -166,7 +174,16 @@ impl Target {
 /// The URL with every password in it (before the host, or a `password=` parameter) replaced by
 /// `***`.
 pub fn mask_url(url: &str) -> String {
-    url_parts(url).map_or_else(|| url.to_owned(), |parts| parts.rebuild(Some("***")))
+    url_parts(url).map_or_else(|| mask_malformed(url), |parts| parts.rebuild(Some("***")))
+}
+
+/// Text that is not a URL (no `://`) but has `user:password@` in it: what stands between the
+/// last `:` before the last `@` and that `@` is masked.
+fn mask_malformed(text: &str) -> String {
+    match text.rfind('@').and_then(|at| Some((text[..at].rfind(':')?, at))) {
+        Some((colon, at)) if colon + 1 < at => format!("{}***{}", &text[..=colon], &text[at..]),
+        _ => text.to_owned(),
+    }
 }
 
 /// The URL with every password in it removed (`postgres://user@host/db`).
@@ -690,6 +707,23 @@ impl Store {
                     None => Payload::Undecodable { bytes: Vec::new(), reason: "the snapshot is NULL".to_owned() },
                 };
                 (version, state)
+            })
+            .collect())
+    }
+
+    /// The streams the store keeps snapshots of, with how many of them each has, in stream
+    /// order (at most `limit`; none where the layout has no snapshots).
+    pub async fn snapshot_streams(&self, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
+        let Some(sql) = query::snapshot_streams(self.dialect(), &self.layout, limit as i64) else {
+            return Ok(Vec::new());
+        };
+        let rows = self.fetch(&sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let mut cells = row.into_iter();
+                let stream = cells.next().unwrap_or(Cell::Null).to_id_text();
+                (stream, cells.next().and_then(|c| c.as_i64()).unwrap_or(0))
             })
             .collect())
     }
@@ -1285,6 +1319,13 @@ mod tests {
         assert_eq!(mask_url("postgres://bob@host/db"), "postgres://bob@host/db");
         assert_eq!(mask_url("postgres://host/db"), "postgres://host/db");
         assert_eq!(mask_url("postgres://u:p@ss@host/db"), "postgres://u:***@host/db");
+        // Without `://`: a slash forgotten.
+        assert_eq!(mask_url("postgres:/u:secret@host/db"), "postgres:/u:***@host/db");
+        assert_eq!(mask_url("postgres:u:secret@host"), "postgres:u:***@host");
+        for forgot_a_slash in ["postgres:/u:secret@host/db", "postgresql:u:secret@host", "POSTGRES:/u:secret@h"] {
+            let error = Target::parse(forgot_a_slash).unwrap_err().to_string();
+            assert!(error.contains("postgres://") && !error.contains("secret"), "{error}");
+        }
         assert_eq!(mask_url("postgres://u:pa/ss@host/db"), "postgres://u:***@host/db");
         assert_eq!(mask_url("postgres://u:pa?ss@host/db"), "postgres://u:***@host/db");
         assert_eq!(

@@ -901,6 +901,23 @@ pub fn snapshots(d: Dialect, layout: &Layout, stream: &str, limit: i64) -> Optio
     Some(sql)
 }
 
+/// Each stream the snapshots table keeps a snapshot of, with how many it keeps, in stream
+/// order (at most `limit`): the streams a drift check goes through.
+pub fn snapshot_streams(d: Dialect, layout: &Layout, limit: i64) -> Option<Sql> {
+    let snap = snapshot_layout(layout)?;
+    let mut sql = Sql::new(d);
+    let limit = sql.bind(Param::Int(limit.max(1)));
+    sql.text = format!(
+        "SELECT {id}, COUNT(*) FROM {from} WHERE {raw} IS NOT NULL GROUP BY {group} ORDER BY {order} LIMIT {limit}",
+        id = stream_text(d, &snap),
+        from = from_sql(&snap),
+        raw = col(&snap.columns.payload),
+        group = stream_group(&snap),
+        order = stream_order(d, &snap),
+    );
+    Some(sql)
+}
+
 /// Where the next page of the global log starts.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LogCursor {

@@ -153,6 +153,11 @@ impl AuditPanel {
         self.page_request.is_some() || self.summary_request.is_some() || self.correlation_request.is_some()
     }
 
+    /// The filter the rows answer.
+    pub fn applied_filter(&self) -> Option<&AuditFilter> {
+        self.applied.as_ref()
+    }
+
     /// Sets the filter (as if typed) and applies it at once.
     pub fn set_filter(&mut self, filter: AuditFilter, worker: &mut Worker) {
         self.since = filter.since.map(format_time).unwrap_or_default();

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod background;
 pub mod connect;
 pub mod diff_view;
+pub mod drift_check;
 pub mod history;
 pub mod json_tree;
 pub mod mapping;
@@ -410,6 +411,7 @@ impl EventscopeApp {
             view: self.view,
             stream: self.history.stream().filter(|_| in_history).map(str::to_owned),
             version: self.history.cursor_version().filter(|_| in_history),
+            audit: self.audit.applied_filter().filter(|_| self.view == View::Audit).cloned(),
         }
     }
 
@@ -450,6 +452,11 @@ impl EventscopeApp {
 
     fn go_to_place(&mut self, place: navigation::Place) {
         self.view = place.view;
+        if let Some(filter) = place.audit
+            && self.audit.applied_filter() != Some(&filter)
+        {
+            self.audit.set_filter(filter, &mut self.worker);
+        }
         let Some(stream) = place.stream else {
             return;
         };
@@ -642,7 +649,9 @@ impl EventscopeApp {
                     counts: Some(counts),
                     ..StatusBar::default()
                 };
-                self.streams = StreamsPanel::new(layout.columns.recorded_at.is_some(), counts);
+                self.streams.drift.cancel(&mut self.worker);
+                self.streams =
+                    StreamsPanel::new(layout.columns.recorded_at.is_some(), layout.snapshots.is_some(), counts);
                 self.history.cancel_load(&mut self.worker);
                 let fold = self.history.fold_setting().cloned();
                 self.history = HistoryPanel::default();
@@ -878,6 +887,28 @@ impl EventscopeApp {
             Some(StreamsAction::OpenStream(stream)) => {
                 self.history.open_stream(&stream, &mut self.worker);
                 self.view = View::History;
+            }
+            Some(StreamsAction::OpenVersion(stream, version)) => {
+                self.view = View::History;
+                if self.history.stream() == Some(stream.as_str()) {
+                    let _ = self.history.jump_to_version(version);
+                } else {
+                    self.history.open_stream(&stream, &mut self.worker);
+                    self.history.go_to_version_when_loaded(Some(version));
+                }
+            }
+            Some(StreamsAction::CheckSnapshots) => {
+                let script = match self.history.fold_setting() {
+                    None => Ok(None),
+                    Some(setting) => setting.script.text().map(|source| {
+                        let (name, scope) = (setting.script.name(), setting.scope.clone());
+                        Some(crate::worker::ScriptFold { name, source, scope })
+                    }),
+                };
+                match script {
+                    Ok(script) => self.streams.drift.start(&mut self.worker, script),
+                    Err(e) => self.streams.drift.fail(format!("the fold in use cannot be read: {e}")),
+                }
             }
             Some(StreamsAction::SearchPayloads(text)) => {
                 self.view = View::Audit;

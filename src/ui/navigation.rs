@@ -1,9 +1,10 @@
-//! Back and forward across the places the user has been: a view, and in the history a stream
-//! and a version. Steps taken in quick succession (scrubbing, stepping with the keys) make one
+//! Back and forward across the places the user has been: a view, in the history a stream and
+//! a version, in Audit the filter applied. Steps taken in quick succession (scrubbing, stepping with the keys) make one
 //! entry, not one per version; a pause, another stream or another view makes a new one.
 //! Pure: the app says where the user is each frame and applies the place Back or Forward gives.
 
 use super::View;
+use crate::store::audit::AuditFilter;
 
 /// Within this many seconds of the last change, a move to another version of the same stream
 /// replaces the current entry instead of adding one.
@@ -16,6 +17,8 @@ pub struct Place {
     /// The stream shown in the history, and the version at its cursor.
     pub stream: Option<String>,
     pub version: Option<i64>,
+    /// The filter Audit shows (in Audit).
+    pub audit: Option<AuditFilter>,
 }
 
 #[derive(Default)]
@@ -41,7 +44,7 @@ impl Navigation {
         if *current == place {
             return;
         }
-        let same_stream = current.view == place.view && current.stream == place.stream;
+        let same_stream = current.view == place.view && current.stream == place.stream && current.audit == place.audit;
         if same_stream && (place.version.is_none() || now - self.changed_at < COALESCE_SECONDS) {
             // A step among many, or a version not known yet: the same entry.
             if place.version.is_some() {
@@ -99,7 +102,23 @@ mod tests {
     use super::*;
 
     fn at(view: View, stream: Option<&str>, version: Option<i64>) -> Place {
-        Place { view, stream: stream.map(str::to_owned), version }
+        Place { view, stream: stream.map(str::to_owned), version, audit: None }
+    }
+
+    #[test]
+    fn each_audit_filter_applied_is_a_place() {
+        let mut nav = Navigation::default();
+        let audit = |text: &str| Place {
+            audit: Some(AuditFilter { text: text.to_owned(), ..Default::default() }),
+            ..at(View::Audit, None, None)
+        };
+        nav.visit(audit(""), 0.0);
+        nav.visit(audit("refund"), 0.1);
+        nav.visit(audit("ORD-1042"), 0.2);
+        nav.visit(at(View::History, Some("a"), Some(2)), 0.3);
+        assert_eq!(nav.back(1.0), Some(audit("ORD-1042")));
+        assert_eq!(nav.back(1.0), Some(audit("refund")));
+        assert_eq!(nav.back(1.0), Some(audit("")));
     }
 
     #[test]

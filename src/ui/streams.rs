@@ -5,10 +5,12 @@
 //! pass over the store, with progress and a cancel, while the list shown stays usable.
 //! Each stream shows its category and business label (see [`crate::labels`]), read from its
 //! first event for the rows in view; a search also finds the streams seen so far by label, and
-//! when nothing matches it offers to search the payloads in Audit.
+//! when nothing matches it offers to search the payloads in Audit. Where the store keeps
+//! snapshots, "Check snapshots" marks the streams whose snapshots drift ([`DriftCheck`]).
 
 use eframe::egui::{self, RichText, Ui};
 
+use super::drift_check::{DriftAction, DriftCheck};
 use crate::model::StreamSummary;
 use crate::store::StoreCounts;
 use crate::store::query::{StreamCursor, StreamQuery, StreamSort};
@@ -50,8 +52,13 @@ struct Sorting {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StreamsAction {
     OpenStream(String),
+    /// Open a stream at a version (a drifting snapshot).
+    OpenVersion(String, i64),
     /// Nothing matched this search: look for it in the payloads (Audit).
     SearchPayloads(String),
+    /// Check the store's snapshots with the fold in use (the app knows it: it calls
+    /// [`DriftCheck::start`] on [`StreamsPanel::drift`]).
+    CheckSnapshots,
 }
 
 #[derive(Default)]
@@ -100,13 +107,16 @@ pub struct StreamsPanel {
     scroll_to_selected: bool,
     /// Only the streams of this category are shown.
     category: Option<String>,
+    /// Whether the store keeps snapshots (they can be checked for drift).
+    has_snapshots: bool,
+    pub drift: DriftCheck,
 }
 
 impl StreamsPanel {
     /// The panel of a store just opened, with its counts (for the empty search's count).
-    pub fn new(has_time: bool, counts: StoreCounts) -> StreamsPanel {
+    pub fn new(has_time: bool, has_snapshots: bool, counts: StoreCounts) -> StreamsPanel {
         let store_streams = counts.streams.map(|n| (n, counts.estimated));
-        StreamsPanel { has_time, store_streams, store_estimated: counts.estimated, ..Default::default() }
+        StreamsPanel { has_time, has_snapshots, store_streams, store_estimated: counts.estimated, ..Default::default() }
     }
 
     /// The store's counts changed (counted exactly on request): the empty search's count too.
@@ -303,6 +313,7 @@ impl StreamsPanel {
     /// Takes a reply meant for this panel; returns false when it is not one of ours (or stale).
     /// Takes a reply to one of this panel's requests; any other reply is handed back.
     pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
+        let reply = self.drift.on_reply(id, reply)?;
         if let Some(sorting) = self.sorting.as_mut().filter(|s| s.request == id) {
             match reply {
                 Reply::StreamsRead(read) => sorting.read = read,
@@ -455,6 +466,13 @@ impl StreamsPanel {
                 ui.spinner();
             }
         });
+        if self.has_snapshots {
+            match self.drift.ui(ui, worker) {
+                Some(DriftAction::Start) => action = Some(StreamsAction::CheckSnapshots),
+                Some(DriftAction::Open(stream, version)) => action = Some(StreamsAction::OpenVersion(stream, version)),
+                None => {}
+            }
+        }
         if let Some(sorting) = &self.sorting {
             let mut cancel = false;
             ui.horizontal_wrapped(|ui| {
@@ -480,6 +498,15 @@ impl StreamsPanel {
             ui.weak(format!("{} loaded; more load as you scroll", self.rows.len()));
         }
         ui.separator();
+        if self.drift.only_drifting {
+            let labels = &self.labels;
+            let label_of = |stream: &str| labels.get(stream).and_then(|l| l.label.clone());
+            if let Some(DriftAction::Open(stream, version)) = self.drift.list_ui(ui, label_of) {
+                self.selected = Some(stream.clone());
+                action = Some(StreamsAction::OpenVersion(stream, version));
+            }
+            return action;
+        }
         if self.rows.is_empty() && self.page_request.is_none() && self.sorting.is_none() && self.error.is_none() {
             match self.applied_search.clone().filter(|s| !s.is_empty()) {
                 Some(search) => {
@@ -553,6 +580,11 @@ impl StreamsPanel {
                     let events = super::counted(row.events, "event", "events");
                     let line = ui.horizontal(|ui| {
                         ui.add_space(ui.spacing().button_padding.x);
+                        if let Some(check) = self.drift.drift_of(&row.stream.0) {
+                            let at = check.first_drift().map(|v| format!(" (first at v{v})")).unwrap_or_default();
+                            ui.colored_label(ui.visuals().warn_fg_color, "⚠")
+                                .on_hover_text(format!("A stored snapshot differs from the events{at}"));
+                        }
                         let known = self.labels.get(&row.stream.0);
                         if let Some(category) = known.and_then(|l| l.category.as_deref()) {
                             ui.weak(category);

@@ -267,4 +267,38 @@ fn help_has_examples() {
     assert!(out.contains("Examples:") && out.contains("eventscope demo create"), "{out}");
 }
 
-crate::on_each_backend!(streams_events_and_state_print_json, debug_logging_shows_queries_and_no_password);
+fn drift_names_the_stale_snapshot_and_exits_1(backend: Backend) {
+    let db = &common::workshop(backend).db;
+    let stale = order_stream(eventscope::demo::STALE_SNAPSHOT_ORDER);
+    let (code, out, err) = eventscope_status(&["drift", &db.target]);
+    assert_eq!(code, 1, "{backend:?}: drift found is exit 1: {err}");
+    assert!(err.contains("in 1 stream"), "{backend:?}: {err}");
+    let check: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(check["drifting_streams"], json!(1), "{backend:?}");
+    let finding = &check["streams_with_findings"][0];
+    assert_eq!(finding["stream"], json!(stale), "{backend:?}");
+    assert_eq!(finding["fold"], json!("merge"));
+    assert_eq!(finding["others"][0]["verdict"], json!("drift"));
+    assert!(finding["others"][0]["paths"].as_array().unwrap().iter().any(|p| p.as_str().unwrap().contains("status")));
+    // With the order fold for the Order category, only orders are checked, with that fold: it
+    // computes more than the merge fold that wrote the snapshots, so each of them differs.
+    let (code, out, err) =
+        eventscope_status(&["drift", &db.target, "--category", "Order", "--fold", "assets/folds/order.js"]);
+    assert_eq!(code, 1, "{backend:?}: {err}");
+    let check: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((check["streams"].as_u64(), check["drifting_streams"].as_u64()), (Some(31), Some(31)), "{backend:?}");
+    let findings = check["streams_with_findings"].as_array().unwrap();
+    assert!(findings.iter().all(|f| f["fold"] == json!("order.js")), "{backend:?}");
+    // A store without snapshots says so, in one line (exit 2).
+    let bare = TestDb::new(backend, "no_snapshots");
+    bare.exec("CREATE TABLE events (aggregate_id TEXT, version INTEGER, event_type TEXT, payload TEXT);");
+    let (code, out, err) = eventscope_status(&["drift", &bare.target]);
+    assert_eq!(code, 2, "{backend:?}: {err}");
+    assert!(out.is_empty() && err.lines().count() == 1 && err.contains("keeps no snapshots"), "{err}");
+}
+
+crate::on_each_backend!(
+    streams_events_and_state_print_json,
+    drift_names_the_stale_snapshot_and_exits_1,
+    debug_logging_shows_queries_and_no_password
+);

@@ -820,7 +820,7 @@ fn on_a_big_store_an_order_no_index_gives_is_sorted_in_the_background() {
         }
     }
     let counts = StoreCounts { streams: Some(73), events: 2_679, estimated: true };
-    let state = StreamsUnderTest { panel: StreamsPanel::new(true, counts), worker };
+    let state = StreamsUnderTest { panel: StreamsPanel::new(true, false, counts), worker };
     let mut h = Harness::builder().with_size(egui::vec2(400.0, 900.0)).build_ui_state(
         |ui, s: &mut StreamsUnderTest| {
             while let Some((id, reply)) = s.worker.try_recv() {
@@ -1052,4 +1052,28 @@ fn the_streams_list_filters_by_category() {
     // Only account streams are listed: no order label is left.
     assert!(h.query_by_label(&first_order).is_none() && h.query_by_label("ORD-1042").is_none());
     assert!(h.query_all_by_label("CustomerAccount").count() > 1, "the rows say their category");
+}
+
+#[test]
+fn check_snapshots_marks_and_lists_the_streams_with_drift() {
+    let db = workshop();
+    let stale = order_stream(eventscope::demo::STALE_SNAPSHOT_ORDER);
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    wait_until(&mut h, "the streams list", |h| h.query_by_label("73 streams").is_some());
+    h.get_by_label("📷 Check snapshots").click();
+    h.step();
+    wait_until(&mut h, "the check", |h| !app(h).streams.drift.is_running());
+    assert!(h.query_by_label_contains("67 snapshots in 43 streams: 1 with drift").is_some(), "the totals are said");
+    // The stale order is marked in the list, and is the one stream the filter keeps.
+    assert_eq!(app(&h).streams.drift.drifting().map(|c| c.stream.clone()).collect::<Vec<_>>(), vec![stale.clone()]);
+    h.get_by_label("only streams with drift (1)").click();
+    h.step();
+    assert!(h.query_by_label("73 streams").is_some() && h.query_by_label(&order_stream(DOUBLE_REFUND_ORDER)).is_none());
+    h.get_by_label(&format!("⚠ {stale}")).click();
+    h.step();
+    wait_until(&mut h, "the stale order at its first drifting snapshot", |h| {
+        app(h).history.stream() == Some(stale.as_str()) && app(h).history.cursor_version() == Some(3)
+    });
+    wait_until(&mut h, "the drift", |h| h.query_by_label_contains("snapshot drift: 3 differences").is_some());
 }

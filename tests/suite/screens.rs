@@ -78,21 +78,32 @@ fn rect_of(h: &Harness<'_, UnderTest>, label: &str) -> egui::Rect {
     h.query_all_by_label(label).next().unwrap_or_else(|| panic!("nothing labelled {label:?}")).rect()
 }
 
-/// Each of these is drawn whole, inside the window.
+/// Each of these is drawn whole, inside the window (of `size` pixels: at a zoom, fewer points).
 fn assert_inside(h: &Harness<'_, UnderTest>, size: egui::Vec2, labels: &[&str]) {
-    let window = egui::Rect::from_min_size(egui::Pos2::ZERO, size);
+    let window = h.ctx.content_rect();
+    assert_eq!(window.size() * h.ctx.zoom_factor(), size);
     for label in labels {
         let rect = rect_of(h, label);
-        assert!(window.contains_rect(rect), "{label:?} at {rect:?} is not inside the {size:?} window");
+        assert!(window.contains_rect(rect), "{label:?} at {rect:?} is not inside the {size:?} window at {window:?}");
     }
 }
 
 #[test]
 fn the_history_fits_each_screen() {
-    for (width, height) in [(1024.0, 768.0), (1280.0, 800.0), (1920.0, 1080.0)] {
+    // (The last: a 1920x1080 projector at 150 % zoom.)
+    for (width, height, zoom) in
+        [(1024.0, 768.0, 1.0), (1280.0, 800.0, 1.0), (1920.0, 1080.0, 1.0), (1920.0, 1080.0, 1.5)]
+    {
         let size = egui::vec2(width, height);
         let mut h = harness(size, AppOptions::default(), at_order_1042());
         wait_for_order_1042(&mut h);
+        if zoom != 1.0 {
+            app_mut(&mut h).look.set_zoom(zoom);
+            for _ in 0..4 {
+                h.step();
+            }
+            assert_eq!(h.ctx.zoom_factor(), zoom);
+        }
         let wide = h.query_by_label("Changes at v4").is_some();
         if wide {
             // Event, state and diff side by side, each with its whole header.
@@ -102,7 +113,10 @@ fn the_history_fits_each_screen() {
             assert!(rect_of(&h, "State after v4").left() >= rect_of(&h, "Copy event").right(), "{width}x{height}");
         } else {
             // Too narrow for three columns: tabs, each with the whole width.
-            assert!(width < 1280.0, "{width}x{height} should have room for the columns");
+            assert!(
+                h.ctx.content_rect().width() < 1280.0,
+                "{width}x{height} at {zoom} should have room for the columns"
+            );
             assert_inside(&h, size, &["Event", "State", "Changes", "State after v4", "Copy state", "Blame"]);
             h.get_by_label("Changes").click();
             h.step();
@@ -120,7 +134,7 @@ fn the_history_fits_each_screen() {
         h.key_press(Key::Space);
         h.step();
         h.step();
-        assert_eq!(rect_of(&h, "⏸ Pause").width(), play, "{width}x{height}");
+        assert_eq!(rect_of(&h, "⏸ Pause").width(), play, "{width}x{height} at {zoom}");
         h.key_press(Key::Space);
         h.step();
     }

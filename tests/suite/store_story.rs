@@ -7,7 +7,7 @@ use crate::common;
 use std::collections::BTreeMap;
 
 use common::{Backend, TestDb, block_on};
-use eventscope::demo::{DOUBLE_REFUND_ORDER, order_stream};
+use eventscope::demo::{DOUBLE_REFUND_ORDER, STALE_SNAPSHOT_ORDER, order_stream};
 use eventscope::model::{Event, Payload, VersionAnomaly, version_anomalies};
 use eventscope::store::query::{LogCursor, StreamQuery, StreamSort};
 use eventscope::store::{EventCursor, Store, StoreError};
@@ -541,7 +541,84 @@ fn the_most_recent_streams_come_from_a_time_index_where_there_is_one(backend: Ba
     block_on(store.close());
 }
 
+fn snapshot_drift_is_found_where_a_snapshot_differs_from_its_events(backend: Backend) {
+    use eventscope::drift::{Folds, Verdict, check_store};
+    // The workshop store: only the stale order's snapshots drift from the merge fold's state.
+    let shared = common::workshop(backend);
+    let store = shared.db.open();
+    let mut folds = Folds::new(None);
+    let mut heard = 0;
+    let check = block_on(check_store(&store, None, &mut folds, &mut |_, done: usize, total: usize| {
+        assert!(done <= total);
+        heard = done;
+        true
+    }))
+    .unwrap()
+    .expect("not cancelled");
+    let with_snapshots: std::collections::BTreeSet<&str> =
+        shared.demo.snapshots.iter().map(|s| s.aggregate_id.as_str()).collect();
+    assert_eq!((check.streams, heard), (with_snapshots.len(), with_snapshots.len()), "{backend:?}");
+    assert_eq!(check.snapshots, shared.demo.snapshots.len(), "{backend:?}");
+    assert_eq!(check.drifting_streams, 1, "{backend:?}: {check:#?}");
+    assert_eq!(check.streams_with_findings.len(), 1, "{backend:?}");
+    let stale = &check.streams_with_findings[0];
+    assert_eq!(stale.stream, order_stream(STALE_SNAPSHOT_ORDER), "{backend:?}");
+    assert_eq!(stale.matching, 0, "{backend:?}: every snapshot of it is stale");
+    for snapshot in &stale.others {
+        let Verdict::Drift { paths, .. } = &snapshot.verdict else { panic!("{backend:?}: {snapshot:?}") };
+        assert!(paths.iter().any(|p| p.contains("status")), "{backend:?}: {paths:?}");
+    }
+    // A pass stopped by its progress gives nothing.
+    assert_eq!(block_on(check_store(&store, None, &mut folds, &mut |_, _, _| false)).unwrap(), None);
+    block_on(store.close());
+
+    // Snapshots a checker must not trust: equal by value, stale, past the stream's end, not
+    // JSON, of a stream with no events; and a fold that fails.
+    let db = TestDb::new(backend, "drift");
+    db.exec(
+        r#"CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (aggregate_id, version));
+           INSERT INTO events VALUES ('s-1', 1, 'Set', '{"n": 1}');
+           INSERT INTO events VALUES ('s-1', 2, 'Set', '{"n": 2}');
+           INSERT INTO events VALUES ('s-1', 4, 'Set', '{"n": 4}');
+           INSERT INTO events VALUES ('s-2', 1, 'Set', '{"n": 1}');
+           INSERT INTO events VALUES ('t-1', 1, 'Boom', '{"n": 1}');
+           CREATE TABLE snapshots (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, PRIMARY KEY (aggregate_id, version));
+           INSERT INTO snapshots VALUES ('s-1', 1, '{"n": 1.0}');
+           INSERT INTO snapshots VALUES ('s-1', 2, '{"n": 3}');
+           INSERT INTO snapshots VALUES ('s-1', 3, '{"n": 2}');
+           INSERT INTO snapshots VALUES ('s-1', 9, '{"n": 4}');
+           INSERT INTO snapshots VALUES ('s-2', 1, '{"n": 1');
+           INSERT INTO snapshots VALUES ('s-3', 1, '{}');
+           INSERT INTO snapshots VALUES ('t-1', 1, '{"n": 1}');"#,
+    );
+    let store = db.open();
+    let mut boom = eventscope::fold::JsFold::from_source("boom.js", "({ Boom: () => { throw new Error('no') } })")
+        .expect("a fold");
+    let mut folds = Folds::new(Some((
+        &mut boom as &mut dyn eventscope::fold::Fold,
+        eventscope::fold::FoldScope::Category("t".into()),
+    )));
+    let check = block_on(check_store(&store, None, &mut folds, &mut |_, _, _| true)).unwrap().unwrap();
+    let verdicts = |stream: &str| -> Vec<(i64, String)> {
+        let found = check.streams_with_findings.iter().find(|c| c.stream == stream).expect(stream);
+        found.others.iter().map(|c| (c.version, format!("{:?}", c.verdict))).collect()
+    };
+    assert_eq!(check.streams, 4, "{backend:?}");
+    assert_eq!(check.drifting_streams, 1, "{backend:?}");
+    let s1 = verdicts("s-1");
+    assert_eq!(s1.len(), 3, "{backend:?}: v1 matches by value: {s1:?}");
+    assert!(s1[0].0 == 2 && s1[0].1.starts_with("Drift"), "{backend:?}: {s1:?}");
+    assert!(s1[1].0 == 3 && s1[1].1 == "NoEvent", "{backend:?}: a gap: {s1:?}");
+    assert!(s1[2].0 == 9 && s1[2].1 == "NoEvent", "{backend:?}: past the end: {s1:?}");
+    assert!(verdicts("s-2")[0].1.starts_with("NotJson"), "{backend:?}");
+    assert_eq!(verdicts("s-3"), vec![(1, "NoEvent".to_owned())], "{backend:?}");
+    let t1 = verdicts("t-1");
+    assert!(t1[0].1.starts_with("FoldFailed") && t1[0].1.contains("no"), "{backend:?}: {t1:?}");
+    block_on(store.close());
+}
+
 crate::on_each_backend!(
+    snapshot_drift_is_found_where_a_snapshot_differs_from_its_events,
     the_most_recent_streams_come_from_a_time_index_where_there_is_one,
     a_background_sort_keeps_the_first_streams_in_the_paged_order,
     a_log_without_an_ordering_index_gets_the_index_that_would_give_one,

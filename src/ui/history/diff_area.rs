@@ -24,19 +24,18 @@ pub(super) fn snapshot_ui(ui: &mut Ui, at: String, stored: &Payload, state: Opti
             ui.colored_label(crate::ui::json_tree::added_color(ui), "✔ matches the state recomputed from the events");
         }
         Some(changes) => {
-            let shared = match (stored, state) {
-                (Payload::Json(stored), Some(state)) => crate::diff::shared_fields(state, stored),
+            let verdict = match (stored, state) {
+                (Payload::Json(stored), Some(state)) => Some(crate::drift::verdict(state, stored)),
                 _ => None,
             };
-            match shared {
-                // (Fewer than one field in five in common: another fold's state, not a stale one.)
-                Some((shared, all)) if shared * 5 < all => {
+            match verdict {
+                Some(crate::drift::Verdict::OtherShape { shared, fields }) => {
                     ui.colored_label(
                         ui.visuals().warn_fg_color,
                         format!(
                             "⚠ this snapshot does not have the shape of the state this fold computes: they share {shared} of \
-                             {all} top-level fields. The snapshot was most likely written by another fold: choose it above \
-                             to compare."
+                             {fields} top-level fields. The snapshot was most likely written by another fold: choose it \
+                             above to compare."
                         ),
                     );
                 }

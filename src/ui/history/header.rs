@@ -43,22 +43,22 @@ impl HistoryPanel {
                 }
             }
         });
-        if let Some(error) = &self.load_error {
+        if let Some(error) = &self.loader.load_error {
             ui.horizontal_wrapped(|ui| {
                 ui.colored_label(ui.visuals().error_fg_color, error);
-                if self.stream_changed && ui.button("Open it again").clicked() {
-                    self.reopen = true;
+                if self.loader.stream_changed && ui.button("Open it again").clicked() {
+                    self.loader.reopen = true;
                 }
             });
         }
-        if !self.done {
-            let total = self.total.unwrap_or(0).max(1);
-            let read = self.progress.unwrap_or(head);
+        if !self.loader.done {
+            let total = self.loader.total.unwrap_or(0).max(1);
+            let read = self.loader.progress.unwrap_or(head);
             ui.add(egui::ProgressBar::new(read as f32 / total as f32).desired_width(ui.available_width()).text(
                 format!(
                     "{}: {read} of {} events",
                     if self.mode == Mode::Stream { "loading" } else { "reading the store" },
-                    self.total.map_or("?".to_owned(), |t| t.to_string())
+                    self.loader.total.map_or("?".to_owned(), |t| t.to_string())
                 ),
             ));
         }
@@ -112,7 +112,7 @@ impl HistoryPanel {
             let version = self.cursor_version().unwrap_or(0);
             let last = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i));
             ui.label(RichText::new(format!("{unit} {version} of {}", last.unwrap_or(0))).strong());
-            let about = if self.tail.is_some() { "≈" } else { "" };
+            let about = if self.loader.tail.is_some() { "≈" } else { "" };
             ui.label(format!("(event {} of {about}{len})", self.cursor + 1));
             ui.separator();
             let jump = ui.add(
@@ -128,7 +128,7 @@ impl HistoryPanel {
             if let Some(error) = &self.jump_error {
                 ui.colored_label(ui.visuals().error_fg_color, error);
             }
-            if let Some(pending) = self.pending_version {
+            if let Some(pending) = self.loader.pending_version {
                 ui.spinner();
                 ui.weak(format!("going to {unit} {pending} once it is read"));
             }

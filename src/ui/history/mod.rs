@@ -20,6 +20,7 @@ mod timeline;
 use details::payload_ui;
 pub use details::{EventLink, escape_invalid_utf8, event_details_ui, hex_dump, looks_textual};
 use diff_area::{LineDiff, line_diff_of, snapshot_ui};
+use loading::StreamLoader;
 pub use timeline::TimelineFilter;
 
 use std::collections::HashSet;
@@ -35,6 +36,7 @@ use super::panel_size::{Along, PanelSize};
 use super::scripts::{FOLD_EXAMPLES, FileDialog, ScriptSource, WatchedScript};
 use super::settings::{RememberedFold, RememberedScript};
 use crate::diff::{Change, Hunk, has_at_most_nodes, line_diff, structural_diff};
+pub use crate::fold::FoldScope;
 use crate::fold::history::EventSummary;
 use crate::fold::{BlameMap, BrokenFold, Fold, History, JsFold, MergeFold};
 use crate::model::{Event, Payload, format_time};
@@ -138,15 +140,6 @@ pub enum Mode {
     Projection,
 }
 
-/// Where a fold applies.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum FoldScope {
-    Stream(String),
-    /// The streams of a category (an empty one: of the first stream opened with it).
-    Category(String),
-    AllStreams,
-}
-
 /// The fold chosen for streams: a script and where it applies (the merge fold elsewhere).
 #[derive(Clone, Debug)]
 pub struct FoldSetting {
@@ -177,11 +170,7 @@ impl FoldSetting {
     }
 
     fn applies(&self, stream: &str, category: &str) -> bool {
-        match &self.scope {
-            FoldScope::Stream(s) => s == stream,
-            FoldScope::Category(c) => c == category,
-            FoldScope::AllStreams => true,
-        }
+        self.scope.applies(stream, category)
     }
 }
 
@@ -221,7 +210,6 @@ pub struct HistoryPanel {
     fold: Option<FoldSetting>,
     fold_dialog: FileDialog,
     fold_path: String,
-    progress: Option<usize>,
     /// The stream's stored snapshots by version.
     snapshots: std::collections::BTreeMap<i64, Payload>,
     /// Which events the timeline lists.
@@ -236,33 +224,11 @@ pub struct HistoryPanel {
     first_payload: Option<(String, Value)>,
     /// Whether each snapshot checked so far differs from the state recomputed at its version.
     snapshot_drift: std::collections::HashMap<i64, bool>,
-    snapshot_request: Option<RequestId>,
     /// The blame is being built (over several frames).
     blame_pending: bool,
     /// The state at the cursor is being recomputed (over several frames, under a slow fold).
     view_pending: bool,
     history: Option<History>,
-    /// The page read in progress (one at a time, asked for by [`HistoryPanel::pump`]).
-    load_request: Option<(RequestId, PageRead)>,
-    /// Where each page of the stream starts (to read a dropped page again), and where the
-    /// next one does (`None` once the last page is read).
-    page_starts: Vec<EventCursor>,
-    next_page: Option<EventCursor>,
-    summary_request: Option<RequestId>,
-    /// Where the newest page starts, to be read by [`HistoryPanel::pump`].
-    tail_wanted: Option<EventCursor>,
-    tail_request: Option<RequestId>,
-    tail: Option<Tail>,
-    /// The cursor stays on the newest event loaded until the user moves it (a stream opens at
-    /// its newest event).
-    follow_newest: bool,
-    /// A page read again was not what it had been: the stream changed while open.
-    stream_changed: bool,
-    /// "Open it again" was clicked (done by [`HistoryPanel::pump`], which has the worker).
-    reopen: bool,
-    total: Option<i64>,
-    done: bool,
-    load_error: Option<String>,
     cursor: usize,
     view: Option<CursorView>,
     /// The cursor's row is to be scrolled into view.
@@ -278,8 +244,8 @@ pub struct HistoryPanel {
     compare_a: i64,
     compare_b: i64,
     comparison: Option<Comparison>,
-    /// A version to go to as soon as it is loaded.
-    pending_version: Option<i64>,
+    /// Reading the stream: pages, the newest page read ahead, how far it is.
+    loader: StreamLoader,
 }
 
 impl Default for HistoryPanel {
@@ -291,7 +257,6 @@ impl Default for HistoryPanel {
             fold: None,
             fold_dialog: FileDialog::default(),
             fold_path: String::new(),
-            progress: None,
             snapshots: Default::default(),
             snapshot_drift: Default::default(),
             first_payload: None,
@@ -299,28 +264,15 @@ impl Default for HistoryPanel {
             filter: TimelineFilter::default(),
             marks: None,
             filtered: None,
-            snapshot_request: None,
             blame_pending: false,
             view_pending: false,
             history: None,
-            load_request: None,
-            page_starts: Vec::new(),
-            next_page: None,
-            summary_request: None,
-            tail_wanted: None,
-            tail_request: None,
-            tail: None,
-            follow_newest: false,
-            stream_changed: false,
-            reopen: false,
-            total: None,
-            done: false,
-            load_error: None,
             cursor: 0,
             view: None,
             scroll_to_cursor: false,
             timeline_rows: 0,
             playback: Playback { speed_index: 2, ..Default::default() },
+            loader: StreamLoader::default(),
             jump_text: String::new(),
             jump_error: None,
             show_blame: false,
@@ -329,7 +281,6 @@ impl Default for HistoryPanel {
             compare_a: 0,
             compare_b: 0,
             comparison: None,
-            pending_version: None,
         }
     }
 }
@@ -340,7 +291,7 @@ impl HistoryPanel {
         let mut panel = HistoryPanel {
             stream: Some(stream.to_owned()),
             history: Some(history),
-            done: true,
+            loader: StreamLoader { done: true, ..StreamLoader::default() },
             ..HistoryPanel::default()
         };
         panel.set_cursor(0);
@@ -433,20 +384,22 @@ impl HistoryPanel {
     /// Whether the cursor is on the stream's newest event with the event at hand (the newest
     /// page read first, or the whole stream).
     pub fn showing_newest_page(&self) -> bool {
-        (self.tail.is_some() || self.done) && self.cursor + 1 == self.len() && self.event_at(self.cursor).is_some()
+        (self.loader.tail.is_some() || self.loader.done)
+            && self.cursor + 1 == self.len()
+            && self.event_at(self.cursor).is_some()
     }
 
     /// Whether a page read is in progress.
     pub fn is_waiting_for_a_read(&self) -> bool {
-        self.load_request.is_some()
+        self.loader.load_request.is_some()
     }
 
     pub fn is_loading(&self) -> bool {
-        self.stream.is_some() && !self.done
+        self.stream.is_some() && !self.loader.done
     }
 
     pub fn load_error(&self) -> Option<&str> {
-        self.load_error.as_deref()
+        self.loader.load_error.as_deref()
     }
 
     pub fn set_show_blame(&mut self, on: bool) {
@@ -480,13 +433,14 @@ impl HistoryPanel {
 
     /// Whether the cursor is still on its way: a version waited for, or the first page.
     pub fn is_settling(&self) -> bool {
-        self.pending_version.is_some() || (self.len() == 0 && !self.done && self.load_error.is_none())
+        self.loader.pending_version.is_some()
+            || (self.len() == 0 && !self.loader.done && self.loader.load_error.is_none())
     }
 
     pub fn go_to_version_when_loaded(&mut self, version: Option<i64>) {
-        self.pending_version = version;
+        self.loader.pending_version = version;
         if version.is_some() {
-            self.follow_newest = false;
+            self.loader.follow_newest = false;
         }
     }
 
@@ -508,7 +462,7 @@ impl HistoryPanel {
     /// What the timeline shows of the event at `index`: from the pages read from the start, or
     /// from the newest page; `None` for an event not read yet.
     fn summary_at(&self, index: usize) -> Option<&EventSummary> {
-        summary_in(self.history.as_ref(), self.tail.as_ref(), index)
+        summary_in(self.history.as_ref(), self.loader.tail.as_ref(), index)
     }
 
     /// The event at `index`, when it is in memory.
@@ -517,7 +471,7 @@ impl HistoryPanel {
         if index < head {
             return self.history.as_ref()?.event(index);
         }
-        let tail = self.tail.as_ref()?;
+        let tail = self.loader.tail.as_ref()?;
         tail.events.get(index.checked_sub(tail.anchor)?)
     }
 
@@ -545,7 +499,7 @@ impl HistoryPanel {
             return Some(low);
         }
         // In the newest page, when it is the one holding it (not the events between, unread).
-        let tail = self.tail.as_ref()?;
+        let tail = self.loader.tail.as_ref()?;
         let ordinal_of = |k: usize, s: &EventSummary| self.ordinal(s.version, s.position, tail.anchor + k);
         if ordinal_of(0, &tail.summaries[0]) > ordinal {
             return None;
@@ -565,14 +519,14 @@ impl HistoryPanel {
 
     fn len(&self) -> usize {
         let head = self.history.as_ref().map_or(0, History::len);
-        self.tail.as_ref().map_or(head, |t| head.max(t.anchor + t.events.len()))
+        self.loader.tail.as_ref().map_or(head, |t| head.max(t.anchor + t.events.len()))
     }
 
     /// Moves the cursor to an event index (clamped), stopping nothing else; the cursor no
     /// longer follows the newest event.
     pub fn set_cursor(&mut self, index: usize) {
-        self.follow_newest = false;
-        self.pending_version = None;
+        self.loader.follow_newest = false;
+        self.loader.pending_version = None;
         self.place_cursor(index);
     }
 
@@ -595,10 +549,10 @@ impl HistoryPanel {
                 self.set_cursor(index);
                 Ok(())
             }
-            None if !self.done && self.mode == Mode::Stream => {
+            None if !self.loader.done && self.mode == Mode::Stream => {
                 // Not read yet: the cursor goes there when it is.
-                self.follow_newest = false;
-                self.pending_version = Some(version);
+                self.loader.follow_newest = false;
+                self.loader.pending_version = Some(version);
                 Ok(())
             }
             None => Err(match self.len().checked_sub(1) {
@@ -745,12 +699,12 @@ impl HistoryPanel {
         self.advance_marks(ui.ctx());
         self.ensure_comparison(ui.ctx());
         // (A page that can no longer be read — the stream changed — is not waited for.)
-        if self.view_pending && self.load_error.is_none() {
+        if self.view_pending && self.loader.load_error.is_none() {
             ui.ctx().request_repaint();
         }
 
         egui::Panel::top("history_header").show(ui, |ui| self.header_ui(ui));
-        if self.done && self.len() == 0 {
+        if self.loader.done && self.len() == 0 {
             self.nothing_loaded_ui(ui);
             return;
         }
@@ -891,7 +845,7 @@ impl HistoryPanel {
                 }
             }
             None if self.cursor >= self.len() => {}
-            None if self.cursor < head && self.load_error.is_some() => {
+            None if self.cursor < head && self.loader.load_error.is_some() => {
                 ui.weak("This event is no longer in memory and cannot be read again (see above).");
             }
             None if self.cursor < head => {
@@ -918,7 +872,7 @@ impl HistoryPanel {
         egui::CentralPanel::default().show(ui, |ui| {
             ui.vertical_centered(|ui| {
                 ui.add_space(ui.available_height() / 3.0);
-                match (&self.load_error, self.mode) {
+                match (&self.loader.load_error, self.mode) {
                     (Some(_), _) => {
                         ui.heading("No events to show");
                         ui.label("The reason is above. Pick another stream on the left, or search for it by a part of its id.");

@@ -79,7 +79,7 @@ impl HistoryPanel {
             }
             false => self.cursor + 1 >= self.len(),
         };
-        if at_end && self.done {
+        if at_end && self.loader.done {
             self.playback.playing = false;
         } else {
             ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(1.0 / speed));

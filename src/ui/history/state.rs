@@ -34,7 +34,7 @@ impl HistoryPanel {
         // (The fold picker stays usable while a slow fold is on its way.)
         let Some(view) = self.current_view() else {
             let reading = self.history.as_ref().is_some_and(|h| h.wanted_page().is_some());
-            if reading && self.load_error.is_some() {
+            if reading && self.loader.load_error.is_some() {
                 ui.weak("The events before this one are no longer in memory and cannot be read again (see above).");
             } else if self.view_pending {
                 ui.horizontal(|ui| {

@@ -97,7 +97,7 @@ impl HistoryPanel {
         ui.horizontal_wrapped(|ui| {
             let shown = self.filter.event_type.clone().unwrap_or_else(|| "all types".to_owned());
             let history = self.history.as_ref();
-            let tail = self.tail.as_ref();
+            let tail = self.loader.tail.as_ref();
             let len = self.len();
             let mut chosen = self.filter.event_type.clone();
             egui::ComboBox::from_label("type").selected_text(shown).width(120.0).show_ui(ui, |ui| {
@@ -176,7 +176,7 @@ impl HistoryPanel {
             return;
         };
         if history.is_empty() {
-            ui.weak(match (self.done, self.mode) {
+            ui.weak(match (self.loader.done, self.mode) {
                 (true, Mode::Stream) => "This stream has no events.",
                 (true, Mode::Projection) => "No event of the store is selected by this projection.",
                 (false, _) => "Loading the first page…",
@@ -207,7 +207,7 @@ impl HistoryPanel {
         let projection = self.mode == Mode::Projection;
         let snapshot_versions = &self.snapshots;
         let snapshot_drift = &self.snapshot_drift;
-        let tail = self.tail.as_ref();
+        let tail = self.loader.tail.as_ref();
         // Versions padded to the longest one's width (and the `v`), so that the types line up.
         let last_ordinal = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i)).unwrap_or(0);
         let digits = last_ordinal.to_string().len() + 1;
@@ -313,8 +313,8 @@ impl HistoryPanel {
         }
         if let Some(i) = clicked {
             self.playback.playing = false;
-            self.follow_newest = false;
-            self.pending_version = None;
+            self.loader.follow_newest = false;
+            self.loader.pending_version = None;
             self.cursor = i;
         }
     }
@@ -332,7 +332,8 @@ impl HistoryPanel {
                 .then(|| self.marks.as_ref().map(|m| m.found.iter().copied().collect()).unwrap_or_default());
             let keep: Vec<usize> = (0..len)
                 .filter(|&i| {
-                    summary_in(self.history.as_ref(), self.tail.as_ref(), i).is_some_and(|e| self.filter.keeps(e))
+                    summary_in(self.history.as_ref(), self.loader.tail.as_ref(), i)
+                        .is_some_and(|e| self.filter.keeps(e))
                 })
                 .filter(|i| marked.as_ref().is_none_or(|m| m.contains(i)))
                 .collect();
