@@ -61,35 +61,44 @@ pub(super) fn snapshot_ui(ui: &mut Ui, at: String, stored: &Payload, state: Opti
     );
 }
 
+/// The diff area's own state: which tab shows, and the versions compared with their result.
+#[derive(Default)]
+pub(super) struct DiffArea {
+    pub(super) tab: DiffTab,
+    pub(super) compare_a: i64,
+    pub(super) compare_b: i64,
+    pub(super) comparison: Option<Comparison>,
+}
+
 impl HistoryPanel {
     pub(super) fn diff_ui(&mut self, ui: &mut Ui) {
         ui.add_space(4.0);
         ui.horizontal_wrapped(|ui| {
             let at = self.label_of(self.cursor);
-            ui.selectable_value(&mut self.tab, DiffTab::Changes, format!("Changes at {at}"));
+            ui.selectable_value(&mut self.diff.tab, DiffTab::Changes, format!("Changes at {at}"));
             let compare = format!("Compare two {}s", self.unit());
-            ui.selectable_value(&mut self.tab, DiffTab::Compare, compare);
-            if self.tab == DiffTab::Compare {
+            ui.selectable_value(&mut self.diff.tab, DiffTab::Compare, compare);
+            if self.diff.tab == DiffTab::Compare {
                 ui.separator();
                 let ordinal_at = |i: usize| self.ordinal_at(i).unwrap_or(0);
                 let (first, last) = (ordinal_at(0), ordinal_at(self.len().saturating_sub(1)));
                 let prefix = if self.mode == Mode::Stream { "v" } else { "#" };
                 // (The states after the events at A and B; rows can be picked on the timeline too.)
                 let hint = "Drag, type, or right-click a row of the timeline";
-                let a = egui::DragValue::new(&mut self.compare_a).range(first..=last);
+                let a = egui::DragValue::new(&mut self.diff.compare_a).range(first..=last);
                 ui.add(a.prefix(format!("A: state after {prefix}"))).on_hover_text(hint);
-                let b = egui::DragValue::new(&mut self.compare_b).range(first..=last);
+                let b = egui::DragValue::new(&mut self.diff.compare_b).range(first..=last);
                 ui.add(b.prefix(format!("B: state after {prefix}"))).on_hover_text(hint);
                 if ui.small_button("A = cursor").clicked() {
-                    self.compare_a = self.cursor_version().unwrap_or(first);
+                    self.diff.compare_a = self.cursor_version().unwrap_or(first);
                 }
                 if ui.small_button("B = cursor").clicked() {
-                    self.compare_b = self.cursor_version().unwrap_or(last);
+                    self.diff.compare_b = self.cursor_version().unwrap_or(last);
                 }
             }
         });
         ui.separator();
-        if self.tab == DiffTab::Changes && self.current_view().is_none() {
+        if self.diff.tab == DiffTab::Changes && self.current_view().is_none() {
             ui.weak(if self.view_pending {
                 "Replaying: the changes appear in a moment."
             } else {
@@ -100,10 +109,10 @@ impl HistoryPanel {
         if let Some(CursorView { hunks, .. }) = &mut self.view {
             hunks.poll();
         }
-        if let Some(Comparison { result: Ok((_, hunks)), .. }) = &mut self.comparison {
+        if let Some(Comparison { result: Ok((_, hunks)), .. }) = &mut self.diff.comparison {
             hunks.poll();
         }
-        let (changes, hunks, error): (&[Change], Option<&LineDiff>, Option<&str>) = match self.tab {
+        let (changes, hunks, error): (&[Change], Option<&LineDiff>, Option<&str>) = match self.diff.tab {
             DiffTab::Changes => match self.current_view() {
                 Some(view) => match &view.state {
                     Ok(_) => (&view.changes, Some(&view.hunks), None),
@@ -111,7 +120,7 @@ impl HistoryPanel {
                 },
                 None => (&[], None, None),
             },
-            DiffTab::Compare => match &self.comparison {
+            DiffTab::Compare => match &self.diff.comparison {
                 Some(Comparison { result: Ok((c, h)), .. }) => (c, Some(h), None),
                 Some(Comparison { result: Err(e), .. }) => (&[], None, Some(e.as_str())),
                 None => (&[], None, None),

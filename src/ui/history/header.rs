@@ -116,16 +116,18 @@ impl HistoryPanel {
             ui.label(format!("(event {} of {about}{len})", self.cursor + 1));
             ui.separator();
             let jump = ui.add(
-                egui::TextEdit::singleline(&mut self.jump_text).hint_text(format!("go to {unit}")).desired_width(110.0),
+                egui::TextEdit::singleline(&mut self.timeline.jump_text)
+                    .hint_text(format!("go to {unit}"))
+                    .desired_width(110.0),
             );
             if jump.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
-                self.jump_error = match self.jump_text.trim().parse::<i64>() {
+                self.timeline.jump_error = match self.timeline.jump_text.trim().parse::<i64>() {
                     Ok(v) => self.jump_to_version(v).err(),
-                    Err(_) => Some(format!("“{}” is not a {unit} number", self.jump_text.trim())),
+                    Err(_) => Some(format!("“{}” is not a {unit} number", self.timeline.jump_text.trim())),
                 };
                 self.playback.playing = false;
             }
-            if let Some(error) = &self.jump_error {
+            if let Some(error) = &self.timeline.jump_error {
                 ui.colored_label(ui.visuals().error_fg_color, error);
             }
             if let Some(pending) = self.loader.pending_version {

@@ -60,9 +60,9 @@ impl HistoryPanel {
         self.cancel_load(worker);
         *self = HistoryPanel {
             layout: std::mem::take(&mut self.layout),
-            tab: self.tab,
+            diff: DiffArea { tab: self.diff.tab, ..DiffArea::default() },
             show_blame: self.show_blame,
-            fold: self.fold.take(),
+            picker: FoldPicker { fold: self.picker.fold.take(), ..FoldPicker::default() },
             ..HistoryPanel::default()
         };
         self.stream = Some(stream.to_owned());
@@ -268,7 +268,7 @@ impl HistoryPanel {
         if self.history.is_none() {
             let stream = self.stream.clone().unwrap_or_default();
             let category = events.first().map(|e| e.category().to_owned()).unwrap_or_default();
-            if let Some(fold) = self.fold.as_mut().filter(|f| f.scope == FoldScope::Category(String::new())) {
+            if let Some(fold) = self.picker.fold.as_mut().filter(|f| f.scope == FoldScope::Category(String::new())) {
                 fold.scope = FoldScope::Category(category.clone());
             }
             let mut history = History::new(stream.as_str().into(), self.make_fold(&stream, &category));
@@ -289,19 +289,19 @@ impl HistoryPanel {
         self.reconcile_tail();
         if was_empty {
             self.place_cursor(0);
-            self.compare_a = first_ordinal.unwrap_or(0);
+            self.diff.compare_a = first_ordinal.unwrap_or(0);
         }
         if self.loader.follow_newest {
             self.place_cursor(self.len().saturating_sub(1));
         }
         if let Some(last) = last_ordinal {
-            self.compare_b = last;
+            self.diff.compare_b = last;
         }
         if let Some(target) = self.loader.pending_version {
             let reached = last_ordinal.is_some_and(|last| last >= target);
             if reached || done {
                 self.loader.pending_version = None;
-                self.jump_error = self.jump_to_version(target).err();
+                self.timeline.jump_error = self.jump_to_version(target).err();
             }
         }
     }

@@ -19,9 +19,12 @@ mod timeline;
 
 use details::payload_ui;
 pub use details::{EventLink, escape_invalid_utf8, event_details_ui, hex_dump, looks_textual};
+use diff_area::DiffArea;
 use diff_area::{LineDiff, line_diff_of, snapshot_ui};
 use loading::StreamLoader;
+use state::FoldPicker;
 pub use timeline::TimelineFilter;
+use timeline::TimelineView;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -89,9 +92,10 @@ struct Comparison {
     result: Result<(Vec<Change>, LineDiff), String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DiffTab {
     /// What the event at the cursor changed.
+    #[default]
     Changes,
     /// The diff between the states at versions A and B.
     Compare,
@@ -206,18 +210,10 @@ pub struct HistoryPanel {
     mode: Mode,
     /// The stream id, or the projection's name.
     stream: Option<String>,
-    /// The fold for streams, when one was chosen (stream mode).
-    fold: Option<FoldSetting>,
-    fold_dialog: FileDialog,
-    fold_path: String,
     /// The stream's stored snapshots by version.
     snapshots: std::collections::BTreeMap<i64, Payload>,
     /// Which events the timeline lists.
     pub filter: TimelineFilter,
-    /// The events that changed a path the user asked about.
-    marks: Option<PathMarks>,
-    /// The indices the filter keeps, worked out for this filter and this many events.
-    filtered: Option<(TimelineFilter, usize, Vec<usize>)>,
     /// A correlation or causation link the user followed (taken by the app).
     followed_link: Option<(EventLink, Event)>,
     /// The category and payload of the stream's first event (for the label menu).
@@ -231,21 +227,14 @@ pub struct HistoryPanel {
     history: Option<History>,
     cursor: usize,
     view: Option<CursorView>,
-    /// The cursor's row is to be scrolled into view.
-    scroll_to_cursor: bool,
-    /// How many rows the timeline drew at the last frame.
-    timeline_rows: usize,
     playback: Playback,
-    jump_text: String,
-    jump_error: Option<String>,
     show_blame: bool,
     blame: Option<(usize, Result<BlameMap, String>)>,
-    tab: DiffTab,
-    compare_a: i64,
-    compare_b: i64,
-    comparison: Option<Comparison>,
     /// Reading the stream: pages, the newest page read ahead, how far it is.
     loader: StreamLoader,
+    picker: FoldPicker,
+    diff: DiffArea,
+    timeline: TimelineView,
 }
 
 impl Default for HistoryPanel {
@@ -254,33 +243,23 @@ impl Default for HistoryPanel {
             layout: HistoryLayout::default(),
             mode: Mode::Stream,
             stream: None,
-            fold: None,
-            fold_dialog: FileDialog::default(),
-            fold_path: String::new(),
             snapshots: Default::default(),
             snapshot_drift: Default::default(),
             first_payload: None,
             followed_link: None,
             filter: TimelineFilter::default(),
-            marks: None,
-            filtered: None,
             blame_pending: false,
             view_pending: false,
             history: None,
             cursor: 0,
             view: None,
-            scroll_to_cursor: false,
-            timeline_rows: 0,
             playback: Playback { speed_index: 2, ..Default::default() },
             loader: StreamLoader::default(),
-            jump_text: String::new(),
-            jump_error: None,
+            timeline: TimelineView::default(),
+            diff: DiffArea::default(),
+            picker: FoldPicker::default(),
             show_blame: false,
             blame: None,
-            tab: DiffTab::Changes,
-            compare_a: 0,
-            compare_b: 0,
-            comparison: None,
         }
     }
 }
@@ -322,7 +301,7 @@ impl HistoryPanel {
     /// The fold for a stream of this category: the chosen script where it applies, else merge.
     /// A script that does not compile becomes a fold that fails at once, with the reason.
     fn make_fold(&self, stream: &str, category: &str) -> Box<dyn Fold> {
-        let Some(setting) = self.fold.as_ref().filter(|f| f.applies(stream, category)) else {
+        let Some(setting) = self.picker.fold.as_ref().filter(|f| f.applies(stream, category)) else {
             return Box::new(MergeFold::default());
         };
         let name = setting.script.name();
@@ -334,12 +313,12 @@ impl HistoryPanel {
 
     /// The chosen fold (stream mode).
     pub fn fold_setting(&self) -> Option<&FoldSetting> {
-        self.fold.as_ref()
+        self.picker.fold.as_ref()
     }
 
     /// Chooses the fold for streams (`None`: the merge fold) and refolds the open stream.
     pub fn set_fold(&mut self, fold: Option<FoldSetting>) {
-        self.fold = fold;
+        self.picker.fold = fold;
         self.refold();
     }
 
@@ -358,9 +337,9 @@ impl HistoryPanel {
         self.history = Some(history);
         self.view = None;
         self.blame = None;
-        self.comparison = None;
+        self.diff.comparison = None;
         self.snapshot_drift.clear();
-        self.marks = None;
+        self.timeline.marks = None;
     }
 
     pub fn stream(&self) -> Option<&str> {
@@ -536,7 +515,7 @@ impl HistoryPanel {
         let index = index.min(last);
         if index != self.cursor || self.view.is_none() {
             self.cursor = index;
-            self.scroll_to_cursor = true;
+            self.timeline.scroll_to_cursor = true;
         }
     }
 
@@ -654,18 +633,19 @@ impl HistoryPanel {
     }
 
     fn ensure_comparison(&mut self, ctx: &egui::Context) {
-        if self.tab != DiffTab::Compare {
+        if self.diff.tab != DiffTab::Compare {
             return;
         }
         let last = self.len().checked_sub(1);
-        let (Some(a), Some(b)) = (self.index_of(self.compare_a).or(last), self.index_of(self.compare_b).or(last))
+        let (Some(a), Some(b)) =
+            (self.index_of(self.diff.compare_a).or(last), self.index_of(self.diff.compare_b).or(last))
         else {
             return;
         };
         let Some(history) = &mut self.history else {
             return;
         };
-        if self.comparison.as_ref().is_some_and(|c| c.a == a && c.b == b) || history.is_folding() {
+        if self.diff.comparison.as_ref().is_some_and(|c| c.a == a && c.b == b) || history.is_folding() {
             return;
         }
         let states = history
@@ -676,7 +656,7 @@ impl HistoryPanel {
             Ok(Some((sa, sb))) => Ok((structural_diff(&sa, &sb), line_diff_of(ctx, &sa, &sb))),
             Err(f) => Err(f.to_string()),
         };
-        self.comparison = Some(Comparison { a, b, result });
+        self.diff.comparison = Some(Comparison { a, b, result });
     }
 
     pub fn ui(&mut self, ui: &mut Ui) {
@@ -685,10 +665,10 @@ impl HistoryPanel {
             return;
         }
         let now = ui.input(|i| i.time);
-        if self.mode == Mode::Stream && self.fold.as_mut().is_some_and(|f| f.script.changed(ui.ctx(), now)) {
+        if self.mode == Mode::Stream && self.picker.fold.as_mut().is_some_and(|f| f.script.changed(ui.ctx(), now)) {
             self.refold();
         }
-        if let Some(path) = self.fold_dialog.poll() {
+        if let Some(path) = self.picker.fold_dialog.poll() {
             self.choose_fold(Some(WatchedScript::new(ScriptSource::File(path))));
         }
         self.handle_keys(ui);
@@ -793,18 +773,20 @@ impl HistoryPanel {
     /// Starts marking the events that changed the value at `path` (found over frames).
     pub fn mark_changes(&mut self, path: &str) {
         let next = self.history.as_ref().map_or(0, History::len);
-        self.marks = Some(PathMarks { path: path.to_owned(), next, found: Vec::new(), done: false, error: None });
+        self.timeline.marks =
+            Some(PathMarks { path: path.to_owned(), next, found: Vec::new(), done: false, error: None });
     }
 
     /// The events marked as having changed a path, newest first, and whether all are found.
     pub fn marked_changes(&self) -> Option<(&str, &[usize], bool)> {
-        self.marks.as_ref().map(|m| (m.path.as_str(), m.found.as_slice(), m.done))
+        self.timeline.marks.as_ref().map(|m| (m.path.as_str(), m.found.as_slice(), m.done))
     }
 
     /// Goes on finding the events that changed the marked path: from the newest back, each by the
     /// blame of the state before the last one found (a few milliseconds a frame).
     fn advance_marks(&mut self, ctx: &egui::Context) {
-        let (Some(marks), Some(history)) = (self.marks.as_mut().filter(|m| !m.done), self.history.as_mut()) else {
+        let (Some(marks), Some(history)) = (self.timeline.marks.as_mut().filter(|m| !m.done), self.history.as_mut())
+        else {
             return;
         };
         let deadline = std::time::Instant::now() + FOLD_BUDGET;

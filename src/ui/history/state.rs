@@ -3,6 +3,16 @@
 
 use super::*;
 
+/// The fold picker: the fold chosen for streams (a script and where it applies), and the file
+/// dialog or typed path it is being chosen with.
+#[derive(Default)]
+pub(super) struct FoldPicker {
+    /// The fold for streams, when one was chosen (stream mode).
+    pub(super) fold: Option<FoldSetting>,
+    pub(super) fold_dialog: FileDialog,
+    pub(super) fold_path: String,
+}
+
 impl HistoryPanel {
     pub(super) fn state_ui(&mut self, ui: &mut Ui) -> Option<TreeAction> {
         if self.history.as_ref().is_none_or(History::is_empty) {
@@ -121,7 +131,7 @@ impl HistoryPanel {
     /// Chooses a fold script (or the merge fold), keeping the scope kind chosen before.
     pub fn choose_fold(&mut self, script: Option<WatchedScript>) {
         let stream = self.stream.clone().unwrap_or_default();
-        let scope = match self.fold.as_ref().map(|f| &f.scope) {
+        let scope = match self.picker.fold.as_ref().map(|f| &f.scope) {
             Some(FoldScope::Stream(_)) => FoldScope::Stream(stream),
             Some(FoldScope::AllStreams) => FoldScope::AllStreams,
             _ => FoldScope::Category(self.category()),
@@ -143,20 +153,23 @@ impl HistoryPanel {
                     }
                 }
                 if ui.button("Open a .js file…").clicked() {
-                    self.fold_dialog.open(ui.ctx(), "Choose a fold", "JavaScript", &["js", "mjs"]);
+                    self.picker.fold_dialog.open(ui.ctx(), "Choose a fold", "JavaScript", &["js", "mjs"]);
                 }
             });
             let path = ui.add(
-                egui::TextEdit::singleline(&mut self.fold_path).hint_text("or a fold file path").desired_width(160.0),
+                egui::TextEdit::singleline(&mut self.picker.fold_path)
+                    .hint_text("or a fold file path")
+                    .desired_width(160.0),
             );
-            if path.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) && !self.fold_path.trim().is_empty() {
-                choice = Some(Some(WatchedScript::new(ScriptSource::File(self.fold_path.trim().into()))));
+            if path.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) && !self.picker.fold_path.trim().is_empty()
+            {
+                choice = Some(Some(WatchedScript::new(ScriptSource::File(self.picker.fold_path.trim().into()))));
             }
         });
         if let Some(choice) = choice {
             self.choose_fold(choice);
         }
-        match &self.fold {
+        match &self.picker.fold {
             Some(setting) => {
                 let stream = self.stream.clone().unwrap_or_default();
                 let category = self.category();
@@ -181,7 +194,7 @@ impl HistoryPanel {
                 ui.weak("merge: every JSON-object payload is merged into the state (RFC 7386)");
             }
         }
-        if let Some(note) = &self.fold_dialog.note {
+        if let Some(note) = &self.picker.fold_dialog.note {
             ui.weak(note);
         }
     }

@@ -90,6 +90,22 @@ pub(super) fn markers_ui(ui: &mut Ui, markers: &[Marker]) {
     response.on_hover_text(said.join("\n"));
 }
 
+/// The timeline's own state: the versions marked for a path, the rows the filter keeps, the
+/// scroll to the cursor, and the "go to version" field.
+#[derive(Default)]
+pub(super) struct TimelineView {
+    /// The events that changed a path the user asked about.
+    pub(super) marks: Option<PathMarks>,
+    /// The indices the filter keeps, worked out for this filter and this many events.
+    pub(super) filtered: Option<(TimelineFilter, usize, Vec<usize>)>,
+    /// The cursor's row is to be scrolled into view.
+    pub(super) scroll_to_cursor: bool,
+    /// How many rows the timeline drew at the last frame.
+    pub(super) timeline_rows: usize,
+    pub(super) jump_text: String,
+    pub(super) jump_error: Option<String>,
+}
+
 impl HistoryPanel {
     /// The timeline's filter: an event type, a text (type, actor or `vN`), and whether
     /// stepping and playing keep to the events listed.
@@ -132,7 +148,7 @@ impl HistoryPanel {
     /// The path whose changes are marked: how many events changed it, whether the search goes
     /// on, listing only them, and clearing the marks.
     fn marks_ui(&mut self, ui: &mut Ui) {
-        let Some(marks) = &self.marks else {
+        let Some(marks) = &self.timeline.marks else {
             return;
         };
         let mut clear = false;
@@ -150,7 +166,7 @@ impl HistoryPanel {
             clear = ui.small_button("×").on_hover_text("Clear the marks").clicked();
         });
         if clear {
-            self.marks = None;
+            self.timeline.marks = None;
             self.filter.marked_only = false;
         }
     }
@@ -171,7 +187,7 @@ impl HistoryPanel {
         }
         let listed = self.filter.is_active().then(|| self.listed().to_vec());
         let changed: Option<(String, HashSet<usize>)> =
-            self.marks.as_ref().map(|m| (m.path.clone(), m.found.iter().copied().collect()));
+            self.timeline.marks.as_ref().map(|m| (m.path.clone(), m.found.iter().copied().collect()));
         let Some(history) = &self.history else {
             return;
         };
@@ -189,9 +205,9 @@ impl HistoryPanel {
         // egui springs an offset past the content of the frame before back (and the spring's
         // speed outlives it): the scroll waits for a frame whose rows are those of the last.
         let rows = listed.as_ref().map_or(self.len(), Vec::len);
-        let rows_changed = std::mem::replace(&mut self.timeline_rows, rows) != rows;
-        if self.scroll_to_cursor && !rows_changed {
-            self.scroll_to_cursor = false;
+        let rows_changed = std::mem::replace(&mut self.timeline.timeline_rows, rows) != rows;
+        if self.timeline.scroll_to_cursor && !rows_changed {
+            self.timeline.scroll_to_cursor = false;
             let visible = ui.available_height();
             let row = listed.as_ref().map_or(self.cursor, |l| l.partition_point(|&i| i < self.cursor));
             let offset = row as f32 * (row_height + spacing) - visible / 2.0 + row_height;
@@ -201,8 +217,8 @@ impl HistoryPanel {
         let failure_index = history.failure().and_then(|f| f.index);
         let mut clicked = None;
         let mut picked: Option<(bool, i64)> = None;
-        let comparing = self.tab == DiffTab::Compare;
-        let compare = (self.compare_a, self.compare_b);
+        let comparing = self.diff.tab == DiffTab::Compare;
+        let compare = (self.diff.compare_a, self.diff.compare_b);
         let cursor = self.cursor;
         let projection = self.mode == Mode::Projection;
         let snapshot_versions = &self.snapshots;
@@ -304,11 +320,11 @@ impl HistoryPanel {
             }
         });
         if let Some((a, version)) = picked {
-            self.tab = DiffTab::Compare;
+            self.diff.tab = DiffTab::Compare;
             if a {
-                self.compare_a = version;
+                self.diff.compare_a = version;
             } else {
-                self.compare_b = version;
+                self.diff.compare_b = version;
             }
         }
         if let Some(i) = clicked {
@@ -323,13 +339,14 @@ impl HistoryPanel {
     pub fn listed(&mut self) -> &[usize] {
         let len = self.len();
         // (The marked events count too: they are found over frames.)
-        let len_key = len + self.marks.as_ref().map_or(0, |m| m.found.len() << 32);
-        let stale = self.filtered.as_ref().is_none_or(|(filter, n, _)| *filter != self.filter || *n != len_key);
+        let len_key = len + self.timeline.marks.as_ref().map_or(0, |m| m.found.len() << 32);
+        let stale =
+            self.timeline.filtered.as_ref().is_none_or(|(filter, n, _)| *filter != self.filter || *n != len_key);
         if stale {
             let marked: Option<HashSet<usize>> = self
                 .filter
                 .marked_only
-                .then(|| self.marks.as_ref().map(|m| m.found.iter().copied().collect()).unwrap_or_default());
+                .then(|| self.timeline.marks.as_ref().map(|m| m.found.iter().copied().collect()).unwrap_or_default());
             let keep: Vec<usize> = (0..len)
                 .filter(|&i| {
                     summary_in(self.history.as_ref(), self.loader.tail.as_ref(), i)
@@ -337,8 +354,8 @@ impl HistoryPanel {
                 })
                 .filter(|i| marked.as_ref().is_none_or(|m| m.contains(i)))
                 .collect();
-            self.filtered = Some((self.filter.clone(), len_key, keep));
+            self.timeline.filtered = Some((self.filter.clone(), len_key, keep));
         }
-        self.filtered.as_ref().map_or(&[], |(_, _, keep)| keep.as_slice())
+        self.timeline.filtered.as_ref().map_or(&[], |(_, _, keep)| keep.as_slice())
     }
 }
