@@ -120,13 +120,20 @@ impl DriftCheck {
             }
             if let Some((streams, snapshots)) = self.done {
                 let drifting = self.drifting().count();
-                let text = format!(
-                    "{} in {}: {} with drift",
-                    super::counted(snapshots as i64, "snapshot", "snapshots"),
+                let text = format!("{drifting} of {streams} drift");
+                let about = format!(
+                    "Of the {} with snapshots, {drifting} {} a stored snapshot that differs from the events \
+                     ({} checked, with {})",
                     super::counted(streams as i64, "stream", "streams"),
-                    drifting
+                    if drifting == 1 { "has" } else { "have" },
+                    super::counted(snapshots as i64, "snapshot", "snapshots"),
+                    self.folds
                 );
-                ui.weak(text).on_hover_text(format!("Checked with {}", self.folds));
+                if drifting > 0 {
+                    ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {text}")).on_hover_text(about);
+                } else {
+                    ui.weak(format!("✔ {text}")).on_hover_text(about);
+                }
             }
         });
         if let Some(error) = &self.error {
@@ -142,7 +149,12 @@ impl DriftCheck {
 
     /// The streams with drift, each with what differs; a click opens it at its first drifting
     /// snapshot.
-    pub fn list_ui(&self, ui: &mut Ui, label_of: impl Fn(&str) -> Option<String>) -> Option<DriftAction> {
+    pub fn list_ui(
+        &self,
+        ui: &mut Ui,
+        selected: Option<&str>,
+        label_of: impl Fn(&str) -> Option<String>,
+    ) -> Option<DriftAction> {
         let mut action = None;
         if self.drifting().next().is_none() {
             ui.weak(match self.running {
@@ -158,7 +170,10 @@ impl DriftCheck {
                 let drifts: Vec<String> =
                     check.others.iter().filter(|c| c.verdict.is_drift()).map(|c| format!("v{}", c.version)).collect();
                 let response = ui
-                    .selectable_label(false, RichText::new(format!("⚠ {}", check.stream)).monospace())
+                    .selectable_label(
+                        selected == Some(check.stream.as_str()),
+                        RichText::new(format!("⚠ {}", check.stream)).monospace(),
+                    )
                     .on_hover_text(hover_text(check));
                 let mut line = format!(
                     "{} of {} drift ({})",

@@ -501,7 +501,8 @@ impl StreamsPanel {
         if self.drift.only_drifting {
             let labels = &self.labels;
             let label_of = |stream: &str| labels.get(stream).and_then(|l| l.label.clone());
-            if let Some(DriftAction::Open(stream, version)) = self.drift.list_ui(ui, label_of) {
+            if let Some(DriftAction::Open(stream, version)) = self.drift.list_ui(ui, self.selected.as_deref(), label_of)
+            {
                 self.selected = Some(stream.clone());
                 action = Some(StreamsAction::OpenVersion(stream, version));
             }
