@@ -115,6 +115,26 @@ pub enum Command {
         #[arg(long)]
         fold: Option<PathBuf>,
     },
+    /// Find the first version of a stream after which a condition on the folded state holds
+    /// (like git bisect: the condition is asked at checkpoints, then the events of one interval;
+    /// it is taken to keep holding once it holds): {stream, condition, fold, version, event_type,
+    /// index, events, evaluations, search_fold_steps, event, changes, caused_by}. Exits 1 when
+    /// it never holds.
+    #[command(allow_negative_numbers = true)]
+    Bisect {
+        store: String,
+        stream: String,
+        /// A JavaScript expression over `state` (and `version`), e.g. 'state.balance < 0'.
+        #[arg(long)]
+        when: String,
+        /// A JavaScript fold (default: the merge fold).
+        #[arg(long)]
+        fold: Option<PathBuf>,
+        /// Ask the condition after every event instead (slower; for a condition that may stop
+        /// holding again).
+        #[arg(long)]
+        scan: bool,
+    },
     /// Compare every stored snapshot with the state a fold recomputes from the events at its
     /// version (values, not spellings): {streams, snapshots, drifting_streams,
     /// streams_with_findings: [{stream, fold, snapshots, matching, others: [{version, verdict, …}]}]}.
@@ -536,6 +556,15 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let store = open(&store, layout.as_deref()).await?;
                 print_state(&store, &stream, at, fold).await
             }
+            Command::Bisect { store, stream, when, fold, scan } => {
+                let condition = crate::bisect::Condition::new(&when).map_err(|e| usage!("--when: {e}"))?;
+                let mut fold: Box<dyn Fold> = match fold {
+                    Some(path) => Box::new(JsFold::from_file(&path)?),
+                    None => Box::new(MergeFold::default()),
+                };
+                let store = open(&store, layout.as_deref()).await?;
+                print_bisection(&store, &stream, fold.as_mut(), &condition, scan).await
+            }
             Command::Drift { store, fold, category } => {
                 let mut script = fold.map(|path| JsFold::from_file(&path)).transpose()?;
                 let store = open(&store, layout.as_deref()).await?;
@@ -745,6 +774,45 @@ async fn print_events(
 async fn print_state(store: &Store, stream: &str, at: Option<i64>, fold: Box<dyn Fold>) -> anyhow::Result<()> {
     let output = state_of(store, stream, at, fold).await?;
     write_out(&format!("{}\n", serde_json::to_string_pretty(&output)?))
+}
+
+async fn print_bisection(
+    store: &Store,
+    stream: &str,
+    fold: &mut dyn Fold,
+    condition: &crate::bisect::Condition,
+    scan: bool,
+) -> anyhow::Result<()> {
+    // (An unknown stream is said as such, not as a condition that never holds.)
+    store.stream_summary(stream).await?;
+    let found = if scan {
+        crate::bisect::scan(store, stream, fold, condition).await?
+    } else {
+        crate::bisect::bisect(store, stream, fold, condition).await?
+    };
+    let mut output = serde_json::to_value(&found)?;
+    if let Some(at) = &found.found {
+        let changes: Vec<serde_json::Value> = crate::diff::structural_diff(&at.before, &at.after)
+            .into_iter()
+            .map(
+                |c| json!({"path": c.path, "kind": format!("{:?}", c.kind).to_lowercase(), "old": c.old, "new": c.new}),
+            )
+            .collect();
+        output["event"] = at.event.to_output_json();
+        output["changes"] = json!(changes);
+        output["caused_by"] = match store.caused_by(&at.event).await {
+            Ok(Some(cause)) => {
+                json!({"stream": cause.stream.0, "version": cause.version, "event_type": cause.event_type})
+            }
+            Ok(None) => serde_json::Value::Null,
+            Err(e) => json!({"error": e.to_string()}),
+        };
+    }
+    write_out(&format!("{}\n", serde_json::to_string_pretty(&output)?))?;
+    if found.version.is_none() && found.index.is_none() && !found.holds_initially {
+        return Err(anyhow!("`{}` never holds in stream {stream} ({} events)", condition.text, found.events));
+    }
+    Ok(())
 }
 
 async fn print_drift(store: &Store, script: Option<&mut dyn Fold>, category: Option<String>) -> anyhow::Result<()> {

@@ -17,6 +17,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod bisect;
 pub mod cli;
 pub mod csv_text;
 pub mod demo;

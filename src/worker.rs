@@ -243,11 +243,11 @@ struct Shared {
 }
 
 impl Shared {
-    fn reply(&self, id: RequestId, reply: Reply) {
-        if let Ok(tx) = self.replies.lock() {
-            let _ = tx.send((id, reply));
-        }
+    /// Sends a reply; false when the window is gone (nobody reads replies any more).
+    fn reply(&self, id: RequestId, reply: Reply) -> bool {
+        let sent = self.replies.lock().is_ok_and(|tx| tx.send((id, reply)).is_ok());
         (self.wake)();
+        sent
     }
 
     fn is_cancelled(&self, id: RequestId) -> bool {
@@ -453,10 +453,7 @@ async fn handle(shared: &Arc<Shared>, id: RequestId, request: Request) {
     if shared.is_cancelled(id) {
         return;
     }
-    match result {
-        Ok(reply) => shared.reply(id, reply),
-        Err(failure) => shared.reply(id, Reply::Failed(failure)),
-    }
+    shared.reply(id, result.unwrap_or_else(Reply::Failed));
 }
 
 async fn open(shared: &Shared, target: Target, layout: Option<String>) -> Result<Reply, Failure> {
@@ -548,11 +545,13 @@ async fn check_snapshots(shared: &Arc<Shared>, id: RequestId, script: Option<Scr
         let mut last_said = std::time::Instant::now();
         let mut progress = |check: Option<&crate::drift::StreamCheck>, done: usize, total: usize| {
             let finding = check.filter(|c| !c.others.is_empty() || c.error.is_some()).map(|c| Box::new(c.clone()));
+            // (A window closed mid-check stops it: the runtime waits for this thread on exit.)
+            let mut window_open = true;
             if finding.is_some() || done == total || last_said.elapsed() >= std::time::Duration::from_millis(100) {
                 last_said = std::time::Instant::now();
-                shared.reply(id, Reply::SnapshotsChecked { done, total, finding });
+                window_open = shared.reply(id, Reply::SnapshotsChecked { done, total, finding });
             }
-            !shared.is_cancelled(id)
+            window_open && !shared.is_cancelled(id)
         };
         runtime.block_on(crate::drift::check_store(&store, None, &mut folds, &mut progress)).map_err(Failure::from)
     })

@@ -267,6 +267,38 @@ fn help_has_examples() {
     assert!(out.contains("Examples:") && out.contains("eventscope demo create"), "{out}");
 }
 
+fn bisect_prints_the_event_its_changes_and_its_cause(backend: Backend) {
+    let db = &common::workshop(backend).db;
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    let when = "state.refunded > state.paid";
+    let (code, out, err) =
+        eventscope_status(&["bisect", &db.target, &stream, "--fold", "assets/folds/order.js", "--when", when]);
+    assert_eq!(code, 0, "{backend:?}: {err}");
+    let found: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((found["version"].clone(), found["event_type"].clone()), (json!(4), json!("RefundRequested")));
+    assert_eq!(found["event"]["metadata"]["actor"], json!("staff:grace"), "{backend:?}");
+    assert!(found["changes"].as_array().unwrap().iter().any(|c| c["path"] == json!("/refunded")), "{out}");
+    assert_eq!(found["caused_by"], json!({"stream": stream, "version": 3, "event_type": "RefundRequested"}));
+    // --scan gives the same answer.
+    let (code, out, _) = eventscope_status(&[
+        "bisect",
+        &db.target,
+        &stream,
+        "--fold",
+        "assets/folds/order.js",
+        "--when",
+        when,
+        "--scan",
+    ]);
+    assert_eq!((code, serde_json::from_str::<Value>(&out).unwrap()["version"].clone()), (0, json!(4)));
+    // Never: exit 1, with the JSON; a condition that does not parse: exit 2, one line.
+    let (code, out, err) = eventscope_status(&["bisect", &db.target, &stream, "--when", "state.status == 'lost'"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["version"], Value::Null);
+    assert!(err.contains("never holds"), "{err}");
+    assert_one_line_error(&["bisect", &db.target, &stream, "--when", "state."], "--when");
+}
+
 fn drift_names_the_stale_snapshot_and_exits_1(backend: Backend) {
     let db = &common::workshop(backend).db;
     let stale = order_stream(eventscope::demo::STALE_SNAPSHOT_ORDER);
@@ -300,5 +332,6 @@ fn drift_names_the_stale_snapshot_and_exits_1(backend: Backend) {
 crate::on_each_backend!(
     streams_events_and_state_print_json,
     drift_names_the_stale_snapshot_and_exits_1,
+    bisect_prints_the_event_its_changes_and_its_cause,
     debug_logging_shows_queries_and_no_password
 );

@@ -617,7 +617,65 @@ fn snapshot_drift_is_found_where_a_snapshot_differs_from_its_events(backend: Bac
     block_on(store.close());
 }
 
+fn bisect_finds_the_first_version_where_a_condition_holds(backend: Backend) {
+    use eventscope::bisect::{Condition, bisect, bisect_with, scan};
+    use eventscope::fold::{JsFold, MergeFold};
+    // The double refund of ORD-1042: the refunds exceed the payment after version 4.
+    let shared = common::workshop(backend);
+    let store = shared.db.open();
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    let mut order = JsFold::from_file(std::path::Path::new("assets/folds/order.js")).unwrap();
+    let condition = Condition::new("state.refunded > state.paid").unwrap();
+    let found = block_on(bisect(&store, &stream, &mut order, &condition)).unwrap();
+    assert_eq!((found.version, found.event_type.as_deref()), (Some(4), Some("RefundRequested")), "{backend:?}");
+    let at = found.found.expect("the event found");
+    assert_eq!(at.before["refunded"], serde_json::json!(1849.5), "{backend:?}: the state before it");
+    assert_eq!(at.event.metadata_str("actor"), Some("staff:grace"));
+    let cause = block_on(store.caused_by(&at.event)).unwrap().expect("a retried command");
+    assert_eq!((cause.stream.0.as_str(), cause.version), (stream.as_str(), 3), "{backend:?}");
+    block_on(store.close());
+
+    // A long stream, duplicate versions on a checkpoint's edge, more events than checkpoints.
+    let db = TestDb::new(backend, "bisect");
+    db.exec("CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, payload TEXT NOT NULL);");
+    let mut rows = Vec::new();
+    let mut n = 0;
+    for version in 1..=1_000 {
+        // (Version 16 three times: events 16, 17 and 18 share it, across the edge after 16.)
+        for _ in 0..if version == 16 { 3 } else { 1 } {
+            n += 1;
+            rows.push(format!("('s-1', {version}, 'Counted', '{{\"n\": {n}}}')"));
+        }
+    }
+    db.exec(&format!("INSERT INTO events VALUES {};", rows.join(", ")));
+    let store = db.open();
+    let mut merge = MergeFold::default();
+    for (wanted, version) in [(17, 16), (18, 16), (19, 17), (2, 2), (777, 775), (1_002, 1_000)] {
+        let condition = Condition::new(&format!("state.n >= {wanted}")).unwrap();
+        let found = block_on(bisect_with(&store, "s-1", &mut merge, &condition, 8, 16)).unwrap();
+        assert_eq!((found.index, found.version), (Some(wanted - 1), Some(version)), "{backend:?} n >= {wanted}");
+        assert_eq!(found.found.as_ref().unwrap().after["n"], serde_json::json!(wanted));
+        // 1,002 events, at most 16 checkpoints (the initial state one of them): every 64 events;
+        // the search folds at most one interval again and asks the condition a logarithmic
+        // number of times plus that.
+        assert_eq!(found.checkpoint_interval, 64, "{backend:?}");
+        assert!(found.search_fold_steps <= 64 && found.evaluations <= 1 + 5 + 64, "{backend:?}: {found:?}");
+        let linear = block_on(scan(&store, "s-1", &mut merge, &condition)).unwrap();
+        assert_eq!((linear.index, linear.version), (found.index, found.version), "{backend:?}");
+        assert_eq!(linear.evaluations, wanted + 1);
+    }
+    let never = block_on(bisect(&store, "s-1", &mut merge, &Condition::new("state.n > 5000").unwrap())).unwrap();
+    assert_eq!((never.index, never.events, never.holds_initially), (None, 1_002, false), "{backend:?}");
+    let always = block_on(bisect(&store, "s-1", &mut merge, &Condition::new("true").unwrap())).unwrap();
+    assert!(always.holds_initially && always.index.is_none());
+    // A condition that throws is an error naming the version, not a false.
+    let broken = block_on(bisect(&store, "s-1", &mut merge, &Condition::new("state.n.x.y").unwrap()));
+    assert!(broken.is_err_and(|e| e.to_string().contains("condition failed")), "{backend:?}");
+    block_on(store.close());
+}
+
 crate::on_each_backend!(
+    bisect_finds_the_first_version_where_a_condition_holds,
     snapshot_drift_is_found_where_a_snapshot_differs_from_its_events,
     the_most_recent_streams_come_from_a_time_index_where_there_is_one,
     a_background_sort_keeps_the_first_streams_in_the_paged_order,

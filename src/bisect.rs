@@ -1,0 +1,383 @@
+//! Bisect: the first version of a stream at which a condition on the folded state holds ("when
+//! did the balance go negative?"), found like `git bisect`.
+//!
+//! The stream is folded once, streamed, keeping the state at checkpoints (every `interval`
+//! events; at most [`MAX_CHECKPOINTS`] of them, the interval doubling when they would be more,
+//! so memory does not grow with the stream). The condition is then asked of checkpoint states
+//! only, by binary search: the first checkpoint where it holds, then, from the checkpoint before
+//! it, the events between (read again from the store) one by one. So the condition is evaluated
+//! a logarithmic number of times plus one interval, and only that interval is folded again.
+//!
+//! Like `git bisect`, the search takes the condition to keep holding once it holds; one that
+//! holds only for a while between two checkpoints can be missed. [`scan`] asks it after every
+//! event instead (the baseline the benchmark compares with).
+
+use std::sync::Arc;
+
+use rquickjs::{Function, Persistent};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::fold::Fold;
+use crate::model::{Event, Version};
+use crate::script::{Limits, Sandbox, ScriptError, eval, to_js};
+use crate::store::{Store, StoreError};
+
+/// The first checkpoint interval, in events.
+pub const INTERVAL: usize = 128;
+/// At most this many checkpoints are kept (the interval doubles past it).
+pub const MAX_CHECKPOINTS: usize = 4_096;
+
+/// A condition on the state: a JavaScript expression over `state` (and `version`, the version
+/// of the last event folded), such as `state.balance < 0`; what it gives is taken as true or
+/// false as JavaScript's `if` would.
+pub struct Condition {
+    // (The persistent function first: it must be dropped before its sandbox.)
+    test: Persistent<Function<'static>>,
+    sandbox: Sandbox,
+    pub text: String,
+}
+
+impl Condition {
+    pub fn new(expression: &str) -> Result<Condition, ScriptError> {
+        let file = "--when";
+        let sandbox = Sandbox::new(file, Limits::default())?;
+        // (On its own lines, so that a `//` comment in the expression ends with it.)
+        let source = format!("(function (state, version) {{ return !!(\n{expression}\n); }})");
+        let test = sandbox.run(|ctx| Ok(Persistent::save(ctx, eval::<Function>(ctx, &source, file)?)), "reading it")?;
+        Ok(Condition { test, sandbox, text: expression.to_owned() })
+    }
+
+    /// Whether the condition holds of this state, after the event of this version.
+    pub fn holds(&self, state: &Value, version: Option<Version>) -> Result<bool, ScriptError> {
+        self.sandbox.run(
+            |ctx| {
+                let test = self.test.clone().restore(ctx)?;
+                test.call((to_js(ctx, state)?, version))
+            },
+            "testing the condition",
+        )
+    }
+}
+
+/// Why a bisection could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum BisectError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the condition failed at version {version:?}: {error}")]
+    Condition { version: Option<Version>, error: ScriptError },
+    #[error("the fold stopped at version {version} ({event_type}): {message}")]
+    Fold { version: Version, event_type: String, message: String },
+}
+
+/// The state after a number of events, kept while folding.
+struct Checkpoint {
+    /// How many events were folded.
+    count: usize,
+    state: Arc<Value>,
+    /// The last event folded: its version (`None`: it has none) and how many events of that
+    /// version were folded in a row up to it, to read on from right after it.
+    last_version: Option<Version>,
+    same_version: usize,
+}
+
+/// The checkpoints of one fold over a stream.
+struct Checkpoints {
+    interval: usize,
+    kept: Vec<Checkpoint>,
+    /// The state after the last event, and how many there were.
+    end: Checkpoint,
+}
+
+/// What a bisection found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Bisection {
+    pub stream: String,
+    pub condition: String,
+    pub fold: String,
+    /// The first event after which the condition holds: its index (0-based), version and type.
+    pub index: Option<usize>,
+    pub version: Option<Version>,
+    pub event_type: Option<String>,
+    /// It already holds of the initial state, before any event.
+    pub holds_initially: bool,
+    /// The stream's event count.
+    pub events: usize,
+    /// How many times the condition was asked, and how many fold steps the search took after
+    /// the one pass that made the checkpoints.
+    pub evaluations: usize,
+    pub search_fold_steps: usize,
+    pub checkpoint_interval: usize,
+    /// The event found, with the states before and after it.
+    #[serde(skip)]
+    pub found: Option<Found>,
+}
+
+/// The event after which the condition first holds, and what it changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found {
+    pub event: Event,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// Folds the stream once, streamed, keeping checkpoints (every `interval` events, at most `max`).
+async fn fold_with_checkpoints(
+    store: &Store,
+    stream: &str,
+    fold: &mut dyn Fold,
+    interval: usize,
+    max: usize,
+) -> Result<Checkpoints, BisectError> {
+    fold.reset().map_err(|e| BisectError::Fold { version: 0, event_type: "$init".to_owned(), message: e.message })?;
+    let initial = Arc::new(fold.state().map_err(|e| BisectError::Fold {
+        version: 0,
+        event_type: "$init".to_owned(),
+        message: e.message,
+    })?);
+    let start = Checkpoint { count: 0, state: initial.clone(), last_version: None, same_version: 0 };
+    let mut points = Checkpoints {
+        interval: interval.max(1),
+        kept: vec![start],
+        end: Checkpoint { count: 0, state: initial, last_version: None, same_version: 0 },
+    };
+    let (mut count, mut last_version, mut same_version) = (0usize, None, 0usize);
+    let mut failure = None;
+    let mut each = |event: Event| {
+        if let Err(e) = fold.apply(&event) {
+            failure = Some(fold_failure(&event, e.message));
+            return false;
+        }
+        count += 1;
+        let version = event.has_version().then_some(event.version);
+        same_version = if version.is_some() && version == last_version { same_version + 1 } else { 1 };
+        last_version = version;
+        if count.is_multiple_of(points.interval) {
+            match fold.state() {
+                Ok(state) => points.kept.push(Checkpoint { count, state: Arc::new(state), last_version, same_version }),
+                Err(e) => {
+                    failure = Some(fold_failure(&event, e.message));
+                    return false;
+                }
+            }
+            if points.kept.len() > max.max(2) {
+                // Every other one goes: the interval doubles.
+                points.interval *= 2;
+                let interval = points.interval;
+                points.kept.retain(|c| c.count.is_multiple_of(interval));
+            }
+        }
+        true
+    };
+    store.read_stream_each(stream, None, &mut each).await?;
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
+    let state = match points.kept.last().filter(|c| c.count == count) {
+        Some(last) => last.state.clone(),
+        None => Arc::new(fold.state().map_err(|e| BisectError::Fold {
+            version: last_version.unwrap_or(0),
+            event_type: String::new(),
+            message: e.message,
+        })?),
+    };
+    points.end = Checkpoint { count, state, last_version, same_version };
+    Ok(points)
+}
+
+fn fold_failure(event: &Event, message: String) -> BisectError {
+    BisectError::Fold { version: event.version, event_type: event.event_type.clone(), message }
+}
+
+/// The first version of `stream` after which `condition` holds (see the module docs).
+pub async fn bisect(
+    store: &Store,
+    stream: &str,
+    fold: &mut dyn Fold,
+    condition: &Condition,
+) -> Result<Bisection, BisectError> {
+    bisect_with(store, stream, fold, condition, INTERVAL, MAX_CHECKPOINTS).await
+}
+
+/// [`bisect`] with a checkpoint every `interval` events, at most `max` of them.
+pub async fn bisect_with(
+    store: &Store,
+    stream: &str,
+    fold: &mut dyn Fold,
+    condition: &Condition,
+    interval: usize,
+    max: usize,
+) -> Result<Bisection, BisectError> {
+    let points = fold_with_checkpoints(store, stream, fold, interval, max).await?;
+    let mut found = Bisection {
+        stream: stream.to_owned(),
+        condition: condition.text.clone(),
+        fold: fold.name().to_owned(),
+        events: points.end.count,
+        checkpoint_interval: points.interval,
+        ..Bisection::default()
+    };
+    let ask = |point: &Checkpoint, found: &mut Bisection| {
+        found.evaluations += 1;
+        condition
+            .holds(&point.state, point.last_version)
+            .map_err(|error| BisectError::Condition { version: point.last_version, error })
+    };
+    if ask(&points.kept[0], &mut found)? {
+        found.holds_initially = true;
+        return Ok(found);
+    }
+    // The checkpoints after the initial state, and the end; the first where it holds.
+    let mut candidates: Vec<&Checkpoint> = points.kept.iter().skip(1).collect();
+    if candidates.last().is_none_or(|c| c.count < points.end.count) {
+        candidates.push(&points.end);
+    }
+    let (mut low, mut high) = (0usize, candidates.len());
+    while low < high {
+        let middle = (low + high) / 2;
+        if ask(candidates[middle], &mut found)? {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    let Some(&holding) = candidates.get(low) else {
+        return Ok(found);
+    };
+    let before = if low == 0 { &points.kept[0] } else { candidates[low - 1] };
+    // The events between the checkpoint before and the one where it holds, one by one.
+    fold.restore(&before.state).map_err(|e| BisectError::Fold {
+        version: before.last_version.unwrap_or(0),
+        event_type: String::new(),
+        message: e.message,
+    })?;
+    let (from, mut skip) = match before.last_version {
+        Some(version) if before.count > 0 => (Some(version), before.same_version),
+        // (No version to read on from: from the start, skipping what was folded.)
+        _ => (None, before.count),
+    };
+    let mut index = before.count;
+    let mut previous = (*before.state).clone();
+    let mut outcome: Result<(), BisectError> = Ok(());
+    let mut each = |event: Event| {
+        if skip > 0 {
+            skip -= 1;
+            return true;
+        }
+        if index >= holding.count {
+            return false;
+        }
+        found.search_fold_steps += 1;
+        if let Err(e) = fold.apply(&event) {
+            outcome = Err(fold_failure(&event, e.message));
+            return false;
+        }
+        let version = event.has_version().then_some(event.version);
+        let state = match fold.state() {
+            Ok(state) => state,
+            Err(e) => {
+                outcome = Err(fold_failure(&event, e.message));
+                return false;
+            }
+        };
+        found.evaluations += 1;
+        match condition.holds(&state, version).map_err(|error| BisectError::Condition { version, error }) {
+            Ok(true) => {
+                found.index = Some(index);
+                found.version = version;
+                found.event_type = Some(event.event_type.clone());
+                let before = std::mem::take(&mut previous);
+                found.found = Some(Found { event, before, after: state });
+                false
+            }
+            Ok(false) => {
+                index += 1;
+                previous = state;
+                true
+            }
+            Err(e) => {
+                outcome = Err(e);
+                false
+            }
+        }
+    };
+    store.read_stream_each(stream, from, &mut each).await?;
+    outcome?;
+    Ok(found)
+}
+
+/// The same answer by asking the condition after every event (the linear baseline).
+pub async fn scan(
+    store: &Store,
+    stream: &str,
+    fold: &mut dyn Fold,
+    condition: &Condition,
+) -> Result<Bisection, BisectError> {
+    fold.reset().map_err(|e| BisectError::Fold { version: 0, event_type: "$init".to_owned(), message: e.message })?;
+    let mut found = Bisection {
+        stream: stream.to_owned(),
+        condition: condition.text.clone(),
+        fold: fold.name().to_owned(),
+        ..Bisection::default()
+    };
+    let initial =
+        fold.state().map_err(|e| BisectError::Fold { version: 0, event_type: String::new(), message: e.message })?;
+    found.evaluations += 1;
+    if condition.holds(&initial, None).map_err(|error| BisectError::Condition { version: None, error })? {
+        found.holds_initially = true;
+        return Ok(found);
+    }
+    let mut outcome: Result<(), BisectError> = Ok(());
+    let mut each = |event: Event| {
+        let version = event.has_version().then_some(event.version);
+        let holds =
+            fold.apply(&event).and_then(|()| fold.state()).map_err(|e| fold_failure(&event, e.message)).and_then(
+                |state| {
+                    found.evaluations += 1;
+                    condition.holds(&state, version).map_err(|error| BisectError::Condition { version, error })
+                },
+            );
+        found.search_fold_steps += 1;
+        match holds {
+            Ok(true) => {
+                found.index = Some(found.events);
+                found.version = version;
+                found.event_type = Some(event.event_type.clone());
+                false
+            }
+            Ok(false) => {
+                found.events += 1;
+                true
+            }
+            Err(e) => {
+                outcome = Err(e);
+                false
+            }
+        }
+    };
+    store.read_stream_each(stream, None, &mut each).await?;
+    outcome?;
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_condition_is_a_javascript_expression_over_the_state() {
+        let negative = Condition::new("state.balance < 0").unwrap();
+        assert!(negative.holds(&json!({"balance": -1}), Some(3)).unwrap());
+        assert!(!negative.holds(&json!({"balance": 5}), Some(3)).unwrap());
+        // Truthiness, as JavaScript has it; the version is there too.
+        assert!(Condition::new("state.refunds").unwrap().holds(&json!({"refunds": [1]}), None).unwrap());
+        assert!(Condition::new("version >= 4 // a comment").unwrap().holds(&json!({}), Some(4)).unwrap());
+        // A mistake is said, not taken for false.
+        assert!(Condition::new("state.").is_err());
+        assert!(Condition::new("state.a.b").unwrap().holds(&json!({}), None).is_err());
+        let endless = Condition::new("(() => { while (true) {} })()").unwrap();
+        assert!(endless.holds(&json!({}), None).is_err(), "the time budget stops it");
+    }
+}
