@@ -361,6 +361,106 @@ pub async fn scan(
     Ok(found)
 }
 
+/// A bisection over states given by count (the state after the first `count` events), one
+/// question at a time, so that the window can answer each within a frame's budget from a loaded
+/// history: the initial state, then checkpoints by binary search, then the counts of one
+/// interval one by one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Search {
+    /// The counts the binary search chooses among: every `interval`-th, and the last.
+    candidates: Vec<usize>,
+    phase: Phase,
+    pub evaluations: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    Initial,
+    Binary { low: usize, high: usize },
+    Scan { next: usize, end: usize },
+    Done(Option<usize>),
+}
+
+/// What a [`Search`] needs next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Whether the condition holds of the state after this many events.
+    Ask(usize),
+    /// The first count whose state it holds of (`Some(0)`: the initial state), or never.
+    Done(Option<usize>),
+}
+
+impl Search {
+    /// A search over `len` events with a checkpoint every `interval`.
+    pub fn new(len: usize, interval: usize) -> Search {
+        let interval = interval.max(1);
+        let mut candidates: Vec<usize> = (1..=len / interval).map(|k| k * interval).collect();
+        if candidates.last().is_none_or(|&c| c < len) && len > 0 {
+            candidates.push(len);
+        }
+        Search { candidates, phase: Phase::Initial, evaluations: 0 }
+    }
+
+    pub fn step(&self) -> Step {
+        match &self.phase {
+            Phase::Initial => Step::Ask(0),
+            Phase::Binary { low, high } => Step::Ask(self.candidates[(low + high) / 2]),
+            Phase::Scan { next, .. } => Step::Ask(*next),
+            Phase::Done(found) => Step::Done(*found),
+        }
+    }
+
+    /// The answer to the last [`Step::Ask`].
+    pub fn answer(&mut self, holds: bool) {
+        self.evaluations += 1;
+        self.phase = match self.phase.clone() {
+            Phase::Initial if holds => Phase::Done(Some(0)),
+            Phase::Initial => self.settle(0, self.candidates.len()),
+            Phase::Binary { low, high } => {
+                let middle = (low + high) / 2;
+                if holds { self.settle(low, middle) } else { self.settle(middle + 1, high) }
+            }
+            Phase::Scan { next, .. } if holds => Phase::Done(Some(next)),
+            Phase::Scan { next, end } if next + 1 < end => Phase::Scan { next: next + 1, end },
+            // (The end is a checkpoint where it holds.)
+            Phase::Scan { end, .. } => Phase::Done(Some(end)),
+            done @ Phase::Done(_) => done,
+        };
+    }
+
+    /// The binary search narrowed to `low..high`: on, or to the interval before the first
+    /// checkpoint where it holds.
+    fn settle(&self, low: usize, high: usize) -> Phase {
+        if low < high {
+            return Phase::Binary { low, high };
+        }
+        let Some(&end) = self.candidates.get(low) else {
+            return Phase::Done(None);
+        };
+        let start = if low == 0 { 0 } else { self.candidates[low - 1] };
+        if start + 1 < end { Phase::Scan { next: start + 1, end } } else { Phase::Done(Some(end)) }
+    }
+}
+
+/// A condition on one field of the state, from its JSON Pointer: that it has this value, or
+/// (without one) that it exists.
+pub fn field_condition(pointer: &str, value: Option<&Value>) -> String {
+    let mut accessor = String::from("state");
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if !segment.is_empty() && segment.len() < 10 && segment.bytes().all(|b| b.is_ascii_digit()) {
+            accessor += &format!("?.[{segment}]");
+        } else {
+            accessor += &format!("?.[{}]", Value::String(segment));
+        }
+    }
+    match value {
+        None => format!("{accessor} !== undefined"),
+        Some(v @ (Value::Object(_) | Value::Array(_))) => format!("JSON.stringify({accessor}) === JSON.stringify({v})"),
+        Some(scalar) => format!("{accessor} === {scalar}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,5 +479,46 @@ mod tests {
         assert!(Condition::new("state.a.b").unwrap().holds(&json!({}), None).is_err());
         let endless = Condition::new("(() => { while (true) {} })()").unwrap();
         assert!(endless.holds(&json!({}), None).is_err(), "the time budget stops it");
+    }
+
+    /// Runs a search over the answers of a condition at each count.
+    fn search(holds: &[bool], interval: usize) -> (Option<usize>, usize) {
+        let mut search = Search::new(holds.len() - 1, interval);
+        loop {
+            match search.step() {
+                Step::Ask(count) => search.answer(holds[count]),
+                Step::Done(found) => return (found, search.evaluations),
+            }
+        }
+    }
+
+    #[test]
+    fn the_search_finds_the_first_count_asking_few_questions() {
+        for len in [0, 1, 2, 7, 8, 9, 100, 1_000] {
+            for first in 0..=len + 1 {
+                // Holds from `first` on (never when past the end).
+                let holds: Vec<bool> = (0..=len).map(|count| count >= first).collect();
+                let (found, asked) = search(&holds, 8);
+                assert_eq!(found, (first <= len).then_some(first), "len {len}, first {first}");
+                let log = (len / 8 + 2).ilog2() as usize + 1;
+                assert!(asked <= 1 + log + 8, "len {len}, first {first}: {asked} questions");
+            }
+        }
+    }
+
+    #[test]
+    fn a_field_condition_finds_a_value_or_a_field() {
+        let when = field_condition("/refunds/1/by", Some(&json!("staff:grace")));
+        assert_eq!(when, r#"state?.["refunds"]?.[1]?.["by"] === "staff:grace""#);
+        let odd = field_condition("/a~1b/~0x", None);
+        assert_eq!(odd, r#"state?.["a/b"]?.["~x"] !== undefined"#);
+        let c = Condition::new(&field_condition("/total", Some(&json!(159.0)))).unwrap();
+        assert!(c.holds(&json!({"total": 159}), None).unwrap(), "values, not spellings");
+        let c = Condition::new(&field_condition("/lines", Some(&json!([{"qty": 2}])))).unwrap();
+        assert!(c.holds(&json!({"lines": [{"qty": 2}]}), None).unwrap());
+        assert!(!c.holds(&json!({"lines": []}), None).unwrap());
+        let c = Condition::new(&field_condition("/payment/id", None)).unwrap();
+        assert!(!c.holds(&json!({}), None).unwrap(), "a missing parent is not an error");
+        assert!(c.holds(&json!({"payment": {"id": "P"}}), None).unwrap());
     }
 }

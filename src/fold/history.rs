@@ -484,6 +484,11 @@ impl History {
     }
 
     /// The number of events whose states are available (all of them unless the fold failed).
+    /// How many events apart the checkpoints are.
+    pub fn interval(&self) -> usize {
+        self.interval
+    }
+
     pub fn folded(&self) -> usize {
         self.folded
     }

@@ -34,6 +34,8 @@ pub enum TreeAction {
     GoToEvent(usize),
     /// Mark on the timeline the events that changed the value at this path.
     MarkChanges(String),
+    /// Find the first version where this condition on the state holds (bisect).
+    FindFirst(String),
 }
 
 /// How to draw a tree.
@@ -85,6 +87,14 @@ impl<'a> JsonTree<'a> {
                 ui.separator();
                 if ui.button("Mark the versions that changed this").clicked() {
                     *action = Some(TreeAction::MarkChanges(path.to_owned()));
+                    ui.close();
+                }
+                if ui.button("Find when this first had this value").clicked() {
+                    *action = Some(TreeAction::FindFirst(crate::bisect::field_condition(path, Some(value))));
+                    ui.close();
+                }
+                if ui.button("Find when this first appeared").clicked() {
+                    *action = Some(TreeAction::FindFirst(crate::bisect::field_condition(path, None)));
                     ui.close();
                 }
             }

@@ -1077,3 +1077,36 @@ fn check_snapshots_marks_and_lists_the_streams_with_drift() {
     });
     wait_until(&mut h, "the drift", |h| h.query_by_label_contains("snapshot drift: 3 differences").is_some());
 }
+
+#[test]
+fn bisect_goes_to_the_first_version_where_a_condition_holds() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    open_order_1042(&mut h);
+    h.get_by_label("🔎 Bisect").click();
+    h.step();
+    // Typed into the field next to "First version where", then Enter.
+    fn bisect_field<'h>(h: &'h Harness<'_, UnderTest>) -> egui_kittest::Node<'h> {
+        let label = h.get_by_label("First version where").rect();
+        h.get_all_by_role(egui::Role::TextInput)
+            .find(|n| n.rect().top() >= label.bottom() && n.rect().top() < label.bottom() + 20.0)
+            .expect("the condition field")
+    }
+    bisect_field(&h).focus();
+    h.step();
+    bisect_field(&h).type_text("state.status === 'refund_requested'");
+    h.step();
+    h.key_press(Key::Enter);
+    h.step();
+    wait_until(&mut h, "the search", |h| !app(h).history.bisect_outcome().0);
+    assert_eq!(app(&h).history.cursor_version(), Some(3));
+    assert!(h.query_by_label_contains("first holds after v3").is_some());
+    // A condition that throws says where; one that never holds says so.
+    app_mut(&mut h).history.bisect("state.nothing.here");
+    wait_until(&mut h, "the search", |h| !app(h).history.bisect_outcome().0);
+    assert!(h.query_by_label_contains("TypeError").is_some());
+    app_mut(&mut h).history.bisect("state.status === 'shipped'");
+    wait_until(&mut h, "the search", |h| !app(h).history.bisect_outcome().0);
+    assert!(h.query_by_label_contains("never holds in the 4 events").is_some());
+    assert_eq!(app(&h).history.cursor_version(), Some(3), "the cursor stays");
+}

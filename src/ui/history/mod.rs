@@ -9,6 +9,7 @@
 //! play), `timeline`, `state` (tree, snapshot, fold picker), `diff_area`, and the event
 //! `details` shared with Audit.
 
+mod bisect;
 mod details;
 mod diff_area;
 mod header;
@@ -17,6 +18,7 @@ mod playback;
 mod state;
 mod timeline;
 
+use bisect::BisectBar;
 use details::payload_ui;
 pub use details::{EventLink, escape_invalid_utf8, event_details_ui, hex_dump, looks_textual};
 use diff_area::DiffArea;
@@ -235,6 +237,7 @@ pub struct HistoryPanel {
     picker: FoldPicker,
     diff: DiffArea,
     timeline: TimelineView,
+    bisect: BisectBar,
 }
 
 impl Default for HistoryPanel {
@@ -256,6 +259,7 @@ impl Default for HistoryPanel {
             playback: Playback { speed_index: 2, ..Default::default() },
             loader: StreamLoader::default(),
             timeline: TimelineView::default(),
+            bisect: BisectBar::default(),
             diff: DiffArea::default(),
             picker: FoldPicker::default(),
             show_blame: false,
@@ -677,6 +681,7 @@ impl HistoryPanel {
         self.ensure_view(ui.ctx());
         self.ensure_blame();
         self.advance_marks(ui.ctx());
+        self.advance_bisect(ui.ctx());
         self.ensure_comparison(ui.ctx());
         // (A page that can no longer be read — the stream changed — is not waited for.)
         if self.view_pending && self.loader.load_error.is_none() {
@@ -766,6 +771,7 @@ impl HistoryPanel {
                 self.set_cursor(index);
             }
             Some(TreeAction::MarkChanges(path)) => self.mark_changes(&path),
+            Some(TreeAction::FindFirst(condition)) => self.bisect(&condition),
             None => {}
         }
     }

@@ -29,6 +29,10 @@ impl HistoryPanel {
                 ui.ctx().copy_text(crate::diff::pretty(state));
             }
             ui.checkbox(&mut self.show_blame, "Blame").on_hover_text("Show which version last changed each field");
+            if self.mode == Mode::Stream {
+                ui.toggle_value(&mut self.bisect.open, "🔎 Bisect")
+                    .on_hover_text("Find the first version where a condition on the state holds");
+            }
             if self.blame_pending {
                 let done = self.history.as_ref().map_or(0.0, |h| h.blame_progress(self.cursor + 1));
                 ui.add(egui::ProgressBar::new(done).desired_width(120.0).text("building blame"));
@@ -36,6 +40,7 @@ impl HistoryPanel {
             }
         });
         if self.mode == Mode::Stream {
+            self.bisect_ui(ui);
             self.fold_picker_ui(ui);
         } else {
             let fold = self.history.as_ref().map_or("", |h| h.fold_name());
