@@ -361,6 +361,77 @@ pub async fn scan(
     Ok(found)
 }
 
+/// At most this many streams where a condition holds are listed by a category's bisection.
+pub const MAX_LISTED: usize = 10_000;
+
+/// A bisection in every stream of a category.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CategoryBisection {
+    pub category: String,
+    pub condition: String,
+    pub streams_checked: usize,
+    /// The streams where the condition holds at some version (at most [`MAX_LISTED`]), in
+    /// stream order, each with the first version.
+    pub holding: Vec<Bisection>,
+    /// The streams it could not be asked of, and why.
+    pub failures: Vec<StreamFailure>,
+    /// More streams hold than are listed.
+    pub more: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StreamFailure {
+    pub stream: String,
+    pub error: String,
+}
+
+/// Bisects every stream of `category` (chosen by the database, a page of streams at a time, in
+/// id order); `progress` hears each stream checked (with its bisection when it holds) and stops
+/// the pass by answering false (then `None`).
+pub async fn bisect_category(
+    store: &Store,
+    category: &str,
+    folds: &mut crate::fold::Folds<'_>,
+    condition: &Condition,
+    progress: &mut dyn FnMut(usize, Option<&Bisection>) -> bool,
+) -> Result<Option<CategoryBisection>, StoreError> {
+    let mut result = CategoryBisection {
+        category: category.to_owned(),
+        condition: condition.text.clone(),
+        ..CategoryBisection::default()
+    };
+    let mut query = crate::store::query::StreamQuery { limit: 500, ..Default::default() };
+    loop {
+        let page = store.list_category_streams(category, &query).await?;
+        for summary in &page.streams {
+            let stream = summary.stream.0.as_str();
+            result.streams_checked += 1;
+            let holding = match bisect(store, stream, folds.for_stream(stream, category), condition).await {
+                Ok(found) if found.index.is_some() || found.holds_initially => Some(Bisection { found: None, ..found }),
+                Ok(_) => None,
+                Err(e) => {
+                    result.failures.push(StreamFailure { stream: stream.to_owned(), error: e.to_string() });
+                    None
+                }
+            };
+            if !progress(result.streams_checked, holding.as_ref()) {
+                return Ok(None);
+            }
+            if let Some(found) = holding {
+                if result.holding.len() < MAX_LISTED {
+                    result.holding.push(found);
+                } else {
+                    result.more = true;
+                }
+            }
+        }
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(Some(result)),
+        }
+    }
+}
+
 /// A bisection over states given by count (the state after the first `count` events), one
 /// question at a time, so that the window can answer each within a frame's budget from a loaded
 /// history: the initial state, then checkpoints by binary search, then the counts of one

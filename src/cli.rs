@@ -118,12 +118,19 @@ pub enum Command {
     /// Find the first version of a stream after which a condition on the folded state holds
     /// (like git bisect: the condition is asked at checkpoints, then the events of one interval;
     /// it is taken to keep holding once it holds): {stream, condition, fold, version, event_type,
-    /// index, events, evaluations, search_fold_steps, event, changes, caused_by}. Exits 1 when
-    /// it never holds.
+    /// index, events, evaluations, search_fold_steps, event, changes, caused_by}. With
+    /// --category instead of a stream: every stream of the category where it holds,
+    /// {category, condition, streams_checked, holding: [...], failures}. Exits 1 when it never
+    /// holds.
     #[command(allow_negative_numbers = true)]
     Bisect {
         store: String,
-        stream: String,
+        #[arg(required_unless_present = "category", conflicts_with = "category")]
+        stream: Option<String>,
+        /// Every stream of this category (the aggregate type, or the id's part before the
+        /// first `-`) instead of one stream.
+        #[arg(long)]
+        category: Option<String>,
         /// A JavaScript expression over `state` (and `version`), e.g. 'state.balance < 0'.
         #[arg(long)]
         when: String,
@@ -556,14 +563,20 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let store = open(&store, layout.as_deref()).await?;
                 print_state(&store, &stream, at, fold).await
             }
-            Command::Bisect { store, stream, when, fold, scan } => {
+            Command::Bisect { store, stream, category, when, fold, scan } => {
                 let condition = crate::bisect::Condition::new(&when).map_err(|e| usage!("--when: {e}"))?;
                 let mut fold: Box<dyn Fold> = match fold {
                     Some(path) => Box::new(JsFold::from_file(&path)?),
                     None => Box::new(MergeFold::default()),
                 };
                 let store = open(&store, layout.as_deref()).await?;
-                print_bisection(&store, &stream, fold.as_mut(), &condition, scan).await
+                match (stream, category) {
+                    (Some(stream), _) => print_bisection(&store, &stream, fold.as_mut(), &condition, scan).await,
+                    (None, Some(category)) => {
+                        print_category_bisection(&store, &category, fold.as_mut(), &condition).await
+                    }
+                    (None, None) => Err(usage!("give a stream, or --category")),
+                }
             }
             Command::Drift { store, fold, category } => {
                 let mut script = fold.map(|path| JsFold::from_file(&path)).transpose()?;
@@ -811,6 +824,30 @@ async fn print_bisection(
     write_out(&format!("{}\n", serde_json::to_string_pretty(&output)?))?;
     if found.version.is_none() && found.index.is_none() && !found.holds_initially {
         return Err(anyhow!("`{}` never holds in stream {stream} ({} events)", condition.text, found.events));
+    }
+    Ok(())
+}
+
+async fn print_category_bisection(
+    store: &Store,
+    category: &str,
+    fold: &mut dyn Fold,
+    condition: &crate::bisect::Condition,
+) -> anyhow::Result<()> {
+    let mut folds = crate::fold::Folds::new(Some((fold, crate::fold::FoldScope::AllStreams)));
+    let found = crate::bisect::bisect_category(store, category, &mut folds, condition, &mut |_, _| true)
+        .await?
+        .ok_or_else(|| anyhow!("the search was stopped"))?;
+    write_out(&format!("{}\n", serde_json::to_string_pretty(&found)?))?;
+    if found.streams_checked == 0 {
+        return Err(usage!("no stream of category `{category}` in this store"));
+    }
+    if found.holding.is_empty() {
+        return Err(anyhow!(
+            "`{}` never holds in the {} of category {category}",
+            condition.text,
+            crate::ui::counted(found.streams_checked as i64, "stream", "streams")
+        ));
     }
     Ok(())
 }

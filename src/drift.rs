@@ -12,7 +12,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::diff::{shared_fields, value_diff};
-use crate::fold::{Fold, FoldScope, MergeFold};
+use crate::fold::Fold;
+pub use crate::fold::Folds;
 use crate::model::{Payload, StreamId, Version};
 use crate::store::{Store, StoreError};
 
@@ -93,26 +94,6 @@ impl StreamCheck {
     /// The version of its first drifting snapshot.
     pub fn first_drift(&self) -> Option<Version> {
         self.others.iter().find(|c| c.verdict.is_drift()).map(|c| c.version)
-    }
-}
-
-/// The folds a check uses: a script where it applies, the merge fold elsewhere.
-pub struct Folds<'a> {
-    pub script: Option<(&'a mut dyn Fold, FoldScope)>,
-    pub merge: MergeFold,
-}
-
-impl<'a> Folds<'a> {
-    pub fn new(script: Option<(&'a mut dyn Fold, FoldScope)>) -> Folds<'a> {
-        Folds { script, merge: MergeFold::default() }
-    }
-
-    /// The fold for a stream of this category.
-    fn for_stream(&mut self, stream: &str, category: &str) -> &mut dyn Fold {
-        match &mut self.script {
-            Some((fold, scope)) if scope.applies(stream, category) => &mut **fold,
-            _ => &mut self.merge,
-        }
     }
 }
 
@@ -287,13 +268,5 @@ mod tests {
         let state = json!({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5});
         let stored = json!({"x": 1, "y": 2, "z": 3, "w": 4, "a": 1});
         assert_eq!(verdict(&state, &stored), Verdict::OtherShape { shared: 1, fields: 9 });
-    }
-
-    #[test]
-    fn a_fold_for_a_category_is_used_for_its_streams_only() {
-        let mut script = crate::fold::BrokenFold { name: "order.js".to_owned(), message: String::new() };
-        let mut folds = Folds::new(Some((&mut script, FoldScope::Category("order".to_owned()))));
-        assert_eq!(folds.for_stream("o-1", "order").name(), "order.js");
-        assert_eq!(folds.for_stream("a-1", "account").name(), "merge");
     }
 }

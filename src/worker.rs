@@ -78,6 +78,10 @@ pub enum Request {
     /// time (the script where its scope applies, the merge fold elsewhere): a
     /// [`Reply::SnapshotsChecked`] as it goes, then a [`Reply::SnapshotCheck`] (cancellable).
     CheckSnapshots { script: Option<ScriptFold> },
+    /// The first version where a condition holds, in every stream of a category (the script
+    /// where its scope applies, the merge fold elsewhere): [`Reply::BisectProgress`] as it
+    /// goes, then a [`Reply::CategoryBisection`] (cancellable).
+    BisectCategory { category: String, condition: String, script: Option<ScriptFold> },
     /// Stop a running request (a stream load); no more replies come for it.
     Cancel { id: RequestId },
 }
@@ -114,6 +118,14 @@ pub enum Reply {
     },
     /// Every snapshot checked.
     SnapshotCheck(Box<crate::drift::StoreCheck>),
+    /// How many streams a [`Request::BisectCategory`] has checked, with the last one when the
+    /// condition holds in it.
+    BisectProgress {
+        checked: usize,
+        found: Option<Box<crate::bisect::Bisection>>,
+    },
+    /// Every stream of the category bisected.
+    CategoryBisection(Box<crate::bisect::CategoryBisection>),
     /// The first streams in the order a [`Request::TopStreams`] asked for.
     TopStreams(crate::store::TopStreams),
     /// The number of streams matching a search.
@@ -393,6 +405,9 @@ async fn handle(shared: &Arc<Shared>, id: RequestId, request: Request) {
         },
         Request::TopStreams { search, sort, top } => top_streams(shared, id, search, sort, top).await,
         Request::CheckSnapshots { script } => check_snapshots(shared, id, script).await,
+        Request::BisectCategory { category, condition, script } => {
+            bisect_category(shared, id, category, condition, script).await
+        }
         Request::ExactCounts => match shared.store().await {
             Ok(store) => store.exact_counts().await.map(Reply::Counts).map_err(Failure::from),
             Err(e) => Err(e),
@@ -559,6 +574,52 @@ async fn check_snapshots(shared: &Arc<Shared>, id: RequestId, script: Option<Scr
     .map_err(|e| Failure::Internal(format!("the snapshot check failed: {e}")))??;
     match check {
         Some(check) => Ok(Reply::SnapshotCheck(Box::new(check))),
+        None => Err(Failure::Cancelled("cancelled".to_owned())),
+    }
+}
+
+/// Like the snapshot check, on a blocking thread (the fold and the condition are JavaScript).
+async fn bisect_category(
+    shared: &Arc<Shared>,
+    id: RequestId,
+    category: String,
+    condition: String,
+    script: Option<ScriptFold>,
+) -> Result<Reply, Failure> {
+    let store = shared.store().await?;
+    let shared = shared.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let found = tokio::task::spawn_blocking(move || {
+        let condition = crate::bisect::Condition::new(&condition)
+            .map_err(|e| Failure::File(format!("the condition cannot be used: {e}")))?;
+        let mut script = match script {
+            Some(s) => match crate::fold::JsFold::from_source(&s.name, &s.source) {
+                Ok(fold) => Some((fold, s.scope)),
+                Err(e) => return Err(Failure::File(format!("the fold {} cannot be used: {e}", s.name))),
+            },
+            None => None,
+        };
+        let mut folds = crate::fold::Folds::new(
+            script.as_mut().map(|(fold, scope)| (fold as &mut dyn crate::fold::Fold, scope.clone())),
+        );
+        let mut last_said = std::time::Instant::now();
+        let mut progress = |checked: usize, found: Option<&crate::bisect::Bisection>| {
+            let mut window_open = true;
+            if found.is_some() || last_said.elapsed() >= std::time::Duration::from_millis(100) {
+                last_said = std::time::Instant::now();
+                let found = found.map(|f| Box::new(f.clone()));
+                window_open = shared.reply(id, Reply::BisectProgress { checked, found });
+            }
+            window_open && !shared.is_cancelled(id)
+        };
+        runtime
+            .block_on(crate::bisect::bisect_category(&store, &category, &mut folds, &condition, &mut progress))
+            .map_err(Failure::from)
+    })
+    .await
+    .map_err(|e| Failure::Internal(format!("the bisection failed: {e}")))??;
+    match found {
+        Some(found) => Ok(Reply::CategoryBisection(Box::new(found))),
         None => Err(Failure::Cancelled("cancelled".to_owned())),
     }
 }

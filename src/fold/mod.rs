@@ -34,6 +34,26 @@ impl FoldScope {
     }
 }
 
+/// The folds a pass over many streams uses (a snapshot check, a bisection of a category): a script where it applies, the merge fold elsewhere.
+pub struct Folds<'a> {
+    pub script: Option<(&'a mut dyn Fold, FoldScope)>,
+    pub merge: MergeFold,
+}
+
+impl<'a> Folds<'a> {
+    pub fn new(script: Option<(&'a mut dyn Fold, FoldScope)>) -> Folds<'a> {
+        Folds { script, merge: MergeFold::default() }
+    }
+
+    /// The fold for a stream of this category.
+    pub fn for_stream(&mut self, stream: &str, category: &str) -> &mut dyn Fold {
+        match &mut self.script {
+            Some((fold, scope)) if scope.applies(stream, category) => &mut **fold,
+            _ => &mut self.merge,
+        }
+    }
+}
+
 /// Why a fold could not apply an event.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{message}")]
@@ -92,4 +112,17 @@ pub fn replay<'a>(fold: &mut dyn Fold, events: impl IntoIterator<Item = &'a Even
         fold.apply(event)?;
     }
     fold.state()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fold_for_a_category_is_used_for_its_streams_only() {
+        let mut script = BrokenFold { name: "order.js".to_owned(), message: String::new() };
+        let mut folds = Folds::new(Some((&mut script, FoldScope::Category("order".to_owned()))));
+        assert_eq!(folds.for_stream("o-1", "order").name(), "order.js");
+        assert_eq!(folds.for_stream("a-1", "account").name(), "merge");
+    }
 }

@@ -834,7 +834,26 @@ impl Store {
 
     /// One page of the streams list.
     pub async fn list_streams(&self, q: &StreamQuery) -> Result<StreamPage, StoreError> {
-        let rows = self.fetch(&query::list_streams(self.dialect(), &self.layout, q)).await?;
+        self.page_of_streams(&query::list_streams(self.dialect(), &self.layout, q), q).await
+    }
+
+    /// A page of the streams of a category (the aggregate type, or the id's prefix), chosen by
+    /// the database; none for a category no stream of this layout can have.
+    pub async fn list_category_streams(&self, category: &str, q: &StreamQuery) -> Result<StreamPage, StoreError> {
+        let mut fits = true;
+        let sql = query::list_streams_where(self.dialect(), &self.layout, q, |sql| {
+            let matches = query::category_matches(sql, &self.layout, category);
+            fits = matches.is_some();
+            matches.into_iter().collect()
+        });
+        if !fits {
+            return Ok(StreamPage { streams: Vec::new(), next: None });
+        }
+        self.page_of_streams(&sql, q).await
+    }
+
+    async fn page_of_streams(&self, sql: &query::Sql, q: &StreamQuery) -> Result<StreamPage, StoreError> {
+        let rows = self.fetch(sql).await?;
         let full = rows.len() as i64 >= q.limit.max(1);
         let mut next = None;
         let mut streams = Vec::with_capacity(rows.len());

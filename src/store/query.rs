@@ -400,7 +400,19 @@ pub(crate) fn contains_folded(sql: &mut Sql, haystack: &str, needle: &str) -> St
 /// One page of streams: id, event count, first and last version, last time, and the raw sort
 /// key (for the cursor).
 pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
+    list_streams_where(d, layout, query, |_| Vec::new())
+}
+
+/// [`list_streams`] of the streams whose events meet more conditions (added by `conditions`
+/// with their parameters): those of a category, for example.
+pub fn list_streams_where(
+    d: Dialect,
+    layout: &Layout,
+    query: &StreamQuery,
+    conditions: impl FnOnce(&mut Sql) -> Vec<String>,
+) -> Sql {
     let mut sql = Sql::new(d);
+    let extra = conditions(&mut sql);
     let c = &layout.columns;
     let s = stream_order(d, layout);
     let v = int_expr(d, &c.version);
@@ -410,6 +422,7 @@ pub fn list_streams(d: Dialect, layout: &Layout, query: &StreamQuery) -> Sql {
         other => other,
     };
     let mut conditions = layout_conditions(&mut sql, layout);
+    conditions.extend(extra);
     conditions.extend(search_condition(&mut sql, layout, &query.search));
     let mut having = None;
     if let Some(after) = &query.after {

@@ -942,6 +942,13 @@ impl EventscopeApp {
                     self.streams.forget_labels();
                 }
                 self.history.pump(&mut self.worker);
+                if let Some((stream, version)) = self.history.take_open_request() {
+                    if self.history.stream() == Some(stream.as_str()) {
+                        let _ = self.history.jump_to_version(version);
+                    } else {
+                        self.open_event(&stream, version);
+                    }
+                }
             }
             View::Projections => {
                 egui::CentralPanel::default().show(ui, |ui| self.projections.ui(ui, &mut self.worker));

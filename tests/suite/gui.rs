@@ -1109,4 +1109,26 @@ fn bisect_goes_to_the_first_version_where_a_condition_holds() {
     wait_until(&mut h, "the search", |h| !app(h).history.bisect_outcome().0);
     assert!(h.query_by_label_contains("never holds in the 4 events").is_some());
     assert_eq!(app(&h).history.cursor_version(), Some(3), "the cursor stays");
+
+    // In every order: the streams where it holds, listed; one click opens another at its version.
+    app_mut(&mut h).history.bisect("state.status === 'refund_requested'");
+    wait_until(&mut h, "the search", |h| !app(h).history.bisect_outcome().0);
+    h.get_by_label("🔎 In every Order stream").click();
+    h.step();
+    wait_until(&mut h, "every order", |h| {
+        app(h).history.category_bisection().is_some_and(|(_, total, _)| total.is_some())
+    });
+    let (checked, total, holding) = app(&h).history.category_bisection().unwrap();
+    assert_eq!((checked, total), (60, Some(60)));
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    assert!(holding.iter().any(|b| b.stream == stream && b.version == Some(3)), "{holding:?}");
+    let other = holding.iter().find(|b| b.stream != stream).expect("another refunded order").clone();
+    assert!(h.query_by_label_contains(&format!("holds in {} of the 60 Order streams", holding.len())).is_some());
+    h.get_by_label(&format!("{} · v{} {}", other.stream, other.version.unwrap(), other.event_type.clone().unwrap()))
+        .click();
+    h.step();
+    wait_until(&mut h, "the other order at its version", |h| {
+        app(h).history.stream() == Some(other.stream.as_str()) && app(h).history.cursor_version() == other.version
+    });
+    assert!(app(&h).history.category_bisection().is_some(), "the list stays while its streams are opened");
 }

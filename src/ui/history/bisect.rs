@@ -2,10 +2,11 @@
 //! [`crate::bisect`]): the condition is asked of the checkpoint states by binary search, then of
 //! one interval's states, a few milliseconds a frame; the cursor goes to the event found, where
 //! the event, its diff and its cause are shown. A state field's menu fills it in ("when did this
-//! first have this value").
+//! first have this value"). "In every … stream" asks it of each stream of the category, in the
+//! background, and lists where it holds, each a click away.
 
 use super::*;
-use crate::bisect::{Condition, Search, Step};
+use crate::bisect::{Bisection, Condition, Search, Step};
 
 #[derive(Default)]
 pub(super) struct BisectBar {
@@ -15,6 +16,38 @@ pub(super) struct BisectBar {
     running: Option<(Condition, Option<Search>)>,
     /// What the last search found, in words (or why it could not).
     outcome: Option<Result<String, String>>,
+    /// The search over a category's streams (kept while they are opened one by one).
+    category: Option<CategorySearch>,
+    /// Asked for by a click, sent by [`HistoryPanel::pump`] (which has the worker).
+    category_wanted: Option<String>,
+    cancel_wanted: bool,
+    /// A stream to open at a version (taken by the app).
+    pub(super) open_request: Option<(String, i64)>,
+}
+
+/// A condition asked of every stream of a category, in the background.
+struct CategorySearch {
+    request: Option<RequestId>,
+    category: String,
+    condition: String,
+    checked: usize,
+    holding: Vec<Bisection>,
+    /// How many streams there were, once all are checked; and those that could not be.
+    total: Option<usize>,
+    failures: usize,
+    error: Option<String>,
+}
+
+impl BisectBar {
+    /// What stays when another stream is opened: the condition and the category's results.
+    pub(super) fn carried(&mut self) -> BisectBar {
+        BisectBar {
+            open: self.open,
+            text: std::mem::take(&mut self.text),
+            category: self.category.take(),
+            ..BisectBar::default()
+        }
+    }
 }
 
 impl HistoryPanel {
@@ -94,6 +127,76 @@ impl HistoryPanel {
         }));
     }
 
+    /// Sends the category search asked for, or its cancel (called by [`HistoryPanel::pump`]).
+    pub(super) fn pump_bisect(&mut self, worker: &mut Worker) {
+        if std::mem::take(&mut self.bisect.cancel_wanted)
+            && let Some(request) = self.bisect.category.as_mut().and_then(|c| c.request.take())
+        {
+            worker.send(Request::Cancel { id: request });
+        }
+        let Some(category) = self.bisect.category_wanted.take() else {
+            return;
+        };
+        if let Some(request) = self.bisect.category.as_ref().and_then(|c| c.request) {
+            worker.send(Request::Cancel { id: request });
+        }
+        let script = self.picker.fold.as_ref().and_then(|setting| {
+            let source = setting.script.text().ok()?;
+            Some(crate::worker::ScriptFold { name: setting.script.name(), source, scope: setting.scope.clone() })
+        });
+        let condition = self.bisect.text.clone();
+        let request =
+            worker.send(Request::BisectCategory { category: category.clone(), condition: condition.clone(), script });
+        self.bisect.category = Some(CategorySearch {
+            request: Some(request),
+            category,
+            condition,
+            checked: 0,
+            holding: Vec::new(),
+            total: None,
+            failures: 0,
+            error: None,
+        });
+    }
+
+    /// Takes a reply to the category search; any other is handed back.
+    pub(super) fn bisect_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
+        let Some(search) = self.bisect.category.as_mut().filter(|c| c.request == Some(id)) else {
+            return Some(reply);
+        };
+        match reply {
+            Reply::BisectProgress { checked, found } => {
+                search.checked = checked;
+                search.holding.extend(found.map(|f| *f));
+            }
+            Reply::CategoryBisection(found) => {
+                search.request = None;
+                search.total = Some(found.streams_checked);
+                search.checked = found.streams_checked;
+                search.failures = found.failures.len();
+                search.holding = found.holding;
+            }
+            Reply::Failed(failure) => {
+                search.request = None;
+                if !matches!(failure, crate::worker::Failure::Cancelled(_)) {
+                    search.error = Some(failure.to_string());
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// A stream of the category search's list to open, at the version found.
+    pub fn take_open_request(&mut self) -> Option<(String, i64)> {
+        self.bisect.open_request.take()
+    }
+
+    /// The streams of the category search where the condition holds, so far.
+    pub fn category_bisection(&self) -> Option<(usize, Option<usize>, &[Bisection])> {
+        self.bisect.category.as_ref().map(|c| (c.checked, c.total, c.holding.as_slice()))
+    }
+
     /// The bar under the state's heading.
     pub(super) fn bisect_ui(&mut self, ui: &mut Ui) {
         if !self.bisect.open {
@@ -132,6 +235,73 @@ impl HistoryPanel {
                 ui.colored_label(ui.visuals().error_fg_color, e);
             }
             None => {}
+        }
+        let category = self.category();
+        if !category.is_empty() && !self.bisect.text.trim().is_empty() && self.bisect.running.is_none() {
+            let button = ui.button(format!("🔎 In every {category} stream")).on_hover_text(
+                "Ask the condition of each stream of this category (in the background), and list those where it holds",
+            );
+            if button.clicked() {
+                self.bisect.category_wanted = Some(category);
+            }
+        }
+        self.category_results_ui(ui);
+    }
+
+    fn category_results_ui(&mut self, ui: &mut Ui) {
+        let Some(search) = &self.bisect.category else {
+            return;
+        };
+        let mut open = None;
+        ui.horizontal_wrapped(|ui| {
+            let holding = search.holding.len();
+            let streams = |n: usize| crate::ui::counted(n as i64, "stream", "streams");
+            match search.total {
+                Some(total) => ui.strong(format!(
+                    "`{}` holds in {holding} of the {} {} {}",
+                    search.condition,
+                    total,
+                    search.category,
+                    if total == 1 { "stream" } else { "streams" }
+                )),
+                None => ui.label(format!(
+                    "Checking {}: {} so far, holding in {holding}…",
+                    search.category,
+                    streams(search.checked)
+                )),
+            };
+            if search.request.is_some() {
+                ui.spinner();
+                if ui.button("Cancel").clicked() {
+                    self.bisect.cancel_wanted = true;
+                }
+            }
+            if search.failures > 0 {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!("({} could not be asked)", streams(search.failures)),
+                );
+            }
+        });
+        if let Some(error) = &search.error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        egui::ScrollArea::vertical().id_salt("bisect_category").max_height(140.0).show(ui, |ui| {
+            for found in &search.holding {
+                let at = match (found.holds_initially, found.version) {
+                    (true, _) => "from the start".to_owned(),
+                    (false, Some(v)) => format!("v{v} {}", found.event_type.as_deref().unwrap_or("")),
+                    (false, None) => "at an event without a version".to_owned(),
+                };
+                let current = self.stream.as_deref() == Some(found.stream.as_str());
+                let row = ui.selectable_label(current, RichText::new(format!("{} · {at}", found.stream)).monospace());
+                if row.clicked() {
+                    open = Some((found.stream.clone(), found.version.unwrap_or(1)));
+                }
+            }
+        });
+        if open.is_some() {
+            self.bisect.open_request = open;
         }
     }
 }

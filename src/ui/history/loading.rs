@@ -63,6 +63,7 @@ impl HistoryPanel {
             diff: DiffArea { tab: self.diff.tab, ..DiffArea::default() },
             show_blame: self.show_blame,
             picker: FoldPicker { fold: self.picker.fold.take(), ..FoldPicker::default() },
+            bisect: self.bisect.carried(),
             ..HistoryPanel::default()
         };
         self.stream = Some(stream.to_owned());
@@ -78,6 +79,7 @@ impl HistoryPanel {
     /// stream while folding keeps up (so memory stays bounded however fast the store reads).
     /// Called every frame.
     pub fn pump(&mut self, worker: &mut Worker) {
+        self.pump_bisect(worker);
         if std::mem::take(&mut self.loader.reopen)
             && let Some(stream) = self.stream.clone()
         {
@@ -126,6 +128,7 @@ impl HistoryPanel {
     /// Takes a reply meant for this panel; false when it is not ours.
     /// Takes a reply to one of this panel's requests; any other reply is handed back.
     pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
+        let reply = self.bisect_reply(id, reply)?;
         if Some(id) == self.loader.snapshot_request {
             self.loader.snapshot_request = None;
             if let Reply::Snapshots { snapshots, .. } = reply {
