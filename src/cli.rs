@@ -120,7 +120,7 @@ pub enum Command {
     /// it is taken to keep holding once it holds): {stream, condition, fold, version, event_type,
     /// index, events, evaluations, search_fold_steps, event, changes, caused_by}. With
     /// --category instead of a stream: every stream of the category where it holds,
-    /// {category, condition, streams_checked, holding: [...], failures}. Exits 1 when it never
+    /// {category, condition, streams_checked, holding: [...], failures}. Exits 5 when it never
     /// holds.
     #[command(allow_negative_numbers = true)]
     Bisect {
@@ -145,7 +145,8 @@ pub enum Command {
     /// Compare every stored snapshot with the state a fold recomputes from the events at its
     /// version (values, not spellings): {streams, snapshots, drifting_streams,
     /// streams_with_findings: [{stream, fold, snapshots, matching, others: [{version, verdict, …}]}]}.
-    /// Exits 1 when a snapshot drifts, so that it can run in CI.
+    /// Exits 5 when a snapshot drifts (1 when the fold fails, or nothing could be compared), so
+    /// that it can run in CI.
     Drift {
         store: String,
         /// A JavaScript fold for the streams it applies to (the merge fold elsewhere).
@@ -256,6 +257,10 @@ pub enum Command {
         /// Measure paging a stream whose events all share one version instead (N events).
         #[arg(long, value_name = "N")]
         duplicates: Option<usize>,
+        /// Measure bisect instead: the first version where a condition holds in a stream of N
+        /// events, against a linear scan.
+        #[arg(long, value_name = "N")]
+        bisect: Option<usize>,
         /// Measure a store of N events with only a primary key instead (SQLite, and PostgreSQL
         /// with --postgres, in a database eventscope_bench_scale_N the benchmark creates).
         #[arg(long, value_name = "N")]
@@ -341,7 +346,15 @@ pub mod exit {
     /// eventscope refused the operation: a preview its guard will not run, a privileged role,
     /// anything that would write.
     pub const REFUSED: u8 = 4;
+    /// The check ran and its answer is the one to act on: snapshots drift (`drift`), the
+    /// condition never holds (`bisect`).
+    pub const FINDING: u8 = 5;
 }
+
+/// What a check found that a script acts on (exit [`exit::FINDING`]), as opposed to a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Finding(String);
 
 /// An argument that parses but does not fit (a version past the end, a time that is not one):
 /// a usage error, like those clap finds.
@@ -380,6 +393,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         }
         if cause.is::<UsageError>() {
             return exit::USAGE;
+        }
+        if cause.is::<Finding>() {
+            return exit::FINDING;
         }
         if let Some(demo) = cause.downcast_ref::<crate::demo::DemoError>() {
             return if matches!(demo, crate::demo::DemoError::Exists(_)) { exit::REFUSED } else { exit::FAILED };
@@ -506,12 +522,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         postgres,
         force,
         duplicates,
+        bisect,
         scale,
         long_stream,
         keep,
         export_seconds,
     } = command
     {
+        if let Some(n) = bisect {
+            return crate::bench::bisect::run(n);
+        }
         if let Some(n) = scale {
             return crate::bench::scale::run(crate::bench::scale::ScaleOptions {
                 events: n.max(1),
@@ -823,7 +843,8 @@ async fn print_bisection(
     }
     write_out(&format!("{}\n", serde_json::to_string_pretty(&output)?))?;
     if found.version.is_none() && found.index.is_none() && !found.holds_initially {
-        return Err(anyhow!("`{}` never holds in stream {stream} ({} events)", condition.text, found.events));
+        let never = format!("`{}` never holds in stream {stream} ({} events)", condition.text, found.events);
+        return Err(anyhow::Error::new(Finding(never)));
     }
     Ok(())
 }
@@ -843,11 +864,9 @@ async fn print_category_bisection(
         return Err(usage!("no stream of category `{category}` in this store"));
     }
     if found.holding.is_empty() {
-        return Err(anyhow!(
-            "`{}` never holds in the {} of category {category}",
-            condition.text,
-            crate::ui::counted(found.streams_checked as i64, "stream", "streams")
-        ));
+        let streams = crate::ui::counted(found.streams_checked as i64, "stream", "streams");
+        let never = format!("`{}` never holds in the {streams} of category {category}", condition.text);
+        return Err(anyhow::Error::new(Finding(never)));
     }
     Ok(())
 }
@@ -871,13 +890,39 @@ async fn print_drift(store: &Store, script: Option<&mut dyn Fold>, category: Opt
         say!("warning: only the first {} streams with snapshots were checked", crate::drift::MAX_STREAMS);
     }
     write_out(&format!("{}\n", serde_json::to_string_pretty(&checked)?))?;
-    match checked.drifting_streams {
-        0 => Ok(()),
-        n => Err(anyhow!(
-            "snapshots drift from the state recomputed from the events in {}",
-            crate::ui::counted(n as i64, "stream", "streams")
-        )),
+    if let Some(category) = &category
+        && checked.streams == 0
+    {
+        return Err(usage!("no stream of category `{category}` has snapshots"));
     }
+    let snapshots = |n: usize| crate::ui::counted(n as i64, "snapshot", "snapshots");
+    if let Some(stopped) = &checked.stopped {
+        return Err(anyhow!("stopped: {stopped}"));
+    }
+    if checked.drifting_streams > 0 {
+        let streams = crate::ui::counted(checked.drifting_streams as i64, "stream", "streams");
+        return Err(anyhow::Error::new(Finding(format!(
+            "snapshots drift from the state recomputed from the events in {streams}{}",
+            if checked.not_compared > 0 {
+                format!("; {} not compared", snapshots(checked.not_compared))
+            } else {
+                String::new()
+            }
+        ))));
+    }
+    if checked.fold_failed_streams > 0 || (checked.compared == 0 && checked.snapshots > 0) {
+        // Nothing, or not everything, could be compared: no drift found is no answer.
+        return Err(anyhow!(
+            "{} of {} could not be compared (the fold failed on {}): see `others`",
+            checked.not_compared,
+            snapshots(checked.snapshots),
+            crate::ui::counted(checked.fold_failed_streams as i64, "stream", "streams")
+        ));
+    }
+    if checked.not_compared > 0 {
+        say!("warning: {} could not be compared (see `others`)", snapshots(checked.not_compared));
+    }
+    Ok(())
 }
 
 /// Writes to standard output; a closed pipe (`| head`) comes back as an error that ends the

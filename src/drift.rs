@@ -19,6 +19,8 @@ use crate::store::{Store, StoreError};
 
 /// At most this many streams with snapshots are checked in one pass.
 pub const MAX_STREAMS: usize = 100_000;
+/// A pass stops when the fold has failed on this many streams and compared nothing.
+const GIVE_UP_AFTER: usize = 20;
 /// At most this many differing paths are kept per snapshot (the count is exact).
 const PATHS_KEPT: usize = 20;
 
@@ -38,6 +40,8 @@ pub enum Verdict {
     FoldFailed { message: String },
     /// The stream has no event at the snapshot's version (a gap, or a snapshot past its end).
     NoEvent,
+    /// The snapshot's version is NULL or not a whole number: it cannot be placed.
+    NoVersion,
 }
 
 impl Verdict {
@@ -45,6 +49,23 @@ impl Verdict {
     /// being comparable.
     pub fn is_drift(&self) -> bool {
         matches!(self, Verdict::Drift { .. })
+    }
+
+    /// Whether the snapshot was compared with a recomputed state (it matched, drifted, or has
+    /// another fold's shape).
+    pub fn compared(&self) -> bool {
+        matches!(self, Verdict::Matches | Verdict::Drift { .. } | Verdict::OtherShape { .. })
+    }
+
+    /// Why it could not be compared, in words (`None` when it was).
+    pub fn not_compared_because(&self) -> Option<String> {
+        match self {
+            Verdict::NotJson { reason } => Some(format!("not JSON ({reason})")),
+            Verdict::FoldFailed { message } => Some(format!("the fold failed: {message}")),
+            Verdict::NoEvent => Some("the stream has no event at its version".to_owned()),
+            Verdict::NoVersion => Some("its version is NULL or not a whole number".to_owned()),
+            Verdict::Matches | Verdict::Drift { .. } | Verdict::OtherShape { .. } => None,
+        }
     }
 }
 
@@ -66,7 +87,8 @@ pub fn verdict(state: &Value, stored: &Value) -> Verdict {
 /// One stored snapshot checked.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SnapshotCheck {
-    pub version: Version,
+    /// `None`: the stored version is NULL or not a whole number.
+    pub version: Option<Version>,
     #[serde(flatten)]
     pub verdict: Verdict,
 }
@@ -93,7 +115,17 @@ impl StreamCheck {
 
     /// The version of its first drifting snapshot.
     pub fn first_drift(&self) -> Option<Version> {
-        self.others.iter().find(|c| c.verdict.is_drift()).map(|c| c.version)
+        self.others.iter().find(|c| c.verdict.is_drift()).and_then(|c| c.version)
+    }
+
+    /// How many of its snapshots could not be compared.
+    pub fn not_compared(&self) -> usize {
+        self.others.iter().filter(|c| !c.verdict.compared()).count()
+    }
+
+    /// Whether the fold failed on it.
+    pub fn fold_failed(&self) -> bool {
+        self.others.iter().any(|c| matches!(c.verdict, Verdict::FoldFailed { .. }))
     }
 }
 
@@ -128,19 +160,28 @@ pub async fn check_stream(
 /// and folded as it comes; each snapshot is compared when the events of its version are in.
 async fn check_snapshots_of(store: &Store, stream: &str, fold: &mut dyn Fold) -> StreamCheck {
     let mut check = StreamCheck { stream: stream.to_owned(), fold: fold.name().to_owned(), ..Default::default() };
-    let snapshots = match store.snapshots(stream).await {
-        Ok(snapshots) => snapshots,
+    let rows = match store.snapshot_rows(stream, true).await {
+        Ok(rows) => rows,
         Err(e) => {
             check.error = Some(format!("its snapshots could not be read: {e}"));
             return check;
         }
     };
-    check.snapshots = snapshots.len();
+    check.snapshots = rows.len();
+    let mut results = Vec::new();
+    let mut snapshots = Vec::with_capacity(rows.len());
+    for (version, state) in rows {
+        match version {
+            Some(version) => snapshots.push((version, state)),
+            None => results.push(SnapshotCheck { version: None, verdict: Verdict::NoVersion }),
+        }
+    }
+    snapshots.sort_by_key(|(version, _)| *version);
     let Some(newest) = snapshots.last().map(|(v, _)| *v) else {
+        check.others = results;
         return check;
     };
     let mut pending = snapshots.into_iter().peekable();
-    let mut results = Vec::new();
     let mut failure = fold.reset().err().map(|e| e.message);
     // The version of the last event folded: a snapshot is compared once no more events of its
     // version can come (the next event's version is higher, or the stream ends).
@@ -160,22 +201,29 @@ async fn check_snapshots_of(store: &Store, stream: &str, fold: &mut dyn Fold) ->
                 },
                 (None, other) => Verdict::NotJson { reason: not_json_reason(other) },
             };
-            results.push(SnapshotCheck { version, verdict });
+            results.push(SnapshotCheck { version: Some(version), verdict });
         }
     };
     let read = if failure.is_some() {
         Ok(0)
     } else {
         let mut each = |event: crate::model::Event| {
-            settle(Some(event.version), folded, &mut *fold, &failure);
-            if event.version > newest {
-                return false;
+            // (An event without a readable version is folded where the stream lists it, and
+            // places no snapshot.)
+            let version = event.has_version().then_some(event.version);
+            if let Some(version) = version {
+                settle(Some(version), folded, &mut *fold, &failure);
+                if version > newest {
+                    return false;
+                }
             }
             if let Err(e) = fold.apply(&event) {
                 failure = Some(format!("at version {} ({}): {}", event.version, event.event_type, e.message));
                 return false;
             }
-            folded = Some(event.version);
+            if version.is_some() {
+                folded = version;
+            }
             true
         };
         store.read_stream_each(stream, None, &mut each).await
@@ -186,6 +234,7 @@ async fn check_snapshots_of(store: &Store, stream: &str, fold: &mut dyn Fold) ->
     settle(None, folded, &mut *fold, &failure);
     check.matching = results.iter().filter(|c| c.verdict == Verdict::Matches).count();
     check.others = results.into_iter().filter(|c| c.verdict != Verdict::Matches).collect();
+    check.others.sort_by_key(|c| c.version.unwrap_or(Version::MAX));
     check
 }
 
@@ -202,7 +251,15 @@ pub struct StoreCheck {
     /// How many streams have snapshots (of the first [`MAX_STREAMS`]).
     pub streams: usize,
     pub snapshots: usize,
+    /// How many snapshots were compared with a recomputed state, and how many could not be.
+    pub compared: usize,
+    pub not_compared: usize,
     pub drifting_streams: usize,
+    /// How many streams the fold failed on.
+    pub fold_failed_streams: usize,
+    /// The pass stopped early: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     /// Every stream with a snapshot that does not match (or could not be checked).
     pub streams_with_findings: Vec<StreamCheck>,
     /// More streams have snapshots than were checked.
@@ -231,6 +288,21 @@ pub async fn check_store(
         let Some(check) = check else { continue };
         result.streams += 1;
         result.snapshots += check.snapshots;
+        let not_compared = check.not_compared() + usize::from(check.error.is_some() && check.others.is_empty());
+        result.not_compared += not_compared.min(check.snapshots);
+        result.compared += check.snapshots - not_compared.min(check.snapshots);
+        if check.fold_failed() {
+            result.fold_failed_streams += 1;
+            // A fold that fails on stream after stream compares nothing: no use going on.
+            if result.compared == 0 && result.fold_failed_streams >= GIVE_UP_AFTER {
+                result.stopped = Some(format!(
+                    "the fold failed on each of the first {GIVE_UP_AFTER} streams, so nothing was compared: {}",
+                    check.others.iter().find_map(|c| c.verdict.not_compared_because()).unwrap_or_default()
+                ));
+                result.streams_with_findings.push(check);
+                return Ok(Some(result));
+            }
+        }
         if check.drifts() {
             result.drifting_streams += 1;
         }

@@ -12,6 +12,7 @@
 //! Nothing here is a test: the figures depend on the machine; compare ratios, not seconds.
 
 pub mod audit;
+pub mod bisect;
 pub mod duplicates;
 pub mod scale;
 

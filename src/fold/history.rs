@@ -144,6 +144,8 @@ pub struct History {
     /// A blame walk stopped by its time budget, to go on with at the next call.
     blame_walk: Option<BlameWalk>,
     checker: VersionChecker,
+    /// How many events states were recomputed through (from checkpoints), for benchmarks.
+    recomputed: usize,
 }
 
 /// The event at `index`, when its page is in memory (a free function, so that the fold can be
@@ -186,6 +188,7 @@ impl History {
             blame_checkpoints: Vec::new(),
             blame_walk: None,
             checker: VersionChecker::default(),
+            recomputed: 0,
         }
     }
 
@@ -484,6 +487,11 @@ impl History {
     }
 
     /// The number of events whose states are available (all of them unless the fold failed).
+    /// How many fold steps recomputing states (from checkpoints) has taken so far.
+    pub fn recomputed_steps(&self) -> usize {
+        self.recomputed
+    }
+
     /// How many events apart the checkpoints are.
     pub fn interval(&self) -> usize {
         self.interval
@@ -570,6 +578,7 @@ impl History {
                 // These events were folded once already; a deterministic fold cannot fail on
                 // them now, but a fold with hidden state might: report it.
                 self.fold.apply(event).map_err(|error| self.failure_at(index, error))?;
+                self.recomputed += 1;
                 self.position = Some(index + 1);
             }
             let state = self.fold.state().map_err(|error| self.failure_at(count - 1, error))?;

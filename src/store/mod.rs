@@ -691,7 +691,18 @@ impl Store {
 
     /// The snapshots the store keeps of a stream: (version, state), oldest first.
     pub async fn snapshots(&self, stream: &str) -> Result<Vec<(Version, Payload)>, StoreError> {
-        let Some(sql) = query::snapshots(self.dialect(), &self.layout, stream, 10_000) else {
+        let rows = self.snapshot_rows(stream, false).await?;
+        Ok(rows.into_iter().filter_map(|(version, state)| Some((version?, state))).collect())
+    }
+
+    /// Every snapshot row of a stream as read: a version that is NULL or not a whole number is
+    /// `None`, a NULL state (kept with `with_null`) is undecodable with that reason.
+    pub async fn snapshot_rows(
+        &self,
+        stream: &str,
+        with_null: bool,
+    ) -> Result<Vec<(Option<Version>, Payload)>, StoreError> {
+        let Some(sql) = query::snapshots(self.dialect(), &self.layout, stream, 10_000, with_null) else {
             return Ok(Vec::new());
         };
         let codec = self.layout.snapshots.as_ref().map(|s| s.codec).unwrap_or_default();
@@ -701,7 +712,7 @@ impl Store {
             .into_iter()
             .map(|row| {
                 let mut cells = row.into_iter();
-                let version = cells.next().and_then(|c| c.as_i64()).unwrap_or(0);
+                let version = cells.next().and_then(|c| c.as_i64());
                 let state = match cells.next().and_then(Cell::into_bytes) {
                     Some(bytes) => decode::decode_snapshot(bytes, codec, key.as_deref()),
                     None => Payload::Undecodable { bytes: Vec::new(), reason: "the snapshot is NULL".to_owned() },

@@ -125,6 +125,24 @@ fn int_expr(d: Dialect, c: &ColumnRef) -> String {
     }
 }
 
+/// An integer column as a whole number, or NULL when it holds something else (on SQLite a CAST
+/// would make `'x'` or `2.5` a number): where a wrong number would mislead, as a snapshot's
+/// version.
+fn whole_number_expr(d: Dialect, c: &ColumnRef) -> String {
+    match d {
+        Dialect::Sqlite => {
+            let v = col(c);
+            format!(
+                "(CASE typeof({v}) WHEN 'integer' THEN {v} \
+                 WHEN 'real' THEN (CASE WHEN {v} = CAST({v} AS INTEGER) THEN CAST({v} AS INTEGER) END) \
+                 WHEN 'text' THEN (CASE WHEN trim({v}) GLOB '[0-9]*' AND trim({v}) NOT GLOB '*[^0-9]*' \
+                 AND length(trim({v})) <= 18 THEN CAST({v} AS INTEGER) END) END)"
+            )
+        }
+        Dialect::Postgres => int_expr(d, c),
+    }
+}
+
 /// A payload-like column as bytes (decoded to JSON, with reasons, in Rust).
 pub(crate) fn bytes_expr(d: Dialect, c: &ColumnRef) -> String {
     match (d, c.kind) {
@@ -898,17 +916,18 @@ pub(crate) fn snapshot_layout(layout: &Layout) -> Option<Layout> {
     })
 }
 
-/// The stored snapshots of one stream: version and state, oldest first (at most `limit`).
-pub fn snapshots(d: Dialect, layout: &Layout, stream: &str, limit: i64) -> Option<Sql> {
+/// The stored snapshots of one stream: version and state, oldest first (at most `limit`; those
+/// whose state is NULL too, with `with_null`).
+pub fn snapshots(d: Dialect, layout: &Layout, stream: &str, limit: i64, with_null: bool) -> Option<Sql> {
     let snap = snapshot_layout(layout)?;
     let mut sql = Sql::new(d);
     let matches = stream_matches(&mut sql, &snap, stream)?;
     let limit = sql.bind(Param::Int(limit.max(1)));
     sql.text = format!(
-        "SELECT {v}, {state} FROM {from} WHERE {matches} AND {raw} IS NOT NULL ORDER BY {v} LIMIT {limit}",
-        v = int_expr(d, &snap.columns.version),
+        "SELECT {v}, {state} FROM {from} WHERE {matches}{not_null} ORDER BY {v} LIMIT {limit}",
+        not_null = if with_null { String::new() } else { format!(" AND {} IS NOT NULL", col(&snap.columns.payload)) },
+        v = whole_number_expr(d, &snap.columns.version),
         state = bytes_expr(d, &snap.columns.payload),
-        raw = col(&snap.columns.payload),
         from = from_sql(&snap),
     );
     Some(sql)
@@ -921,10 +940,9 @@ pub fn snapshot_streams(d: Dialect, layout: &Layout, limit: i64) -> Option<Sql> 
     let mut sql = Sql::new(d);
     let limit = sql.bind(Param::Int(limit.max(1)));
     sql.text = format!(
-        "SELECT {id}, COUNT(*) FROM {from} WHERE {raw} IS NOT NULL GROUP BY {group} ORDER BY {order} LIMIT {limit}",
+        "SELECT {id}, COUNT(*) FROM {from} GROUP BY {group} ORDER BY {order} LIMIT {limit}",
         id = stream_text(d, &snap),
         from = from_sql(&snap),
-        raw = col(&snap.columns.payload),
         group = stream_group(&snap),
         order = stream_order(d, &snap),
     );

@@ -1,7 +1,9 @@
 //! The streams list's snapshot check: "Check snapshots" compares every stored snapshot with the
 //! state the chosen fold recomputes (in the background, a stream at a time, with progress and
 //! Cancel; see [`crate::drift`]); streams with drift are marked ⚠ in the list, and the filter
-//! "streams with drift" lists them, each opening at its first drifting snapshot.
+//! "streams with drift" lists them, each opening at its first drifting snapshot, followed by the
+//! streams whose snapshots could not be compared (and why). Snapshots that could not be compared
+//! are counted apart: a fold that fails everywhere is never reported as "no drift".
 
 use eframe::egui::{self, RichText, Ui};
 
@@ -17,16 +19,39 @@ pub enum DriftAction {
     Open(String, i64),
 }
 
+/// What a finished check counted.
+#[derive(Clone, Debug, Default)]
+struct Totals {
+    streams: usize,
+    snapshots: usize,
+    not_compared: usize,
+    stopped: Option<String>,
+}
+
+/// The folds a check uses, in words (`None`: the merge fold everywhere).
+pub fn folds_words(script: Option<(&str, &crate::fold::FoldScope)>) -> String {
+    match script {
+        Some((name, scope)) => format!("{name} ({}), merge elsewhere", scope_words(scope)),
+        None => "the merge fold".to_owned(),
+    }
+}
+
+/// A snapshot's version in words.
+fn at(version: Option<crate::model::Version>) -> String {
+    version.map_or_else(|| "a snapshot without a version".to_owned(), |v| format!("v{v}"))
+}
+
 #[derive(Default)]
 pub struct DriftCheck {
     /// The running check and how far it is (streams checked, of how many).
     running: Option<(RequestId, usize, usize)>,
     /// The streams with a snapshot that does not match, by id, as found so far.
     findings: std::collections::BTreeMap<String, StreamCheck>,
-    /// The last check's totals: streams and snapshots checked.
-    done: Option<(usize, usize)>,
-    /// The folds the check used, in words.
+    /// The last check's totals.
+    done: Option<Totals>,
+    /// The folds the check used, in words, and the folds in use now.
     folds: String,
+    current_folds: String,
     error: Option<String>,
     /// Only the streams with drift are listed.
     pub only_drifting: bool,
@@ -36,10 +61,7 @@ impl DriftCheck {
     /// Starts a check with this fold (where it applies; the merge fold elsewhere).
     pub fn start(&mut self, worker: &mut Worker, script: Option<ScriptFold>) {
         self.cancel(worker);
-        self.folds = match &script {
-            Some(s) => format!("{} ({}), merge elsewhere", s.name, scope_words(&s.scope)),
-            None => "the merge fold".to_owned(),
-        };
+        self.folds = folds_words(script.as_ref().map(|s| (s.name.as_str(), &s.scope)));
         self.findings.clear();
         self.done = None;
         self.error = None;
@@ -71,7 +93,12 @@ impl DriftCheck {
             }
             Reply::SnapshotCheck(check) => {
                 self.running = None;
-                self.done = Some((check.streams, check.snapshots));
+                self.done = Some(Totals {
+                    streams: check.streams,
+                    snapshots: check.snapshots,
+                    not_compared: check.not_compared,
+                    stopped: check.stopped.clone(),
+                });
                 self.findings = check.streams_with_findings.into_iter().map(|c| (c.stream.clone(), c)).collect();
             }
             Reply::Failed(failure) => {
@@ -99,6 +126,16 @@ impl DriftCheck {
         self.findings.values().filter(|c| c.drifts())
     }
 
+    /// The streams without drift whose snapshots could not all be compared (or read).
+    pub fn not_compared(&self) -> impl Iterator<Item = &StreamCheck> {
+        self.findings.values().filter(|c| !c.drifts() && (c.not_compared() > 0 || c.error.is_some()))
+    }
+
+    /// The folds in use now (a check made with others is said to be out of date).
+    pub fn set_current_folds(&mut self, words: String) {
+        self.current_folds = words;
+    }
+
     /// The check's bar: the button, its progress and Cancel, its totals and the filter.
     pub fn ui(&mut self, ui: &mut Ui, worker: &mut Worker) -> Option<DriftAction> {
         let mut action = None;
@@ -118,31 +155,50 @@ impl DriftCheck {
             if button.clicked() {
                 action = Some(DriftAction::Start);
             }
-            if let Some((streams, snapshots)) = self.done {
+            if let Some(totals) = &self.done {
                 let drifting = self.drifting().count();
-                let text = format!("{drifting} of {streams} drift");
+                let text = format!("{drifting} of {} drift", totals.streams);
                 let about = format!(
                     "Of the {} with snapshots, {drifting} {} a stored snapshot that differs from the events \
-                     ({} checked, with {})",
-                    super::counted(streams as i64, "stream", "streams"),
+                     ({} checked, {} of them not compared; with {})",
+                    super::counted(totals.streams as i64, "stream", "streams"),
                     if drifting == 1 { "has" } else { "have" },
-                    super::counted(snapshots as i64, "snapshot", "snapshots"),
+                    super::counted(totals.snapshots as i64, "snapshot", "snapshots"),
+                    totals.not_compared,
                     self.folds
                 );
                 if drifting > 0 {
                     ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {text}")).on_hover_text(about);
-                } else {
+                } else if totals.not_compared < totals.snapshots || totals.snapshots == 0 {
                     ui.weak(format!("✔ {text}")).on_hover_text(about);
+                }
+                if totals.not_compared > 0 {
+                    let text = format!("{} not compared", totals.not_compared);
+                    ui.colored_label(ui.visuals().warn_fg_color, text).on_hover_text(
+                        "Snapshots without a version, of a version the stream lacks, not JSON, or that the fold \
+                         failed before: listed under the streams with drift",
+                    );
                 }
             }
         });
+        if let Some(stopped) = self.done.as_ref().and_then(|t| t.stopped.as_ref()) {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Stopped: {stopped}"));
+        }
+        if self.done.is_some() && self.current_folds != self.folds {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("Checked with {}; the fold has changed since: check again", self.folds),
+            );
+        }
         if let Some(error) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
         let drifting = self.drifting().count();
-        if drifting > 0 || self.only_drifting {
-            ui.checkbox(&mut self.only_drifting, format!("only streams with drift ({drifting})"))
-                .on_hover_text("List the streams whose stored snapshots differ from their events");
+        if drifting > 0 || self.not_compared().next().is_some() || self.only_drifting {
+            ui.checkbox(&mut self.only_drifting, format!("only streams with drift ({drifting})")).on_hover_text(
+                "List the streams whose stored snapshots differ from their events, then those whose \
+                                snapshots could not be compared",
+            );
         }
         action
     }
@@ -157,18 +213,18 @@ impl DriftCheck {
     ) -> Option<DriftAction> {
         let mut action = None;
         if self.drifting().next().is_none() {
-            ui.weak(match self.running {
-                Some(_) => "No drift found yet.",
-                None => "No stored snapshot differs from the state recomputed from its events.",
+            ui.weak(match (self.running, self.not_compared().next()) {
+                (Some(_), _) => "No drift found yet.",
+                (None, Some(_)) => "No snapshot compared differs from its events; these could not be compared:",
+                (None, None) => "No stored snapshot differs from the state recomputed from its events.",
             });
-            return None;
         }
         egui::ScrollArea::vertical().id_salt("drifting_streams").auto_shrink([false, false]).show(ui, |ui| {
+            ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
             for check in self.drifting() {
-                ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                 let Some(version) = check.first_drift() else { continue };
                 let drifts: Vec<String> =
-                    check.others.iter().filter(|c| c.verdict.is_drift()).map(|c| format!("v{}", c.version)).collect();
+                    check.others.iter().filter(|c| c.verdict.is_drift()).map(|c| at(c.version)).collect();
                 let response = ui
                     .selectable_label(
                         selected == Some(check.stream.as_str()),
@@ -186,6 +242,28 @@ impl DriftCheck {
                 }
                 ui.add(egui::Label::new(RichText::new(line).weak()).truncate());
                 if response.clicked() {
+                    action = Some(DriftAction::Open(check.stream.clone(), version));
+                }
+            }
+            if self.drifting().next().is_some() && self.not_compared().next().is_some() {
+                ui.add_space(6.0);
+                ui.weak("Not compared:");
+            }
+            for check in self.not_compared() {
+                let reason = match &check.error {
+                    Some(error) => error.clone(),
+                    None => check
+                        .others
+                        .iter()
+                        .find_map(|c| c.verdict.not_compared_because().map(|why| format!("{}: {why}", at(c.version))))
+                        .unwrap_or_default(),
+                };
+                let response = ui
+                    .selectable_label(selected == Some(check.stream.as_str()), RichText::new(&check.stream).monospace())
+                    .on_hover_text(hover_text(check));
+                ui.add(egui::Label::new(RichText::new(reason).weak()).truncate());
+                if response.clicked() {
+                    let version = check.others.iter().find_map(|c| c.version).unwrap_or(1);
                     action = Some(DriftAction::Open(check.stream.clone(), version));
                 }
             }
@@ -207,21 +285,22 @@ fn scope_words(scope: &crate::fold::FoldScope) -> String {
 fn hover_text(check: &StreamCheck) -> String {
     let mut lines = vec![format!("{}, folded with {}: {} match", check.stream, check.fold, check.matching)];
     for snapshot in check.others.iter().take(10) {
+        let v = at(snapshot.version);
         lines.push(match &snapshot.verdict {
             Verdict::Drift { differences, paths } => format!(
-                "v{}: {} ({})",
-                snapshot.version,
+                "{v}: {} ({})",
                 super::counted(*differences as i64, "difference", "differences"),
                 paths.iter().take(4).cloned().collect::<Vec<_>>().join(", ")
             ),
             Verdict::OtherShape { shared, fields } => {
-                format!("v{}: another fold's shape ({shared} of {fields} fields shared)", snapshot.version)
+                format!("{v}: another fold's shape ({shared} of {fields} fields shared)")
             }
-            Verdict::NotJson { reason } => format!("v{}: not JSON ({reason})", snapshot.version),
-            Verdict::FoldFailed { message } => format!("v{}: the fold failed: {message}", snapshot.version),
-            Verdict::NoEvent => format!("v{}: the stream has no event at this version", snapshot.version),
-            Verdict::Matches => format!("v{}: matches", snapshot.version),
+            Verdict::Matches => format!("{v}: matches"),
+            other => format!("{v}: {}", other.not_compared_because().unwrap_or_default()),
         });
+    }
+    if let Some(error) = &check.error {
+        lines.push(error.clone());
     }
     lines.join("\n")
 }

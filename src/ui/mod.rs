@@ -322,7 +322,14 @@ impl EventscopeApp {
         let open = match ids.as_slice() {
             ids if ids.contains(&named.given) => Some(named.given.clone()),
             [only] => Some(only.clone()),
-            [] => named.asked.then(|| named.given.clone()),
+            [] => {
+                // Not an id: perhaps a label (ORD-1042), found as the listed streams' first
+                // events are read. A remembered stream that is gone is let go.
+                if named.asked {
+                    self.streams.find_label(&named.given, named.version);
+                }
+                None
+            }
             several => {
                 self.status.last_error = Some(format!(
                     "“{}” is not a stream id, and several ids contain it ({}…): give more of it",
@@ -518,6 +525,10 @@ impl EventscopeApp {
         self.navigation.jumped();
         self.view = View::History;
         self.streams.select(stream);
+        // (In the stream shown, a jump: its compare, marks and folded states stay.)
+        if self.history.stream() == Some(stream) && self.history.jump_to_version(version).is_ok() {
+            return;
+        }
         self.history.open_stream(stream, &mut self.worker);
         self.history.go_to_version_when_loaded(Some(version));
     }
@@ -879,6 +890,14 @@ impl EventscopeApp {
             );
             let panel =
                 egui::Panel::left("streams").resizable(true).default_size(size.size).min_size(200.0).show(ui, |ui| {
+                    let folds = drift_check::folds_words(
+                        self.history
+                            .fold_setting()
+                            .map(|f| (f.script.name(), f.scope.clone()))
+                            .as_ref()
+                            .map(|(n, s)| (n.as_str(), s)),
+                    );
+                    self.streams.drift.set_current_folds(folds);
                     action = self.streams.ui(ui, &mut self.worker);
                 });
             self.look.streams_width = size.after(ui, panel.response.rect, self.look.streams_width);
@@ -887,6 +906,9 @@ impl EventscopeApp {
             Some(StreamsAction::OpenStream(stream)) => {
                 self.history.open_stream(&stream, &mut self.worker);
                 self.view = View::History;
+            }
+            Some(StreamsAction::OpenVersion(stream, version)) if self.history.stream() != Some(stream.as_str()) => {
+                self.open_event(&stream, version);
             }
             Some(StreamsAction::OpenVersion(stream, version)) => {
                 self.view = View::History;

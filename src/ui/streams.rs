@@ -110,6 +110,11 @@ pub struct StreamsPanel {
     /// Whether the store keeps snapshots (they can be checked for drift).
     has_snapshots: bool,
     pub drift: DriftCheck,
+    /// A label given where a stream id was expected (`--stream ORD-1042`), and the version to
+    /// open: the stream whose label it is opens once its first event is read.
+    wanted_label: Option<(String, Option<i64>)>,
+    /// The stream found by that label, to open.
+    found_by_label: Option<(String, Option<i64>)>,
 }
 
 impl StreamsPanel {
@@ -222,6 +227,37 @@ impl StreamsPanel {
         found.sort_by(|a, b| a.stream.0.cmp(&b.stream.0));
         self.label_matches = found.len();
         self.rows.splice(0..0, found);
+    }
+
+    /// Looks for the stream labelled `label` among the streams as they are listed and labelled,
+    /// and opens it (at `version`) once found.
+    pub fn find_label(&mut self, label: &str, version: Option<i64>) {
+        self.wanted_label = Some((label.to_owned(), version));
+        self.check_wanted_label();
+    }
+
+    fn check_wanted_label(&mut self) {
+        let Some((wanted, version)) = &self.wanted_label else {
+            return;
+        };
+        let found = self
+            .labels
+            .iter()
+            .filter(|(_, l)| l.label.as_deref().is_some_and(|label| label.eq_ignore_ascii_case(wanted)))
+            .map(|(stream, _)| stream.clone())
+            .min();
+        if let Some(stream) = found {
+            self.found_by_label = Some((stream, *version));
+            self.wanted_label = None;
+        } else if self.next.is_none()
+            && self.page_request.is_none()
+            && !self.rows.is_empty()
+            && self.rows.len() <= LABEL_WHOLE_LIST
+            && self.rows.iter().all(|r| self.labels.contains_key(&r.stream.0))
+        {
+            self.error = Some(format!("No stream id contains “{wanted}”, and no stream is labelled so."));
+            self.wanted_label = None;
+        }
     }
 
     /// Asks for a stream's label if it is not known (a stream opened from elsewhere).
@@ -377,6 +413,7 @@ impl StreamsPanel {
                         let label = first.map(|event| self.label_from(&event)).unwrap_or_default();
                         self.labels.insert(stream, label);
                     }
+                    self.check_wanted_label();
                 }
                 // (Not asked again every frame: those streams go without a label.)
                 _ => self.labels.extend(asked.into_iter().map(|stream| (stream, StreamLabel::default()))),
@@ -399,6 +436,13 @@ impl StreamsPanel {
             self.reload(worker);
         }
         let mut action = None;
+        if let Some((stream, version)) = self.found_by_label.take() {
+            self.select(&stream);
+            action = Some(match version {
+                Some(version) => StreamsAction::OpenVersion(stream, version),
+                None => StreamsAction::OpenStream(stream),
+            });
+        }
         ui.add_space(4.0);
         ui.horizontal(|ui| {
             ui.heading("Streams");
@@ -493,6 +537,12 @@ impl StreamsPanel {
         }
         if let Some(error) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        if let Some((label, _)) = &self.wanted_label {
+            ui.horizontal_wrapped(|ui| {
+                ui.spinner();
+                ui.label(format!("No stream id contains “{label}”: looking for it among the streams' labels…"));
+            });
         }
         if self.next.is_some() {
             ui.weak(format!("{} loaded; more load as you scroll", self.rows.len()));

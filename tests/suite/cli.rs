@@ -293,7 +293,7 @@ fn bisect_prints_the_event_its_changes_and_its_cause(backend: Backend) {
     assert_eq!((code, serde_json::from_str::<Value>(&out).unwrap()["version"].clone()), (0, json!(4)));
     // Never: exit 1, with the JSON; a condition that does not parse: exit 2, one line.
     let (code, out, err) = eventscope_status(&["bisect", &db.target, &stream, "--when", "state.status == 'lost'"]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 5, "{err}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["version"], Value::Null);
     assert!(err.contains("never holds"), "{err}");
     assert_one_line_error(&["bisect", &db.target, &stream, "--when", "state."], "--when");
@@ -303,7 +303,7 @@ fn drift_names_the_stale_snapshot_and_exits_1(backend: Backend) {
     let db = &common::workshop(backend).db;
     let stale = order_stream(eventscope::demo::STALE_SNAPSHOT_ORDER);
     let (code, out, err) = eventscope_status(&["drift", &db.target]);
-    assert_eq!(code, 1, "{backend:?}: drift found is exit 1: {err}");
+    assert_eq!(code, 5, "{backend:?}: drift found is exit 5: {err}");
     assert!(err.contains("in 1 stream"), "{backend:?}: {err}");
     let check: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(check["drifting_streams"], json!(1), "{backend:?}");
@@ -316,7 +316,7 @@ fn drift_names_the_stale_snapshot_and_exits_1(backend: Backend) {
     // computes more than the merge fold that wrote the snapshots, so each of them differs.
     let (code, out, err) =
         eventscope_status(&["drift", &db.target, "--category", "Order", "--fold", "assets/folds/order.js"]);
-    assert_eq!(code, 1, "{backend:?}: {err}");
+    assert_eq!(code, 5, "{backend:?}: {err}");
     let check: Value = serde_json::from_str(&out).unwrap();
     assert_eq!((check["streams"].as_u64(), check["drifting_streams"].as_u64()), (Some(31), Some(31)), "{backend:?}");
     let findings = check["streams_with_findings"].as_array().unwrap();
@@ -327,6 +327,17 @@ fn drift_names_the_stale_snapshot_and_exits_1(backend: Backend) {
     let (code, out, err) = eventscope_status(&["drift", &bare.target]);
     assert_eq!(code, 2, "{backend:?}: {err}");
     assert!(out.is_empty() && err.lines().count() == 1 && err.contains("keeps no snapshots"), "{err}");
+    // A fold that throws compares nothing: a failure (1), never "no drift"; a category no
+    // stream has is a usage error (2); a fold file that is not there, 1.
+    let throws = std::env::temp_dir().join(format!("eventscope-throws-{}-{backend:?}.js", std::process::id()));
+    std::fs::write(&throws, "({ $any: (s, e) => { throw new Error('boom ' + e.version) } })").unwrap();
+    let (code, out, err) = eventscope_status(&["drift", &db.target, "--fold", throws.to_str().unwrap()]);
+    assert_eq!(code, 1, "{backend:?}: {err}");
+    assert!(err.contains("could not be compared") || err.contains("stopped"), "{err}");
+    assert!(serde_json::from_str::<Value>(&out).unwrap()["compared"] == json!(0), "{out}");
+    let _ = std::fs::remove_file(&throws);
+    assert_eq!(eventscope_status(&["drift", &db.target, "--category", "NoSuch"]).0, 2);
+    assert_eq!(eventscope_status(&["drift", &db.target, "--fold", "/no/such/fold.js"]).0, 1);
 }
 
 crate::on_each_backend!(

@@ -428,6 +428,16 @@ fn a_part_of_a_stream_id_opens_the_one_stream_that_holds_it() {
     wait_until(&mut h, "the error", |h| app(h).status.last_error.is_some());
     let error = app(&h).status.last_error.clone().unwrap();
     assert!(error.contains("several ids contain it"), "{error}");
+    // A label opens its stream once the listed streams' labels are read; none, said so, and
+    // no stream of that name is opened (nor remembered).
+    let mut h = harness(size, AppOptions::default(), start("ORD-1042"));
+    wait_until(&mut h, "the stream labelled ORD-1042 at v2", |h| {
+        app(h).history.stream() == Some(order_stream(DOUBLE_REFUND_ORDER).as_str())
+            && app(h).history.cursor_version() == Some(2)
+    });
+    let mut h = harness(size, AppOptions::default(), start("ORD-9999"));
+    wait_until(&mut h, "no such label", |h| h.query_by_label_contains("no stream is labelled so").is_some());
+    assert_eq!(app(&h).history.stream(), None);
 }
 
 #[test]
