@@ -268,7 +268,12 @@ impl<'a> UrlParts<'a> {
 /// says `password` (sqlx decodes `pass%77ord=` as `password=`; a name holding `pass` is masked
 /// too, rather than risk showing a secret).
 fn password_value(pair: &str) -> Option<&str> {
-    let (name, value) = pair.split_once('=')?;
+    let Some((name, value)) = pair.split_once('=') else {
+        // A pair whose `=` is percent-encoded (`password%3Dsecret`) is no parameter a driver
+        // reads, but it shows what looks like one: masked whole.
+        let decoded = percent_encoding::percent_decode_str(pair).decode_utf8_lossy().to_lowercase();
+        return decoded.contains("pass").then_some(pair);
+    };
     let name = percent_encoding::percent_decode_str(&name.replace('+', " ")).decode_utf8_lossy().to_lowercase();
     name.contains("pass").then_some(value)
 }
@@ -1349,6 +1354,10 @@ mod tests {
         assert_eq!(mask_url("postgres://bob@host/db"), "postgres://bob@host/db");
         assert_eq!(mask_url("postgres://host/db"), "postgres://host/db");
         assert_eq!(mask_url("postgres://u:p@ss@host/db"), "postgres://u:***@host/db");
+        assert_eq!(
+            mask_url("postgres://u@h/db?application_name=x&password%3DSECRET12"),
+            "postgres://u@h/db?application_name=x&***"
+        );
         // Without `://`: a slash forgotten.
         assert_eq!(mask_url("postgres:/u:secret@host/db"), "postgres:/u:***@host/db");
         assert_eq!(mask_url("postgres:u:secret@host"), "postgres:u:***@host");

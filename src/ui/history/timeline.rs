@@ -312,10 +312,25 @@ impl HistoryPanel {
                             ui.label(RichText::new(mark).strong().color(ui.visuals().selection.stroke.color));
                         }
                     }
-                    // (Time and actor give way on a narrow timeline: the type stays.)
+                    // (Time and actor give way on a narrow timeline: the type stays. Where not
+                    // even the date and minute fit, they go, rather than show "0…".)
                     let when = event.recorded_at.map(|t| t.format("%m-%d %H:%M:%S").to_string()).unwrap_or_default();
                     let facts = format!("{when} {}", event.actor.as_deref().unwrap_or(""));
-                    ui.add(egui::Label::new(RichText::new(facts.trim()).weak()).truncate());
+                    let least = ui.fonts_mut(|f| {
+                        f.layout_no_wrap(
+                            "00-00 00:00…".to_owned(),
+                            egui::TextStyle::Body.resolve(ui.style()),
+                            egui::Color32::WHITE,
+                        )
+                        .size()
+                        .x
+                    });
+                    if !facts.trim().is_empty() && ui.available_width() >= least {
+                        ui.add(egui::Label::new(RichText::new(facts.trim()).weak()).truncate());
+                    }
+                    if !facts.trim().is_empty() {
+                        response.on_hover_text(facts.trim());
+                    }
                 });
             }
         });
