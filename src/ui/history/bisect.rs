@@ -113,7 +113,7 @@ impl HistoryPanel {
             ctx.request_repaint();
             return;
         };
-        let asked = crate::ui::counted(search.evaluations as i64, "state checked", "states checked");
+        let asked = format!("asked of {} of its {} states", search.evaluations, history.folded() + 1);
         let (events, text) = (history.folded(), condition.text.clone());
         self.bisect.running = None;
         self.bisect.outcome = Some(Ok(match found {
@@ -121,7 +121,7 @@ impl HistoryPanel {
             Some(count) => {
                 self.playback.playing = false;
                 self.set_cursor(count - 1);
-                format!("`{text}` first holds after {} ({asked} of {events})", self.label_of(count - 1))
+                format!("`{text}` first holds after {} ({asked})", self.label_of(count - 1))
             }
             None => format!("`{text}` never holds in the {events} events ({asked})"),
         }));
