@@ -65,10 +65,15 @@ impl Condition {
 pub enum BisectError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the condition failed at version {version:?}: {error}")]
+    #[error("the condition failed {}: {error}", after_version(*version))]
     Condition { version: Option<Version>, error: ScriptError },
     #[error("the fold stopped at version {version} ({event_type}): {message}")]
     Fold { version: Version, event_type: String, message: String },
+}
+
+/// "after vN", or "on the initial state".
+fn after_version(version: Option<Version>) -> String {
+    version.map_or_else(|| "on the initial state".to_owned(), |v| format!("after v{v}"))
 }
 
 /// The state after a number of events, kept while folding.
@@ -86,8 +91,10 @@ struct Checkpoint {
 struct Checkpoints {
     interval: usize,
     kept: Vec<Checkpoint>,
-    /// The state after the last event, and how many there were.
-    end: Checkpoint,
+    /// The state after the last event, and how many there were; `None` when the fold failed
+    /// part-way (then `failure` says where, and only the events before it can be searched).
+    end: Option<Checkpoint>,
+    failure: Option<(usize, BisectError)>,
 }
 
 /// What a bisection found.
@@ -136,12 +143,8 @@ async fn fold_with_checkpoints(
         event_type: "$init".to_owned(),
         message: e.message,
     })?);
-    let start = Checkpoint { count: 0, state: initial.clone(), last_version: None, same_version: 0 };
-    let mut points = Checkpoints {
-        interval: interval.max(1),
-        kept: vec![start],
-        end: Checkpoint { count: 0, state: initial, last_version: None, same_version: 0 },
-    };
+    let start = Checkpoint { count: 0, state: initial, last_version: None, same_version: 0 };
+    let mut points = Checkpoints { interval: interval.max(1), kept: vec![start], end: None, failure: None };
     let (mut count, mut last_version, mut same_version) = (0usize, None, 0usize);
     let mut failure = None;
     let mut each = |event: Event| {
@@ -172,7 +175,9 @@ async fn fold_with_checkpoints(
     };
     store.read_stream_each(stream, None, &mut each).await?;
     if let Some(failure) = failure {
-        return Err(failure);
+        // (The events before it can still be searched.)
+        points.failure = Some((count, failure));
+        return Ok(points);
     }
     let state = match points.kept.last().filter(|c| c.count == count) {
         Some(last) => last.state.clone(),
@@ -182,7 +187,7 @@ async fn fold_with_checkpoints(
             message: e.message,
         })?),
     };
-    points.end = Checkpoint { count, state, last_version, same_version };
+    points.end = Some(Checkpoint { count, state, last_version, same_version });
     Ok(points)
 }
 
@@ -209,12 +214,17 @@ pub async fn bisect_with(
     interval: usize,
     max: usize,
 ) -> Result<Bisection, BisectError> {
-    let points = fold_with_checkpoints(store, stream, fold, interval, max).await?;
+    let mut points = fold_with_checkpoints(store, stream, fold, interval, max).await?;
+    let folded = match (&points.end, &points.failure) {
+        (Some(end), _) => end.count,
+        (None, Some((count, _))) => *count,
+        (None, None) => 0,
+    };
     let mut found = Bisection {
         stream: stream.to_owned(),
         condition: condition.text.clone(),
         fold: fold.name().to_owned(),
-        events: points.end.count,
+        events: folded,
         checkpoint_interval: points.interval,
         ..Bisection::default()
     };
@@ -230,8 +240,10 @@ pub async fn bisect_with(
     }
     // The checkpoints after the initial state, and the end; the first where it holds.
     let mut candidates: Vec<&Checkpoint> = points.kept.iter().skip(1).collect();
-    if candidates.last().is_none_or(|c| c.count < points.end.count) {
-        candidates.push(&points.end);
+    if let Some(end) = &points.end
+        && candidates.last().is_none_or(|c| c.count < end.count)
+    {
+        candidates.push(end);
     }
     let (mut low, mut high) = (0usize, candidates.len());
     while low < high {
@@ -242,10 +254,13 @@ pub async fn bisect_with(
             low = middle + 1;
         }
     }
-    let Some(&holding) = candidates.get(low) else {
-        return Ok(found);
+    // Where the fold failed, the events after the last checkpoint are asked one by one, up to
+    // the failure (which is then the answer: the condition cannot be asked past it).
+    let (before, limit) = match candidates.get(low) {
+        Some(holding) => (if low == 0 { &points.kept[0] } else { candidates[low - 1] }, holding.count),
+        None if points.failure.is_some() => (candidates.last().copied().unwrap_or(&points.kept[0]), usize::MAX),
+        None => return Ok(found),
     };
-    let before = if low == 0 { &points.kept[0] } else { candidates[low - 1] };
     // The events between the checkpoint before and the one where it holds, one by one.
     fold.restore(&before.state).map_err(|e| BisectError::Fold {
         version: before.last_version.unwrap_or(0),
@@ -265,7 +280,7 @@ pub async fn bisect_with(
             skip -= 1;
             return true;
         }
-        if index >= holding.count {
+        if index >= limit {
             return false;
         }
         found.search_fold_steps += 1;
@@ -304,6 +319,11 @@ pub async fn bisect_with(
     };
     store.read_stream_each(stream, from, &mut each).await?;
     outcome?;
+    if found.index.is_none()
+        && let Some((_, failure)) = points.failure.take()
+    {
+        return Err(failure);
+    }
     Ok(found)
 }
 
@@ -328,26 +348,30 @@ pub async fn scan(
         found.holds_initially = true;
         return Ok(found);
     }
+    // (`events` counts the events folded: up to the one found, or all of them.)
     let mut outcome: Result<(), BisectError> = Ok(());
+    let mut previous = initial;
     let mut each = |event: Event| {
         let version = event.has_version().then_some(event.version);
-        let holds =
-            fold.apply(&event).and_then(|()| fold.state()).map_err(|e| fold_failure(&event, e.message)).and_then(
-                |state| {
-                    found.evaluations += 1;
-                    condition.holds(&state, version).map_err(|error| BisectError::Condition { version, error })
-                },
-            );
+        let state = fold.apply(&event).and_then(|()| fold.state()).map_err(|e| fold_failure(&event, e.message));
         found.search_fold_steps += 1;
+        found.events += 1;
+        let holds = state.and_then(|state| {
+            found.evaluations += 1;
+            let holds = condition.holds(&state, version).map_err(|error| BisectError::Condition { version, error })?;
+            Ok((holds, state))
+        });
         match holds {
-            Ok(true) => {
-                found.index = Some(found.events);
+            Ok((true, after)) => {
+                found.index = Some(found.events - 1);
                 found.version = version;
                 found.event_type = Some(event.event_type.clone());
+                let before = std::mem::take(&mut previous);
+                found.found = Some(Found { event, before, after });
                 false
             }
-            Ok(false) => {
-                found.events += 1;
+            Ok((false, state)) => {
+                previous = state;
                 true
             }
             Err(e) => {
@@ -447,8 +471,19 @@ pub struct Search {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Phase {
     Initial,
-    Binary { low: usize, high: usize },
-    Scan { next: usize, end: usize },
+    Binary {
+        low: usize,
+        high: usize,
+    },
+    Scan {
+        next: usize,
+        end: usize,
+    },
+    /// Every count in turn up to `end`, not knowing whether it holds there.
+    Linear {
+        next: usize,
+        end: usize,
+    },
     Done(Option<usize>),
 }
 
@@ -472,11 +507,16 @@ impl Search {
         Search { candidates, phase: Phase::Initial, evaluations: 0 }
     }
 
+    /// A search that asks every state in turn (for a condition that may stop holding again).
+    pub fn linear(len: usize) -> Search {
+        Search { candidates: Vec::new(), phase: Phase::Linear { next: 0, end: len }, evaluations: 0 }
+    }
+
     pub fn step(&self) -> Step {
         match &self.phase {
             Phase::Initial => Step::Ask(0),
             Phase::Binary { low, high } => Step::Ask(self.candidates[(low + high) / 2]),
-            Phase::Scan { next, .. } => Step::Ask(*next),
+            Phase::Scan { next, .. } | Phase::Linear { next, .. } => Step::Ask(*next),
             Phase::Done(found) => Step::Done(*found),
         }
     }
@@ -495,6 +535,9 @@ impl Search {
             Phase::Scan { next, end } if next + 1 < end => Phase::Scan { next: next + 1, end },
             // (The end is a checkpoint where it holds.)
             Phase::Scan { end, .. } => Phase::Done(Some(end)),
+            Phase::Linear { next, .. } if holds => Phase::Done(Some(next)),
+            Phase::Linear { next, end } if next < end => Phase::Linear { next: next + 1, end },
+            Phase::Linear { .. } => Phase::Done(None),
             done @ Phase::Done(_) => done,
         };
     }
@@ -513,6 +556,13 @@ impl Search {
     }
 }
 
+/// A JavaScript function comparing two JSON values by value.
+const DEEP_EQUAL: &str = "(function eq(a, b) { if (a === b) return true; \
+    if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false; \
+    if (Array.isArray(a) !== Array.isArray(b)) return false; \
+    const ka = Object.keys(a), kb = Object.keys(b); \
+    return ka.length === kb.length && ka.every(k => Object.prototype.hasOwnProperty.call(b, k) && eq(a[k], b[k])); })";
+
 /// A condition on one field of the state, from its JSON Pointer: that it has this value, or
 /// (without one) that it exists.
 pub fn field_condition(pointer: &str, value: Option<&Value>) -> String {
@@ -527,7 +577,8 @@ pub fn field_condition(pointer: &str, value: Option<&Value>) -> String {
     }
     match value {
         None => format!("{accessor} !== undefined"),
-        Some(v @ (Value::Object(_) | Value::Array(_))) => format!("JSON.stringify({accessor}) === JSON.stringify({v})"),
+        // (Compared by value: key order never counts, nor how a number is written.)
+        Some(v @ (Value::Object(_) | Value::Array(_))) => format!("{DEEP_EQUAL}({accessor}, {v})"),
         Some(scalar) => format!("{accessor} === {scalar}"),
     }
 }
@@ -578,6 +629,20 @@ mod tests {
     }
 
     #[test]
+    fn a_linear_search_finds_a_condition_that_stops_holding() {
+        let holds: Vec<bool> = (0..=300).map(|count| (130..=140).contains(&count)).collect();
+        assert_eq!(search(&holds, 128).0, None, "bisection asks the checkpoints only");
+        let mut linear = Search::linear(300);
+        let found = loop {
+            match linear.step() {
+                Step::Ask(count) => linear.answer(holds[count]),
+                Step::Done(found) => break found,
+            }
+        };
+        assert_eq!((found, linear.evaluations), (Some(130), 131));
+    }
+
+    #[test]
     fn a_field_condition_finds_a_value_or_a_field() {
         let when = field_condition("/refunds/1/by", Some(&json!("staff:grace")));
         assert_eq!(when, r#"state?.["refunds"]?.[1]?.["by"] === "staff:grace""#);
@@ -588,6 +653,9 @@ mod tests {
         let c = Condition::new(&field_condition("/lines", Some(&json!([{"qty": 2}])))).unwrap();
         assert!(c.holds(&json!({"lines": [{"qty": 2}]}), None).unwrap());
         assert!(!c.holds(&json!({"lines": []}), None).unwrap());
+        let c = Condition::new(&field_condition("/o", Some(&json!({"b": 1, "a": 2.0})))).unwrap();
+        assert!(c.holds(&json!({"o": {"a": 2, "b": 1}}), None).unwrap(), "key order and spelling do not count");
+        assert!(!c.holds(&json!({"o": {"a": 2}}), None).unwrap());
         let c = Condition::new(&field_condition("/payment/id", None)).unwrap();
         assert!(!c.holds(&json!({}), None).unwrap(), "a missing parent is not an error");
         assert!(c.holds(&json!({"payment": {"id": "P"}}), None).unwrap());

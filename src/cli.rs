@@ -863,6 +863,18 @@ async fn print_category_bisection(
     if found.streams_checked == 0 {
         return Err(usage!("no stream of category `{category}` in this store"));
     }
+    if found.holding.is_empty()
+        && let Some(first) = found.failures.first()
+    {
+        return Err(anyhow!(
+            "`{}` could not be asked of {} of the {} of category {category} (first, {}: {})",
+            condition.text,
+            found.failures.len(),
+            crate::ui::counted(found.streams_checked as i64, "stream", "streams"),
+            first.stream,
+            first.error
+        ));
+    }
     if found.holding.is_empty() {
         let streams = crate::ui::counted(found.streams_checked as i64, "stream", "streams");
         let never = format!("`{}` never holds in the {streams} of category {category}", condition.text);

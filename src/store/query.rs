@@ -869,7 +869,14 @@ pub fn stream_events_in_group(
     conditions.push(stream_matches(&mut sql, layout, stream).unwrap_or_else(|| "1 = 0".to_owned()));
     if let Some(from) = from {
         let from = sql.bind(Param::Int(from));
-        conditions.push(format!("{} >= {}", col(&c.version), param_as(d, &c.version, from)));
+        conditions.push(match (d, c.version.kind) {
+            // (A version kept as text or a number of another kind is compared as the whole
+            // number it holds: `text >= bigint` is no operator PostgreSQL has.)
+            (Dialect::Postgres, kind) if kind != ColumnKind::Integer => {
+                format!("{} >= CAST({from} AS BIGINT)", int_expr(d, &c.version))
+            }
+            _ => format!("{} >= {}", col(&c.version), param_as(d, &c.version, from)),
+        });
     }
     let mut skip = 0;
     match (after, group) {

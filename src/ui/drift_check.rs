@@ -237,6 +237,9 @@ impl DriftCheck {
                     super::counted(check.snapshots as i64, "snapshot", "snapshots"),
                     drifts.join(", ")
                 );
+                if check.not_compared() > 0 {
+                    line += &format!(" · {} not compared", check.not_compared());
+                }
                 if let Some(label) = label_of(&check.stream) {
                     line = format!("{label} · {line}");
                 }

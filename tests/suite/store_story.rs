@@ -678,7 +678,34 @@ fn bisect_finds_the_first_version_where_a_condition_holds(backend: Backend) {
     assert!(always.holds_initially && always.index.is_none());
     // A condition that throws is an error naming the version, not a false.
     let broken = block_on(bisect(&store, "s-1", &mut merge, &Condition::new("state.n.x.y").unwrap()));
-    assert!(broken.is_err_and(|e| e.to_string().contains("condition failed")), "{backend:?}");
+    let message = broken.map(|_| ()).unwrap_err().to_string();
+    assert!(message.contains("condition failed on the initial state"), "{backend:?}: {message}");
+    // A fold that fails at the 150th event: what holds before it is still found; past it, the
+    // failure is the answer.
+    let mut fails = JsFold::from_source(
+        "fails.js",
+        "({ $any: (s, e) => { if (e.data.n === 150) throw new Error('no'); return e.data } })",
+    )
+    .unwrap();
+    let before = block_on(bisect_with(&store, "s-1", &mut fails, &Condition::new("state.n >= 100").unwrap(), 8, 16));
+    assert_eq!(before.unwrap().version, Some(98), "{backend:?}: n = 100 is v98 (v16 three times)");
+    let past = block_on(bisect(&store, "s-1", &mut fails, &Condition::new("state.n >= 200").unwrap()));
+    assert!(past.is_err_and(|e| e.to_string().contains("fold stopped")), "{backend:?}");
+    block_on(store.close());
+
+    // A version kept as text on PostgreSQL (which has no `text >= bigint`): past the first
+    // checkpoint too. (SQLite orders text versions as text; its INTEGER affinity is the usual.)
+    let db = TestDb::new(backend, "bisect_text");
+    let version_type = if backend == Backend::Postgres { "TEXT" } else { "INTEGER" };
+    db.exec(&format!("CREATE TABLE events (aggregate_id TEXT NOT NULL, version {version_type} NOT NULL, event_type TEXT NOT NULL, payload TEXT NOT NULL);"));
+    let rows: Vec<String> = (1..=300).map(|v| format!("('t-1', '{v}', 'Counted', '{{\"n\": {v}}}')")).collect();
+    db.exec(&format!("INSERT INTO events VALUES {};", rows.join(", ")));
+    let store = db.open();
+    let condition = Condition::new("state.n >= 200").unwrap();
+    let found = block_on(bisect(&store, "t-1", &mut merge, &condition)).unwrap();
+    assert_eq!(found.version, Some(200), "{backend:?}");
+    let page = block_on(store.read_stream("t-1", eventscope::store::EventCursor::from_version(250), 10)).unwrap();
+    assert_eq!(page.events.first().map(|e| e.version), Some(250), "{backend:?}: a page from a version");
     block_on(store.close());
 }
 

@@ -16,6 +16,10 @@ pub(super) struct BisectBar {
     running: Option<(Condition, Option<Search>)>,
     /// What the last search found, in words (or why it could not).
     outcome: Option<Result<String, String>>,
+    /// The search asks every state in turn (for a condition that may stop holding again).
+    every_state: bool,
+    /// The last search found nothing at the states it asked (it can be asked of every state).
+    never: bool,
     /// The search over a category's streams (kept while they are opened one by one).
     category: Option<CategorySearch>,
     /// Asked for by a click, sent by [`HistoryPanel::pump`] (which has the worker).
@@ -53,9 +57,21 @@ impl BisectBar {
 impl HistoryPanel {
     /// Starts searching for the first version where `text` holds.
     pub fn bisect(&mut self, text: &str) {
+        self.bisect.every_state = false;
+        self.start_bisect(text);
+    }
+
+    /// Starts asking `text` of every state in turn.
+    pub fn bisect_every_state(&mut self, text: &str) {
+        self.bisect.every_state = true;
+        self.start_bisect(text);
+    }
+
+    fn start_bisect(&mut self, text: &str) {
         self.bisect.open = true;
         self.bisect.text = text.to_owned();
         self.bisect.outcome = None;
+        self.bisect.never = false;
         self.bisect.running = None;
         match Condition::new(text) {
             Ok(condition) => self.bisect.running = Some((condition, None)),
@@ -76,12 +92,17 @@ impl HistoryPanel {
         let Some(history) = self.history.as_mut() else {
             return;
         };
-        // (The whole stream first: a search over part of it could answer wrongly.)
-        if !self.loader.done || history.is_folding() || history.folded() < history.len() {
+        // (The whole stream first: a search over part of it could answer wrongly. Where the fold
+        // failed, the events before the failure are what can be asked.)
+        if !self.loader.done || history.is_folding() {
             ctx.request_repaint_after(std::time::Duration::from_millis(50));
             return;
         }
-        let search = search.get_or_insert_with(|| Search::new(history.folded(), history.interval()));
+        let every_state = self.bisect.every_state;
+        let search = search.get_or_insert_with(|| match every_state {
+            true => Search::linear(history.folded()),
+            false => Search::new(history.folded(), history.interval()),
+        });
         let deadline = std::time::Instant::now() + FOLD_BUDGET;
         let found = loop {
             match search.step() {
@@ -113,7 +134,10 @@ impl HistoryPanel {
             ctx.request_repaint();
             return;
         };
-        let asked = format!("asked of {} of its {} states", search.evaluations, history.folded() + 1);
+        let mut asked = format!("asked of {} of its {} states", search.evaluations, history.folded() + 1);
+        if let Some(failure) = history.failure() {
+            asked += &format!("; the fold failed at {failure}, so only the events before it were asked");
+        }
         let (events, text) = (history.folded(), condition.text.clone());
         self.bisect.running = None;
         self.bisect.outcome = Some(Ok(match found {
@@ -123,7 +147,14 @@ impl HistoryPanel {
                 self.set_cursor(count - 1);
                 format!("`{text}` first holds after {} ({asked})", self.label_of(count - 1))
             }
-            None => format!("`{text}` never holds in the {events} events ({asked})"),
+            None if every_state => format!("`{text}` never holds in the {events} events ({asked})"),
+            None => {
+                self.bisect.never = true;
+                format!(
+                    "`{text}` does not hold at the states asked ({asked}). Like git bisect, the search takes a \
+                     condition to keep holding once it holds: one that holds for a while and stops can be missed."
+                )
+            }
         }));
     }
 
@@ -227,7 +258,8 @@ impl HistoryPanel {
             let text = self.bisect.text.clone();
             self.bisect(&text);
         }
-        match &self.bisect.outcome {
+        // (Left-aligned: the column's justified layout would spread a wrapped line's words.)
+        ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| match &self.bisect.outcome {
             Some(Ok(found)) => {
                 ui.label(found);
             }
@@ -235,6 +267,10 @@ impl HistoryPanel {
                 ui.colored_label(ui.visuals().error_fg_color, e);
             }
             None => {}
+        });
+        if self.bisect.never && self.bisect.running.is_none() && ui.button("Ask every state").clicked() {
+            let text = self.bisect.text.clone();
+            self.bisect_every_state(&text);
         }
         let category = self.category();
         if !category.is_empty() && !self.bisect.text.trim().is_empty() && self.bisect.running.is_none() {
