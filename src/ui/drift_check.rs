@@ -28,10 +28,16 @@ struct Totals {
     stopped: Option<String>,
 }
 
-/// The folds a check uses, in words (`None`: the merge fold everywhere).
-pub fn folds_words(script: Option<(&str, &crate::fold::FoldScope)>) -> String {
+/// The folds in use, in words (`None`: the merge fold everywhere), with when the script was
+/// saved: a check made before an edit is then one made with another fold.
+pub fn folds_words(script: Option<&crate::ui::history::FoldSetting>) -> String {
     match script {
-        Some((name, scope)) => format!("{name} ({}), merge elsewhere", scope_words(scope)),
+        Some(setting) => {
+            let saved = setting.script.saved_at().map_or_else(String::new, |at| {
+                format!(", saved {}", chrono::DateTime::<chrono::Local>::from(at).format("%H:%M:%S"))
+            });
+            format!("{} ({}{saved}), merge elsewhere", setting.script.name(), scope_words(&setting.scope))
+        }
         None => "the merge fold".to_owned(),
     }
 }
@@ -59,9 +65,9 @@ pub struct DriftCheck {
 
 impl DriftCheck {
     /// Starts a check with this fold (where it applies; the merge fold elsewhere).
-    pub fn start(&mut self, worker: &mut Worker, script: Option<ScriptFold>) {
+    pub fn start(&mut self, worker: &mut Worker, script: Option<ScriptFold>, folds: String) {
         self.cancel(worker);
-        self.folds = folds_words(script.as_ref().map(|s| (s.name.as_str(), &s.scope)));
+        self.folds = folds;
         self.findings.clear();
         self.done = None;
         self.error = None;

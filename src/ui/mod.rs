@@ -890,14 +890,7 @@ impl EventscopeApp {
             );
             let panel =
                 egui::Panel::left("streams").resizable(true).default_size(size.size).min_size(200.0).show(ui, |ui| {
-                    let folds = drift_check::folds_words(
-                        self.history
-                            .fold_setting()
-                            .map(|f| (f.script.name(), f.scope.clone()))
-                            .as_ref()
-                            .map(|(n, s)| (n.as_str(), s)),
-                    );
-                    self.streams.drift.set_current_folds(folds);
+                    self.streams.drift.set_current_folds(drift_check::folds_words(self.history.fold_setting()));
                     action = self.streams.ui(ui, &mut self.worker);
                 });
             self.look.streams_width = size.after(ui, panel.response.rect, self.look.streams_width);
@@ -927,8 +920,9 @@ impl EventscopeApp {
                         Some(crate::worker::ScriptFold { name, source, scope })
                     }),
                 };
+                let folds = drift_check::folds_words(self.history.fold_setting());
                 match script {
-                    Ok(script) => self.streams.drift.start(&mut self.worker, script),
+                    Ok(script) => self.streams.drift.start(&mut self.worker, script, folds),
                     Err(e) => self.streams.drift.fail(format!("the fold in use cannot be read: {e}")),
                 }
             }

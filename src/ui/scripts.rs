@@ -63,6 +63,11 @@ impl WatchedScript {
         }
     }
 
+    /// When the file was last saved, as read (`None` for an example).
+    pub fn saved_at(&self) -> Option<SystemTime> {
+        self.modified
+    }
+
     /// Where it comes from, in words.
     pub fn origin(&self) -> String {
         match &self.source {
