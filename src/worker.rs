@@ -540,6 +540,19 @@ async fn top_streams(
     }
 }
 
+/// The fold script sent with a request, compiled (on the thread that runs it: a JavaScript fold
+/// cannot move between threads).
+fn compile_script(
+    script: Option<ScriptFold>,
+) -> Result<Option<(crate::fold::JsFold, crate::fold::FoldScope)>, Failure> {
+    script
+        .map(|s| match crate::fold::JsFold::from_source(&s.name, &s.source) {
+            Ok(fold) => Ok((fold, s.scope)),
+            Err(e) => Err(Failure::File(format!("the fold {} cannot be used: {e}", s.name))),
+        })
+        .transpose()
+}
+
 /// The snapshot check runs on a blocking thread (a JavaScript fold cannot move between the
 /// runtime's threads), reading through the runtime's handle.
 async fn check_snapshots(shared: &Arc<Shared>, id: RequestId, script: Option<ScriptFold>) -> Result<Reply, Failure> {
@@ -547,13 +560,7 @@ async fn check_snapshots(shared: &Arc<Shared>, id: RequestId, script: Option<Scr
     let shared = shared.clone();
     let runtime = tokio::runtime::Handle::current();
     let check = tokio::task::spawn_blocking(move || {
-        let mut script = match script {
-            Some(s) => match crate::fold::JsFold::from_source(&s.name, &s.source) {
-                Ok(fold) => Some((fold, s.scope)),
-                Err(e) => return Err(Failure::File(format!("the fold {} cannot be used: {e}", s.name))),
-            },
-            None => None,
-        };
+        let mut script = compile_script(script)?;
         let mut folds = crate::drift::Folds::new(
             script.as_mut().map(|(fold, scope)| (fold as &mut dyn crate::fold::Fold, scope.clone())),
         );
@@ -592,13 +599,7 @@ async fn bisect_category(
     let found = tokio::task::spawn_blocking(move || {
         let condition = crate::bisect::Condition::new(&condition)
             .map_err(|e| Failure::File(format!("the condition cannot be used: {e}")))?;
-        let mut script = match script {
-            Some(s) => match crate::fold::JsFold::from_source(&s.name, &s.source) {
-                Ok(fold) => Some((fold, s.scope)),
-                Err(e) => return Err(Failure::File(format!("the fold {} cannot be used: {e}", s.name))),
-            },
-            None => None,
-        };
+        let mut script = compile_script(script)?;
         let mut folds = crate::fold::Folds::new(
             script.as_mut().map(|(fold, scope)| (fold as &mut dyn crate::fold::Fold, scope.clone())),
         );
