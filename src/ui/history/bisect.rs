@@ -236,7 +236,9 @@ impl HistoryPanel {
         let mut find = false;
         ui.label("First version where");
         ui.horizontal(|ui| {
-            let width = (ui.available_width() - 150.0).max(120.0);
+            // (Room for Find, and while it runs the spinner and Cancel.)
+            let reserved = if self.bisect.running.is_some() { 190.0 } else { 90.0 };
+            let width = (ui.available_width() - reserved).max(100.0);
             let field = ui.add(
                 egui::TextEdit::singleline(&mut self.bisect.text)
                     .hint_text("state.balance < 0")
