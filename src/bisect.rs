@@ -267,58 +267,13 @@ pub async fn bisect_with(
         event_type: String::new(),
         message: e.message,
     })?;
-    let (from, mut skip) = match before.last_version {
+    let (from, skip) = match before.last_version {
         Some(version) if before.count > 0 => (Some(version), before.same_version),
         // (No version to read on from: from the start, skipping what was folded.)
         _ => (None, before.count),
     };
-    let mut index = before.count;
-    let mut previous = (*before.state).clone();
-    let mut outcome: Result<(), BisectError> = Ok(());
-    let mut each = |event: Event| {
-        if skip > 0 {
-            skip -= 1;
-            return true;
-        }
-        if index >= limit {
-            return false;
-        }
-        found.search_fold_steps += 1;
-        if let Err(e) = fold.apply(&event) {
-            outcome = Err(fold_failure(&event, e.message));
-            return false;
-        }
-        let version = event.has_version().then_some(event.version);
-        let state = match fold.state() {
-            Ok(state) => state,
-            Err(e) => {
-                outcome = Err(fold_failure(&event, e.message));
-                return false;
-            }
-        };
-        found.evaluations += 1;
-        match condition.holds(&state, version).map_err(|error| BisectError::Condition { version, error }) {
-            Ok(true) => {
-                found.index = Some(index);
-                found.version = version;
-                found.event_type = Some(event.event_type.clone());
-                let before = std::mem::take(&mut previous);
-                found.found = Some(Found { event, before, after: state });
-                false
-            }
-            Ok(false) => {
-                index += 1;
-                previous = state;
-                true
-            }
-            Err(e) => {
-                outcome = Err(e);
-                false
-            }
-        }
-    };
-    store.read_stream_each(stream, from, &mut each).await?;
-    outcome?;
+    let previous = (*before.state).clone();
+    ask_each(store, stream, fold, condition, (from, skip), (before.count, limit), previous, &mut found).await?;
     if found.index.is_none()
         && let Some((_, failure)) = points.failure.take()
     {
@@ -349,28 +304,56 @@ pub async fn scan(
         return Ok(found);
     }
     // (`events` counts the events folded: up to the one found, or all of them.)
+    let folded = ask_each(store, stream, fold, condition, (None, 0), (0, usize::MAX), initial, &mut found).await?;
+    found.events = found.index.map_or(folded, |index| index + 1);
+    Ok(found)
+}
+
+/// Folds the stream's events one by one from the fold's current state (read from version `from`
+/// on, the first `skip` of them passed over: they were folded already), asking the condition
+/// after each, until it holds or the event index reaches `limit` (counting from `index`). The
+/// event found, and the states before and after it, go into `found`. Gives the index reached.
+#[allow(clippy::too_many_arguments)]
+async fn ask_each(
+    store: &Store,
+    stream: &str,
+    fold: &mut dyn Fold,
+    condition: &Condition,
+    (from, mut skip): (Option<Version>, usize),
+    (mut index, limit): (usize, usize),
+    mut previous: Value,
+    found: &mut Bisection,
+) -> Result<usize, BisectError> {
     let mut outcome: Result<(), BisectError> = Ok(());
-    let mut previous = initial;
     let mut each = |event: Event| {
-        let version = event.has_version().then_some(event.version);
-        let state = fold.apply(&event).and_then(|()| fold.state()).map_err(|e| fold_failure(&event, e.message));
+        if skip > 0 {
+            skip -= 1;
+            return true;
+        }
+        if index >= limit {
+            return false;
+        }
         found.search_fold_steps += 1;
-        found.events += 1;
-        let holds = state.and_then(|state| {
-            found.evaluations += 1;
-            let holds = condition.holds(&state, version).map_err(|error| BisectError::Condition { version, error })?;
-            Ok((holds, state))
-        });
-        match holds {
-            Ok((true, after)) => {
-                found.index = Some(found.events - 1);
+        let version = event.has_version().then_some(event.version);
+        let state = match fold.apply(&event).and_then(|()| fold.state()) {
+            Ok(state) => state,
+            Err(e) => {
+                outcome = Err(fold_failure(&event, e.message));
+                return false;
+            }
+        };
+        found.evaluations += 1;
+        match condition.holds(&state, version).map_err(|error| BisectError::Condition { version, error }) {
+            Ok(true) => {
+                found.index = Some(index);
                 found.version = version;
                 found.event_type = Some(event.event_type.clone());
                 let before = std::mem::take(&mut previous);
-                found.found = Some(Found { event, before, after });
+                found.found = Some(Found { event, before, after: state });
                 false
             }
-            Ok((false, state)) => {
+            Ok(false) => {
+                index += 1;
                 previous = state;
                 true
             }
@@ -380,9 +363,8 @@ pub async fn scan(
             }
         }
     };
-    store.read_stream_each(stream, None, &mut each).await?;
-    outcome?;
-    Ok(found)
+    store.read_stream_each(stream, from, &mut each).await?;
+    outcome.map(|()| index)
 }
 
 /// At most this many streams where a condition holds are listed by a category's bisection.

@@ -67,6 +67,7 @@ impl DriftCheck {
     /// Starts a check with this fold (where it applies; the merge fold elsewhere).
     pub fn start(&mut self, worker: &mut Worker, script: Option<ScriptFold>, folds: String) {
         self.cancel(worker);
+        self.current_folds = folds.clone();
         self.folds = folds;
         self.findings.clear();
         self.done = None;
@@ -135,6 +136,11 @@ impl DriftCheck {
     /// The streams without drift whose snapshots could not all be compared (or read).
     pub fn not_compared(&self) -> impl Iterator<Item = &StreamCheck> {
         self.findings.values().filter(|c| !c.drifts() && (c.not_compared() > 0 || c.error.is_some()))
+    }
+
+    /// Whether a check has finished (its results may go out of date).
+    pub fn has_results(&self) -> bool {
+        self.done.is_some()
     }
 
     /// The folds in use now (a check made with others is said to be out of date).
@@ -225,55 +231,58 @@ impl DriftCheck {
                 (None, None) => "No stored snapshot differs from the state recomputed from its events.",
             });
         }
-        egui::ScrollArea::vertical().id_salt("drifting_streams").auto_shrink([false, false]).show(ui, |ui| {
+        // The drifting streams, then those not compared: two lines a row, only the rows in view
+        // drawn (a store may have thousands of snapshots that cannot be compared).
+        let rows: Vec<&StreamCheck> = self.drifting().chain(self.not_compared()).collect();
+        let first_not_compared = self.drifting().count();
+        let row_height = ui.spacing().interact_size.y
+            + ui.text_style_height(&egui::TextStyle::Body)
+            + 2.0 * ui.spacing().item_spacing.y;
+        let area = egui::ScrollArea::vertical().id_salt("drifting_streams").auto_shrink([false, false]);
+        area.show_rows(ui, row_height, rows.len(), |ui, range| {
             ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
-            for check in self.drifting() {
-                let Some(version) = check.first_drift() else { continue };
-                let drifts: Vec<String> =
-                    check.others.iter().filter(|c| c.verdict.is_drift()).map(|c| at(c.version)).collect();
-                let response = ui
-                    .selectable_label(
-                        selected == Some(check.stream.as_str()),
-                        RichText::new(format!("⚠ {}", check.stream)).monospace(),
+            for row in range {
+                let check = rows[row];
+                let drifting = row < first_not_compared;
+                let (title, mut line, version) = if drifting {
+                    let drifts: Vec<String> =
+                        check.others.iter().filter(|c| c.verdict.is_drift()).map(|c| at(c.version)).collect();
+                    let mut line = format!(
+                        "{} of {} drift ({})",
+                        drifts.len(),
+                        super::counted(check.snapshots as i64, "snapshot", "snapshots"),
+                        drifts.join(", ")
+                    );
+                    if check.not_compared() > 0 {
+                        line += &format!(" · {} not compared", check.not_compared());
+                    }
+                    (format!("⚠ {}", check.stream), line, check.first_drift())
+                } else {
+                    let reason = match &check.error {
+                        Some(error) => error.clone(),
+                        None => check
+                            .others
+                            .iter()
+                            .find_map(|c| {
+                                c.verdict.not_compared_because().map(|why| format!("{}: {why}", at(c.version)))
+                            })
+                            .unwrap_or_default(),
+                    };
+                    (
+                        check.stream.clone(),
+                        format!("not compared · {reason}"),
+                        check.others.iter().find_map(|c| c.version),
                     )
-                    .on_hover_text(hover_text(check));
-                let mut line = format!(
-                    "{} of {} drift ({})",
-                    drifts.len(),
-                    super::counted(check.snapshots as i64, "snapshot", "snapshots"),
-                    drifts.join(", ")
-                );
-                if check.not_compared() > 0 {
-                    line += &format!(" · {} not compared", check.not_compared());
-                }
+                };
                 if let Some(label) = label_of(&check.stream) {
                     line = format!("{label} · {line}");
                 }
+                let response = ui
+                    .selectable_label(selected == Some(check.stream.as_str()), RichText::new(title).monospace())
+                    .on_hover_text(hover_text(check));
                 ui.add(egui::Label::new(RichText::new(line).weak()).truncate());
                 if response.clicked() {
-                    action = Some(DriftAction::Open(check.stream.clone(), version));
-                }
-            }
-            if self.drifting().next().is_some() && self.not_compared().next().is_some() {
-                ui.add_space(6.0);
-                ui.weak("Not compared:");
-            }
-            for check in self.not_compared() {
-                let reason = match &check.error {
-                    Some(error) => error.clone(),
-                    None => check
-                        .others
-                        .iter()
-                        .find_map(|c| c.verdict.not_compared_because().map(|why| format!("{}: {why}", at(c.version))))
-                        .unwrap_or_default(),
-                };
-                let response = ui
-                    .selectable_label(selected == Some(check.stream.as_str()), RichText::new(&check.stream).monospace())
-                    .on_hover_text(hover_text(check));
-                ui.add(egui::Label::new(RichText::new(reason).weak()).truncate());
-                if response.clicked() {
-                    let version = check.others.iter().find_map(|c| c.version).unwrap_or(1);
-                    action = Some(DriftAction::Open(check.stream.clone(), version));
+                    action = Some(DriftAction::Open(check.stream.clone(), version.unwrap_or(1)));
                 }
             }
         });

@@ -890,7 +890,10 @@ impl EventscopeApp {
             );
             let panel =
                 egui::Panel::left("streams").resizable(true).default_size(size.size).min_size(200.0).show(ui, |ui| {
-                    self.streams.drift.set_current_folds(drift_check::folds_words(self.history.fold_setting()));
+                    // (Only once a check has results to call out of date.)
+                    if self.streams.drift.has_results() {
+                        self.streams.drift.set_current_folds(drift_check::folds_words(self.history.fold_setting()));
+                    }
                     action = self.streams.ui(ui, &mut self.worker);
                 });
             self.look.streams_width = size.after(ui, panel.response.rect, self.look.streams_width);

@@ -227,6 +227,11 @@ impl HistoryPanel {
         // Versions padded to the longest one's width (and the `v`), so that the types line up.
         let last_ordinal = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i)).unwrap_or(0);
         let digits = last_ordinal.to_string().len() + 1;
+        // The narrowest a row's time and actor are shown at: the date and the minute.
+        let least_facts_width = ui.fonts_mut(|f| {
+            let font = egui::TextStyle::Body.resolve(ui.style());
+            f.layout_no_wrap("00-00 00:00…".to_owned(), font, egui::Color32::WHITE).size().x
+        });
         area.show_rows(ui, row_height, rows, |ui, range| {
             for row in range {
                 let i = listed.as_ref().map_or(row, |l| l[row]);
@@ -316,20 +321,12 @@ impl HistoryPanel {
                     // even the date and minute fit, they go, rather than show "0…".)
                     let when = event.recorded_at.map(|t| t.format("%m-%d %H:%M:%S").to_string()).unwrap_or_default();
                     let facts = format!("{when} {}", event.actor.as_deref().unwrap_or(""));
-                    let least = ui.fonts_mut(|f| {
-                        f.layout_no_wrap(
-                            "00-00 00:00…".to_owned(),
-                            egui::TextStyle::Body.resolve(ui.style()),
-                            egui::Color32::WHITE,
-                        )
-                        .size()
-                        .x
-                    });
-                    if !facts.trim().is_empty() && ui.available_width() >= least {
-                        ui.add(egui::Label::new(RichText::new(facts.trim()).weak()).truncate());
+                    let facts = facts.trim();
+                    if !facts.is_empty() && ui.available_width() >= least_facts_width {
+                        ui.add(egui::Label::new(RichText::new(facts).weak()).truncate());
                     }
-                    if !facts.trim().is_empty() {
-                        response.on_hover_text(facts.trim());
+                    if !facts.is_empty() {
+                        response.on_hover_text(facts);
                     }
                 });
             }
