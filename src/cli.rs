@@ -61,7 +61,7 @@ pub struct Cli {
     /// Open the SQL preview on this .sql file and run it.
     #[arg(long)]
     pub sql: Option<PathBuf>,
-    /// The view to open: history, projections, sql or audit.
+    /// The view to open: history, projections, sql, audit or types.
     #[arg(long, value_enum)]
     pub view: Option<crate::ui::View>,
     /// Which layout to use when the store holds several (see the status bar or the error).
@@ -141,6 +141,48 @@ pub enum Command {
         /// holding again).
         #[arg(long)]
         scan: bool,
+    },
+    /// Cut a given/when/then test fixture from a range of a stream's versions: given = the events
+    /// before --from, then = the events --from..=--to, with the state after each folded by the
+    /// fold. Written as JSON, a Jest/Vitest test (the fold inlined), a pytest module (merge fold)
+    /// or a cqrs-es TestFramework test.
+    #[command(allow_negative_numbers = true)]
+    Fixture {
+        store: String,
+        stream: String,
+        /// The first version of the range (the "then" events).
+        #[arg(long)]
+        from: i64,
+        /// The last version of the range (default: --from).
+        #[arg(long)]
+        to: Option<i64>,
+        #[arg(long, value_enum, default_value_t = FixtureFormatArg::Json)]
+        format: FixtureFormatArg,
+        /// A JavaScript fold (default: the merge fold).
+        #[arg(long)]
+        fold: Option<PathBuf>,
+        /// Mask the values at this path of every event before anything is folded, e.g.
+        /// /data/customer/email or /data/lines/*/sku or /metadata/actor (repeat for several).
+        #[arg(long = "mask", value_name = "PATH")]
+        masks: Vec<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Event contracts: infer a JSON Schema per event type (and per schema version a payload
+    /// names) from every event, with each field's count, types and examples, and the events that
+    /// do not fit the schema their type mostly follows: {events, types: [{event_type,
+    /// schema_version, events, fields, outliers, schema}]}. --export DIR writes one schema file
+    /// per type; --check DIR checks every event against the schemas there instead, one JSON line
+    /// per breaking event, and exits 5 when there is one.
+    Schemas {
+        store: String,
+        /// Write each type's schema to DIR/<Type>.schema.json (DIR is created).
+        #[arg(long, value_name = "DIR", conflicts_with = "check")]
+        export: Option<PathBuf>,
+        /// Check every event against the schemas in DIR (*.json, one per type).
+        #[arg(long, value_name = "DIR")]
+        check: Option<PathBuf>,
     },
     /// Compare every stored snapshot with the state a fold recomputes from the events at its
     /// version (values, not spellings): {streams, snapshots, drifting_streams,
@@ -261,6 +303,10 @@ pub enum Command {
         /// events, against a linear scan.
         #[arg(long, value_name = "N")]
         bisect: Option<usize>,
+        /// Measure schema inference and the contract check instead, over a store of N events
+        /// (with --keep DIR, kept there and reused).
+        #[arg(long, value_name = "N")]
+        schemas: Option<usize>,
         /// Measure a store of N events with only a primary key instead (SQLite, and PostgreSQL
         /// with --postgres, in a database eventscope_bench_scale_N the benchmark creates).
         #[arg(long, value_name = "N")]
@@ -268,7 +314,7 @@ pub enum Command {
         /// With --scale: events in the long stream (default: half the store, at most 1,000,000).
         #[arg(long, value_name = "M")]
         long_stream: Option<usize>,
-        /// With --scale: keep the generated stores (the SQLite file in DIR, the PostgreSQL
+        /// With --scale (or --schemas): keep the generated stores (the SQLite file in DIR, the PostgreSQL
         /// database) and reuse them in the next run.
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
@@ -305,6 +351,27 @@ pub enum FormatArg {
     Json,
     Jsonl,
     Csv,
+}
+
+/// The formats of `eventscope fixture`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FixtureFormatArg {
+    Json,
+    Pytest,
+    CqrsEs,
+    Jest,
+}
+
+impl From<FixtureFormatArg> for crate::fixture::FixtureFormat {
+    fn from(f: FixtureFormatArg) -> crate::fixture::FixtureFormat {
+        use crate::fixture::FixtureFormat;
+        match f {
+            FixtureFormatArg::Json => FixtureFormat::Json,
+            FixtureFormatArg::Pytest => FixtureFormat::Pytest,
+            FixtureFormatArg::CqrsEs => FixtureFormat::CqrsEs,
+            FixtureFormatArg::Jest => FixtureFormat::Jest,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -523,6 +590,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         force,
         duplicates,
         bisect,
+        schemas,
         scale,
         long_stream,
         keep,
@@ -531,6 +599,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     {
         if let Some(n) = bisect {
             return crate::bench::bisect::run(n);
+        }
+        if let Some(n) = schemas {
+            return crate::bench::schemas::run(n.max(10), keep.as_deref());
         }
         if let Some(n) = scale {
             return crate::bench::scale::run(crate::bench::scale::ScaleOptions {
@@ -596,6 +667,36 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                         print_category_bisection(&store, &category, fold.as_mut(), &condition).await
                     }
                     (None, None) => Err(usage!("give a stream, or --category")),
+                }
+            }
+            Command::Fixture { store, stream, from, to, format, fold, masks, out } => {
+                let mask = crate::fixture::Mask::parse(&masks).map_err(|e| usage!("--mask: {e}"))?;
+                let (mut fold, source): (Box<dyn Fold>, _) = match fold {
+                    Some(path) => {
+                        let (name, source) = crate::script::read_script(&path)?;
+                        let fold = JsFold::from_source(&name, &source)?;
+                        (Box::new(fold), crate::fixture::FoldSource { name, source: Some(source) })
+                    }
+                    None => (Box::new(MergeFold::default()), crate::fixture::FoldSource::merge()),
+                };
+                let format = crate::fixture::FixtureFormat::from(format);
+                format.supports(&source).map_err(|e| usage!("{e}"))?;
+                let store = open(&store, layout.as_deref()).await?;
+                write_fixture(&store, &stream, from, to.unwrap_or(from), fold.as_mut(), &source, &mask, format, out)
+                    .await
+            }
+            Command::Schemas { store, export, check } => {
+                let contracts = match &check {
+                    Some(dir) => Some(crate::schema::Contracts::load(dir).map_err(|e| match e {
+                        crate::schema::SchemaError::Empty(m) => usage!("{m}"),
+                        other => anyhow!(other),
+                    })?),
+                    None => None,
+                };
+                let store = open(&store, layout.as_deref()).await?;
+                match contracts {
+                    Some(contracts) => print_schema_check(&store, &contracts).await,
+                    None => print_schemas(&store, export).await,
                 }
             }
             Command::Drift { store, fold, category } => {
@@ -934,6 +1035,133 @@ async fn print_drift(store: &Store, script: Option<&mut dyn Fold>, category: Opt
     if checked.not_compared > 0 {
         say!("warning: {} could not be compared (see `others`)", snapshots(checked.not_compared));
     }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_fixture(
+    store: &Store,
+    stream: &str,
+    from: i64,
+    to: i64,
+    fold: &mut dyn Fold,
+    source: &crate::fixture::FoldSource,
+    mask: &crate::fixture::Mask,
+    format: crate::fixture::FixtureFormat,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use crate::fixture::FixtureError;
+    let fixture = match crate::fixture::cut(store, stream, from, to, fold, source, mask).await {
+        Ok(fixture) => fixture,
+        Err(FixtureError::Store(e)) => return Err(e.into()),
+        Err(FixtureError::Range(e)) => return Err(usage!("{e}")),
+        Err(e @ FixtureError::Fold { .. }) => return Err(e.into()),
+    };
+    for warning in &fixture.warnings {
+        say!("warning: {warning}");
+    }
+    if !mask.is_empty() && fixture.masked_values == 0 {
+        say!("warning: no value was found at the --mask paths: nothing was masked");
+    }
+    let text = crate::fixture::render(&fixture, format);
+    match out {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            say!(
+                "wrote {} ({} given, {} then events) to {}",
+                format.name(),
+                fixture.given.len(),
+                fixture.then.len(),
+                path.display()
+            );
+            Ok(())
+        }
+        None => write_out(&text),
+    }
+}
+
+async fn print_schemas(store: &Store, export: Option<PathBuf>) -> anyhow::Result<()> {
+    let (types, check) =
+        crate::schema::survey_store(store, &mut |_, _| true).await?.ok_or_else(|| anyhow!("the survey was stopped"))?;
+    if let Some(dir) = &export {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for t in &types {
+            let path = dir.join(t.key.file_name());
+            let text = format!("{}\n", serde_json::to_string_pretty(&t.schema)?);
+            std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        say!("wrote {} to {}", crate::ui::counted(types.len() as i64, "schema", "schemas"), dir.display());
+    }
+    let outliers = |t: &crate::schema::InferredType| -> Vec<serde_json::Value> {
+        check
+            .breaches
+            .iter()
+            // (Each inferred type's contract is named by its file name.)
+            .filter(|b| b.schema == t.key.file_name())
+            .map(|b| json!({"stream": b.stream, "version": b.version, "errors": b.errors}))
+            .collect()
+    };
+    let listed: Vec<serde_json::Value> = types
+        .iter()
+        .map(|t| {
+            json!({
+                "event_type": t.key.event_type,
+                "schema_version": t.key.schema_version,
+                "events": t.events,
+                "not_json": t.not_json,
+                "first": t.first,
+                "file": export.as_ref().map(|_| t.key.file_name()),
+                "fields": t.fields,
+                "outliers": outliers(t),
+                "schema": t.schema,
+            })
+        })
+        .collect();
+    let output = json!({"events": check.events, "types": listed, "outliers": check.breaking});
+    write_out(&format!("{}\n", serde_json::to_string_pretty(&output)?))
+}
+
+async fn print_schema_check(store: &Store, contracts: &crate::schema::Contracts) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failed = None;
+    let check = crate::schema::check_store(store, contracts, &mut |_, breach| {
+        let Some(breach) = breach else { return true };
+        let line = json!({"stream": breach.stream, "version": breach.version, "event_type": breach.event_type,
+            "schema": breach.schema, "errors": breach.errors, "line": breach.line()});
+        match serde_json::to_writer(&mut out, &line)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| Ok(out.write_all(b"\n")?))
+        {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        }
+    })
+    .await?;
+    out.flush()?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let check = check.ok_or_else(|| anyhow!("the check was stopped"))?;
+    let events = |n: u64| crate::ui::counted(n as i64, "event", "events");
+    if !check.without_contract.is_empty() {
+        let types: Vec<String> = check.without_contract.iter().map(|(t, n)| format!("{t} ({n})")).collect();
+        say!("warning: {} have no schema: {}", events(check.without_contract.values().sum()), types.join(", "));
+    }
+    if check.breaking > 0 {
+        return Err(anyhow::Error::new(Finding(format!(
+            "{} of {} checked break their schema",
+            events(check.breaking),
+            check.checked
+        ))));
+    }
+    say!(
+        "{} checked against {}: every one fits",
+        events(check.checked),
+        crate::ui::counted(contracts.len() as i64, "schema", "schemas")
+    );
     Ok(())
 }
 

@@ -12,6 +12,9 @@
 //! - [`ui`] is the eframe application, one struct per panel.
 //! - [`audit`] asks cross-stream questions of the global log (filters, histogram, actors,
 //!   correlation and causation, export); [`projection`] previews SQL and JavaScript projections.
+//! - [`bisect`], [`drift`], [`fixture`] and [`schema`] answer questions of history: when a
+//!   condition first held, which snapshots drift, a given/when/then test cut from a range,
+//!   the contract each event type follows.
 //! - [`demo`] writes the deterministic workshop store; [`cli`] is the command line;
 //!   [`bench`] measures the explorer (`eventscope bench`).
 
@@ -23,10 +26,12 @@ pub mod csv_text;
 pub mod demo;
 pub mod diff;
 pub mod drift;
+pub mod fixture;
 pub mod fold;
 pub mod labels;
 pub mod model;
 pub mod projection;
+pub mod schema;
 pub mod script;
 pub mod store;
 pub mod ui;

@@ -82,6 +82,13 @@ pub enum Request {
     /// where its scope applies, the merge fold elsewhere): [`Reply::BisectProgress`] as it
     /// goes, then a [`Reply::CategoryBisection`] (cancellable).
     BisectCategory { category: String, condition: String, script: Option<ScriptFold> },
+    /// Cut a given/when/then test fixture from versions `from..=to` of a stream, folded with
+    /// the script (the merge fold without one), the `masks` paths masked first:
+    /// [`Reply::Fixture`].
+    CutFixture { stream: String, from: i64, to: i64, script: Option<ScriptFold>, masks: Vec<String> },
+    /// Infer every event type's schema from the whole log, then check every event against it:
+    /// [`Reply::SchemaProgress`] as it goes, then [`Reply::SchemaSurvey`] (cancellable).
+    SurveySchemas,
     /// Stop a running request (a stream load); no more replies come for it.
     Cancel { id: RequestId },
 }
@@ -126,6 +133,16 @@ pub enum Reply {
     },
     /// Every stream of the category bisected.
     CategoryBisection(Box<crate::bisect::CategoryBisection>),
+    /// How far a [`Request::SurveySchemas`] is: the phase ("inferring", "checking") and the
+    /// events read in it.
+    SchemaProgress {
+        phase: &'static str,
+        events: u64,
+    },
+    /// Every type's schema, and the events that do not fit it.
+    SchemaSurvey(Box<(Vec<crate::schema::InferredType>, crate::schema::Check)>),
+    /// A fixture cut ([`Request::CutFixture`]).
+    Fixture(Box<crate::fixture::Fixture>),
     /// The first streams in the order a [`Request::TopStreams`] asked for.
     TopStreams(crate::store::TopStreams),
     /// The number of streams matching a search.
@@ -408,6 +425,10 @@ async fn handle(shared: &Arc<Shared>, id: RequestId, request: Request) {
         Request::BisectCategory { category, condition, script } => {
             bisect_category(shared, id, category, condition, script).await
         }
+        Request::SurveySchemas => survey_schemas(shared, id).await,
+        Request::CutFixture { stream, from, to, script, masks } => {
+            cut_fixture(shared, stream, from, to, script, masks).await
+        }
         Request::ExactCounts => match shared.store().await {
             Ok(store) => store.exact_counts().await.map(Reply::Counts).map_err(Failure::from),
             Err(e) => Err(e),
@@ -623,6 +644,68 @@ async fn bisect_category(
         Some(found) => Ok(Reply::CategoryBisection(Box::new(found))),
         None => Err(Failure::Cancelled("cancelled".to_owned())),
     }
+}
+
+async fn survey_schemas(shared: &Arc<Shared>, id: RequestId) -> Result<Reply, Failure> {
+    let store = shared.store().await?;
+    let shared = shared.clone();
+    let runtime = tokio::runtime::Handle::current();
+    // (On a blocking thread, as the snapshot check: the progress callback is not `Send`.)
+    let survey = tokio::task::spawn_blocking(move || {
+        let mut last_said = std::time::Instant::now();
+        let mut progress = |phase: &str, events: u64| {
+            let mut window_open = true;
+            if last_said.elapsed() >= std::time::Duration::from_millis(100) {
+                last_said = std::time::Instant::now();
+                let phase = if phase == "checking" { "checking" } else { "inferring" };
+                window_open = shared.reply(id, Reply::SchemaProgress { phase, events });
+            }
+            window_open && !shared.is_cancelled(id)
+        };
+        runtime.block_on(crate::schema::survey_store(&store, &mut progress))
+    })
+    .await
+    .map_err(|e| Failure::Internal(format!("the schema survey failed: {e}")))?;
+    match survey {
+        Ok(Some(survey)) => Ok(Reply::SchemaSurvey(Box::new(survey))),
+        Ok(None) => Err(Failure::Cancelled("cancelled".to_owned())),
+        Err(crate::schema::SurveyError::Store(e)) => Err(Failure::Store(e)),
+        Err(e) => Err(Failure::Internal(e.to_string())),
+    }
+}
+
+/// Cuts a fixture on a blocking thread (a JavaScript fold cannot move between threads).
+async fn cut_fixture(
+    shared: &Arc<Shared>,
+    stream: String,
+    from: i64,
+    to: i64,
+    script: Option<ScriptFold>,
+    masks: Vec<String>,
+) -> Result<Reply, Failure> {
+    use crate::fixture::{FixtureError, FoldSource, Mask};
+    let store = shared.store().await?;
+    let runtime = tokio::runtime::Handle::current();
+    let fixture = tokio::task::spawn_blocking(move || {
+        let mask = Mask::parse(&masks).map_err(Failure::File)?;
+        let source = match &script {
+            Some(s) => FoldSource { name: s.name.clone(), source: Some(s.source.clone()) },
+            None => FoldSource::merge(),
+        };
+        let mut merge = crate::fold::MergeFold::default();
+        let mut script = compile_script(script)?;
+        let fold: &mut dyn crate::fold::Fold = match script.as_mut() {
+            Some((fold, _)) => fold,
+            None => &mut merge,
+        };
+        runtime.block_on(crate::fixture::cut(&store, &stream, from, to, fold, &source, &mask)).map_err(|e| match e {
+            FixtureError::Store(e) => Failure::Store(e),
+            other => Failure::File(other.to_string()),
+        })
+    })
+    .await
+    .map_err(|e| Failure::Internal(format!("cutting the fixture failed: {e}")))??;
+    Ok(Reply::Fixture(Box::new(fixture)))
 }
 
 async fn preview(

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod bisect;
 pub mod duplicates;
 pub mod scale;
+pub mod schemas;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

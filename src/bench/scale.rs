@@ -95,7 +95,7 @@ fn stride(options: &ScaleOptions) -> usize {
 }
 
 /// Writes the SQLite store (or keeps the one there when it already holds the events).
-async fn sqlite_store(path: &Path, options: &ScaleOptions) -> anyhow::Result<()> {
+pub(crate) async fn sqlite_store(path: &Path, options: &ScaleOptions) -> anyhow::Result<()> {
     if path.exists() {
         let existing = sqlx::sqlite::SqliteConnectOptions::new().filename(path).read_only(true);
         let mut conn = sqlx::SqliteConnection::connect_with(&existing).await?;

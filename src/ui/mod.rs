@@ -20,6 +20,7 @@ pub mod settings;
 pub mod sql;
 pub mod sql_safety;
 pub mod streams;
+pub mod types;
 
 use std::path::PathBuf;
 
@@ -81,6 +82,8 @@ pub enum View {
     Sql,
     /// Cross-stream questions of the global log.
     Audit,
+    /// Event contracts: the schema each event type follows.
+    Types,
 }
 
 /// Settings that tests change.
@@ -176,6 +179,7 @@ pub struct EventscopeApp {
     pub projections: ProjectionPanel,
     pub sql: SqlPanel,
     pub audit: AuditPanel,
+    pub types: types::TypesPanel,
     pub view: View,
     pub status: StatusBar,
     open_request: Option<(RequestId, Option<Target>)>,
@@ -238,6 +242,7 @@ impl EventscopeApp {
             projections: ProjectionPanel::default(),
             sql: SqlPanel::new(crate::store::query::Dialect::Sqlite, None),
             audit: AuditPanel::new(false, false),
+            types: types::TypesPanel::default(),
             view: View::History,
             status: StatusBar::default(),
             open_request: None,
@@ -633,6 +638,7 @@ impl EventscopeApp {
         let reply = self.history.on_reply(id, reply)?;
         let reply = self.projections.on_reply(id, reply)?;
         let reply = self.sql.on_reply(id, reply)?;
+        let reply = self.types.on_reply(id, reply)?;
         self.audit.on_reply(id, reply)
     }
 
@@ -653,6 +659,8 @@ impl EventscopeApp {
                 let has_metadata = layout.columns.metadata.is_some() || !layout.columns.metadata_columns.is_empty();
                 self.audit = AuditPanel::new(layout.columns.recorded_at.is_some(), has_metadata);
                 self.audit.set_log_advice(log_advice);
+                self.types.cancel(&mut self.worker);
+                self.types = types::TypesPanel::default();
                 self.recent.add(target.as_ref().unwrap_or(&opened));
                 self.status = StatusBar {
                     store: Some(description),
@@ -834,6 +842,9 @@ impl EventscopeApp {
                 ui.selectable_value(&mut self.view, View::Projections, "Projections");
                 ui.selectable_value(&mut self.view, View::Sql, "SQL preview");
                 ui.selectable_value(&mut self.view, View::Audit, "Audit");
+                ui.selectable_value(&mut self.view, View::Types, "Types").on_hover_text(
+                    "Event contracts: the JSON Schema each event type follows, and the events that do not",
+                );
                 ui.separator();
                 if ui.button("Open another store…").clicked() {
                     self.screen = Screen::Connect;
@@ -945,6 +956,12 @@ impl EventscopeApp {
                         self.streams.want_label(&stream, &mut self.worker);
                     }
                 }
+                if self.history.contract_survey() != self.types.generation()
+                    && let Some(stream) = self.history.stream()
+                {
+                    let breaches = self.types.breaches_in(stream);
+                    self.history.set_contract_breaches(self.types.generation(), breaches);
+                }
                 self.history.layout.timeline_width = self.look.timeline_width;
                 self.history.layout.diff_height = self.look.diff_height;
                 egui::CentralPanel::default().show(ui, |ui| self.history.ui(ui));
@@ -981,6 +998,13 @@ impl EventscopeApp {
                 let mut action = None;
                 egui::CentralPanel::default().show(ui, |ui| action = self.audit.ui(ui, &mut self.worker));
                 if let Some(AuditAction::OpenEvent { stream, version }) = action {
+                    self.open_event(&stream, version);
+                }
+            }
+            View::Types => {
+                let mut action = None;
+                egui::CentralPanel::default().show(ui, |ui| action = self.types.ui(ui, &mut self.worker));
+                if let Some(types::TypesAction::OpenEvent { stream, version }) = action {
                     self.open_event(&stream, version);
                 }
             }

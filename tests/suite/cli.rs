@@ -340,7 +340,181 @@ fn drift_names_the_stale_snapshot_and_exits_1(backend: Backend) {
     assert_eq!(eventscope_status(&["drift", &db.target, "--fold", "/no/such/fold.js"]).0, 1);
 }
 
+/// Runs a program on a file; `None` when the program is not installed (outside CI only: in CI a
+/// missing runtime fails the test).
+fn run_with(program: &str, args: &[&str]) -> Option<(bool, String)> {
+    match std::process::Command::new(program).args(args).output() {
+        Ok(out) => Some((
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !common::in_ci() => {
+            eprintln!("SKIPPED: {program} is not installed, so the exported fixture was not run with it");
+            None
+        }
+        Err(e) => panic!("cannot run {program}: {e}"),
+    }
+}
+
+/// Jest's `describe`, `test` and `expect(…).toEqual` for node, so that a Jest fixture runs with
+/// node alone.
+const JEST_SHIM: &str = r#"
+const assert = require("node:assert");
+const tests = [];
+global.describe = (name, body) => body();
+global.test = (name, body) => tests.push([name, body]);
+global.expect = (actual) => ({ toEqual: (expected) => assert.deepStrictEqual(actual, expected) });
+require(process.argv[2]);
+if (tests.length === 0) throw new Error("no test in the fixture");
+for (const [name, body] of tests) { body(); console.log("ok -", name); }
+"#;
+
+/// Runs a pytest module's `test_` functions with plain Python.
+const PYTEST_SHIM: &str = "import runpy, sys\n\
+m = runpy.run_path(sys.argv[1])\n\
+tests = [f for k, f in m.items() if k.startswith('test_')]\n\
+assert tests, 'no test in the module'\n\
+for f in tests:\n    f()\n    print('ok -', f.__name__)\n";
+
+fn fixture_reproduces_the_recorded_state(backend: Backend) {
+    let db = &common::workshop(backend).db;
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    let dir = tempfile::tempdir().unwrap();
+    let fold = "assets/folds/order.js";
+    // JSON: given v1..v2, then v3..v4; the states are those `state` folds.
+    let (code, out, err) =
+        eventscope_status(&["fixture", &db.target, &stream, "--from", "3", "--to", "4", "--fold", fold]);
+    assert_eq!(code, 0, "{backend:?}: {err}");
+    let fixture: Value = serde_json::from_str(&out).unwrap();
+    let versions =
+        |key: &str| fixture[key].as_array().unwrap().iter().map(|e| e["version"].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!((versions("given"), versions("then")), (vec![1, 2], vec![3, 4]), "{backend:?}");
+    assert_eq!(fixture["then"][1]["type"], json!("RefundRequested"));
+    assert_eq!(fixture["then"][1]["metadata"]["actor"], json!("staff:grace"));
+    assert_eq!(fixture["fold"], json!("order.js"));
+    let state_at = |v: &str| {
+        let (ok, out, err) = eventscope(&["state", &db.target, &stream, "--at", v, "--fold", fold]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()["state"].clone()
+    };
+    assert_eq!(fixture["given_state"], state_at("2"), "{backend:?}");
+    assert_eq!(fixture["expected_state"], state_at("4"), "{backend:?}");
+    // Jest, run by node: the inlined order fold replays given and then to the recorded states.
+    let jest = dir.path().join("order.test.js");
+    let (code, _, err) = eventscope_status(&[
+        "fixture",
+        &db.target,
+        &stream,
+        "--from",
+        "3",
+        "--to",
+        "4",
+        "--fold",
+        fold,
+        "--format",
+        "jest",
+        "--out",
+        jest.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("wrote jest"), "{err}");
+    let shim = dir.path().join("jest-shim.js");
+    std::fs::write(&shim, JEST_SHIM).unwrap();
+    if let Some((ok, said)) = run_with("node", &[shim.to_str().unwrap(), jest.to_str().unwrap()]) {
+        assert!(ok && said.matches("ok -").count() == 2, "{backend:?}: the jest fixture fails under node: {said}");
+    }
+    // pytest (the merge fold, in Python), masked: the actor and the customer never appear, and
+    // the masked history still reproduces its own state.
+    let (code, out, err) = eventscope_status(&[
+        "fixture",
+        &db.target,
+        &stream,
+        "--from",
+        "4",
+        "--format",
+        "pytest",
+        "--mask",
+        "/metadata/actor",
+        "--mask",
+        "/data/customer_id",
+    ]);
+    assert_eq!(code, 0, "{backend:?}: {err}");
+    assert!(!out.contains("staff:grace") && !out.contains("C-1"), "{backend:?}: masked values leaked");
+    assert!(out.contains("masked-"), "{out}");
+    let pytest = dir.path().join("test_order.py");
+    std::fs::write(&pytest, &out).unwrap();
+    let runner = dir.path().join("run_pytest.py");
+    std::fs::write(&runner, PYTEST_SHIM).unwrap();
+    if let Some((ok, said)) = run_with("python3", &[runner.to_str().unwrap(), pytest.to_str().unwrap()]) {
+        assert!(ok && said.matches("ok -").count() == 2, "{backend:?}: the pytest fixture fails: {said}");
+    }
+    // cqrs-es: the events as the aggregate's enum serializes them.
+    let (code, out, _) = eventscope_status(&["fixture", &db.target, &stream, "--from", "4", "--format", "cqrs-es"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("TestFramework::<Order>") && out.contains(r#""RefundRequested": {"#), "{out}");
+    // Mistakes: one line each, with the exit code of their kind.
+    assert_one_line_error(&["fixture", &db.target, &stream, "--from", "99"], "outside");
+    assert_one_line_error(&["fixture", &db.target, &stream, "--from", "3", "--to", "2"], "after --to");
+    assert_one_line_error(
+        &["fixture", &db.target, &stream, "--from", "1", "--format", "pytest", "--fold", fold],
+        "jest",
+    );
+    assert_one_line_error(&["fixture", &db.target, &stream, "--from", "1", "--mask", "customer"], "--mask");
+    assert_eq!(eventscope_status(&["fixture", &db.target, &stream, "--from", "99"]).0, 2);
+    assert_eq!(eventscope_status(&["fixture", &db.target, "no-such-stream", "--from", "1"]).0, 3);
+}
+
+fn schemas_are_inferred_exported_and_checked(backend: Backend) {
+    let db = &common::workshop(backend).db;
+    let (code, out, err) = eventscope_status(&["schemas", &db.target]);
+    assert_eq!(code, 0, "{backend:?}: {err}");
+    let survey: Value = serde_json::from_str(&out).unwrap();
+    let types = survey["types"].as_array().unwrap();
+    let placed = types.iter().find(|t| t["event_type"] == json!("OrderPlaced")).expect("OrderPlaced inferred");
+    assert!(placed["events"].as_u64().unwrap() >= 50, "{backend:?}: {placed}");
+    assert!(placed["schema"]["required"].as_array().unwrap().contains(&json!("customer_id")), "{placed}");
+    let field = placed["fields"].as_array().unwrap().iter().find(|f| f["path"] == json!("/customer_id")).unwrap();
+    assert_eq!(field["present"], placed["events"]);
+    assert!(!field["examples"].as_array().unwrap().is_empty());
+    assert_eq!(survey["outliers"], json!(0), "{backend:?}: the workshop store follows its own schemas");
+    // Export, then check: the store fits the schemas it gave.
+    let dir = tempfile::tempdir().unwrap();
+    let schemas = dir.path().join("schemas");
+    let (code, _, err) = eventscope_status(&["schemas", &db.target, "--export", schemas.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(schemas.join("OrderPlaced.schema.json").exists(), "{err}");
+    let (code, out, err) = eventscope_status(&["schemas", &db.target, "--check", schemas.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (0, ""), "{backend:?}: {err}");
+    assert!(err.contains("every one fits"), "{err}");
+    // A store with a deliberately broken OrderPlaced: one line, exit 5.
+    let broken = TestDb::new(backend, "broken_contract");
+    broken.write_workshop();
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    // (The customer id becomes a number: a type change a producer might ship by mistake.)
+    let set_number = match backend {
+        Backend::Sqlite => "json_set(payload, '$.customer_id', 42)",
+        Backend::Postgres => "jsonb_set(payload, '{customer_id}', '42')",
+    };
+    broken.exec(&format!("UPDATE events SET payload = {set_number} WHERE aggregate_id = '{stream}' AND version = 1"));
+    let (code, out, err) = eventscope_status(&["schemas", &broken.target, "--check", schemas.to_str().unwrap()]);
+    assert_eq!(code, 5, "{backend:?}: {err}");
+    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{backend:?}: {out}");
+    assert_eq!((lines[0]["stream"].clone(), lines[0]["version"].clone()), (json!(stream), json!(1)));
+    assert!(lines[0]["line"].as_str().unwrap().contains("/customer_id: 42 is not of type \"string\""), "{out}");
+    assert!(err.contains("1 event of"), "{err}");
+    // Mistakes: an empty or missing folder, a schema that is not one.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_eq!(eventscope_status(&["schemas", &db.target, "--check", empty.to_str().unwrap()]).0, 2);
+    assert_eq!(eventscope_status(&["schemas", &db.target, "--check", "/no/such/dir"]).0, 1);
+    std::fs::write(empty.join("bad.json"), r#"{"title": "X", "type": 12}"#).unwrap();
+    assert_one_line_error(&["schemas", &db.target, "--check", empty.to_str().unwrap()], "bad.json");
+}
+
 crate::on_each_backend!(
+    schemas_are_inferred_exported_and_checked,
+    fixture_reproduces_the_recorded_state,
     streams_events_and_state_print_json,
     drift_names_the_stale_snapshot_and_exits_1,
     bisect_prints_the_event_its_changes_and_its_cause,

@@ -1136,3 +1136,72 @@ fn bisect_goes_to_the_first_version_where_a_condition_holds() {
     });
     assert!(app(&h).history.category_bisection().is_some(), "the list stays while its streams are opened");
 }
+
+#[test]
+fn a_test_fixture_is_cut_from_a_timeline_row() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    open_order_1042(&mut h);
+    h.get_by_label("v4 RefundRequested").click_secondary();
+    h.step();
+    h.step();
+    h.get_by_label("✂ Test fixture: given v…3, then v4").click();
+    // (A window is measured in its first frame, and shown from the next.)
+    for _ in 0..4 {
+        h.step();
+    }
+    // Mask the actor, then cut: given v1..v3, then v4.
+    fn mask_field<'h>(h: &'h Harness<'_, UnderTest>) -> egui_kittest::Node<'h> {
+        let label = h.get_by_label_contains("Mask personal data").rect();
+        h.get_all_by_role(egui::Role::MultilineTextInput)
+            .find(|n| n.rect().top() >= label.bottom() && n.rect().top() < label.bottom() + 20.0)
+            .expect("the mask paths field")
+    }
+    mask_field(&h).focus();
+    h.step();
+    mask_field(&h).type_text("/metadata/actor");
+    h.step();
+    h.get_by_label("✂ Cut").click();
+    h.step();
+    wait_until(&mut h, "the fixture", |h| {
+        let (running, outcome) = app(h).history.fixture_outcome();
+        !running && outcome.is_some()
+    });
+    let text = app(&h).history.fixture_outcome().1.unwrap().expect("a fixture").to_owned();
+    let fixture: serde_json::Value = serde_json::from_str(&text).expect("JSON by default");
+    assert_eq!(fixture["given"].as_array().unwrap().len(), 3);
+    assert_eq!(fixture["then"][0]["version"], json!(4));
+    assert!(!text.contains("staff:grace"), "the actor is masked");
+    assert!(h.query_by_label_contains("3 events given, 1 event then").is_some());
+    assert!(h.query_by_label("📋 Copy").is_some() && h.query_by_label("💾 Save…").is_some());
+}
+
+#[test]
+fn the_types_view_infers_schemas_and_opens_an_event_that_does_not_fit() {
+    let db = TestDb::new(Backend::Sqlite, "types_view");
+    db.write_workshop();
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    db.exec(&format!(
+        "UPDATE events SET payload = '{{\"lines\": []}}' WHERE aggregate_id = '{stream}' AND version = 1"
+    ));
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    h.get_by_label("Types").click();
+    h.step();
+    assert!(h.query_by_label("Event contracts").is_some(), "an empty state, nothing read on opening");
+    h.get_by_label("🔎 Infer schemas").click();
+    h.step();
+    wait_until(&mut h, "the survey", |h| !app(h).types.is_running() && !app(h).types.inferred().is_empty());
+    let inferred = app(&h).types.inferred();
+    let placed = inferred.iter().find(|(label, _, _)| label == "OrderPlaced").expect("OrderPlaced");
+    assert_eq!(placed.2, 1, "{inferred:?}");
+    h.get_by_label_contains("OrderPlaced ").click();
+    h.step();
+    assert!(h.query_by_label_contains("/customer_id").is_some());
+    h.get_by_label_contains(&format!("{stream} v1 — ")).click();
+    h.step();
+    wait_until(&mut h, "the event in its history", |h| {
+        app(h).history.stream() == Some(stream.as_str()) && app(h).history.cursor_version() == Some(1)
+    });
+    assert_eq!(app(&h).view, eventscope::ui::View::History);
+}

@@ -80,6 +80,7 @@ impl HistoryPanel {
     /// Called every frame.
     pub fn pump(&mut self, worker: &mut Worker) {
         self.pump_bisect(worker);
+        self.pump_fixture(worker);
         if std::mem::take(&mut self.loader.reopen)
             && let Some(stream) = self.stream.clone()
         {
@@ -129,6 +130,7 @@ impl HistoryPanel {
     /// Takes a reply to one of this panel's requests; any other reply is handed back.
     pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
         let reply = self.bisect_reply(id, reply)?;
+        let reply = self.fixture_reply(id, reply)?;
         if Some(id) == self.loader.snapshot_request {
             self.loader.snapshot_request = None;
             if let Reply::Snapshots { snapshots, .. } = reply {

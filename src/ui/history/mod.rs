@@ -12,6 +12,7 @@
 mod bisect;
 mod details;
 mod diff_area;
+mod fixture;
 mod header;
 mod loading;
 mod playback;
@@ -23,6 +24,7 @@ use details::payload_ui;
 pub use details::{EventLink, escape_invalid_utf8, event_details_ui, hex_dump, looks_textual};
 use diff_area::DiffArea;
 use diff_area::{LineDiff, line_diff_of, snapshot_ui};
+use fixture::FixtureWindow;
 use loading::StreamLoader;
 use state::FoldPicker;
 pub use timeline::TimelineFilter;
@@ -222,6 +224,9 @@ pub struct HistoryPanel {
     first_payload: Option<(String, Value)>,
     /// Whether each snapshot checked so far differs from the state recomputed at its version.
     snapshot_drift: std::collections::HashMap<i64, bool>,
+    /// The stream's events that break their type's contract (the Types view's last survey), by
+    /// version, with what is wrong; and which survey they come from.
+    contract_breaches: (u64, std::collections::HashMap<i64, String>),
     /// The blame is being built (over several frames).
     blame_pending: bool,
     /// The state at the cursor is being recomputed (over several frames, under a slow fold).
@@ -238,6 +243,7 @@ pub struct HistoryPanel {
     diff: DiffArea,
     timeline: TimelineView,
     bisect: BisectBar,
+    fixture: FixtureWindow,
 }
 
 impl Default for HistoryPanel {
@@ -248,6 +254,7 @@ impl Default for HistoryPanel {
             stream: None,
             snapshots: Default::default(),
             snapshot_drift: Default::default(),
+            contract_breaches: Default::default(),
             first_payload: None,
             followed_link: None,
             filter: TimelineFilter::default(),
@@ -260,6 +267,7 @@ impl Default for HistoryPanel {
             loader: StreamLoader::default(),
             timeline: TimelineView::default(),
             bisect: BisectBar::default(),
+            fixture: FixtureWindow::default(),
             diff: DiffArea::default(),
             picker: FoldPicker::default(),
             show_blame: false,
@@ -295,6 +303,16 @@ impl HistoryPanel {
             history: Some(History::with_interval(name.into(), projection, 512)),
             ..HistoryPanel::default()
         }
+    }
+
+    /// Which survey of the Types view the contract marks come from (0: none).
+    pub fn contract_survey(&self) -> u64 {
+        self.contract_breaches.0
+    }
+
+    /// Marks the events that break their type's contract, found by survey `survey`.
+    pub fn set_contract_breaches(&mut self, survey: u64, breaches: std::collections::HashMap<i64, String>) {
+        self.contract_breaches = (survey, breaches);
     }
 
     /// The stored snapshots loaded for the stream, by version.
@@ -689,6 +707,7 @@ impl HistoryPanel {
         }
 
         egui::Panel::top("history_header").show(ui, |ui| self.header_ui(ui));
+        self.fixture_ui(ui.ctx());
         if self.loader.done && self.len() == 0 {
             self.nothing_loaded_ui(ui);
             return;

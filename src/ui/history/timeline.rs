@@ -42,6 +42,8 @@ pub(super) enum Marker {
     /// A snapshot seen to differ from the state recomputed at its version.
     DriftedSnapshot,
     Archived,
+    /// The event does not fit the schema its type mostly follows (what is wrong).
+    BreaksContract(String),
 }
 
 impl Marker {
@@ -52,6 +54,7 @@ impl Marker {
             Marker::Snapshot | Marker::DriftedSnapshot => "📷",
             Marker::ChangedPath(_) => "✏",
             Marker::Archived => "🗄",
+            Marker::BreaksContract(_) => "📜",
         }
     }
 
@@ -65,6 +68,7 @@ impl Marker {
                 "the store keeps a snapshot at this version, and it differs from the state recomputed here".to_owned()
             }
             Marker::Archived => "archived".to_owned(),
+            Marker::BreaksContract(what) => format!("does not fit its type's schema (Types view): {what}"),
         }
     }
 }
@@ -79,7 +83,9 @@ pub(super) fn markers_ui(ui: &mut Ui, markers: &[Marker]) {
     }
     let shown: String = markers.iter().take(2).map(Marker::glyph).collect();
     let color = match markers.first() {
-        Some(Marker::Anomaly(_) | Marker::Undecodable | Marker::DriftedSnapshot) => ui.visuals().warn_fg_color,
+        Some(Marker::Anomaly(_) | Marker::Undecodable | Marker::DriftedSnapshot | Marker::BreaksContract(_)) => {
+            ui.visuals().warn_fg_color
+        }
         Some(Marker::ChangedPath(_)) => crate::ui::json_tree::changed_color(ui),
         _ => ui.visuals().text_color(),
     };
@@ -217,12 +223,15 @@ impl HistoryPanel {
         let failure_index = history.failure().and_then(|f| f.index);
         let mut clicked = None;
         let mut picked: Option<(bool, i64)> = None;
+        let mut fixture_wanted: Option<(i64, i64)> = None;
+        let stream_mode = self.mode == Mode::Stream;
         let comparing = self.diff.tab == DiffTab::Compare;
         let compare = (self.diff.compare_a, self.diff.compare_b);
         let cursor = self.cursor;
         let projection = self.mode == Mode::Projection;
         let snapshot_versions = &self.snapshots;
         let snapshot_drift = &self.snapshot_drift;
+        let breaches = &self.contract_breaches.1;
         let tail = self.loader.tail.as_ref();
         // Versions padded to the longest one's width (and the `v`), so that the types line up.
         let last_ordinal = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i)).unwrap_or(0);
@@ -284,6 +293,9 @@ impl HistoryPanel {
                 if event.archived {
                     markers.push(Marker::Archived);
                 }
+                if let Some(what) = breaches.get(&event.version) {
+                    markers.push(Marker::BreaksContract(what.clone()));
+                }
                 if let Some((path, changed)) = &changed
                     && changed.contains(&i)
                 {
@@ -310,6 +322,23 @@ impl HistoryPanel {
                             picked = Some((false, event.version));
                             ui.close();
                         }
+                        if stream_mode {
+                            ui.separator();
+                            let range = if comparing {
+                                (compare.0.min(compare.1), compare.0.max(compare.1))
+                            } else {
+                                (event.version, event.version)
+                            };
+                            let label = if range.0 == range.1 {
+                                format!("✂ Test fixture: given v…{}, then v{}", range.0 - 1, range.0)
+                            } else {
+                                format!("✂ Test fixture: then v{} to v{} (A to B)", range.0, range.1)
+                            };
+                            if ui.button(label).clicked() {
+                                fixture_wanted = Some(range);
+                                ui.close();
+                            }
+                        }
                     });
                     // A and B of the comparison, marked on their rows.
                     for (mark, at) in [("A", compare.0), ("B", compare.1)] {
@@ -331,6 +360,9 @@ impl HistoryPanel {
                 });
             }
         });
+        if let Some((from, to)) = fixture_wanted {
+            self.open_fixture(from, to);
+        }
         if let Some((a, version)) = picked {
             self.diff.tab = DiffTab::Compare;
             if a {
