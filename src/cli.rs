@@ -169,6 +169,19 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Try a retroactive rule before anyone runs it: a what-if script sees each stream's events
+    /// and returns events it would append (and versions it would skip); nothing is written.
+    /// Prints {script, streams_seen, streams_touched, events_appended, events_skipped,
+    /// touched: [{stream, appended, skipped, before, after, changes}], failures}.
+    Whatif {
+        store: String,
+        /// The what-if script (see assets/whatif/).
+        #[arg(long)]
+        js: PathBuf,
+        /// A JavaScript fold for the states before and after (default: the merge fold).
+        #[arg(long)]
+        fold: Option<PathBuf>,
+    },
     /// Event contracts: infer a JSON Schema per event type (and per schema version a payload
     /// names) from every event, with each field's count, types and examples, and the events that
     /// do not fit the schema their type mostly follows: {events, types: [{event_type,
@@ -685,6 +698,12 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 write_fixture(&store, &stream, from, to.unwrap_or(from), fold.as_mut(), &source, &mask, format, out)
                     .await
             }
+            Command::Whatif { store, js, fold } => {
+                let script = crate::whatif::WhatIf::from_file(&js)?;
+                let mut fold = fold.map(|path| JsFold::from_file(&path)).transpose()?;
+                let store = open(&store, layout.as_deref()).await?;
+                print_whatif(&store, &script, fold.as_mut().map(|f| f as &mut dyn Fold)).await
+            }
             Command::Schemas { store, export, check } => {
                 let contracts = match &check {
                     Some(dir) => Some(crate::schema::Contracts::load(dir).map_err(|e| match e {
@@ -1078,6 +1097,32 @@ async fn write_fixture(
         }
         None => write_out(&text),
     }
+}
+
+async fn print_whatif(
+    store: &Store,
+    script: &crate::whatif::WhatIf,
+    fold: Option<&mut dyn Fold>,
+) -> anyhow::Result<()> {
+    let mut folds = crate::fold::Folds::new(fold.map(|f| (f, crate::fold::FoldScope::AllStreams)));
+    let outcome = crate::whatif::run(store, script, &mut folds, &mut |_| true)
+        .await?
+        .ok_or_else(|| anyhow!("the run was stopped"))?;
+    write_out(&format!("{}\n", serde_json::to_string_pretty(&outcome)?))?;
+    if let Some(category) = &script.category
+        && outcome.streams_seen == 0
+    {
+        return Err(usage!("the script asks for category `{category}`, which no stream of this store has"));
+    }
+    if let Some((stream, error)) = outcome.failures.first() {
+        // (What it would change elsewhere is no full answer.)
+        return Err(anyhow!(
+            "the script or the fold failed on {} of {} (first, {stream}: {error})",
+            outcome.failed_streams,
+            crate::ui::counted(outcome.streams_seen as i64, "stream", "streams")
+        ));
+    }
+    Ok(())
 }
 
 async fn print_schemas(store: &Store, export: Option<PathBuf>) -> anyhow::Result<()> {

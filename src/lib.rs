@@ -12,9 +12,9 @@
 //! - [`ui`] is the eframe application, one struct per panel.
 //! - [`audit`] asks cross-stream questions of the global log (filters, histogram, actors,
 //!   correlation and causation, export); [`projection`] previews SQL and JavaScript projections.
-//! - [`bisect`], [`drift`], [`fixture`] and [`schema`] answer questions of history: when a
-//!   condition first held, which snapshots drift, a given/when/then test cut from a range,
-//!   the contract each event type follows.
+//! - [`bisect`], [`drift`], [`fixture`], [`schema`] and [`whatif`] answer questions of history:
+//!   when a condition first held, which snapshots drift, a given/when/then test cut from a
+//!   range, the contract each event type follows, what a retroactive rule would change.
 //! - [`demo`] writes the deterministic workshop store; [`cli`] is the command line;
 //!   [`bench`] measures the explorer (`eventscope bench`).
 
@@ -35,4 +35,5 @@ pub mod schema;
 pub mod script;
 pub mod store;
 pub mod ui;
+pub mod whatif;
 pub mod worker;

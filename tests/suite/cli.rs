@@ -512,7 +512,63 @@ fn schemas_are_inferred_exported_and_checked(backend: Backend) {
     assert_one_line_error(&["schemas", &db.target, "--check", empty.to_str().unwrap()], "bad.json");
 }
 
+fn whatif_shows_what_a_retroactive_rule_would_change(backend: Backend) {
+    let db = &common::workshop(backend).db;
+    let fold = "assets/folds/order.js";
+    // The tax job, extended by one week: the orders placed from 2026-03-16 to 2026-03-23.
+    let (code, out, err) =
+        eventscope_status(&["whatif", &db.target, "--js", "assets/whatif/tax_one_more_week.js", "--fold", fold]);
+    assert_eq!(code, 0, "{backend:?}: {err}");
+    let outcome: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(outcome["streams_seen"], json!(60), "{backend:?}");
+    let touched = outcome["touched"].as_array().unwrap();
+    let week = common::workshop(backend)
+        .demo
+        .events
+        .iter()
+        .filter(|e| e.event_type == "OrderPlaced")
+        .filter(|e| {
+            let at = e.payload["at"].as_str().unwrap();
+            ("2026-03-16".."2026-03-23").contains(&at)
+        })
+        .count();
+    assert!(week > 0);
+    assert_eq!(
+        (outcome["streams_touched"].as_u64(), outcome["events_appended"].as_u64()),
+        (Some(week as u64), Some(week as u64))
+    );
+    for t in touched {
+        assert_eq!(t["appended"][0]["type"], json!("OrderTaxRecalculated"));
+        assert!(t["after"]["total"].as_f64().unwrap() > t["before"]["total"].as_f64().unwrap(), "{t}");
+        assert!(t["changes"].as_array().unwrap().iter().any(|c| c["path"] == json!("/tax")), "{t}");
+    }
+    // Without the retried refund, ORD-1042 is refunded once.
+    let (code, out, err) =
+        eventscope_status(&["whatif", &db.target, "--js", "assets/whatif/no_retried_refunds.js", "--fold", fold]);
+    assert_eq!(code, 0, "{err}");
+    let outcome: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(outcome["touched"].as_array().unwrap().len(), 1, "{backend:?}: {out}");
+    let order = &outcome["touched"][0];
+    assert_eq!(
+        (order["stream"].clone(), order["skipped"].clone()),
+        (json!(order_stream(DOUBLE_REFUND_ORDER)), json!([4]))
+    );
+    assert_eq!(order["after"]["refunded"], order["after"]["paid"], "{order}");
+    // Mistakes: a script that is not one (1), a category the store lacks (2).
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.js");
+    std::fs::write(&bad, "42").unwrap();
+    assert_one_line_error(&["whatif", &db.target, "--js", bad.to_str().unwrap()], "what-if script must evaluate");
+    std::fs::write(&bad, "({ category: 'Nope', stream: () => null })").unwrap();
+    assert_eq!(eventscope_status(&["whatif", &db.target, "--js", bad.to_str().unwrap()]).0, 2);
+    std::fs::write(&bad, "({ stream: () => ({ append: [{ data: 1 }] }) })").unwrap();
+    let (code, _, err) = eventscope_status(&["whatif", &db.target, "--js", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("needs a `type`"), "{err}");
+}
+
 crate::on_each_backend!(
+    whatif_shows_what_a_retroactive_rule_would_change,
     schemas_are_inferred_exported_and_checked,
     fixture_reproduces_the_recorded_state,
     streams_events_and_state_print_json,
