@@ -61,7 +61,7 @@ pub struct Cli {
     /// Open the SQL preview on this .sql file and run it.
     #[arg(long)]
     pub sql: Option<PathBuf>,
-    /// The view to open: history, projections, sql, audit or types.
+    /// The view to open: history, projections, sql, audit, types or whatif.
     #[arg(long, value_enum)]
     pub view: Option<crate::ui::View>,
     /// Which layout to use when the store holds several (see the status bar or the error).

@@ -86,6 +86,10 @@ pub enum Request {
     /// the script (the merge fold without one), the `masks` paths masked first:
     /// [`Reply::Fixture`].
     CutFixture { stream: String, from: i64, to: i64, script: Option<ScriptFold>, masks: Vec<String> },
+    /// Run a what-if script over every stream (of its category), folding each touched stream
+    /// before and after with `fold` where its scope applies (the merge fold elsewhere):
+    /// [`Reply::WhatIfProgress`] as it goes, then [`Reply::WhatIf`] (cancellable).
+    WhatIf { name: String, source: String, fold: Option<ScriptFold> },
     /// Infer every event type's schema from the whole log, then check every event against it:
     /// [`Reply::SchemaProgress`] as it goes, then [`Reply::SchemaSurvey`] (cancellable).
     SurveySchemas,
@@ -141,6 +145,12 @@ pub enum Reply {
     },
     /// Every type's schema, and the events that do not fit it.
     SchemaSurvey(Box<(Vec<crate::schema::InferredType>, crate::schema::Check)>),
+    /// How many streams a [`Request::WhatIf`] has shown the script.
+    WhatIfProgress {
+        streams: usize,
+    },
+    /// What the script would change.
+    WhatIf(Box<crate::whatif::Outcome>),
     /// A fixture cut ([`Request::CutFixture`]).
     Fixture(Box<crate::fixture::Fixture>),
     /// The first streams in the order a [`Request::TopStreams`] asked for.
@@ -426,6 +436,7 @@ async fn handle(shared: &Arc<Shared>, id: RequestId, request: Request) {
             bisect_category(shared, id, category, condition, script).await
         }
         Request::SurveySchemas => survey_schemas(shared, id).await,
+        Request::WhatIf { name, source, fold } => what_if(shared, id, name, source, fold).await,
         Request::CutFixture { stream, from, to, script, masks } => {
             cut_fixture(shared, stream, from, to, script, masks).await
         }
@@ -642,6 +653,43 @@ async fn bisect_category(
     .map_err(|e| Failure::Internal(format!("the bisection failed: {e}")))??;
     match found {
         Some(found) => Ok(Reply::CategoryBisection(Box::new(found))),
+        None => Err(Failure::Cancelled("cancelled".to_owned())),
+    }
+}
+
+/// On a blocking thread, as the snapshot check (the script and the fold are JavaScript).
+async fn what_if(
+    shared: &Arc<Shared>,
+    id: RequestId,
+    name: String,
+    source: String,
+    fold: Option<ScriptFold>,
+) -> Result<Reply, Failure> {
+    let store = shared.store().await?;
+    let shared = shared.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let script = crate::whatif::WhatIf::from_source(&name, &source)
+            .map_err(|e| Failure::File(format!("the what-if script cannot be used: {e}")))?;
+        let mut fold = compile_script(fold)?;
+        let mut folds = crate::fold::Folds::new(
+            fold.as_mut().map(|(fold, scope)| (fold as &mut dyn crate::fold::Fold, scope.clone())),
+        );
+        let mut last_said = std::time::Instant::now();
+        let mut progress = |streams: usize| {
+            let mut window_open = true;
+            if last_said.elapsed() >= std::time::Duration::from_millis(100) {
+                last_said = std::time::Instant::now();
+                window_open = shared.reply(id, Reply::WhatIfProgress { streams });
+            }
+            window_open && !shared.is_cancelled(id)
+        };
+        runtime.block_on(crate::whatif::run(&store, &script, &mut folds, &mut progress)).map_err(Failure::from)
+    })
+    .await
+    .map_err(|e| Failure::Internal(format!("the what-if run failed: {e}")))??;
+    match outcome {
+        Some(outcome) => Ok(Reply::WhatIf(Box::new(outcome))),
         None => Err(Failure::Cancelled("cancelled".to_owned())),
     }
 }

@@ -21,6 +21,7 @@ pub mod sql;
 pub mod sql_safety;
 pub mod streams;
 pub mod types;
+pub mod whatif;
 
 use std::path::PathBuf;
 
@@ -84,6 +85,9 @@ pub enum View {
     Audit,
     /// Event contracts: the schema each event type follows.
     Types,
+    /// A retroactive rule tried before anyone runs it.
+    #[value(name = "whatif")]
+    WhatIf,
 }
 
 /// Settings that tests change.
@@ -180,6 +184,7 @@ pub struct EventscopeApp {
     pub sql: SqlPanel,
     pub audit: AuditPanel,
     pub types: types::TypesPanel,
+    pub whatif: whatif::WhatIfPanel,
     pub view: View,
     pub status: StatusBar,
     open_request: Option<(RequestId, Option<Target>)>,
@@ -243,6 +248,7 @@ impl EventscopeApp {
             sql: SqlPanel::new(crate::store::query::Dialect::Sqlite, None),
             audit: AuditPanel::new(false, false),
             types: types::TypesPanel::default(),
+            whatif: whatif::WhatIfPanel::default(),
             view: View::History,
             status: StatusBar::default(),
             open_request: None,
@@ -639,6 +645,7 @@ impl EventscopeApp {
         let reply = self.projections.on_reply(id, reply)?;
         let reply = self.sql.on_reply(id, reply)?;
         let reply = self.types.on_reply(id, reply)?;
+        let reply = self.whatif.on_reply(id, reply)?;
         self.audit.on_reply(id, reply)
     }
 
@@ -661,6 +668,8 @@ impl EventscopeApp {
                 self.audit.set_log_advice(log_advice);
                 self.types.cancel(&mut self.worker);
                 self.types = types::TypesPanel::default();
+                self.whatif.cancel(&mut self.worker);
+                self.whatif = whatif::WhatIfPanel::default();
                 self.recent.add(target.as_ref().unwrap_or(&opened));
                 self.status = StatusBar {
                     store: Some(description),
@@ -845,6 +854,8 @@ impl EventscopeApp {
                 ui.selectable_value(&mut self.view, View::Types, "Types").on_hover_text(
                     "Event contracts: the JSON Schema each event type follows, and the events that do not",
                 );
+                ui.selectable_value(&mut self.view, View::WhatIf, "What-if")
+                    .on_hover_text("Try a retroactive rule before anyone runs it (nothing is written)");
                 ui.separator();
                 if ui.button("Open another store…").clicked() {
                     self.screen = Screen::Connect;
@@ -999,6 +1010,26 @@ impl EventscopeApp {
                 egui::CentralPanel::default().show(ui, |ui| action = self.audit.ui(ui, &mut self.worker));
                 if let Some(AuditAction::OpenEvent { stream, version }) = action {
                     self.open_event(&stream, version);
+                }
+            }
+            View::WhatIf => {
+                let fold = self.history.fold_setting().and_then(|setting| {
+                    let source = setting.script.text().ok()?;
+                    Some(crate::worker::ScriptFold {
+                        name: setting.script.name(),
+                        source,
+                        scope: setting.scope.clone(),
+                    })
+                });
+                let mut action = None;
+                egui::CentralPanel::default().show(ui, |ui| action = self.whatif.ui(ui, &mut self.worker, fold));
+                if let Some(whatif::WhatIfAction::OpenStream(stream)) = action {
+                    self.navigation.jumped();
+                    self.view = View::History;
+                    self.streams.select(&stream);
+                    if self.history.stream() != Some(stream.as_str()) {
+                        self.history.open_stream(&stream, &mut self.worker);
+                    }
                 }
             }
             View::Types => {

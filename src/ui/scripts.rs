@@ -26,6 +26,12 @@ pub const PROJECTION_EXAMPLES: &[(&str, &str)] = &[
     ("refunds_per_customer.js", include_str!("../../assets/projections/refunds_per_customer.js")),
 ];
 
+/// The what-if examples in `assets/whatif`.
+pub const WHATIF_EXAMPLES: &[(&str, &str)] = &[
+    ("tax_one_more_week.js", include_str!("../../assets/whatif/tax_one_more_week.js")),
+    ("no_retried_refunds.js", include_str!("../../assets/whatif/no_retried_refunds.js")),
+];
+
 /// Where a script comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ScriptSource {

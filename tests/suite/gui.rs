@@ -1205,3 +1205,34 @@ fn the_types_view_infers_schemas_and_opens_an_event_that_does_not_fit() {
     });
     assert_eq!(app(&h).view, eventscope::ui::View::History);
 }
+
+#[test]
+fn a_what_if_run_lists_the_streams_it_would_change_and_opens_one() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    h.get_by_label("What-if").click();
+    h.step();
+    assert!(h.query_by_label("What if…").is_some(), "an empty state first");
+    h.get_by_label("what-if script").click();
+    h.step();
+    h.step();
+    h.get_by_label("no_retried_refunds.js").click();
+    h.step();
+    h.step();
+    h.get_by_label("▶ Run").click();
+
+    h.step();
+    wait_until(&mut h, "the run", |h| !app(h).whatif.is_running() && app(h).whatif.outcome().is_some());
+    let outcome = app(&h).whatif.outcome().unwrap().clone();
+    assert_eq!((outcome.streams_seen, outcome.streams_touched, outcome.events_skipped), (60, 1, 1));
+    assert!(h.query_by_label_contains("1 of 60 streams touched").is_some());
+    assert!(h.query_by_label("Would skip v4").is_some());
+    assert!(h.query_by_label("State if the script ran").is_some());
+    h.get_by_label("Open in the history").click();
+    h.step();
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    wait_until(&mut h, "the stream in its history", |h| {
+        app(h).history.stream() == Some(stream.as_str()) && !app(h).history.is_loading()
+    });
+}

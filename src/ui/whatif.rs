@@ -1,0 +1,237 @@
+//! The What-if view: a retroactive rule tried before anyone runs it (see [`crate::whatif`]). A
+//! what-if script (a bundled example or a file) runs over the store's streams in the background,
+//! with progress and Cancel; nothing is written. The streams it would change are listed; for
+//! one, the events it would append or skip, what would change in its state, and the state before
+//! and after, folded with the history's fold where it applies.
+
+use std::collections::HashSet;
+
+use eframe::egui::{self, RichText, Ui};
+
+use super::json_tree::JsonTree;
+use super::scripts::{FileDialog, ScriptSource, WHATIF_EXAMPLES, WatchedScript};
+use crate::diff::{Change, structural_diff};
+use crate::whatif::Outcome;
+use crate::worker::{Reply, Request, RequestId, ScriptFold, Worker};
+
+/// What the view asks of the app.
+pub enum WhatIfAction {
+    /// Open a stream in its history (at its last version).
+    OpenStream(String),
+}
+
+#[derive(Default)]
+pub struct WhatIfPanel {
+    script: Option<WatchedScript>,
+    dialog: FileDialog,
+    request: Option<RequestId>,
+    /// Streams shown to the script so far.
+    progress: Option<usize>,
+    outcome: Option<(Outcome, Vec<Vec<Change>>)>,
+    error: Option<String>,
+    selected: usize,
+}
+
+impl WhatIfPanel {
+    pub fn is_running(&self) -> bool {
+        self.request.is_some()
+    }
+
+    /// The last run's result.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref().map(|(o, _)| o)
+    }
+
+    /// Chooses the script (a bundled example's name, or a file).
+    pub fn choose(&mut self, source: ScriptSource) {
+        self.script = Some(WatchedScript::new(source));
+        self.error = None;
+    }
+
+    pub fn cancel(&mut self, worker: &mut Worker) {
+        if let Some(request) = self.request.take() {
+            worker.send(Request::Cancel { id: request });
+        }
+        self.progress = None;
+    }
+
+    /// Runs the chosen script, with `fold` for the states (the merge fold where it does not apply).
+    pub fn run(&mut self, worker: &mut Worker, fold: Option<ScriptFold>) {
+        let Some(script) = &self.script else {
+            return;
+        };
+        let source = match script.text() {
+            Ok(source) => source,
+            Err(e) => {
+                self.error = Some(format!("cannot read {}: {e}", script.name()));
+                return;
+            }
+        };
+        let name = script.name();
+        self.cancel(worker);
+        self.request = Some(worker.send(Request::WhatIf { name, source, fold }));
+        self.progress = Some(0);
+        self.error = None;
+    }
+
+    /// Takes a reply to the run; any other is handed back.
+    pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
+        if self.request != Some(id) {
+            return Some(reply);
+        }
+        match reply {
+            Reply::WhatIfProgress { streams } => self.progress = Some(streams),
+            Reply::WhatIf(outcome) => {
+                self.request = None;
+                self.progress = None;
+                let changes = outcome.touched.iter().map(|t| structural_diff(&t.before, &t.after)).collect();
+                self.selected = 0;
+                self.outcome = Some((*outcome, changes));
+            }
+            Reply::Failed(failure) => {
+                self.request = None;
+                self.progress = None;
+                if !matches!(failure, crate::worker::Failure::Cancelled(_)) {
+                    self.error = Some(failure.to_string());
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// `fold`: the history's fold, for the states.
+    pub fn ui(&mut self, ui: &mut Ui, worker: &mut Worker, fold: Option<ScriptFold>) -> Option<WhatIfAction> {
+        if let Some(path) = self.dialog.poll() {
+            self.choose(ScriptSource::File(path));
+        }
+        self.toolbar_ui(ui, worker, fold);
+        self.dialog.fallback_ui(ui);
+        if let Some(error) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        ui.separator();
+        let Some((outcome, changes)) = &self.outcome else {
+            if self.request.is_none() {
+                ui.add_space(24.0);
+                ui.vertical_centered(|ui| {
+                    ui.heading("What if…");
+                    ui.label(
+                        "Try a retroactive rule before anyone runs it: a script sees each stream's events and says \
+                         which events it would append (or skip). Nothing is written: each stream it would change is \
+                         folded as it is and as it would be.",
+                    );
+                    ui.weak("Pick an example above (the tax job extended by a week), or your own .js file.");
+                });
+            }
+            return None;
+        };
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(format!(
+                "{}: {} of {} touched — {} would be appended, {} skipped",
+                outcome.script,
+                outcome.streams_touched,
+                super::counted(outcome.streams_seen as i64, "stream", "streams"),
+                super::counted(outcome.events_appended as i64, "event", "events"),
+                outcome.events_skipped
+            ));
+        });
+        if let Some((stream, error)) = outcome.failures.first() {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "Failed on {} (first, {stream}: {error})",
+                    super::counted(outcome.failed_streams as i64, "stream", "streams")
+                ),
+            );
+        }
+        if outcome.touched.is_empty() {
+            ui.label("The script would change no stream.");
+            return None;
+        }
+        let mut action = None;
+        egui::Panel::left("whatif_streams").resizable(true).default_size(300.0).min_size(180.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().id_salt("whatif_streams").show(ui, |ui| {
+                for (i, t) in outcome.touched.iter().enumerate() {
+                    let text = format!("{}  +{} −{}", t.stream, t.appended.len(), t.skipped.len());
+                    if ui.selectable_label(self.selected == i, RichText::new(text).monospace()).clicked() {
+                        self.selected = i;
+                    }
+                }
+            });
+        });
+        let Some(t) = outcome.touched.get(self.selected) else {
+            return None;
+        };
+        let changed = &changes[self.selected];
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().id_salt("whatif_stream").show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.heading(RichText::new(&t.stream).monospace());
+                    if ui.link("Open in the history").clicked() {
+                        action = Some(WhatIfAction::OpenStream(t.stream.clone()));
+                    }
+                });
+                if !t.skipped.is_empty() {
+                    let versions: Vec<String> = t.skipped.iter().map(|v| format!("v{v}")).collect();
+                    ui.label(format!("Would skip {}", versions.join(", ")));
+                }
+                for event in &t.appended {
+                    ui.label(format!(
+                        "Would append v{} {}",
+                        event["version"],
+                        event["type"].as_str().unwrap_or_default()
+                    ));
+                    ui.add(
+                        egui::Label::new(
+                            RichText::new(serde_json::to_string(&event["data"]).unwrap_or_default()).monospace().weak(),
+                        )
+                        .wrap(),
+                    );
+                }
+                ui.add_space(6.0);
+                ui.strong("What would change in the state");
+                super::diff_view::changes_ui(ui, "whatif", changed);
+                ui.add_space(6.0);
+                let paths: HashSet<String> = changed.iter().map(|c| c.path.clone()).collect();
+                ui.columns(2, |columns| {
+                    columns[0].strong("State now");
+                    JsonTree::new("whatif_before").show(&mut columns[0], &t.before);
+                    columns[1].strong("State if the script ran");
+                    JsonTree::new("whatif_after").changed(&paths).show(&mut columns[1], &t.after);
+                });
+            });
+        });
+        action
+    }
+
+    fn toolbar_ui(&mut self, ui: &mut Ui, worker: &mut Worker, fold: Option<ScriptFold>) {
+        ui.horizontal_wrapped(|ui| {
+            let chosen = self.script.as_ref().map_or("choose a script".to_owned(), WatchedScript::name);
+            egui::ComboBox::from_label("what-if script").selected_text(chosen).show_ui(ui, |ui| {
+                for (name, source) in WHATIF_EXAMPLES {
+                    if ui.selectable_label(false, *name).clicked() {
+                        self.choose(ScriptSource::Example { name, source });
+                    }
+                }
+            });
+            if ui.button("Open a file…").clicked() {
+                self.dialog.open(ui.ctx(), "Open a what-if script", "JavaScript", &["js"]);
+            }
+            if let Some(streams) = self.progress {
+                ui.spinner();
+                ui.label(format!("{} shown to the script…", super::counted(streams as i64, "stream", "streams")));
+                if ui.button("Cancel").clicked() {
+                    self.cancel(worker);
+                }
+                return;
+            }
+            let fold_name = fold.as_ref().map_or("merge".to_owned(), |f| f.name.clone());
+            let run = ui.add_enabled(self.script.is_some(), egui::Button::new("▶ Run"));
+            let tip = format!("Run it over the store (read-only); the states are folded with {fold_name}");
+            if run.on_hover_text(tip).clicked() {
+                self.run(worker, fold);
+            }
+        });
+    }
+}
