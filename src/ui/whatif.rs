@@ -160,9 +160,7 @@ impl WhatIfPanel {
                 }
             });
         });
-        let Some(t) = outcome.touched.get(self.selected) else {
-            return None;
-        };
+        let t = outcome.touched.get(self.selected)?;
         let changed = &changes[self.selected];
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical().id_salt("whatif_stream").show(ui, |ui| {
