@@ -136,6 +136,8 @@ impl WhatIf {
 #[derive(Clone, Debug, Serialize)]
 pub struct StreamOutcome {
     pub stream: String,
+    /// What a person calls it (a field of its first event, see [`crate::labels`]).
+    pub label: Option<String>,
     pub category: String,
     /// The events it would append, as folds would see them.
     pub appended: Vec<Value>,
@@ -217,8 +219,15 @@ pub fn outcome_of(
             serde_json::json!({"path": c.path, "kind": format!("{:?}", c.kind).to_lowercase(), "old": c.old, "new": c.new})
         })
         .collect();
+    let label = match events.first().map(|e| &e.payload) {
+        Some(Payload::Json(first)) => {
+            crate::labels::label_field(category, first).and_then(|field| crate::labels::label_of(first, &field))
+        }
+        _ => None,
+    };
     Ok(Some(StreamOutcome {
         stream: stream.to_owned(),
+        label,
         category: category.to_owned(),
         appended: appended.iter().map(crate::script::event_json).collect(),
         skipped,

@@ -1015,11 +1015,13 @@ impl EventscopeApp {
             View::WhatIf => {
                 let fold = self.history.fold_setting().and_then(|setting| {
                     let source = setting.script.text().ok()?;
-                    Some(crate::worker::ScriptFold {
-                        name: setting.script.name(),
-                        source,
-                        scope: setting.scope.clone(),
-                    })
+                    // (A fold for "the category of the first stream opened with it", before any was
+                    // opened, is taken for every stream the script sees.)
+                    let scope = match &setting.scope {
+                        FoldScope::Category(c) if c.is_empty() => FoldScope::AllStreams,
+                        other => other.clone(),
+                    };
+                    Some(crate::worker::ScriptFold { name: setting.script.name(), source, scope })
                 });
                 let mut action = None;
                 egui::CentralPanel::default().show(ui, |ui| action = self.whatif.ui(ui, &mut self.worker, fold));

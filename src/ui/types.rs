@@ -205,11 +205,15 @@ impl TypesPanel {
             }
             if let Some(survey) = &self.survey {
                 let check = &survey.check;
+                let fit = match check.breaking {
+                    0 => "every one fits its type's schema".to_owned(),
+                    1 => "1 event does not fit".to_owned(),
+                    n => format!("{n} events do not fit"),
+                };
                 ui.label(format!(
-                    "{} from {}; {} do not fit",
+                    "{} from {}; {fit}",
                     super::counted(survey.types.len() as i64, "type", "types"),
                     super::counted(check.events as i64, "event", "events"),
-                    super::counted(check.breaking as i64, "event", "events"),
                 ));
             }
         });
@@ -264,10 +268,11 @@ impl TypesPanel {
             if outliers.is_empty() {
                 ui.label("✔ Every event of this type fits its schema.");
             } else {
-                ui.strong(format!(
-                    "⚠ {} that do not fit (click to open)",
-                    super::counted(outliers.len() as i64, "event", "events")
-                ));
+                ui.strong(if outliers.len() == 1 {
+                    "⚠ 1 event that does not fit (click to open)".to_owned()
+                } else {
+                    format!("⚠ {} events that do not fit (click to open)", outliers.len())
+                });
                 for &i in outliers {
                     let breach = &survey.check.breaches[i];
                     let text = format!("{} v{} — {}", breach.stream, breach.version, breach_text(breach));

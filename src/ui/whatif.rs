@@ -152,9 +152,12 @@ impl WhatIfPanel {
         let mut action = None;
         egui::Panel::left("whatif_streams").resizable(true).default_size(300.0).min_size(180.0).show(ui, |ui| {
             egui::ScrollArea::vertical().id_salt("whatif_streams").show(ui, |ui| {
+                ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                 for (i, t) in outcome.touched.iter().enumerate() {
-                    let text = format!("{}  +{} −{}", t.stream, t.appended.len(), t.skipped.len());
-                    if ui.selectable_label(self.selected == i, RichText::new(text).monospace()).clicked() {
+                    let name = t.label.as_deref().unwrap_or(&t.stream);
+                    let text = format!("{name}  +{} −{}", t.appended.len(), t.skipped.len());
+                    let row = ui.selectable_label(self.selected == i, RichText::new(text).monospace());
+                    if row.on_hover_text(&t.stream).clicked() {
                         self.selected = i;
                     }
                 }
@@ -165,7 +168,10 @@ impl WhatIfPanel {
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical().id_salt("whatif_stream").show(ui, |ui| {
                 ui.horizontal_wrapped(|ui| {
-                    ui.heading(RichText::new(&t.stream).monospace());
+                    if let Some(label) = &t.label {
+                        ui.heading(label);
+                    }
+                    ui.label(RichText::new(&t.stream).monospace().weak());
                     if ui.link("Open in the history").clicked() {
                         action = Some(WhatIfAction::OpenStream(t.stream.clone()));
                     }

@@ -32,6 +32,18 @@ impl HistoryPanel {
             if self.mode == Mode::Stream {
                 ui.toggle_value(&mut self.bisect.open, "🔎 Bisect")
                     .on_hover_text("Find the first version where a condition on the state holds");
+                let tip = "Cut a given/when/then test from this version (with Compare on, from A to B): \
+                           the events before it, the events of the range and the state after them";
+                if ui.button("✂ Fixture").on_hover_text(tip).clicked()
+                    && let Some(version) = self.cursor_version()
+                {
+                    let (from, to) = if self.diff.tab == DiffTab::Compare {
+                        (self.diff.compare_a, self.diff.compare_b)
+                    } else {
+                        (version, version)
+                    };
+                    self.open_fixture(from, to);
+                }
             }
             if self.blame_pending {
                 let done = self.history.as_ref().map_or(0.0, |h| h.blame_progress(self.cursor + 1));
