@@ -193,9 +193,14 @@ pub enum Command {
         /// Write each type's schema to DIR/<Type>.schema.json (DIR is created).
         #[arg(long, value_name = "DIR", conflicts_with = "check")]
         export: Option<PathBuf>,
-        /// Check every event against the schemas in DIR (*.json, one per type).
+        /// Check every event against the schemas in DIR (*.json, one per type). Events of a
+        /// type with no schema there break the check too (one line per type), unless
+        /// --allow-missing.
         #[arg(long, value_name = "DIR")]
         check: Option<PathBuf>,
+        /// With --check: only warn about event types with no schema.
+        #[arg(long, requires = "check")]
+        allow_missing: bool,
     },
     /// Compare every stored snapshot with the state a fold recomputes from the events at its
     /// version (values, not spellings): {streams, snapshots, drifting_streams,
@@ -704,7 +709,7 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let store = open(&store, layout.as_deref()).await?;
                 print_whatif(&store, &script, fold.as_mut().map(|f| f as &mut dyn Fold)).await
             }
-            Command::Schemas { store, export, check } => {
+            Command::Schemas { store, export, check, allow_missing } => {
                 let contracts = match &check {
                     Some(dir) => Some(crate::schema::Contracts::load(dir).map_err(|e| match e {
                         crate::schema::SchemaError::Empty(m) => usage!("{m}"),
@@ -714,7 +719,7 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 };
                 let store = open(&store, layout.as_deref()).await?;
                 match contracts {
-                    Some(contracts) => print_schema_check(&store, &contracts).await,
+                    Some(contracts) => print_schema_check(&store, &contracts, allow_missing).await,
                     None => print_schemas(&store, export).await,
                 }
             }
@@ -1079,13 +1084,10 @@ async fn write_fixture(
     for warning in &fixture.warnings {
         say!("warning: {warning}");
     }
-    if !mask.is_empty() && fixture.masked_values == 0 {
-        say!("warning: no value was found at the --mask paths: nothing was masked");
-    }
     let text = crate::fixture::render(&fixture, format);
     match out {
         Some(path) => {
-            std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            crate::model::write_user_file(&path, &text).map_err(|e| anyhow!(e))?;
             say!(
                 "wrote {} ({} given, {} then events) to {}",
                 format.name(),
@@ -1133,7 +1135,7 @@ async fn print_schemas(store: &Store, export: Option<PathBuf>) -> anyhow::Result
         for t in &types {
             let path = dir.join(t.key.file_name());
             let text = format!("{}\n", serde_json::to_string_pretty(&t.schema)?);
-            std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            crate::model::write_user_file(&path, &text).map_err(|e| anyhow!(e))?;
         }
         say!("wrote {} to {}", crate::ui::counted(types.len() as i64, "schema", "schemas"), dir.display());
     }
@@ -1166,7 +1168,11 @@ async fn print_schemas(store: &Store, export: Option<PathBuf>) -> anyhow::Result
     write_out(&format!("{}\n", serde_json::to_string_pretty(&output)?))
 }
 
-async fn print_schema_check(store: &Store, contracts: &crate::schema::Contracts) -> anyhow::Result<()> {
+async fn print_schema_check(
+    store: &Store,
+    contracts: &crate::schema::Contracts,
+    allow_missing: bool,
+) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = None;
     let check = crate::schema::check_store(store, contracts, &mut |_, breach| {
@@ -1191,16 +1197,33 @@ async fn print_schema_check(store: &Store, contracts: &crate::schema::Contracts)
     }
     let check = check.ok_or_else(|| anyhow!("the check was stopped"))?;
     let events = |n: u64| crate::ui::counted(n as i64, "event", "events");
+    let missing: u64 = check.without_contract.values().sum();
     if !check.without_contract.is_empty() {
         let types: Vec<String> = check.without_contract.iter().map(|(t, n)| format!("{t} ({n})")).collect();
-        say!("warning: {} have no schema: {}", events(check.without_contract.values().sum()), types.join(", "));
+        if allow_missing {
+            say!("warning: {} have no schema: {}", events(missing), types.join(", "));
+        } else {
+            let mut out = std::io::stdout().lock();
+            for (event_type, n) in &check.without_contract {
+                let line = json!({"event_type": event_type, "events": n, "schema": null,
+                    "line": format!("{event_type}: {} with no schema in the folder", events(*n))});
+                writeln!(out, "{line}")?;
+            }
+        }
     }
-    if check.breaking > 0 {
-        return Err(anyhow::Error::new(Finding(format!(
-            "{} of {} checked break their schema",
-            events(check.breaking),
-            check.checked
-        ))));
+    if check.breaking > 0 || (missing > 0 && !allow_missing) {
+        let mut said = Vec::new();
+        if check.breaking > 0 {
+            said.push(format!("{} of {} checked break their schema", events(check.breaking), check.checked));
+        }
+        if missing > 0 && !allow_missing {
+            said.push(format!(
+                "{} of {} have no schema (--allow-missing to only warn)",
+                events(missing),
+                crate::ui::counted(check.without_contract.len() as i64, "type", "types")
+            ));
+        }
+        return Err(anyhow::Error::new(Finding(said.join("; "))));
     }
     say!(
         "{} checked against {}: every one fits",

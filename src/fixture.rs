@@ -82,11 +82,17 @@ impl FoldSource {
 }
 
 /// Paths whose values are masked, relative to an event as folds see it (`/data/customer/email`,
-/// `/metadata/actor`); `*` stands for any key or index.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// `/metadata/actor`, `/data` for the whole payload, `/streamId` for the stream id); `*` stands
+/// for any key or index. Pseudonyms come from a hash keyed at random for each mask (each
+/// export): equal values stay equal within an export, and cannot be guessed back by hashing
+/// candidates.
+#[derive(Clone, Debug, Default)]
 pub struct Mask {
     paths: Vec<Vec<String>>,
     texts: Vec<String>,
+    /// How many values each path masked.
+    matched: Vec<usize>,
+    key: std::collections::hash_map::RandomState,
 }
 
 impl Mask {
@@ -103,15 +109,21 @@ impl Mask {
                 ));
             };
             let parts: Vec<String> = rest.split('/').map(|p| p.replace("~1", "/").replace("~0", "~")).collect();
-            if !matches!(parts.first().map(String::as_str), Some("data" | "metadata")) || parts.len() < 2 {
+            let root_ok = match parts.first().map(String::as_str) {
+                Some("data" | "metadata") => true,
+                Some("streamId") => parts.len() == 1,
+                _ => false,
+            };
+            if !root_ok || parts.iter().skip(1).any(String::is_empty) {
                 return Err(format!(
-                    "mask path `{text}` must start with /data/ (the payload) or /metadata/, \
-                     like /data/customer/email"
+                    "mask path `{text}` must be /data (the payload), /metadata or /streamId, or a path below \
+                     the first two, like /data/customer/email (no empty segment)"
                 ));
             }
             mask.paths.push(parts);
             mask.texts.push(text.to_owned());
         }
+        mask.matched = vec![0; mask.paths.len()];
         Ok(mask)
     }
 
@@ -124,40 +136,80 @@ impl Mask {
         &self.texts
     }
 
-    /// Masks an event's payload and metadata in place; returns how many values were masked.
-    pub fn apply(&self, event: &mut Event) -> usize {
-        let mut masked = 0;
-        for path in &self.paths {
-            let target = match path[0].as_str() {
-                "data" => Some(&mut event.payload),
-                _ => event.metadata.as_mut(),
+    /// The paths that masked nothing so far.
+    pub fn unmatched(&self) -> Vec<&str> {
+        self.texts.iter().zip(&self.matched).filter(|(_, n)| **n == 0).map(|(t, _)| t.as_str()).collect()
+    }
+
+    /// Whether the stream id is masked.
+    pub fn masks_stream_id(&self) -> bool {
+        self.paths.iter().any(|p| p[0] == "streamId")
+    }
+
+    /// A stable stand-in for a text within this mask's export.
+    pub fn pseudonym(&self, text: &str) -> String {
+        pseudonym(&self.key, text)
+    }
+
+    /// Masks an event's stream id, payload and metadata in place; returns how many values were
+    /// masked. A payload that is not JSON cannot be masked by path: with any mask, its bytes are
+    /// left out (the reason stays).
+    pub fn apply(&mut self, event: &mut Event) -> usize {
+        let mut total = 0;
+        let key = &self.key;
+        let pseudonym = |text: &str| pseudonym(key, text);
+        for (path, matched) in self.paths.iter().zip(self.matched.iter_mut()) {
+            let masked = match path[0].as_str() {
+                "streamId" => {
+                    event.stream = crate::model::StreamId(pseudonym(&event.stream.0));
+                    1
+                }
+                root => {
+                    let target = if root == "data" { Some(&mut event.payload) } else { event.metadata.as_mut() };
+                    match target {
+                        Some(Payload::Json(value)) => mask_at(value, &path[1..], &pseudonym),
+                        _ => 0,
+                    }
+                }
             };
-            if let Some(Payload::Json(value)) = target {
-                masked += mask_at(value, &path[1..]);
+            *matched += masked;
+            total += masked;
+        }
+        if !self.paths.is_empty() {
+            for payload in std::iter::once(&mut event.payload).chain(event.metadata.as_mut()) {
+                if let Payload::Undecodable { bytes, .. } = payload {
+                    bytes.clear();
+                }
             }
         }
-        masked
+        total
     }
 }
 
+/// A keyed hash of a text, as a pseudonym.
+fn pseudonym(key: &std::collections::hash_map::RandomState, text: &str) -> String {
+    use std::hash::BuildHasher as _;
+    format!("masked-{:016x}", key.hash_one(text))
+}
+
 /// Masks every value `path` reaches below `value`.
-fn mask_at(value: &mut Value, path: &[String]) -> usize {
+fn mask_at(value: &mut Value, path: &[String], pseudonym: &dyn Fn(&str) -> String) -> usize {
     let Some((first, rest)) = path.split_first() else {
-        return mask_value(value);
+        return mask_value(value, pseudonym);
     };
     match value {
-        Value::Object(map) if first == "*" => map.values_mut().map(|v| mask_at(v, rest)).sum(),
-        Value::Object(map) => map.get_mut(first).map_or(0, |v| mask_at(v, rest)),
-        Value::Array(items) if first == "*" => items.iter_mut().map(|v| mask_at(v, rest)).sum(),
+        Value::Object(map) if first == "*" => map.values_mut().map(|v| mask_at(v, rest, pseudonym)).sum(),
+        Value::Object(map) => map.get_mut(first).map_or(0, |v| mask_at(v, rest, pseudonym)),
+        Value::Array(items) if first == "*" => items.iter_mut().map(|v| mask_at(v, rest, pseudonym)).sum(),
         Value::Array(items) => {
-            first.parse::<usize>().ok().and_then(|i| items.get_mut(i)).map_or(0, |v| mask_at(v, rest))
+            first.parse::<usize>().ok().and_then(|i| items.get_mut(i)).map_or(0, |v| mask_at(v, rest, pseudonym))
         }
         _ => 0,
     }
 }
 
 /// Replaces a value (every leaf of an object or array) by its mask.
-fn mask_value(value: &mut Value) -> usize {
+fn mask_value(value: &mut Value, pseudonym: &dyn Fn(&str) -> String) -> usize {
     match value {
         Value::String(text) => {
             *text = pseudonym(text);
@@ -172,15 +224,9 @@ fn mask_value(value: &mut Value) -> usize {
             1
         }
         Value::Null => 0,
-        Value::Array(items) => items.iter_mut().map(mask_value).sum(),
-        Value::Object(map) => map.values_mut().map(mask_value).sum(),
+        Value::Array(items) => items.iter_mut().map(|v| mask_value(v, pseudonym)).sum(),
+        Value::Object(map) => map.values_mut().map(|v| mask_value(v, pseudonym)).sum(),
     }
-}
-
-/// A stable stand-in for a text: equal texts get equal pseudonyms (FNV-1a, 32 bits).
-fn pseudonym(text: &str) -> String {
-    let hash = text.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-    format!("masked-{hash:08x}")
 }
 
 /// A fixture: the history before a range, the range's events and the states around it.
@@ -224,7 +270,7 @@ pub enum FixtureError {
 pub struct FixtureBuilder<'a> {
     fixture: Fixture,
     fold: &'a mut dyn Fold,
-    mask: &'a Mask,
+    mask: Mask,
     given_state: Option<Value>,
     failed: Option<FixtureError>,
 }
@@ -236,7 +282,7 @@ impl<'a> FixtureBuilder<'a> {
         to: i64,
         fold: &'a mut dyn Fold,
         fold_source: &FoldSource,
-        mask: &'a Mask,
+        mask: &Mask,
     ) -> Result<FixtureBuilder<'a>, FixtureError> {
         fold.reset().map_err(|error| FixtureError::Fold { version: 0, event_type: "$init".to_owned(), error })?;
         let fixture = Fixture {
@@ -254,7 +300,7 @@ impl<'a> FixtureBuilder<'a> {
             warnings: Vec::new(),
             fold_source: fold_source.source.clone(),
         };
-        Ok(FixtureBuilder { fixture, fold, mask, given_state: None, failed: None })
+        Ok(FixtureBuilder { fixture, fold, mask: mask.clone(), given_state: None, failed: None })
     }
 
     /// Takes the next event; false once the range is passed or the fold failed.
@@ -269,10 +315,15 @@ impl<'a> FixtureBuilder<'a> {
                 Err(error) => return self.fail(&event, error),
             }
         }
+        let previous = self.fixture.given.last().or(self.fixture.then.last()).and_then(|e| e["version"].as_i64());
+        if previous == Some(event.version) {
+            self.fixture.warnings.push(format!("version {} appears more than once in the stream", event.version));
+        }
         self.fixture.masked_values += self.mask.apply(&mut event);
         if let Payload::Undecodable { reason, .. } = &event.payload {
+            let bytes = if self.mask.is_empty() { "its bytes in base64" } else { "its bytes left out (masking)" };
             self.fixture.warnings.push(format!(
-                "version {} ({}): the payload is not JSON ({reason}); it is written as {{\"undecodable\": …}}",
+                "version {} ({}): the payload is not JSON ({reason}); it is written as {{\"undecodable\": …}}, {bytes}",
                 event.version, event.event_type
             ));
         }
@@ -315,6 +366,16 @@ impl<'a> FixtureBuilder<'a> {
             None => state(self.fold)?,
         };
         self.fixture.expected_state = state(self.fold)?;
+        // (A range past the end says where the stream ends.)
+        if let Some(last) = self.fixture.then.last().and_then(|e| e["version"].as_i64()) {
+            self.fixture.to = self.fixture.to.min(last);
+        }
+        if self.mask.masks_stream_id() {
+            self.fixture.stream = self.mask.pseudonym(&self.fixture.stream);
+        }
+        for path in self.mask.unmatched() {
+            self.fixture.warnings.push(format!("the mask path {path} matched no value: check its spelling"));
+        }
         Ok(self.fixture)
     }
 }
@@ -355,8 +416,14 @@ pub fn render(fixture: &Fixture, format: FixtureFormat) -> String {
     }
 }
 
+/// Text safe inside a comment or docstring of every format: control characters, quotes and
+/// backslashes escaped (`\n`, `\"`, `\\`), so that no stream id can end a comment or a string.
+fn commented(text: &str) -> String {
+    text.escape_debug().to_string()
+}
+
 fn title(fixture: &Fixture) -> String {
-    format!("stream {}, versions {} to {}", fixture.stream, fixture.from, fixture.to)
+    format!("stream {}, versions {} to {}", commented(&fixture.stream), fixture.from, fixture.to)
 }
 
 fn render_json(fixture: &Fixture) -> String {
@@ -368,28 +435,40 @@ fn render_json(fixture: &Fixture) -> String {
     format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default())
 }
 
-/// JSON for a script, indented by `indent` after each line break.
+/// JSON for a script, indented by `indent` after each line break. (A key named `__proto__`
+/// would set a prototype in an object literal: such a value is given to `JSON.parse` instead.)
 fn json_block(value: &Value, indent: &str) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default().replace('\n', &format!("\n{indent}"))
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    if text.contains("\"__proto__\"") {
+        let compact = serde_json::to_string(value).unwrap_or_default();
+        return format!("JSON.parse({})", Value::String(compact));
+    }
+    text.replace('\n', &format!("\n{indent}"))
 }
 
 /// The merge fold in JavaScript, as a fold object (RFC 7386 merge of object payloads; any other
 /// payload kept under its event type).
 const JS_MERGE_FOLD: &str = r#"(() => {
+  const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  // (Keys are set as own properties: a key named __proto__ is data, not a prototype.)
+  const set = (o, key, value) =>
+    Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
   const merge = (target, patch) => {
-    if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
-    if (target === null || typeof target !== "object" || Array.isArray(target)) target = {};
+    if (!isObject(patch)) return patch;
+    if (!isObject(target)) target = {};
     for (const [key, value] of Object.entries(patch)) {
       if (value === null) delete target[key];
-      else target[key] = merge(target[key], value);
+      else set(target, key, merge(Object.prototype.hasOwnProperty.call(target, key) ? target[key] : undefined, value));
     }
     return target;
   };
+  // A payload that is not JSON comes as { undecodable: { reason, bytes_base64 } }.
+  const undecodable = (d) => isObject(d) && Object.keys(d).length === 1 && isObject(d.undecodable);
   return {
     $init: () => ({}),
     $any: (s, e) => {
-      if (e.data !== null && typeof e.data === "object" && !Array.isArray(e.data)) return merge(s, e.data);
-      s[e.type] = e.data;
+      if (isObject(e.data) && !undecodable(e.data)) return merge(s, e.data);
+      set(s, e.type, e.data);
       return s;
     },
   };
@@ -397,7 +476,7 @@ const JS_MERGE_FOLD: &str = r#"(() => {
 
 fn render_jest(fixture: &Fixture) -> String {
     let fold = match &fixture.fold_source {
-        Some(source) => format!("// The fold {}, as eventscope ran it:\n({})", fixture.fold, source.trim()),
+        Some(source) => format!("// The fold {}, as eventscope ran it:\n({})", commented(&fixture.fold), source.trim()),
         None => format!("// eventscope's merge fold:\n{JS_MERGE_FOLD}"),
     };
     format!(
@@ -422,7 +501,7 @@ function replay(events, state) {{
   for (const event of events) {{
     const handler = event.type !== "$init" && own(fold, event.type) ? fold[event.type] : own(fold, "$any") ? fold.$any : null;
     if (typeof handler !== "function") continue;
-    state = handler(state, JSON.parse(JSON.stringify(event)));
+    state = handler(state, structuredClone(event));
     if (state === undefined) throw new Error(`the ${{event.type}} handler returned undefined at version ${{event.version}}`);
   }}
   return state;
@@ -432,12 +511,12 @@ const initial = () => (own(fold, "$init") ? fold.$init() : {{}});
 
 describe({describe}, () => {{
   test("given the history before version {from}, the state is the recorded one", () => {{
-    expect(JSON.parse(JSON.stringify(replay(given, initial())))).toEqual(givenState);
+    expect(replay(structuredClone(given), initial())).toEqual(givenState);
   }});
 
   test("then the recorded events lead to the expected state", () => {{
     const state = replay(then, replay(given, initial()));
-    expect(JSON.parse(JSON.stringify(state))).toEqual(expectedState);
+    expect(state).toEqual(expectedState);
   }});
 }});
 "#,
@@ -515,9 +594,11 @@ def merge_patch(target, patch):
 
 
 def apply(state, event):
-    """eventscope's merge fold: an object payload is merged, any other is kept under its type."""
-    if isinstance(event["data"], dict):
-        return merge_patch(state, event["data"])
+    """eventscope's merge fold: an object payload is merged, any other is kept under its type
+    (a payload that is not JSON comes as {{"undecodable": {{...}}}})."""
+    data = event["data"]
+    if isinstance(data, dict) and not (len(data) == 1 and isinstance(data.get("undecodable"), dict)):
+        return merge_patch(state, data)
     state[event["type"]] = copy.deepcopy(event["data"])
     return state
 
@@ -631,7 +712,7 @@ fn events(json: &str) -> Vec<Event> {{
 
 /// The command that produced THEN ({command_hint}).
 fn when_command() -> Command {{
-    todo!("{command_hint}: build that command here")
+    todo!("{{}}", {todo_text:?})
 }}
 
 #[test]
@@ -653,8 +734,10 @@ fn {test_name}_v{from}_to_v{to}() {{
         then = fixture.then.len(),
         from = fixture.from,
         to = fixture.to,
-        category = fixture.category,
-        fold = fixture.fold,
+        todo_text = format!("{command_hint}: build that command here"),
+        command_hint = commented(&command_hint),
+        category = commented(&fixture.category),
+        fold = commented(&fixture.fold),
         given_json = raw_string(&serde_json::to_string_pretty(&tag(&fixture.given)).unwrap_or_default()),
         then_json = raw_string(&serde_json::to_string_pretty(&tag(&fixture.then)).unwrap_or_default()),
         expected_state = raw_string(&serde_json::to_string_pretty(&fixture.expected_state).unwrap_or_default()),
@@ -720,21 +803,35 @@ mod tests {
         let fixture = cut_pure(&mut MergeFold::default(), &FoldSource::merge(), &mask, 1, 4);
         let masked = fixture.expected_state["customer"]["email"].as_str().unwrap();
         assert!(masked.starts_with("masked-"), "{masked}");
-        assert_eq!(masked, pseudonym("ada@example.com"));
+        assert_eq!(masked, mask.pseudonym("ada@example.com"));
         assert!(!render_json(&fixture).contains("ada@example.com"));
-        assert_eq!(fixture.then[1]["metadata"]["actor"], pseudonym("user:ada@example.com"));
+        assert_eq!(fixture.then[1]["metadata"]["actor"], json!(mask.pseudonym("user:ada@example.com")));
+        // Another export keys its pseudonyms anew: they cannot be matched across exports, nor
+        // guessed back by hashing candidates.
+        let other = Mask::parse(&["/data/customer/email".into()]).unwrap();
+        assert_ne!(other.pseudonym("ada@example.com"), mask.pseudonym("ada@example.com"));
         assert_eq!(fixture.masked_values, 1 + 4);
     }
 
     #[test]
     fn mask_paths_take_wildcards_and_refuse_what_names_nothing() {
-        let mask = Mask::parse(&["/data/lines/*/sku".into()]).unwrap();
+        let mut mask = Mask::parse(&["/data/lines/*/sku".into()]).unwrap();
         let mut e = event(1, "X", json!({"lines": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2}]}));
         assert_eq!(mask.apply(&mut e), 2);
         let Payload::Json(data) = &e.payload else { panic!() };
         assert_eq!(data["lines"][1]["qty"], 2);
         assert!(Mask::parse(&["data/x".into()]).unwrap_err().contains("must start with /"));
-        assert!(Mask::parse(&["/payload/x".into()]).unwrap_err().contains("/data/"));
+        assert!(Mask::parse(&["/payload/x".into()]).unwrap_err().contains("/data"));
+        assert!(Mask::parse(&["/data/".into()]).is_err(), "an empty segment names nothing");
+        let mut whole = Mask::parse(&["/data".into(), "/streamId".into(), "/data/nothing".into()]).unwrap();
+        let mut e = event(1, "X", json!("alice@example.com"));
+        assert_eq!(whole.apply(&mut e), 2);
+        assert!(!format!("{:?}", e.payload).contains("alice") && e.stream.0.starts_with("masked-"));
+        assert_eq!(whole.unmatched(), vec!["/data/nothing"]);
+        let mut bytes = event(1, "X", json!(null));
+        bytes.payload = Payload::Undecodable { bytes: b"alice".to_vec(), reason: "not JSON".into() };
+        whole.apply(&mut bytes);
+        assert!(matches!(&bytes.payload, Payload::Undecodable { bytes, .. } if bytes.is_empty()));
         let mut numbers = event(1, "X", json!({"card": {"number": 4111, "ok": true}}));
         Mask::parse(&["/data/card".into()]).unwrap().apply(&mut numbers);
         let Payload::Json(data) = &numbers.payload else { panic!() };

@@ -471,9 +471,46 @@ pub fn read_user_file(path: &std::path::Path) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|e| format!("{shown} is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
 }
 
+/// Writes a text file the user names (an export: a fixture, a schema). Never over a SQLite
+/// database — a store, perhaps the one being explored — nor over anything that is not a regular
+/// file; the error says so in words.
+pub fn write_user_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Read as _;
+    let shown = path.display();
+    if let Ok(metadata) = std::fs::metadata(path) {
+        if !metadata.is_file() {
+            return Err(format!("{shown} is not a regular file (a directory, named pipe or device): choose a file"));
+        }
+        let mut head = [0u8; 16];
+        let is_sqlite = std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok_and(|()| &head == b"SQLite format 3\0");
+        if is_sqlite {
+            return Err(format!(
+                "{shown} is a SQLite database (a store?): eventscope never writes over one; choose another file"
+            ));
+        }
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {shown}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_export_never_writes_over_a_sqlite_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store.db");
+        std::fs::write(&store, b"SQLite format 3\0rest of the file").unwrap();
+        assert!(write_user_file(&store, "{}").unwrap_err().contains("never writes over"));
+        assert_eq!(std::fs::read(&store).unwrap(), b"SQLite format 3\0rest of the file");
+        assert!(write_user_file(dir.path(), "{}").unwrap_err().contains("not a regular file"));
+        let text = dir.path().join("fixture.json");
+        write_user_file(&text, "1").unwrap();
+        write_user_file(&text, "2").unwrap();
+        assert_eq!(std::fs::read_to_string(&text).unwrap(), "2");
+    }
 
     #[test]
     fn payload_decoding_keeps_bad_bytes_with_a_reason() {

@@ -63,11 +63,21 @@ impl TypeKey {
         }
     }
 
-    /// The file its schema is exported to (characters a file name cannot hold become `_`).
+    /// The file its schema is exported to: the label where it is a plain file name; otherwise
+    /// (characters a file name cannot hold, a leading dot, more than 100 characters) a cleaned,
+    /// shortened label with a hash of the whole, so that two types never share a file.
     pub fn file_name(&self) -> String {
+        let label = self.label();
         let safe: String =
-            self.label().chars().map(|c| if c.is_alphanumeric() || "@.-_".contains(c) { c } else { '_' }).collect();
-        format!("{safe}.schema.json")
+            label.chars().map(|c| if c.is_alphanumeric() || "@.-_".contains(c) { c } else { '_' }).collect();
+        let plain = safe == label && !label.starts_with('.') && label.chars().count() <= 100 && !label.is_empty();
+        if plain {
+            return format!("{label}.schema.json");
+        }
+        let hash =
+            label.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let short: String = safe.trim_start_matches('.').chars().take(100).collect();
+        format!("{short}-{hash:016x}.schema.json")
     }
 }
 
@@ -379,7 +389,18 @@ impl Contracts {
             Value::Number(n) => Some(n.to_string()),
             _ => None,
         };
-        let validator = jsonschema::validator_for(schema).map_err(|e| invalid(e.to_string()))?;
+        let validator = jsonschema::validator_for(schema).map_err(|e| {
+            let message = e.to_string();
+            // (Nothing is fetched or read: a reference elsewhere is refused, in words.)
+            if message.contains("resolve-http") || message.contains("resolver") || message.contains("Unresolvable") {
+                invalid(format!(
+                    "it refers to another document ($ref to a URL or a file), which eventscope does not fetch \
+                     or read: put the referenced schema inline ({message})"
+                ))
+            } else {
+                invalid(message)
+            }
+        })?;
         Ok(Contract {
             key: TypeKey { event_type: event_type.to_owned(), schema_version },
             file: file.to_owned(),
@@ -659,6 +680,10 @@ mod tests {
         let labels: Vec<String> = inference.types().iter().map(|t| t.key.label()).collect();
         assert_eq!(labels, vec!["Moved@1", "Moved@2"]);
         assert_eq!(inference.types()[1].key.file_name(), "Moved@2.schema.json");
+        let name = |t: &str| TypeKey { event_type: t.into(), schema_version: None }.file_name();
+        assert_ne!(name("a/b"), name("a:b"), "cleaned names stay apart");
+        assert!(!name("../x").starts_with('.') && !name("../x").contains('/'));
+        assert!(name(&"x".repeat(300)).len() < 130);
         let contracts = Contracts::from_inferred(&inference.types()).unwrap();
         assert!(contracts.check(&event(3, "Moved", json!({"_v": 2, "to": "c"}))).is_some());
         assert!(contracts.check(&event(3, "Other", json!({}))).is_none(), "no contract: not a breach");

@@ -63,7 +63,11 @@ impl WhatIf {
                 let ask = sandbox.own_property(ctx, &object, "stream")?;
                 let Some(ask) = ask.into_function() else { return Ok(None) };
                 let category = sandbox.own_property(ctx, &object, "category")?;
-                let category = category.as_string().map(|s| s.to_string()).transpose()?;
+                let category = match category.as_string() {
+                    Some(text) => Ok(Some(text.to_string()?)),
+                    None if category.is_undefined() || category.is_null() => Ok(None),
+                    None => Err(()),
+                };
                 Ok(Some((Persistent::save(ctx, ask), category)))
             },
             "loading the what-if script",
@@ -74,6 +78,10 @@ impl WhatIf {
                  skip: [...] })` function (and optionally `category`)"
                     .to_owned(),
             )
+        })?;
+        let category = category.map_err(|()| {
+            sandbox
+                .contract_error("`category` must be a text (a category name), or left out for every stream".to_owned())
         })?;
         Ok(WhatIf { ask, name: name.to_owned(), category, sandbox })
     }
@@ -91,6 +99,13 @@ impl WhatIf {
                 let list = to_js(ctx, &Value::Array(list))?;
                 let info = to_js(ctx, &serde_json::json!({"streamId": stream, "category": category}))?;
                 let answer: rquickjs::Value = self.ask.clone().restore(ctx)?.call((list, info))?;
+                // (A promise would read as `{}`, "no change": an async function is refused.)
+                if answer.is_promise() {
+                    return Err(rquickjs::Exception::throw_type(
+                        ctx,
+                        "`stream` returned a Promise: it must answer at once (not an async function)",
+                    ));
+                }
                 to_json(ctx, answer)
             },
             &format!("asking about stream {stream}"),
@@ -118,6 +133,9 @@ impl WhatIf {
                 let recorded_at = item.get("recordedAt").and_then(Value::as_str).map(str::to_owned);
                 let data = item.get("data").cloned().unwrap_or(Value::Null);
                 let metadata = item.get("metadata").cloned().unwrap_or(Value::Null);
+                if !(metadata.is_object() || metadata.is_null()) {
+                    return Err(contract(format!("an appended event's `metadata` must be an object: {item}")));
+                }
                 proposal.append.push((event_type.to_owned(), data, metadata, recorded_at));
             }
         }
@@ -126,6 +144,9 @@ impl WhatIf {
             let Some(Some(versions)) = versions else {
                 return Err(contract("`skip` must be an array of versions (whole numbers)".to_owned()));
             };
+            if let Some(absent) = versions.iter().find(|v| !events.iter().any(|e| e.version == **v)) {
+                return Err(contract(format!("`skip` names version {absent}, which the stream does not have")));
+            }
             proposal.skip = versions;
         }
         Ok(proposal)
@@ -162,7 +183,12 @@ pub struct Outcome {
     pub failed_streams: usize,
     /// The first of them, with why.
     pub failures: Vec<(String, String)>,
+    /// Why the run stopped before the last stream, if it did.
+    pub stopped: Option<String>,
 }
+
+/// A run stops when the script failed on each of this many first streams.
+const GIVE_UP_AFTER: usize = 20;
 
 /// At most this many streams' failures are kept.
 const MAX_FAILURES: usize = 50;
@@ -291,6 +317,13 @@ pub async fn run(
             if !progress(outcome.streams_seen) {
                 return Ok(None);
             }
+            // (A script that fails everywhere would fail on every stream of a big store, a time
+            // budget each: it stops once the first streams all failed.)
+            if outcome.failed_streams >= GIVE_UP_AFTER && outcome.failed_streams == outcome.streams_seen {
+                outcome.stopped =
+                    Some(format!("stopped: the script failed on each of the first {GIVE_UP_AFTER} streams"));
+                return Ok(Some(outcome));
+            }
         }
         match page.next {
             Some(next) => query.after = Some(next),
@@ -344,14 +377,15 @@ mod tests {
         let null = WhatIf::from_source("w.js", "({ category: 'Order', stream: () => null })").unwrap();
         assert_eq!(null.category.as_deref(), Some("Order"));
         assert!(outcome_of(&null, &mut MergeFold::default(), "o", "Order", &events).unwrap().is_none());
-        // A version the stream does not have is not a change.
-        let absent = WhatIf::from_source("w.js", "({ stream: () => ({ skip: [9] }) })").unwrap();
-        assert!(outcome_of(&absent, &mut MergeFold::default(), "o", "Order", &events).unwrap().is_none());
+        assert!(WhatIf::from_source("w.js", "({ category: 5, stream: () => null })").is_err());
         for (source, said) in [
             ("({ stream: () => 3 })", "not { append, skip }"),
             ("({ stream: () => ({ appnd: [] }) })", "unknown member `appnd`"),
             ("({ stream: () => ({ skip: ['x'] }) })", "whole numbers"),
             ("({ stream: () => { throw new Error('boom') } })", "boom"),
+            ("({ stream: async () => null })", "Promise"),
+            ("({ stream: () => ({ skip: [99] }) })", "version 99"),
+            ("({ stream: () => ({ append: [{ type: 'T', metadata: 5 }] }) })", "`metadata` must be an object"),
         ] {
             let script = WhatIf::from_source("w.js", source).unwrap();
             let error = outcome_of(&script, &mut MergeFold::default(), "o", "Order", &events).unwrap_err();

@@ -132,9 +132,9 @@ impl TypesPanel {
             && let Some(survey) = &self.survey
             && let Some(text) = survey.schema_texts.get(self.selected)
         {
-            self.saved = Some(match std::fs::write(&path, text) {
+            self.saved = Some(match crate::model::write_user_file(&path, text) {
                 Ok(()) => Ok(format!("Saved to {}", path.display())),
-                Err(e) => Err(format!("Cannot write {}: {e}", path.display())),
+                Err(e) => Err(e),
             });
         }
         self.toolbar_ui(ui, worker);
@@ -165,7 +165,9 @@ impl TypesPanel {
             egui::ScrollArea::vertical().id_salt("types_list").show(ui, |ui| {
                 for (i, t) in survey.types.iter().enumerate() {
                     let outliers = survey.outliers[i].len();
-                    let mut text = format!("{}  {}", t.key.label(), t.events);
+                    let label = t.key.label();
+                    let name = if label.is_empty() { "(no type)" } else { label.as_str() };
+                    let mut text = format!("{name}  {}", t.events);
                     if outliers > 0 {
                         text += &format!("  ⚠ {outliers}");
                     }
@@ -303,7 +305,10 @@ impl TypesPanel {
                 }
             });
             ui.weak("Check a store against saved schemas with `eventscope schemas STORE --check DIR`.");
-            ui.add(egui::Label::new(RichText::new(&survey.schema_texts[self.selected]).monospace()).extend());
+            // (Wide lines scroll sideways rather than run off the window.)
+            egui::ScrollArea::horizontal().id_salt("schema_text").show(ui, |ui| {
+                ui.add(egui::Label::new(RichText::new(&survey.schema_texts[self.selected]).monospace()).extend());
+            });
         });
         action
     }

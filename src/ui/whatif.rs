@@ -212,7 +212,7 @@ impl WhatIfPanel {
     fn toolbar_ui(&mut self, ui: &mut Ui, worker: &mut Worker, fold: Option<ScriptFold>) {
         ui.horizontal_wrapped(|ui| {
             let chosen = self.script.as_ref().map_or("choose a script".to_owned(), WatchedScript::name);
-            egui::ComboBox::from_label("what-if script").selected_text(chosen).show_ui(ui, |ui| {
+            egui::ComboBox::from_label("what-if script").width(200.0).selected_text(chosen).show_ui(ui, |ui| {
                 for (name, source) in WHATIF_EXAMPLES {
                     if ui.selectable_label(false, *name).clicked() {
                         self.choose(ScriptSource::Example { name, source });

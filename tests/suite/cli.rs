@@ -503,6 +503,28 @@ fn schemas_are_inferred_exported_and_checked(backend: Backend) {
     assert_eq!((lines[0]["stream"].clone(), lines[0]["version"].clone()), (json!(stream), json!(1)));
     assert!(lines[0]["line"].as_str().unwrap().contains("/customer_id: 42 is not of type \"string\""), "{out}");
     assert!(err.contains("1 event of"), "{err}");
+    // A folder that lacks most types' schemas breaks the check (a line per type), unless
+    // --allow-missing.
+    let partial = dir.path().join("partial");
+    std::fs::create_dir(&partial).unwrap();
+    std::fs::copy(schemas.join("OrderPlaced.schema.json"), partial.join("OrderPlaced.schema.json")).unwrap();
+    let (code, out, err) = eventscope_status(&["schemas", &db.target, "--check", partial.to_str().unwrap()]);
+    assert_eq!(code, 5, "{err}");
+    assert!(out.lines().any(|l| l.contains("\"event_type\":\"OrderRejected\"")), "{out}");
+    assert!(err.contains("have no schema"), "{err}");
+    let args = ["schemas", &db.target, "--check", partial.to_str().unwrap(), "--allow-missing"];
+    assert_eq!(eventscope_status(&args).0, 0);
+    // Never over a store: an export or a fixture refuses to write over a SQLite file.
+    let copy = dir.path().join("copy.sqlite");
+    if backend == Backend::Sqlite {
+        std::fs::copy(&db.target, &copy).unwrap();
+        let before = std::fs::read(&copy).unwrap();
+        let args = ["fixture", &db.target, &stream, "--from", "1", "--out", copy.to_str().unwrap()];
+        let (code, _, err) = eventscope_status(&args);
+        assert_ne!(code, 0);
+        assert!(err.contains("never writes over"), "{err}");
+        assert_eq!(std::fs::read(&copy).unwrap(), before, "the store is untouched");
+    }
     // Mistakes: an empty or missing folder, a schema that is not one.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();

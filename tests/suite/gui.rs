@@ -1145,7 +1145,7 @@ fn a_test_fixture_is_cut_from_a_timeline_row() {
     h.get_by_label("v4 RefundRequested").click_secondary();
     h.step();
     h.step();
-    h.get_by_label("✂ Test fixture: given v…3, then v4").click();
+    h.get_by_label("✂ Test fixture of v4 (given the events before it)").click();
     // (A window is measured in its first frame, and shown from the next.)
     for _ in 0..4 {
         h.step();

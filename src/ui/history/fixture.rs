@@ -124,15 +124,19 @@ impl HistoryPanel {
         if let Some(path) = self.fixture.dialog.poll()
             && let Some((_, Ok(rendered))) = &self.fixture.rendered
         {
-            self.fixture.saved = Some(match std::fs::write(&path, &rendered.text) {
+            self.fixture.saved = Some(match crate::model::write_user_file(&path, &rendered.text) {
                 Ok(()) => Ok(format!("Saved to {}", path.display())),
-                Err(e) => Err(format!("Cannot write {}: {e}", path.display())),
+                Err(e) => Err(e),
             });
         }
         let (first, last) = self.version_range();
         let mut open = true;
-        egui::Window::new("Test fixture")
+        let name = self.layout.label.as_ref().and_then(|l| l.label.clone()).or_else(|| self.stream.clone());
+        egui::Window::new(format!("Test fixture — {}", name.unwrap_or_default()))
+            .id(egui::Id::unique("test_fixture_window"))
             .open(&mut open)
+            .pivot(egui::Align2::CENTER_TOP)
+            .default_pos(ctx.content_rect().center_top() + egui::vec2(0.0, 60.0))
             .default_width(560.0)
             .max_height(ctx.content_rect().height() * 0.8)
             .show(ctx, |ui| self.fixture_window_ui(ui, first, last));

@@ -330,9 +330,9 @@ impl HistoryPanel {
                                 (event.version, event.version)
                             };
                             let label = if range.0 == range.1 {
-                                format!("✂ Test fixture: given v…{}, then v{}", range.0 - 1, range.0)
+                                format!("✂ Test fixture of v{} (given the events before it)", range.0)
                             } else {
-                                format!("✂ Test fixture: then v{} to v{} (A to B)", range.0, range.1)
+                                format!("✂ Test fixture of v{} to v{} (A to B)", range.0, range.1)
                             };
                             if ui.button(label).clicked() {
                                 fixture_wanted = Some(range);
