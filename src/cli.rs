@@ -201,6 +201,9 @@ pub enum Command {
         /// With --check: only warn about event types with no schema.
         #[arg(long, requires = "check")]
         allow_missing: bool,
+        /// Leave the examples (real values of the store) out of the schemas and the fields.
+        #[arg(long, conflicts_with = "check")]
+        no_examples: bool,
     },
     /// Compare every stored snapshot with the state a fold recomputes from the events at its
     /// version (values, not spellings): {streams, snapshots, drifting_streams,
@@ -709,7 +712,7 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let store = open(&store, layout.as_deref()).await?;
                 print_whatif(&store, &script, fold.as_mut().map(|f| f as &mut dyn Fold)).await
             }
-            Command::Schemas { store, export, check, allow_missing } => {
+            Command::Schemas { store, export, check, allow_missing, no_examples } => {
                 let contracts = match &check {
                     Some(dir) => Some(crate::schema::Contracts::load(dir).map_err(|e| match e {
                         crate::schema::SchemaError::Empty(m) => usage!("{m}"),
@@ -720,7 +723,7 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let store = open(&store, layout.as_deref()).await?;
                 match contracts {
                     Some(contracts) => print_schema_check(&store, &contracts, allow_missing).await,
-                    None => print_schemas(&store, export).await,
+                    None => print_schemas(&store, export, no_examples).await,
                 }
             }
             Command::Drift { store, fold, category } => {
@@ -1127,9 +1130,12 @@ async fn print_whatif(
     Ok(())
 }
 
-async fn print_schemas(store: &Store, export: Option<PathBuf>) -> anyhow::Result<()> {
-    let (types, check) =
+async fn print_schemas(store: &Store, export: Option<PathBuf>, no_examples: bool) -> anyhow::Result<()> {
+    let (mut types, check) =
         crate::schema::survey_store(store, &mut |_, _| true).await?.ok_or_else(|| anyhow!("the survey was stopped"))?;
+    if no_examples {
+        types.iter_mut().for_each(crate::schema::InferredType::drop_examples);
+    }
     if let Some(dir) = &export {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         for t in &types {

@@ -262,6 +262,25 @@ pub struct InferredType {
     pub fields: Vec<FieldStats>,
 }
 
+impl InferredType {
+    /// Leaves out the examples (values of the store, perhaps personal data) from the schema
+    /// and the fields.
+    pub fn drop_examples(&mut self) {
+        fn strip(value: &mut Value) {
+            match value {
+                Value::Object(map) => {
+                    map.remove("examples");
+                    map.values_mut().for_each(strip);
+                }
+                Value::Array(items) => items.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        strip(&mut self.schema);
+        self.fields.iter_mut().for_each(|f| f.examples.clear());
+    }
+}
+
 /// Schema inference over a stream of events, in bounded memory.
 #[derive(Default)]
 pub struct Inference {
@@ -660,6 +679,9 @@ mod tests {
         assert_eq!((order_id.present, order_id.of), (40, 41));
         assert_eq!(order_id.examples.len(), MAX_EXAMPLES);
         assert!(t.fields.iter().any(|f| f.path == "/lines/*/sku"));
+        let mut bare = t.clone();
+        bare.drop_examples();
+        assert!(!bare.schema.to_string().contains("ORD-1") && bare.fields.iter().all(|f| f.examples.is_empty()));
         // The outlier breaks the schema; the others fit.
         let contracts = Contracts::from_inferred(&types).unwrap();
         let mut check = Check::default();

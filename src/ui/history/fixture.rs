@@ -17,6 +17,8 @@ pub(super) struct FixtureWindow {
     /// A cut asked for by a click, sent by [`HistoryPanel::pump`] (which has the worker).
     wanted: bool,
     request: Option<RequestId>,
+    /// Cuts replaced by a newer one (their replies are dropped).
+    stale: Vec<RequestId>,
     /// The fixture cut (and the fold it was cut with), or why it could not be.
     result: Option<Result<(Fixture, FoldSource), String>>,
     /// The fixture in the chosen format, rendered once per choice (not per frame).
@@ -88,6 +90,7 @@ impl HistoryPanel {
         };
         if let Some(request) = self.fixture.request.take() {
             worker.send(Request::Cancel { id: request });
+            self.fixture.stale.push(request);
         }
         let script = self.fixture_fold();
         let masks: Vec<String> =
@@ -101,6 +104,11 @@ impl HistoryPanel {
 
     /// Takes the reply to the cut; any other is handed back.
     pub(super) fn fixture_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
+        if let Some(at) = self.fixture.stale.iter().position(|r| *r == id) {
+            // (A cut replaced by another: its reply, if it still comes, is dropped.)
+            self.fixture.stale.swap_remove(at);
+            return None;
+        }
         if self.fixture.request != Some(id) {
             return Some(reply);
         }
