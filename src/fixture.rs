@@ -319,6 +319,10 @@ impl<'a> FixtureBuilder<'a> {
         if previous == Some(event.version) {
             self.fixture.warnings.push(format!("version {} appears more than once in the stream", event.version));
         }
+        if self.fixture.category.is_empty() {
+            // (Before masking: a category read from the stream id is not personal data.)
+            self.fixture.category = event.category().to_owned();
+        }
         self.fixture.masked_values += self.mask.apply(&mut event);
         if let Payload::Undecodable { reason, .. } = &event.payload {
             let bytes = if self.mask.is_empty() { "its bytes in base64" } else { "its bytes left out (masking)" };
@@ -329,9 +333,6 @@ impl<'a> FixtureBuilder<'a> {
         }
         if let Err(error) = self.fold.apply(&event) {
             return self.fail(&event, error);
-        }
-        if self.fixture.category.is_empty() {
-            self.fixture.category = event.category().to_owned();
         }
         let shaped = crate::script::event_json(&event);
         if in_range {
