@@ -423,6 +423,11 @@ fn commented(text: &str) -> String {
     text.escape_debug().to_string()
 }
 
+/// `1 event`, `3 events`.
+fn events_word(n: usize) -> String {
+    if n == 1 { "1 event".to_owned() } else { format!("{n} events") }
+}
+
 fn title(fixture: &Fixture) -> String {
     format!("stream {}, versions {} to {}", commented(&fixture.stream), fixture.from, fixture.to)
 }
@@ -482,8 +487,8 @@ fn render_jest(fixture: &Fixture) -> String {
     };
     format!(
         r#"// A given/when/then test cut by eventscope from {title}.
-// Runs with Jest, or Vitest with `globals: true`. Given: the {given} events before version {from};
-// then: the {then} events the command produced; the state after them is the one eventscope folded.
+// Runs with Jest, or Vitest with `globals: true`. Given: the {given_events} before version {from};
+// then: the {then_events} the command produced; the state after them is the one eventscope folded.
 // Events have the shape eventscope's folds see: {{ type, data, metadata, streamId, version, position, recordedAt, category }}.
 
 const fold = {fold};
@@ -522,8 +527,8 @@ describe({describe}, () => {{
 }});
 "#,
         title = title(fixture),
-        given = fixture.given.len(),
-        then = fixture.then.len(),
+        given_events = events_word(fixture.given.len()),
+        then_events = events_word(fixture.then.len()),
         from = fixture.from,
         given_json = json_block(&Value::Array(fixture.given.clone()), ""),
         then_json = json_block(&Value::Array(fixture.then.clone()), ""),
@@ -563,7 +568,7 @@ fn render_pytest(fixture: &Fixture) -> String {
     format!(
         r#""""A given/when/then test cut by eventscope from {title}.
 
-Given: the {given} events before version {from}; then: the {then} events the command produced; the
+Given: the {given_events} before version {from}; then: the {then_events} the command produced; the
 state after them is the one eventscope folded with its merge fold (ported below), so the test runs
 with plain pytest. To check your own aggregate instead, replay GIVEN and THEN through it and compare
 with EXPECTED_STATE.
@@ -619,8 +624,8 @@ def test_then_events_lead_to_the_expected_state():
     assert replay(THEN, replay(GIVEN)) == EXPECTED_STATE
 "#,
         title = title(fixture),
-        given = fixture.given.len(),
-        then = fixture.then.len(),
+        given_events = events_word(fixture.given.len()),
+        then_events = events_word(fixture.then.len()),
         from = fixture.from,
         given_py = python_literal(&Value::Array(fixture.given.clone()), 0),
         then_py = python_literal(&Value::Array(fixture.then.clone()), 0),
@@ -687,7 +692,7 @@ fn render_cqrs_es(fixture: &Fixture) -> String {
     let test_name = identifier(&fixture.stream, '_').to_lowercase();
     format!(
         r#"//! A given/when/then test cut by eventscope from {title}, in cqrs-es's `TestFramework`.
-//! Given: the {given} events before version {from}; then: the {then} events the command produced,
+//! Given: the {given_events} before version {from}; then: the {then_events} the command produced,
 //! each as the aggregate's event enum serializes (externally tagged). Put this file next to the
 //! aggregate, adjust the `use` line, and write the command once in `when_command`.
 
@@ -731,6 +736,8 @@ fn {test_name}_v{from}_to_v{to}() {{
 }}
 "#,
         title = title(fixture),
+        given_events = events_word(fixture.given.len()),
+        then_events = events_word(fixture.then.len()),
         given = fixture.given.len(),
         then = fixture.then.len(),
         from = fixture.from,
