@@ -756,21 +756,14 @@ fn {test_name}_v{from}_to_v{to}() {{
 mod tests {
     use super::*;
     use crate::fold::{JsFold, MergeFold};
-    use crate::model::StreamId;
     use serde_json::json;
 
     fn event(version: i64, event_type: &str, data: Value) -> Event {
         Event {
-            stream: StreamId::from("order-7"),
-            version,
             position: Some(version),
-            event_type: event_type.into(),
-            payload: Payload::Json(data),
             metadata: Some(Payload::Json(json!({"actor": "user:ada@example.com", "command": "Place"}))),
-            recorded_at: None,
             aggregate_type: Some("order".into()),
-            archived: false,
-            anomalies: Vec::new(),
+            ..Event::with_json("order-7", version, event_type, data)
         }
     }
 

@@ -471,6 +471,26 @@ pub fn read_user_file(path: &std::path::Path) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|e| format!("{shown} is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
 }
 
+#[cfg(test)]
+impl Event {
+    /// An event of `stream` with a JSON payload and nothing else (tests set other fields with
+    /// `..`).
+    pub fn with_json(stream: &str, version: i64, event_type: &str, data: serde_json::Value) -> Event {
+        Event {
+            stream: StreamId::from(stream),
+            version,
+            position: None,
+            event_type: event_type.into(),
+            payload: Payload::Json(data),
+            metadata: None,
+            recorded_at: None,
+            aggregate_type: None,
+            archived: false,
+            anomalies: Vec::new(),
+        }
+    }
+}
+
 /// Writes a text file the user names (an export: a fixture, a schema). Never over a SQLite
 /// database — a store, perhaps the one being explored — nor over anything that is not a regular
 /// file; the error says so in words.

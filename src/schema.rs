@@ -496,28 +496,32 @@ impl Contracts {
 
     /// Checks one event; `None` when it fits (or has no contract).
     pub fn check(&self, event: &Event) -> Option<Breach> {
-        let contract = self.for_event(event)?;
-        let breach = |errors| Breach {
+        self.for_event(event)?.check(event)
+    }
+}
+
+impl Contract {
+    /// Checks one event against this contract; `None` when it fits.
+    pub fn check(&self, event: &Event) -> Option<Breach> {
+        let errors = match &event.payload {
+            // (Most events fit: the validator's quick answer first, the errors only for those
+            // that do not.)
+            Payload::Json(value) if self.validator.is_valid(value) => return None,
+            Payload::Json(value) => self
+                .validator
+                .iter_errors(value)
+                .take(5)
+                .map(|e| (e.instance_path().to_string(), e.to_string()))
+                .collect(),
+            Payload::Undecodable { reason, .. } => vec![(String::new(), format!("the payload is not JSON ({reason})"))],
+        };
+        Some(Breach {
             stream: event.stream.0.clone(),
             version: event.version,
             event_type: event.event_type.clone(),
-            schema: contract.file.clone(),
+            schema: self.file.clone(),
             errors,
-        };
-        match &event.payload {
-            Payload::Json(value) => {
-                let errors: Vec<(String, String)> = contract
-                    .validator
-                    .iter_errors(value)
-                    .take(5)
-                    .map(|e| (e.instance_path().to_string(), e.to_string()))
-                    .collect();
-                (!errors.is_empty()).then(|| breach(errors))
-            }
-            Payload::Undecodable { reason, .. } => {
-                Some(breach(vec![(String::new(), format!("the payload is not JSON ({reason})"))]))
-            }
-        }
+        })
     }
 }
 
@@ -540,12 +544,17 @@ impl Check {
     /// Checks one event; gives its breach, if any (every one is counted; the first few kept).
     pub fn add(&mut self, contracts: &Contracts, event: &Event) -> Option<Breach> {
         self.events += 1;
-        if contracts.for_event(event).is_none() {
-            *self.without_contract.entry(event.event_type.clone()).or_default() += 1;
+        let Some(contract) = contracts.for_event(event) else {
+            match self.without_contract.get_mut(&event.event_type) {
+                Some(n) => *n += 1,
+                None => {
+                    self.without_contract.insert(event.event_type.clone(), 1);
+                }
+            }
             return None;
-        }
+        };
         self.checked += 1;
-        let breach = contracts.check(event)?;
+        let breach = contract.check(event)?;
         self.breaking += 1;
         let kept = self.kept_per_type.entry(event.event_type.clone()).or_default();
         if *kept < MAX_OUTLIERS {
@@ -633,21 +642,9 @@ pub enum SurveyError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::StreamId;
 
     fn event(version: i64, event_type: &str, data: Value) -> Event {
-        Event {
-            stream: StreamId::from("order-1"),
-            version,
-            position: None,
-            event_type: event_type.into(),
-            payload: Payload::Json(data),
-            metadata: None,
-            recorded_at: None,
-            aggregate_type: None,
-            archived: false,
-            anomalies: Vec::new(),
-        }
+        Event::with_json("order-1", version, event_type, data)
     }
 
     fn placed(i: i64) -> Event {

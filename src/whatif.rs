@@ -341,16 +341,9 @@ mod tests {
 
     fn event(version: i64, event_type: &str, data: Value) -> Event {
         Event {
-            stream: StreamId::from("order-1"),
-            version,
             position: Some(version),
-            event_type: event_type.into(),
-            payload: Payload::Json(data),
-            metadata: None,
-            recorded_at: None,
             aggregate_type: Some("Order".into()),
-            archived: false,
-            anomalies: Vec::new(),
+            ..Event::with_json("order-1", version, event_type, data)
         }
     }
 

@@ -1013,16 +1013,7 @@ impl EventscopeApp {
                 }
             }
             View::WhatIf => {
-                let fold = self.history.fold_setting().and_then(|setting| {
-                    let source = setting.script.text().ok()?;
-                    // (A fold for "the category of the first stream opened with it", before any was
-                    // opened, is taken for every stream the script sees.)
-                    let scope = match &setting.scope {
-                        FoldScope::Category(c) if c.is_empty() => FoldScope::AllStreams,
-                        other => other.clone(),
-                    };
-                    Some(crate::worker::ScriptFold { name: setting.script.name(), source, scope })
-                });
+                let fold = self.history.fold_setting();
                 let mut action = None;
                 egui::CentralPanel::default().show(ui, |ui| action = self.whatif.ui(ui, &mut self.worker, fold));
                 if let Some(whatif::WhatIfAction::OpenStream(stream)) = action {

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use eframe::egui::{self, RichText, Ui};
 
+use super::history::{FoldScope, FoldSetting};
 use super::json_tree::JsonTree;
 use super::scripts::{FileDialog, ScriptSource, WHATIF_EXAMPLES, WatchedScript};
 use crate::diff::{Change, structural_diff};
@@ -100,8 +101,8 @@ impl WhatIfPanel {
         None
     }
 
-    /// `fold`: the history's fold, for the states.
-    pub fn ui(&mut self, ui: &mut Ui, worker: &mut Worker, fold: Option<ScriptFold>) -> Option<WhatIfAction> {
+    /// `fold`: the history's fold, for the states (its file is read only when Run is clicked).
+    pub fn ui(&mut self, ui: &mut Ui, worker: &mut Worker, fold: Option<&FoldSetting>) -> Option<WhatIfAction> {
         if let Some(path) = self.dialog.poll() {
             self.choose(ScriptSource::File(path));
         }
@@ -209,7 +210,7 @@ impl WhatIfPanel {
         action
     }
 
-    fn toolbar_ui(&mut self, ui: &mut Ui, worker: &mut Worker, fold: Option<ScriptFold>) {
+    fn toolbar_ui(&mut self, ui: &mut Ui, worker: &mut Worker, fold: Option<&FoldSetting>) {
         ui.horizontal_wrapped(|ui| {
             let chosen = self.script.as_ref().map_or("choose a script".to_owned(), WatchedScript::name);
             egui::ComboBox::from_label("what-if script").width(200.0).selected_text(chosen).show_ui(ui, |ui| {
@@ -230,12 +231,27 @@ impl WhatIfPanel {
                 }
                 return;
             }
-            let fold_name = fold.as_ref().map_or("merge".to_owned(), |f| f.name.clone());
+            let fold_name = fold.map_or("merge".to_owned(), |f| f.script.name());
             let run = ui.add_enabled(self.script.is_some(), egui::Button::new("▶ Run"));
             let tip = format!("Run it over the store (read-only); the states are folded with {fold_name}");
             if run.on_hover_text(tip).clicked() {
-                self.run(worker, fold);
+                match fold.map(script_fold).transpose() {
+                    Ok(fold) => self.run(worker, fold),
+                    Err(e) => self.error = Some(e),
+                }
             }
         });
     }
+}
+
+/// The history's fold as the worker takes it, its file read now. A fold for "the category of the
+/// first stream opened with it", before any was opened, is taken for every stream the script sees.
+fn script_fold(setting: &FoldSetting) -> Result<ScriptFold, String> {
+    let name = setting.script.name();
+    let source = setting.script.text().map_err(|e| format!("the fold {name} cannot be read: {e}"))?;
+    let scope = match &setting.scope {
+        FoldScope::Category(c) if c.is_empty() => FoldScope::AllStreams,
+        other => other.clone(),
+    };
+    Ok(ScriptFold { name, source, scope })
 }
