@@ -172,7 +172,8 @@ pub enum Command {
     /// Try a retroactive rule before anyone runs it: a what-if script sees each stream's events
     /// and returns events it would append (and versions it would skip); nothing is written.
     /// Prints {script, streams_seen, streams_touched, events_appended, events_skipped,
-    /// touched: [{stream, appended, skipped, before, after, changes}], failures}.
+    /// touched: [{stream, appended, skipped, before, after, changes}], failures}, and with --sql
+    /// a read model's rows before and after: read_model {key, counts, added, removed, changed}.
     Whatif {
         store: String,
         /// The what-if script (see assets/whatif/).
@@ -181,6 +182,16 @@ pub enum Command {
         /// A JavaScript fold for the states before and after (default: the merge fold).
         #[arg(long)]
         fold: Option<PathBuf>,
+        /// A SQL projection (as `preview --sql` takes) to run on the store as it is and as the
+        /// script would leave it (its events table shadowed inside the read-only query), its rows
+        /// compared: printed as `read_model`.
+        #[arg(long)]
+        sql: Option<PathBuf>,
+        /// The column that identifies a row of the SQL projection (default: the first).
+        #[arg(long, requires = "sql")]
+        key: Option<String>,
+        #[command(flatten)]
+        preview: PreviewArgs,
     },
     /// Event contracts: infer a JSON Schema per event type (and per schema version a payload
     /// names) from every event, with each field's count, types and examples, and the events that
@@ -249,20 +260,8 @@ pub enum Command {
         key: Option<String>,
         #[arg(long, value_enum, default_value_t = FormatArg::Json)]
         format: FormatArg,
-        /// Stop the query after this many milliseconds.
-        #[arg(long, default_value_t = 10_000)]
-        timeout_ms: u64,
-        /// At most this many rows.
-        #[arg(long, default_value_t = 10_000)]
-        max_rows: usize,
-        /// PostgreSQL: let the preview call this function, which is not built in (or is
-        /// volatile); repeat for several. Only for functions you know do not write.
-        #[arg(long = "allow-function", value_name = "NAME")]
-        allow_functions: Vec<String>,
-        /// PostgreSQL: run the preview even though the role is privileged (superuser,
-        /// replication, server files …). Better: connect as a role that can only read.
-        #[arg(long)]
-        allow_privileged_role: bool,
+        #[command(flatten)]
+        preview: PreviewArgs,
     },
     /// Stream the events that match every filter, in store order, as JSON Lines or CSV.
     #[command(allow_negative_numbers = true)]
@@ -706,11 +705,13 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 write_fixture(&store, &stream, from, to.unwrap_or(from), fold.as_mut(), &source, &mask, format, out)
                     .await
             }
-            Command::Whatif { store, js, fold } => {
+            Command::Whatif { store, js, fold, sql, key, preview } => {
                 let script = crate::whatif::WhatIf::from_file(&js)?;
                 let mut fold = fold.map(|path| JsFold::from_file(&path)).transpose()?;
+                let sql = sql.map(|path| crate::model::read_user_file(&path).map_err(|e| anyhow!(e))).transpose()?;
                 let store = open(&store, layout.as_deref()).await?;
-                print_whatif(&store, &script, fold.as_mut().map(|f| f as &mut dyn Fold)).await
+                let read_model = sql.as_deref().map(|text| (text, key.as_deref(), preview.limits_and_permissions()));
+                print_whatif(&store, &script, fold.as_mut().map(|f| f as &mut dyn Fold), read_model).await
             }
             Command::Schemas { store, export, check, allow_missing, no_examples } => {
                 let contracts = match &check {
@@ -731,23 +732,9 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let store = open(&store, layout.as_deref()).await?;
                 print_drift(&store, script.as_mut().map(|f| f as &mut dyn Fold), category).await
             }
-            Command::Preview {
-                store,
-                sql,
-                compare,
-                key,
-                format,
-                timeout_ms,
-                max_rows,
-                allow_functions,
-                allow_privileged_role,
-            } => {
+            Command::Preview { store, sql, compare, key, format, preview } => {
                 let text = crate::model::read_user_file(&sql).map_err(|e| anyhow!(e))?;
-                let limits = PreviewLimits { timeout: std::time::Duration::from_millis(timeout_ms), max_rows };
-                let permissions = PreviewPermissions {
-                    allowed_functions: allow_functions.into_iter().collect(),
-                    privileged_role: allow_privileged_role,
-                };
+                let (limits, permissions) = preview.limits_and_permissions();
                 let store = open(&store, layout.as_deref()).await?;
                 print_preview(&store, &text, compare, key, format, limits, &permissions).await
             }
@@ -771,6 +758,37 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
             Command::Demo { action: DemoAction::Create { path, url, force } } => create_demo(path, url, force).await,
             Command::Bench { .. } => Ok(()),
         }
+    }
+}
+
+/// The limits and permissions of a SQL preview, for every subcommand that runs one.
+#[derive(clap::Args, Debug)]
+pub struct PreviewArgs {
+    /// Stop the query after this many milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    timeout_ms: u64,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 10_000)]
+    max_rows: usize,
+    /// PostgreSQL: let the preview call this function, which is not built in (or is
+    /// volatile); repeat for several. Only for functions you know do not write.
+    #[arg(long = "allow-function", value_name = "NAME")]
+    allow_functions: Vec<String>,
+    /// PostgreSQL: run the preview even though the role is privileged (superuser,
+    /// replication, server files …). Better: connect as a role that can only read.
+    #[arg(long)]
+    allow_privileged_role: bool,
+}
+
+impl PreviewArgs {
+    fn limits_and_permissions(self) -> (PreviewLimits, PreviewPermissions) {
+        let limits =
+            PreviewLimits { timeout: std::time::Duration::from_millis(self.timeout_ms), max_rows: self.max_rows };
+        let permissions = PreviewPermissions {
+            allowed_functions: self.allow_functions.into_iter().collect(),
+            privileged_role: self.allow_privileged_role,
+        };
+        (limits, permissions)
     }
 }
 
@@ -1104,21 +1122,42 @@ async fn write_fixture(
     }
 }
 
+/// A SQL projection to compare as it is and as the what-if would leave it: its text, the key
+/// column, and the preview's limits and permissions.
+type ReadModelArgs<'a> = (&'a str, Option<&'a str>, (PreviewLimits, PreviewPermissions));
+
 async fn print_whatif(
     store: &Store,
     script: &crate::whatif::WhatIf,
     fold: Option<&mut dyn Fold>,
+    read_model: Option<ReadModelArgs<'_>>,
 ) -> anyhow::Result<()> {
     let mut folds = crate::fold::Folds::new(fold.map(|f| (f, crate::fold::FoldScope::AllStreams)));
     let outcome = crate::whatif::run(store, script, &mut folds, &mut |_| true)
         .await?
         .ok_or_else(|| anyhow!("the run was stopped"))?;
-    write_out(&format!("{}\n", serde_json::to_string_pretty(&outcome)?))?;
     if let Some(category) = &script.category
         && outcome.streams_seen == 0
     {
+        write_out(&format!("{}\n", serde_json::to_string_pretty(&outcome)?))?;
         return Err(usage!("the script asks for category `{category}`, which no stream of this store has"));
     }
+    let mut printed = serde_json::to_value(&outcome)?;
+    if let Some((text, key, (limits, permissions))) = read_model {
+        let change = crate::whatif::read_model::compare_read_model(
+            store,
+            &outcome,
+            text,
+            key,
+            limits,
+            &permissions,
+            &crate::store::CancelToken::default(),
+        )
+        .await
+        .map_err(|e| preview_failure(text, e))?;
+        printed["read_model"] = serde_json::to_value(&change)?;
+    }
+    write_out(&format!("{}\n", serde_json::to_string_pretty(&printed)?))?;
     if let Some((stream, error)) = outcome.failures.first() {
         // (What it would change elsewhere is no full answer.)
         return Err(anyhow!(

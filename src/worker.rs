@@ -90,6 +90,15 @@ pub enum Request {
     /// before and after with `fold` where its scope applies (the merge fold elsewhere):
     /// [`Reply::WhatIfProgress`] as it goes, then [`Reply::WhatIf`] (cancellable).
     WhatIf { name: String, source: String, fold: Option<ScriptFold> },
+    /// Run a SQL projection on the store as it is and as a what-if's outcome would leave it, and
+    /// compare the rows by `key` (default: the first column): [`Reply::WhatIfReadModel`].
+    WhatIfReadModel {
+        outcome: Box<crate::whatif::Outcome>,
+        text: String,
+        key: Option<String>,
+        limits: PreviewLimits,
+        permissions: PreviewPermissions,
+    },
     /// Infer every event type's schema from the whole log, then check every event against it:
     /// [`Reply::SchemaProgress`] as it goes, then [`Reply::SchemaSurvey`] (cancellable).
     SurveySchemas,
@@ -151,6 +160,8 @@ pub enum Reply {
     },
     /// What the script would change.
     WhatIf(Box<crate::whatif::Outcome>),
+    /// How a read model would change ([`Request::WhatIfReadModel`]), or why it could not be run.
+    WhatIfReadModel(Box<Result<crate::whatif::read_model::ReadModelChange, PreviewError>>),
     /// A fixture cut ([`Request::CutFixture`]).
     Fixture(Box<crate::fixture::Fixture>),
     /// The first streams in the order a [`Request::TopStreams`] asked for.
@@ -437,6 +448,9 @@ async fn handle(shared: &Arc<Shared>, id: RequestId, request: Request) {
         }
         Request::SurveySchemas => survey_schemas(shared, id).await,
         Request::WhatIf { name, source, fold } => what_if(shared, id, name, source, fold).await,
+        Request::WhatIfReadModel { outcome, text, key, limits, permissions } => {
+            what_if_read_model(shared, id, &outcome, &text, key.as_deref(), limits, &permissions).await
+        }
         Request::CutFixture { stream, from, to, script, masks } => {
             cut_fixture(shared, stream, from, to, script, masks).await
         }
@@ -754,6 +768,28 @@ async fn cut_fixture(
     .await
     .map_err(|e| Failure::Internal(format!("cutting the fixture failed: {e}")))??;
     Ok(Reply::Fixture(Box::new(fixture)))
+}
+
+async fn what_if_read_model(
+    shared: &Shared,
+    id: RequestId,
+    outcome: &crate::whatif::Outcome,
+    text: &str,
+    key: Option<&str>,
+    limits: PreviewLimits,
+    permissions: &PreviewPermissions,
+) -> Result<Reply, Failure> {
+    let store = shared.store().await?;
+    let token = CancelToken::default();
+    if let Ok(mut previews) = shared.previews.lock() {
+        previews.insert(id, token.clone());
+    }
+    let change =
+        crate::whatif::read_model::compare_read_model(&store, outcome, text, key, limits, permissions, &token).await;
+    if let Ok(mut previews) = shared.previews.lock() {
+        previews.remove(&id);
+    }
+    Ok(Reply::WhatIfReadModel(Box::new(change)))
 }
 
 async fn preview(

@@ -223,7 +223,7 @@ pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
 
 /// An identifier as the database names it: quoted ones as written, bare ones in lower case. An
 /// unterminated quote (the tokenizer ran to the end of the text) keeps what follows it.
-fn unquote(piece: &str) -> String {
+pub fn unquote(piece: &str) -> String {
     for quote in ['"', '`'] {
         if let Some(inner) = piece.strip_prefix(quote) {
             let inner = inner.strip_suffix(quote).unwrap_or(inner);

@@ -1015,7 +1015,8 @@ impl EventscopeApp {
             View::WhatIf => {
                 let fold = self.history.fold_setting();
                 let mut action = None;
-                egui::CentralPanel::default().show(ui, |ui| action = self.whatif.ui(ui, &mut self.worker, fold));
+                egui::CentralPanel::default()
+                    .show(ui, |ui| action = self.whatif.ui(ui, &mut self.worker, fold, &mut self.sql));
                 if let Some(whatif::WhatIfAction::OpenStream(stream)) = action {
                     self.navigation.jumped();
                     self.view = View::History;

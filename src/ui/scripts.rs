@@ -14,10 +14,12 @@ pub const FOLD_EXAMPLES: &[(&str, &str)] = &[("order.js", include_str!("../../as
 pub const SQL_EXAMPLES_POSTGRES: &[(&str, &str)] = &[
     ("orders_by_region.postgres.sql", include_str!("../../assets/sql/orders_by_region.postgres.sql")),
     ("revenue_per_day.postgres.sql", include_str!("../../assets/sql/revenue_per_day.postgres.sql")),
+    ("order_totals.postgres.sql", include_str!("../../assets/sql/order_totals.postgres.sql")),
 ];
 pub const SQL_EXAMPLES_SQLITE: &[(&str, &str)] = &[
     ("orders_by_region.sqlite.sql", include_str!("../../assets/sql/orders_by_region.sqlite.sql")),
     ("revenue_per_day.sqlite.sql", include_str!("../../assets/sql/revenue_per_day.sqlite.sql")),
+    ("order_totals.sqlite.sql", include_str!("../../assets/sql/order_totals.sqlite.sql")),
 ];
 
 /// The example projections in `assets/projections`.

@@ -81,6 +81,10 @@ pub struct SqlPanel {
 }
 
 impl SqlPanel {
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     pub fn new(dialect: Dialect, role: Option<RolePrivileges>) -> SqlPanel {
         let examples = examples(dialect);
         SqlPanel {

@@ -578,6 +578,7 @@ fn whatif_shows_what_a_retroactive_rule_would_change(backend: Backend) {
     assert_eq!(order["after"]["refunded"], order["after"]["paid"], "{order}");
     // Mistakes: a script that is not one (1), a category the store lacks (2).
     let dir = tempfile::tempdir().unwrap();
+    whatif_read_model_rows(backend, &db.target, dir.path());
     let bad = dir.path().join("bad.js");
     std::fs::write(&bad, "42").unwrap();
     assert_one_line_error(&["whatif", &db.target, "--js", bad.to_str().unwrap()], "what-if script must evaluate");
@@ -587,6 +588,74 @@ fn whatif_shows_what_a_retroactive_rule_would_change(backend: Backend) {
     let (code, _, err) = eventscope_status(&["whatif", &db.target, "--js", bad.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("needs a `type`"), "{err}");
+}
+
+/// `whatif --sql`: a read model run as the store is and as the script would leave it.
+fn whatif_read_model_rows(backend: Backend, target: &str, dir: &std::path::Path) {
+    let dialect = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let sql = |name: &str| format!("assets/sql/{name}.{dialect}.sql");
+    // The tax job extended by a week: each order it reaches gets its 5 % tax, and no other row
+    // changes.
+    let totals = sql("order_totals");
+    let args = ["whatif", target, "--js", "assets/whatif/tax_one_more_week.js", "--sql", &totals];
+    let (code, out, err) = eventscope_status(&args);
+    assert_eq!(code, 0, "{backend:?}: {err}");
+    let outcome: Value = serde_json::from_str(&out).unwrap();
+    let read_model = &outcome["read_model"];
+    let touched = outcome["streams_touched"].as_u64().unwrap();
+    let orders = common::workshop(backend).demo.events.iter().filter(|e| e.event_type == "OrderPlaced").count();
+    let counts = &read_model["comparison"]["counts"];
+    assert_eq!(counts["changed"].as_u64(), Some(touched), "{backend:?}: {read_model}");
+    assert_eq!(counts["unchanged"].as_u64(), Some(orders as u64 - touched), "{read_model}");
+    assert_eq!((counts["added"].as_u64(), counts["removed"].as_u64()), (Some(0), Some(0)));
+    assert!(read_model["warnings"].as_array().unwrap().is_empty(), "{read_model}");
+    let number = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap();
+    for row in read_model["comparison"]["changed"].as_array().unwrap() {
+        let (now, if_run) = (&row["now"], &row["if_run"]);
+        assert_eq!(number(&now["tax"]), 0.0, "{row}");
+        let expected = (number(&now["amount"]) * 100.0 * 0.05).round() / 100.0;
+        assert!((number(&if_run["tax"]) - expected).abs() < 0.006, "{row}");
+        assert_eq!(now["amount"], if_run["amount"]);
+    }
+    // Without the retried refund, the day of ORD-1042's second refund loses one refund.
+    let revenue = sql("revenue_per_day");
+    let args = ["whatif", target, "--js", "assets/whatif/no_retried_refunds.js", "--sql", &revenue, "--key", "day"];
+    let (code, out, err) = eventscope_status(&args);
+    assert_eq!(code, 0, "{backend:?}: {err}");
+    let outcome: Value = serde_json::from_str(&out).unwrap();
+    let changed = outcome["read_model"]["comparison"]["changed"].as_array().unwrap();
+    assert_eq!(changed.len(), 1, "{backend:?}: {changed:?}");
+    let refunded = |side: &str| number(&changed[0][side]["refunded"]);
+    assert!(refunded("if_run") < refunded("now"), "{changed:?}");
+    // What the comparison cannot see is said: the table named with its schema.
+    let schema = if backend == Backend::Sqlite { "main" } else { "public" };
+    let qualified = dir.join("qualified.sql");
+    std::fs::write(&qualified, format!("SELECT event_type, count(*) AS n FROM {schema}.events GROUP BY event_type"))
+        .unwrap();
+    let args = ["whatif", target, "--js", "assets/whatif/tax_one_more_week.js", "--sql", qualified.to_str().unwrap()];
+    let (code, out, err) = eventscope_status(&args);
+    assert_eq!(code, 0, "{err}");
+    let outcome: Value = serde_json::from_str(&out).unwrap();
+    assert!(outcome["read_model"]["warnings"][0].as_str().unwrap().contains("with its schema"), "{out}");
+    assert_eq!(outcome["read_model"]["comparison"]["counts"]["changed"], json!(0), "{out}");
+    // A write is refused by the store's guard (4), and a query the database rejects says where (3).
+    let write = dir.join("write.sql");
+    std::fs::write(&write, "DELETE FROM events").unwrap();
+    let args = ["whatif", target, "--js", "assets/whatif/tax_one_more_week.js", "--sql", write.to_str().unwrap()];
+    assert_eq!(eventscope_status(&args).0, 4, "{backend:?}");
+    std::fs::write(&write, "SELECT nope FROM events").unwrap();
+    let (code, _, err) = eventscope_status(&args);
+    assert_eq!(code, 3, "{backend:?}: {err}");
+    assert!(err.contains("line 1, column"), "{err}");
+    // Nothing was written: the table holds the workshop's events, no more.
+    std::fs::write(&write, "SELECT count(*) AS n FROM events").unwrap();
+    let (code, out, err) = eventscope_status(&["preview", target, "--sql", write.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let events = common::workshop(backend).demo.events.len();
+    assert!(out.contains(&format!("\"n\": {events}")) || out.contains(&format!("\"n\":{events}")), "{out}");
 }
 
 crate::on_each_backend!(

@@ -1236,3 +1236,46 @@ fn a_what_if_run_lists_the_streams_it_would_change_and_opens_one() {
         app(h).history.stream() == Some(stream.as_str()) && !app(h).history.is_loading()
     });
 }
+
+#[test]
+fn a_what_if_compares_a_read_model_as_it_is_and_as_it_would_be() {
+    let db = workshop();
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    h.get_by_label("What-if").click();
+    h.step();
+    h.get_by_label("what-if script").click();
+    h.step();
+    h.step();
+    h.get_by_label("tax_one_more_week.js").click();
+    h.step();
+    h.step();
+    h.get_by_label("▶ Run").click();
+    h.step();
+    wait_until(&mut h, "the run", |h| !app(h).whatif.is_running() && app(h).whatif.outcome().is_some());
+    let touched = app(&h).whatif.outcome().unwrap().streams_touched;
+    h.get_by_label("Read model (SQL)").click();
+    h.step();
+    h.step();
+    assert!(h.query_by_label_contains("Choose a projection").is_some(), "an empty state first");
+    h.get_by_label("projection").click();
+    h.step();
+    h.step();
+    h.get_by_label("order_totals.sqlite.sql").click();
+    h.step();
+    h.step();
+    h.get_by_label("▶ Compare read model").click();
+    h.step();
+    wait_until(&mut h, "the comparison", |h| {
+        !app(h).whatif.is_running() && app(h).whatif.read_model.change().is_some()
+    });
+    let change = app(&h).whatif.read_model.change().unwrap().clone();
+    assert_eq!(change.comparison.changed.len(), touched);
+    assert_eq!((change.comparison.added.len(), change.comparison.removed.len()), (0, 0));
+    assert!(h.query_by_label_contains(&format!("{touched} rows would change")).is_some());
+    assert!(h.query_by_label("if the script ran").is_some());
+    // The first changed order's tax, now and if the job ran, side by side.
+    let (key, _, if_run) = &change.comparison.changed[0];
+    assert!(h.query_all_by_label(key).count() >= 1);
+    assert!(h.query_by_label(&if_run["tax"].to_string()).is_some());
+}

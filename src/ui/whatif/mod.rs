@@ -2,7 +2,10 @@
 //! what-if script (a bundled example or a file) runs over the store's streams in the background,
 //! with progress and Cancel; nothing is written. The streams it would change are listed; for
 //! one, the events it would append or skip, what would change in its state, and the state before
-//! and after, folded with the history's fold where it applies.
+//! and after, folded with the history's fold where it applies. A second tab compares a SQL
+//! projection's rows on the store as it is and as the script would leave it (`read_model`).
+
+mod read_model;
 
 use std::collections::HashSet;
 
@@ -11,9 +14,21 @@ use eframe::egui::{self, RichText, Ui};
 use super::history::{FoldScope, FoldSetting};
 use super::json_tree::JsonTree;
 use super::scripts::{FileDialog, ScriptSource, WHATIF_EXAMPLES, WatchedScript};
+use super::sql::SqlPanel;
 use crate::diff::{Change, structural_diff};
 use crate::whatif::Outcome;
 use crate::worker::{Reply, Request, RequestId, ScriptFold, Worker};
+pub use read_model::ReadModelCompare;
+
+/// What the view shows of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WhatIfTab {
+    /// The streams the script would change, one at a time.
+    #[default]
+    Streams,
+    /// A SQL projection's rows now and if the script ran.
+    ReadModel,
+}
 
 /// What the view asks of the app.
 pub enum WhatIfAction {
@@ -31,11 +46,13 @@ pub struct WhatIfPanel {
     outcome: Option<(Outcome, Vec<Vec<Change>>)>,
     error: Option<String>,
     selected: usize,
+    pub tab: WhatIfTab,
+    pub read_model: ReadModelCompare,
 }
 
 impl WhatIfPanel {
     pub fn is_running(&self) -> bool {
-        self.request.is_some()
+        self.request.is_some() || self.read_model.is_running()
     }
 
     /// The last run's result.
@@ -54,6 +71,7 @@ impl WhatIfPanel {
             worker.send(Request::Cancel { id: request });
         }
         self.progress = None;
+        self.read_model.cancel(worker);
     }
 
     /// Runs the chosen script, with `fold` for the states (the merge fold where it does not apply).
@@ -70,6 +88,7 @@ impl WhatIfPanel {
         };
         let name = script.name();
         self.cancel(worker);
+        self.read_model.forget(worker);
         self.request = Some(worker.send(Request::WhatIf { name, source, fold }));
         self.progress = Some(0);
         self.error = None;
@@ -77,6 +96,7 @@ impl WhatIfPanel {
 
     /// Takes a reply to the run; any other is handed back.
     pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
+        let reply = self.read_model.on_reply(id, reply)?;
         if self.request != Some(id) {
             return Some(reply);
         }
@@ -101,8 +121,15 @@ impl WhatIfPanel {
         None
     }
 
-    /// `fold`: the history's fold, for the states (its file is read only when Run is clicked).
-    pub fn ui(&mut self, ui: &mut Ui, worker: &mut Worker, fold: Option<&FoldSetting>) -> Option<WhatIfAction> {
+    /// `fold`: the history's fold, for the states (its file is read only when Run is clicked);
+    /// `sql`: the SQL view, whose query, limits and permissions the read-model tab uses.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        worker: &mut Worker,
+        fold: Option<&FoldSetting>,
+        sql: &mut SqlPanel,
+    ) -> Option<WhatIfAction> {
         if let Some(path) = self.dialog.poll() {
             self.choose(ScriptSource::File(path));
         }
@@ -148,6 +175,15 @@ impl WhatIfPanel {
         }
         if outcome.touched.is_empty() {
             ui.label("The script would change no stream.");
+            return None;
+        }
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.tab, WhatIfTab::Streams, "Streams");
+            ui.selectable_value(&mut self.tab, WhatIfTab::ReadModel, "Read model (SQL)")
+                .on_hover_text("A SQL projection's rows now and if the script ran");
+        });
+        if self.tab == WhatIfTab::ReadModel {
+            self.read_model.ui(ui, worker, outcome, sql);
             return None;
         }
         let mut action = None;

@@ -31,6 +31,8 @@ use crate::model::{Event, Payload, StreamId};
 use crate::script::{Limits, Sandbox, ScriptError, eval, to_js, to_json};
 use crate::store::{Store, StoreError};
 
+pub mod read_model;
+
 /// The longest stream a script is shown.
 pub const MAX_STREAM_EVENTS: usize = 100_000;
 
@@ -160,6 +162,9 @@ pub struct StreamOutcome {
     /// What a person calls it (a field of its first event, see [`crate::labels`]).
     pub label: Option<String>,
     pub category: String,
+    /// The stream's aggregate type, where the layout has one (appended events get it too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregate_type: Option<String>,
     /// The events it would append, as folds would see them.
     pub appended: Vec<Value>,
     /// The versions it would skip (those the stream has).
@@ -255,6 +260,7 @@ pub fn outcome_of(
         stream: stream.to_owned(),
         label,
         category: category.to_owned(),
+        aggregate_type: events.first().and_then(|e| e.aggregate_type.clone()),
         appended: appended.iter().map(crate::script::event_json).collect(),
         skipped,
         before,

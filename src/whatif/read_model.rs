@@ -1,0 +1,567 @@
+//! A what-if's effect on a read model: the user's SQL projection runs twice, read-only — once on
+//! the store as it is, once on the store as the what-if would leave it — and the two results are
+//! compared row by row (by a key column, as "Compare with deployed" does).
+//!
+//! "As it would be" is built inside the query, never in the store: the events table is shadowed
+//! by a common table expression of the same name,
+//!
+//! ```sql
+//! WITH "events" AS (
+//!     SELECT <every column> FROM main."events"                  -- the table itself,
+//!     WHERE NOT (CAST("aggregate_id" AS TEXT) = '…' AND "version" IN (4))   -- less the skipped,
+//!     UNION ALL VALUES (…), (…)                                 -- plus the appended (SQLite)
+//!     -- PostgreSQL: UNION ALL SELECT … FROM jsonb_populate_recordset(NULL::"public"."events", '[…]')
+//! ) <the user's query>
+//! ```
+//!
+//! so every unqualified reference to the table in the user's query reads the would-be events,
+//! and the whole text still goes through the store's guard and runs on its read-only session.
+//! A reference qualified with its schema (`public.events`) reads the table as it is: that is
+//! said in the result's warnings.
+//!
+//! Appended rows get, by the layout's roles: the stream id, the version, the type, the data and
+//! metadata (as JSON, or its bytes for a binary column), the time (the script's `recordedAt`, or
+//! now), the next positions after the table's last one, the stream's aggregate type, and each
+//! metadata column's key from the metadata. Other columns are NULL. Layouts that spread an event
+//! over several tables, filter rows, or encode payloads (cqrs-es, Python eventsourcing) are
+//! refused with words: their appended rows could not be written faithfully.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::Outcome;
+use crate::projection::sql::{
+    Comparison, PreviewError, PreviewLimits, PreviewPermissions, TokenKind, compare, parse_definition, tokens,
+};
+use crate::store::CancelToken;
+use crate::store::Store;
+use crate::store::cell::Cell;
+use crate::store::layout::{CatalogColumn, Codec, ColumnKind, ColumnRef, Layout, StreamKey};
+use crate::store::query::{Dialect, quote_ident};
+
+/// At most this many appended (or skipped) events are written into one comparison's query.
+pub const MAX_SHADOWED_EVENTS: usize = 10_000;
+
+/// How a read model would change if the what-if ran.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReadModelChange {
+    /// The relation the definition names (`None` for a bare query).
+    pub relation: Option<String>,
+    pub columns: Vec<String>,
+    /// Rows now and rows if the script ran.
+    pub rows_before: usize,
+    pub rows_after: usize,
+    #[serde(serialize_with = "comparison_json")]
+    pub comparison: Comparison,
+    /// What the comparison cannot see (a schema-qualified reference, streams the script failed on).
+    pub warnings: Vec<String>,
+}
+
+/// The comparison in the what-if's words: each changed row `now` and `if_run`.
+fn comparison_json<S: serde::Serializer>(comparison: &Comparison, s: S) -> Result<S::Ok, S::Error> {
+    let mut json = comparison.to_json();
+    json["changed"] = comparison
+        .changed
+        .iter()
+        .map(|(key, now, if_run)| serde_json::json!({"key": key, "now": now, "if_run": if_run}))
+        .collect();
+    json.serialize(s)
+}
+
+/// One row the shadow adds: column name → value.
+type ShadowRow = Vec<(String, Value)>;
+
+/// Why a layout cannot be shadowed, or `None` when it can.
+pub fn unsupported(layout: &Layout) -> Option<String> {
+    let why = if !layout.joins.is_empty() {
+        "spreads each event over several tables"
+    } else if !layout.conditions.is_empty() {
+        "keeps other rows than events in its table"
+    } else if layout.codec != Codec::Auto {
+        "encodes its payloads in the library's own form"
+    } else if !matches!(&layout.columns.stream, StreamKey::Column(c) if c.table.is_none()) {
+        "names a stream by two columns"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the read-model comparison shadows one events table, and this layout ({}) {why}: compare the \
+         stream states instead",
+        layout.name
+    ))
+}
+
+/// The rows the what-if would append, by the layout's column roles, positions from `next_position`.
+fn appended_rows(layout: &Layout, outcome: &Outcome, next_position: Option<i64>, now: DateTime<Utc>) -> Vec<ShadowRow> {
+    let c = &layout.columns;
+    let mut position = next_position;
+    let mut rows = Vec::new();
+    for stream in &outcome.touched {
+        for event in &stream.appended {
+            let mut row: ShadowRow = Vec::new();
+            let mut set = |column: &ColumnRef, value: Value| {
+                if column.table.is_none() && column.name != "rowid" && !row.iter().any(|(n, _)| *n == column.name) {
+                    row.push((column.name.clone(), value));
+                }
+            };
+            let id = match c.stream.id_column().kind {
+                ColumnKind::Integer => {
+                    stream.stream.parse::<i64>().map_or(Value::from(stream.stream.clone()), Value::from)
+                }
+                _ => Value::from(stream.stream.clone()),
+            };
+            set(c.stream.id_column(), id);
+            set(&c.version, event["version"].clone());
+            set(&c.event_type, event["type"].clone());
+            set(&c.payload, event["data"].clone());
+            let metadata = match &event["metadata"] {
+                Value::Null => Value::Object(Map::new()),
+                other => other.clone(),
+            };
+            for (key, column) in &c.metadata_columns {
+                if let Some(value) = metadata.get(key) {
+                    set(column, value.clone());
+                }
+            }
+            if let Some(column) = &c.metadata {
+                set(column, metadata);
+            }
+            if let Some(column) = &c.recorded_at {
+                let at = event["recordedAt"].as_str().and_then(crate::store::cell::parse_time).unwrap_or(now);
+                let value = match column.kind {
+                    ColumnKind::Integer => Value::from(at.timestamp()),
+                    ColumnKind::Float => Value::from(at.timestamp_millis() as f64 / 1000.0),
+                    _ => Value::from(crate::model::format_time(at)),
+                };
+                set(column, value);
+            }
+            if let (Some(column), Some(next)) = (&c.position, position) {
+                set(column, Value::from(next));
+                position = Some(next + 1);
+            }
+            if let (Some(column), Some(aggregate_type)) = (&c.aggregate_type, &stream.aggregate_type) {
+                set(column, Value::from(aggregate_type.clone()));
+            }
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// A JSON document (data, metadata) as its column holds it: JSON for a JSON column, its text
+/// for a text one, its bytes for a binary one.
+fn document_value(kind: ColumnKind, value: &Value) -> DocumentCell {
+    match kind {
+        ColumnKind::Json => DocumentCell::Json(value.clone()),
+        ColumnKind::Bytes => DocumentCell::Bytes(value.to_string().into_bytes()),
+        _ => DocumentCell::Text(value.to_string()),
+    }
+}
+
+/// A value to write into the shadow, in the column's terms.
+enum DocumentCell {
+    Json(Value),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A SQL text literal that reads the same whatever the server's settings (PostgreSQL's `E''`
+/// form, with backslashes doubled, does not depend on `standard_conforming_strings`).
+fn text_literal(dialect: Dialect, text: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("'{}'", text.replace('\'', "''")),
+        Dialect::Postgres => format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''")),
+    }
+}
+
+/// A cell of a SQLite `VALUES` row.
+fn sqlite_literal(cell: DocumentCell) -> String {
+    match cell {
+        DocumentCell::Bytes(bytes) => format!("X'{}'", hex(&bytes)),
+        DocumentCell::Text(text) => text_literal(Dialect::Sqlite, &text),
+        DocumentCell::Json(value) => match value {
+            Value::Null => "NULL".to_owned(),
+            Value::Bool(b) => if b { "1" } else { "0" }.to_owned(),
+            Value::Number(n) => n.to_string(),
+            Value::String(text) => text_literal(Dialect::Sqlite, &text),
+            other => text_literal(Dialect::Sqlite, &other.to_string()),
+        },
+    }
+}
+
+/// The common table expression `"events" AS (…)` that stands for the events table as the
+/// what-if would leave it. `columns` are the table's, in the catalog's order.
+pub fn shadow_cte(
+    layout: &Layout,
+    columns: &[CatalogColumn],
+    dialect: Dialect,
+    outcome: &Outcome,
+    next_position: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    if let Some(why) = unsupported(layout) {
+        return Err(why);
+    }
+    let appended = appended_rows(layout, outcome, next_position, now);
+    let skipped: usize = outcome.touched.iter().map(|t| t.skipped.len()).sum();
+    if appended.len() > MAX_SHADOWED_EVENTS || skipped > MAX_SHADOWED_EVENTS {
+        return Err(format!(
+            "the script would append {} and skip {skipped} events: the read-model comparison takes at most \
+             {MAX_SHADOWED_EVENTS} of each; narrow the script (its `category`, or fewer streams)",
+            appended.len()
+        ));
+    }
+    let c = &layout.columns;
+    let kind_of = |name: &str| -> ColumnKind {
+        let documents = [Some(&c.payload), c.metadata.as_ref()];
+        match documents.into_iter().flatten().find(|d| d.name == name) {
+            Some(document) => document.kind,
+            None => ColumnKind::Other,
+        }
+    };
+    let is_document = |name: &str| name == c.payload.name || c.metadata.as_ref().is_some_and(|m| m.name == name);
+    let names: Vec<String> = columns.iter().map(|column| quote_ident(&column.name)).collect();
+    let list = names.join(", ");
+    let table = match (&layout.table.schema, dialect) {
+        (Some(schema), _) => format!("{}.{}", quote_ident(schema), quote_ident(&layout.table.name)),
+        (None, Dialect::Sqlite) => format!("main.{}", quote_ident(&layout.table.name)),
+        (None, Dialect::Postgres) => quote_ident(&layout.table.name),
+    };
+    let mut body = format!("SELECT {list} FROM {table}");
+    let id_column = quote_ident(&c.stream.id_column().name);
+    let version = quote_ident(&c.version.name);
+    let exclusions: Vec<String> = outcome
+        .touched
+        .iter()
+        .filter(|t| !t.skipped.is_empty())
+        .map(|t| {
+            let versions: Vec<String> = t.skipped.iter().map(i64::to_string).collect();
+            format!(
+                "(CAST({id_column} AS TEXT) = {} AND {version} IN ({}))",
+                text_literal(dialect, &t.stream),
+                versions.join(", ")
+            )
+        })
+        .collect();
+    if !exclusions.is_empty() {
+        body.push_str(&format!(" WHERE NOT ({})", exclusions.join(" OR ")));
+    }
+    if !appended.is_empty() {
+        match dialect {
+            Dialect::Sqlite => {
+                let rows: Vec<String> = appended
+                    .iter()
+                    .map(|row| {
+                        let cells: Vec<String> = columns
+                            .iter()
+                            .map(|column| match row.iter().find(|(n, _)| n.eq_ignore_ascii_case(&column.name)) {
+                                None => "NULL".to_owned(),
+                                Some((name, value)) if is_document(name) => {
+                                    sqlite_literal(document_value(kind_of(name), value))
+                                }
+                                Some((_, value)) => sqlite_literal(DocumentCell::Json(value.clone())),
+                            })
+                            .collect();
+                        format!("({})", cells.join(", "))
+                    })
+                    .collect();
+                body.push_str(&format!(" UNION ALL VALUES {}", rows.join(", ")));
+            }
+            Dialect::Postgres => {
+                // The table's own row type converts each JSON value to its column's type (uuid,
+                // timestamptz, jsonb…), so no type has to be named here.
+                let rows: Vec<Value> = appended
+                    .iter()
+                    .map(|row| {
+                        let object: Map<String, Value> = row
+                            .iter()
+                            .map(|(name, value)| {
+                                let value = if is_document(name) {
+                                    match document_value(kind_of(name), value) {
+                                        DocumentCell::Json(v) => v,
+                                        DocumentCell::Text(text) => Value::from(text),
+                                        DocumentCell::Bytes(bytes) => Value::from(format!("\\x{}", hex(&bytes))),
+                                    }
+                                } else {
+                                    value.clone()
+                                };
+                                (name.clone(), value)
+                            })
+                            .collect();
+                        Value::Object(object)
+                    })
+                    .collect();
+                body.push_str(&format!(
+                    " UNION ALL SELECT {list} FROM jsonb_populate_recordset(NULL::{table}, {}::jsonb)",
+                    text_literal(dialect, &Value::Array(rows).to_string())
+                ));
+            }
+        }
+    }
+    Ok(format!("{} AS ({body})", quote_ident(&layout.table.name)))
+}
+
+/// The user's query with `cte` in front: joined to its own `WITH` (after `RECURSIVE`), or as a
+/// `WITH` of its own. Returns the text, where the inserted text starts, and its length (to map
+/// the database's error positions back to the user's text).
+pub fn splice(cte: &str, query: &str) -> (String, usize, usize) {
+    let significant: Vec<(TokenKind, std::ops::Range<usize>)> =
+        tokens(query).into_iter().filter(|(k, _)| !matches!(k, TokenKind::Space | TokenKind::Comment)).collect();
+    let word = |i: usize| {
+        significant.get(i).filter(|(k, _)| *k == TokenKind::Word).map(|(_, r)| query[r.clone()].to_ascii_uppercase())
+    };
+    match significant.first() {
+        Some((TokenKind::Word, _)) if word(0).as_deref() == Some("WITH") => {
+            let after = if word(1).as_deref() == Some("RECURSIVE") { 1 } else { 0 };
+            let at = significant[after].1.end;
+            let inserted = format!(" {cte},");
+            let text = format!("{}{inserted}{}", &query[..at], &query[at..]);
+            (text, at, inserted.len())
+        }
+        Some((TokenKind::Punct, r)) if &query[r.clone()] == "(" => {
+            let prefix = format!("WITH {cte} SELECT * FROM (");
+            (format!("{prefix}{query}) AS whatif_query"), 0, prefix.len())
+        }
+        _ => {
+            let prefix = format!("WITH {cte} ");
+            (format!("{prefix}{query}"), 0, prefix.len())
+        }
+    }
+}
+
+/// What the comparison cannot see in this query: references to the table with its schema (they
+/// read the store as it is), or no reference to the table at all.
+pub fn reference_warnings(layout: &Layout, query: &str) -> Vec<String> {
+    let significant: Vec<(TokenKind, &str)> = tokens(query)
+        .into_iter()
+        .filter(|(k, _)| !matches!(k, TokenKind::Space | TokenKind::Comment))
+        .map(|(k, r)| (k, &query[r]))
+        .collect();
+    let names_table = |(kind, text): &(TokenKind, &str)| {
+        matches!(kind, TokenKind::Word | TokenKind::QuotedIdent)
+            && crate::projection::sql::unquote(text).eq_ignore_ascii_case(&layout.table.name)
+    };
+    let mut warnings = Vec::new();
+    let qualified = significant
+        .windows(3)
+        .any(|w| matches!(w[0].0, TokenKind::Word | TokenKind::QuotedIdent) && w[1].1 == "." && names_table(&w[2]));
+    if qualified {
+        warnings.push(format!(
+            "the query names `{}` with its schema: those references read the store as it is; write `{}` alone \
+             to read it as the what-if would leave it",
+            layout.table.name, layout.table.name
+        ));
+    }
+    if !significant.iter().any(names_table) {
+        warnings.push(format!(
+            "the query does not read `{}`, the events table: the what-if cannot change its result",
+            layout.table.name
+        ));
+    }
+    warnings
+}
+
+/// Runs the SQL definition `text` on the store as it is and as `outcome` would leave it, and
+/// compares the rows by `key` (default: the first column). Both runs are previews: guarded,
+/// read-only, with `limits`.
+pub async fn compare_read_model(
+    store: &Store,
+    outcome: &Outcome,
+    text: &str,
+    key: Option<&str>,
+    limits: PreviewLimits,
+    permissions: &PreviewPermissions,
+    cancel: &CancelToken,
+) -> Result<ReadModelChange, PreviewError> {
+    let layout = &store.layout;
+    if let Some(why) = unsupported(layout) {
+        return Err(PreviewError::Refused(why));
+    }
+    let definition = parse_definition(text)?;
+    let store_error = |e: crate::store::StoreError| PreviewError::Database { message: e.to_string(), position: None };
+    let catalog = store.catalog().await.map_err(store_error)?;
+    let table = catalog
+        .tables
+        .iter()
+        .find(|t| t.name == layout.table.name && t.schema == layout.table.schema)
+        .ok_or_else(|| PreviewError::Refused(format!("the catalog does not list the table {}", layout.table)))?;
+    let next_position = match &layout.columns.position {
+        Some(position) if position.table.is_none() && position.name != "rowid" => {
+            let mut sql = crate::store::query::Sql::new(store.dialect());
+            sql.text = format!(
+                "SELECT MAX({}) FROM {}",
+                quote_ident(&position.name),
+                crate::store::query::table_sql(&layout.table)
+            );
+            let rows = store.fetch(&sql).await.map_err(store_error)?;
+            match rows.first().and_then(|r| r.first()) {
+                Some(Cell::Int(last)) => Some(last.saturating_add(1)),
+                _ => Some(1),
+            }
+        }
+        _ => None,
+    };
+    let cte = shadow_cte(layout, &table.columns, store.dialect(), outcome, next_position, Utc::now())
+        .map_err(PreviewError::Refused)?;
+    let (shadowed, inserted_at, inserted_len) = splice(&cte, &definition.query);
+    let offset = definition.query_offset;
+    let before = store.run_query(&definition.query, limits, permissions, cancel).await.map_err(|e| match e {
+        PreviewError::Database { message, position } => {
+            PreviewError::Database { message, position: position.map(|p| p + offset) }
+        }
+        other => other,
+    })?;
+    let after = store.run_query(&shadowed, limits, permissions, cancel).await.map_err(|e| match e {
+        // A position in the user's text maps back; one in the inserted text has no place there.
+        PreviewError::Database { message, position } => PreviewError::Database {
+            message: format!("with the what-if's events: {message}"),
+            position: position.and_then(|p| match p {
+                p if p < inserted_at => Some(p + offset),
+                p if p >= inserted_at + inserted_len => Some(p - inserted_len + offset),
+                _ => None,
+            }),
+        },
+        other => other,
+    })?;
+    let key = match key {
+        Some(key) => key.to_owned(),
+        None => before
+            .columns
+            .first()
+            .map(|c| c.name.clone())
+            .ok_or_else(|| PreviewError::Refused("the query gives no column to match rows by".to_owned()))?,
+    };
+    let comparison = compare(&before, &after, &key).map_err(PreviewError::Refused)?;
+    let mut warnings = reference_warnings(layout, &definition.query);
+    if outcome.failed_streams > 0 {
+        warnings.push(format!(
+            "the script failed on {}: what it would do there is not in the comparison",
+            crate::ui::counted(outcome.failed_streams as i64, "stream", "streams")
+        ));
+    }
+    Ok(ReadModelChange {
+        relation: definition.relation,
+        columns: before.columns.iter().map(|c| c.name.clone()).collect(),
+        rows_before: before.rows.len(),
+        rows_after: after.rows.len(),
+        comparison,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::layout::{Catalog, CatalogTable};
+    use crate::whatif::StreamOutcome;
+    use serde_json::json;
+
+    fn article(kind_payload: &str) -> (Layout, Vec<CatalogColumn>) {
+        let columns: Vec<CatalogColumn> = [
+            ("position", "INTEGER"),
+            ("aggregate_id", "TEXT"),
+            ("aggregate_type", "TEXT"),
+            ("version", "INTEGER"),
+            ("event_type", "TEXT"),
+            ("payload", kind_payload),
+            ("metadata", "TEXT"),
+            ("recorded_at", "TEXT"),
+            ("event_id", "TEXT"),
+        ]
+        .iter()
+        .map(|(n, t)| CatalogColumn { name: (*n).into(), type_name: (*t).into() })
+        .collect();
+        let catalog =
+            Catalog { tables: vec![CatalogTable { schema: None, name: "events".into(), columns: columns.clone() }] };
+        (crate::store::layout::detect(&catalog).unwrap().remove(0), columns)
+    }
+
+    fn outcome() -> Outcome {
+        Outcome {
+            touched: vec![StreamOutcome {
+                stream: "order-1".into(),
+                label: None,
+                category: "Order".into(),
+                aggregate_type: Some("Order".into()),
+                appended: vec![json!({"type": "Taxed", "version": 3, "data": {"tax": 1.5, "note": "it's"},
+                                      "metadata": {"actor": "job"}, "recordedAt": null})],
+                skipped: vec![2],
+                before: json!({}),
+                after: json!({}),
+                changes: Vec::new(),
+            }],
+            ..Outcome::default()
+        }
+    }
+
+    #[test]
+    fn the_shadow_keeps_the_table_less_the_skipped_plus_the_appended() {
+        let (layout, columns) = article("TEXT");
+        let now = crate::store::cell::parse_time("2026-04-01T00:00:00Z").unwrap();
+        let cte = shadow_cte(&layout, &columns, Dialect::Sqlite, &outcome(), Some(501), now).unwrap();
+        assert!(cte.starts_with("\"events\" AS (SELECT \"position\", \"aggregate_id\""), "{cte}");
+        assert!(
+            cte.contains(
+                "FROM main.\"events\" WHERE NOT ((CAST(\"aggregate_id\" AS TEXT) = 'order-1' AND \"version\" IN (2)))"
+            ),
+            "{cte}"
+        );
+        assert!(
+            cte.contains(
+                "UNION ALL VALUES (501, 'order-1', 'Order', 3, 'Taxed', '{\"tax\":1.5,\"note\":\"it''s\"}', \
+                 '{\"actor\":\"job\"}', '2026-04-01T00:00:00.000Z', NULL))"
+            ),
+            "{cte}"
+        );
+        // PostgreSQL: one JSON document, converted by the table's row type.
+        let cte = shadow_cte(&layout, &columns, Dialect::Postgres, &outcome(), None, now).unwrap();
+        assert!(cte.contains("jsonb_populate_recordset(NULL::\"events\", E'[{"), "{cte}");
+        assert!(cte.contains("\"payload\":\"{\\\\\"tax\\\\\":1.5,\\\\\"note\\\\\":\\\\\"it''s\\\\\"}"), "{cte}");
+        // A binary payload column gets the JSON's bytes.
+        let (layout, columns) = article("BLOB");
+        let cte = shadow_cte(&layout, &columns, Dialect::Sqlite, &outcome(), None, now).unwrap();
+        assert!(cte.contains(&format!("X'{}'", hex(br#"{"tax":1.5,"note":"it's"}"#))), "{cte}");
+    }
+
+    #[test]
+    fn the_cte_joins_the_query_where_it_belongs() {
+        let cte = "\"events\" AS (SELECT 1)";
+        assert_eq!(splice(cte, "SELECT * FROM events").0, "WITH \"events\" AS (SELECT 1) SELECT * FROM events");
+        let (text, at, len) = splice(cte, "with recursive x(n) AS (SELECT 1) SELECT * FROM x, events");
+        assert_eq!(text, "with recursive \"events\" AS (SELECT 1), x(n) AS (SELECT 1) SELECT * FROM x, events");
+        assert_eq!((at, len), ("with recursive".len(), cte.len() + 2));
+        let (text, _, _) = splice(cte, "-- c\nWITH x AS (SELECT 1) TABLE x");
+        assert_eq!(text, "-- c\nWITH \"events\" AS (SELECT 1), x AS (SELECT 1) TABLE x");
+        assert_eq!(
+            splice(cte, "(SELECT 1) UNION (SELECT 2)").0,
+            "WITH \"events\" AS (SELECT 1) SELECT * FROM ((SELECT 1) UNION (SELECT 2)) AS whatif_query"
+        );
+    }
+
+    #[test]
+    fn what_the_comparison_cannot_see_is_said() {
+        let (layout, _) = article("TEXT");
+        assert!(reference_warnings(&layout, "SELECT * FROM events e").is_empty());
+        let warnings = reference_warnings(&layout, "SELECT * FROM main.events UNION ALL SELECT * FROM \"EVENTS\"");
+        assert!(warnings.len() == 1 && warnings[0].contains("with its schema"), "{warnings:?}");
+        let warnings = reference_warnings(&layout, "SELECT 'events' FROM snapshots");
+        assert!(warnings.len() == 1 && warnings[0].contains("does not read"), "{warnings:?}");
+    }
+
+    #[test]
+    fn too_many_events_and_other_layouts_are_refused_with_words() {
+        let (mut layout, columns) = article("TEXT");
+        let mut many = outcome();
+        many.touched[0].appended = vec![json!({"type": "T", "version": 1, "data": {}}); MAX_SHADOWED_EVENTS + 1];
+        let error = shadow_cte(&layout, &columns, Dialect::Sqlite, &many, None, Utc::now()).unwrap_err();
+        assert!(error.contains("at most 10000"), "{error}");
+        layout.codec = Codec::TaggedEnum;
+        let error = shadow_cte(&layout, &columns, Dialect::Sqlite, &outcome(), None, Utc::now()).unwrap_err();
+        assert!(error.contains("encodes its payloads"), "{error}");
+    }
+}
