@@ -1460,6 +1460,7 @@ fn audit_filter(
         stream: stream.unwrap_or_default(),
         meta,
         text: text.unwrap_or_default(),
+        only: None,
     })
 }
 

@@ -47,6 +47,30 @@ pub struct AuditFilter {
     pub meta: Vec<(String, String)>,
     /// A case-insensitive substring of the payload text (a full scan).
     pub text: String,
+    /// Only these events, where set: the contract outliers a schema survey found, say.
+    pub only: Option<EventSet>,
+}
+
+/// A named set of events, by stream and version.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventSet {
+    /// What the events are, in words ("contract outliers").
+    pub name: String,
+    /// `(stream, version)`, at most [`EventSet::MAX`].
+    pub events: Vec<(String, i64)>,
+}
+
+impl EventSet {
+    /// The most events a set filters by (each one is a condition of the query).
+    pub const MAX: usize = 1_000;
+
+    /// A set of the first [`EventSet::MAX`] events; also says whether some were left out.
+    pub fn new(name: &str, events: impl IntoIterator<Item = (String, i64)>) -> (EventSet, bool) {
+        let mut events: Vec<(String, i64)> = events.into_iter().collect();
+        let cut = events.len() > Self::MAX;
+        events.truncate(Self::MAX);
+        (EventSet { name: name.to_owned(), events }, cut)
+    }
 }
 
 impl AuditFilter {
@@ -243,6 +267,9 @@ fn conditions(
     if !filter.stream.is_empty() {
         let stream = query::stream_text(d, layout);
         out.push(query::contains_folded(sql, &stream, &filter.stream));
+    }
+    if let Some(set) = &filter.only {
+        out.push(query::one_of_events(sql, layout, &set.events));
     }
     for (key, value) in &filter.meta {
         let expr = meta_expr(sql, layout, key)?;

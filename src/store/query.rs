@@ -260,6 +260,35 @@ pub(crate) fn stream_matches(sql: &mut Sql, layout: &Layout, id: &str) -> Option
     })
 }
 
+/// The condition that the row is one of `events` (stream id, version), each stream's id matched
+/// as [`stream_matches`] does; `1 = 0` when none can be.
+pub(crate) fn one_of_events(sql: &mut Sql, layout: &Layout, events: &[(String, i64)]) -> String {
+    let d = sql.dialect;
+    let c = &layout.columns;
+    let mut by_stream: std::collections::BTreeMap<&str, Vec<i64>> = std::collections::BTreeMap::new();
+    for (stream, version) in events {
+        by_stream.entry(stream.as_str()).or_default().push(*version);
+    }
+    let mut alternatives = Vec::new();
+    for (stream, versions) in by_stream {
+        let Some(matches) = stream_matches(sql, layout, stream) else { continue };
+        let equal: Vec<String> = versions
+            .into_iter()
+            .map(|version| {
+                let p = sql.bind(Param::Int(version));
+                match (d, c.version.kind) {
+                    (Dialect::Postgres, kind) if kind != ColumnKind::Integer => {
+                        format!("{} = CAST({p} AS BIGINT)", int_expr(d, &c.version))
+                    }
+                    _ => format!("{} = {}", col(&c.version), param_as(d, &c.version, p)),
+                }
+            })
+            .collect();
+        alternatives.push(format!("({matches} AND ({}))", equal.join(" OR ")));
+    }
+    if alternatives.is_empty() { "1 = 0".to_owned() } else { format!("({})", alternatives.join(" OR ")) }
+}
+
 /// The ways a `type-id` stream name splits into a type and an id, at each `-`.
 fn type_and_id_splits(stream: &str) -> impl Iterator<Item = (&str, &str)> {
     stream.match_indices('-').map(|(i, _)| (&stream[..i], &stream[i + 1..]))

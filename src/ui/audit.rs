@@ -13,7 +13,7 @@ use egui_plot::{Bar, BarChart, Plot, VLine};
 
 use super::history::{EventLink, event_details_ui};
 use super::scripts::FileDialog;
-use crate::audit::{ActorSummary, AuditFilter, CauseNode, ExportFormat, Histogram};
+use crate::audit::{ActorSummary, AuditFilter, CauseNode, EventSet, ExportFormat, Histogram};
 use crate::model::{Event, format_time};
 use crate::store::cell::parse_time;
 use crate::store::query::LogCursor;
@@ -62,6 +62,8 @@ pub struct AuditPanel {
     meta_key: String,
     meta_value: String,
     text: String,
+    /// Only these events (the contract outliers the Types view found), where set.
+    only: Option<EventSet>,
     edited_at: Option<f64>,
     /// The store's first and last event time (for quick picks), from the unfiltered summary.
     store_range: Option<(DateTime<Utc>, DateTime<Utc>)>,
@@ -106,6 +108,7 @@ impl AuditPanel {
             meta_key: String::new(),
             meta_value: String::new(),
             text: String::new(),
+            only: None,
             edited_at: None,
             store_range: None,
             rows: Vec::new(),
@@ -168,6 +171,7 @@ impl AuditPanel {
         self.stream = filter.stream.clone();
         self.meta = filter.meta.clone();
         self.text = filter.text.clone();
+        self.only = filter.only.clone();
         self.apply(worker);
     }
 
@@ -200,6 +204,7 @@ impl AuditPanel {
             stream: self.stream.trim().to_owned(),
             meta: self.meta.clone(),
             text: self.text.trim().to_owned(),
+            only: self.only.clone(),
         })
     }
 
@@ -456,6 +461,14 @@ impl AuditPanel {
                 .changed();
             if !self.text.trim().is_empty() {
                 ui.colored_label(ui.visuals().warn_fg_color, "⚠ reads every payload in the range (a full scan)");
+            }
+            if let Some(set) = &self.only {
+                let chip =
+                    format!("📜 {}: {}  ×", set.name, crate::ui::counted(set.events.len() as i64, "event", "events"));
+                if ui.small_button(chip).on_hover_text("Only these events; click to remove this filter").clicked() {
+                    self.only = None;
+                    self.apply(worker);
+                }
             }
             if ui.button("clear filters").clicked() {
                 self.set_filter(AuditFilter::default(), worker);

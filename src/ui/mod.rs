@@ -1029,8 +1029,15 @@ impl EventscopeApp {
             View::Types => {
                 let mut action = None;
                 egui::CentralPanel::default().show(ui, |ui| action = self.types.ui(ui, &mut self.worker));
-                if let Some(types::TypesAction::OpenEvent { stream, version }) = action {
-                    self.open_event(&stream, version);
+                match action {
+                    Some(types::TypesAction::OpenEvent { stream, version }) => self.open_event(&stream, version),
+                    Some(types::TypesAction::ShowInAudit(set)) => {
+                        self.navigation.jumped();
+                        self.view = View::Audit;
+                        let filter = crate::audit::AuditFilter { only: Some(set), ..Default::default() };
+                        self.audit.set_filter(filter, &mut self.worker);
+                    }
+                    None => {}
                 }
             }
         }

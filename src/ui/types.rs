@@ -15,6 +15,8 @@ use crate::worker::{Reply, Request, RequestId, Worker};
 pub enum TypesAction {
     /// Open an event in its history.
     OpenEvent { stream: String, version: i64 },
+    /// Show these events in Audit (as its filter).
+    ShowInAudit(crate::audit::EventSet),
 }
 
 #[derive(Default)]
@@ -137,7 +139,7 @@ impl TypesPanel {
                 Err(e) => Err(e),
             });
         }
-        self.toolbar_ui(ui, worker);
+        let toolbar_action = self.toolbar_ui(ui, worker);
         self.dialog.fallback_ui(ui);
         if let Some(error) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, error);
@@ -182,10 +184,11 @@ impl TypesPanel {
         egui::CentralPanel::default().show(ui, |ui| {
             action = self.type_ui(ui);
         });
-        action
+        toolbar_action.or(action)
     }
 
-    fn toolbar_ui(&mut self, ui: &mut Ui, worker: &mut Worker) {
+    fn toolbar_ui(&mut self, ui: &mut Ui, worker: &mut Worker) -> Option<TypesAction> {
+        let mut action = None;
         ui.horizontal_wrapped(|ui| {
             if let Some((phase, events)) = self.progress {
                 ui.spinner();
@@ -217,9 +220,16 @@ impl TypesPanel {
                     super::counted(survey.types.len() as i64, "type", "types"),
                     super::counted(check.events as i64, "event", "events"),
                 ));
+                if !check.breaches.is_empty() {
+                    let tip = "List them in Audit (a filter there), with their times, actors and causes";
+                    if ui.button("📜 Outliers in Audit").on_hover_text(tip).clicked() {
+                        action = Some(show_in_audit("contract outliers", check.breaches.iter()));
+                    }
+                }
             }
         });
         ui.separator();
+        action
     }
 
     fn type_ui(&mut self, ui: &mut Ui) -> Option<TypesAction> {
@@ -275,6 +285,10 @@ impl TypesPanel {
                 } else {
                     format!("⚠ {} events that do not fit (click to open)", outliers.len())
                 });
+                if ui.small_button("📜 Show in Audit").clicked() {
+                    let name = format!("{} outliers", t.key.label());
+                    action = Some(show_in_audit(&name, outliers.iter().map(|&i| &survey.check.breaches[i])));
+                }
                 for &i in outliers {
                     let breach = &survey.check.breaches[i];
                     let text = format!("{} v{} — {}", breach.stream, breach.version, breach_text(breach));
@@ -322,4 +336,13 @@ fn breach_text(breach: &Breach) -> String {
         .map(|(path, message)| if path.is_empty() { message.clone() } else { format!("{path}: {message}") })
         .collect();
     errors.join("; ")
+}
+
+/// An Audit filter for these breaches' events (the first [`crate::audit::EventSet::MAX`]).
+fn show_in_audit<'a>(name: &str, breaches: impl Iterator<Item = &'a crate::schema::Breach>) -> TypesAction {
+    let (mut set, cut) = crate::audit::EventSet::new(name, breaches.map(|b| (b.stream.clone(), b.version)));
+    if cut {
+        set.name = format!("{name} (the first {})", crate::audit::EventSet::MAX);
+    }
+    TypesAction::ShowInAudit(set)
 }

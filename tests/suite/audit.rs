@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 use common::{Backend, TestDb, block_on, eventscope};
-use eventscope::audit::{AuditFilter, ExportFormat, export};
+use eventscope::audit::{AuditFilter, EventSet, ExportFormat, export};
 use eventscope::demo::{DOUBLE_REFUND_ORDER, DemoEvent, DemoStore, order_stream, tax_policy_stream};
 use eventscope::model::Event;
 use eventscope::store::Store;
@@ -88,6 +88,29 @@ fn filter_combinations_give_exactly_the_expected_events(backend: Backend) {
                 ..Default::default()
             },
             expected(demo, |e| meta(e, "command") == "ConfirmPayment" && e.aggregate_id.starts_with("0000105")),
+        ),
+        // A set of events (the contract outliers of the Types view): those that exist, under the
+        // other filters; a version or an id the store lacks matches nothing.
+        (
+            AuditFilter {
+                only: Some(EventSet {
+                    name: "outliers".into(),
+                    events: vec![
+                        (order_stream(DOUBLE_REFUND_ORDER), 4),
+                        (order_stream(DOUBLE_REFUND_ORDER), 3),
+                        (order_stream(DOUBLE_REFUND_ORDER), 9_999),
+                        (order_stream(1013), 1),
+                        ("not-a-stream".into(), 1),
+                    ],
+                }),
+                types: vec!["RefundRequested".into(), "OrderPlaced".into()],
+                ..Default::default()
+            },
+            expected(demo, |e| {
+                let double = e.aggregate_id == order_stream(DOUBLE_REFUND_ORDER) && [3, 4].contains(&e.version);
+                (double || (e.aggregate_id == order_stream(1013) && e.version == 1))
+                    && ["RefundRequested", "OrderPlaced"].contains(&e.event_type)
+            }),
         ),
     ];
     for (filter, want) in cases {

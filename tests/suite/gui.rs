@@ -1204,6 +1204,17 @@ fn the_types_view_infers_schemas_and_opens_an_event_that_does_not_fit() {
         app(h).history.stream() == Some(stream.as_str()) && app(h).history.cursor_version() == Some(1)
     });
     assert_eq!(app(&h).view, eventscope::ui::View::History);
+    // The outliers as an Audit filter: exactly the broken event.
+    h.get_by_label("Types").click();
+    h.step();
+    h.get_by_label("📜 Outliers in Audit").click();
+    h.step();
+    assert_eq!(app(&h).view, eventscope::ui::View::Audit);
+    wait_until(&mut h, "the audit rows", |h| app(h).audit.count.is_some() && !app(h).audit.is_busy());
+    assert_eq!(app(&h).audit.count, Some(1));
+    let row = &app(&h).audit.rows()[0];
+    assert_eq!((row.stream.0.as_str(), row.version), (stream.as_str(), 1));
+    assert!(h.query_by_label_contains("📜 contract outliers: 1 event").is_some());
 }
 
 #[test]
