@@ -618,7 +618,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     } = command
     {
         if let Some(n) = bisect {
-            return crate::bench::bisect::run(n);
+            return crate::bench::bisect::run(n, postgres, force);
         }
         if let Some(n) = schemas {
             return crate::bench::schemas::run(n.max(10), keep.as_deref());
@@ -1153,9 +1153,15 @@ async fn print_whatif(
             &permissions,
             &crate::store::CancelToken::default(),
         )
-        .await
-        .map_err(|e| preview_failure(text, e))?;
-        printed["read_model"] = serde_json::to_value(&change)?;
+        .await;
+        match change {
+            Ok(change) => printed["read_model"] = serde_json::to_value(&change)?,
+            Err(e) => {
+                // (What the script would do to the streams is still worth having.)
+                write_out(&format!("{}\n", serde_json::to_string_pretty(&printed)?))?;
+                return Err(preview_failure(text, e).context("the read model could not be compared"));
+            }
+        }
     }
     write_out(&format!("{}\n", serde_json::to_string_pretty(&printed)?))?;
     if let Some((stream, error)) = outcome.failures.first() {

@@ -139,39 +139,58 @@ pub const BENCH_DATABASE: &str = "eventscope_bench_audit";
 /// The comment the benchmark leaves on its database, so that `--force` replaces only its own.
 const BENCH_COMMENT: &str = "made by eventscope bench --audit; dropped when it ends";
 
-/// Creates [`BENCH_DATABASE`] on the server of `url` (whose role may create databases) and gives
-/// the URL of it. The benchmark never writes to a database it did not create: an existing one of
-/// that name is refused, unless `force` says it is a leftover of an earlier run to replace.
+/// Creates [`BENCH_DATABASE`] on the server of `url` (see [`create_named_database`]).
 async fn create_bench_database(url: &str, force: bool) -> anyhow::Result<sqlx::postgres::PgConnectOptions> {
+    create_named_database(url, BENCH_DATABASE, BENCH_COMMENT, force).await
+}
+
+/// Creates database `name` on the server of `url` (whose role may create databases), marked
+/// with `comment`, and gives its connection options. A benchmark never writes to a database it
+/// did not create: an existing one of that name is refused, unless `force` says it is a leftover
+/// of an earlier run (it has `comment`) to replace.
+pub(super) async fn create_named_database(
+    url: &str,
+    name: &str,
+    comment: &str,
+    force: bool,
+) -> anyhow::Result<sqlx::postgres::PgConnectOptions> {
     use std::str::FromStr as _;
     let server = sqlx::postgres::PgConnectOptions::from_str(url)?;
     let mut admin = sqlx::PgConnection::connect_with(&server).await?;
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(BENCH_DATABASE)
+        .bind(name)
         .fetch_one(&mut admin)
         .await?;
     if exists {
         // Only a database an earlier benchmark made (it says so in its comment) is replaced.
-        let comment: Option<String> =
+        let found: Option<String> =
             sqlx::query_scalar("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1")
-                .bind(BENCH_DATABASE)
+                .bind(name)
                 .fetch_one(&mut admin)
                 .await?;
-        let ours = comment.as_deref() == Some(BENCH_COMMENT);
+        let ours = found.as_deref() == Some(comment);
         if !force || !ours {
             anyhow::bail!(
-                "a database named {BENCH_DATABASE} already exists on that server{}: the benchmark only writes to a \
+                "a database named {name} already exists on that server{}: the benchmark only writes to a \
                  database it creates; drop it yourself{}",
                 if ours { " (left by an earlier benchmark)" } else { " and was not made by the benchmark" },
                 if ours { ", or pass --force" } else { "" }
             );
         }
-        admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {BENCH_DATABASE} WITH (FORCE)"))).await?;
+        admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await?;
     }
-    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {BENCH_DATABASE}"))).await?;
-    admin.execute(sqlx::AssertSqlSafe(format!("COMMENT ON DATABASE {BENCH_DATABASE} IS '{BENCH_COMMENT}'"))).await?;
+    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
+    admin.execute(sqlx::AssertSqlSafe(format!("COMMENT ON DATABASE {name} IS '{comment}'"))).await?;
     admin.close().await?;
-    Ok(server.database(BENCH_DATABASE))
+    Ok(server.database(name))
+}
+
+/// Drops database `name` (one [`create_named_database`] made).
+pub(super) async fn drop_named_database(url: &str, name: &str) -> anyhow::Result<()> {
+    let mut admin = sqlx::PgConnection::connect(url).await?;
+    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await?;
+    admin.close().await?;
+    Ok(())
 }
 
 /// The server URL pointing at another database (credentials and parameters kept).
@@ -189,10 +208,7 @@ pub(super) fn database_url(url: &str, database: &str) -> anyhow::Result<String> 
 
 /// Drops the database [`create_bench_database`] made.
 async fn drop_bench_database(url: &str) -> anyhow::Result<()> {
-    let mut admin = sqlx::PgConnection::connect(url).await?;
-    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))).await?;
-    admin.close().await?;
-    Ok(())
+    drop_named_database(url, BENCH_DATABASE).await
 }
 
 /// Runs the audit benchmark on a store of `events` events: a SQLite file it creates, and with

@@ -68,8 +68,13 @@ pub enum Rejection {
 /// far beyond real queries, well within the stack the analysis runs on.
 const MAX_DEPTH: usize = 2_000;
 
-/// The longest text previewed on PostgreSQL (its parse tree is read whole into memory).
+/// The longest text previewed on PostgreSQL (its parse tree is read whole into memory), string
+/// literals aside: a literal is one node of the tree, whatever its length.
 pub const MAX_TEXT: usize = 64 * 1024;
+
+/// The longest text previewed on PostgreSQL, string literals included (a what-if's appended
+/// events are one literal).
+pub const MAX_TEXT_WITH_LITERALS: usize = 16 * 1024 * 1024;
 
 /// Operators PostgreSQL uses without their being written: `IN`, `NOT IN`, `CASE x WHEN`,
 /// `BETWEEN`, `DISTINCT`, `GROUP BY`, `ORDER BY`, `UNION`, joins `USING`, `GREATEST` … Every
@@ -95,11 +100,17 @@ const JSON_SYNTAX_FUNCTIONS: &[&str] = &[
 
 /// Reads `text` with PostgreSQL's parser and says what it uses, or why it may not run.
 pub fn analyse(text: &str) -> Result<QueryFacts, Rejection> {
-    if text.len() > MAX_TEXT {
+    let literals: usize = crate::projection::sql::tokens(text)
+        .into_iter()
+        .filter(|(kind, _)| *kind == crate::projection::sql::TokenKind::String)
+        .map(|(_, range)| range.len())
+        .sum();
+    if text.len() - literals > MAX_TEXT || text.len() > MAX_TEXT_WITH_LITERALS {
         return Err(Rejection::Refused(format!(
-            "the text is {} KB: previews take at most {} KB of SQL",
+            "the text is {} KB: previews take at most {} KB of SQL besides quoted values, {} MB in all",
             text.len() / 1024,
-            MAX_TEXT / 1024
+            MAX_TEXT / 1024,
+            MAX_TEXT_WITH_LITERALS / (1024 * 1024)
         )));
     }
     if text.contains('\0') {

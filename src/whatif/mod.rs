@@ -132,7 +132,15 @@ impl WhatIf {
                 let Some(event_type) = item.get("type").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
                     return Err(contract(format!("an appended event needs a `type`: {item}")));
                 };
-                let recorded_at = item.get("recordedAt").and_then(Value::as_str).map(str::to_owned);
+                let recorded_at = match item.get("recordedAt") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(at)) if crate::store::cell::parse_time(at).is_some() => Some(at.clone()),
+                    Some(other) => {
+                        return Err(contract(format!(
+                            "an appended event's `recordedAt` must be an ISO time (2026-03-23T08:00:00Z), not {other}"
+                        )));
+                    }
+                };
                 let data = item.get("data").cloned().unwrap_or(Value::Null);
                 let metadata = item.get("metadata").cloned().unwrap_or(Value::Null);
                 if !(metadata.is_object() || metadata.is_null()) {
@@ -385,6 +393,7 @@ mod tests {
             ("({ stream: async () => null })", "Promise"),
             ("({ stream: () => ({ skip: [99] }) })", "version 99"),
             ("({ stream: () => ({ append: [{ type: 'T', metadata: 5 }] }) })", "`metadata` must be an object"),
+            ("({ stream: () => ({ append: [{ type: 'T', recordedAt: 'yesterday' }] }) })", "an ISO time"),
         ] {
             let script = WhatIf::from_source("w.js", source).unwrap();
             let error = outcome_of(&script, &mut MergeFold::default(), "o", "Order", &events).unwrap_err();

@@ -140,6 +140,9 @@ fn appended_rows(layout: &Layout, outcome: &Outcome, next_position: Option<i64>,
                 set(column, Value::from(next));
                 position = Some(next + 1);
             }
+            if let Some(column) = &c.archived {
+                set(column, if column.kind == ColumnKind::Integer { Value::from(0) } else { Value::Bool(false) });
+            }
             if let (Some(column), Some(aggregate_type)) = (&c.aggregate_type, &stream.aggregate_type) {
                 set(column, Value::from(aggregate_type.clone()));
             }
@@ -147,27 +150,6 @@ fn appended_rows(layout: &Layout, outcome: &Outcome, next_position: Option<i64>,
         }
     }
     rows
-}
-
-/// A JSON document (data, metadata) as its column holds it: JSON for a JSON column, its text
-/// for a text one, its bytes for a binary one.
-fn document_value(kind: ColumnKind, value: &Value) -> DocumentCell {
-    match kind {
-        ColumnKind::Json => DocumentCell::Json(value.clone()),
-        ColumnKind::Bytes => DocumentCell::Bytes(value.to_string().into_bytes()),
-        _ => DocumentCell::Text(value.to_string()),
-    }
-}
-
-/// A value to write into the shadow, in the column's terms.
-enum DocumentCell {
-    Json(Value),
-    Text(String),
-    Bytes(Vec<u8>),
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A SQL text literal that reads the same whatever the server's settings (PostgreSQL's `E''`
@@ -179,23 +161,48 @@ fn text_literal(dialect: Dialect, text: &str) -> String {
     }
 }
 
-/// A cell of a SQLite `VALUES` row.
-fn sqlite_literal(cell: DocumentCell) -> String {
-    match cell {
-        DocumentCell::Bytes(bytes) => format!("X'{}'", hex(&bytes)),
-        DocumentCell::Text(text) => text_literal(Dialect::Sqlite, &text),
-        DocumentCell::Json(value) => match value {
-            Value::Null => "NULL".to_owned(),
-            Value::Bool(b) => if b { "1" } else { "0" }.to_owned(),
-            Value::Number(n) => n.to_string(),
-            Value::String(text) => text_literal(Dialect::Sqlite, &text),
-            other => text_literal(Dialect::Sqlite, &other.to_string()),
-        },
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An appended row's value as a SQLite literal: a document (data, metadata) as its JSON text, or
+/// its bytes for a binary column; other values as themselves.
+fn sqlite_literal(value: &Value, document: Option<ColumnKind>) -> String {
+    match (document, value) {
+        (Some(ColumnKind::Bytes), v) => format!("X'{}'", hex(v.to_string().as_bytes())),
+        (Some(_), v) => text_literal(Dialect::Sqlite, &v.to_string()),
+        (None, Value::Null) => "NULL".to_owned(),
+        (None, Value::Bool(b)) => if *b { "1" } else { "0" }.to_owned(),
+        (None, Value::Number(n)) => n.to_string(),
+        (None, Value::String(text)) => text_literal(Dialect::Sqlite, text),
+        (None, other) => text_literal(Dialect::Sqlite, &other.to_string()),
+    }
+}
+
+/// An appended row's value as PostgreSQL's `jsonb_populate_recordset` converts it to the
+/// column's type: a document as JSON (jsonb/json), its JSON text (text) or its bytes (bytea).
+fn postgres_value(value: &Value, document: Option<ColumnKind>) -> Value {
+    match document {
+        Some(ColumnKind::Json) | None => value.clone(),
+        Some(ColumnKind::Bytes) => Value::from(format!("\\x{}", hex(value.to_string().as_bytes()))),
+        Some(_) => Value::from(value.to_string()),
+    }
+}
+
+/// Whether a value holds a NUL character anywhere (no database keeps one in text).
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
     }
 }
 
 /// The common table expression `"events" AS (…)` that stands for the events table as the
-/// what-if would leave it. `columns` are the table's, in the catalog's order.
+/// what-if would leave it (`outcome`: none for the table as it is). `columns` are the table's,
+/// in the catalog's order. Columns the layout gives no role take the value of the stream's last
+/// event (a tenant, a partition, a default), read by the primary key.
 pub fn shadow_cte(
     layout: &Layout,
     columns: &[CatalogColumn],
@@ -207,6 +214,15 @@ pub fn shadow_cte(
     if let Some(why) = unsupported(layout) {
         return Err(why);
     }
+    for t in &outcome.touched {
+        if let Some(event) = t.appended.iter().find(|e| holds_nul(e)) {
+            return Err(format!(
+                "stream {}: the appended v{} holds a NUL character (\\u0000), which no database keeps in text: \
+                 leave it out of the script's events",
+                t.stream, event["version"]
+            ));
+        }
+    }
     let appended = appended_rows(layout, outcome, next_position, now);
     let skipped: usize = outcome.touched.iter().map(|t| t.skipped.len()).sum();
     if appended.len() > MAX_SHADOWED_EVENTS || skipped > MAX_SHADOWED_EVENTS {
@@ -217,16 +233,10 @@ pub fn shadow_cte(
         ));
     }
     let c = &layout.columns;
-    let kind_of = |name: &str| -> ColumnKind {
-        let documents = [Some(&c.payload), c.metadata.as_ref()];
-        match documents.into_iter().flatten().find(|d| d.name == name) {
-            Some(document) => document.kind,
-            None => ColumnKind::Other,
-        }
+    let document = |name: &str| -> Option<ColumnKind> {
+        [Some(&c.payload), c.metadata.as_ref()].into_iter().flatten().find(|d| d.name == name).map(|d| d.kind)
     };
-    let is_document = |name: &str| name == c.payload.name || c.metadata.as_ref().is_some_and(|m| m.name == name);
-    let names: Vec<String> = columns.iter().map(|column| quote_ident(&column.name)).collect();
-    let list = names.join(", ");
+    let list = columns.iter().map(|column| quote_ident(&column.name)).collect::<Vec<_>>().join(", ");
     let table = match (&layout.table.schema, dialect) {
         (Some(schema), _) => format!("{}.{}", quote_ident(schema), quote_ident(&layout.table.name)),
         (None, Dialect::Sqlite) => format!("main.{}", quote_ident(&layout.table.name)),
@@ -251,26 +261,73 @@ pub fn shadow_cte(
     if !exclusions.is_empty() {
         body.push_str(&format!(" WHERE NOT ({})", exclusions.join(" OR ")));
     }
+    // The columns the appended rows set, in one order for every row.
+    let mut set: Vec<&str> = Vec::new();
+    for row in &appended {
+        for (name, _) in row {
+            if !set.contains(&name.as_str()) && columns.iter().any(|column| column.name == *name) {
+                set.push(name);
+            }
+        }
+    }
+    let value_of = |row: &ShadowRow, name: &str| row.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let stream_name = c.stream.id_column().name.as_str();
+    // The appended rows' own values (`v` on SQLite, `r` on PostgreSQL) and the stream's last
+    // event (`t`), for the columns they do not set.
+    let own = |name: &str| match dialect {
+        Dialect::Sqlite => format!("v.column{}", set.iter().position(|n| *n == name).unwrap_or(0) + 1),
+        Dialect::Postgres => format!("r.{}", quote_ident(name)),
+    };
+    let stream_at = set.iter().position(|n| *n == stream_name).map_or(0, |i| i + 1);
+    let last_event = |name: &str| match dialect {
+        Dialect::Sqlite => format!(
+            "(SELECT t.{} FROM {table} AS t WHERE t.{id_column} = v.column{stream_at} ORDER BY t.{version} DESC LIMIT 1)",
+            quote_ident(name)
+        ),
+        Dialect::Postgres => format!("t.{}", quote_ident(name)),
+    };
+    let epoch_time = c.recorded_at.as_ref().filter(|t| matches!(t.kind, ColumnKind::Integer | ColumnKind::Float));
+    let select: Vec<String> = columns
+        .iter()
+        .map(|column| {
+            let name = column.name.as_str();
+            if !set.contains(&name) {
+                return last_event(name);
+            }
+            match epoch_time {
+                // Seconds, scaled to the unit the stream's times are kept in (ms, µs), as read.
+                Some(time) if time.name == name => {
+                    let (seconds, last) = (own(name), last_event(name));
+                    format!(
+                        "(CASE WHEN abs({last}) >= 1e14 THEN {seconds} * 1000000 \
+                         WHEN abs({last}) >= 1e11 THEN {seconds} * 1000 ELSE {seconds} END)"
+                    )
+                }
+                _ => own(name),
+            }
+        })
+        .collect();
     if !appended.is_empty() {
         match dialect {
             Dialect::Sqlite => {
                 let rows: Vec<String> = appended
                     .iter()
                     .map(|row| {
-                        let cells: Vec<String> = columns
+                        let cells: Vec<String> = set
                             .iter()
-                            .map(|column| match row.iter().find(|(n, _)| n.eq_ignore_ascii_case(&column.name)) {
+                            .map(|name| match value_of(row, name) {
                                 None => "NULL".to_owned(),
-                                Some((name, value)) if is_document(name) => {
-                                    sqlite_literal(document_value(kind_of(name), value))
-                                }
-                                Some((_, value)) => sqlite_literal(DocumentCell::Json(value.clone())),
+                                Some(value) => sqlite_literal(&value, document(name)),
                             })
                             .collect();
                         format!("({})", cells.join(", "))
                     })
                     .collect();
-                body.push_str(&format!(" UNION ALL VALUES {}", rows.join(", ")));
+                body.push_str(&format!(
+                    " UNION ALL SELECT {} FROM (VALUES {}) AS v",
+                    select.join(", "),
+                    rows.join(", ")
+                ));
             }
             Dialect::Postgres => {
                 // The table's own row type converts each JSON value to its column's type (uuid,
@@ -278,32 +335,71 @@ pub fn shadow_cte(
                 let rows: Vec<Value> = appended
                     .iter()
                     .map(|row| {
-                        let object: Map<String, Value> = row
-                            .iter()
-                            .map(|(name, value)| {
-                                let value = if is_document(name) {
-                                    match document_value(kind_of(name), value) {
-                                        DocumentCell::Json(v) => v,
-                                        DocumentCell::Text(text) => Value::from(text),
-                                        DocumentCell::Bytes(bytes) => Value::from(format!("\\x{}", hex(&bytes))),
-                                    }
-                                } else {
-                                    value.clone()
-                                };
-                                (name.clone(), value)
-                            })
-                            .collect();
-                        Value::Object(object)
+                        Value::Object(
+                            row.iter()
+                                .map(|(name, value)| (name.clone(), postgres_value(value, document(name))))
+                                .collect(),
+                        )
                     })
                     .collect();
                 body.push_str(&format!(
-                    " UNION ALL SELECT {list} FROM jsonb_populate_recordset(NULL::{table}, {}::jsonb)",
+                    " UNION ALL SELECT {} FROM jsonb_populate_recordset(NULL::{table}, {}::jsonb) AS r \
+                     LEFT JOIN LATERAL (SELECT * FROM {table} AS t WHERE t.{id_column} = r.{id_column} \
+                     ORDER BY t.{version} DESC LIMIT 1) AS t ON true",
+                    select.join(", "),
                     text_literal(dialect, &Value::Array(rows).to_string())
                 ));
             }
         }
     }
-    Ok(format!("{} AS ({body})", quote_ident(&layout.table.name)))
+    // (PostgreSQL would read a CTE named twice into memory whole: inlined, its indexes serve.)
+    let materialized = if dialect == Dialect::Postgres { "NOT MATERIALIZED " } else { "" };
+    Ok(format!("{} AS {materialized}({body})", quote_ident(&layout.table.name)))
+}
+
+/// The name a query gives one of its own common table expressions that is `name`, if any.
+pub fn defines_cte(query: &str, name: &str) -> bool {
+    let significant: Vec<(TokenKind, &str)> = tokens(query)
+        .into_iter()
+        .filter(|(k, _)| !matches!(k, TokenKind::Space | TokenKind::Comment))
+        .map(|(k, r)| (k, &query[r]))
+        .collect();
+    let is_word = |i: usize, w: &str| significant.get(i).is_some_and(|(_, t)| t.eq_ignore_ascii_case(w));
+    if !is_word(0, "WITH") {
+        return false;
+    }
+    let mut i = if is_word(1, "RECURSIVE") { 2 } else { 1 };
+    // name [(columns)] AS [NOT] [MATERIALIZED] ( … ) [, …]
+    while let Some((kind, text)) = significant.get(i) {
+        if matches!(kind, TokenKind::Word | TokenKind::QuotedIdent)
+            && crate::projection::sql::unquote(text).eq_ignore_ascii_case(name)
+        {
+            return true;
+        }
+        // To the body's opening parenthesis (past a column list), then to its close.
+        let mut depth = 0usize;
+        let mut seen_as = false;
+        i += 1;
+        while let Some((_, text)) = significant.get(i) {
+            match *text {
+                "(" => depth += 1,
+                ")" => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 && seen_as {
+                        break;
+                    }
+                }
+                t if depth == 0 && t.eq_ignore_ascii_case("AS") => seen_as = true,
+                _ => {}
+            }
+            i += 1;
+        }
+        if significant.get(i + 1).map(|(_, t)| *t) != Some(",") {
+            return false;
+        }
+        i += 2;
+    }
+    false
 }
 
 /// The user's query with `cte` in front: joined to its own `WITH` (after `RECURSIVE`), or as a
@@ -406,28 +502,38 @@ pub async fn compare_read_model(
         }
         _ => None,
     };
+    if defines_cte(&definition.query, &layout.table.name) {
+        return Err(PreviewError::Refused(format!(
+            "the query defines its own `{}`: the comparison stands the events table in under that name; give \
+             yours another",
+            layout.table.name
+        )));
+    }
+    // Both runs read the table through a common table expression of its name: as it is, and as
+    // the what-if would leave it (so that a table outside the search path reads the same way).
+    let as_it_is = shadow_cte(layout, &table.columns, store.dialect(), &Outcome::default(), None, Utc::now())
+        .map_err(PreviewError::Refused)?;
     let cte = shadow_cte(layout, &table.columns, store.dialect(), outcome, next_position, Utc::now())
         .map_err(PreviewError::Refused)?;
-    let (shadowed, inserted_at, inserted_len) = splice(&cte, &definition.query);
     let offset = definition.query_offset;
-    let before = store.run_query(&definition.query, limits, permissions, cancel).await.map_err(|e| match e {
-        PreviewError::Database { message, position } => {
-            PreviewError::Database { message, position: position.map(|p| p + offset) }
-        }
-        other => other,
-    })?;
-    let after = store.run_query(&shadowed, limits, permissions, cancel).await.map_err(|e| match e {
-        // A position in the user's text maps back; one in the inserted text has no place there.
-        PreviewError::Database { message, position } => PreviewError::Database {
-            message: format!("with the what-if's events: {message}"),
-            position: position.and_then(|p| match p {
-                p if p < inserted_at => Some(p + offset),
-                p if p >= inserted_at + inserted_len => Some(p - inserted_len + offset),
-                _ => None,
-            }),
-        },
-        other => other,
-    })?;
+    // A position in the user's text maps back; one in the inserted text has no place there.
+    let run = |text: String, inserted_at: usize, inserted_len: usize, said: &'static str| async move {
+        store.run_query(&text, limits, permissions, cancel).await.map_err(|e| match e {
+            PreviewError::Database { message, position } => PreviewError::Database {
+                message: format!("{said}{message}"),
+                position: position.and_then(|p| match p {
+                    p if p < inserted_at => Some(p + offset),
+                    p if p >= inserted_at + inserted_len => Some(p - inserted_len + offset),
+                    _ => None,
+                }),
+            },
+            other => other,
+        })
+    };
+    let (text, at, len) = splice(&as_it_is, &definition.query);
+    let before = run(text, at, len, "").await?;
+    let (text, at, len) = splice(&cte, &definition.query);
+    let after = run(text, at, len, "with the what-if's events: ").await?;
     let key = match key {
         Some(key) => key.to_owned(),
         None => before
@@ -436,7 +542,12 @@ pub async fn compare_read_model(
             .map(|c| c.name.clone())
             .ok_or_else(|| PreviewError::Refused("the query gives no column to match rows by".to_owned()))?,
     };
-    let comparison = compare(&before, &after, &key).map_err(PreviewError::Refused)?;
+    let comparison = compare(&before, &after, &key).map_err(|e| {
+        PreviewError::Refused(
+            e.replace("the deployed relation", "the read model now")
+                .replace("the query", "the read model if the script ran"),
+        )
+    })?;
     let mut warnings = reference_warnings(layout, &definition.query);
     if outcome.failed_streams > 0 {
         warnings.push(format!(
@@ -511,16 +622,31 @@ mod tests {
             ),
             "{cte}"
         );
+        // The appended row's own values, and the stream's last event's for the columns without a role.
         assert!(
             cte.contains(
-                "UNION ALL VALUES (501, 'order-1', 'Order', 3, 'Taxed', '{\"tax\":1.5,\"note\":\"it''s\"}', \
-                 '{\"actor\":\"job\"}', '2026-04-01T00:00:00.000Z', NULL))"
+                "FROM (VALUES ('order-1', 3, 'Taxed', '{\"tax\":1.5,\"note\":\"it''s\"}', '{\"actor\":\"job\"}', \
+                 '2026-04-01T00:00:00.000Z', 501, 'Order')) AS v)"
+            ),
+            "{cte}"
+        );
+        assert!(
+            cte.contains(
+                "(SELECT t.\"event_id\" FROM main.\"events\" AS t WHERE t.\"aggregate_id\" = v.column1 ORDER BY \
+                 t.\"version\" DESC LIMIT 1)"
             ),
             "{cte}"
         );
         // PostgreSQL: one JSON document, converted by the table's row type.
         let cte = shadow_cte(&layout, &columns, Dialect::Postgres, &outcome(), None, now).unwrap();
+        assert!(cte.starts_with("\"events\" AS NOT MATERIALIZED ("), "{cte}");
         assert!(cte.contains("jsonb_populate_recordset(NULL::\"events\", E'[{"), "{cte}");
+        assert!(
+            cte.contains(
+                "LEFT JOIN LATERAL (SELECT * FROM \"events\" AS t WHERE t.\"aggregate_id\" = r.\"aggregate_id\""
+            ),
+            "{cte}"
+        );
         assert!(cte.contains("\"payload\":\"{\\\\\"tax\\\\\":1.5,\\\\\"note\\\\\":\\\\\"it''s\\\\\"}"), "{cte}");
         // A binary payload column gets the JSON's bytes.
         let (layout, columns) = article("BLOB");
@@ -541,6 +667,23 @@ mod tests {
             splice(cte, "(SELECT 1) UNION (SELECT 2)").0,
             "WITH \"events\" AS (SELECT 1) SELECT * FROM ((SELECT 1) UNION (SELECT 2)) AS whatif_query"
         );
+    }
+
+    #[test]
+    fn a_query_that_names_its_own_events_is_told() {
+        assert!(defines_cte("WITH events AS (SELECT 1) SELECT * FROM events", "events"));
+        assert!(defines_cte(
+            "with recursive x(n) as (select 1), \"Events\" as materialized (select 2) table x",
+            "events"
+        ));
+        assert!(!defines_cte("WITH x AS (SELECT * FROM events) SELECT * FROM x, events", "events"));
+        assert!(!defines_cte("SELECT 1 AS events", "events"));
+        // A NUL in an appended event is the script's, and said so.
+        let (layout, columns) = article("TEXT");
+        let mut nul = outcome();
+        nul.touched[0].appended[0]["data"]["note"] = json!("a\u{0}b");
+        let error = shadow_cte(&layout, &columns, Dialect::Sqlite, &nul, None, Utc::now()).unwrap_err();
+        assert!(error.contains("order-1") && error.contains("NUL"), "{error}");
     }
 
     #[test]

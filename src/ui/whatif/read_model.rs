@@ -120,8 +120,9 @@ impl ReadModelCompare {
                 if ui.selectable_label(self.source.is_none(), "the SQL view's query").clicked() {
                     self.choose(None);
                 }
+                let chosen = self.source.as_ref().map(WatchedScript::name);
                 for (name, source) in crate::ui::sql::examples(sql.dialect()) {
-                    if ui.selectable_label(false, *name).clicked() {
+                    if ui.selectable_label(chosen.as_deref() == Some(*name), *name).clicked() {
                         self.choose(Some(ScriptSource::Example { name, source }));
                     }
                 }
