@@ -209,7 +209,9 @@ pub fn parse_definition(text: &str) -> Result<Definition, PreviewError> {
     // A trailing `WITH [NO] DATA` belongs to the CREATE, not to the query.
     let mut query_end = end;
     let upper = text[query_start..end].to_ascii_uppercase();
-    for suffix in ["WITH NO DATA", "WITH DATA"] {
+    for suffix in
+        ["WITH NO DATA", "WITH DATA", "WITH CHECK OPTION", "WITH LOCAL CHECK OPTION", "WITH CASCADED CHECK OPTION"]
+    {
         if upper.trim_end().ends_with(suffix) {
             query_end = query_start + upper.trim_end().len() - suffix.len();
         }
@@ -404,6 +406,8 @@ mod tests {
         assert_eq!(d.relation.as_deref(), Some("Read.Model"));
         assert_eq!(d.query, "with x as (select 1) select * from x");
         let d = parse_definition("CREATE TABLE t AS SELECT 1 WITH NO DATA").unwrap();
+        assert_eq!(d.query, "SELECT 1");
+        let d = parse_definition("CREATE VIEW v AS SELECT 1 WITH LOCAL CHECK OPTION;").unwrap();
         assert_eq!(d.query, "SELECT 1");
         let d = parse_definition("(SELECT 1) UNION (SELECT 2)").unwrap();
         assert_eq!(d.query, "(SELECT 1) UNION (SELECT 2)");

@@ -287,6 +287,10 @@ pub fn shadow_cte(
         Dialect::Postgres => format!("t.{}", quote_ident(name)),
     };
     let epoch_time = c.recorded_at.as_ref().filter(|t| matches!(t.kind, ColumnKind::Integer | ColumnKind::Float));
+    let text_time = (dialect == Dialect::Sqlite || c.recorded_at.as_ref().is_some_and(|t| t.kind == ColumnKind::Text))
+        .then(|| c.recorded_at.as_ref().filter(|t| !matches!(t.kind, ColumnKind::Integer | ColumnKind::Float)))
+        .flatten()
+        .map(|t| t.name.as_str());
     let select: Vec<String> = columns
         .iter()
         .map(|column| {
@@ -301,6 +305,15 @@ pub fn shadow_cte(
                     format!(
                         "(CASE WHEN abs({last}) >= 1e14 THEN {seconds} * 1000000 \
                          WHEN abs({last}) >= 1e11 THEN {seconds} * 1000 ELSE {seconds} END)"
+                    )
+                }
+                _ if text_time == Some(name) => {
+                    // In the form the stream's times are written in: `2026-03-23 08:00:00` where
+                    // they have a space, as long as theirs.
+                    let (at, last) = (own(name), last_event(name));
+                    format!(
+                        "(CASE WHEN substr({last}, 11, 1) = ' ' THEN replace(substr({at}, 1, length({last})), 'T', ' ') \
+                         ELSE {at} END)"
                     )
                 }
                 _ => own(name),
