@@ -288,6 +288,33 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
         format: FormatArg,
     },
+    /// Print the events appended from now on (under the same filters as audit) as JSON Lines,
+    /// until interrupted: one indexed query per interval, nothing written.
+    #[command(allow_negative_numbers = true)]
+    Tail {
+        store: String,
+        /// Only this event type (repeat for several).
+        #[arg(long = "type")]
+        types: Vec<String>,
+        /// Only streams whose id contains this text.
+        #[arg(long)]
+        stream: Option<String>,
+        /// Only events whose metadata has key = value (repeat: all must hold).
+        #[arg(long = "meta")]
+        meta: Vec<String>,
+        /// Only events whose payload contains this text (reads every new payload).
+        #[arg(long)]
+        text: Option<String>,
+        /// Start at the beginning of the log instead of now.
+        #[arg(long)]
+        from_start: bool,
+        /// How often to look, in milliseconds.
+        #[arg(long, default_value_t = 1_000)]
+        interval_ms: u64,
+        /// Stop after this many events.
+        #[arg(long)]
+        max_events: Option<usize>,
+    },
     /// Measure the history explorer on a generated store and print the figures (not a test).
     #[command(allow_negative_numbers = true)]
     Bench {
@@ -749,6 +776,11 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let mut out = std::io::BufWriter::new(std::io::stdout());
                 crate::audit::export(&store, &filter, format, &mut out, |_| true).await?;
                 Ok(())
+            }
+            Command::Tail { store, types, stream, meta, text, from_start, interval_ms, max_events } => {
+                let filter = audit_filter(None, None, types, stream, meta, text)?;
+                let interval = std::time::Duration::from_millis(interval_ms.max(10));
+                tail(&store, layout.as_deref(), filter, from_start, interval, max_events).await
             }
             Command::Project { store, js, until } => {
                 let projection = JsProjection::from_file(&js)?;
@@ -1468,6 +1500,46 @@ fn audit_filter(
         text: text.unwrap_or_default(),
         only: None,
     })
+}
+
+/// Prints the events appended from now (or from the start) as JSON Lines until interrupted,
+/// `max_events` printed, or the reader of the output goes away.
+async fn tail(
+    target: &str,
+    layout: Option<&str>,
+    filter: crate::audit::AuditFilter,
+    from_start: bool,
+    interval: std::time::Duration,
+    max_events: Option<usize>,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut store = open(target, layout).await?;
+    let mut follower = crate::follow::Follower::start(&store, filter, from_start).await?;
+    let mut left = max_events.unwrap_or(usize::MAX);
+    let mut out = std::io::stdout().lock();
+    while left > 0 {
+        // A SQLite file no writer had open was read as it was: once one opens it, read it anew.
+        if store.reopen_to_follow() {
+            store.close().await;
+            store = open(target, layout).await?;
+        }
+        let events = follower.poll(&store, left).await?;
+        for event in &events {
+            let line = serde_json::to_string(&event.output())?;
+            // (A reader that went away, `| head` say, ends the tail quietly.)
+            if writeln!(out, "{line}").is_err() {
+                return Ok(());
+            }
+        }
+        if out.flush().is_err() {
+            return Ok(());
+        }
+        left = left.saturating_sub(events.len());
+        if left > 0 && events.is_empty() {
+            tokio::time::sleep(interval).await;
+        }
+    }
+    Ok(())
 }
 
 async fn print_projection(store: &Store, mut projection: JsProjection, until: Option<i64>) -> anyhow::Result<()> {

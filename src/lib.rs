@@ -28,6 +28,7 @@ pub mod diff;
 pub mod drift;
 pub mod fixture;
 pub mod fold;
+pub mod follow;
 pub mod labels;
 pub mod model;
 pub mod projection;

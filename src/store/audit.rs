@@ -372,6 +372,28 @@ impl Store {
         Ok(self.log_page(sql, limit.max(1), cursor).await?)
     }
 
+    /// Up to `limit` events matching the filter after (`forward`) or before the cursor, each with
+    /// the cursor just after it.
+    pub async fn audit_keyed_page(
+        &self,
+        filter: &AuditFilter,
+        cursor: &LogCursor,
+        forward: bool,
+        limit: usize,
+    ) -> Result<Vec<(Event, query::KeysetCursor)>, AuditError> {
+        let mut failed = None;
+        let sql = query::log_page_where(self.dialect(), &self.layout, cursor, forward, limit.max(1) as i64, |sql| {
+            conditions(sql, &self.layout, filter, true).unwrap_or_else(|e| {
+                failed = Some(e);
+                Vec::new()
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok(self.keyed_log_page(sql).await?)
+    }
+
     /// Every event matching the filter, in store order, handed to `each` as it is read until it
     /// says stop: one streamed query (an order no index serves is sorted once, not once a page),
     /// one event in memory at a time. Gives how many were handed over.

@@ -1160,6 +1160,36 @@ impl Store {
         Ok(LogPage { events, next: next.map(LogCursor::After) })
     }
 
+    /// Whether a follower should open the store again to see new events: a SQLite file opened as
+    /// it was (immutable, or a private copy, because no writer had it open) that a writer has
+    /// opened since, or whose file changed.
+    pub fn reopen_to_follow(&self) -> bool {
+        let (Backend::Sqlite(backend), Target::Sqlite(path)) = (&self.backend, &self.target) else {
+            return false;
+        };
+        if matches!(backend.mode, sqlite::OpenMode::ReadOnly | sqlite::OpenMode::ReadOnlyWal) {
+            return false;
+        }
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        sqlite::file_facts(&real).map(sqlite::open_mode).is_ok_and(|now| now != backend.mode)
+            || std::fs::metadata(&real).and_then(|m| m.modified()).ok() != backend.modified
+    }
+
+    /// Runs a log page query and gives each event with the cursor just after it (the keys of
+    /// its row), for a reader that must tell rows apart across reads (see `crate::follow`).
+    pub(crate) async fn keyed_log_page(&self, sql: Sql) -> Result<Vec<(Event, KeysetCursor)>, StoreError> {
+        let rows = self.fetch(&sql).await?;
+        let key_count = query::log_keys(self.dialect(), &self.layout).len();
+        let cipher_key = self.key();
+        Ok(rows
+            .into_iter()
+            .map(|mut row| {
+                let keys = row.split_off(row.len().saturating_sub(key_count));
+                (decode::event_from_row(&self.layout, row, cipher_key.as_deref()), KeysetCursor { keys, skip: 0 })
+            })
+            .collect())
+    }
+
     /// Decodes the rows of a keyset page: leaves out the rows the cursor says were seen,
     /// splits off each row's trailing `key_count` key values, and gives the cursor after the
     /// last row (`None` when the page was not full: the listing is done).

@@ -206,6 +206,8 @@ pub struct SqliteBackend {
     /// How the pool's connections were opened: each preview opens one more like them.
     options: SqliteConnectOptions,
     pub mode: OpenMode,
+    /// When the file was last changed, as it was opened.
+    pub modified: Option<std::time::SystemTime>,
     /// How long one of eventscope's own statements may run (milliseconds).
     deadline_ms: std::sync::atomic::AtomicU64,
     _copy: Option<PrivateCopy>,
@@ -266,7 +268,8 @@ pub async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
         .await
         .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
     let deadline_ms = std::sync::atomic::AtomicU64::new(QUERY_DEADLINE.as_millis() as u64);
-    Ok(SqliteBackend { pool, options, mode, deadline_ms, _copy: copy })
+    let modified = std::fs::metadata(&real).and_then(|m| m.modified()).ok();
+    Ok(SqliteBackend { pool, options, mode, modified, deadline_ms, _copy: copy })
 }
 
 impl SqliteBackend {

@@ -8,6 +8,7 @@ mod common;
 mod audit;
 mod bad_input;
 mod cli;
+mod follow;
 mod fuzz;
 mod gui;
 mod js;

@@ -1,0 +1,123 @@
+//! Following a store: the events appended since the last look, under an audit filter, each one
+//! exactly once. A [`Follower`] polls the global log in store order (one indexed keyset query
+//! per poll, never a write) from just after the newest event it has handed over.
+//!
+//! A reader that only asks "after the newest I saw" can miss an event: on PostgreSQL, a
+//! transaction that took position 41 may commit after one that took 42 was already read. So each
+//! poll reads again from where the log stood [`Follower::lookback`] ago and leaves out the events
+//! already handed over (remembered for that long by their keys): an event that commits late,
+//! within the lookback, is handed over then — once, after the ones that committed before it.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::audit::{AuditError, AuditFilter};
+use crate::model::Event;
+use crate::store::Store;
+use crate::store::query::{KeysetCursor, LogCursor};
+
+/// How many events one read of a poll asks for (a poll reads until it has them all).
+const PAGE: usize = 1_000;
+
+pub struct Follower {
+    filter: AuditFilter,
+    /// After the newest event handed over (or where following started).
+    cursor: LogCursor,
+    /// Where the log stood at each recent poll, oldest first: a poll reads from the newest one
+    /// that is at least `lookback` old.
+    marks: VecDeque<(Instant, LogCursor)>,
+    /// The events handed over since the oldest mark, by their keys, with when.
+    handed: VecDeque<(Instant, String)>,
+    handed_keys: HashSet<String>,
+    pub lookback: Duration,
+}
+
+/// How an event is told apart from every other across reads: its row's keys in the log order
+/// (with its stream and version, where those keys may repeat).
+fn identity(event: &Event, cursor: &KeysetCursor) -> String {
+    format!("{:?}\u{0}{}\u{0}{}", cursor.keys, event.stream.0, event.version)
+}
+
+impl Follower {
+    /// Starts following the events under `filter`: from now (after the newest event that
+    /// matches it), or from the start of the log (`from_start`).
+    pub async fn start(store: &Store, filter: AuditFilter, from_start: bool) -> Result<Follower, AuditError> {
+        let cursor = if from_start {
+            LogCursor::Edge
+        } else {
+            let newest = store.audit_keyed_page(&filter, &LogCursor::Edge, false, 1).await?;
+            newest.into_iter().next().map_or(LogCursor::Edge, |(_, keys)| LogCursor::After(keys))
+        };
+        Ok(Follower {
+            filter,
+            marks: VecDeque::from([(Instant::now(), cursor.clone())]),
+            cursor,
+            handed: VecDeque::new(),
+            handed_keys: HashSet::new(),
+            // SQLite has one writer at a time: its rows become visible in their order.
+            lookback: match store.dialect() {
+                crate::store::query::Dialect::Postgres => Duration::from_secs(5),
+                crate::store::query::Dialect::Sqlite => Duration::ZERO,
+            },
+        })
+    }
+
+    /// The events appended (and committed) since the last poll, in store order; those that
+    /// committed late come after the others of their poll. Reads at most `max` events.
+    pub async fn poll(&mut self, store: &Store, max: usize) -> Result<Vec<Event>, AuditError> {
+        let now = Instant::now();
+        // Read from the newest mark at least `lookback` old (the oldest, early on); older
+        // marks, and what was handed over before the one chosen, are no longer needed.
+        let old_enough = self.marks.iter().rposition(|(at, _)| now.duration_since(*at) >= self.lookback).unwrap_or(0);
+        self.marks.drain(..old_enough);
+        let (since, mut cursor) = self.marks.front().cloned().unwrap_or((now, self.cursor.clone()));
+        while self.handed.front().is_some_and(|(at, _)| *at < since) {
+            if let Some((_, key)) = self.handed.pop_front() {
+                self.handed_keys.remove(&key);
+            }
+        }
+        let mut out = Vec::new();
+        let mut read_any = false;
+        loop {
+            let page = store.audit_keyed_page(&self.filter, &cursor, true, PAGE).await?;
+            let full = page.len() >= PAGE;
+            for (event, keys) in page {
+                let id = identity(&event, &keys);
+                cursor = LogCursor::After(keys);
+                read_any = true;
+                if self.handed_keys.insert(id.clone()) {
+                    self.handed.push_back((now, id));
+                    out.push(event);
+                }
+                if out.len() >= max {
+                    break;
+                }
+            }
+            if !full || out.len() >= max {
+                break;
+            }
+        }
+        // The log is read in its order: the row read last is the newest handed over (or, when
+        // `max` cut the poll short, where the next poll goes on from).
+        if read_any {
+            self.cursor = cursor;
+        }
+        self.marks.push_back((now, self.cursor.clone()));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::cell::Cell;
+
+    #[test]
+    fn an_event_is_told_apart_by_its_keys_and_its_place() {
+        let a = Event::with_json("s", 1, "T", serde_json::json!({}));
+        let keys = KeysetCursor { keys: vec![Cell::Int(7)], skip: 0 };
+        assert_eq!(identity(&a, &keys), identity(&a.clone(), &keys.clone()));
+        let b = Event::with_json("s", 2, "T", serde_json::json!({}));
+        assert_ne!(identity(&a, &keys), identity(&b, &keys), "keys that repeat: the version tells");
+    }
+}

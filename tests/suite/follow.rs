@@ -1,0 +1,144 @@
+//! Following a live store on both backends: `eventscope tail` runs while a writer appends (SQLite
+//! in WAL mode with the writer's connection open all along; PostgreSQL with a transaction that
+//! takes a position and commits after a later one): every appended event is printed exactly
+//! once, each stream's in order.
+
+use crate::common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestDb, block_on};
+use serde_json::Value;
+use sqlx::{ConnectOptions, Connection, Executor};
+
+const FIRST: &str = "7a11e000-0000-4000-8000-000000000001";
+const LATE: &str = "7a11e000-0000-4000-8000-000000000002";
+
+/// A writer with its own connection, as the application that owns the store has.
+enum Writer {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+fn insert(position: i64, stream: &str, version: i64) -> String {
+    format!(
+        "INSERT INTO events (position, aggregate_id, aggregate_type, version, event_type, payload, metadata, \
+         recorded_at) VALUES ({position}, '{stream}', 'Tail', {version}, 'Ticked', '{{\"n\": {version}}}', '{{}}', \
+         '2026-12-02T00:00:00Z')"
+    )
+}
+
+impl Writer {
+    fn open(db: &TestDb) -> Writer {
+        block_on(async {
+            match db.backend {
+                Backend::Sqlite => {
+                    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+                        .filename(db.path())
+                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                        .connect()
+                        .await
+                        .unwrap();
+                    conn.execute("PRAGMA wal_autocheckpoint = 0").await.unwrap();
+                    Writer::Sqlite(conn)
+                }
+                Backend::Postgres => Writer::Postgres(sqlx::PgConnection::connect(&db.target).await.unwrap()),
+            }
+        })
+    }
+
+    fn exec(&mut self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        block_on(async {
+            match self {
+                Writer::Sqlite(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
+                Writer::Postgres(c) => c.execute(sqlx::raw_sql(sql)).await.map(|_| ()),
+            }
+        })
+        .unwrap();
+    }
+}
+
+fn tail_prints_every_appended_event_once(backend: Backend) {
+    let db = TestDb::new(backend, "tail");
+    let workshop = db.write_workshop();
+    let mut writer = Writer::open(&db);
+    let position = std::cell::Cell::new(workshop.events.len() as i64);
+    let take_position = || {
+        position.set(position.get() + 1);
+        position.get()
+    };
+    let next = |version: i64, stream: &str| insert(take_position(), stream, version);
+    // Five events before the tail starts (it starts from the log's start, under a filter).
+    for v in 1..=5 {
+        writer.exec(&next(v, FIRST));
+    }
+    let total = 31;
+    let mut tail = Command::new(env!("CARGO_BIN_EXE_eventscope"))
+        .args(["tail", &db.target, "--stream", "7a11e000", "--from-start", "--interval-ms", "20"])
+        .args(["--max-events", &total.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run eventscope tail");
+    let stdout = tail.stdout.take().unwrap();
+    let (lines_sent, lines) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_sent.send(line);
+        }
+    });
+    let mut printed: Vec<Value> = Vec::new();
+    let mut wait_for = |count: usize, printed: &mut Vec<Value>| {
+        // (A guard against a hang, not a measure of speed.)
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while printed.len() < count && Instant::now() < deadline {
+            if let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) {
+                printed.push(serde_json::from_str(&line).expect("a JSON line"));
+            }
+        }
+        assert!(printed.len() >= count, "{backend:?}: {} of {count} events printed", printed.len());
+    };
+    wait_for(5, &mut printed);
+    // Appended while it runs, in transactions of five.
+    for batch in 0..4 {
+        let statements: Vec<String> = (1..=5).map(|i| next(5 + batch * 5 + i, FIRST)).collect();
+        writer.exec(&format!("BEGIN; {}; COMMIT", statements.join("; ")));
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    wait_for(25, &mut printed);
+    // A transaction that takes its position first and commits last (PostgreSQL; on SQLite, one
+    // writer at a time, it simply comes before).
+    let late_position = take_position();
+    match backend {
+        Backend::Postgres => {
+            let mut late = Writer::open(&db);
+            late.exec(&format!("BEGIN; {}", insert(late_position, LATE, 1)));
+            let statements: Vec<String> = (26..=30).map(|v| next(v, FIRST)).collect();
+            writer.exec(&format!("BEGIN; {}; COMMIT", statements.join("; ")));
+            wait_for(30, &mut printed);
+            late.exec("COMMIT");
+        }
+        Backend::Sqlite => {
+            writer.exec(&insert(late_position, LATE, 1));
+            let statements: Vec<String> = (26..=30).map(|v| next(v, FIRST)).collect();
+            writer.exec(&format!("BEGIN; {}; COMMIT", statements.join("; ")));
+        }
+    }
+    wait_for(total, &mut printed);
+    let status = tail.wait().expect("the tail ends after --max-events");
+    assert!(status.success(), "{backend:?}: {status:?}");
+    reader.join().unwrap();
+    // Every event once; each stream's in order.
+    let versions = |stream: &str| -> Vec<i64> {
+        printed.iter().filter(|e| e["stream"] == stream).map(|e| e["version"].as_i64().unwrap()).collect()
+    };
+    assert_eq!(versions(FIRST), (1..=30).collect::<Vec<_>>(), "{backend:?}");
+    assert_eq!(versions(LATE), vec![1], "{backend:?}");
+    assert_eq!(printed.len(), total);
+    assert_eq!(printed[0]["payload"]["n"], 1);
+}
+
+crate::on_each_backend!(tail_prints_every_appended_event_once);
