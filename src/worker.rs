@@ -56,6 +56,9 @@ pub enum Request {
     /// view reads a stream page by page as its fold keeps up, and reads again the pages it let
     /// go of (a long stream is held a window at a time).
     ReadStreamPage { stream: String, cursor: EventCursor, limit: usize },
+    /// [`Request::ReadStreamPage`] for a follower: a SQLite file read as it was when opened (no
+    /// writer had it open) is opened again first once a writer has opened or changed it.
+    FollowStream { stream: String, cursor: EventCursor, limit: usize },
     /// Read the store's log in global order, the events the selection keeps (filtered by the
     /// database, in one streamed query): for the whole log a [`Reply::LogStarted`] with the event
     /// count, then [`Reply::EventsPage`]s of `page_size` events until one says `done` (or it is
@@ -494,6 +497,7 @@ async fn handle(shared: &Arc<Shared>, id: RequestId, request: Request) {
                 .map_err(|cause| Failure::Interrupted { what: format!("reading stream {stream}"), cause }),
             Err(e) => Err(e),
         },
+        Request::FollowStream { stream, cursor, limit } => follow_stream(shared, &stream, cursor, limit).await,
         Request::LoadLog { page_size, selection } => load_log(shared, id, page_size, selection).await,
         Request::Preview { text, limits, permissions } => preview(shared, id, text, limits, permissions).await,
         Request::AuditPage { filter, cursor, forward, limit } => match shared.store().await {
@@ -768,6 +772,20 @@ async fn cut_fixture(
     .await
     .map_err(|e| Failure::Internal(format!("cutting the fixture failed: {e}")))??;
     Ok(Reply::Fixture(Box::new(fixture)))
+}
+
+async fn follow_stream(shared: &Shared, stream: &str, cursor: EventCursor, limit: usize) -> Result<Reply, Failure> {
+    let mut store = shared.store().await?;
+    if store.reopen_to_follow() {
+        let fresh = Arc::new(store.reopened().await.map_err(Failure::from)?);
+        *shared.store.write().await = Some(fresh.clone());
+        store = fresh;
+    }
+    store
+        .read_stream(stream, cursor, limit)
+        .await
+        .map(|page| Reply::StreamPage { events: page.events, next: page.next })
+        .map_err(|cause| Failure::Interrupted { what: format!("following stream {stream}"), cause })
 }
 
 async fn what_if_read_model(

@@ -507,6 +507,16 @@ impl Store {
         Store::with_role(backend, target, vec![layout.clone()], layout).await
     }
 
+    /// The same store opened again (same target, layout and cipher key): for a follower, when
+    /// [`Store::reopen_to_follow`] says the file can now show more than it did.
+    pub async fn reopened(&self) -> Result<Store, StoreError> {
+        let store = Store::open_with_layout(self.target.clone(), self.layout.clone()).await?;
+        if let (Ok(mut slot), Some(key)) = (store.cipher_key.write(), self.key()) {
+            *slot = Some(key);
+        }
+        Ok(store)
+    }
+
     /// Sets the key that decrypts encrypted payloads (base64 of 16 or 32 bytes), or clears it.
     pub fn set_cipher_key(&self, key_base64: Option<&str>) -> Result<(), StoreError> {
         use base64::Engine as _;

@@ -1290,3 +1290,52 @@ fn a_what_if_compares_a_read_model_as_it_is_and_as_it_would_be() {
     assert!(h.query_all_by_label(key).count() >= 1);
     assert!(h.query_by_label(&if_run["tax"].to_string()).is_some());
 }
+
+#[test]
+fn a_followed_stream_grows_as_a_writer_appends() {
+    use sqlx::{ConnectOptions, Executor};
+    let db = TestDb::new(Backend::Sqlite, "follow_view");
+    let demo = db.write_workshop();
+    let stream = order_stream(DOUBLE_REFUND_ORDER);
+    // The application that owns the store: WAL mode, its connection open all along (its first
+    // write comes after eventscope opened the file, which then had no WAL to read).
+    let mut writer = common::block_on(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(db.path())
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .connect(),
+    )
+    .unwrap();
+    let mut position = demo.events.len() as i64;
+    let mut append = |version: i64| {
+        position += 1;
+        let sql = format!(
+            "INSERT INTO events VALUES ({position}, '{stream}', 'Order', {version}, 'OrderNoteAdded', \
+             '{{\"note\": \"v{version}\"}}', '{{\"actor\": \"staff:ann\"}}', '2026-04-01T10:00:0{version}.000Z')"
+        );
+        common::block_on(writer.execute(sqlx::AssertSqlSafe(sql))).unwrap();
+    };
+    let mut h = harness(Target::Sqlite(db.path()));
+    open_order_1042(&mut h);
+    wait_until(&mut h, "the stream read", |h| !app(h).history.is_loading());
+    assert_eq!(app(&h).history.cursor_version(), Some(4));
+    h.get_by_label("📡 Follow").click();
+    h.step();
+    assert!(app(&h).history.is_following());
+    append(5);
+    append(6);
+    wait_until(&mut h, "the appended events", |h| app(h).history.cursor_version() == Some(6));
+    assert!(h.query_by_label("version 6 of 6").is_some(), "the cursor stays on the newest event");
+    assert_eq!(app(&h).history.unseen_from(), None);
+    // Elsewhere in the stream, what arrives is marked until the user goes to it.
+    h.key_press(Key::Home);
+    h.step();
+    append(7);
+    wait_until(&mut h, "the event appended meanwhile", |h| app(h).history.unseen_from() == Some(6));
+    assert_eq!(app(&h).history.cursor_version(), Some(1), "the cursor stays where the user put it");
+    h.get_by_label("🆕 1 new event ⏭").click();
+    h.step();
+    h.step();
+    assert_eq!(app(&h).history.cursor_version(), Some(7));
+    assert_eq!(app(&h).history.unseen_from(), None);
+}

@@ -134,6 +134,8 @@ impl HistoryPanel {
                 ui.spinner();
                 ui.weak(format!("going to {unit} {pending} once it is read"));
             }
+            ui.separator();
+            self.follow_ui(ui);
         });
         let mut index = self.cursor;
         ui.spacing_mut().slider_width = (ui.available_width() - 60.0).max(100.0);

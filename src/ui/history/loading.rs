@@ -64,6 +64,7 @@ impl HistoryPanel {
             show_blame: self.show_blame,
             picker: FoldPicker { fold: self.picker.fold.take(), ..FoldPicker::default() },
             bisect: self.bisect.carried(),
+            follow: self.follow.carried(),
             ..HistoryPanel::default()
         };
         self.stream = Some(stream.to_owned());
@@ -81,6 +82,7 @@ impl HistoryPanel {
     pub fn pump(&mut self, worker: &mut Worker) {
         self.pump_bisect(worker);
         self.pump_fixture(worker);
+        self.pump_follow(worker);
         if std::mem::take(&mut self.loader.reopen)
             && let Some(stream) = self.stream.clone()
         {
@@ -131,6 +133,7 @@ impl HistoryPanel {
     pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
         let reply = self.bisect_reply(id, reply)?;
         let reply = self.fixture_reply(id, reply)?;
+        let reply = self.follow_reply(id, reply)?;
         if Some(id) == self.loader.snapshot_request {
             self.loader.snapshot_request = None;
             if let Reply::Snapshots { snapshots, .. } = reply {

@@ -13,6 +13,7 @@ mod bisect;
 mod details;
 mod diff_area;
 mod fixture;
+mod follow;
 mod header;
 mod loading;
 mod playback;
@@ -25,6 +26,7 @@ pub use details::{EventLink, escape_invalid_utf8, event_details_ui, hex_dump, lo
 use diff_area::DiffArea;
 use diff_area::{LineDiff, line_diff_of, snapshot_ui};
 use fixture::FixtureWindow;
+use follow::StreamFollow;
 use loading::StreamLoader;
 use state::FoldPicker;
 pub use timeline::TimelineFilter;
@@ -244,6 +246,7 @@ pub struct HistoryPanel {
     timeline: TimelineView,
     bisect: BisectBar,
     fixture: FixtureWindow,
+    follow: StreamFollow,
 }
 
 impl Default for HistoryPanel {
@@ -268,6 +271,7 @@ impl Default for HistoryPanel {
             timeline: TimelineView::default(),
             bisect: BisectBar::default(),
             fixture: FixtureWindow::default(),
+            follow: StreamFollow::default(),
             diff: DiffArea::default(),
             picker: FoldPicker::default(),
             show_blame: false,
@@ -687,6 +691,7 @@ impl HistoryPanel {
             return;
         }
         let now = ui.input(|i| i.time);
+        self.tick_follow(ui);
         if self.mode == Mode::Stream && self.picker.fold.as_mut().is_some_and(|f| f.script.changed(ui.ctx(), now)) {
             self.refold();
         }

@@ -44,6 +44,8 @@ pub(super) enum Marker {
     Archived,
     /// The event does not fit the schema its type mostly follows (what is wrong).
     BreaksContract(String),
+    /// Appended while the user looked elsewhere (following the stream).
+    Arrived,
 }
 
 impl Marker {
@@ -55,6 +57,7 @@ impl Marker {
             Marker::ChangedPath(_) => "✏",
             Marker::Archived => "🗄",
             Marker::BreaksContract(_) => "📜",
+            Marker::Arrived => "🆕",
         }
     }
 
@@ -69,6 +72,7 @@ impl Marker {
             }
             Marker::Archived => "archived".to_owned(),
             Marker::BreaksContract(what) => format!("does not fit its type's schema (Types view): {what}"),
+            Marker::Arrived => "appended while you looked elsewhere (📡 Follow)".to_owned(),
         }
     }
 }
@@ -232,6 +236,7 @@ impl HistoryPanel {
         let snapshot_versions = &self.snapshots;
         let snapshot_drift = &self.snapshot_drift;
         let breaches = &self.contract_breaches.1;
+        let unseen_from = self.follow.unseen_from;
         let tail = self.loader.tail.as_ref();
         // Versions padded to the longest one's width (and the `v`), so that the types line up.
         let last_ordinal = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i)).unwrap_or(0);
@@ -295,6 +300,9 @@ impl HistoryPanel {
                 }
                 if let Some(what) = breaches.get(&event.version) {
                     markers.push(Marker::BreaksContract(what.clone()));
+                }
+                if unseen_from.is_some_and(|from| i >= from) {
+                    markers.insert(0, Marker::Arrived);
                 }
                 if let Some((path, changed)) = &changed
                     && changed.contains(&i)
