@@ -59,6 +59,9 @@ pub enum Request {
     /// [`Request::ReadStreamPage`] for a follower: a SQLite file read as it was when opened (no
     /// writer had it open) is opened again first once a writer has opened or changed it.
     FollowStream { stream: String, cursor: EventCursor, limit: usize },
+    /// The events appended under an audit filter since the last such request with that filter
+    /// (the first one starts following from the newest event): [`Reply::LogFollowed`].
+    FollowLog { filter: AuditFilter },
     /// Read the store's log in global order, the events the selection keeps (filtered by the
     /// database, in one streamed query): for the whole log a [`Reply::LogStarted`] with the event
     /// count, then [`Reply::EventsPage`]s of `page_size` events until one says `done` (or it is
@@ -163,6 +166,10 @@ pub enum Reply {
     },
     /// What the script would change.
     WhatIf(Box<crate::whatif::Outcome>),
+    /// The events appended under a followed audit filter, in store order.
+    LogFollowed {
+        events: Vec<Event>,
+    },
     /// How a read model would change ([`Request::WhatIfReadModel`]), or why it could not be run.
     WhatIfReadModel(Box<Result<crate::whatif::read_model::ReadModelChange, PreviewError>>),
     /// A fixture cut ([`Request::CutFixture`]).
@@ -291,6 +298,8 @@ struct Shared {
     cancelled: Mutex<HashSet<RequestId>>,
     /// Running previews, to cancel them in the database.
     previews: Mutex<std::collections::HashMap<RequestId, CancelToken>>,
+    /// The audit filter followed, and its follower (taken out while it polls).
+    log_follower: Mutex<Option<(AuditFilter, crate::follow::Follower)>>,
     replies: Mutex<mpsc::Sender<(RequestId, Reply)>>,
     wake: Wake,
 }
@@ -328,6 +337,7 @@ impl Worker {
             store: tokio::sync::RwLock::new(None),
             cancelled: Mutex::new(HashSet::new()),
             previews: Mutex::new(std::collections::HashMap::new()),
+            log_follower: Mutex::new(None),
             replies: Mutex::new(reply_tx),
             wake: Arc::new(wake),
         });
@@ -498,6 +508,7 @@ async fn handle(shared: &Arc<Shared>, id: RequestId, request: Request) {
             Err(e) => Err(e),
         },
         Request::FollowStream { stream, cursor, limit } => follow_stream(shared, &stream, cursor, limit).await,
+        Request::FollowLog { filter } => follow_log(shared, filter).await,
         Request::LoadLog { page_size, selection } => load_log(shared, id, page_size, selection).await,
         Request::Preview { text, limits, permissions } => preview(shared, id, text, limits, permissions).await,
         Request::AuditPage { filter, cursor, forward, limit } => match shared.store().await {
@@ -774,14 +785,38 @@ async fn cut_fixture(
     Ok(Reply::Fixture(Box::new(fixture)))
 }
 
-async fn follow_stream(shared: &Shared, stream: &str, cursor: EventCursor, limit: usize) -> Result<Reply, Failure> {
-    let mut store = shared.store().await?;
-    if store.reopen_to_follow() {
-        let fresh = Arc::new(store.reopened().await.map_err(Failure::from)?);
-        *shared.store.write().await = Some(fresh.clone());
-        store = fresh;
+/// The store, opened again first when it is a SQLite file read as it was and a writer has
+/// opened or changed it since (see [`Store::reopen_to_follow`]).
+async fn store_to_follow(shared: &Shared) -> Result<Arc<Store>, Failure> {
+    let store = shared.store().await?;
+    if !store.reopen_to_follow() {
+        return Ok(store);
     }
-    store
+    let fresh = Arc::new(store.reopened().await.map_err(Failure::from)?);
+    *shared.store.write().await = Some(fresh.clone());
+    Ok(fresh)
+}
+
+/// At most this many events a look at a followed log hands over.
+const FOLLOW_LOG_MAX: usize = 2_000;
+
+async fn follow_log(shared: &Shared, filter: AuditFilter) -> Result<Reply, Failure> {
+    let store = store_to_follow(shared).await?;
+    let taken = shared.log_follower.lock().ok().and_then(|mut slot| slot.take());
+    let (mut follower, fresh) = match taken {
+        Some((followed, follower)) if followed == filter => (follower, false),
+        _ => (crate::follow::Follower::start(&store, filter.clone(), false).await.map_err(Failure::from)?, true),
+    };
+    let events = if fresh { Vec::new() } else { follower.poll(&store, FOLLOW_LOG_MAX).await.map_err(Failure::from)? };
+    if let Ok(mut slot) = shared.log_follower.lock() {
+        *slot = Some((filter, follower));
+    }
+    Ok(Reply::LogFollowed { events })
+}
+
+async fn follow_stream(shared: &Shared, stream: &str, cursor: EventCursor, limit: usize) -> Result<Reply, Failure> {
+    store_to_follow(shared)
+        .await?
         .read_stream(stream, cursor, limit)
         .await
         .map(|page| Reply::StreamPage { events: page.events, next: page.next })

@@ -12,6 +12,7 @@ use eframe::egui::{self, RichText, Ui};
 use egui_plot::{Bar, BarChart, Plot, VLine};
 
 use super::history::{EventLink, event_details_ui};
+use super::log_follow::LogFollow;
 use super::scripts::FileDialog;
 use crate::audit::{ActorSummary, AuditFilter, CauseNode, EventSet, ExportFormat, Histogram};
 use crate::model::{Event, format_time};
@@ -85,6 +86,8 @@ pub struct AuditPanel {
     export_request: Option<RequestId>,
     export_written: usize,
     export_note: Option<String>,
+    /// Following the log under the filter applied.
+    follow: LogFollow,
     export_format: ExportFormat,
     dialog: FileDialog,
     drag_from: Option<f64>,
@@ -128,6 +131,7 @@ impl AuditPanel {
             export_request: None,
             export_written: 0,
             export_note: None,
+            follow: LogFollow::default(),
             export_format: ExportFormat::Csv,
             dialog: FileDialog::default(),
             drag_from: None,
@@ -208,8 +212,34 @@ impl AuditPanel {
         })
     }
 
+    pub fn is_following(&self) -> bool {
+        self.follow.on
+    }
+
+    /// Following, and the worker has started following (events appended from now on show).
+    pub fn follows_from_now(&self) -> bool {
+        self.follow.has_looked()
+    }
+
+    /// How many rows at the top arrived while following.
+    pub fn arrived(&self) -> usize {
+        self.follow.arrived
+    }
+
+    /// Events that arrived while following (in store order) go to the top of the list.
+    fn prepend(&mut self, events: Vec<Event>) {
+        let n = events.len();
+        if n == 0 {
+            return;
+        }
+        self.rows.splice(0..0, events.into_iter().rev());
+        self.selected = self.selected.map(|i| i + n);
+        self.count = self.count.map(|c| c + n as i64);
+    }
+
     fn apply(&mut self, worker: &mut Worker) {
         self.edited_at = None;
+        self.follow.restart();
         let filter = match self.edited_filter() {
             Ok(filter) => filter,
             Err(e) => {
@@ -236,6 +266,13 @@ impl AuditPanel {
 
     /// Takes a reply to one of this panel's requests; any other reply is handed back.
     pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
+        let reply = match self.follow.on_reply(id, reply) {
+            Ok(events) => {
+                self.prepend(events);
+                return None;
+            }
+            Err(reply) => reply,
+        };
         if Some(id) == self.page_request {
             self.page_request = None;
             match reply {
@@ -314,6 +351,7 @@ impl AuditPanel {
                 self.keys_request = Some(worker.send(Request::MetadataKeys));
             }
         }
+        self.follow.pump(ui, worker, self.applied.as_ref());
         if let Some(at) = self.edited_at {
             if now - at >= DEBOUNCE_SECONDS {
                 self.apply(worker);
@@ -484,6 +522,22 @@ impl AuditPanel {
             };
             ui.weak(format!("({} loaded, newest first)", self.rows.len()));
             ui.separator();
+            let mut on = self.follow.on;
+            let tip = "Look for new events under these filters every second (one indexed query; nothing is \
+                       written; paused while the window is minimised)";
+            if ui.toggle_value(&mut on, "📡 Follow").on_hover_text(tip).changed() {
+                self.follow.set(on);
+            }
+            if self.follow.arrived > 0 {
+                let text = format!("🆕 {} ✔", super::counted(self.follow.arrived as i64, "new event", "new events"));
+                if ui.button(text).on_hover_text("At the top of the list: mark them seen").clicked() {
+                    self.follow.arrived = 0;
+                }
+            }
+            if let Some(error) = &self.follow.error {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+            }
+            ui.separator();
             if let Some(id) = self.export_request {
                 let total = self.count.unwrap_or(0).max(1) as f32;
                 ui.add(
@@ -626,6 +680,7 @@ impl AuditPanel {
         let mut clicked = None;
         let mut wants_more = false;
         let total = self.rows.len();
+        let arrived = self.follow.arrived;
         egui::ScrollArea::both().id_salt("audit_log").auto_shrink([false, false]).show_rows(
             ui,
             row_height,
@@ -644,7 +699,8 @@ impl AuditPanel {
                         );
                         let archived = if e.archived { " 🗄" } else { "" };
                         let odd = if e.anomalies.is_empty() { "" } else { " ⚠" };
-                        let text = format!("{position:<8} {when}  {:<22}{archived}{odd}", e.event_type);
+                        let new = if i < arrived { "🆕 " } else { "" };
+                        let text = format!("{new}{position:<8} {when}  {:<22}{archived}{odd}", e.event_type);
                         if ui.selectable_label(self.selected == Some(i), RichText::new(text).monospace()).clicked() {
                             clicked = Some(i);
                         }

@@ -10,6 +10,7 @@ pub mod diff_view;
 pub mod drift_check;
 pub mod history;
 pub mod json_tree;
+pub mod log_follow;
 pub mod mapping;
 pub mod navigation;
 pub mod panel_size;

@@ -1338,4 +1338,21 @@ fn a_followed_stream_grows_as_a_writer_appends() {
     h.step();
     assert_eq!(app(&h).history.cursor_version(), Some(7));
     assert_eq!(app(&h).history.unseen_from(), None);
+    // Audit follows the log under its filter: new events at the top, marked until seen.
+    h.get_by_label("Audit").click();
+    h.step();
+    wait_until(&mut h, "the audit rows", |h| app(h).audit.count.is_some() && !app(h).audit.is_busy());
+    let before = app(&h).audit.count.unwrap();
+    h.get_by_label("📡 Follow").click();
+    h.step();
+    assert!(app(&h).audit.is_following());
+    // (The first look starts the follower at the newest event.)
+    wait_until(&mut h, "the first look", |h| app(h).audit.follows_from_now());
+    append(8);
+    append(9);
+    wait_until(&mut h, "the appended events in Audit", |h| app(h).audit.arrived() == 2);
+    let rows = app(&h).audit.rows();
+    assert_eq!((rows[0].version, rows[1].version), (9, 8), "newest first");
+    assert_eq!(app(&h).audit.count, Some(before + 2));
+    assert!(h.query_by_label_contains("🆕 2 new events").is_some());
 }
