@@ -605,7 +605,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let layout = cli.layout.clone();
     let Some(command) = cli.command else {
-        let target = match &cli.store {
+        // An `eventscope://open?…` link in place of the store: its store and place, under the
+        // command line's own options.
+        let (store, link_start) = match cli.store.as_deref().filter(|s| crate::deep_link::Link::is_link(s)) {
+            Some(text) => {
+                let link = crate::deep_link::Link::parse(text).map_err(|e| usage!("{e}"))?;
+                (Some(link.store.clone()), link.start())
+            }
+            None => (cli.store.clone(), crate::ui::StartAt::default()),
+        };
+        let target = match &store {
             // A path that is no SQLite file is said here, in one line, before any window opens.
             Some(store) => match Target::parse(store)? {
                 Target::Sqlite(path) => {
@@ -616,13 +625,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             },
             None => Target::Sqlite(runtime()?.block_on(crate::demo::ensure_workshop_store())?),
         };
+        let from_link = cli.stream.is_none();
         let start = crate::ui::StartAt {
-            stream: cli.stream,
-            version: cli.at,
-            fold: cli.fold,
+            version: if from_link { link_start.version } else { cli.at },
+            stream: cli.stream.or(link_start.stream),
+            fold: cli.fold.or(link_start.fold),
             projection: cli.projection,
             sql: cli.sql,
-            view: cli.view,
+            view: cli.view.or(link_start.view),
         };
         return crate::ui::run(target, layout, start);
     };

@@ -23,6 +23,7 @@ pub mod bench;
 pub mod bisect;
 pub mod cli;
 pub mod csv_text;
+pub mod deep_link;
 pub mod demo;
 pub mod diff;
 pub mod drift;

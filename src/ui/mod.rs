@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod background;
+pub mod bookmarks;
 pub mod connect;
 pub mod diff_view;
 pub mod drift_check;
@@ -186,6 +187,7 @@ pub struct EventscopeApp {
     pub audit: AuditPanel,
     pub types: types::TypesPanel,
     pub whatif: whatif::WhatIfPanel,
+    pub bookmarks: bookmarks::BookmarksWindow,
     pub view: View,
     pub status: StatusBar,
     open_request: Option<(RequestId, Option<Target>)>,
@@ -250,6 +252,7 @@ impl EventscopeApp {
             audit: AuditPanel::new(false, false),
             types: types::TypesPanel::default(),
             whatif: whatif::WhatIfPanel::default(),
+            bookmarks: bookmarks::BookmarksWindow::default(),
             view: View::History,
             status: StatusBar::default(),
             open_request: None,
@@ -290,9 +293,17 @@ impl EventscopeApp {
             self.view = view;
         }
         if let Some(path) = start.fold {
-            // Like a fold chosen in the window: for the category of the stream it is used on.
+            // Like a fold chosen in the window: for the category of the stream it is used on. A
+            // bundled fold's name (as a link names it) where no such file exists is that fold.
+            let bundled = (!path.exists())
+                .then(|| scripts::FOLD_EXAMPLES.iter().find(|(name, _)| std::path::Path::new(name) == path))
+                .flatten();
+            let source = match bundled {
+                Some((name, source)) => ScriptSource::Example { name, source },
+                None => ScriptSource::File(path),
+            };
             self.history.set_fold(Some(FoldSetting {
-                script: WatchedScript::new(ScriptSource::File(path)),
+                script: WatchedScript::new(source),
                 scope: FoldScope::Category(String::new()),
             }));
         }
@@ -523,6 +534,10 @@ impl EventscopeApp {
         if ui.add(presenter).on_hover_text("Larger type, high contrast, the streams panel hidden").clicked() {
             self.toggle_presenter();
         }
+        let marks = egui::Button::selectable(self.bookmarks.open, "🔖 Bookmarks");
+        if ui.add(marks).on_hover_text("The versions you bookmarked in this store, with their notes").clicked() {
+            self.bookmarks.open = !self.bookmarks.open;
+        }
         ui.separator();
         ui.weak("Theme");
         for choice in ThemeChoice::ALL {
@@ -684,6 +699,7 @@ impl EventscopeApp {
                 self.history.cancel_load(&mut self.worker);
                 let fold = self.history.fold_setting().cloned();
                 self.history = HistoryPanel::default();
+                self.history.layout.store_link = Some(crate::deep_link::Link::store_of(&opened));
                 // (The fold this store was last seen with wins over the one carried from the last.)
                 if self.settings.for_store(&settings::store_key(&opened)).fold.is_none() {
                     self.history.set_fold(fold);
@@ -976,7 +992,14 @@ impl EventscopeApp {
                 }
                 self.history.layout.timeline_width = self.look.timeline_width;
                 self.history.layout.diff_height = self.look.diff_height;
+                if let Some(stream) = self.history.stream() {
+                    let marks = self.look.bookmarks.iter().filter(|b| b.stream == stream);
+                    self.history.set_bookmarks(marks.map(|b| (b.version, b.note.clone())).collect());
+                }
                 egui::CentralPanel::default().show(ui, |ui| self.history.ui(ui));
+                if let Some((stream, version)) = self.history.take_bookmark_wanted() {
+                    self.bookmarks.bookmark(&mut self.look.bookmarks, stream, version);
+                }
                 self.look.timeline_width = self.history.layout.timeline_width;
                 self.look.diff_height = self.history.layout.diff_height;
                 let followed = self.history.take_followed_link();
@@ -1041,6 +1064,13 @@ impl EventscopeApp {
                     None => {}
                 }
             }
+        }
+        let streams = &self.streams;
+        let label = |stream: &str| streams.label(stream).and_then(|l| l.label.clone());
+        if let Some(bookmarks::BookmarkAction::Go { stream, version }) =
+            self.bookmarks.ui(ui.ctx(), &mut self.look.bookmarks, &label)
+        {
+            self.open_event(&stream, version);
         }
         // (A stream on its way to a version is not a place yet.)
         if !(self.view == View::History && self.history.is_settling()) {

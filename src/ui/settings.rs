@@ -71,6 +71,17 @@ pub struct ViewSettings {
     pub fold: Option<RememberedFold>,
     /// The field chosen to label each category's streams (where the one found is not wanted).
     pub label_fields: BTreeMap<String, String>,
+    /// Versions the user bookmarked, with a note each (kept here, never in the store).
+    pub bookmarks: Vec<Bookmark>,
+}
+
+/// A version of a stream the user marked, with a short note ("← the retried command").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bookmark {
+    pub stream: String,
+    pub version: i64,
+    #[serde(default)]
+    pub note: String,
 }
 
 /// A fold chosen for streams: its script and where it applies.
@@ -103,6 +114,7 @@ impl Default for ViewSettings {
             version: None,
             fold: None,
             label_fields: BTreeMap::new(),
+            bookmarks: Vec::new(),
         }
     }
 }

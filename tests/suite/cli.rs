@@ -667,3 +667,20 @@ crate::on_each_backend!(
     bisect_prints_the_event_its_changes_and_its_cause,
     debug_logging_shows_queries_and_no_password
 );
+
+#[test]
+fn an_eventscope_link_opens_its_store_or_says_what_is_wrong() {
+    // (Checked before any window opens: a link to a missing file says so, in one line.)
+    let (code, _, err) = eventscope_status(&["eventscope://open?store=/no/such/store.sqlite&stream=x&at=4"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("there is no file at /no/such/store.sqlite"), "{err}");
+    for (link, said) in [
+        ("eventscope://open?stream=x", "names no store"),
+        ("eventscope://open?store=a.sqlite&at=four", "`at=four` is not a version"),
+        ("eventscope://open?store=a.sqlite&view=nope", "is no view"),
+    ] {
+        let (code, _, err) = eventscope_status(&[link]);
+        assert_eq!(code, 2, "{link}: {err}");
+        assert!(err.contains(said), "{link}: {err}");
+    }
+}

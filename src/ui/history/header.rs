@@ -28,6 +28,7 @@ impl HistoryPanel {
             if ui.small_button("Copy id").clicked() {
                 ui.ctx().copy_text(stream);
             }
+            self.link_menu_ui(ui);
             if self.mode == Mode::Stream {
                 self.label_field_menu_ui(ui);
             }
@@ -135,6 +136,16 @@ impl HistoryPanel {
                 ui.weak(format!("going to {unit} {pending} once it is read"));
             }
             ui.separator();
+            let marked = self.cursor_version().and_then(|v| self.bookmarks.get(&v));
+            let tip = match marked {
+                Some(note) if !note.is_empty() => format!("Bookmarked: {note} (the Bookmarks window edits it)"),
+                Some(_) => "Bookmarked (the Bookmarks window edits its note)".to_owned(),
+                None => "Bookmark this version, with a note (Ctrl+D)".to_owned(),
+            };
+            let button = egui::Button::selectable(marked.is_some(), "🔖");
+            if ui.add(button).on_hover_text(tip).clicked() {
+                self.want_bookmark();
+            }
             self.follow_ui(ui);
         });
         let mut index = self.cursor;
@@ -146,6 +157,43 @@ impl HistoryPanel {
             self.set_cursor(index);
         }
         ui.add_space(2.0);
+    }
+
+    /// What is on screen as a link: the stream, the cursor's version and the fold.
+    pub fn link(&self) -> Option<crate::deep_link::Link> {
+        let store = self.layout.store_link.clone()?;
+        let stream = self.stream.clone().filter(|_| self.mode == Mode::Stream)?;
+        let fold = self.picker.fold.as_ref().map(|f| match &f.script.source {
+            ScriptSource::Example { name, .. } => (*name).to_owned(),
+            ScriptSource::File(path) => {
+                std::path::absolute(path).unwrap_or_else(|_| path.clone()).display().to_string()
+            }
+        });
+        Some(crate::deep_link::Link {
+            store,
+            stream: Some(stream),
+            version: self.cursor_version(),
+            fold,
+            view: Some(crate::ui::View::History),
+        })
+    }
+
+    /// "🔗 Link": the command line or the `eventscope://` link that opens what is on screen.
+    fn link_menu_ui(&mut self, ui: &mut Ui) {
+        let Some(link) = self.link() else { return };
+        ui.menu_button("🔗 Link", |ui| {
+            if ui.button("Copy the command line").on_hover_text(link.command_line()).clicked() {
+                ui.ctx().copy_text(link.command_line());
+                ui.close();
+            }
+            if ui.button("Copy the eventscope:// link").on_hover_text(link.url()).clicked() {
+                ui.ctx().copy_text(link.url());
+                ui.close();
+            }
+            ui.weak("Opens this stream at this version with this fold (a password is never in it).");
+        })
+        .response
+        .on_hover_text("A link that opens exactly this: the stream, the version, the fold");
     }
 
     /// "🏷": which field of the first event labels the streams of this category.

@@ -120,6 +120,8 @@ pub struct HistoryLayout {
     pub timeline_width: Option<f32>,
     pub diff_height: Option<f32>,
     pub narrow_tab: DetailTab,
+    /// The open store as a link names it (set by the app), for "🔗 Link".
+    pub store_link: Option<String>,
 }
 
 /// The parts beside the timeline, shown one at a time on a narrow window.
@@ -247,6 +249,10 @@ pub struct HistoryPanel {
     bisect: BisectBar,
     fixture: FixtureWindow,
     follow: StreamFollow,
+    /// The open stream's bookmarks: version → note (given by the app from the store's settings).
+    bookmarks: std::collections::BTreeMap<i64, String>,
+    /// The user asked to bookmark this version (taken by the app).
+    bookmark_wanted: Option<(String, i64)>,
 }
 
 impl Default for HistoryPanel {
@@ -272,6 +278,8 @@ impl Default for HistoryPanel {
             bisect: BisectBar::default(),
             fixture: FixtureWindow::default(),
             follow: StreamFollow::default(),
+            bookmarks: Default::default(),
+            bookmark_wanted: None,
             diff: DiffArea::default(),
             picker: FoldPicker::default(),
             show_blame: false,
@@ -338,6 +346,23 @@ impl HistoryPanel {
     }
 
     /// The chosen fold (stream mode).
+    /// The open stream's bookmarks (version → note), from the store's settings.
+    pub fn set_bookmarks(&mut self, bookmarks: std::collections::BTreeMap<i64, String>) {
+        self.bookmarks = bookmarks;
+    }
+
+    /// The version the user asked to bookmark (🔖 or Ctrl+D), taken once.
+    pub fn take_bookmark_wanted(&mut self) -> Option<(String, i64)> {
+        self.bookmark_wanted.take()
+    }
+
+    /// Asks for the cursor's version to be bookmarked.
+    fn want_bookmark(&mut self) {
+        if let (Some(stream), Some(version), Mode::Stream) = (self.stream.clone(), self.cursor_version(), self.mode) {
+            self.bookmark_wanted = Some((stream, version));
+        }
+    }
+
     pub fn fold_setting(&self) -> Option<&FoldSetting> {
         self.picker.fold.as_ref()
     }

@@ -23,6 +23,9 @@ impl HistoryPanel {
                 i.consume_key(none, Key::Space),
             )
         });
+        if ui.ctx().input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, Key::D)) {
+            self.want_bookmark();
+        }
         if left || right || page_up || page_down || home || end {
             self.playback.playing = false;
         }

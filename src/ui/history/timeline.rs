@@ -46,6 +46,8 @@ pub(super) enum Marker {
     BreaksContract(String),
     /// Appended while the user looked elsewhere (following the stream).
     Arrived,
+    /// The user bookmarked this version (the note).
+    Bookmark(String),
 }
 
 impl Marker {
@@ -58,6 +60,7 @@ impl Marker {
             Marker::Archived => "🗄",
             Marker::BreaksContract(_) => "📜",
             Marker::Arrived => "🆕",
+            Marker::Bookmark(_) => "🔖",
         }
     }
 
@@ -73,6 +76,8 @@ impl Marker {
             Marker::Archived => "archived".to_owned(),
             Marker::BreaksContract(what) => format!("does not fit its type's schema (Types view): {what}"),
             Marker::Arrived => "appended while you looked elsewhere (📡 Follow)".to_owned(),
+            Marker::Bookmark(note) if note.is_empty() => "bookmarked".to_owned(),
+            Marker::Bookmark(note) => format!("bookmarked: {note}"),
         }
     }
 }
@@ -237,6 +242,7 @@ impl HistoryPanel {
         let snapshot_drift = &self.snapshot_drift;
         let breaches = &self.contract_breaches.1;
         let unseen_from = self.follow.unseen_from;
+        let bookmarks = &self.bookmarks;
         let tail = self.loader.tail.as_ref();
         // Versions padded to the longest one's width (and the `v`), so that the types line up.
         let last_ordinal = self.len().checked_sub(1).and_then(|i| self.ordinal_at(i)).unwrap_or(0);
@@ -303,6 +309,9 @@ impl HistoryPanel {
                 }
                 if unseen_from.is_some_and(|from| i >= from) {
                     markers.insert(0, Marker::Arrived);
+                }
+                if let Some(note) = bookmarks.get(&event.version) {
+                    markers.insert(0, Marker::Bookmark(note.clone()));
                 }
                 if let Some((path, changed)) = &changed
                     && changed.contains(&i)

@@ -1,0 +1,87 @@
+//! The Bookmarks window: the versions the user marked in this store (🔖 in a stream's header, or
+//! Ctrl+D), each with its note, a click from its place in the history. Bookmarks are kept with
+//! the window's settings for the store (`settings.rs`), never in the store.
+
+use eframe::egui::{self, RichText};
+
+use super::settings::Bookmark;
+
+/// What the window asks of the app.
+pub enum BookmarkAction {
+    /// Open this version of this stream in the history.
+    Go { stream: String, version: i64 },
+}
+
+#[derive(Default)]
+pub struct BookmarksWindow {
+    pub open: bool,
+    /// The bookmark whose note gets the keyboard next frame.
+    focus: Option<usize>,
+}
+
+impl BookmarksWindow {
+    /// Adds a bookmark (or finds the one already there) and opens the window on its note.
+    pub fn bookmark(&mut self, bookmarks: &mut Vec<Bookmark>, stream: String, version: i64) {
+        let index = match bookmarks.iter().position(|b| b.stream == stream && b.version == version) {
+            Some(index) => index,
+            None => {
+                bookmarks.push(Bookmark { stream, version, note: String::new() });
+                bookmarks.len() - 1
+            }
+        };
+        self.open = true;
+        self.focus = Some(index);
+    }
+
+    /// `label`: what a person calls a stream, where known.
+    pub fn ui(
+        &mut self,
+        ctx: &egui::Context,
+        bookmarks: &mut Vec<Bookmark>,
+        label: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<BookmarkAction> {
+        if !self.open {
+            return None;
+        }
+        let mut action = None;
+        let mut open = self.open;
+        egui::Window::new("🔖 Bookmarks").open(&mut open).default_width(460.0).resizable(true).show(ctx, |ui| {
+            if bookmarks.is_empty() {
+                ui.label("No bookmarks yet: 🔖 in a stream's header (or Ctrl+D) marks the version shown.");
+                return;
+            }
+            ui.weak("Kept for this store on this computer, never in the store.");
+            let mut removed = None;
+            egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
+                egui::Grid::new("bookmarks").num_columns(3).striped(true).show(ui, |ui| {
+                    for (i, bookmark) in bookmarks.iter_mut().enumerate() {
+                        let name = label(&bookmark.stream).unwrap_or_else(|| bookmark.stream.clone());
+                        let go = ui.link(RichText::new(format!("{name} v{}", bookmark.version)).monospace());
+                        if go.on_hover_text(format!("Open {} at v{}", bookmark.stream, bookmark.version)).clicked() {
+                            action =
+                                Some(BookmarkAction::Go { stream: bookmark.stream.clone(), version: bookmark.version });
+                        }
+                        let note = ui.add(
+                            egui::TextEdit::singleline(&mut bookmark.note)
+                                .hint_text("a note: the retried command, say")
+                                .desired_width(240.0),
+                        );
+                        if self.focus == Some(i) {
+                            note.request_focus();
+                            self.focus = None;
+                        }
+                        if ui.small_button("✖").on_hover_text("Remove this bookmark").clicked() {
+                            removed = Some(i);
+                        }
+                        ui.end_row();
+                    }
+                });
+            });
+            if let Some(i) = removed {
+                bookmarks.remove(i);
+            }
+        });
+        self.open = open;
+        action
+    }
+}
