@@ -997,6 +997,9 @@ impl EventscopeApp {
                     self.history.set_bookmarks(marks.map(|b| (b.version, b.note.clone())).collect());
                 }
                 egui::CentralPanel::default().show(ui, |ui| self.history.ui(ui));
+                if let Some((stream, arrived)) = self.history.take_arrived() {
+                    self.streams.grew(&stream, arrived);
+                }
                 if let Some((stream, version)) = self.history.take_bookmark_wanted() {
                     self.bookmarks.bookmark(&mut self.look.bookmarks, stream, version);
                 }

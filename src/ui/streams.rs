@@ -196,6 +196,15 @@ impl StreamsPanel {
     }
 
     /// A stream's category and label, once read.
+    /// A followed stream grew: its row (when listed) counts the new events, its last version and
+    /// time. (The store's totals in the status bar are estimates and stay as they are.)
+    pub fn grew(&mut self, stream: &str, arrived: super::history::Arrived) {
+        let Some(row) = self.rows.iter_mut().find(|r| r.stream.0 == stream) else { return };
+        row.events += arrived.events as i64;
+        row.last_version = row.last_version.max(arrived.last_version);
+        row.last_recorded_at = arrived.last_recorded_at.or(row.last_recorded_at);
+    }
+
     pub fn label(&self, stream: &str) -> Option<&StreamLabel> {
         self.labels.get(stream)
     }

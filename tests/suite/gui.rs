@@ -1338,6 +1338,7 @@ fn a_followed_stream_grows_as_a_writer_appends() {
     h.step();
     assert_eq!(app(&h).history.cursor_version(), Some(7));
     assert_eq!(app(&h).history.unseen_from(), None);
+    assert!(h.query_by_label_contains("7 events · v7").is_some(), "the streams list counts them");
     // Audit follows the log under its filter: new events at the top, marked until seen.
     h.get_by_label("Audit").click();
     h.step();

@@ -10,6 +10,14 @@ use super::*;
 /// How often a followed stream is looked at (seconds).
 const INTERVAL: f64 = 1.0;
 
+/// Events a followed stream gained: how many, and the newest one's version and time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrived {
+    pub events: usize,
+    pub last_version: i64,
+    pub last_recorded_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 #[derive(Default)]
 pub(super) struct StreamFollow {
     pub(super) on: bool,
@@ -22,6 +30,9 @@ pub(super) struct StreamFollow {
     visible: bool,
     /// The first event that arrived while the cursor was elsewhere.
     pub(super) unseen_from: Option<usize>,
+    /// How many events arrived since the app last asked, and the newest one's version and time
+    /// (for the streams list's counts).
+    arrived: Option<Arrived>,
     pub(super) error: Option<String>,
 }
 
@@ -42,6 +53,12 @@ impl HistoryPanel {
         self.follow.on = on;
         self.follow.last_look = None;
         self.follow.error = None;
+    }
+
+    /// What arrived by following since the last call, with the stream (for the streams list).
+    pub fn take_arrived(&mut self) -> Option<(String, Arrived)> {
+        let arrived = self.follow.arrived.take()?;
+        Some((self.stream.clone()?, arrived))
     }
 
     /// The events that arrived while the cursor was elsewhere (from this index on), if any.
@@ -95,6 +112,14 @@ impl HistoryPanel {
                 self.loader.total = Some(self.loader.total.unwrap_or(0) + events.len() as i64);
                 // (A page of its own, read again from where it was read if it is let go.)
                 self.loader.page_starts.push(cursor);
+                if let Some(last) = events.last() {
+                    let before = self.follow.arrived.take().map_or(0, |a| a.events);
+                    self.follow.arrived = Some(Arrived {
+                        events: before + events.len(),
+                        last_version: last.version,
+                        last_recorded_at: last.recorded_at,
+                    });
+                }
                 self.push_events(events, true);
                 if at_newest {
                     self.place_cursor(self.len().saturating_sub(1));

@@ -142,7 +142,7 @@ impl HistoryPanel {
                 Some(_) => "Bookmarked (the Bookmarks window edits its note)".to_owned(),
                 None => "Bookmark this version, with a note (Ctrl+D)".to_owned(),
             };
-            let button = egui::Button::selectable(marked.is_some(), "🔖");
+            let button = egui::Button::selectable(marked.is_some(), "🔖 Bookmark");
             if ui.add(button).on_hover_text(tip).clicked() {
                 self.want_bookmark();
             }

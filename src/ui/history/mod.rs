@@ -26,6 +26,7 @@ pub use details::{EventLink, escape_invalid_utf8, event_details_ui, hex_dump, lo
 use diff_area::DiffArea;
 use diff_area::{LineDiff, line_diff_of, snapshot_ui};
 use fixture::FixtureWindow;
+pub use follow::Arrived;
 use follow::StreamFollow;
 use loading::StreamLoader;
 use state::FoldPicker;
