@@ -106,6 +106,7 @@ fn the_history_fits_each_screen() {
         }
         let wide = h.query_by_label("Changes at v4").is_some();
         if wide {
+            wait_until(&mut h, "the event column", |h| h.query_by_label("v4 · RefundRequested").is_some());
             // Event, state and diff side by side, each with its whole header.
             assert_inside(&h, size, &["v4 · RefundRequested", "Copy event", "State after v4", "Copy state", "Blame"]);
             assert_inside(&h, size, &["Changes at v4", "Compare two versions", "0 added · 0 removed · 1 changed"]);
@@ -119,12 +120,10 @@ fn the_history_fits_each_screen() {
             );
             assert_inside(&h, size, &["Event", "State", "Changes", "State after v4", "Copy state", "Blame"]);
             h.get_by_label("Changes").click();
-            h.step();
-            h.step();
+            wait_until(&mut h, "the changes tab", |h| h.query_by_label("Changes at v4").is_some());
             assert_inside(&h, size, &["Changes at v4", "0 added · 0 removed · 1 changed"]);
             h.get_by_label("Event").click();
-            h.step();
-            h.step();
+            wait_until(&mut h, "the event tab", |h| h.query_by_label("v4 · RefundRequested").is_some());
             assert_inside(&h, size, &["v4 · RefundRequested", "Copy event"]);
         }
         // The timeline keeps each row's type whole, and the player its controls.
