@@ -45,7 +45,12 @@ impl BookmarksWindow {
         }
         let mut action = None;
         let mut open = self.open;
-        egui::Window::new("🔖 Bookmarks").open(&mut open).default_width(460.0).resizable(true).show(ctx, |ui| {
+        let window = egui::Window::new("🔖 Bookmarks")
+            .open(&mut open)
+            .min_width(420.0)
+            .default_pos(ctx.content_rect().right_top() + egui::vec2(-480.0, 80.0))
+            .resizable(true);
+        window.show(ctx, |ui| {
             if bookmarks.is_empty() {
                 ui.label("No bookmarks yet: 🔖 in a stream's header (or Ctrl+D) marks the version shown.");
                 return;
@@ -64,7 +69,8 @@ impl BookmarksWindow {
                         let note = ui.add(
                             egui::TextEdit::singleline(&mut bookmark.note)
                                 .hint_text("a note: the retried command, say")
-                                .desired_width(240.0),
+                                .desired_width(260.0)
+                                .min_size(egui::vec2(200.0, 0.0)),
                         );
                         if self.focus == Some(i) {
                             note.request_focus();
