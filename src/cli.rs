@@ -1533,7 +1533,8 @@ async fn tail(
             store.close().await;
             store = open(target, layout).await?;
         }
-        let events = follower.poll(&store, left).await?;
+        // (At most a chunk a poll: a tail from the start of a big log prints as it reads.)
+        let events = follower.poll(&store, left.min(10_000)).await?;
         for event in &events {
             let line = serde_json::to_string(&event.output())?;
             // (A reader that went away, `| head` say, ends the tail quietly.)

@@ -19,13 +19,19 @@ use crate::store::query::{KeysetCursor, LogCursor};
 /// How many events one read of a poll asks for (a poll reads until it has them all).
 const PAGE: usize = 1_000;
 
+/// A poll reads again at most about this many events handed over before (the lookback is for
+/// events that commit late near the head of the log, not for a reader catching up).
+const MAX_REREAD: u64 = 10_000;
+
 pub struct Follower {
     filter: AuditFilter,
     /// After the newest event handed over (or where following started).
     cursor: LogCursor,
-    /// Where the log stood at each recent poll, oldest first: a poll reads from the newest one
-    /// that is at least `lookback` old.
-    marks: VecDeque<(Instant, LogCursor)>,
+    /// Where the log stood at each recent poll (and how many events had been handed over then),
+    /// oldest first: a poll reads from the newest one that is at least `lookback` old.
+    marks: VecDeque<(Instant, LogCursor, u64)>,
+    /// How many events were handed over in all.
+    total: u64,
     /// The events handed over since the oldest mark, by their keys, with when.
     handed: VecDeque<(Instant, String)>,
     handed_keys: HashSet<String>,
@@ -50,7 +56,8 @@ impl Follower {
         };
         Ok(Follower {
             filter,
-            marks: VecDeque::from([(Instant::now(), cursor.clone())]),
+            marks: VecDeque::from([(Instant::now(), cursor.clone(), 0)]),
+            total: 0,
             cursor,
             handed: VecDeque::new(),
             handed_keys: HashSet::new(),
@@ -68,9 +75,15 @@ impl Follower {
         let now = Instant::now();
         // Read from the newest mark at least `lookback` old (the oldest, early on); older
         // marks, and what was handed over before the one chosen, are no longer needed.
-        let old_enough = self.marks.iter().rposition(|(at, _)| now.duration_since(*at) >= self.lookback).unwrap_or(0);
-        self.marks.drain(..old_enough);
-        let (since, mut cursor) = self.marks.front().cloned().unwrap_or((now, self.cursor.clone()));
+        let mut chosen =
+            self.marks.iter().rposition(|(at, _, _)| now.duration_since(*at) >= self.lookback).unwrap_or(0);
+        // (A reader catching up hands over many events a second: it reads again a bounded few.)
+        while chosen + 1 < self.marks.len() && self.total - self.marks[chosen].2 > MAX_REREAD {
+            chosen += 1;
+        }
+        self.marks.drain(..chosen);
+        let (since, mut cursor) =
+            self.marks.front().map_or((now, self.cursor.clone()), |(at, cursor, _)| (*at, cursor.clone()));
         while self.handed.front().is_some_and(|(at, _)| *at < since) {
             if let Some((_, key)) = self.handed.pop_front() {
                 self.handed_keys.remove(&key);
@@ -87,6 +100,7 @@ impl Follower {
                 read_any = true;
                 if self.handed_keys.insert(id.clone()) {
                     self.handed.push_back((now, id));
+                    self.total += 1;
                     out.push(event);
                 }
                 if out.len() >= max {
@@ -102,7 +116,7 @@ impl Follower {
         if read_any {
             self.cursor = cursor;
         }
-        self.marks.push_back((now, self.cursor.clone()));
+        self.marks.push_back((now, self.cursor.clone(), self.total));
         Ok(out)
     }
 }
