@@ -49,8 +49,8 @@ pub struct Cli {
     /// Open the window on this stream.
     #[arg(long)]
     pub stream: Option<String>,
-    /// With --stream: put the cursor at this version.
-    #[arg(long, requires = "stream")]
+    /// With --stream (or a link that names one): put the cursor at this version.
+    #[arg(long)]
     pub at: Option<i64>,
     /// Fold every stream with this JavaScript fold (watched: saving it refolds).
     #[arg(long)]
@@ -314,6 +314,10 @@ pub enum Command {
         /// Stop after this many events.
         #[arg(long)]
         max_events: Option<usize>,
+        /// PostgreSQL: how long after a later event an event may commit and still be printed
+        /// (a transaction open longer than this when a later one commits is missed).
+        #[arg(long, default_value_t = 5_000)]
+        lookback_ms: u64,
     },
     /// Measure the history explorer on a generated store and print the figures (not a test).
     #[command(allow_negative_numbers = true)]
@@ -626,14 +630,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             None => Target::Sqlite(runtime()?.block_on(crate::demo::ensure_workshop_store())?),
         };
         let from_link = cli.stream.is_none();
+        if cli.at.is_some() && cli.stream.is_none() && link_start.stream.is_none() {
+            return Err(usage!("--at needs a stream: give --stream (or a link that names one)"));
+        }
         let start = crate::ui::StartAt {
-            version: if from_link { link_start.version } else { cli.at },
+            version: if from_link { cli.at.or(link_start.version) } else { cli.at },
             stream: cli.stream.or(link_start.stream),
             fold: cli.fold.or(link_start.fold),
             projection: cli.projection,
             sql: cli.sql,
             view: cli.view.or(link_start.view),
         };
+        // A fold that is no file (nor a bundled fold's name) is said before any window opens.
+        if let Some(fold) = &start.fold
+            && !fold.exists()
+            && !crate::ui::scripts::FOLD_EXAMPLES.iter().any(|(name, _)| std::path::Path::new(name) == fold)
+        {
+            return Err(usage!(
+                "there is no fold file at {}: give a .js fold file, or the name of a bundled one ({})",
+                fold.display(),
+                crate::ui::scripts::FOLD_EXAMPLES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ));
+        }
         return crate::ui::run(target, layout, start);
     };
     if let Command::Bench {
@@ -787,10 +805,11 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 crate::audit::export(&store, &filter, format, &mut out, |_| true).await?;
                 Ok(())
             }
-            Command::Tail { store, types, stream, meta, text, from_start, interval_ms, max_events } => {
+            Command::Tail { store, types, stream, meta, text, from_start, interval_ms, max_events, lookback_ms } => {
                 let filter = audit_filter(None, None, types, stream, meta, text)?;
                 let interval = std::time::Duration::from_millis(interval_ms.max(10));
-                tail(&store, layout.as_deref(), filter, from_start, interval, max_events).await
+                let lookback = std::time::Duration::from_millis(lookback_ms);
+                tail(&store, layout.as_deref(), filter, from_start, interval, lookback, max_events).await
             }
             Command::Project { store, js, until } => {
                 let projection = JsProjection::from_file(&js)?;
@@ -1520,11 +1539,19 @@ async fn tail(
     filter: crate::audit::AuditFilter,
     from_start: bool,
     interval: std::time::Duration,
+    lookback: std::time::Duration,
     max_events: Option<usize>,
 ) -> anyhow::Result<()> {
     use std::io::Write as _;
+    /// A look that fails (a writer holding the lock, a server restarting) is tried again at
+    /// the next interval; this many failures in a row end the tail.
+    const MAX_FAILED_LOOKS: u32 = 30;
     let mut store = open(target, layout).await?;
     let mut follower = crate::follow::Follower::start(&store, filter, from_start).await?;
+    if store.dialect() == crate::store::query::Dialect::Postgres {
+        follower.set_lookback(lookback);
+    }
+    let mut failed_looks = 0;
     let mut left = max_events.unwrap_or(usize::MAX);
     let mut out = std::io::stdout().lock();
     while left > 0 {
@@ -1534,7 +1561,19 @@ async fn tail(
             store = open(target, layout).await?;
         }
         // (At most a chunk a poll: a tail from the start of a big log prints as it reads.)
-        let events = follower.poll(&store, left.min(10_000)).await?;
+        let events = match follower.poll(&store, left.min(10_000)).await {
+            Ok(events) => {
+                failed_looks = 0;
+                events
+            }
+            Err(e) if failed_looks + 1 < MAX_FAILED_LOOKS => {
+                failed_looks += 1;
+                eprintln!("warning: a look at the store failed, trying again ({failed_looks} in a row): {e}");
+                tokio::time::sleep(interval).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         for event in &events {
             let line = serde_json::to_string(&event.output())?;
             // (A reader that went away, `| head` say, ends the tail quietly.)

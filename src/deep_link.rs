@@ -86,13 +86,18 @@ impl Link {
 
     /// Whether a store argument is a link rather than a store.
     pub fn is_link(text: &str) -> bool {
-        text.starts_with("eventscope://")
+        text.get(.."eventscope://".len()).is_some_and(|scheme| scheme.eq_ignore_ascii_case("eventscope://"))
     }
 
     /// Reads an `eventscope://open?…` link.
     pub fn parse(text: &str) -> Result<Link, String> {
         let bad = |why: String| format!("{text} is not an eventscope link: {why} (write eventscope://open?store=…)");
-        let query = text.strip_prefix(SCHEME).ok_or_else(|| bad("it does not start with eventscope://open?".into()))?;
+        // (A scheme is read whatever its case.)
+        let query = text
+            .get(..SCHEME.len())
+            .filter(|start| start.eq_ignore_ascii_case(SCHEME))
+            .map(|_| &text[SCHEME.len()..])
+            .ok_or_else(|| bad("it does not start with eventscope://open?".into()))?;
         let mut link = Link::default();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -153,6 +158,7 @@ mod tests {
             "eventscope '/tmp/my store'\\''s/ws.sqlite' --stream 00001042-0000-4000-8000-0000007de8ce --at 4 --fold \
              order.js --view history"
         );
+        assert_eq!(Link::parse(&url.replacen("eventscope://open", "EventScope://OPEN", 1)).unwrap(), link);
         let pg = Link { store: "postgres://app@db:5432/shop?sslmode=require".into(), ..Link::default() };
         assert_eq!(Link::parse(&pg.url()).unwrap(), pg);
         for bad in [

@@ -19,6 +19,10 @@ use crate::store::query::{KeysetCursor, LogCursor};
 /// How many events one read of a poll asks for (a poll reads until it has them all).
 const PAGE: usize = 1_000;
 
+/// Following from now on PostgreSQL, the first polls also read again this many events from
+/// before the start.
+const START_REREAD: usize = 1_000;
+
 /// A poll reads again at most about this many events handed over before (the lookback is for
 /// events that commit late near the head of the log, not for a reader catching up).
 const MAX_REREAD: u64 = 10_000;
@@ -48,25 +52,49 @@ impl Follower {
     /// Starts following the events under `filter`: from now (after the newest event that
     /// matches it), or from the start of the log (`from_start`).
     pub async fn start(store: &Store, filter: AuditFilter, from_start: bool) -> Result<Follower, AuditError> {
-        let cursor = if from_start {
-            LogCursor::Edge
-        } else {
-            let newest = store.audit_keyed_page(&filter, &LogCursor::Edge, false, 1).await?;
-            newest.into_iter().next().map_or(LogCursor::Edge, |(_, keys)| LogCursor::After(keys))
+        // SQLite has one writer at a time: its rows become visible in their order.
+        let lookback = match store.dialect() {
+            crate::store::query::Dialect::Postgres => Duration::from_secs(5),
+            crate::store::query::Dialect::Sqlite => Duration::ZERO,
         };
-        Ok(Follower {
+        let mut follower = Follower {
             filter,
-            marks: VecDeque::from([(Instant::now(), cursor.clone(), 0)]),
+            marks: VecDeque::new(),
             total: 0,
-            cursor,
+            cursor: LogCursor::Edge,
             handed: VecDeque::new(),
             handed_keys: HashSet::new(),
-            // SQLite has one writer at a time: its rows become visible in their order.
-            lookback: match store.dialect() {
-                crate::store::query::Dialect::Postgres => Duration::from_secs(5),
-                crate::store::query::Dialect::Sqlite => Duration::ZERO,
-            },
-        })
+            lookback,
+        };
+        let now = Instant::now();
+        if from_start {
+            follower.marks.push_back((now, LogCursor::Edge, 0));
+            return Ok(follower);
+        }
+        // From now: after the newest event. Where late commits can happen, the first polls also
+        // read again the last events before it (a transaction open before the start may have
+        // taken a position among them), leaving out those already there.
+        let before = if lookback.is_zero() { 1 } else { START_REREAD + 1 };
+        let newest = store.audit_keyed_page(&follower.filter, &LogCursor::Edge, false, before).await?;
+        follower.cursor = newest.first().map_or(LogCursor::Edge, |(_, keys)| LogCursor::After(keys.clone()));
+        let mark = match newest.get(START_REREAD) {
+            Some((_, keys)) if !lookback.is_zero() => LogCursor::After(keys.clone()),
+            _ if lookback.is_zero() => follower.cursor.clone(),
+            _ => LogCursor::Edge,
+        };
+        for (event, keys) in newest.iter().take(if lookback.is_zero() { 0 } else { START_REREAD }) {
+            let id = identity(event, keys);
+            if follower.handed_keys.insert(id.clone()) {
+                follower.handed.push_back((now, id));
+            }
+        }
+        follower.marks.push_back((now, mark, 0));
+        Ok(follower)
+    }
+
+    /// Sets how long an event may commit after a later one and still be handed over.
+    pub fn set_lookback(&mut self, lookback: Duration) {
+        self.lookback = lookback;
     }
 
     /// The events appended (and committed) since the last poll, in store order; those that

@@ -266,12 +266,10 @@ impl AuditPanel {
 
     /// Takes a reply to one of this panel's requests; any other reply is handed back.
     pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
-        let reply = match self.follow.on_reply(id, reply) {
-            Ok(events) => {
-                self.prepend(events);
-                return None;
-            }
-            Err(reply) => reply,
+        let Some(reply) = self.follow.on_reply(id, reply) else {
+            let events = self.follow.take_new();
+            self.prepend(events);
+            return None;
         };
         if Some(id) == self.page_request {
             self.page_request = None;

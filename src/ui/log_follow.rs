@@ -19,6 +19,8 @@ pub struct LogFollow {
     last_look: Option<f64>,
     /// How many of the rows at the top arrived while following (marked 🆕).
     pub arrived: usize,
+    /// Events arrived and not yet taken by the panel.
+    new: Vec<Event>,
     pub error: Option<String>,
 }
 
@@ -53,24 +55,30 @@ impl LogFollow {
         }
     }
 
-    /// Takes the reply to a look: the events that arrived, in store order (oldest first).
-    pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Result<Vec<Event>, Reply> {
+    /// Takes the reply to a look (its events are then [`LogFollow::take_new`]'s); any other
+    /// reply is handed back.
+    pub fn on_reply(&mut self, id: RequestId, reply: Reply) -> Option<Reply> {
         if self.request != Some(id) {
-            return Err(reply);
+            return Some(reply);
         }
         self.request = None;
         match reply {
             Reply::LogFollowed { events } => {
                 self.error = None;
                 self.arrived += events.len();
-                Ok(events)
+                self.new.extend(events);
             }
             Reply::Failed(failure) => {
                 self.error = Some(format!("following stopped: {failure}"));
                 self.on = false;
-                Ok(Vec::new())
             }
-            _ => Ok(Vec::new()),
+            _ => {}
         }
+        None
+    }
+
+    /// The events that arrived since the last call, in store order (oldest first).
+    pub fn take_new(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.new)
     }
 }

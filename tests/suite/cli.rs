@@ -678,9 +678,19 @@ fn an_eventscope_link_opens_its_store_or_says_what_is_wrong() {
         ("eventscope://open?stream=x", "names no store"),
         ("eventscope://open?store=a.sqlite&at=four", "`at=four` is not a version"),
         ("eventscope://open?store=a.sqlite&view=nope", "is no view"),
+        ("EVENTSCOPE://open?stream=x", "names no store"),
     ] {
         let (code, _, err) = eventscope_status(&[link]);
         assert_eq!(code, 2, "{link}: {err}");
         assert!(err.contains(said), "{link}: {err}");
     }
+    // A fold that is no file, and --at with no stream anywhere, are said before any window.
+    let store = common::workshop(Backend::Sqlite).db.target.clone();
+    let link = format!("eventscope://open?store={store}&stream=x&fold=/nope/x.js");
+    let (code, _, err) = eventscope_status(&[&link]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no fold file at /nope/x.js") && err.contains("order.js"), "{err}");
+    let (code, _, err) = eventscope_status(&[&store, "--at", "3"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--at needs a stream"), "{err}");
 }

@@ -91,7 +91,7 @@ fn tail_prints_every_appended_event_once(backend: Backend) {
         }
     });
     let mut printed: Vec<Value> = Vec::new();
-    let mut wait_for = |count: usize, printed: &mut Vec<Value>| {
+    let wait_for = |count: usize, printed: &mut Vec<Value>| {
         // (A guard against a hang, not a measure of speed.)
         let deadline = Instant::now() + Duration::from_secs(120);
         while printed.len() < count && Instant::now() < deadline {
@@ -142,3 +142,76 @@ fn tail_prints_every_appended_event_once(backend: Backend) {
 }
 
 crate::on_each_backend!(tail_prints_every_appended_event_once);
+
+/// From now: what was committed before the start is not printed, what commits after is — on
+/// PostgreSQL also an event whose transaction was open before the start and took an earlier
+/// position than the newest event then.
+fn tail_from_now_prints_what_commits_after_it_started(backend: Backend) {
+    let db = TestDb::new(backend, "tail_now");
+    let workshop = db.write_workshop();
+    let mut writer = Writer::open(&db);
+    let position = std::cell::Cell::new(workshop.events.len() as i64);
+    let take_position = || {
+        position.set(position.get() + 1);
+        position.get()
+    };
+    let mut late = Writer::open(&db);
+    let open_before = take_position();
+    if backend == Backend::Postgres {
+        late.exec(&format!("BEGIN; {}", insert(open_before, LATE, 1)));
+    }
+    writer.exec(&insert(take_position(), FIRST, 1));
+    let mut tail = Command::new(env!("CARGO_BIN_EXE_eventscope"))
+        .args(["tail", &db.target, "--stream", "7a11e000", "--interval-ms", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run eventscope tail");
+    let stdout = tail.stdout.take().unwrap();
+    let (lines_sent, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_sent.send(line);
+        }
+    });
+    // Appends until the first one shows (the tail is running from then on).
+    let mut printed: Vec<Value> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut version = 1;
+    while printed.is_empty() {
+        assert!(Instant::now() < deadline, "{backend:?}: the tail printed nothing");
+        version += 1;
+        writer.exec(&insert(take_position(), FIRST, version));
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            printed.push(serde_json::from_str(&line).unwrap());
+        }
+    }
+    if backend == Backend::Postgres {
+        late.exec("COMMIT");
+    } else {
+        // (SQLite has one writer at a time: no transaction holds an earlier position open.)
+        late.exec(&insert(take_position(), LATE, 1));
+    }
+    while !printed.iter().any(|e| e["stream"] == LATE) {
+        assert!(Instant::now() < deadline, "{backend:?}: the late event never came: {printed:?}");
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) {
+            printed.push(serde_json::from_str(&line).unwrap());
+        }
+    }
+    // A moment more for a duplicate to show, if there were one.
+    std::thread::sleep(Duration::from_millis(300));
+    while let Ok(line) = lines.try_recv() {
+        printed.push(serde_json::from_str(&line).unwrap());
+    }
+    let _ = tail.kill();
+    let _ = tail.wait();
+    let first: Vec<i64> =
+        printed.iter().filter(|e| e["stream"] == FIRST).map(|e| e["version"].as_i64().unwrap()).collect();
+    assert!(!first.contains(&1), "{backend:?}: v1 was there before the tail started: {first:?}");
+    let mut sorted = first.clone();
+    sorted.dedup();
+    assert_eq!(first, sorted, "{backend:?}: each once, in order");
+    assert_eq!(printed.iter().filter(|e| e["stream"] == LATE).count(), 1, "{backend:?}: {printed:?}");
+}
+
+crate::on_each_backend!(tail_from_now_prints_what_commits_after_it_started);
