@@ -273,18 +273,8 @@ pub enum Command {
         /// Events before this time (RFC 3339, or a date).
         #[arg(long)]
         until: Option<String>,
-        /// Only this event type (repeat for several).
-        #[arg(long = "type")]
-        types: Vec<String>,
-        /// Only streams whose id contains this text.
-        #[arg(long)]
-        stream: Option<String>,
-        /// Only events whose metadata has key = value (repeat: all must hold).
-        #[arg(long = "meta")]
-        meta: Vec<String>,
-        /// Only events whose payload contains this text (reads every payload).
-        #[arg(long)]
-        text: Option<String>,
+        #[command(flatten)]
+        filters: FilterArgs,
         #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
         format: FormatArg,
     },
@@ -293,18 +283,8 @@ pub enum Command {
     #[command(allow_negative_numbers = true)]
     Tail {
         store: String,
-        /// Only this event type (repeat for several).
-        #[arg(long = "type")]
-        types: Vec<String>,
-        /// Only streams whose id contains this text.
-        #[arg(long)]
-        stream: Option<String>,
-        /// Only events whose metadata has key = value (repeat: all must hold).
-        #[arg(long = "meta")]
-        meta: Vec<String>,
-        /// Only events whose payload contains this text (reads every new payload).
-        #[arg(long)]
-        text: Option<String>,
+        #[command(flatten)]
+        filters: FilterArgs,
         /// Start at the beginning of the log instead of now.
         #[arg(long)]
         from_start: bool,
@@ -793,7 +773,8 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let store = open(&store, layout.as_deref()).await?;
                 print_preview(&store, &text, compare, key, format, limits, &permissions).await
             }
-            Command::Audit { store, since, until, types, stream, meta, text, format } => {
+            Command::Audit { store, since, until, filters, format } => {
+                let FilterArgs { types, stream, meta, text } = filters;
                 let filter = audit_filter(since, until, types, stream, meta, text)?;
                 let store = open(&store, layout.as_deref()).await?;
                 let format = match format {
@@ -805,7 +786,8 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 crate::audit::export(&store, &filter, format, &mut out, |_| true).await?;
                 Ok(())
             }
-            Command::Tail { store, types, stream, meta, text, from_start, interval_ms, max_events, lookback_ms } => {
+            Command::Tail { store, filters, from_start, interval_ms, max_events, lookback_ms } => {
+                let FilterArgs { types, stream, meta, text } = filters;
                 let filter = audit_filter(None, None, types, stream, meta, text)?;
                 let interval = std::time::Duration::from_millis(interval_ms.max(10));
                 let lookback = std::time::Duration::from_millis(lookback_ms);
@@ -820,6 +802,23 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
             Command::Bench { .. } => Ok(()),
         }
     }
+}
+
+/// The filters `audit` and `tail` share (besides the time range).
+#[derive(clap::Args, Debug)]
+pub struct FilterArgs {
+    /// Only this event type (repeat for several).
+    #[arg(long = "type")]
+    types: Vec<String>,
+    /// Only streams whose id contains this text.
+    #[arg(long)]
+    stream: Option<String>,
+    /// Only events whose metadata has key = value (repeat: all must hold).
+    #[arg(long = "meta")]
+    meta: Vec<String>,
+    /// Only events whose payload contains this text (reads every payload).
+    #[arg(long)]
+    text: Option<String>,
 }
 
 /// The limits and permissions of a SQL preview, for every subcommand that runs one.

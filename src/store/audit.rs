@@ -359,6 +359,18 @@ impl Store {
         forward: bool,
         limit: usize,
     ) -> Result<LogPage, AuditError> {
+        let sql = self.audit_page_sql(filter, cursor, forward, limit)?;
+        Ok(self.log_page(sql, limit.max(1), cursor).await?)
+    }
+
+    /// The query of a page of the log under the filter.
+    fn audit_page_sql(
+        &self,
+        filter: &AuditFilter,
+        cursor: &LogCursor,
+        forward: bool,
+        limit: usize,
+    ) -> Result<Sql, AuditError> {
         let mut failed = None;
         let sql = query::log_page_where(self.dialect(), &self.layout, cursor, forward, limit.max(1) as i64, |sql| {
             conditions(sql, &self.layout, filter, true).unwrap_or_else(|e| {
@@ -366,10 +378,10 @@ impl Store {
                 Vec::new()
             })
         });
-        if let Some(e) = failed {
-            return Err(e);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(sql),
         }
-        Ok(self.log_page(sql, limit.max(1), cursor).await?)
     }
 
     /// Up to `limit` events matching the filter after (`forward`) or before the cursor, each with
@@ -381,16 +393,7 @@ impl Store {
         forward: bool,
         limit: usize,
     ) -> Result<Vec<(Event, query::KeysetCursor)>, AuditError> {
-        let mut failed = None;
-        let sql = query::log_page_where(self.dialect(), &self.layout, cursor, forward, limit.max(1) as i64, |sql| {
-            conditions(sql, &self.layout, filter, true).unwrap_or_else(|e| {
-                failed = Some(e);
-                Vec::new()
-            })
-        });
-        if let Some(e) = failed {
-            return Err(e);
-        }
+        let sql = self.audit_page_sql(filter, cursor, forward, limit)?;
         Ok(self.keyed_log_page(sql).await?)
     }
 

@@ -61,35 +61,54 @@ impl Writer {
     }
 }
 
-fn tail_prints_every_appended_event_once(backend: Backend) {
-    let db = TestDb::new(backend, "tail");
-    let workshop = db.write_workshop();
-    let mut writer = Writer::open(&db);
-    let position = std::cell::Cell::new(workshop.events.len() as i64);
-    let take_position = || {
-        position.set(position.get() + 1);
-        position.get()
-    };
-    let next = |version: i64, stream: &str| insert(take_position(), stream, version);
-    // Five events before the tail starts (it starts from the log's start, under a filter).
-    for v in 1..=5 {
-        writer.exec(&next(v, FIRST));
+/// The positions after the workshop store's last, one at a time.
+struct Positions(std::cell::Cell<i64>);
+
+impl Positions {
+    fn after(workshop: &eventscope::demo::DemoStore) -> Positions {
+        Positions(std::cell::Cell::new(workshop.events.len() as i64))
     }
-    let total = 31;
+
+    fn take(&self) -> i64 {
+        self.0.set(self.0.get() + 1);
+        self.0.get()
+    }
+}
+
+/// Runs `eventscope tail` with these arguments; its lines arrive on the receiver as printed.
+fn spawn_tail(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     let mut tail = Command::new(env!("CARGO_BIN_EXE_eventscope"))
-        .args(["tail", &db.target, "--stream", "7a11e000", "--from-start", "--interval-ms", "20"])
-        .args(["--max-events", &total.to_string()])
+        .arg("tail")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run eventscope tail");
     let stdout = tail.stdout.take().unwrap();
     let (lines_sent, lines) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = lines_sent.send(line);
         }
     });
+    (tail, lines)
+}
+
+fn tail_prints_every_appended_event_once(backend: Backend) {
+    let db = TestDb::new(backend, "tail");
+    let workshop = db.write_workshop();
+    let mut writer = Writer::open(&db);
+    let positions = Positions::after(&workshop);
+    let take_position = || positions.take();
+    let next = |version: i64, stream: &str| insert(take_position(), stream, version);
+    // Five events before the tail starts (it starts from the log's start, under a filter).
+    for v in 1..=5 {
+        writer.exec(&next(v, FIRST));
+    }
+    let total = 31;
+    let max = total.to_string();
+    let (mut tail, lines) =
+        spawn_tail(&[&db.target, "--stream", "7a11e000", "--from-start", "--interval-ms", "20", "--max-events", &max]);
     let mut printed: Vec<Value> = Vec::new();
     let wait_for = |count: usize, printed: &mut Vec<Value>| {
         // (A guard against a hang, not a measure of speed.)
@@ -130,7 +149,6 @@ fn tail_prints_every_appended_event_once(backend: Backend) {
     wait_for(total, &mut printed);
     let status = tail.wait().expect("the tail ends after --max-events");
     assert!(status.success(), "{backend:?}: {status:?}");
-    reader.join().unwrap();
     // Every event once; each stream's in order.
     let versions = |stream: &str| -> Vec<i64> {
         printed.iter().filter(|e| e["stream"] == stream).map(|e| e["version"].as_i64().unwrap()).collect()
@@ -150,30 +168,15 @@ fn tail_from_now_prints_what_commits_after_it_started(backend: Backend) {
     let db = TestDb::new(backend, "tail_now");
     let workshop = db.write_workshop();
     let mut writer = Writer::open(&db);
-    let position = std::cell::Cell::new(workshop.events.len() as i64);
-    let take_position = || {
-        position.set(position.get() + 1);
-        position.get()
-    };
+    let positions = Positions::after(&workshop);
+    let take_position = || positions.take();
     let mut late = Writer::open(&db);
     let open_before = take_position();
     if backend == Backend::Postgres {
         late.exec(&format!("BEGIN; {}", insert(open_before, LATE, 1)));
     }
     writer.exec(&insert(take_position(), FIRST, 1));
-    let mut tail = Command::new(env!("CARGO_BIN_EXE_eventscope"))
-        .args(["tail", &db.target, "--stream", "7a11e000", "--interval-ms", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run eventscope tail");
-    let stdout = tail.stdout.take().unwrap();
-    let (lines_sent, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_sent.send(line);
-        }
-    });
+    let (mut tail, lines) = spawn_tail(&[&db.target, "--stream", "7a11e000", "--interval-ms", "20"]);
     // Appends until the first one shows (the tail is running from then on).
     let mut printed: Vec<Value> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(120);
