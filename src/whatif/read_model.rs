@@ -9,22 +9,28 @@
 //! WITH "events" AS (
 //!     SELECT <every column> FROM main."events"                  -- the table itself,
 //!     WHERE NOT (CAST("aggregate_id" AS TEXT) = '…' AND "version" IN (4))   -- less the skipped,
-//!     UNION ALL VALUES (…), (…)                                 -- plus the appended (SQLite)
-//!     -- PostgreSQL: UNION ALL SELECT … FROM jsonb_populate_recordset(NULL::"public"."events", '[…]')
+//!     UNION ALL SELECT v.column1, …, (SELECT t."tenant" FROM main."events" AS t
+//!         WHERE t."aggregate_id" = v.column1 ORDER BY t."version" DESC LIMIT 1), …
+//!     FROM (VALUES (…), (…)) AS v                               -- plus the appended (SQLite)
+//!     -- PostgreSQL: UNION ALL SELECT r.…, t.… FROM jsonb_populate_recordset(NULL::"public"."events",
+//!     --   E'[…]') AS r LEFT JOIN LATERAL (the stream's last event) AS t ON true
 //! ) <the user's query>
 //! ```
 //!
 //! so every unqualified reference to the table in the user's query reads the would-be events,
 //! and the whole text still goes through the store's guard and runs on its read-only session.
-//! A reference qualified with its schema (`public.events`) reads the table as it is: that is
-//! said in the result's warnings.
+//! The run "as it is" reads through the same expression, with nothing changed (so a table
+//! outside the search path reads the same way both times). A reference qualified with its
+//! schema (`public.events`) reads the table as it is: that is said in the result's warnings.
 //!
 //! Appended rows get, by the layout's roles: the stream id, the version, the type, the data and
-//! metadata (as JSON, or its bytes for a binary column), the time (the script's `recordedAt`, or
-//! now), the next positions after the table's last one, the stream's aggregate type, and each
-//! metadata column's key from the metadata. Other columns are NULL. Layouts that spread an event
-//! over several tables, filter rows, or encode payloads (cqrs-es, Python eventsourcing) are
-//! refused with words: their appended rows could not be written faithfully.
+//! metadata (as JSON, its text, or its bytes, as the column holds it), the time (the script's
+//! `recordedAt`, or now, in the unit and text form of the stream's times), the next positions
+//! after the table's last one, the stream's aggregate type, each metadata column's key from the
+//! metadata, and `archived = false`. Every other column takes the value of the stream's last
+//! event (a tenant, a partition, a default), read by the primary key. Layouts that spread an
+//! event over several tables, filter rows, or encode payloads (cqrs-es, Python eventsourcing)
+//! are refused with words: their appended rows could not be written faithfully.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
