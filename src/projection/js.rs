@@ -427,21 +427,9 @@ impl Fold for JsProjection {
 mod tests {
     use super::*;
     use crate::fold::replay;
-    use crate::model::{Payload, StreamId};
 
     fn event(stream: &str, version: i64, event_type: &str, data: Value, aggregate_type: &str) -> Event {
-        Event {
-            stream: StreamId::from(stream),
-            version,
-            position: None,
-            event_type: event_type.into(),
-            payload: Payload::Json(data),
-            metadata: None,
-            recorded_at: None,
-            aggregate_type: Some(aggregate_type.into()),
-            archived: false,
-            anomalies: Vec::new(),
-        }
+        Event { aggregate_type: Some(aggregate_type.into()), ..Event::with_json(stream, version, event_type, data) }
     }
 
     fn events() -> Vec<Event> {
