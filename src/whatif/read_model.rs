@@ -243,10 +243,10 @@ pub fn shadow_cte(
         [Some(&c.payload), c.metadata.as_ref()].into_iter().flatten().find(|d| d.name == name).map(|d| d.kind)
     };
     let list = columns.iter().map(|column| quote_ident(&column.name)).collect::<Vec<_>>().join(", ");
+    // (On SQLite with its schema: a bare name inside the CTE of that name would be the CTE.)
     let table = match (&layout.table.schema, dialect) {
-        (Some(schema), _) => format!("{}.{}", quote_ident(schema), quote_ident(&layout.table.name)),
         (None, Dialect::Sqlite) => format!("main.{}", quote_ident(&layout.table.name)),
-        (None, Dialect::Postgres) => quote_ident(&layout.table.name),
+        _ => crate::store::query::table_sql(&layout.table),
     };
     let mut body = format!("SELECT {list} FROM {table}");
     let id_column = quote_ident(&c.stream.id_column().name);
@@ -293,9 +293,14 @@ pub fn shadow_cte(
         Dialect::Postgres => format!("t.{}", quote_ident(name)),
     };
     let epoch_time = c.recorded_at.as_ref().filter(|t| matches!(t.kind, ColumnKind::Integer | ColumnKind::Float));
-    let text_time = (dialect == Dialect::Sqlite || c.recorded_at.as_ref().is_some_and(|t| t.kind == ColumnKind::Text))
-        .then(|| c.recorded_at.as_ref().filter(|t| !matches!(t.kind, ColumnKind::Integer | ColumnKind::Float)))
-        .flatten()
+    // (SQLite keeps any time as it was written; PostgreSQL only in a text column.)
+    let text_time = c
+        .recorded_at
+        .as_ref()
+        .filter(|t| match dialect {
+            Dialect::Sqlite => !matches!(t.kind, ColumnKind::Integer | ColumnKind::Float),
+            Dialect::Postgres => t.kind == ColumnKind::Text,
+        })
         .map(|t| t.name.as_str());
     let select: Vec<String> = columns
         .iter()
@@ -498,6 +503,13 @@ pub async fn compare_read_model(
         return Err(PreviewError::Refused(why));
     }
     let definition = parse_definition(text)?;
+    if defines_cte(&definition.query, &layout.table.name) {
+        return Err(PreviewError::Refused(format!(
+            "the query defines its own `{}`: the comparison stands the events table in under that name; give \
+             yours another",
+            layout.table.name
+        )));
+    }
     let store_error = |e: crate::store::StoreError| PreviewError::Database { message: e.to_string(), position: None };
     let catalog = store.catalog().await.map_err(store_error)?;
     let table = catalog
@@ -506,7 +518,11 @@ pub async fn compare_read_model(
         .find(|t| t.name == layout.table.name && t.schema == layout.table.schema)
         .ok_or_else(|| PreviewError::Refused(format!("the catalog does not list the table {}", layout.table)))?;
     let next_position = match &layout.columns.position {
-        Some(position) if position.table.is_none() && position.name != "rowid" => {
+        Some(position)
+            if position.table.is_none()
+                && position.name != "rowid"
+                && outcome.touched.iter().any(|t| !t.appended.is_empty()) =>
+        {
             let mut sql = crate::store::query::Sql::new(store.dialect());
             sql.text = format!(
                 "SELECT MAX({}) FROM {}",
@@ -521,13 +537,6 @@ pub async fn compare_read_model(
         }
         _ => None,
     };
-    if defines_cte(&definition.query, &layout.table.name) {
-        return Err(PreviewError::Refused(format!(
-            "the query defines its own `{}`: the comparison stands the events table in under that name; give \
-             yours another",
-            layout.table.name
-        )));
-    }
     // Both runs read the table through a common table expression of its name: as it is, and as
     // the what-if would leave it (so that a table outside the search path reads the same way).
     let as_it_is = shadow_cte(layout, &table.columns, store.dialect(), &Outcome::default(), None, Utc::now())
