@@ -188,6 +188,8 @@ pub struct EventscopeApp {
     pub types: types::TypesPanel,
     pub whatif: whatif::WhatIfPanel,
     pub bookmarks: bookmarks::BookmarksWindow,
+    /// The stream and bookmarks the history was last given.
+    bookmarks_given: Option<(String, Vec<settings::Bookmark>)>,
     pub view: View,
     pub status: StatusBar,
     open_request: Option<(RequestId, Option<Target>)>,
@@ -253,6 +255,7 @@ impl EventscopeApp {
             types: types::TypesPanel::default(),
             whatif: whatif::WhatIfPanel::default(),
             bookmarks: bookmarks::BookmarksWindow::default(),
+            bookmarks_given: None,
             view: View::History,
             status: StatusBar::default(),
             open_request: None,
@@ -699,6 +702,7 @@ impl EventscopeApp {
                 self.history.cancel_load(&mut self.worker);
                 let fold = self.history.fold_setting().cloned();
                 self.history = HistoryPanel::default();
+                self.bookmarks_given = None;
                 self.history.layout.store_link = Some(crate::deep_link::Link::store_of(&opened));
                 // (The fold this store was last seen with wins over the one carried from the last.)
                 if self.settings.for_store(&settings::store_key(&opened)).fold.is_none() {
@@ -992,9 +996,16 @@ impl EventscopeApp {
                 }
                 self.history.layout.timeline_width = self.look.timeline_width;
                 self.history.layout.diff_height = self.look.diff_height;
-                if let Some(stream) = self.history.stream() {
+                // (Given again only when the stream or the bookmarks changed, not every frame.)
+                let given = &self.bookmarks_given;
+                let stale = self
+                    .history
+                    .stream()
+                    .filter(|stream| given.as_ref().is_none_or(|(s, b)| s != stream || *b != self.look.bookmarks));
+                if let Some(stream) = stale.map(str::to_owned) {
                     let marks = self.look.bookmarks.iter().filter(|b| b.stream == stream);
                     self.history.set_bookmarks(marks.map(|b| (b.version, b.note.clone())).collect());
+                    self.bookmarks_given = Some((stream, self.look.bookmarks.clone()));
                 }
                 egui::CentralPanel::default().show(ui, |ui| self.history.ui(ui));
                 if let Some((stream, arrived)) = self.history.take_arrived() {

@@ -65,6 +65,8 @@ impl HistoryPanel {
             picker: FoldPicker { fold: self.picker.fold.take(), ..FoldPicker::default() },
             bisect: self.bisect.carried(),
             follow: self.follow.carried(),
+            // (The app gives them again when the stream is another.)
+            bookmarks: std::mem::take(&mut self.bookmarks),
             ..HistoryPanel::default()
         };
         self.stream = Some(stream.to_owned());
