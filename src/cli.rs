@@ -353,10 +353,67 @@ pub enum Command {
         #[arg(long, default_value_t = 20.0)]
         export_seconds: f64,
     },
+    /// Lessons: a slice of a store with steps, scripts and bookmarks, in one SQLite file that
+    /// opens in the window with no database (see `lesson export --help`).
+    Lesson {
+        #[command(subcommand)]
+        action: LessonAction,
+    },
     /// The workshop store.
     Demo {
         #[command(subcommand)]
         action: DemoAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LessonAction {
+    /// Write a lesson file: the chosen streams (and/or the events under an audit filter) in the
+    /// article's events layout, plus the scripts, the store's bookmarks in those streams and
+    /// the steps. Prints {file, events, streams, steps, scripts, bookmarks, masked_values,
+    /// masked_paths}. Open the file in the window to play the steps (Ctrl+PageDown / PageUp).
+    #[command(allow_negative_numbers = true)]
+    Export {
+        store: String,
+        /// Whole streams, by id (comma-separated or repeated).
+        #[arg(long, value_delimiter = ',')]
+        streams: Vec<String>,
+        /// With the filters below: also the events under this audit filter.
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// Events at or after this time (with the filters).
+        #[arg(long)]
+        since: Option<String>,
+        /// Events before this time (with the filters).
+        #[arg(long)]
+        until: Option<String>,
+        /// The lesson's title.
+        #[arg(long, default_value = "A lesson")]
+        title: String,
+        /// A JavaScript fold the steps use (the first one given is the steps' default).
+        #[arg(long)]
+        fold: Vec<PathBuf>,
+        /// A JavaScript projection to carry (a step runs it).
+        #[arg(long)]
+        projection: Vec<PathBuf>,
+        /// A SQL projection to carry (a step previews it).
+        #[arg(long)]
+        sql: Vec<PathBuf>,
+        /// The steps, as a JSON array of {title, note, view, stream, version, fold, script,
+        /// audit: {types, stream, meta, text, select_first}}. Default: one per bookmark of the
+        /// chosen streams (else one per stream), then the filter and each script.
+        #[arg(long)]
+        steps: Option<PathBuf>,
+        /// Mask the values at this path in every event (like /data/customer/email, /metadata/actor,
+        /// /streamId; repeat for several).
+        #[arg(long = "mask", value_name = "PATH")]
+        masks: Vec<String>,
+        /// The lesson file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -798,6 +855,7 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let store = open(&store, layout.as_deref()).await?;
                 print_projection(&store, projection, until).await
             }
+            Command::Lesson { action } => export_lesson(action, layout.as_deref()).await,
             Command::Demo { action: DemoAction::Create { path, url, force } } => create_demo(path, url, force).await,
             Command::Bench { .. } => Ok(()),
         }
@@ -850,6 +908,65 @@ impl PreviewArgs {
         };
         (limits, permissions)
     }
+}
+
+/// `eventscope lesson export`: reads the scripts and steps first, so a typo costs no read of
+/// the store.
+async fn export_lesson(action: LessonAction, layout: Option<&str>) -> anyhow::Result<()> {
+    let LessonAction::Export {
+        store,
+        streams,
+        filters,
+        since,
+        until,
+        title,
+        fold,
+        projection,
+        sql,
+        steps,
+        masks,
+        out,
+        force,
+    } = action;
+    let mask = crate::fixture::Mask::parse(&masks).map_err(|e| usage!("--mask: {e}"))?;
+    let mut scripts = Vec::new();
+    for (paths, kind) in [
+        (fold, crate::lesson::ScriptKind::Fold),
+        (projection, crate::lesson::ScriptKind::Projection),
+        (sql, crate::lesson::ScriptKind::Sql),
+    ] {
+        for path in paths {
+            let (name, source) = crate::script::read_script(&path)?;
+            scripts.push(crate::lesson::LessonScript { name, kind, source });
+        }
+    }
+    let steps = match steps {
+        Some(path) => {
+            let text = crate::model::read_user_file(&path).map_err(|e| anyhow!(e))?;
+            crate::lesson::steps_from_json(&text).map_err(|e| usage!("--steps {}: {e}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    let FilterArgs { types, stream, meta, text } = filters;
+    let filtered = !types.is_empty() || stream.is_some() || !meta.is_empty() || text.is_some();
+    let filter = audit_filter(since.clone(), until.clone(), types, stream, meta, text)?;
+    let filter = (filtered || since.is_some() || until.is_some()).then_some(filter);
+    if streams.is_empty() && filter.is_none() {
+        return Err(usage!("give the streams (--streams A,B) or an audit filter (--type, --meta, --text…) for the lesson"));
+    }
+    let target = Target::parse(&store)?;
+    // The bookmarks the window keeps for this store (outside it).
+    let settings = crate::ui::settings::SettingsFile::load(crate::ui::settings::SettingsFile::default_path());
+    let bookmarks = settings.for_store(&crate::ui::settings::store_key(&target)).bookmarks;
+    let source = crate::deep_link::Link::store_of(&target);
+    let store = open(&store, layout).await?;
+    let request = crate::lesson::ExportRequest { title, streams, filter, scripts, steps, bookmarks, mask, source };
+    let summary = crate::lesson::export(&store, request, &out, force).await.map_err(|e| match e {
+        crate::lesson::LessonError::Usage(m) => usage!("{m}"),
+        other => anyhow!(other),
+    })?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
 }
 
 /// Opens a store; an encrypted store's key comes from `EVENTSCOPE_CIPHER_KEY` (or

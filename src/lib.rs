@@ -31,6 +31,7 @@ pub mod fixture;
 pub mod fold;
 pub mod follow;
 pub mod labels;
+pub mod lesson;
 pub mod model;
 pub mod projection;
 pub mod schema;

@@ -47,6 +47,8 @@ pub enum Request {
     TopStreams { search: String, sort: StreamSort, top: usize },
     /// The exact number of streams and events (reads the whole store).
     ExactCounts,
+    /// The lesson the store holds, if it is a lesson file: a [`Reply::Lesson`].
+    ReadLesson,
     /// A stream's summary (event count, versions) from the index: a [`Reply::StreamStarted`].
     StreamSummary { stream: String },
     /// The first event of each of these streams (their labels come from it): a
@@ -133,6 +135,8 @@ pub enum Reply {
     Streams(StreamPage),
     /// The exact counts of the open store.
     Counts(StoreCounts),
+    /// The lesson the store holds (`None`: it holds none).
+    Lesson(Option<Box<crate::lesson::Lesson>>),
     /// How many streams a [`Request::TopStreams`] has read so far.
     StreamsRead(usize),
     /// How far a [`Request::CheckSnapshots`] is (streams checked, of how many), with the last
@@ -469,6 +473,13 @@ async fn handle(shared: &Arc<Shared>, id: RequestId, request: Request) {
         }
         Request::ExactCounts => match shared.store().await {
             Ok(store) => store.exact_counts().await.map(Reply::Counts).map_err(Failure::from),
+            Err(e) => Err(e),
+        },
+        Request::ReadLesson => match shared.store().await {
+            Ok(store) => match crate::lesson::read(&store).await {
+                Ok(lesson) => Ok(Reply::Lesson(lesson.map(Box::new))),
+                Err(e) => Err(Failure::File(e.to_string())),
+            },
             Err(e) => Err(e),
         },
         Request::CountStreams { search } => match shared.store().await {

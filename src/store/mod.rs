@@ -647,6 +647,12 @@ impl Store {
         }
     }
 
+    /// Reads one of eventscope's own tables that a store may hold (a lesson file's steps and
+    /// scripts): eventscope's fixed query, on the store's own read-only sessions.
+    pub async fn read_own_table(&self, query: &str) -> Result<Vec<Vec<Cell>>, StoreError> {
+        self.run_read_only(query).await
+    }
+
     /// Runs one query a user wrote (a preview's), after the backend's guard has accepted it:
     /// read-only, on a session of its own, with the time-out and row cap of `limits`. Error
     /// positions are byte offsets into `query`. (`projection::sql::preview` reads a definition

@@ -79,6 +79,8 @@ pub struct AuditPanel {
     keys: Vec<String>,
     keys_request: Option<RequestId>,
     selected: Option<usize>,
+    /// Choose the first event once the page being read arrives (a lesson step asks so).
+    select_first: bool,
     /// The selected event, shared with the details view (which draws it every frame).
     selected_shown: Option<std::sync::Arc<Event>>,
     correlation_request: Option<RequestId>,
@@ -125,6 +127,7 @@ impl AuditPanel {
             keys: Vec::new(),
             keys_request: None,
             selected: None,
+            select_first: false,
             selected_shown: None,
             correlation_request: None,
             correlation: None,
@@ -177,6 +180,11 @@ impl AuditPanel {
         self.text = filter.text.clone();
         self.only = filter.only.clone();
         self.apply(worker);
+    }
+
+    /// Chooses the first event listed once the rows being read arrive.
+    pub fn select_first_when_loaded(&mut self) {
+        self.select_first = true;
     }
 
     /// Chooses an event of the loaded rows (and asks for its correlation and causation).
@@ -350,6 +358,10 @@ impl AuditPanel {
             }
         }
         self.follow.pump(ui, worker, self.applied.as_ref());
+        if self.select_first && self.page_request.is_none() {
+            self.select_first = false;
+            self.select(0, worker);
+        }
         if let Some(at) = self.edited_at {
             if now - at >= DEBOUNCE_SECONDS {
                 self.apply(worker);

@@ -11,6 +11,7 @@ pub mod diff_view;
 pub mod drift_check;
 pub mod history;
 pub mod json_tree;
+pub mod lesson;
 pub mod log_follow;
 pub mod mapping;
 pub mod navigation;
@@ -99,12 +100,18 @@ pub struct AppOptions {
     pub recent_path: Option<PathBuf>,
     /// Where each store's window settings are kept; `None` keeps them in memory only.
     pub settings_path: Option<PathBuf>,
+    /// The workshop store's file (its first opening offers the tour); `None`: no store is.
+    pub workshop_path: Option<PathBuf>,
 }
 
 impl AppOptions {
     /// The options of the real application (recent stores and settings in the config directory).
     pub fn user() -> AppOptions {
-        AppOptions { recent_path: RecentStores::default_path(), settings_path: SettingsFile::default_path() }
+        AppOptions {
+            recent_path: RecentStores::default_path(),
+            settings_path: SettingsFile::default_path(),
+            workshop_path: Some(crate::demo::workshop_store_path()),
+        }
     }
 }
 
@@ -221,6 +228,15 @@ pub struct EventscopeApp {
     cause_request: Option<RequestId>,
     /// The ids that hold a stream's name given on the command line or remembered.
     resolve_request: Option<NamedStream>,
+    /// The lesson being played (a lesson file's, or the tour).
+    pub lesson: lesson::LessonPlayer,
+    /// The open store's lesson tables are being read.
+    lesson_request: Option<RequestId>,
+    /// The workshop store's file, and whether it is the store open.
+    workshop_path: Option<PathBuf>,
+    on_workshop: bool,
+    /// The tour was asked for on another store: it starts once the workshop store is open.
+    tour_after_open: bool,
 }
 
 /// A stream named on the command line or remembered, being looked for.
@@ -278,6 +294,11 @@ impl EventscopeApp {
             navigation: navigation::Navigation::default(),
             cause_request: None,
             resolve_request: None,
+            lesson: lesson::LessonPlayer::default(),
+            lesson_request: None,
+            workshop_path: options.workshop_path,
+            on_workshop: false,
+            tour_after_open: false,
         };
         if let Some(target) = target {
             app.open(target);
@@ -550,6 +571,34 @@ impl EventscopeApp {
         egui::gui_zoom::zoom_menu_buttons(ui);
     }
 
+    fn help_menu_ui(&mut self, ui: &mut Ui) {
+        let tour = ui.button("🎓 Guided tour of the workshop store");
+        if tour.on_hover_text("Five steps through what eventscope finds in the workshop store").clicked() {
+            self.start_tour();
+        }
+        if let Some(title) = self.lesson.ended_lesson().map(str::to_owned)
+            && ui.button(format!("📖 Play the lesson again: {title}")).clicked()
+            && let Some(step) = self.lesson.replay()
+        {
+            self.go_to_step(step);
+        }
+        ui.separator();
+        let ctx = ui.ctx().clone();
+        let keys = [
+            ("Next / previous lesson step", ctx.format_shortcut(&lesson::NEXT_STEP) + " / " + &ctx.format_shortcut(&lesson::PREVIOUS_STEP)),
+            ("Presenter mode", ctx.format_shortcut(&PRESENTER_SHORTCUT)),
+            ("Streams panel", ctx.format_shortcut(&STREAMS_PANEL_SHORTCUT)),
+            ("Back / forward", ctx.format_shortcut(&BACK_SHORTCUT) + " / " + &ctx.format_shortcut(&FORWARD_SHORTCUT)),
+        ];
+        egui::Grid::new("help_keys").show(ui, |ui| {
+            for (what, keys) in keys {
+                ui.weak(what);
+                ui.monospace(keys);
+                ui.end_row();
+            }
+        });
+    }
+
     /// Shows a stream in the history view with the cursor at a version.
     pub fn open_event(&mut self, stream: &str, version: i64) {
         self.navigation.jumped();
@@ -561,6 +610,75 @@ impl EventscopeApp {
         }
         self.history.open_stream(stream, &mut self.worker);
         self.history.go_to_version_when_loaded(Some(version));
+    }
+
+    /// Plays a lesson from its first step; its bookmarks join the store's (kept outside it).
+    pub fn play_lesson(&mut self, lesson: crate::lesson::Lesson, is_tour: bool) {
+        for mark in &lesson.bookmarks {
+            if !self.look.bookmarks.iter().any(|b| b.stream == mark.stream && b.version == mark.version) {
+                self.look.bookmarks.push(mark.clone());
+            }
+        }
+        if let Some(step) = self.lesson.play(lesson, is_tour) {
+            self.go_to_step(step);
+        }
+    }
+
+    /// Plays the guided tour: here on the workshop store, else once the workshop store is open.
+    pub fn start_tour(&mut self) {
+        if self.on_workshop {
+            self.play_lesson(crate::lesson::tour(), true);
+        } else {
+            self.tour_after_open = true;
+            self.open_workshop();
+        }
+    }
+
+    /// Goes where a lesson's step says: its view, fold, stream and version, audit filter or
+    /// script (the lesson's own scripts first, then the bundled ones).
+    pub fn go_to_step(&mut self, step: crate::lesson::Step) {
+        use crate::lesson::ScriptKind;
+        let Some(lesson) = self.lesson.lesson() else {
+            return;
+        };
+        let script = |name: &str, kind| {
+            lesson.script(name, kind).map(|source| WatchedScript::new(ScriptSource::Lesson { name: name.to_owned(), source }))
+        };
+        let fold = step.fold.as_deref().and_then(|name| script(name, ScriptKind::Fold));
+        let run = match step.view {
+            View::Sql => step.script.as_deref().and_then(|name| script(name, ScriptKind::Sql)),
+            View::Projections => step.script.as_deref().and_then(|name| script(name, ScriptKind::Projection)),
+            _ => None,
+        };
+        self.navigation.jumped();
+        self.view = step.view;
+        if let Some(fold) = fold
+            && self.history.fold_setting().is_none_or(|f| f.script.name() != fold.name())
+        {
+            self.history.set_fold(Some(FoldSetting { script: fold, scope: FoldScope::Category(String::new()) }));
+        }
+        if let Some(stream) = step.stream {
+            match step.version {
+                Some(version) if self.history.stream() == Some(stream.as_str()) => {
+                    let _ = self.history.jump_to_version(version);
+                }
+                _ => self.open_named_stream(stream, step.version, true),
+            }
+        }
+        if let Some(filter) = step.audit {
+            self.audit.set_filter(filter.audit_filter(), &mut self.worker);
+            if filter.select_first {
+                self.audit.select_first_when_loaded();
+            }
+        }
+        match (step.view, run) {
+            (View::Sql, Some(script)) => {
+                self.sql.text = script.text().unwrap_or_default();
+                self.sql.run(&mut self.worker);
+            }
+            (View::Projections, Some(script)) => self.projections.choose(script, &mut self.worker),
+            _ => {}
+        }
     }
 
     /// Opens a store (the current one stays open until the new one is ready).
@@ -615,6 +733,15 @@ impl EventscopeApp {
                     Reply::Correlation { caused_by: None, .. } => {
                         self.status.last_error = Some("No event of this store has the causation id as its id.".into());
                     }
+                    Reply::Failed(failure) => self.status.last_error = Some(failure.to_string()),
+                    _ => {}
+                }
+                continue;
+            }
+            if Some(id) == self.lesson_request {
+                self.lesson_request = None;
+                match reply {
+                    Reply::Lesson(Some(lesson)) => self.play_lesson(*lesson, false),
                     Reply::Failed(failure) => self.status.last_error = Some(failure.to_string()),
                     _ => {}
                 }
@@ -730,6 +857,17 @@ impl EventscopeApp {
                 }
                 if let Some(start) = start {
                     self.start(start);
+                }
+                self.lesson.forget();
+                self.lesson_request = Some(self.worker.send(Request::ReadLesson));
+                self.on_workshop = self.workshop_path.as_ref().is_some_and(|path| {
+                    matches!(&opened, Target::Sqlite(p) if std::path::absolute(p).ok() == std::path::absolute(path).ok())
+                });
+                if self.on_workshop && std::mem::take(&mut self.tour_after_open) {
+                    self.start_tour();
+                } else if self.on_workshop && !self.look.tour_offered {
+                    self.lesson.offering_tour = true;
+                    self.look.tour_offered = true;
                 }
             }
             Reply::Failed(message) => {
@@ -856,6 +994,7 @@ impl EventscopeApp {
                 }
                 ui.strong("eventscope");
                 ui.menu_button("View", |ui| self.view_menu_ui(ui));
+                ui.menu_button("Help", |ui| self.help_menu_ui(ui));
                 let now = ui.input(|i| i.time);
                 let ctx = ui.ctx().clone();
                 let tip = |what: &str, s: &egui::KeyboardShortcut| format!("{what} ({})", ctx.format_shortcut(s));
@@ -913,6 +1052,22 @@ impl EventscopeApp {
                 }
             });
         });
+        let mut lesson_action = self.lesson.keys(ui);
+        if self.lesson.lesson().is_some() {
+            egui::Panel::top("lesson").show(ui, |ui| {
+                if let Some(action) = self.lesson.ui(ui) {
+                    lesson_action = Some(action);
+                }
+            });
+        }
+        if let Some(action) = self.lesson.offer_ui(ui.ctx()) {
+            lesson_action = Some(action);
+        }
+        match lesson_action {
+            Some(lesson::LessonAction::Go(step)) => self.go_to_step(step),
+            Some(lesson::LessonAction::StartTour) => self.start_tour(),
+            None => {}
+        }
         egui::Panel::bottom("status").show(ui, |ui| self.status.ui(ui));
         if std::mem::take(&mut self.status.count_exactly) {
             self.status.counting = Some(self.worker.send(Request::ExactCounts));

@@ -39,6 +39,8 @@ pub const WHATIF_EXAMPLES: &[(&str, &str)] = &[
 pub enum ScriptSource {
     Example { name: &'static str, source: &'static str },
     File(PathBuf),
+    /// A script a lesson file carries.
+    Lesson { name: String, source: String },
 }
 
 /// How often a file is checked for changes, in seconds.
@@ -56,7 +58,7 @@ impl WatchedScript {
     pub fn new(source: ScriptSource) -> WatchedScript {
         let modified = match &source {
             ScriptSource::File(path) => std::fs::metadata(path).and_then(|m| m.modified()).ok(),
-            ScriptSource::Example { .. } => None,
+            ScriptSource::Example { .. } | ScriptSource::Lesson { .. } => None,
         };
         WatchedScript { source, modified, last_check: 0.0 }
     }
@@ -65,6 +67,7 @@ impl WatchedScript {
     pub fn name(&self) -> String {
         match &self.source {
             ScriptSource::Example { name, .. } => (*name).to_owned(),
+            ScriptSource::Lesson { name, .. } => name.clone(),
             ScriptSource::File(path) => {
                 path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
             }
@@ -80,6 +83,7 @@ impl WatchedScript {
     pub fn origin(&self) -> String {
         match &self.source {
             ScriptSource::Example { .. } => "bundled example".to_owned(),
+            ScriptSource::Lesson { .. } => "from the lesson".to_owned(),
             ScriptSource::File(path) => format!("{} (watched: saving it re-runs it)", path.display()),
         }
     }
@@ -88,6 +92,7 @@ impl WatchedScript {
     pub fn text(&self) -> Result<String, String> {
         match &self.source {
             ScriptSource::Example { source, .. } => Ok((*source).to_owned()),
+            ScriptSource::Lesson { source, .. } => Ok(source.clone()),
             ScriptSource::File(path) => crate::model::read_user_file(path),
         }
     }

@@ -73,6 +73,8 @@ pub struct ViewSettings {
     pub label_fields: BTreeMap<String, String>,
     /// Versions the user bookmarked, with a note each (kept here, never in the store).
     pub bookmarks: Vec<Bookmark>,
+    /// The tour was offered (the workshop store's first opening).
+    pub tour_offered: bool,
 }
 
 /// A version of a stream the user marked, with a short note ("← the retried command").
@@ -115,6 +117,7 @@ impl Default for ViewSettings {
             fold: None,
             label_fields: BTreeMap::new(),
             bookmarks: Vec::new(),
+            tour_offered: false,
         }
     }
 }

@@ -165,6 +165,7 @@ impl HistoryPanel {
         let stream = self.stream.clone().filter(|_| self.mode == Mode::Stream)?;
         let fold = self.picker.fold.as_ref().map(|f| match &f.script.source {
             ScriptSource::Example { name, .. } => (*name).to_owned(),
+            ScriptSource::Lesson { name, .. } => name.clone(),
             ScriptSource::File(path) => {
                 std::path::absolute(path).unwrap_or_else(|_| path.clone()).display().to_string()
             }

@@ -166,6 +166,8 @@ impl FoldSetting {
         let script = match &self.script.source {
             ScriptSource::File(path) => RememberedScript::File(path.clone()),
             ScriptSource::Example { name, .. } => RememberedScript::Example((*name).to_owned()),
+            // (Kept by name: a bundled fold of that name comes back, else none.)
+            ScriptSource::Lesson { name, .. } => RememberedScript::Example(name.clone()),
         };
         RememberedFold { script, scope: self.scope.clone() }
     }

@@ -1,0 +1,706 @@
+//! Lessons: a slice of a store, with the scripts, bookmarks and ordered steps a teacher prepared,
+//! in one SQLite file. The file is a store in the article's `events` layout (any tool can read
+//! it, and eventscope opens it like any store, with no database or network) plus eventscope's
+//! own tables: `eventscope_lesson` (title and facts), `eventscope_steps` (view, stream, version,
+//! fold, script, audit filter and a note per step), `eventscope_scripts` (folds, projections and
+//! SQL by name) and `eventscope_bookmarks`. Personal data can be masked by path on the way out.
+//!
+//! Exporting reads the store and writes only the new file. The bundled guided tour of the
+//! workshop store ([`tour`]) is a lesson too, played on the workshop store itself.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Connection;
+
+use crate::model::{Event, Payload, format_time};
+use crate::store::Store;
+use crate::store::audit::AuditFilter;
+use crate::store::cell::Cell;
+use crate::ui::View;
+use crate::ui::settings::Bookmark;
+
+/// The most events a lesson holds: it is a slice to teach with, read whole into memory.
+pub const MAX_EVENTS: usize = 100_000;
+
+/// What a script of a lesson is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScriptKind {
+    Fold,
+    Projection,
+    Sql,
+}
+
+impl ScriptKind {
+    fn word(self) -> &'static str {
+        match self {
+            ScriptKind::Fold => "fold",
+            ScriptKind::Projection => "projection",
+            ScriptKind::Sql => "sql",
+        }
+    }
+
+    fn from_word(word: &str) -> Option<ScriptKind> {
+        [ScriptKind::Fold, ScriptKind::Projection, ScriptKind::Sql].into_iter().find(|k| k.word() == word)
+    }
+
+    /// The bundled examples of this kind (for a SQL script, both dialects').
+    fn bundled(self) -> Vec<(&'static str, &'static str)> {
+        use crate::ui::scripts::*;
+        match self {
+            ScriptKind::Fold => FOLD_EXAMPLES.to_vec(),
+            ScriptKind::Projection => PROJECTION_EXAMPLES.to_vec(),
+            ScriptKind::Sql => SQL_EXAMPLES_SQLITE.iter().chain(SQL_EXAMPLES_POSTGRES).copied().collect(),
+        }
+    }
+}
+
+/// A script a lesson carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LessonScript {
+    pub name: String,
+    pub kind: ScriptKind,
+    pub source: String,
+}
+
+/// The audit question a step asks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StepFilter {
+    pub types: Vec<String>,
+    pub stream: String,
+    pub meta: BTreeMap<String, String>,
+    pub text: String,
+    /// Choose the first event listed, to show what it caused.
+    pub select_first: bool,
+}
+
+impl StepFilter {
+    pub fn audit_filter(&self) -> AuditFilter {
+        AuditFilter {
+            types: self.types.clone(),
+            stream: self.stream.clone(),
+            meta: self.meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            text: self.text.clone(),
+            ..AuditFilter::default()
+        }
+    }
+}
+
+/// One step of a lesson: where to go, and what to look at there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub title: String,
+    #[serde(default)]
+    pub note: String,
+    /// The view, as `--view` names it (history, audit, sql, projections, types, whatif).
+    #[serde(with = "view_word")]
+    pub view: View,
+    /// A stream id (or a part of one, or a label like ORD-1042, as `--stream` takes).
+    #[serde(default)]
+    pub stream: Option<String>,
+    #[serde(default)]
+    pub version: Option<i64>,
+    /// A fold, by name: one of the lesson's scripts or a bundled one.
+    #[serde(default)]
+    pub fold: Option<String>,
+    /// The SQL (sql view) or projection (projections view) to run, by name.
+    #[serde(default)]
+    pub script: Option<String>,
+    #[serde(default)]
+    pub audit: Option<StepFilter>,
+}
+
+/// A view named as the command line names it.
+mod view_word {
+    use clap::ValueEnum as _;
+
+    use crate::ui::View;
+
+    pub fn serialize<S: serde::Serializer>(view: &View, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::view_name(*view))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<View, D::Error> {
+        let word = <String as serde::Deserialize>::deserialize(d)?;
+        View::from_str(&word, true).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{word}` is no view (history, projections, sql, audit, types or whatif)"
+            ))
+        })
+    }
+}
+
+pub fn view_name(view: View) -> String {
+    clap::ValueEnum::to_possible_value(&view).map_or_else(String::new, |v| v.get_name().to_owned())
+}
+
+/// A lesson: its steps and what they need.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lesson {
+    pub title: String,
+    pub steps: Vec<Step>,
+    pub scripts: Vec<LessonScript>,
+    pub bookmarks: Vec<Bookmark>,
+    /// Facts about the export (source store, time, masked paths), shown with the title.
+    pub facts: Vec<(String, String)>,
+}
+
+impl Lesson {
+    /// A script by name and kind: the lesson's own, else a bundled example.
+    pub fn script(&self, name: &str, kind: ScriptKind) -> Option<String> {
+        self.scripts
+            .iter()
+            .find(|s| s.kind == kind && s.name == name)
+            .map(|s| s.source.clone())
+            .or_else(|| kind.bundled().into_iter().find(|(n, _)| *n == name).map(|(_, s)| s.to_owned()))
+    }
+
+    /// Why a step cannot be played, if it cannot: a fold or script it names that the lesson
+    /// does not carry, or a view that needs what the step does not give.
+    pub fn check_step(&self, step: &Step) -> Result<(), String> {
+        if let Some(fold) = &step.fold
+            && self.script(fold, ScriptKind::Fold).is_none()
+        {
+            return Err(format!("the fold `{fold}` is neither in the lesson nor bundled"));
+        }
+        let kind = match step.view {
+            View::Sql => Some(ScriptKind::Sql),
+            View::Projections => Some(ScriptKind::Projection),
+            _ => None,
+        };
+        match (&step.script, kind) {
+            (Some(name), Some(kind)) if self.script(name, kind).is_none() => {
+                Err(format!("the {} `{name}` is neither in the lesson nor bundled", kind.word()))
+            }
+            (Some(_), None) => Err("a script is only run in the sql or projections view".into()),
+            _ if step.version.is_some() && step.stream.is_none() => Err("a version needs a stream".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Why a lesson could not be exported or read.
+#[derive(Debug, thiserror::Error)]
+pub enum LessonError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Audit(#[from] crate::store::audit::AuditError),
+    #[error("cannot write the lesson file: {0}")]
+    Write(String),
+    #[error("the lesson tables of this store cannot be read: {0}")]
+    Read(String),
+}
+
+/// What to put in a lesson.
+#[derive(Default)]
+pub struct ExportRequest {
+    pub title: String,
+    /// Whole streams, by id.
+    pub streams: Vec<String>,
+    /// The events under an audit filter (beside the streams).
+    pub filter: Option<AuditFilter>,
+    pub scripts: Vec<LessonScript>,
+    /// The steps; none: one per bookmark of the chosen streams, else one per stream, plus one
+    /// for the filter and one per SQL or projection script.
+    pub steps: Vec<Step>,
+    /// Bookmarks kept beside the store (only those in the exported streams are written).
+    pub bookmarks: Vec<Bookmark>,
+    pub mask: crate::fixture::Mask,
+    /// Where the events come from, as said in the file (no password).
+    pub source: String,
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportSummary {
+    pub file: String,
+    pub events: usize,
+    pub streams: usize,
+    pub steps: usize,
+    pub scripts: usize,
+    pub bookmarks: usize,
+    pub masked_values: usize,
+    pub masked_paths: Vec<String>,
+}
+
+/// Reads the slice from the store and writes the lesson file (a new file, replaced only with
+/// `force`; written beside its name and renamed into place).
+pub async fn export(store: &Store, mut request: ExportRequest, out: &Path, force: bool) -> Result<ExportSummary, LessonError> {
+    if request.streams.is_empty() && request.filter.is_none() {
+        return Err(LessonError::Usage("give the streams (--streams) or an audit filter to put in the lesson".into()));
+    }
+    if out.exists() && !force {
+        return Err(LessonError::Usage(format!("{} exists: give --force to replace it", out.display())));
+    }
+    let mut events: Vec<Event> = Vec::new();
+    let mut seen: HashSet<(String, i64)> = HashSet::new();
+    let mut keep = |event: Event, events: &mut Vec<Event>| {
+        if seen.insert((event.stream.0.clone(), event.version)) {
+            events.push(event);
+        }
+        events.len() <= MAX_EVENTS
+    };
+    let mut named = HashSet::new();
+    request.streams.retain(|s| named.insert(s.clone()));
+    for stream in &request.streams {
+        if events.len() > MAX_EVENTS {
+            break;
+        }
+        let before = events.len();
+        store.read_stream_each(stream, None, &mut |e| keep(e, &mut events)).await?;
+        if events.len() == before {
+            return Err(LessonError::Usage(format!(
+                "the store has no stream `{stream}` (give stream ids as `eventscope streams` lists them)"
+            )));
+        }
+    }
+    let mut filtered = 0;
+    if let Some(filter) = &request.filter {
+        let mut count = |e: Event| {
+            filtered += 1;
+            keep(e, &mut events)
+        };
+        store.audit_each(filter, &mut count).await?;
+    }
+    if events.len() > MAX_EVENTS {
+        return Err(LessonError::Usage(format!(
+            "a lesson holds at most {MAX_EVENTS} events: choose fewer streams or a narrower filter"
+        )));
+    }
+    if events.is_empty() {
+        return Err(LessonError::Usage("no event matches the filter: the lesson would be empty".into()));
+    }
+    // Steps name streams as the store does: default steps are made before the ids are masked.
+    let mut streams: Vec<String> = Vec::new();
+    for e in &events {
+        if !streams.contains(&e.stream.0) {
+            streams.push(e.stream.0.clone());
+        }
+    }
+    if request.steps.is_empty() {
+        request.steps = default_steps(&request, &events, &streams, filtered);
+    }
+    request.bookmarks.retain(|b| streams.contains(&b.stream));
+    let mut masked_values = 0;
+    if !request.mask.is_empty() {
+        for e in &mut events {
+            masked_values += request.mask.apply(e);
+        }
+        if request.mask.masks_stream_id() {
+            let rename = |s: &mut String| *s = request.mask.pseudonym(s);
+            for step in &mut request.steps {
+                step.stream.as_mut().map(rename);
+            }
+            for b in &mut request.bookmarks {
+                rename(&mut b.stream);
+            }
+        }
+    }
+    // The log's order: the store's positions where it has them, else time, then stream order.
+    events.sort_by(|a, b| {
+        (a.position, a.recorded_at, &a.stream.0, a.version).cmp(&(b.position, b.recorded_at, &b.stream.0, b.version))
+    });
+    let lesson = Lesson {
+        title: request.title.clone(),
+        steps: request.steps,
+        scripts: request.scripts,
+        bookmarks: request.bookmarks,
+        facts: vec![
+            ("source".into(), request.source.clone()),
+            ("exported_at".into(), format_time(chrono::Utc::now())),
+            ("masked_paths".into(), request.mask.paths().join(" ")),
+        ],
+    };
+    for (i, step) in lesson.steps.iter().enumerate() {
+        lesson.check_step(step).map_err(|e| LessonError::Usage(format!("step {} ({}): {e}", i + 1, step.title)))?;
+    }
+    write_file(out, &lesson, &events).await.map_err(|e| LessonError::Write(e.to_string()))?;
+    Ok(ExportSummary {
+        file: out.display().to_string(),
+        events: events.len(),
+        streams: streams.len(),
+        steps: lesson.steps.len(),
+        scripts: lesson.scripts.len(),
+        bookmarks: lesson.bookmarks.len(),
+        masked_values,
+        masked_paths: request.mask.paths().to_vec(),
+    })
+}
+
+/// Steps when none are given: the bookmarks of the chosen streams (else each stream at its last
+/// version), then the audit filter, then each SQL and projection script.
+fn default_steps(request: &ExportRequest, events: &[Event], streams: &[String], filtered: usize) -> Vec<Step> {
+    let fold = request.scripts.iter().find(|s| s.kind == ScriptKind::Fold).map(|s| s.name.clone());
+    let history = |stream: &str, version: i64, title: String, note: String| Step {
+        title,
+        note,
+        view: View::History,
+        stream: Some(stream.to_owned()),
+        version: Some(version),
+        fold: fold.clone(),
+        script: None,
+        audit: None,
+    };
+    let mut steps: Vec<Step> = request
+        .bookmarks
+        .iter()
+        .filter(|b| streams.contains(&b.stream))
+        .map(|b| {
+            let title = if b.note.is_empty() { format!("{} at v{}", b.stream, b.version) } else { b.note.clone() };
+            history(&b.stream, b.version, title, b.note.clone())
+        })
+        .collect();
+    if steps.is_empty() {
+        for stream in request.streams.iter().filter(|s| streams.contains(s)) {
+            let of_stream: Vec<&Event> = events.iter().filter(|e| &e.stream.0 == stream).collect();
+            let (Some(first), Some(last)) = (of_stream.first(), of_stream.last()) else { continue };
+            let note = format!(
+                "{} events, from {} (v{}) to {} (v{}).",
+                of_stream.len(),
+                first.event_type,
+                first.version,
+                last.event_type,
+                last.version
+            );
+            steps.push(history(stream, last.version, stream.clone(), note));
+        }
+    }
+    if let Some(filter) = &request.filter {
+        steps.push(Step {
+            title: "The events under the filter".into(),
+            note: format!("{filtered} events of the store matched the lesson's audit filter."),
+            view: View::Audit,
+            stream: None,
+            version: None,
+            fold: None,
+            script: None,
+            audit: Some(StepFilter {
+                types: filter.types.clone(),
+                stream: filter.stream.clone(),
+                meta: filter.meta.iter().cloned().collect(),
+                text: filter.text.clone(),
+                select_first: false,
+            }),
+        });
+    }
+    for script in &request.scripts {
+        let view = match script.kind {
+            ScriptKind::Sql => View::Sql,
+            ScriptKind::Projection => View::Projections,
+            ScriptKind::Fold => continue,
+        };
+        steps.push(Step {
+            title: script.name.clone(),
+            note: format!("The {} `{}`, run on the lesson's events.", script.kind.word(), script.name),
+            view,
+            stream: None,
+            version: None,
+            fold: None,
+            script: Some(script.name.clone()),
+            audit: None,
+        });
+    }
+    steps
+}
+
+const SCHEMA: &str = "
+CREATE TABLE events (
+    position INTEGER NOT NULL UNIQUE,
+    aggregate_id TEXT NOT NULL,
+    aggregate_type TEXT,
+    version INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    metadata TEXT,
+    recorded_at TEXT,
+    PRIMARY KEY (aggregate_id, version)
+);
+CREATE TABLE eventscope_lesson (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE eventscope_steps (
+    step INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    note TEXT NOT NULL,
+    view TEXT NOT NULL,
+    stream TEXT,
+    version INTEGER,
+    fold TEXT,
+    script TEXT,
+    audit_filter TEXT
+);
+CREATE TABLE eventscope_scripts (name TEXT NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (kind, name));
+CREATE TABLE eventscope_bookmarks (stream TEXT NOT NULL, version INTEGER NOT NULL, note TEXT NOT NULL);";
+
+/// A payload as the lesson stores it: JSON text, or the undecodable bytes as they were.
+fn payload_cell(payload: &Payload) -> (Option<String>, Option<Vec<u8>>) {
+    match payload {
+        Payload::Json(value) => (Some(value.to_string()), None),
+        Payload::Undecodable { bytes, .. } => (None, Some(bytes.clone())),
+    }
+}
+
+async fn write_file(out: &Path, lesson: &Lesson, events: &[Event]) -> Result<(), sqlx::Error> {
+    let partial = out.with_extension("lesson-partial");
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&partial)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Delete);
+    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(&options).await?;
+    let mut tx = conn.begin().await?;
+    sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
+    for (position, e) in events.iter().enumerate() {
+        let (payload_text, payload_bytes) = payload_cell(&e.payload);
+        let (meta_text, meta_bytes) = e.metadata.as_ref().map(payload_cell).unwrap_or((None, None));
+        sqlx::query(
+            "INSERT INTO events (position, aggregate_id, aggregate_type, version, event_type, payload, metadata, \
+             recorded_at) VALUES (?, ?, ?, ?, ?, COALESCE(?, ?), COALESCE(?, ?), ?)",
+        )
+        .bind(position as i64 + 1)
+        .bind(&e.stream.0)
+        .bind(e.aggregate_type.as_deref())
+        .bind(e.version)
+        .bind(&e.event_type)
+        .bind(payload_text)
+        .bind(payload_bytes)
+        .bind(meta_text)
+        .bind(meta_bytes)
+        .bind(e.recorded_at.map(format_time))
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (key, value) in std::iter::once(("title".to_owned(), lesson.title.clone()))
+        .chain(std::iter::once(("format".to_owned(), "1".to_owned())))
+        .chain(lesson.facts.iter().cloned())
+    {
+        sqlx::query("INSERT INTO eventscope_lesson (key, value) VALUES (?, ?)")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (i, step) in lesson.steps.iter().enumerate() {
+        let audit = step.audit.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default());
+        sqlx::query(
+            "INSERT INTO eventscope_steps (step, title, note, view, stream, version, fold, script, audit_filter) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(i as i64 + 1)
+        .bind(&step.title)
+        .bind(&step.note)
+        .bind(view_name(step.view))
+        .bind(&step.stream)
+        .bind(step.version)
+        .bind(&step.fold)
+        .bind(&step.script)
+        .bind(audit)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for script in &lesson.scripts {
+        sqlx::query("INSERT INTO eventscope_scripts (name, kind, source) VALUES (?, ?, ?)")
+            .bind(&script.name)
+            .bind(script.kind.word())
+            .bind(&script.source)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for b in &lesson.bookmarks {
+        sqlx::query("INSERT INTO eventscope_bookmarks (stream, version, note) VALUES (?, ?, ?)")
+            .bind(&b.stream)
+            .bind(b.version)
+            .bind(&b.note)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    conn.close().await?;
+    std::fs::rename(&partial, out).map_err(|e| sqlx::Error::Io(e))?;
+    Ok(())
+}
+
+/// The lesson a store holds, if it holds one (a file `eventscope lesson export` wrote). Read
+/// on the store's own read-only sessions.
+pub async fn read(store: &Store) -> Result<Option<Lesson>, LessonError> {
+    if !store.relation_exists("eventscope_steps").await? {
+        return Ok(None);
+    }
+    let text = |cell: Option<&Cell>| -> Option<String> { cell.and_then(Cell::as_text_lossy) };
+    let bad = |what: &str, why: String| LessonError::Read(format!("{what}: {why}"));
+    let mut lesson = Lesson::default();
+    for row in store.read_own_table("SELECT key, value FROM eventscope_lesson").await.unwrap_or_default() {
+        let (Some(key), Some(value)) = (text(row.first()), text(row.get(1))) else { continue };
+        match key.as_str() {
+            "title" => lesson.title = value,
+            "format" => {}
+            _ => lesson.facts.push((key, value)),
+        }
+    }
+    for row in store.read_own_table("SELECT name, kind, source FROM eventscope_scripts ORDER BY kind, name").await.unwrap_or_default() {
+        let (Some(name), Some(kind), Some(source)) = (text(row.first()), text(row.get(1)), text(row.get(2))) else {
+            continue;
+        };
+        let kind = ScriptKind::from_word(&kind).ok_or_else(|| bad("eventscope_scripts", format!("`{kind}` is no kind of script (fold, projection, sql)")))?;
+        lesson.scripts.push(LessonScript { name, kind, source });
+    }
+    for row in store.read_own_table("SELECT stream, version, note FROM eventscope_bookmarks").await.unwrap_or_default() {
+        if let (Some(stream), Some(version)) = (text(row.first()), row.get(1).and_then(Cell::as_i64)) {
+            lesson.bookmarks.push(Bookmark { stream, version, note: text(row.get(2)).unwrap_or_default() });
+        }
+    }
+    let steps = store
+        .read_own_table(
+            "SELECT step, title, note, view, stream, version, fold, script, audit_filter FROM eventscope_steps ORDER BY step",
+        )
+        .await
+        .map_err(|e| bad("eventscope_steps", e.to_string()))?;
+    for row in steps {
+        let number = row.first().and_then(Cell::as_i64).unwrap_or_default();
+        let step_error = |why: String| bad(&format!("step {number}"), why);
+        let view_word = text(row.get(3)).unwrap_or_default();
+        let view = <View as clap::ValueEnum>::from_str(&view_word, true)
+            .map_err(|_| step_error(format!("`{view_word}` is no view")))?;
+        let audit = match text(row.get(8)) {
+            Some(json) => Some(serde_json::from_str(&json).map_err(|e| step_error(format!("its audit filter: {e}")))?),
+            None => None,
+        };
+        lesson.steps.push(Step {
+            title: text(row.get(1)).unwrap_or_default(),
+            note: text(row.get(2)).unwrap_or_default(),
+            view,
+            stream: text(row.get(4)),
+            version: row.get(5).and_then(Cell::as_i64),
+            fold: text(row.get(6)),
+            script: text(row.get(7)),
+            audit,
+        });
+    }
+    Ok(Some(lesson))
+}
+
+/// Reads a steps file (a JSON array of steps).
+pub fn steps_from_json(text: &str) -> Result<Vec<Step>, String> {
+    serde_json::from_str(text).map_err(|e| format!("not a steps file (a JSON array of steps): {e}"))
+}
+
+/// The guided tour of the workshop store: the bundled lesson played on the store itself.
+pub fn tour() -> Lesson {
+    let order = |label: &str, version: i64, title: &str, note: &str| Step {
+        title: title.into(),
+        note: note.into(),
+        view: View::History,
+        stream: Some(label.into()),
+        version: Some(version),
+        fold: Some("order.js".into()),
+        script: None,
+        audit: None,
+    };
+    let busy = crate::demo::account_stream(crate::demo::BUSY_CUSTOMER);
+    Lesson {
+        title: "A tour of the workshop store".into(),
+        steps: vec![
+            order(
+                "ORD-1042",
+                4,
+                "A refund paid twice",
+                "Order ORD-1042 was refunded twice: a retried command appended RefundRequested again at v4. \
+                 Step back with ← to v3, then press Blame beside the state to see which event set each field.",
+            ),
+            order(
+                "ORD-1013",
+                1,
+                "A snapshot that went stale",
+                "ORD-1013's stored snapshot no longer matches its events. In the streams panel, \
+                 \"Check snapshots\" refolds each snapshotted stream and lists where they differ.",
+            ),
+            Step {
+                title: "One change, many events".into(),
+                note: "A tax rate change made a job append OrderTaxRecalculated to every order placed before \
+                       the tax date. The tree on the right shows everything that one TaxRateChanged event caused."
+                    .into(),
+                view: View::Audit,
+                stream: None,
+                version: None,
+                fold: None,
+                script: None,
+                audit: Some(StepFilter {
+                    types: vec!["TaxRateChanged".into()],
+                    select_first: true,
+                    ..StepFilter::default()
+                }),
+            },
+            Step {
+                title: "A long stream".into(),
+                note: "The busy reseller's account holds 2,400+ events. Drag along the timeline to scrub, \
+                       press Space to play, and Home / End to go to either end."
+                    .into(),
+                view: View::History,
+                stream: Some(busy),
+                version: Some(1),
+                fold: None,
+                script: None,
+                audit: None,
+            },
+            Step {
+                title: "A projection before it is deployed".into(),
+                note: "This SQL is the new orders_by_region, previewed read-only against the events. Compare it \
+                       with the deployed table to see the rows the new definition would change."
+                    .into(),
+                view: View::Sql,
+                stream: None,
+                version: None,
+                fold: None,
+                script: Some("orders_by_region.sqlite.sql".into()),
+                audit: None,
+            },
+        ],
+        ..Lesson::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_read_from_json_with_views_as_the_command_line_names_them() {
+        let steps = steps_from_json(
+            r#"[{"title": "Twice", "note": "v4 repeats v3", "view": "history", "stream": "ORD-1042", "version": 4,
+                 "fold": "order.js"},
+                {"title": "Tax", "view": "audit", "audit": {"types": ["TaxRateChanged"], "select_first": true}},
+                {"title": "SQL", "view": "SQL", "script": "orders_by_region.sqlite.sql"}]"#,
+        )
+        .unwrap();
+        assert_eq!(steps.len(), 3);
+        assert_eq!(steps[0].view, View::History);
+        assert_eq!(steps[1].audit.as_ref().unwrap().types, ["TaxRateChanged"]);
+        assert_eq!(steps[2].view, View::Sql);
+        let lesson = Lesson { steps, ..Lesson::default() };
+        for step in &lesson.steps {
+            lesson.check_step(step).unwrap();
+        }
+        assert!(steps_from_json(r#"[{"title": "x", "view": "nowhere"}]"#).unwrap_err().contains("no view"));
+        assert!(steps_from_json(r#"[{"title": "x", "view": "history", "strem": "a"}]"#).is_err());
+        let bad = Step { fold: Some("missing.js".into()), ..lesson.steps[0].clone() };
+        assert!(lesson.check_step(&bad).unwrap_err().contains("missing.js"));
+        let versionless = Step { stream: None, ..lesson.steps[0].clone() };
+        assert!(lesson.check_step(&versionless).is_err());
+    }
+
+    #[test]
+    fn the_tour_names_only_what_is_bundled() {
+        let tour = tour();
+        assert_eq!(tour.steps.len(), 5);
+        for step in &tour.steps {
+            tour.check_step(step).unwrap();
+        }
+    }
+}
