@@ -612,7 +612,7 @@ pub fn tour() -> Lesson {
                 4,
                 "A refund paid twice",
                 "Order ORD-1042 was refunded twice: a retried command appended RefundRequested again at v4. \
-                 Step back with ← to v3, then press Blame beside the state to see which event set each field.",
+                 Step back to v3 with the left arrow key, then press Blame beside the state to see which event set each field.",
             ),
             order(
                 "ORD-1013",

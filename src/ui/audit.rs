@@ -831,8 +831,9 @@ fn cause_tree_ui(ui: &mut Ui, node: &CauseNode, depth: usize) -> Option<AuditAct
     ui.horizontal(|ui| {
         ui.add_space(depth as f32 * 14.0);
         if depth > 0 {
-            // (An arrow the bundled fonts have: box-drawing glyphs are missing from them.)
-            ui.weak("→");
+            // (An arrow the bundled proportional fonts have: U+2192 and box-drawing glyphs are
+            // missing from them.)
+            ui.weak("➡");
         }
         action = event_link_ui(ui, &node.event);
     });

@@ -125,7 +125,7 @@ impl LessonPlayer {
                 ui.strong(format!("📖 {}", lesson.title));
                 ui.weak("This lesson has no steps.");
             });
-            if ui.button("✕ End").clicked() {
+            if ui.button("× End").clicked() {
                 self.end();
             }
             return None;
@@ -159,7 +159,7 @@ impl LessonPlayer {
             if ui.button("↺ Again").on_hover_text("Go back to where this step starts").clicked() {
                 go = Some(self.current);
             }
-            if ui.button("✕ End").on_hover_text("Stop the lesson here (Help plays it again)").clicked() {
+            if ui.button("× End").on_hover_text("Stop the lesson here (Help plays it again)").clicked() {
                 end = true;
             }
         });
@@ -187,7 +187,7 @@ impl LessonPlayer {
             .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
             .show(ctx, |ui| {
                 ui.label("This is the workshop store: sixty orders, their customers' accounts and a tax change.");
-                ui.label("A five-step tour shows what eventscope finds in it. Help ▸ Guided tour plays it again.");
+                ui.label("A five-step tour shows what eventscope finds in it. Help, Guided tour, plays it again.");
                 ui.add_space(6.0);
                 ui.horizontal(|ui| {
                     if ui.button(RichText::new("🎓 Take the tour").strong()).clicked() {

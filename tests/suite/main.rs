@@ -13,6 +13,7 @@ mod fuzz;
 mod gui;
 mod js;
 mod layouts;
+mod lesson;
 mod preview;
 mod screens;
 mod sqlite_files;

@@ -152,7 +152,7 @@ impl HistoryPanel {
                 let count = self.listed().len();
                 ui.weak(crate::ui::counted(count as i64, "event", "events"));
                 ui.checkbox(&mut self.filter.only_these, "step and play these only")
-                    .on_hover_text("← → and Play go from listed event to listed event");
+                    .on_hover_text("The arrow keys and Play go from listed event to listed event");
                 if ui.small_button("×").on_hover_text("Clear the filter").clicked() {
                     self.filter = TimelineFilter::default();
                 }
