@@ -952,7 +952,9 @@ async fn export_lesson(action: LessonAction, layout: Option<&str>) -> anyhow::Re
     let filter = audit_filter(since.clone(), until.clone(), types, stream, meta, text)?;
     let filter = (filtered || since.is_some() || until.is_some()).then_some(filter);
     if streams.is_empty() && filter.is_none() {
-        return Err(usage!("give the streams (--streams A,B) or an audit filter (--type, --meta, --text…) for the lesson"));
+        return Err(usage!(
+            "give the streams (--streams A,B) or an audit filter (--type, --meta, --text…) for the lesson"
+        ));
     }
     let target = Target::parse(&store)?;
     // The bookmarks the window keeps for this store (outside it).

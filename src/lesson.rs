@@ -127,9 +127,7 @@ mod view_word {
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<View, D::Error> {
         let word = <String as serde::Deserialize>::deserialize(d)?;
         View::from_str(&word, true).map_err(|_| {
-            serde::de::Error::custom(format!(
-                "`{word}` is no view (history, projections, sql, audit, types or whatif)"
-            ))
+            serde::de::Error::custom(format!("`{word}` is no view (history, projections, sql, audit, types or whatif)"))
         })
     }
 }
@@ -232,7 +230,12 @@ pub struct ExportSummary {
 
 /// Reads the slice from the store and writes the lesson file (a new file, replaced only with
 /// `force`; written beside its name and renamed into place).
-pub async fn export(store: &Store, mut request: ExportRequest, out: &Path, force: bool) -> Result<ExportSummary, LessonError> {
+pub async fn export(
+    store: &Store,
+    mut request: ExportRequest,
+    out: &Path,
+    force: bool,
+) -> Result<ExportSummary, LessonError> {
     if request.streams.is_empty() && request.filter.is_none() {
         return Err(LessonError::Usage("give the streams (--streams) or an audit filter to put in the lesson".into()));
     }
@@ -544,14 +547,21 @@ pub async fn read(store: &Store) -> Result<Option<Lesson>, LessonError> {
             _ => lesson.facts.push((key, value)),
         }
     }
-    for row in store.read_own_table("SELECT name, kind, source FROM eventscope_scripts ORDER BY kind, name").await.unwrap_or_default() {
+    for row in store
+        .read_own_table("SELECT name, kind, source FROM eventscope_scripts ORDER BY kind, name")
+        .await
+        .unwrap_or_default()
+    {
         let (Some(name), Some(kind), Some(source)) = (text(row.first()), text(row.get(1)), text(row.get(2))) else {
             continue;
         };
-        let kind = ScriptKind::from_word(&kind).ok_or_else(|| bad("eventscope_scripts", format!("`{kind}` is no kind of script (fold, projection, sql)")))?;
+        let kind = ScriptKind::from_word(&kind).ok_or_else(|| {
+            bad("eventscope_scripts", format!("`{kind}` is no kind of script (fold, projection, sql)"))
+        })?;
         lesson.scripts.push(LessonScript { name, kind, source });
     }
-    for row in store.read_own_table("SELECT stream, version, note FROM eventscope_bookmarks").await.unwrap_or_default() {
+    for row in store.read_own_table("SELECT stream, version, note FROM eventscope_bookmarks").await.unwrap_or_default()
+    {
         if let (Some(stream), Some(version)) = (text(row.first()), row.get(1).and_then(Cell::as_i64)) {
             lesson.bookmarks.push(Bookmark { stream, version, note: text(row.get(2)).unwrap_or_default() });
         }

@@ -102,8 +102,7 @@ impl LessonPlayer {
     /// The keys of the bar (also while it is drawn nowhere: the keys work in every view).
     pub fn keys(&mut self, ui: &Ui) -> Option<LessonAction> {
         self.lesson.as_ref()?;
-        let (next, previous) =
-            ui.input_mut(|i| (i.consume_shortcut(&NEXT_STEP), i.consume_shortcut(&PREVIOUS_STEP)));
+        let (next, previous) = ui.input_mut(|i| (i.consume_shortcut(&NEXT_STEP), i.consume_shortcut(&PREVIOUS_STEP)));
         let step = if next {
             self.next()
         } else if previous {

@@ -585,7 +585,10 @@ impl EventscopeApp {
         ui.separator();
         let ctx = ui.ctx().clone();
         let keys = [
-            ("Next / previous lesson step", ctx.format_shortcut(&lesson::NEXT_STEP) + " / " + &ctx.format_shortcut(&lesson::PREVIOUS_STEP)),
+            (
+                "Next / previous lesson step",
+                ctx.format_shortcut(&lesson::NEXT_STEP) + " / " + &ctx.format_shortcut(&lesson::PREVIOUS_STEP),
+            ),
             ("Presenter mode", ctx.format_shortcut(&PRESENTER_SHORTCUT)),
             ("Streams panel", ctx.format_shortcut(&STREAMS_PANEL_SHORTCUT)),
             ("Back / forward", ctx.format_shortcut(&BACK_SHORTCUT) + " / " + &ctx.format_shortcut(&FORWARD_SHORTCUT)),
@@ -642,7 +645,9 @@ impl EventscopeApp {
             return;
         };
         let script = |name: &str, kind| {
-            lesson.script(name, kind).map(|source| WatchedScript::new(ScriptSource::Lesson { name: name.to_owned(), source }))
+            lesson
+                .script(name, kind)
+                .map(|source| WatchedScript::new(ScriptSource::Lesson { name: name.to_owned(), source }))
         };
         let fold = step.fold.as_deref().and_then(|name| script(name, ScriptKind::Fold));
         let run = match step.view {

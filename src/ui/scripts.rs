@@ -37,10 +37,16 @@ pub const WHATIF_EXAMPLES: &[(&str, &str)] = &[
 /// Where a script comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ScriptSource {
-    Example { name: &'static str, source: &'static str },
+    Example {
+        name: &'static str,
+        source: &'static str,
+    },
     File(PathBuf),
     /// A script a lesson file carries.
-    Lesson { name: String, source: String },
+    Lesson {
+        name: String,
+        source: String,
+    },
 }
 
 /// How often a file is checked for changes, in seconds.

@@ -694,3 +694,72 @@ fn an_eventscope_link_opens_its_store_or_says_what_is_wrong() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--at needs a stream"), "{err}");
 }
+
+#[test]
+fn lesson_export_writes_a_store_and_says_what_is_wrong() {
+    let store = common::workshop(Backend::Sqlite).db.target.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lesson.sqlite");
+    let out_arg = out.display().to_string();
+    let order = eventscope::demo::order_stream(eventscope::demo::DOUBLE_REFUND_ORDER);
+    // Nothing chosen, a stream the store lacks, a bad steps file, a bad mask: exit 2, in words,
+    // and no file written.
+    let steps = dir.path().join("steps.json");
+    std::fs::write(&steps, r#"[{"title": "x", "view": "nowhere"}]"#).unwrap();
+    let missing_fold = dir.path().join("fold-steps.json");
+    std::fs::write(
+        &missing_fold,
+        format!(r#"[{{"title": "x", "view": "history", "stream": "{order}", "fold": "mine.js"}}]"#),
+    )
+    .unwrap();
+    let steps_arg = steps.display().to_string();
+    let missing_fold_arg = missing_fold.display().to_string();
+    for (args, said) in [
+        (vec!["lesson", "export", &store, "--out", &out_arg], "give the streams"),
+        (
+            vec!["lesson", "export", &store, "--streams", "no-such-stream", "--out", &out_arg],
+            "no stream `no-such-stream`",
+        ),
+        (vec!["lesson", "export", &store, "--streams", &order, "--steps", &steps_arg, "--out", &out_arg], "is no view"),
+        (
+            vec!["lesson", "export", &store, "--streams", &order, "--steps", &missing_fold_arg, "--out", &out_arg],
+            "step 1 (x): the fold `mine.js` is neither in the lesson nor bundled",
+        ),
+        (vec!["lesson", "export", &store, "--streams", &order, "--mask", "actor", "--out", &out_arg], "--mask"),
+    ] {
+        let (code, _, err) = eventscope_status(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(said), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?}");
+    }
+    let fold = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/folds/order.js");
+    let export = [
+        "lesson",
+        "export",
+        &store,
+        "--streams",
+        &order,
+        "--type",
+        "TaxRateChanged",
+        "--fold",
+        fold,
+        "--out",
+        &out_arg,
+    ];
+    let (code, printed, err) = eventscope_status(&export);
+    assert_eq!(code, 0, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(summary["events"], 5, "{summary}");
+    assert_eq!(summary["steps"], 2, "one for the stream, one for the filter: {summary}");
+    // The file is a store the other subcommands read, with its fold.
+    let (code, printed, err) = eventscope_status(&["state", &out_arg, &order, "--fold", fold]);
+    assert_eq!(code, 0, "{err}");
+    let state: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(state["state"]["status"], "refund_requested", "{state}");
+    // Written again only with --force.
+    let (code, _, err) = eventscope_status(&export);
+    assert_eq!(code, 2);
+    assert!(err.contains("--force"), "{err}");
+    let forced: Vec<&str> = export.iter().copied().chain(["--force"]).collect();
+    assert_eq!(eventscope_status(&forced).0, 0);
+}

@@ -143,7 +143,10 @@ fn export_lesson(backend: Backend) {
         title: "A refund paid twice".into(),
         streams: vec![order.clone(), order.clone()],
         // The tax change and every order it recalculated.
-        filter: Some(AuditFilter { types: vec!["TaxRateChanged".into(), "OrderTaxRecalculated".into()], ..Default::default() }),
+        filter: Some(AuditFilter {
+            types: vec!["TaxRateChanged".into(), "OrderTaxRecalculated".into()],
+            ..Default::default()
+        }),
         scripts: vec![
             // (A fold named like the bundled one: the lesson's own is used.)
             LessonScript { name: "order.js".into(), kind: ScriptKind::Fold, source: fold.into() },

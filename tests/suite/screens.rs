@@ -264,7 +264,11 @@ fn presenter_mode_and_the_streams_panel_follow_their_keys() {
 #[test]
 fn the_window_remembers_each_store_look_and_place() {
     let dir = tempfile::tempdir().unwrap();
-    let options = || AppOptions { recent_path: None, settings_path: Some(dir.path().join("views.json")), ..AppOptions::default() };
+    let options = || AppOptions {
+        recent_path: None,
+        settings_path: Some(dir.path().join("views.json")),
+        ..AppOptions::default()
+    };
     let size = egui::vec2(1280.0, 800.0);
     {
         let mut h = harness(size, options(), at_order_1042());
@@ -505,7 +509,11 @@ fn a_state_field_marks_the_versions_that_changed_it() {
 #[test]
 fn bookmarks_and_links_say_where_to_go_and_are_kept_outside_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let options = || AppOptions { recent_path: None, settings_path: Some(dir.path().join("views.json")), ..AppOptions::default() };
+    let options = || AppOptions {
+        recent_path: None,
+        settings_path: Some(dir.path().join("views.json")),
+        ..AppOptions::default()
+    };
     let size = egui::vec2(1280.0, 800.0);
     let stream = order_stream(DOUBLE_REFUND_ORDER);
     let store = common::workshop(common::Backend::Sqlite).db.path();
