@@ -634,7 +634,8 @@ pub fn tour() -> Lesson {
             Step {
                 title: "One change, many events".into(),
                 note: "A tax rate change made a job append OrderTaxRecalculated to every order placed before \
-                       the tax date. The tree on the right shows everything that one TaxRateChanged event caused."
+                       the tax date. On the right, below the event: every event of its correlation, then the tree of \
+                       what it caused."
                     .into(),
                 view: View::Audit,
                 stream: None,
@@ -661,8 +662,8 @@ pub fn tour() -> Lesson {
             },
             Step {
                 title: "A projection before it is deployed".into(),
-                note: "This SQL is the new orders_by_region, previewed read-only against the events. Compare it \
-                       with the deployed table to see the rows the new definition would change."
+                note: "This SQL is the new orders_by_region, previewed read-only against the events. Press \
+                       \"Compare with deployed orders_by_region\" to see the rows the new definition would change."
                     .into(),
                 view: View::Sql,
                 stream: None,
