@@ -290,7 +290,7 @@ pub async fn export(
     if request.steps.is_empty() {
         request.steps = default_steps(&request, &events, &streams, filtered);
     }
-    request.bookmarks.retain(|b| streams.contains(&b.stream));
+    request.bookmarks.retain(|b| b.projection.is_none() && streams.contains(&b.stream));
     let mut masked_values = 0;
     if !request.mask.is_empty() {
         for e in &mut events {
@@ -354,7 +354,7 @@ fn default_steps(request: &ExportRequest, events: &[Event], streams: &[String], 
     let mut steps: Vec<Step> = request
         .bookmarks
         .iter()
-        .filter(|b| streams.contains(&b.stream))
+        .filter(|b| b.projection.is_none() && streams.contains(&b.stream))
         .map(|b| {
             let title = if b.note.is_empty() { format!("{} at v{}", b.stream, b.version) } else { b.note.clone() };
             history(&b.stream, b.version, title, b.note.clone())
@@ -526,7 +526,7 @@ async fn write_file(out: &Path, lesson: &Lesson, events: &[Event]) -> Result<(),
     }
     tx.commit().await?;
     conn.close().await?;
-    std::fs::rename(&partial, out).map_err(|e| sqlx::Error::Io(e))?;
+    std::fs::rename(&partial, out).map_err(sqlx::Error::Io)?;
     Ok(())
 }
 
@@ -563,7 +563,7 @@ pub async fn read(store: &Store) -> Result<Option<Lesson>, LessonError> {
     for row in store.read_own_table("SELECT stream, version, note FROM eventscope_bookmarks").await.unwrap_or_default()
     {
         if let (Some(stream), Some(version)) = (text(row.first()), row.get(1).and_then(Cell::as_i64)) {
-            lesson.bookmarks.push(Bookmark { stream, version, note: text(row.get(2)).unwrap_or_default() });
+            lesson.bookmarks.push(Bookmark::version_of(stream, version, text(row.get(2)).unwrap_or_default()));
         }
     }
     let steps = store

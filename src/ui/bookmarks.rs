@@ -1,15 +1,18 @@
 //! The Bookmarks window: the versions the user marked in this store (🔖 in a stream's header, or
-//! Ctrl+D), each with its note, a click from its place in the history. Bookmarks are kept with
-//! the window's settings for the store (`settings.rs`), never in the store.
+//! Ctrl+D) and the positions marked in projection runs, each with its note, a click from its
+//! place. Bookmarks are kept with the window's settings for the store (`settings.rs`), never in
+//! the store.
 
 use eframe::egui::{self, RichText};
 
-use super::settings::Bookmark;
+use super::settings::{Bookmark, RememberedScript};
 
 /// What the window asks of the app.
 pub enum BookmarkAction {
     /// Open this version of this stream in the history.
     Go { stream: String, version: i64 },
+    /// Run this projection and go to this global position.
+    GoProjection { script: RememberedScript, position: i64 },
 }
 
 #[derive(Default)]
@@ -21,11 +24,14 @@ pub struct BookmarksWindow {
 
 impl BookmarksWindow {
     /// Adds a bookmark (or finds the one already there) and opens the window on its note.
-    pub fn bookmark(&mut self, bookmarks: &mut Vec<Bookmark>, stream: String, version: i64) {
-        let index = match bookmarks.iter().position(|b| b.stream == stream && b.version == version) {
+    pub fn bookmark(&mut self, bookmarks: &mut Vec<Bookmark>, wanted: Bookmark) {
+        let same = |b: &Bookmark| {
+            b.stream == wanted.stream && b.version == wanted.version && b.projection == wanted.projection
+        };
+        let index = match bookmarks.iter().position(same) {
             Some(index) => index,
             None => {
-                bookmarks.push(Bookmark { stream, version, note: String::new() });
+                bookmarks.push(wanted);
                 bookmarks.len() - 1
             }
         };
@@ -52,7 +58,10 @@ impl BookmarksWindow {
             .resizable(true);
         window.show(ctx, |ui| {
             if bookmarks.is_empty() {
-                ui.label("No bookmarks yet: 🔖 in a stream's header (or Ctrl+D) marks the version shown.");
+                ui.label(
+                    "No bookmarks yet: 🔖 in a stream's or projection run's header (or Ctrl+D) marks the version \
+                     or position shown.",
+                );
                 return;
             }
             ui.weak("Kept for this store on this computer, never in the store.");
@@ -60,11 +69,28 @@ impl BookmarksWindow {
             egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
                 egui::Grid::new("bookmarks").num_columns(3).striped(true).show(ui, |ui| {
                     for (i, bookmark) in bookmarks.iter_mut().enumerate() {
-                        let name = label(&bookmark.stream).unwrap_or_else(|| bookmark.stream.clone());
-                        let go = ui.link(RichText::new(format!("{name} v{}", bookmark.version)).monospace());
-                        if go.on_hover_text(format!("Open {} at v{}", bookmark.stream, bookmark.version)).clicked() {
-                            action =
-                                Some(BookmarkAction::Go { stream: bookmark.stream.clone(), version: bookmark.version });
+                        let (text, tip) = match &bookmark.projection {
+                            Some(_) => (
+                                format!("📽 {} #{}", bookmark.stream, bookmark.version),
+                                format!("Run {} and go to position {}", bookmark.stream, bookmark.version),
+                            ),
+                            None => {
+                                let name = label(&bookmark.stream).unwrap_or_else(|| bookmark.stream.clone());
+                                (
+                                    format!("{name} v{}", bookmark.version),
+                                    format!("Open {} at v{}", bookmark.stream, bookmark.version),
+                                )
+                            }
+                        };
+                        if ui.link(RichText::new(text).monospace()).on_hover_text(tip).clicked() {
+                            action = Some(match &bookmark.projection {
+                                Some(script) => {
+                                    BookmarkAction::GoProjection { script: script.clone(), position: bookmark.version }
+                                }
+                                None => {
+                                    BookmarkAction::Go { stream: bookmark.stream.clone(), version: bookmark.version }
+                                }
+                            });
                         }
                         let note = ui.add(
                             egui::TextEdit::singleline(&mut bookmark.note)

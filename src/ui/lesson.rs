@@ -18,7 +18,7 @@ pub const PREVIOUS_STEP: egui::KeyboardShortcut =
 #[derive(Clone, Debug, PartialEq)]
 pub enum LessonAction {
     /// Go where this step says.
-    Go(Step),
+    Go(Box<Step>),
     /// The tour was offered and taken.
     StartTour,
 }
@@ -68,11 +68,11 @@ impl LessonPlayer {
         Some(step)
     }
 
-    pub fn next(&mut self) -> Option<Step> {
+    pub fn next_step(&mut self) -> Option<Step> {
         self.go(self.current + 1)
     }
 
-    pub fn previous(&mut self) -> Option<Step> {
+    pub fn previous_step(&mut self) -> Option<Step> {
         self.go(self.current.checked_sub(1)?)
     }
 
@@ -104,13 +104,13 @@ impl LessonPlayer {
         self.lesson.as_ref()?;
         let (next, previous) = ui.input_mut(|i| (i.consume_shortcut(&NEXT_STEP), i.consume_shortcut(&PREVIOUS_STEP)));
         let step = if next {
-            self.next()
+            self.next_step()
         } else if previous {
-            self.previous()
+            self.previous_step()
         } else {
             None
         };
-        step.map(LessonAction::Go)
+        step.map(|s| LessonAction::Go(Box::new(s)))
     }
 
     /// The bar under the top bar, while a lesson plays.
@@ -171,7 +171,7 @@ impl LessonPlayer {
             self.end();
             return None;
         }
-        go.and_then(|i| self.go(i)).map(LessonAction::Go)
+        go.and_then(|i| self.go(i)).map(|s| LessonAction::Go(Box::new(s)))
     }
 
     /// The first-run offer of the tour.
@@ -211,10 +211,10 @@ mod tests {
         let tour = crate::lesson::tour();
         let first = player.play(tour.clone(), true).unwrap();
         assert_eq!(first, tour.steps[0]);
-        assert!(player.previous().is_none());
-        assert_eq!(player.next().unwrap(), tour.steps[1]);
+        assert!(player.previous_step().is_none());
+        assert_eq!(player.next_step().unwrap(), tour.steps[1]);
         assert_eq!(player.go(4).unwrap(), tour.steps[4]);
-        assert!(player.next().is_none(), "no step after the last");
+        assert!(player.next_step().is_none(), "no step after the last");
         assert_eq!(player.position(), Some((4, 5)));
         player.end();
         assert!(player.lesson().is_none());

@@ -195,8 +195,10 @@ pub struct EventscopeApp {
     pub types: types::TypesPanel,
     pub whatif: whatif::WhatIfPanel,
     pub bookmarks: bookmarks::BookmarksWindow,
-    /// The stream and bookmarks the history was last given.
+    /// The stream and bookmarks the history was last given, and the projection run and
+    /// bookmarks the projection's view was last given.
     bookmarks_given: Option<(String, Vec<settings::Bookmark>)>,
+    run_bookmarks_given: Option<(u64, Vec<settings::Bookmark>)>,
     pub view: View,
     pub status: StatusBar,
     open_request: Option<(RequestId, Option<Target>)>,
@@ -272,6 +274,7 @@ impl EventscopeApp {
             whatif: whatif::WhatIfPanel::default(),
             bookmarks: bookmarks::BookmarksWindow::default(),
             bookmarks_given: None,
+            run_bookmarks_given: None,
             view: View::History,
             status: StatusBar::default(),
             open_request: None,
@@ -600,6 +603,47 @@ impl EventscopeApp {
                 ui.end_row();
             }
         });
+    }
+
+    /// Gives the projection run's view the bookmarks of its projection, when the run or the
+    /// bookmarks changed (not every frame).
+    fn give_run_bookmarks(&mut self) {
+        let run = self.projections.run_number();
+        let script = self.projections.remembered_script();
+        let given = &self.run_bookmarks_given;
+        if given.as_ref().is_some_and(|(r, b)| *r == run && *b == self.look.bookmarks) {
+            return;
+        }
+        if let Some(view) = self.projections.view_mut() {
+            let marks = self.look.bookmarks.iter().filter(|b| b.projection.is_some() && b.projection == script);
+            view.set_bookmarks(marks.map(|b| (b.version, b.note.clone())).collect());
+            self.run_bookmarks_given = Some((run, self.look.bookmarks.clone()));
+        }
+    }
+
+    /// Runs a projection (unless it is the one shown) and goes to a global position in it.
+    pub fn go_to_run_position(&mut self, script: &settings::RememberedScript, position: i64) {
+        self.navigation.jumped();
+        self.view = View::Projections;
+        if self.projections.remembered_script().as_ref() != Some(script) {
+            match ProjectionPanel::script_of(script) {
+                Some(source) => self.projections.choose(WatchedScript::new(source), &mut self.worker),
+                None => {
+                    self.status.last_error = Some("the bookmarked projection is no longer bundled".into());
+                    return;
+                }
+            }
+        }
+        if let Some(view) = self.projections.view_mut()
+            && let Err(e) = view.jump_to_version(position)
+        {
+            // (Not read yet: the cursor goes there when it is.)
+            if view.is_loading() || view.history().is_none() {
+                view.go_to_version_when_loaded(Some(position));
+            } else {
+                self.status.last_error = Some(e);
+            }
+        }
     }
 
     /// Shows a stream in the history view with the cursor at a version.
@@ -1069,7 +1113,7 @@ impl EventscopeApp {
             lesson_action = Some(action);
         }
         match lesson_action {
-            Some(lesson::LessonAction::Go(step)) => self.go_to_step(step),
+            Some(lesson::LessonAction::Go(step)) => self.go_to_step(*step),
             Some(lesson::LessonAction::StartTour) => self.start_tour(),
             None => {}
         }
@@ -1163,7 +1207,7 @@ impl EventscopeApp {
                     .stream()
                     .filter(|stream| given.as_ref().is_none_or(|(s, b)| s != stream || *b != self.look.bookmarks));
                 if let Some(stream) = stale.map(str::to_owned) {
-                    let marks = self.look.bookmarks.iter().filter(|b| b.stream == stream);
+                    let marks = self.look.bookmarks.iter().filter(|b| b.stream == stream && b.projection.is_none());
                     self.history.set_bookmarks(marks.map(|b| (b.version, b.note.clone())).collect());
                     self.bookmarks_given = Some((stream, self.look.bookmarks.clone()));
                 }
@@ -1172,7 +1216,8 @@ impl EventscopeApp {
                     self.streams.grew(&stream, arrived);
                 }
                 if let Some((stream, version)) = self.history.take_bookmark_wanted() {
-                    self.bookmarks.bookmark(&mut self.look.bookmarks, stream, version);
+                    let wanted = settings::Bookmark::version_of(stream, version, String::new());
+                    self.bookmarks.bookmark(&mut self.look.bookmarks, wanted);
                 }
                 self.look.timeline_width = self.history.layout.timeline_width;
                 self.look.diff_height = self.history.layout.diff_height;
@@ -1196,7 +1241,18 @@ impl EventscopeApp {
                 }
             }
             View::Projections => {
+                self.give_run_bookmarks();
                 egui::CentralPanel::default().show(ui, |ui| self.projections.ui(ui, &mut self.worker));
+                let script = self.projections.remembered_script();
+                if let (Some((name, position)), Some(script)) =
+                    (self.projections.view_mut().and_then(HistoryPanel::take_bookmark_wanted), script)
+                {
+                    let wanted = settings::Bookmark {
+                        projection: Some(script),
+                        ..settings::Bookmark::version_of(name, position, String::new())
+                    };
+                    self.bookmarks.bookmark(&mut self.look.bookmarks, wanted);
+                }
                 let followed = self.projections.view_mut().and_then(HistoryPanel::take_followed_link);
                 self.follow_link(followed);
             }
@@ -1241,10 +1297,12 @@ impl EventscopeApp {
         }
         let streams = &self.streams;
         let label = |stream: &str| streams.label(stream).and_then(|l| l.label.clone());
-        if let Some(bookmarks::BookmarkAction::Go { stream, version }) =
-            self.bookmarks.ui(ui.ctx(), &mut self.look.bookmarks, &label)
-        {
-            self.open_event(&stream, version);
+        match self.bookmarks.ui(ui.ctx(), &mut self.look.bookmarks, &label) {
+            Some(bookmarks::BookmarkAction::Go { stream, version }) => self.open_event(&stream, version),
+            Some(bookmarks::BookmarkAction::GoProjection { script, position }) => {
+                self.go_to_run_position(&script, position)
+            }
+            None => {}
         }
         // (A stream on its way to a version is not a place yet.)
         if !(self.view == View::History && self.history.is_settling()) {

@@ -27,6 +27,8 @@ pub struct ProjectionPanel {
     error: Option<String>,
     run: Option<Run>,
     view: Option<HistoryPanel>,
+    /// Counts the runs started (a new run's view is given its bookmarks again).
+    runs: u64,
 }
 
 impl ProjectionPanel {
@@ -40,6 +42,33 @@ impl ProjectionPanel {
 
     pub fn view_mut(&mut self) -> Option<&mut HistoryPanel> {
         self.view.as_mut()
+    }
+
+    /// Which run the view shows (a number that changes with every run started).
+    pub fn run_number(&self) -> u64 {
+        self.runs
+    }
+
+    /// How the settings keep the chosen script (a bookmark of a run names it so).
+    pub fn remembered_script(&self) -> Option<super::settings::RememberedScript> {
+        use super::settings::RememberedScript;
+        Some(match &self.script.as_ref()?.source {
+            ScriptSource::File(path) => RememberedScript::File(path.clone()),
+            ScriptSource::Example { name, .. } => RememberedScript::Example((*name).to_owned()),
+            ScriptSource::Lesson { name, .. } => RememberedScript::Example(name.clone()),
+        })
+    }
+
+    /// The script a bookmark names (`None`: a bundled example this build no longer has).
+    pub fn script_of(remembered: &super::settings::RememberedScript) -> Option<ScriptSource> {
+        use super::settings::RememberedScript;
+        match remembered {
+            RememberedScript::File(path) => Some(ScriptSource::File(path.clone())),
+            RememberedScript::Example(wanted) => PROJECTION_EXAMPLES
+                .iter()
+                .find(|(name, _)| name == wanted)
+                .map(|(name, source)| ScriptSource::Example { name, source }),
+        }
     }
 
     pub fn error(&self) -> Option<&str> {
@@ -81,6 +110,7 @@ impl ProjectionPanel {
         self.cancel(worker);
         self.run = None;
         self.view = None;
+        self.runs += 1;
         self.error = None;
         let Some(script) = &self.script else {
             return;

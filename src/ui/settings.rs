@@ -80,10 +80,22 @@ pub struct ViewSettings {
 /// A version of a stream the user marked, with a short note ("← the retried command").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bookmark {
+    /// The stream (for a projection run's bookmark, the projection's name).
     pub stream: String,
+    /// The version (for a projection run's bookmark, the global position).
     pub version: i64,
     #[serde(default)]
     pub note: String,
+    /// A position in a run of this projection, rather than a version of a stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projection: Option<RememberedScript>,
+}
+
+impl Bookmark {
+    /// A version of a stream.
+    pub fn version_of(stream: String, version: i64, note: String) -> Bookmark {
+        Bookmark { stream, version, note, projection: None }
+    }
 }
 
 /// A fold chosen for streams: its script and where it applies.
@@ -93,7 +105,7 @@ pub struct RememberedFold {
     pub scope: super::history::FoldScope,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RememberedScript {
     File(PathBuf),
     /// A bundled example, by name.

@@ -2,7 +2,7 @@
 //! SQLite store in the article's layout that opens with no database, masks what it was told to,
 //! and plays its steps in the window (each step opens the right view, stream, version, fold,
 //! audit question or SQL preview); the tour's steps all resolve on the workshop store, and the
-//! tour is offered once.
+//! tour is offered once. A projection run's position is bookmarked and run again from the bookmarks.
 
 use crate::common;
 
@@ -154,8 +154,8 @@ fn export_lesson(backend: Backend) {
         ],
         steps,
         bookmarks: vec![
-            Bookmark { stream: order.clone(), version: 4, note: "the retried command".into() },
-            Bookmark { stream: "not-in-the-lesson".into(), version: 1, note: "left out".into() },
+            Bookmark::version_of(order.clone(), 4, "the retried command".into()),
+            Bookmark::version_of("not-in-the-lesson".into(), 1, "left out".into()),
         ],
         mask: eventscope::fixture::Mask::parse(&["/metadata/actor".into()]).unwrap(),
         source: shared.db.target.clone(),
@@ -288,4 +288,54 @@ fn the_tour_is_offered_once_and_every_step_resolves_on_the_workshop_store() {
     h.get_by_label("🎓 Guided tour of the workshop store").click();
     h.step();
     wait_until(&mut h, "the tour's first step", |h| at_version(h, &order, 4));
+}
+
+#[test]
+fn a_projection_run_position_is_bookmarked_and_run_again_from_the_bookmarks() {
+    let workshop = common::workshop(Backend::Sqlite);
+    let mut h = harness(Target::Sqlite(workshop.db.path()), AppOptions::default());
+    wait_until(&mut h, "the store to open", |h| app(h).screen == Screen::Explorer);
+    h.get_by_label("Projections").click();
+    h.step();
+    h.get_by_label("script").click();
+    h.step();
+    h.step();
+    h.get_by_label("refunds_per_customer.js (example)").click();
+    h.step();
+    wait_until(&mut h, "the run", |h| !app(h).projections.is_running());
+    h.key_press(Key::End);
+    h.step();
+    h.key_press(Key::PageUp);
+    h.step();
+    let position = app(&h).projections.view().and_then(|v| v.cursor_version()).expect("a position");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, Key::D);
+    h.step();
+    h.step();
+    let mark = app(&h).look.bookmarks.last().cloned().expect("a bookmark");
+    assert_eq!((mark.stream.as_str(), mark.version), ("refunds_per_customer.js", position));
+    assert!(mark.projection.is_some());
+    assert!(app(&h).bookmarks.open);
+    // Another script runs; the bookmark runs this one again and goes there.
+    app_mut(&mut h).bookmarks.open = false;
+    h.step();
+    h.get_by_label("script").click();
+    h.step();
+    h.step();
+    h.get_by_label("orders_by_region.js (example)").click();
+    h.step();
+    wait_until(&mut h, "the other run", |h| !app(h).projections.is_running());
+    h.get_by_label("View").click();
+    h.step();
+    h.step();
+    h.get_by_label("🔖 Bookmarks").click();
+    h.step();
+    h.step();
+    h.get_by_label(&format!("📽 refunds_per_customer.js #{position}")).click();
+    h.step();
+    wait_until(&mut h, "the bookmarked position", |h| {
+        let view = app(h).projections.view();
+        app(h).projections.script().is_some_and(|s| s.name() == "refunds_per_customer.js")
+            && view.is_some_and(|v| v.cursor_version() == Some(position) && !v.is_loading())
+    });
+    assert_eq!(app(&h).view, View::Projections);
 }

@@ -140,7 +140,7 @@ impl HistoryPanel {
             let tip = match marked {
                 Some(note) if !note.is_empty() => format!("Bookmarked: {note} (the Bookmarks window edits it)"),
                 Some(_) => "Bookmarked (the Bookmarks window edits its note)".to_owned(),
-                None => "Bookmark this version, with a note (Ctrl+D)".to_owned(),
+                None => format!("Bookmark this {unit}, with a note (Ctrl+D)"),
             };
             let button = egui::Button::selectable(marked.is_some(), "🔖 Bookmark");
             if ui.add(button).on_hover_text(tip).clicked() {

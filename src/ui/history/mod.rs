@@ -252,7 +252,8 @@ pub struct HistoryPanel {
     bisect: BisectBar,
     fixture: FixtureWindow,
     follow: StreamFollow,
-    /// The open stream's bookmarks: version → note (given by the app from the store's settings).
+    /// The open stream's bookmarks: version (a projection run's position) → note (given by the
+    /// app from the store's settings).
     bookmarks: std::collections::BTreeMap<i64, String>,
     /// The user asked to bookmark this version (taken by the app).
     bookmark_wanted: Option<(String, i64)>,
@@ -359,9 +360,9 @@ impl HistoryPanel {
         self.bookmark_wanted.take()
     }
 
-    /// Asks for the cursor's version to be bookmarked.
+    /// Asks for the cursor's version (a projection run's position) to be bookmarked.
     fn want_bookmark(&mut self) {
-        if let (Some(stream), Some(version), Mode::Stream) = (self.stream.clone(), self.cursor_version(), self.mode) {
+        if let (Some(stream), Some(version)) = (self.stream.clone(), self.cursor_version()) {
             self.bookmark_wanted = Some((stream, version));
         }
     }

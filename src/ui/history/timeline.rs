@@ -310,7 +310,8 @@ impl HistoryPanel {
                 if unseen_from.is_some_and(|from| i >= from) {
                     markers.insert(0, Marker::Arrived);
                 }
-                if let Some(note) = bookmarks.get(&event.version) {
+                let ordinal = if projection { event.position.unwrap_or(i as i64 + 1) } else { event.version };
+                if let Some(note) = bookmarks.get(&ordinal) {
                     markers.insert(0, Marker::Bookmark(note.clone()));
                 }
                 if let Some((path, changed)) = &changed
