@@ -135,6 +135,11 @@ pub enum Reply {
     Streams(StreamPage),
     /// The exact counts of the open store.
     Counts(StoreCounts),
+    /// The store was opened again to follow it (a SQLite file a writer opened since): how it is
+    /// open now, for the status bar. Sent unasked, with the request id 0.
+    Reopened {
+        description: String,
+    },
     /// The lesson the store holds (`None`: it holds none).
     Lesson(Option<Box<crate::lesson::Lesson>>),
     /// How many streams a [`Request::TopStreams`] has read so far.
@@ -805,6 +810,7 @@ async fn store_to_follow(shared: &Shared) -> Result<Arc<Store>, Failure> {
     }
     let fresh = Arc::new(store.reopened().await.map_err(Failure::from)?);
     *shared.store.write().await = Some(fresh.clone());
+    shared.reply(0, Reply::Reopened { description: fresh.describe() });
     Ok(fresh)
 }
 

@@ -751,6 +751,10 @@ impl EventscopeApp {
 
     fn drain_replies(&mut self) {
         while let Some((id, reply)) = self.worker.try_recv() {
+            if let Reply::Reopened { description } = reply {
+                self.status.store = Some(description);
+                continue;
+            }
             if Some(id) == self.cipher_request {
                 self.cipher_request = None;
                 match &reply {

@@ -1321,6 +1321,7 @@ fn a_followed_stream_grows_as_a_writer_appends() {
     open_order_1042(&mut h);
     wait_until(&mut h, "the stream read", |h| !app(h).history.is_loading());
     assert_eq!(app(&h).history.cursor_version(), Some(4));
+    assert!(app(&h).status.store.as_deref().is_some_and(|s| s.contains("immutable")), "{:?}", app(&h).status.store);
     h.get_by_label("📡 Follow").click();
     h.step();
     assert!(app(&h).history.is_following());
@@ -1328,6 +1329,8 @@ fn a_followed_stream_grows_as_a_writer_appends() {
     append(6);
     wait_until(&mut h, "the appended events", |h| app(h).history.cursor_version() == Some(6));
     assert!(h.query_by_label("version 6 of 6").is_some(), "the cursor stays on the newest event");
+    // Opened again to follow the writer, the status bar says how it is open now.
+    assert!(app(&h).status.store.as_deref().is_some_and(|s| !s.contains("immutable")), "{:?}", app(&h).status.store);
     assert_eq!(app(&h).history.unseen_from(), None);
     // Elsewhere in the stream, what arrives is marked until the user goes to it.
     h.key_press(Key::Home);
