@@ -1509,10 +1509,11 @@ pub async fn state_of(
         if event.has_version() {
             checker.push(event.version);
         }
-        match fold.apply(&event) {
+        let (version, event_type) = (event.version, event.event_type.clone());
+        match fold.apply_owned(event) {
             Ok(()) => true,
             Err(e) => {
-                failed = Some(anyhow!("the fold stopped at version {} ({}): {e}", event.version, event.event_type));
+                failed = Some(anyhow!("the fold stopped at version {version} ({event_type}): {e}"));
                 false
             }
         }

@@ -113,6 +113,14 @@ impl Cell {
         }
     }
 
+    /// [`Cell::to_id_text`], taking the cell (a text is moved, not copied).
+    pub fn into_id_text(self) -> String {
+        match self {
+            Cell::Text(text) => text,
+            other => other.to_id_text(),
+        }
+    }
+
     /// The bytes of a payload-like value (text or blob); `None` for NULL.
     pub fn into_bytes(self) -> Option<Vec<u8>> {
         match self {

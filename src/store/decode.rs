@@ -64,10 +64,10 @@ pub fn event_from_row(layout: &Layout, row: Vec<Cell>, cipher_key: Option<&[u8]>
         anomalies.push(RowAnomaly::UnreadableTime(time.to_id_text()));
     }
     let mut event = Event {
-        stream: StreamId(stream.to_id_text()),
+        stream: StreamId(stream.into_id_text()),
         version,
         position: position.as_i64(),
-        event_type: event_type.to_id_text(),
+        event_type: event_type.into_id_text(),
         payload: match payload.into_bytes() {
             Some(bytes) => decode_bytes(bytes, layout.codec, cipher_key),
             None => Payload::Undecodable { bytes: Vec::new(), reason: "the payload is NULL".to_owned() },
@@ -559,7 +559,11 @@ fn undo_eventsourcing(event: &mut Event) {
         }
         if let Value::Object(fields) = state {
             for key in EVENTSOURCING_EVENT_BOOKKEEPING {
-                if let Some(value) = fields.remove(*key) {
+                // (Looked for along the few fields before the key is hashed, and taken out
+                // keeping the other fields in their order.)
+                if fields.keys().any(|k| k == key)
+                    && let Some(value) = fields.shift_remove(*key)
+                {
                     meta.insert((*key).to_owned(), value);
                 }
             }
@@ -585,9 +589,21 @@ fn unwrap_values_within(value: &mut Value, levels: usize) {
     };
     match value {
         Value::Object(map) => {
-            if map.len() == 2 && map.contains_key("_type_") && map.contains_key("_data_") {
-                let kind = map.get("_type_").and_then(Value::as_str).unwrap_or_default().to_owned();
-                let mut data = map.remove("_data_").unwrap_or(Value::Null);
+            // (The two keys are compared as they are, not hashed: this runs for every value.)
+            let wrapped = map.len() == 2 && {
+                let mut keys = map.keys();
+                matches!((keys.next().map(String::as_str), keys.next().map(String::as_str)),
+                    (Some("_type_"), Some("_data_")) | (Some("_data_"), Some("_type_")))
+            };
+            if wrapped {
+                let (mut kind, mut data) = (String::new(), Value::Null);
+                for (key, value) in std::mem::take(map) {
+                    match (key.as_str(), value) {
+                        ("_type_", Value::String(text)) => kind = text,
+                        ("_data_", value) => data = value,
+                        _ => {}
+                    }
+                }
                 unwrap_values_within(&mut data, below);
                 *value = match (kind.as_str(), data) {
                     ("decimal_str", Value::String(s)) => {
