@@ -25,7 +25,8 @@ const SCHEME: &str = "eventscope://open?";
 /// Characters written as they are in a link's values.
 const KEPT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
 
-fn view_name(view: View) -> String {
+/// A view as `--view` names it.
+pub fn view_name(view: View) -> String {
     clap::ValueEnum::to_possible_value(&view).map_or_else(String::new, |v| v.get_name().to_owned())
 }
 

@@ -114,6 +114,22 @@ pub struct Step {
     pub audit: Option<StepFilter>,
 }
 
+impl Step {
+    /// A step that only shows a view, with its title and note (the places are set after).
+    pub fn new(title: impl Into<String>, note: impl Into<String>, view: View) -> Step {
+        Step {
+            title: title.into(),
+            note: note.into(),
+            view,
+            stream: None,
+            version: None,
+            fold: None,
+            script: None,
+            audit: None,
+        }
+    }
+}
+
 /// A view named as the command line names it.
 mod view_word {
     use clap::ValueEnum as _;
@@ -121,7 +137,7 @@ mod view_word {
     use crate::ui::View;
 
     pub fn serialize<S: serde::Serializer>(view: &View, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::view_name(*view))
+        s.serialize_str(&crate::deep_link::view_name(*view))
     }
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<View, D::Error> {
@@ -130,10 +146,6 @@ mod view_word {
             serde::de::Error::custom(format!("`{word}` is no view (history, projections, sql, audit, types or whatif)"))
         })
     }
-}
-
-pub fn view_name(view: View) -> String {
-    clap::ValueEnum::to_possible_value(&view).map_or_else(String::new, |v| v.get_name().to_owned())
 }
 
 /// A lesson: its steps and what they need.
@@ -342,14 +354,10 @@ pub async fn export(
 fn default_steps(request: &ExportRequest, events: &[Event], streams: &[String], filtered: usize) -> Vec<Step> {
     let fold = request.scripts.iter().find(|s| s.kind == ScriptKind::Fold).map(|s| s.name.clone());
     let history = |stream: &str, version: i64, title: String, note: String| Step {
-        title,
-        note,
-        view: View::History,
         stream: Some(stream.to_owned()),
         version: Some(version),
         fold: fold.clone(),
-        script: None,
-        audit: None,
+        ..Step::new(title, note, View::History)
     };
     let mut steps: Vec<Step> = request
         .bookmarks
@@ -377,13 +385,6 @@ fn default_steps(request: &ExportRequest, events: &[Event], streams: &[String], 
     }
     if let Some(filter) = &request.filter {
         steps.push(Step {
-            title: "The events under the filter".into(),
-            note: format!("{filtered} events of the store matched the lesson's audit filter."),
-            view: View::Audit,
-            stream: None,
-            version: None,
-            fold: None,
-            script: None,
             audit: Some(StepFilter {
                 types: filter.types.clone(),
                 stream: filter.stream.clone(),
@@ -391,6 +392,11 @@ fn default_steps(request: &ExportRequest, events: &[Event], streams: &[String], 
                 text: filter.text.clone(),
                 select_first: false,
             }),
+            ..Step::new(
+                "The events under the filter",
+                format!("{filtered} events of the store matched the lesson's audit filter."),
+                View::Audit,
+            )
         });
     }
     for script in &request.scripts {
@@ -399,16 +405,8 @@ fn default_steps(request: &ExportRequest, events: &[Event], streams: &[String], 
             ScriptKind::Projection => View::Projections,
             ScriptKind::Fold => continue,
         };
-        steps.push(Step {
-            title: script.name.clone(),
-            note: format!("The {} `{}`, run on the lesson's events.", script.kind.word(), script.name),
-            view,
-            stream: None,
-            version: None,
-            fold: None,
-            script: Some(script.name.clone()),
-            audit: None,
-        });
+        let note = format!("The {} `{}`, run on the lesson's events.", script.kind.word(), script.name);
+        steps.push(Step { script: Some(script.name.clone()), ..Step::new(&script.name, note, view) });
     }
     steps
 }
@@ -499,7 +497,7 @@ async fn write_file(out: &Path, lesson: &Lesson, events: &[Event]) -> Result<(),
         .bind(i as i64 + 1)
         .bind(&step.title)
         .bind(&step.note)
-        .bind(view_name(step.view))
+        .bind(crate::deep_link::view_name(step.view))
         .bind(&step.stream)
         .bind(step.version)
         .bind(&step.fold)
@@ -604,14 +602,10 @@ pub fn steps_from_json(text: &str) -> Result<Vec<Step>, String> {
 /// The guided tour of the workshop store: the bundled lesson played on the store itself.
 pub fn tour() -> Lesson {
     let order = |label: &str, version: i64, title: &str, note: &str| Step {
-        title: title.into(),
-        note: note.into(),
-        view: View::History,
         stream: Some(label.into()),
         version: Some(version),
         fold: Some("order.js".into()),
-        script: None,
-        audit: None,
+        ..Step::new(title, note, View::History)
     };
     let busy = crate::demo::account_stream(crate::demo::BUSY_CUSTOMER);
     Lesson {
@@ -632,45 +626,37 @@ pub fn tour() -> Lesson {
                  \"Check snapshots\" refolds each snapshotted stream and lists where they differ.",
             ),
             Step {
-                title: "One change, many events".into(),
-                note: "A tax rate change made a job append OrderTaxRecalculated to every order placed before \
-                       the tax date. On the right, below the event: every event of its correlation, then the tree of \
-                       what it caused."
-                    .into(),
-                view: View::Audit,
-                stream: None,
-                version: None,
-                fold: None,
-                script: None,
                 audit: Some(StepFilter {
                     types: vec!["TaxRateChanged".into()],
                     select_first: true,
                     ..StepFilter::default()
                 }),
+                ..Step::new(
+                    "One change, many events",
+                    "A tax rate change made a job append OrderTaxRecalculated to every order placed before the tax \
+                     date. On the right, below the event: every event of its correlation, then the tree of what it \
+                     caused.",
+                    View::Audit,
+                )
             },
             Step {
-                title: "A long stream".into(),
-                note: "The busy reseller's account holds 2,400+ events. Drag along the timeline to scrub, \
-                       press Space to play, and Home / End to go to either end."
-                    .into(),
-                view: View::History,
                 stream: Some(busy),
                 version: Some(1),
-                fold: None,
-                script: None,
-                audit: None,
+                ..Step::new(
+                    "A long stream",
+                    "The busy reseller's account holds 2,400+ events. Drag along the timeline to scrub, press Space \
+                     to play, and Home / End to go to either end.",
+                    View::History,
+                )
             },
             Step {
-                title: "A projection before it is deployed".into(),
-                note: "This SQL is the new orders_by_region, previewed read-only against the events. Press \
-                       \"Compare with deployed orders_by_region\" to see the rows the new definition would change."
-                    .into(),
-                view: View::Sql,
-                stream: None,
-                version: None,
-                fold: None,
                 script: Some("orders_by_region.sqlite.sql".into()),
-                audit: None,
+                ..Step::new(
+                    "A projection before it is deployed",
+                    "This SQL is the new orders_by_region, previewed read-only against the events. Press \
+                     \"Compare with deployed orders_by_region\" to see the rows the new definition would change.",
+                    View::Sql,
+                )
             },
         ],
         ..Lesson::default()

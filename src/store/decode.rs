@@ -592,8 +592,10 @@ fn unwrap_values_within(value: &mut Value, levels: usize) {
             // (The two keys are compared as they are, not hashed: this runs for every value.)
             let wrapped = map.len() == 2 && {
                 let mut keys = map.keys();
-                matches!((keys.next().map(String::as_str), keys.next().map(String::as_str)),
-                    (Some("_type_"), Some("_data_")) | (Some("_data_"), Some("_type_")))
+                matches!(
+                    (keys.next().map(String::as_str), keys.next().map(String::as_str)),
+                    (Some("_type_"), Some("_data_")) | (Some("_data_"), Some("_type_"))
+                )
             };
             if wrapped {
                 let (mut kind, mut data) = (String::new(), Value::Null);

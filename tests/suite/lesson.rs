@@ -97,47 +97,20 @@ fn export_lesson(backend: Backend) {
     let out = dir.path().join("double-refund.lesson.sqlite");
     let fold = include_str!("../../assets/folds/order.js");
     let sql = include_str!("../../assets/sql/orders_by_region.sqlite.sql");
+    let history = |version: i64, title: &str, note: &str| Step {
+        stream: Some(order.clone()),
+        version: Some(version),
+        fold: Some("order.js".into()),
+        ..Step::new(title, note, View::History)
+    };
     let steps = vec![
+        history(4, "The retried refund", "v4 repeats v3."),
+        history(2, "Before it", ""),
         Step {
-            title: "The retried refund".into(),
-            note: "v4 repeats v3.".into(),
-            view: View::History,
-            stream: Some(order.clone()),
-            version: Some(4),
-            fold: Some("order.js".into()),
-            script: None,
-            audit: None,
-        },
-        Step {
-            title: "Before it".into(),
-            note: String::new(),
-            view: View::History,
-            stream: Some(order.clone()),
-            version: Some(2),
-            fold: Some("order.js".into()),
-            script: None,
-            audit: None,
-        },
-        Step {
-            title: "The tax change".into(),
-            note: "What one event caused.".into(),
-            view: View::Audit,
-            stream: None,
-            version: None,
-            fold: None,
-            script: None,
             audit: Some(StepFilter { types: vec!["TaxRateChanged".into()], select_first: true, ..Default::default() }),
+            ..Step::new("The tax change", "What one event caused.", View::Audit)
         },
-        Step {
-            title: "The read model".into(),
-            note: String::new(),
-            view: View::Sql,
-            stream: None,
-            version: None,
-            fold: None,
-            script: Some("regions.sql".into()),
-            audit: None,
-        },
+        Step { script: Some("regions.sql".into()), ..Step::new("The read model", "", View::Sql) },
     ];
     let request = ExportRequest {
         title: "A refund paid twice".into(),
