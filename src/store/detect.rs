@@ -61,6 +61,7 @@ fn layout(name: String, description: String, library: &str, table: &CatalogTable
         snapshots: None,
         row_key: Default::default(),
         server: Default::default(),
+        stream_versions_unique: false,
     }
 }
 
@@ -422,6 +423,7 @@ fn article(catalog: &Catalog, table: &CatalogTable) -> Option<Layout> {
         snapshots,
         row_key: Default::default(),
         server: Default::default(),
+        stream_versions_unique: false,
     })
 }
 

@@ -273,6 +273,11 @@ pub struct Layout {
     /// What the server can do that queries may use (found out on opening, never saved).
     #[serde(skip)]
     pub server: ServerFeatures,
+    /// The table has a unique index on exactly its stream and version columns, both NOT NULL
+    /// (found out on opening, never saved): a stream's events are then told apart, and
+    /// ordered, by their version alone.
+    #[serde(skip)]
+    pub stream_versions_unique: bool,
 }
 
 /// What the database server behind a store can do that eventscope's queries may use.

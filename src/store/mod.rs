@@ -476,7 +476,8 @@ impl Store {
         }
         layout.row_key = row_key(&backend, &layout).await;
         layout.server = server_features(&backend).await;
-        tracing::debug!(store = %target.display(), layout = %layout.name, row_key = ?layout.row_key, server = ?layout.server, "opened");
+        layout.stream_versions_unique = stream_versions_unique(&backend, &layout).await;
+        tracing::debug!(store = %target.display(), layout = %layout.name, row_key = ?layout.row_key, server = ?layout.server, stream_versions_unique = layout.stream_versions_unique, "opened");
         Ok(Store { backend, target, layout, layouts, role, cipher_key: Default::default() })
     }
 
@@ -1109,7 +1110,8 @@ impl Store {
                 self.fetch(&sql).await?
             }
         };
-        let (events, next) = self.keyset_page(rows, limit, keys, cursor.after.as_ref());
+        let unique = query::stream_keys_unique(&self.layout);
+        let (events, next) = self.keyset_page(rows, limit, keys, cursor.after.as_ref(), unique);
         Ok(EventPage { events, next: next.map(|after| EventCursor { from: cursor.from, after: Some(after) }) })
     }
 
@@ -1172,7 +1174,7 @@ impl Store {
             LogCursor::After(after) => Some(after),
             LogCursor::Edge => None,
         };
-        let (events, next) = self.keyset_page(rows, limit, keys, before);
+        let (events, next) = self.keyset_page(rows, limit, keys, before, query::keys_unique(&self.layout));
         Ok(LogPage { events, next: next.map(LogCursor::After) })
     }
 
@@ -1215,6 +1217,7 @@ impl Store {
         limit: usize,
         key_count: usize,
         before: Option<&KeysetCursor>,
+        unique: bool,
     ) -> (Vec<Event>, Option<KeysetCursor>) {
         let skip = before.map_or(0, |b| b.skip);
         let full = rows.len() >= limit + skip;
@@ -1236,7 +1239,7 @@ impl Store {
             })
             .collect();
         let next = last_keys.filter(|_| full).map(|keys| {
-            if query::keys_unique(&self.layout) {
+            if unique {
                 return KeysetCursor { keys, skip: 0 };
             }
             // Keys that repeat: the next page starts at them and skips the rows seen.
@@ -1305,6 +1308,83 @@ async fn row_key(backend: &Backend, layout: &Layout) -> layout::RowKey {
                 Some("r" | "p" | "m") => layout::RowKey::PostgresCtid,
                 _ => layout::RowKey::None,
             }
+        }
+    }
+}
+
+/// Whether the layout's table has a unique index (no condition, no expression) on exactly its
+/// stream and version columns, both NOT NULL and the version a whole number: then no two of a
+/// stream's events share a version, and a stream page needs no other key to be ordered or
+/// continued (an index on the primary key serves it with no sort). Any doubt says no.
+async fn stream_versions_unique(backend: &Backend, layout: &Layout) -> bool {
+    let c = &layout.columns;
+    let layout::StreamKey::Column(stream) = &c.stream else {
+        return false;
+    };
+    let plain = |col: &layout::ColumnRef| col.table.is_none() && col.fallback.is_none();
+    if !layout.joins.is_empty()
+        || !plain(stream)
+        || !plain(&c.version)
+        || c.version.kind != layout::ColumnKind::Integer
+        || stream.name == c.version.name
+    {
+        return false;
+    }
+    let wanted = [stream.name.as_str(), c.version.name.as_str()];
+    let table = &layout.table;
+    match backend {
+        Backend::Sqlite(b) => {
+            // (A rowid table lets its primary key's columns hold NULLs: NOT NULL is asked too.)
+            let not_null = b
+                .fetch(
+                    "SELECT name FROM pragma_table_info(?1) WHERE \"notnull\" = 1",
+                    &[Param::Text(table.name.clone())],
+                )
+                .await
+                .unwrap_or_default();
+            let not_null: Vec<String> = not_null.iter().filter_map(|r| r.first().and_then(Cell::as_text)).collect();
+            if !wanted.iter().all(|w| not_null.iter().any(|n| n == w)) {
+                return false;
+            }
+            let indexes = b
+                .fetch(
+                    "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" = 1 AND partial = 0",
+                    &[Param::Text(table.name.clone())],
+                )
+                .await
+                .unwrap_or_default();
+            for index in indexes.iter().filter_map(|r| r.first().and_then(Cell::as_text)) {
+                let columns =
+                    b.fetch("SELECT name FROM pragma_index_info(?1)", &[Param::Text(index)]).await.unwrap_or_default();
+                let mut names: Vec<Option<String>> =
+                    columns.iter().map(|r| r.first().and_then(Cell::as_text)).collect();
+                names.sort();
+                let mut expected: Vec<Option<String>> = wanted.iter().map(|w| Some((*w).to_owned())).collect();
+                expected.sort();
+                if names == expected {
+                    return true;
+                }
+            }
+            false
+        }
+        Backend::Postgres(b) => {
+            let rows = b
+                .fetch(
+                    "SELECT COUNT(*) FROM pg_catalog.pg_index i \
+                     WHERE i.indrelid = pg_catalog.to_regclass($1) AND i.indisunique AND i.indpred IS NULL \
+                       AND i.indexprs IS NULL AND i.indnkeyatts = 2 \
+                       AND (SELECT COUNT(*) FROM pg_catalog.pg_attribute a \
+                            WHERE a.attrelid = i.indrelid AND a.attnum IN (i.indkey[0], i.indkey[1]) \
+                              AND a.attnotnull AND a.attname::text IN ($2, $3)) = 2",
+                    &[
+                        Param::Text(query::table_sql(table)),
+                        Param::Text(wanted[0].to_owned()),
+                        Param::Text(wanted[1].to_owned()),
+                    ],
+                )
+                .await
+                .unwrap_or_default();
+            rows.first().and_then(|r| r.first()).and_then(Cell::as_i64).unwrap_or(0) > 0
         }
     }
 }

@@ -729,6 +729,9 @@ fn row_keys(layout: &Layout) -> Vec<SortKey> {
 pub fn stream_keys(d: Dialect, layout: &Layout) -> Vec<SortKey> {
     let c = &layout.columns;
     let mut keys = vec![SortKey::integer(d, &c.version)];
+    if layout.stream_versions_unique {
+        return keys;
+    }
     keys.extend(c.position.as_ref().map(|p| SortKey::integer(d, p)));
     keys.extend(row_keys(layout));
     keys
@@ -758,6 +761,11 @@ pub fn log_keys(d: Dialect, layout: &Layout) -> Vec<SortKey> {
 /// continue strictly after the last row; otherwise at it, skipping the rows already seen.
 pub fn keys_unique(layout: &Layout) -> bool {
     layout.row_key != RowKey::None
+}
+
+/// Whether the stream keys tell a stream's rows apart (see [`keys_unique`]).
+pub fn stream_keys_unique(layout: &Layout) -> bool {
+    layout.stream_versions_unique || keys_unique(layout)
 }
 
 /// `ORDER BY` for the keys, ascending (`forward`) or descending, NULLs where the dialect's
@@ -874,7 +882,7 @@ pub fn stream_events(
 /// Whether a page after `after` can be read group by group (see [`stream_events_in_group`]):
 /// the keys are unique and the cursor holds no NULL.
 pub fn pages_by_group(layout: &Layout, after: &KeysetCursor) -> bool {
-    keys_unique(layout) && after.skip == 0 && after.keys.iter().all(|k| *k != Cell::Null)
+    stream_keys_unique(layout) && after.skip == 0 && after.keys.iter().all(|k| *k != Cell::Null)
 }
 
 /// Like [`stream_events`], but only the rows equal to the cursor on its first `group` keys and
@@ -914,7 +922,7 @@ pub fn stream_events_in_group(
         }
         (Some(after), None) => {
             skip = after.skip;
-            conditions.push(keyset_after(&mut sql, &keys, &after.keys, true, !keys_unique(layout)));
+            conditions.push(keyset_after(&mut sql, &keys, &after.keys, true, !stream_keys_unique(layout)));
         }
         (None, _) => {}
     }
@@ -949,6 +957,7 @@ pub(crate) fn snapshot_layout(layout: &Layout) -> Option<Layout> {
         snapshots: None,
         row_key: RowKey::None,
         server: Default::default(),
+        stream_versions_unique: false,
     })
 }
 

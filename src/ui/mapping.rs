@@ -141,6 +141,7 @@ impl MappingPanel {
             snapshots: None,
             row_key: Default::default(),
             server: Default::default(),
+            stream_versions_unique: false,
         })
     }
 

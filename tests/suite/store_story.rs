@@ -709,7 +709,50 @@ fn bisect_finds_the_first_version_where_a_condition_holds(backend: Backend) {
     block_on(store.close());
 }
 
+/// A stream page is ordered and continued by version alone only where the table's own unique
+/// index on (stream, version), both NOT NULL, says no two events share a version; anywhere else
+/// the row's identity breaks ties, and every page still continues where the last one ended.
+fn a_stream_is_paged_by_version_alone_only_where_a_unique_index_says_so(backend: Backend) {
+    let workshop = common::workshop(backend).db.open();
+    assert!(workshop.layout.stream_versions_unique, "{backend:?}: the workshop's primary key");
+    let sql = eventscope::store::query::stream_events(workshop.dialect(), &workshop.layout, "s", Some(3), None, 10);
+    assert!(!sql.text.contains("ctid") && !sql.text.contains("rowid"), "{backend:?}: {}", sql.text);
+    block_on(workshop.close());
+    let (text, int) = match backend {
+        Backend::Sqlite => ("TEXT", "INTEGER"),
+        Backend::Postgres => ("TEXT", "BIGINT"),
+    };
+    let (not_null, nullable) = (
+        format!("aggregate_id {text} NOT NULL, version {int} NOT NULL"),
+        format!("aggregate_id {text}, version {int}"),
+    );
+    for (name, key_columns, constraint, unique) in [
+        // Nullable key columns (SQLite lets a rowid table's primary key hold NULLs).
+        ("nullable_key", &nullable, ", PRIMARY KEY (aggregate_id, version)", backend == Backend::Postgres),
+        ("no_key", &not_null, "", false),
+        ("wider_key", &not_null, ", UNIQUE (aggregate_id, version, event_type)", false),
+        ("unique_pair", &not_null, ", UNIQUE (version, aggregate_id)", true),
+    ] {
+        let db = TestDb::new(backend, name);
+        db.exec(&format!(
+            "CREATE TABLE events ({key_columns}, event_type {text} NOT NULL, payload {text} NOT NULL{constraint})"
+        ));
+        let rows: Vec<String> = (1..=25).map(|v| format!("('s-1', {v}, 'Counted', '{{\"n\": {v}}}')")).collect();
+        db.exec(&format!("INSERT INTO events (aggregate_id, version, event_type, payload) VALUES {}", rows.join(", ")));
+        let store = db.open();
+        assert_eq!(store.layout.stream_versions_unique, unique, "{backend:?} {name}");
+        let versions: Vec<i64> = read_whole_stream(&store, "s-1", 7).iter().map(|e| e.version).collect();
+        assert_eq!(
+            versions,
+            (1..=25).collect::<Vec<i64>>(),
+            "{backend:?} {name}: pages of 7 continue where they ended"
+        );
+        block_on(store.close());
+    }
+}
+
 crate::on_each_backend!(
+    a_stream_is_paged_by_version_alone_only_where_a_unique_index_says_so,
     bisect_finds_the_first_version_where_a_condition_holds,
     snapshot_drift_is_found_where_a_snapshot_differs_from_its_events,
     the_most_recent_streams_come_from_a_time_index_where_there_is_one,
