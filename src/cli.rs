@@ -943,7 +943,14 @@ async fn export_lesson(action: LessonAction, layout: Option<&str>) -> anyhow::Re
     let steps = match steps {
         Some(path) => {
             let text = crate::model::read_user_file(&path).map_err(|e| anyhow!(e))?;
-            crate::lesson::steps_from_json(&text).map_err(|e| usage!("--steps {}: {e}", path.display()))?
+            let steps = crate::lesson::steps_from_json(&text).map_err(|e| usage!("--steps {}: {e}", path.display()))?;
+            if steps.is_empty() {
+                return Err(usage!(
+                    "--steps {}: the file lists no steps (leave --steps out for the default ones)",
+                    path.display()
+                ));
+            }
+            steps
         }
         None => Vec::new(),
     };

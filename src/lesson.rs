@@ -238,6 +238,9 @@ pub struct ExportSummary {
     pub bookmarks: usize,
     pub masked_values: usize,
     pub masked_paths: Vec<String>,
+    /// Events whose payload or metadata could not be decoded: a masked lesson keeps no bytes
+    /// it cannot mask, so they hold a note instead.
+    pub undecodable_left_out: usize,
 }
 
 /// Reads the slice from the store and writes the lesson file (a new file, replaced only with
@@ -251,9 +254,8 @@ pub async fn export(
     if request.streams.is_empty() && request.filter.is_none() {
         return Err(LessonError::Usage("give the streams (--streams) or an audit filter to put in the lesson".into()));
     }
-    if out.exists() && !force {
-        return Err(LessonError::Usage(format!("{} exists: give --force to replace it", out.display())));
-    }
+    check_out(store, out, force).await?;
+    check_scripts(&request.scripts)?;
     let mut events: Vec<Event> = Vec::new();
     let mut seen: HashSet<(String, i64)> = HashSet::new();
     let mut keep = |event: Event, events: &mut Vec<Event>| {
@@ -268,9 +270,16 @@ pub async fn export(
         if events.len() > MAX_EVENTS {
             break;
         }
-        let before = events.len();
-        store.read_stream_each(stream, None, &mut |e| keep(e, &mut events)).await?;
-        if events.len() == before {
+        // (Counted as read, not as kept: the same stream spelled twice, say a UUID in capitals,
+        // is read again and kept once.)
+        let mut read = 0;
+        store
+            .read_stream_each(stream, None, &mut |e| {
+                read += 1;
+                keep(e, &mut events)
+            })
+            .await?;
+        if read == 0 {
             return Err(LessonError::Usage(format!(
                 "the store has no stream `{stream}` (give stream ids as `eventscope streams` lists them)"
             )));
@@ -301,22 +310,22 @@ pub async fn export(
     }
     if request.steps.is_empty() {
         request.steps = default_steps(&request, &events, &streams, filtered);
+    } else {
+        for (i, step) in request.steps.iter_mut().enumerate() {
+            resolve_step(step, &events)
+                .map_err(|e| LessonError::Usage(format!("step {} ({}): {e}", i + 1, step.title)))?;
+        }
     }
     request.bookmarks.retain(|b| b.projection.is_none() && streams.contains(&b.stream));
     let mut masked_values = 0;
+    let mut left_out = 0;
     if !request.mask.is_empty() {
         for e in &mut events {
+            let undecodable = |p: &Payload| matches!(p, Payload::Undecodable { .. });
+            left_out += usize::from(undecodable(&e.payload) || e.metadata.as_ref().is_some_and(undecodable));
             masked_values += request.mask.apply(e);
         }
-        if request.mask.masks_stream_id() {
-            let rename = |s: &mut String| *s = request.mask.pseudonym(s);
-            for step in &mut request.steps {
-                step.stream.as_mut().map(rename);
-            }
-            for b in &mut request.bookmarks {
-                rename(&mut b.stream);
-            }
-        }
+        mask_steps(&mut request, &streams)?;
     }
     // The log's order: the store's positions where it has them, else time, then stream order.
     events.sort_by(|a, b| {
@@ -346,7 +355,193 @@ pub async fn export(
         bookmarks: lesson.bookmarks.len(),
         masked_values,
         masked_paths: request.mask.paths().to_vec(),
+        undecodable_left_out: left_out,
     })
+}
+
+/// Refuses an `--out` that is the store itself (or one of its journal files), a directory, or
+/// a file that is not a lesson (only a lesson is replaced, and only with `force`).
+async fn check_out(store: &Store, out: &Path, force: bool) -> Result<(), LessonError> {
+    let usage = |m: String| Err(LessonError::Usage(m));
+    if out.is_dir() {
+        return usage(format!("--out {} is a directory: give the lesson file's name", out.display()));
+    }
+    if let crate::store::Target::Sqlite(store_path) = &store.target {
+        let journal = |suffix: &str| std::path::PathBuf::from(format!("{}{suffix}", store_path.display()));
+        for file in [store_path.clone(), journal("-wal"), journal("-shm"), journal("-journal")] {
+            if same_file(&file, out) {
+                return usage(format!(
+                    "--out {} is the store (or its journal): a lesson is written to a new file, never over a store",
+                    out.display()
+                ));
+            }
+        }
+    }
+    if out.exists() {
+        if !force {
+            return usage(format!("{} exists: give --force to replace it", out.display()));
+        }
+        if !is_lesson_file(out).await {
+            return usage(format!(
+                "{} is not a lesson file eventscope wrote: it is not replaced, even with --force",
+                out.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two paths name one file: the same path once symbolic links are followed, or (on
+/// Unix) the same device and inode, which a hard link shares.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let absolute = |p: &Path| {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        // (A file not there yet: its directory's real path and its name.)
+        match (p.parent().and_then(|d| d.canonicalize().ok()), p.file_name()) {
+            (Some(dir), Some(name)) => p.canonicalize().unwrap_or_else(|_| dir.join(name)),
+            _ => p,
+        }
+    };
+    if absolute(a) == absolute(b) {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    false
+}
+
+/// Whether a file is a SQLite database holding a lesson (read without changing it).
+async fn is_lesson_file(path: &Path) -> bool {
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path).read_only(true).immutable(true);
+    let Ok(mut conn) = sqlx::sqlite::SqliteConnection::connect_with(&options).await else {
+        return false;
+    };
+    let found: Result<i64, _> =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'eventscope_lesson'")
+            .fetch_one(&mut conn)
+            .await;
+    let _ = conn.close().await;
+    found.is_ok_and(|n| n > 0)
+}
+
+/// Refuses two scripts of one kind with one name, and folds or projections that do not load.
+fn check_scripts(scripts: &[LessonScript]) -> Result<(), LessonError> {
+    for (i, script) in scripts.iter().enumerate() {
+        if scripts[..i].iter().any(|s| s.kind == script.kind && s.name == script.name) {
+            return Err(LessonError::Usage(format!(
+                "two {} scripts are named {}: a lesson names its scripts by file name, so give files of \
+                 different names",
+                script.kind.word(),
+                script.name
+            )));
+        }
+        let loaded = match script.kind {
+            ScriptKind::Fold => crate::fold::JsFold::from_source(&script.name, &script.source).map(drop),
+            ScriptKind::Projection => {
+                crate::projection::JsProjection::from_source(&script.name, &script.source).map(drop)
+            }
+            ScriptKind::Sql => Ok(()),
+        };
+        loaded.map_err(|e| LessonError::Usage(format!("{}: {e}", script.name)))?;
+    }
+    Ok(())
+}
+
+/// Says which exported stream a step names (its id, a part of one id, or a label, as the
+/// window resolves them), puts that id in the step, and checks its version is in the lesson.
+fn resolve_step(step: &mut Step, events: &[Event]) -> Result<(), String> {
+    let Some(named) = step.stream.clone() else {
+        return Ok(());
+    };
+    let mut ids: Vec<&str> = Vec::new();
+    for e in events {
+        if !ids.contains(&e.stream.0.as_str()) {
+            ids.push(&e.stream.0);
+        }
+    }
+    let lower = named.to_lowercase();
+    let exact = ids.iter().find(|id| id.to_lowercase() == lower);
+    let containing: Vec<&&str> = ids.iter().filter(|id| id.to_lowercase().contains(&lower)).collect();
+    let labelled = || {
+        ids.iter().find(|id| {
+            events.iter().find(|e| e.stream.0 == **id).is_some_and(|first| {
+                let Payload::Json(payload) = &first.payload else { return false };
+                crate::labels::label_field(first.category(), payload)
+                    .and_then(|field| crate::labels::label_of(payload, &field))
+                    .is_some_and(|label| label.to_lowercase() == lower)
+            })
+        })
+    };
+    let id = match (exact, containing.as_slice()) {
+        (Some(id), _) => id.to_string(),
+        (None, [only]) => only.to_string(),
+        (None, []) => match labelled() {
+            Some(id) => id.to_string(),
+            None => return Err(format!("it names the stream `{named}`, which is not in the lesson")),
+        },
+        (None, _) => return Err(format!("`{named}` is part of several of the lesson's stream ids: give more of it")),
+    };
+    if let Some(version) = step.version {
+        let versions = events.iter().filter(|e| e.stream.0 == id).map(|e| e.version);
+        let (first, last) = (versions.clone().min().unwrap_or(0), versions.max().unwrap_or(0));
+        if version < first || version > last {
+            return Err(format!("version {version} is not in the lesson: {id} holds v{first} to v{last}"));
+        }
+    }
+    step.stream = Some(id);
+    Ok(())
+}
+
+/// What the steps and bookmarks say that the mask hides: masked stream ids (in places, titles
+/// and notes) and masked metadata values in audit filters become their pseudonyms. A filter on
+/// a part of a masked stream id cannot be kept: it is refused.
+fn mask_steps(request: &mut ExportRequest, streams: &[String]) -> Result<(), LessonError> {
+    let mask = &request.mask;
+    let masked_keys: Vec<String> = mask
+        .paths()
+        .iter()
+        .filter_map(|p| p.strip_prefix("/metadata/").filter(|k| !k.contains('/')).map(str::to_owned))
+        .collect();
+    for (i, step) in request.steps.iter_mut().enumerate() {
+        if let Some(audit) = &mut step.audit {
+            for (key, value) in &mut audit.meta {
+                if masked_keys.contains(key) {
+                    *value = mask.pseudonym(value);
+                }
+            }
+            if mask.masks_stream_id() && !audit.stream.is_empty() {
+                return Err(LessonError::Usage(format!(
+                    "step {} ({}): its audit filter looks for `{}` in stream ids, which /streamId masks",
+                    i + 1,
+                    step.title,
+                    audit.stream
+                )));
+            }
+        }
+        if mask.masks_stream_id() {
+            if let Some(stream) = &mut step.stream {
+                *stream = mask.pseudonym(stream);
+            }
+            for id in streams {
+                step.title = step.title.replace(id.as_str(), &mask.pseudonym(id));
+                step.note = step.note.replace(id.as_str(), &mask.pseudonym(id));
+            }
+        }
+    }
+    if mask.masks_stream_id() {
+        for b in &mut request.bookmarks {
+            b.stream = mask.pseudonym(&b.stream);
+            for id in streams {
+                b.note = b.note.replace(id.as_str(), &mask.pseudonym(id));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Steps when none are given: the bookmarks of the chosen streams (else each stream at its last
@@ -369,7 +564,8 @@ fn default_steps(request: &ExportRequest, events: &[Event], streams: &[String], 
         })
         .collect();
     if steps.is_empty() {
-        for stream in request.streams.iter().filter(|s| streams.contains(s)) {
+        // (The ids as the store gives them: a UUID asked for in capitals is stored in lower case.)
+        for stream in streams.iter().filter(|id| request.streams.iter().any(|s| s.eq_ignore_ascii_case(id))) {
             let of_stream: Vec<&Event> = events.iter().filter(|e| &e.stream.0 == stream).collect();
             let (Some(first), Some(last)) = (of_stream.first(), of_stream.last()) else { continue };
             let note = format!(
@@ -442,12 +638,26 @@ CREATE TABLE eventscope_bookmarks (stream TEXT NOT NULL, version INTEGER NOT NUL
 fn payload_cell(payload: &Payload) -> (Option<String>, Option<Vec<u8>>) {
     match payload {
         Payload::Json(value) => (Some(value.to_string()), None),
+        // (A masked lesson keeps no bytes it could not mask: the reason is kept instead.)
+        Payload::Undecodable { bytes, reason } if bytes.is_empty() => {
+            let note = serde_json::json!({"eventscope_left_out": format!("not decodable ({reason}), left out of a masked lesson")});
+            (Some(note.to_string()), None)
+        }
         Payload::Undecodable { bytes, .. } => (None, Some(bytes.clone())),
     }
 }
 
 async fn write_file(out: &Path, lesson: &Lesson, events: &[Event]) -> Result<(), sqlx::Error> {
     let partial = out.with_extension("lesson-partial");
+    let written = write_partial(&partial, lesson, events).await;
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+        return written;
+    }
+    std::fs::rename(&partial, out).map_err(sqlx::Error::Io)
+}
+
+async fn write_partial(partial: &Path, lesson: &Lesson, events: &[Event]) -> Result<(), sqlx::Error> {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
     }
@@ -523,9 +733,7 @@ async fn write_file(out: &Path, lesson: &Lesson, events: &[Event]) -> Result<(),
             .await?;
     }
     tx.commit().await?;
-    conn.close().await?;
-    std::fs::rename(&partial, out).map_err(sqlx::Error::Io)?;
-    Ok(())
+    conn.close().await
 }
 
 /// The lesson a store holds, if it holds one (a file `eventscope lesson export` wrote). Read
@@ -537,7 +745,7 @@ pub async fn read(store: &Store) -> Result<Option<Lesson>, LessonError> {
     let text = |cell: Option<&Cell>| -> Option<String> { cell.and_then(Cell::as_text_lossy) };
     let bad = |what: &str, why: String| LessonError::Read(format!("{what}: {why}"));
     let mut lesson = Lesson::default();
-    for row in store.read_own_table("SELECT key, value FROM eventscope_lesson").await.unwrap_or_default() {
+    for row in own_table(store, "eventscope_lesson", "SELECT key, value FROM eventscope_lesson").await? {
         let (Some(key), Some(value)) = (text(row.first()), text(row.get(1))) else { continue };
         match key.as_str() {
             "title" => lesson.title = value,
@@ -545,11 +753,8 @@ pub async fn read(store: &Store) -> Result<Option<Lesson>, LessonError> {
             _ => lesson.facts.push((key, value)),
         }
     }
-    for row in store
-        .read_own_table("SELECT name, kind, source FROM eventscope_scripts ORDER BY kind, name")
-        .await
-        .unwrap_or_default()
-    {
+    let scripts = "SELECT name, kind, source FROM eventscope_scripts ORDER BY kind, name";
+    for row in own_table(store, "eventscope_scripts", scripts).await? {
         let (Some(name), Some(kind), Some(source)) = (text(row.first()), text(row.get(1)), text(row.get(2))) else {
             continue;
         };
@@ -558,7 +763,8 @@ pub async fn read(store: &Store) -> Result<Option<Lesson>, LessonError> {
         })?;
         lesson.scripts.push(LessonScript { name, kind, source });
     }
-    for row in store.read_own_table("SELECT stream, version, note FROM eventscope_bookmarks").await.unwrap_or_default()
+    for row in
+        own_table(store, "eventscope_bookmarks", "SELECT stream, version, note FROM eventscope_bookmarks").await?
     {
         if let (Some(stream), Some(version)) = (text(row.first()), row.get(1).and_then(Cell::as_i64)) {
             lesson.bookmarks.push(Bookmark::version_of(stream, version, text(row.get(2)).unwrap_or_default()));
@@ -592,6 +798,15 @@ pub async fn read(store: &Store) -> Result<Option<Lesson>, LessonError> {
         });
     }
     Ok(Some(lesson))
+}
+
+/// The rows of one of a lesson's own tables: none where a hand-made lesson lacks the table; an
+/// error, in words, where it is there but cannot be read.
+async fn own_table(store: &Store, name: &str, query: &str) -> Result<Vec<Vec<Cell>>, LessonError> {
+    if !store.relation_exists(name).await? {
+        return Ok(Vec::new());
+    }
+    store.read_own_table(query).await.map_err(|e| LessonError::Read(format!("{name}: {e}")))
 }
 
 /// Reads a steps file (a JSON array of steps).

@@ -162,10 +162,14 @@ impl LessonPlayer {
                 end = true;
             }
         });
-        ui.label(RichText::new(&step.title).heading());
-        if !step.note.is_empty() {
-            ui.label(&step.note);
-        }
+        // (A long note scrolls: the views below keep most of the window.)
+        let max_height = (ui.ctx().content_rect().height() * 0.25).max(60.0);
+        egui::ScrollArea::vertical().max_height(max_height).auto_shrink([false, true]).show(ui, |ui| {
+            ui.label(RichText::new(&step.title).heading());
+            if !step.note.is_empty() {
+                ui.label(&step.note);
+            }
+        });
         ui.add_space(2.0);
         if end {
             self.end();

@@ -626,10 +626,15 @@ impl EventscopeApp {
         self.navigation.jumped();
         self.view = View::Projections;
         if self.projections.remembered_script().as_ref() != Some(script) {
-            match ProjectionPanel::script_of(script) {
+            match ProjectionPanel::script_of(script, self.lesson.lesson()) {
                 Some(source) => self.projections.choose(WatchedScript::new(source), &mut self.worker),
                 None => {
-                    self.status.last_error = Some("the bookmarked projection is no longer bundled".into());
+                    self.status.last_error = Some(match script {
+                        settings::RememberedScript::Lesson(name) => {
+                            format!("the bookmarked projection {name} came with a lesson that is not playing now")
+                        }
+                        _ => "the bookmarked projection is no longer bundled".into(),
+                    });
                     return;
                 }
             }
@@ -688,6 +693,9 @@ impl EventscopeApp {
         let Some(lesson) = self.lesson.lesson() else {
             return;
         };
+        // (What the step cannot do is said; the rest of it is still done.)
+        self.status.last_error =
+            lesson.check_step(&step).err().map(|e| format!("this step of the lesson cannot be shown whole: {e}"));
         let script = |name: &str, kind| {
             lesson
                 .script(name, kind)
@@ -709,7 +717,9 @@ impl EventscopeApp {
         if let Some(stream) = step.stream {
             match step.version {
                 Some(version) if self.history.stream() == Some(stream.as_str()) => {
-                    let _ = self.history.jump_to_version(version);
+                    if let Err(e) = self.history.jump_to_version(version) {
+                        self.status.last_error = Some(e);
+                    }
                 }
                 _ => self.open_named_stream(stream, step.version, true),
             }

@@ -55,15 +55,24 @@ impl ProjectionPanel {
         Some(match &self.script.as_ref()?.source {
             ScriptSource::File(path) => RememberedScript::File(path.clone()),
             ScriptSource::Example { name, .. } => RememberedScript::Example((*name).to_owned()),
-            ScriptSource::Lesson { name, .. } => RememberedScript::Example(name.clone()),
+            ScriptSource::Lesson { name, .. } => RememberedScript::Lesson(name.clone()),
         })
     }
 
-    /// The script a bookmark names (`None`: a bundled example this build no longer has).
-    pub fn script_of(remembered: &super::settings::RememberedScript) -> Option<ScriptSource> {
+    /// The script a bookmark names (`None`: a bundled example this build no longer has, or a
+    /// script of a lesson that is not playing).
+    pub fn script_of(
+        remembered: &super::settings::RememberedScript,
+        lesson: Option<&crate::lesson::Lesson>,
+    ) -> Option<ScriptSource> {
         use super::settings::RememberedScript;
         match remembered {
             RememberedScript::File(path) => Some(ScriptSource::File(path.clone())),
+            RememberedScript::Lesson(name) => lesson
+                .and_then(|l| {
+                    l.scripts.iter().find(|s| s.kind == crate::lesson::ScriptKind::Projection && s.name == *name)
+                })
+                .map(|s| ScriptSource::Lesson { name: s.name.clone(), source: s.source.clone() }),
             RememberedScript::Example(wanted) => PROJECTION_EXAMPLES
                 .iter()
                 .find(|(name, _)| name == wanted)

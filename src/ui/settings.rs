@@ -110,6 +110,8 @@ pub enum RememberedScript {
     File(PathBuf),
     /// A bundled example, by name.
     Example(String),
+    /// A script a lesson file carried, by name (found again only while that lesson plays).
+    Lesson(String),
 }
 
 impl Default for ViewSettings {

@@ -751,6 +751,90 @@ fn lesson_export_writes_a_store_and_says_what_is_wrong() {
     let summary: serde_json::Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(summary["events"], 5, "{summary}");
     assert_eq!(summary["steps"], 2, "one for the stream, one for the filter: {summary}");
+    // Never over the store (even with --force, even by another name for it), a directory, or a
+    // file that is not a lesson.
+    let store_bytes = std::fs::read(&store).unwrap();
+    let linked = dir.path().join("linked.sqlite");
+    std::fs::hard_link(&store, &linked).unwrap();
+    let not_a_lesson = dir.path().join("notes.txt");
+    std::fs::write(&not_a_lesson, "mine").unwrap();
+    let dir_arg = dir.path().display().to_string();
+    let wal = format!("{store}-wal");
+    for (target, said) in [
+        (store.as_str(), "is the store"),
+        (linked.to_str().unwrap(), "is the store"),
+        (wal.as_str(), "is the store"),
+        (dir_arg.as_str(), "is a directory"),
+        (not_a_lesson.to_str().unwrap(), "is not a lesson file"),
+    ] {
+        let (code, _, err) =
+            eventscope_status(&["lesson", "export", &store, "--streams", &order, "--out", target, "--force"]);
+        assert_eq!(code, 2, "{target}: {err}");
+        assert!(err.contains(said), "{target}: {err}");
+    }
+    assert_eq!(std::fs::read(&store).unwrap(), store_bytes, "the store is untouched");
+    assert!(!std::path::Path::new(&wal).exists());
+    assert_eq!(std::fs::read_to_string(&not_a_lesson).unwrap(), "mine");
+    // Steps are checked against the lesson: a version it does not hold, a stream it lacks.
+    let bad_steps = dir.path().join("bad-steps.json");
+    for (steps, said) in [
+        (
+            format!(r#"[{{"title": "x", "view": "history", "stream": "{order}", "version": 9}}]"#),
+            "version 9 is not in the lesson",
+        ),
+        (r#"[{"title": "x", "view": "history", "stream": "ORD-1013"}]"#.to_owned(), "not in the lesson"),
+        ("[]".to_owned(), "lists no steps"),
+    ] {
+        std::fs::write(&bad_steps, steps).unwrap();
+        let (code, _, err) = eventscope_status(&[
+            "lesson",
+            "export",
+            &store,
+            "--streams",
+            &order,
+            "--steps",
+            bad_steps.to_str().unwrap(),
+            "--out",
+            &out_arg,
+            "--force",
+        ]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(said), "{err}");
+    }
+    // A label names its stream; with the ids masked, the step holds the pseudonym, and no title
+    // or note keeps the id.
+    let masked = dir.path().join("masked.sqlite");
+    let masked_arg = masked.display().to_string();
+    std::fs::write(
+        &bad_steps,
+        format!(r#"[{{"title": "about {order}", "view": "history", "stream": "ORD-1042", "version": 4}}]"#),
+    )
+    .unwrap();
+    let (code, _, err) = eventscope_status(&[
+        "lesson",
+        "export",
+        &store,
+        "--streams",
+        &order,
+        "--steps",
+        bad_steps.to_str().unwrap(),
+        "--mask",
+        "/streamId",
+        "--out",
+        &masked_arg,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lesson =
+        common::block_on(eventscope::store::Store::open(eventscope::store::Target::Sqlite(masked), None)).unwrap();
+    let read = common::block_on(eventscope::lesson::read(&lesson)).unwrap().unwrap();
+    let step_stream = read.steps[0].stream.clone().unwrap();
+    assert!(step_stream.starts_with("masked-"), "{step_stream}");
+    assert!(!read.steps[0].title.contains(&order), "{}", read.steps[0].title);
+    let page =
+        common::block_on(lesson.read_stream(&step_stream, eventscope::store::EventCursor::from_version(i64::MIN), 10))
+            .unwrap();
+    assert_eq!(page.events.len(), 4, "the step's stream is the masked stream");
+    common::block_on(lesson.close());
     // The file is a store the other subcommands read, with its fold.
     let (code, printed, err) = eventscope_status(&["state", &out_arg, &order, "--fold", fold]);
     assert_eq!(code, 0, "{err}");

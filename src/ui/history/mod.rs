@@ -166,8 +166,7 @@ impl FoldSetting {
         let script = match &self.script.source {
             ScriptSource::File(path) => RememberedScript::File(path.clone()),
             ScriptSource::Example { name, .. } => RememberedScript::Example((*name).to_owned()),
-            // (Kept by name: a bundled fold of that name comes back, else none.)
-            ScriptSource::Lesson { name, .. } => RememberedScript::Example(name.clone()),
+            ScriptSource::Lesson { name, .. } => RememberedScript::Lesson(name.clone()),
         };
         RememberedFold { script, scope: self.scope.clone() }
     }
@@ -176,6 +175,8 @@ impl FoldSetting {
     pub fn from_remembered(fold: &RememberedFold) -> Option<FoldSetting> {
         let source = match &fold.script {
             RememberedScript::File(path) => ScriptSource::File(path.clone()),
+            // (A lesson's fold comes back with the lesson's steps, not from the settings.)
+            RememberedScript::Lesson(_) => return None,
             RememberedScript::Example(wanted) => {
                 let (name, source) = FOLD_EXAMPLES.iter().find(|(name, _)| name == wanted)?;
                 ScriptSource::Example { name, source }
