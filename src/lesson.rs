@@ -662,7 +662,7 @@ async fn write_partial(partial: &Path, lesson: &Lesson, events: &[Event]) -> Res
         let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
     }
     let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&partial)
+        .filename(partial)
         .create_if_missing(true)
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Delete);
     let mut conn = sqlx::sqlite::SqliteConnection::connect_with(&options).await?;
