@@ -87,7 +87,11 @@ impl HistoryPanel {
                         "The {} before it stay browsable.",
                         if self.mode == Mode::Stream { "versions" } else { "events" }
                     ),
-                    _ => "Fix the script: saving the file re-runs it.".to_owned(),
+                    _ => match self.picker.fold.as_ref().map(|f| &f.script.source) {
+                        _ if self.mode != Mode::Stream => "Fix the script: saving the file re-runs it.".to_owned(),
+                        Some(ScriptSource::File(_)) => "Fix the script: saving the file re-runs it.".to_owned(),
+                        _ => "Choose another fold, or fix the script in a file of your own.".to_owned(),
+                    },
                 });
             });
         }
