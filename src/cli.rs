@@ -1516,11 +1516,10 @@ pub async fn state_of(
         if event.has_version() {
             checker.push(event.version);
         }
-        let (version, event_type) = (event.version, event.event_type.clone());
-        match fold.apply_owned(event) {
+        match fold.apply(&event) {
             Ok(()) => true,
             Err(e) => {
-                failed = Some(anyhow!("the fold stopped at version {version} ({event_type}): {e}"));
+                failed = Some(anyhow!("the fold stopped at version {} ({}): {e}", event.version, event.event_type));
                 false
             }
         }

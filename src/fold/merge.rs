@@ -57,17 +57,6 @@ impl Fold for MergeFold {
         Ok(())
     }
 
-    fn apply_owned(&mut self, mut event: Event) -> Result<(), FoldError> {
-        match std::mem::replace(&mut event.payload, Payload::Json(Value::Null)) {
-            Payload::Json(patch @ Value::Object(_)) => merge_patch_owned(&mut self.state, patch, WALK_DEPTH),
-            other => {
-                event.payload = other;
-                MergeFold::step(&mut self.state, &event);
-            }
-        }
-        Ok(())
-    }
-
     fn state(&mut self) -> Result<Value, FoldError> {
         Ok(self.state.clone())
     }
@@ -98,33 +87,6 @@ fn merge_patch_within(target: &mut Value, patch: &Value, levels: usize) {
             merge_patch_within(existing, value, below);
         } else {
             merge_patch_within(target_map.entry(key.clone()).or_insert(Value::Null), value, below);
-        }
-    }
-}
-
-/// [`merge_patch_within`] with a patch that is not needed afterwards: its values are moved.
-fn merge_patch_owned(target: &mut Value, patch: Value, levels: usize) {
-    let (Value::Object(patch_map), Some(below)) = (&patch, levels.checked_sub(1)) else {
-        *target = patch;
-        return;
-    };
-    let _ = patch_map;
-    let Value::Object(patch_map) = patch else {
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Map::new());
-    }
-    let Value::Object(target_map) = target else {
-        return;
-    };
-    for (key, value) in patch_map {
-        if value.is_null() {
-            target_map.remove(&key);
-        } else if let Some(existing) = target_map.get_mut(&key) {
-            merge_patch_owned(existing, value, below);
-        } else {
-            merge_patch_owned(target_map.entry(key).or_insert(Value::Null), value, below);
         }
     }
 }

@@ -72,11 +72,6 @@ pub trait Fold {
     fn restore(&mut self, state: &Value) -> Result<(), FoldError>;
     /// Applies one event to the current state.
     fn apply(&mut self, event: &Event) -> Result<(), FoldError>;
-    /// Applies an event that is not needed afterwards (a fold may move its values into the
-    /// state instead of copying them).
-    fn apply_owned(&mut self, event: Event) -> Result<(), FoldError> {
-        self.apply(&event)
-    }
     /// The current state as JSON.
     fn state(&mut self) -> Result<Value, FoldError>;
 }
