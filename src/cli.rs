@@ -168,6 +168,9 @@ pub enum Command {
         /// Write to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace --out when it exists (never a SQLite database).
+        #[arg(long, requires = "out")]
+        force: bool,
     },
     /// Try a retroactive rule before anyone runs it: a what-if script sees each stream's events
     /// and returns events it would append (and versions it would skip); nothing is written.
@@ -215,6 +218,10 @@ pub enum Command {
         /// Leave the examples (real values of the store) out of the schemas and the fields.
         #[arg(long, conflicts_with = "check")]
         no_examples: bool,
+        /// With --export: replace schema files that exist in DIR (by default none is replaced,
+        /// so that a schema edited by hand is not lost).
+        #[arg(long, requires = "export")]
+        force: bool,
     },
     /// Compare every stored snapshot with the state a fold recomputes from the events at its
     /// version (values, not spellings): {streams, snapshots, drifting_streams,
@@ -781,7 +788,11 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                     (None, None) => Err(usage!("give a stream, or --category")),
                 }
             }
-            Command::Fixture { store, stream, from, to, format, fold, masks, out } => {
+            Command::Fixture { store, stream, from, to, format, fold, masks, out, force } => {
+                let existing = if force { crate::model::Existing::Replace } else { crate::model::Existing::Keep };
+                if let Some(path) = out.as_deref().filter(|p| existing == crate::model::Existing::Keep && p.exists()) {
+                    return Err(usage!("--out: {}", crate::model::refusal_to_replace(path)));
+                }
                 let mask = crate::fixture::Mask::parse(&masks).map_err(|e| usage!("--mask: {e}"))?;
                 let (mut fold, source): (Box<dyn Fold>, _) = match fold {
                     Some(path) => {
@@ -794,6 +805,7 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let format = crate::fixture::FixtureFormat::from(format);
                 format.supports(&source).map_err(|e| usage!("{e}"))?;
                 let store = open(&store, layout.as_deref()).await?;
+                let out = out.map(|path| (path, existing));
                 write_fixture(&store, &stream, from, to.unwrap_or(from), fold.as_mut(), &source, &mask, format, out)
                     .await
             }
@@ -805,7 +817,7 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let read_model = sql.as_deref().map(|text| (text, key.as_deref(), preview.limits_and_permissions()));
                 print_whatif(&store, &script, fold.as_mut().map(|f| f as &mut dyn Fold), read_model).await
             }
-            Command::Schemas { store, export, check, allow_missing, no_examples } => {
+            Command::Schemas { store, export, check, allow_missing, no_examples, force } => {
                 let contracts = match &check {
                     Some(dir) => Some(crate::schema::Contracts::load(dir).map_err(|e| match e {
                         crate::schema::SchemaError::Empty(m) => usage!("{m}"),
@@ -816,7 +828,7 @@ async fn run_command(command: Command, layout: Option<String>) -> anyhow::Result
                 let store = open(&store, layout.as_deref()).await?;
                 match contracts {
                     Some(contracts) => print_schema_check(&store, &contracts, allow_missing).await,
-                    None => print_schemas(&store, export, no_examples).await,
+                    None => print_schemas(&store, export.map(|dir| (dir, force)), no_examples).await,
                 }
             }
             Command::Drift { store, fold, category } => {
@@ -1279,7 +1291,7 @@ async fn write_fixture(
     source: &crate::fixture::FoldSource,
     mask: &crate::fixture::Mask,
     format: crate::fixture::FixtureFormat,
-    out: Option<PathBuf>,
+    out: Option<(PathBuf, crate::model::Existing)>,
 ) -> anyhow::Result<()> {
     use crate::fixture::FixtureError;
     let fixture = match crate::fixture::cut(store, stream, from, to, fold, source, mask).await {
@@ -1293,8 +1305,8 @@ async fn write_fixture(
     }
     let text = crate::fixture::render(&fixture, format);
     match out {
-        Some(path) => {
-            crate::model::write_user_file(&path, &text).map_err(|e| anyhow!(e))?;
+        Some((path, existing)) => {
+            crate::model::write_user_file(&path, &text, existing).map_err(|e| anyhow!(e))?;
             say!(
                 "wrote {} ({} given, {} then events) to {}",
                 format.name(),
@@ -1361,18 +1373,37 @@ async fn print_whatif(
     Ok(())
 }
 
-async fn print_schemas(store: &Store, export: Option<PathBuf>, no_examples: bool) -> anyhow::Result<()> {
+/// `schemas`; `export` is the folder to write the schemas to, and whether files there may be
+/// replaced.
+async fn print_schemas(store: &Store, export: Option<(PathBuf, bool)>, no_examples: bool) -> anyhow::Result<()> {
     let (mut types, check) =
         crate::schema::survey_store(store, &mut |_, _| true).await?.ok_or_else(|| anyhow!("the survey was stopped"))?;
     if no_examples {
         types.iter_mut().for_each(crate::schema::InferredType::drop_examples);
     }
-    if let Some(dir) = &export {
+    if let Some((dir, force)) = &export {
+        if dir.exists() && !dir.is_dir() {
+            return Err(usage!(
+                "--export: {} is a file, not a folder; name a folder (it is created if missing)",
+                dir.display()
+            ));
+        }
+        let paths: Vec<PathBuf> = types.iter().map(|t| dir.join(t.key.file_name())).collect();
+        // (Every name is checked before anything is written: a refusal leaves the folder as it was.)
+        let existing: Vec<&PathBuf> = paths.iter().filter(|p| p.exists()).collect();
+        if let Some(first) = existing.first().filter(|_| !force) {
+            return Err(usage!(
+                "--export: {} schema file(s) exist in {}, such as {}: eventscope does not replace them unless told \
+                 (--force), so that a schema edited by hand is not lost; choose another folder",
+                existing.len(),
+                dir.display(),
+                first.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+            ));
+        }
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for t in &types {
-            let path = dir.join(t.key.file_name());
+        for (t, path) in types.iter().zip(&paths) {
             let text = format!("{}\n", serde_json::to_string_pretty(&t.schema)?);
-            crate::model::write_user_file(&path, &text).map_err(|e| anyhow!(e))?;
+            crate::model::write_user_file(path, &text, crate::model::Existing::Replace).map_err(|e| anyhow!(e))?;
         }
         say!("wrote {} to {}", crate::ui::counted(types.len() as i64, "schema", "schemas"), dir.display());
     }

@@ -165,7 +165,7 @@ impl Mask {
                     1
                 }
                 root => {
-                    let target = if root == "data" { Some(&mut event.payload) } else { event.metadata.as_mut() };
+                    let target = if root == "data" { Some(&mut *event.payload) } else { event.metadata.as_deref_mut() };
                     match target {
                         Some(Payload::Json(value)) => mask_at(value, &path[1..], &pseudonym),
                         _ => 0,
@@ -176,7 +176,7 @@ impl Mask {
             total += masked;
         }
         if !self.paths.is_empty() {
-            for payload in std::iter::once(&mut event.payload).chain(event.metadata.as_mut()) {
+            for payload in std::iter::once(&mut *event.payload).chain(event.metadata.as_deref_mut()) {
                 if let Payload::Undecodable { bytes, .. } = payload {
                     bytes.clear();
                 }
@@ -324,7 +324,7 @@ impl<'a> FixtureBuilder<'a> {
             self.fixture.category = event.category().to_owned();
         }
         self.fixture.masked_values += self.mask.apply(&mut event);
-        if let Payload::Undecodable { reason, .. } = &event.payload {
+        if let Payload::Undecodable { reason, .. } = &*event.payload {
             let bytes = if self.mask.is_empty() { "its bytes in base64" } else { "its bytes left out (masking)" };
             self.fixture.warnings.push(format!(
                 "version {} ({}): the payload is not JSON ({reason}); it is written as {{\"undecodable\": …}}, {bytes}",
@@ -761,7 +761,7 @@ mod tests {
     fn event(version: i64, event_type: &str, data: Value) -> Event {
         Event {
             position: Some(version),
-            metadata: Some(Payload::Json(json!({"actor": "user:ada@example.com", "command": "Place"}))),
+            metadata: Some(Payload::Json(json!({"actor": "user:ada@example.com", "command": "Place"})).into()),
             aggregate_type: Some("order".into()),
             ..Event::with_json("order-7", version, event_type, data)
         }
@@ -819,7 +819,7 @@ mod tests {
         let mut mask = Mask::parse(&["/data/lines/*/sku".into()]).unwrap();
         let mut e = event(1, "X", json!({"lines": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2}]}));
         assert_eq!(mask.apply(&mut e), 2);
-        let Payload::Json(data) = &e.payload else { panic!() };
+        let Payload::Json(data) = &*e.payload else { panic!() };
         assert_eq!(data["lines"][1]["qty"], 2);
         assert!(Mask::parse(&["data/x".into()]).unwrap_err().contains("must start with /"));
         assert!(Mask::parse(&["/payload/x".into()]).unwrap_err().contains("/data"));
@@ -830,12 +830,12 @@ mod tests {
         assert!(!format!("{:?}", e.payload).contains("alice") && e.stream.0.starts_with("masked-"));
         assert_eq!(whole.unmatched(), vec!["/data/nothing"]);
         let mut bytes = event(1, "X", json!(null));
-        bytes.payload = Payload::Undecodable { bytes: b"alice".to_vec(), reason: "not JSON".into() };
+        bytes.payload = Payload::Undecodable { bytes: b"alice".to_vec(), reason: "not JSON".into() }.into();
         whole.apply(&mut bytes);
-        assert!(matches!(&bytes.payload, Payload::Undecodable { bytes, .. } if bytes.is_empty()));
+        assert!(matches!(&*bytes.payload, Payload::Undecodable { bytes, .. } if bytes.is_empty()));
         let mut numbers = event(1, "X", json!({"card": {"number": 4111, "ok": true}}));
         Mask::parse(&["/data/card".into()]).unwrap().apply(&mut numbers);
-        let Payload::Json(data) = &numbers.payload else { panic!() };
+        let Payload::Json(data) = &*numbers.payload else { panic!() };
         assert_eq!(data["card"], json!({"number": 0, "ok": false}));
     }
 

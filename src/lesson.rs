@@ -322,7 +322,7 @@ pub async fn export(
     if !request.mask.is_empty() {
         for e in &mut events {
             let undecodable = |p: &Payload| matches!(p, Payload::Undecodable { .. });
-            left_out += usize::from(undecodable(&e.payload) || e.metadata.as_ref().is_some_and(undecodable));
+            left_out += usize::from(undecodable(&e.payload) || e.metadata.as_deref().is_some_and(undecodable));
             masked_values += request.mask.apply(e);
         }
         mask_steps(&mut request, &streams)?;
@@ -470,7 +470,7 @@ fn resolve_step(step: &mut Step, events: &[Event]) -> Result<(), String> {
     let labelled = || {
         ids.iter().find(|id| {
             events.iter().find(|e| e.stream.0 == **id).is_some_and(|first| {
-                let Payload::Json(payload) = &first.payload else { return false };
+                let Payload::Json(payload) = &*first.payload else { return false };
                 crate::labels::label_field(first.category(), payload)
                     .and_then(|field| crate::labels::label_of(payload, &field))
                     .is_some_and(|label| label.to_lowercase() == lower)
@@ -670,7 +670,7 @@ async fn write_partial(partial: &Path, lesson: &Lesson, events: &[Event]) -> Res
     sqlx::raw_sql(SCHEMA).execute(&mut *tx).await?;
     for (position, e) in events.iter().enumerate() {
         let (payload_text, payload_bytes) = payload_cell(&e.payload);
-        let (meta_text, meta_bytes) = e.metadata.as_ref().map(payload_cell).unwrap_or((None, None));
+        let (meta_text, meta_bytes) = e.metadata.as_deref().map(payload_cell).unwrap_or((None, None));
         sqlx::query(
             "INSERT INTO events (position, aggregate_id, aggregate_type, version, event_type, payload, metadata, \
              recorded_at) VALUES (?, ?, ?, ?, ?, COALESCE(?, ?), COALESCE(?, ?), ?)",

@@ -105,6 +105,86 @@ impl Payload {
     }
 }
 
+/// A payload (or metadata) as an event holds it: decoded the first time it is looked at (it
+/// dereferences to its [`Payload`]). Reading a page costs no parsing of what nobody reads — the
+/// metadata `state` never shows, the payloads of a page the command line only counts — and a
+/// value once decoded is kept. Through `&mut` (or [`StoredPayload::settle`]) the stored bytes
+/// are dropped once decoded, so an event held for a long time holds its value only.
+pub struct StoredPayload {
+    /// The bytes as stored (JSON or another format the layout does not encode), until settled.
+    bytes: Option<Box<[u8]>>,
+    decoded: std::sync::OnceLock<Payload>,
+}
+
+impl StoredPayload {
+    /// Bytes to decode (as [`crate::store::decode::decode_format`] does) when first looked at.
+    pub fn undecoded(bytes: Vec<u8>) -> StoredPayload {
+        StoredPayload { bytes: Some(bytes.into_boxed_slice()), decoded: std::sync::OnceLock::new() }
+    }
+
+    /// Whether the bytes have been decoded yet.
+    pub fn is_decoded(&self) -> bool {
+        self.decoded.get().is_some()
+    }
+
+    /// Decodes now, if not yet, and drops the stored bytes.
+    pub fn settle(&mut self) {
+        let bytes = self.bytes.take();
+        self.decoded.get_or_init(|| decode_stored(bytes.unwrap_or_default().into_vec()));
+    }
+
+    pub fn into_payload(self) -> Payload {
+        let bytes = self.bytes;
+        self.decoded.into_inner().unwrap_or_else(|| decode_stored(bytes.unwrap_or_default().into_vec()))
+    }
+}
+
+fn decode_stored(bytes: Vec<u8>) -> Payload {
+    crate::store::decode::decode_bytes(bytes, crate::store::layout::Codec::Auto, None)
+}
+
+impl From<Payload> for StoredPayload {
+    fn from(payload: Payload) -> StoredPayload {
+        StoredPayload { bytes: None, decoded: std::sync::OnceLock::from(payload) }
+    }
+}
+
+impl std::ops::Deref for StoredPayload {
+    type Target = Payload;
+    fn deref(&self) -> &Payload {
+        self.decoded.get_or_init(|| decode_stored(self.bytes.as_deref().unwrap_or_default().to_vec()))
+    }
+}
+
+impl std::ops::DerefMut for StoredPayload {
+    fn deref_mut(&mut self) -> &mut Payload {
+        self.settle();
+        self.decoded.get_mut().expect("settle decodes")
+    }
+}
+
+impl Clone for StoredPayload {
+    /// A decoded payload is copied as its value; one not yet decoded, as its bytes.
+    fn clone(&self) -> StoredPayload {
+        match self.decoded.get() {
+            Some(payload) => payload.clone().into(),
+            None => StoredPayload { bytes: self.bytes.clone(), decoded: std::sync::OnceLock::new() },
+        }
+    }
+}
+
+impl std::fmt::Debug for StoredPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl PartialEq for StoredPayload {
+    fn eq(&self, other: &StoredPayload) -> bool {
+        **self == **other
+    }
+}
+
 /// The deepest nesting of arrays and objects eventscope reads (see the module docs).
 pub const MAX_DEPTH: usize = 127;
 
@@ -190,8 +270,8 @@ pub struct Event {
     pub version: Version,
     pub position: Option<Position>,
     pub event_type: String,
-    pub payload: Payload,
-    pub metadata: Option<Payload>,
+    pub payload: StoredPayload,
+    pub metadata: Option<StoredPayload>,
     pub recorded_at: Option<DateTime<Utc>>,
     /// The aggregate type, where the layout has one.
     pub aggregate_type: Option<String>,
@@ -224,6 +304,15 @@ impl Event {
     /// shown as a number but takes no part in the gap and duplicate checks).
     pub fn has_version(&self) -> bool {
         !self.anomalies.iter().any(|a| matches!(a, RowAnomaly::NoVersion | RowAnomaly::UnreadableVersion(_)))
+    }
+
+    /// Decodes the payload and metadata now, if not yet, keeping only the values (see
+    /// [`StoredPayload`]): for events that are kept and looked at, such as those the window holds.
+    pub fn settle(&mut self) {
+        self.payload.settle();
+        if let Some(metadata) = &mut self.metadata {
+            metadata.settle();
+        }
     }
 }
 
@@ -293,7 +382,7 @@ impl Event {
 
     /// A metadata field as text (actor, correlation_id, ...), when the metadata is a JSON object.
     pub fn metadata_str(&self, key: &str) -> Option<&str> {
-        match &self.metadata {
+        match self.metadata.as_deref() {
             Some(Payload::Json(Value::Object(map))) => map.get(key).and_then(Value::as_str),
             _ => None,
         }
@@ -318,7 +407,7 @@ impl Event {
             position: self.position,
             event_type: &self.event_type,
             payload: OutputPayload(&self.payload),
-            metadata: self.metadata.as_ref().map(OutputPayload),
+            metadata: self.metadata.as_deref().map(OutputPayload),
             recorded_at: self.recorded_at.map(format_time),
             archived: self.archived,
             anomalies: self.anomalies.iter().map(ToString::to_string).collect(),
@@ -481,7 +570,7 @@ impl Event {
             version,
             position: None,
             event_type: event_type.into(),
-            payload: Payload::Json(data),
+            payload: Payload::Json(data).into(),
             metadata: None,
             recorded_at: None,
             aggregate_type: None,
@@ -491,13 +580,25 @@ impl Event {
     }
 }
 
+/// What [`write_user_file`] does with a file that already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse it (a command line without `--force`).
+    Keep,
+    /// Write over it: the user said so (`--force`, or a save dialog that asked).
+    Replace,
+}
+
 /// Writes a text file the user names (an export: a fixture, a schema). Never over a SQLite
 /// database — a store, perhaps the one being explored — nor over anything that is not a regular
-/// file; the error says so in words.
-pub fn write_user_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+/// file, nor over any existing file unless told; the error says so in words.
+pub fn write_user_file(path: &std::path::Path, text: &str, existing: Existing) -> Result<(), String> {
     use std::io::Read as _;
     let shown = path.display();
     if let Ok(metadata) = std::fs::metadata(path) {
+        if existing == Existing::Keep {
+            return Err(refusal_to_replace(path));
+        }
         if !metadata.is_file() {
             return Err(format!("{shown} is not a regular file (a directory, named pipe or device): choose a file"));
         }
@@ -514,21 +615,36 @@ pub fn write_user_file(path: &std::path::Path, text: &str) -> Result<(), String>
     std::fs::write(path, text).map_err(|e| format!("cannot write {shown}: {e}"))
 }
 
+/// Why an existing file is not written over (see [`Existing::Keep`]).
+pub fn refusal_to_replace(path: &std::path::Path) -> String {
+    format!("{} exists: eventscope does not replace a file unless told (--force); choose another name", path.display())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn an_export_never_writes_over_a_sqlite_database() {
+    fn an_export_never_writes_over_a_sqlite_database_nor_unasked_over_a_file() {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("store.db");
         std::fs::write(&store, b"SQLite format 3\0rest of the file").unwrap();
-        assert!(write_user_file(&store, "{}").unwrap_err().contains("never writes over"));
+        for existing in [Existing::Keep, Existing::Replace] {
+            assert!(
+                write_user_file(&store, "{}", existing).unwrap_err().contains("never writes over")
+                    || existing == Existing::Keep
+            );
+        }
         assert_eq!(std::fs::read(&store).unwrap(), b"SQLite format 3\0rest of the file");
-        assert!(write_user_file(dir.path(), "{}").unwrap_err().contains("not a regular file"));
+        assert!(write_user_file(dir.path(), "{}", Existing::Replace).unwrap_err().contains("not a regular file"));
         let text = dir.path().join("fixture.json");
-        write_user_file(&text, "1").unwrap();
-        write_user_file(&text, "2").unwrap();
+        write_user_file(&text, "1", Existing::Keep).unwrap();
+        assert!(
+            write_user_file(&text, "2", Existing::Keep).unwrap_err().contains("--force"),
+            "an existing file is kept"
+        );
+        assert_eq!(std::fs::read_to_string(&text).unwrap(), "1");
+        write_user_file(&text, "2", Existing::Replace).unwrap();
         assert_eq!(std::fs::read_to_string(&text).unwrap(), "2");
     }
 

@@ -44,7 +44,7 @@ pub struct TypeKey {
 impl TypeKey {
     /// The key of an event: its type, and the version a payload field names (a scalar only).
     pub fn of(event: &Event) -> TypeKey {
-        let schema_version = match &event.payload {
+        let schema_version = match &*event.payload {
             Payload::Json(Value::Object(map)) => VERSION_FIELDS.iter().find_map(|f| match map.get(*f) {
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(Value::Number(n)) => Some(n.to_string()),
@@ -301,7 +301,7 @@ impl Inference {
         let (node, events, not_json, _) =
             self.types.entry(key).or_insert_with(|| (Node::default(), 0, 0, EventRef::of(event)));
         *events += 1;
-        match &event.payload {
+        match &*event.payload {
             Payload::Json(value) => node.add(value, 0),
             Payload::Undecodable { .. } => *not_json += 1,
         }
@@ -503,7 +503,7 @@ impl Contracts {
 impl Contract {
     /// Checks one event against this contract; `None` when it fits.
     pub fn check(&self, event: &Event) -> Option<Breach> {
-        let errors = match &event.payload {
+        let errors = match &*event.payload {
             // (Most events fit: the validator's quick answer first, the errors only for those
             // that do not.)
             Payload::Json(value) if self.validator.is_valid(value) => return None,

@@ -252,6 +252,26 @@ pub enum Reply {
     Failed(Failure),
 }
 
+impl Reply {
+    /// Decodes the events a reply carries: the window keeps and shows them, so they are decoded
+    /// here, off the UI thread, and hold their values only (see [`crate::model::StoredPayload`]).
+    fn settle_events(&mut self) {
+        let events: Box<dyn Iterator<Item = &mut Event>> = match self {
+            Reply::LogFollowed { events } | Reply::StreamPage { events, .. } | Reply::EventsPage { events, .. } => {
+                Box::new(events.iter_mut())
+            }
+            Reply::Sample(events) => Box::new(events.iter_mut()),
+            Reply::FirstEvents(firsts) => Box::new(firsts.iter_mut().filter_map(|(_, e)| e.as_mut())),
+            Reply::AuditPage(page) => Box::new(page.events.iter_mut()),
+            Reply::Correlation { correlated, caused_by, .. } => {
+                Box::new(correlated.iter_mut().chain(caused_by.as_deref_mut()))
+            }
+            _ => return,
+        };
+        events.for_each(Event::settle);
+    }
+}
+
 /// A JavaScript fold sent to the worker: its name, its source and where it applies.
 #[derive(Clone, Debug)]
 pub struct ScriptFold {
@@ -315,7 +335,8 @@ struct Shared {
 
 impl Shared {
     /// Sends a reply; false when the window is gone (nobody reads replies any more).
-    fn reply(&self, id: RequestId, reply: Reply) -> bool {
+    fn reply(&self, id: RequestId, mut reply: Reply) -> bool {
+        reply.settle_events();
         let sent = self.replies.lock().is_ok_and(|tx| tx.send((id, reply)).is_ok());
         (self.wake)();
         sent

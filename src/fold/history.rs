@@ -85,7 +85,7 @@ impl EventSummary {
             recorded_at: event.recorded_at,
             actor: event.actor().map(&mut *share),
             anomalies: event.anomalies.clone().into_boxed_slice(),
-            undecodable: matches!(event.payload, Payload::Undecodable { .. }),
+            undecodable: matches!(*event.payload, Payload::Undecodable { .. }),
             archived: event.archived,
         }
     }
@@ -764,7 +764,7 @@ mod tests {
             version,
             position: None,
             event_type: "E".into(),
-            payload: Payload::Json(payload),
+            payload: Payload::Json(payload).into(),
             metadata: None,
             recorded_at: None,
             aggregate_type: None,

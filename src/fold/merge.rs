@@ -23,7 +23,7 @@ impl Default for MergeFold {
 impl MergeFold {
     /// Applies one event to a state (the step of the merge fold, as a pure function).
     pub fn step(state: &mut Value, event: &Event) {
-        match &event.payload {
+        match &*event.payload {
             Payload::Json(patch @ Value::Object(_)) => merge_patch(state, patch),
             other => {
                 if !state.is_object() {
@@ -104,7 +104,7 @@ mod tests {
             version,
             position: None,
             event_type: event_type.into(),
-            payload,
+            payload: payload.into(),
             metadata: None,
             recorded_at: None,
             aggregate_type: None,

@@ -24,7 +24,7 @@ pub const EVENT_ID_KEYS: &[&str] = &["event_id", "eventId", "message_id", "id"];
 
 /// A metadata value of an event, by the first of `keys` it has.
 pub fn metadata_value(event: &Event, keys: &[&str]) -> Option<String> {
-    let Some(crate::model::Payload::Json(Value::Object(map))) = &event.metadata else {
+    let Some(crate::model::Payload::Json(Value::Object(map))) = event.metadata.as_deref() else {
         return None;
     };
     keys.iter().find_map(|k| match map.get(*k)? {

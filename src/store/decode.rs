@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use super::cell::{Cell, parse_time};
 use super::layout::{Codec, Layout};
-use crate::model::{Event, MAX_DEPTH, Payload, RowAnomaly, StreamId, WALK_DEPTH, parse_json, too_deep};
+use crate::model::{Event, MAX_DEPTH, Payload, RowAnomaly, StoredPayload, StreamId, WALK_DEPTH, parse_json, too_deep};
 
 /// Builds an event from the cells of `query::event_columns`, decoding what the layout encodes.
 pub fn event_from_row(layout: &Layout, row: Vec<Cell>, cipher_key: Option<&[u8]>) -> Event {
@@ -69,10 +69,10 @@ pub fn event_from_row(layout: &Layout, row: Vec<Cell>, cipher_key: Option<&[u8]>
         position: position.as_i64(),
         event_type: event_type.into_id_text(),
         payload: match payload.into_bytes() {
-            Some(bytes) => decode_bytes(bytes, layout.codec, cipher_key),
-            None => Payload::Undecodable { bytes: Vec::new(), reason: "the payload is NULL".to_owned() },
+            Some(bytes) => stored(bytes, layout.codec, cipher_key),
+            None => Payload::Undecodable { bytes: Vec::new(), reason: "the payload is NULL".to_owned() }.into(),
         },
-        metadata: metadata.into_bytes().map(|b| decode_bytes(b, layout.codec, cipher_key)),
+        metadata: metadata.into_bytes().map(|b| stored(b, layout.codec, cipher_key)),
         recorded_at,
         aggregate_type: aggregate_type.as_text(),
         archived: archived.as_i64().is_some_and(|a| a != 0),
@@ -81,10 +81,19 @@ pub fn event_from_row(layout: &Layout, row: Vec<Cell>, cipher_key: Option<&[u8]>
     merge_metadata_columns(&mut event, extra);
     match layout.codec {
         Codec::Eventsourcing => undo_eventsourcing(&mut event),
-        Codec::TaggedEnum => event.payload = untag(event.payload),
+        Codec::TaggedEnum => event.payload = untag(event.payload.into_payload()).into(),
         Codec::Auto => {}
     }
     event
+}
+
+/// A payload as an event holds it: where the layout encodes nothing (no library's wrapping,
+/// no cipher), the bytes are kept and decoded when first looked at; otherwise decoded now.
+fn stored(bytes: Vec<u8>, codec: Codec, cipher_key: Option<&[u8]>) -> StoredPayload {
+    match codec {
+        Codec::Auto => StoredPayload::undecoded(bytes),
+        Codec::Eventsourcing | Codec::TaggedEnum => decode_bytes(bytes, codec, cipher_key).into(),
+    }
 }
 
 /// The number a value that is not a whole number sorts as (SQLite's `CAST(x AS INTEGER)`: a
@@ -120,7 +129,7 @@ fn merge_metadata_columns(event: &mut Event, extra: Vec<(String, Cell)>) {
     if present.is_empty() {
         return;
     }
-    let mut map = match event.metadata.take() {
+    let mut map = match event.metadata.take().map(StoredPayload::into_payload) {
         Some(Payload::Json(Value::Object(map))) => map,
         Some(Payload::Json(other)) => Map::from_iter([("metadata".to_owned(), other)]),
         Some(undecodable) => Map::from_iter([("metadata".to_owned(), undecodable.to_output_json())]),
@@ -129,7 +138,7 @@ fn merge_metadata_columns(event: &mut Event, extra: Vec<(String, Cell)>) {
     for (k, v) in present {
         map.entry(k).or_insert(v);
     }
-    event.metadata = Some(Payload::Json(Value::Object(map)));
+    event.metadata = Some(Payload::Json(Value::Object(map)).into());
 }
 
 /// Decodes stored bytes: decrypts and decompresses where the codec says, then reads the format.
@@ -547,12 +556,12 @@ const EVENTSOURCING_SNAPSHOT_BOOKKEEPING: &[&str] = &["_id", "_version", "_creat
 fn undo_eventsourcing(event: &mut Event) {
     let topic = event.event_type.clone();
     event.event_type = short_topic(&topic).to_owned();
-    let mut meta = match event.metadata.take() {
+    let mut meta = match event.metadata.take().map(StoredPayload::into_payload) {
         Some(Payload::Json(Value::Object(map))) => map,
         _ => Map::new(),
     };
     meta.insert("topic".to_owned(), Value::String(topic));
-    if let Payload::Json(state) = &mut event.payload {
+    if let Payload::Json(state) = &mut *event.payload {
         unwrap_values(state);
         if event.recorded_at.is_none() {
             event.recorded_at = state.get("timestamp").and_then(Value::as_str).and_then(parse_time);
@@ -569,7 +578,7 @@ fn undo_eventsourcing(event: &mut Event) {
             }
         }
     }
-    event.metadata = Some(Payload::Json(Value::Object(meta)));
+    event.metadata = Some(Payload::Json(Value::Object(meta)).into());
 }
 
 /// `module.sub:Class.Event` → `Class.Event`.
@@ -872,7 +881,7 @@ mod tests {
             version: 1,
             position: None,
             event_type: "E".to_owned(),
-            payload: Payload::Json(json!({})),
+            payload: Payload::Json(json!({})).into(),
             metadata: None,
             recorded_at: None,
             aggregate_type: None,
@@ -880,7 +889,7 @@ mod tests {
             anomalies: Vec::new(),
         };
         merge_metadata_columns(&mut event, vec![("correlation".to_owned(), Cell::Text(deep.clone()))]);
-        assert_eq!(event.metadata, Some(Payload::Json(json!({"correlation": deep}))));
+        assert_eq!(event.metadata, Some(Payload::Json(json!({"correlation": deep})).into()));
     }
 }
 

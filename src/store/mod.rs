@@ -1551,11 +1551,11 @@ mod tests {
         assert_eq!(event.stream.0, "s-1");
         assert_eq!(event.version, 3);
         assert_eq!(event.position, Some(17));
-        assert_eq!(event.payload, Payload::Json(serde_json::json!({"a": 1})));
+        assert_eq!(*event.payload, Payload::Json(serde_json::json!({"a": 1})));
         assert_eq!(event.metadata, None);
         assert!(event.recorded_at.is_some());
         let null_payload =
             event_from_cells(vec![Cell::Text("s".into()), Cell::Int(1), Cell::Text("T".into()), Cell::Null]);
-        assert!(matches!(null_payload.payload, Payload::Undecodable { .. }));
+        assert!(matches!(*null_payload.payload, Payload::Undecodable { .. }));
     }
 }

@@ -299,7 +299,7 @@ impl MappingPanel {
                         ui.monospace(e.stream.as_str());
                         ui.monospace(format!("v{}", e.version));
                         ui.label(&e.event_type);
-                        ui.weak(match &e.payload {
+                        ui.weak(match &*e.payload {
                             crate::model::Payload::Json(v) => short(&v.to_string()),
                             crate::model::Payload::Undecodable { reason, .. } => reason.clone(),
                         });

@@ -168,7 +168,7 @@ impl StreamsPanel {
     /// label field (found in this event when the category has none yet).
     fn label_from(&mut self, event: &crate::model::Event) -> StreamLabel {
         let category = event.category().to_owned();
-        let payload = match &event.payload {
+        let payload = match &*event.payload {
             crate::model::Payload::Json(value) => Some(value),
             _ => None,
         };

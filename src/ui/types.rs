@@ -134,7 +134,7 @@ impl TypesPanel {
             && let Some(survey) = &self.survey
             && let Some(text) = survey.schema_texts.get(self.selected)
         {
-            self.saved = Some(match crate::model::write_user_file(&path, text) {
+            self.saved = Some(match crate::model::write_user_file(&path, text, crate::model::Existing::Replace) {
                 Ok(()) => Ok(format!("Saved to {}", path.display())),
                 Err(e) => Err(e),
             });

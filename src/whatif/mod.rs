@@ -220,8 +220,8 @@ pub fn apply(stream: &str, events: &[Event], proposal: &Proposal) -> (Vec<Event>
             version: last.saturating_add(1 + i as i64),
             position: None,
             event_type: event_type.clone(),
-            payload: Payload::Json(data.clone()),
-            metadata: (!metadata.is_null()).then(|| Payload::Json(metadata.clone())),
+            payload: Payload::Json(data.clone()).into(),
+            metadata: (!metadata.is_null()).then(|| Payload::Json(metadata.clone()).into()),
             recorded_at: recorded_at.as_deref().and_then(crate::store::cell::parse_time),
             aggregate_type: aggregate_type.clone(),
             archived: false,
@@ -258,7 +258,7 @@ pub fn outcome_of(
             serde_json::json!({"path": c.path, "kind": format!("{:?}", c.kind).to_lowercase(), "old": c.old, "new": c.new})
         })
         .collect();
-    let label = match events.first().map(|e| &e.payload) {
+    let label = match events.first().map(|e| &*e.payload) {
         Some(Payload::Json(first)) => {
             crate::labels::label_field(category, first).and_then(|field| crate::labels::label_of(first, &field))
         }

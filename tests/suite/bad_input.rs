@@ -355,7 +355,7 @@ fn odd_sqlite_values_are_listed_opened_and_kept() {
     assert!(text.contains("18446744073709551616123") && text.contains("1e+400"), "{text}");
     // A payload that is not UTF-8 keeps its bytes and says why it is not shown.
     let odd = whole_stream(&store, "text", 10);
-    match &odd[0].payload {
+    match &*odd[0].payload {
         eventscope::model::Payload::Undecodable { bytes, reason } => {
             assert_eq!(bytes.len(), 9, "{reason}");
             assert!(!reason.contains("NULL"), "{reason}");

@@ -72,7 +72,7 @@ fn json_of(event: &Event) -> &Value {
 }
 
 fn reason_of(event: &Event) -> String {
-    match &event.payload {
+    match &*event.payload {
         Payload::Undecodable { reason, .. } => reason.clone(),
         other => panic!("v{} decoded, expected raw: {other:?}", event.version),
     }
@@ -680,7 +680,7 @@ fn axon() {
     assert_eq!(read[0].aggregate_type.as_deref(), Some("GiftCard"));
     assert!(reason_of(&read[0]).starts_with("an XML document"), "XStream XML is named and shown raw");
     // The XML metadata is kept (named) beside the columns shown as metadata.
-    let metadata = read[0].metadata.as_ref().and_then(Payload::as_json).expect("metadata");
+    let metadata = read[0].metadata.as_deref().and_then(Payload::as_json).expect("metadata");
     assert!(
         metadata["metadata"]["undecodable"]["reason"].as_str().unwrap().starts_with("an XML document"),
         "{metadata}"

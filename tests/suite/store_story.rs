@@ -177,21 +177,21 @@ fn undecodable_payloads_gaps_and_duplicates_are_reported_not_hidden(backend: Bac
             version_anomalies(versions),
             vec![VersionAnomaly::Gap { after: 2, before: 4 }, VersionAnomaly::Duplicate { version: 5, count: 2 }]
         );
-        match &events[1].payload {
+        match &*events[1].payload {
             Payload::Undecodable { bytes, reason } => {
                 assert_eq!(bytes, br#"{"amount": 12,"#);
                 assert!(reason.starts_with("not valid JSON"), "{reason}");
             }
             other => panic!("{backend:?}: expected undecodable, got {other:?}"),
         }
-        match &events[2].payload {
+        match &*events[2].payload {
             Payload::Undecodable { bytes, reason } => {
                 assert_eq!(bytes, &[0x7b, 0xff, 0x22]);
                 assert!(reason.starts_with("not UTF-8"), "{reason}");
             }
             other => panic!("{backend:?}: expected undecodable, got {other:?}"),
         }
-        assert!(matches!(&events[5].payload, Payload::Undecodable { reason, .. } if reason == "the payload is NULL"));
+        assert!(matches!(&*events[5].payload, Payload::Undecodable { reason, .. } if reason == "the payload is NULL"));
         assert_eq!(events[2].recorded_at, events[1].recorded_at.map(|t| t + chrono::Duration::minutes(1)));
     }
     // The global log without a position column goes by time, stream, version.

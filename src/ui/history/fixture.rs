@@ -132,10 +132,11 @@ impl HistoryPanel {
         if let Some(path) = self.fixture.dialog.poll()
             && let Some((_, Ok(rendered))) = &self.fixture.rendered
         {
-            self.fixture.saved = Some(match crate::model::write_user_file(&path, &rendered.text) {
-                Ok(()) => Ok(format!("Saved to {}", path.display())),
-                Err(e) => Err(e),
-            });
+            self.fixture.saved =
+                Some(match crate::model::write_user_file(&path, &rendered.text, crate::model::Existing::Replace) {
+                    Ok(()) => Ok(format!("Saved to {}", path.display())),
+                    Err(e) => Err(e),
+                });
         }
         let (first, last) = self.version_range();
         let mut open = true;

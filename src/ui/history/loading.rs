@@ -269,7 +269,7 @@ impl HistoryPanel {
     pub fn push_events(&mut self, events: Vec<Event>, done: bool) {
         if self.first_payload.is_none()
             && self.history.as_ref().is_none_or(History::is_empty)
-            && let Some(Event { payload: Payload::Json(payload), .. }) = events.first()
+            && let Some(Payload::Json(payload)) = events.first().map(|e| &*e.payload)
         {
             // (Kept apart: the first page may be let go, and the label menu needs it.)
             let category = events.first().map(|e| e.category().to_owned()).unwrap_or_default();
