@@ -40,23 +40,50 @@ pub struct Condition {
 
 impl Condition {
     pub fn new(expression: &str) -> Result<Condition, ScriptError> {
-        let file = "--when";
+        let file = "condition";
+        if expression.trim().is_empty() {
+            return Err(ScriptError {
+                kind: crate::script::ScriptErrorKind::Syntax,
+                message: "the condition is empty: write an expression over the state, such as `state.balance < 0`"
+                    .to_owned(),
+                file: file.to_owned(),
+                line: None,
+                column: None,
+            });
+        }
         let sandbox = Sandbox::new(file, Limits::default())?;
         // (On its own lines, so that a `//` comment in the expression ends with it.)
         let source = format!("(function (state, version) {{ return !!(\n{expression}\n); }})");
-        let test = sandbox.run(|ctx| Ok(Persistent::save(ctx, eval::<Function>(ctx, &source, file)?)), "reading it")?;
+        let test = sandbox
+            .run(|ctx| Ok(Persistent::save(ctx, eval::<Function>(ctx, &source, file)?)), "reading it")
+            .map_err(|e| Self::in_expression(e, expression))?;
         Ok(Condition { test, sandbox, text: expression.to_owned() })
     }
 
     /// Whether the condition holds of this state, after the event of this version.
     pub fn holds(&self, state: &Value, version: Option<Version>) -> Result<bool, ScriptError> {
-        self.sandbox.run(
-            |ctx| {
-                let test = self.test.clone().restore(ctx)?;
-                test.call((to_js(ctx, state)?, version))
-            },
-            "testing the condition",
-        )
+        self.sandbox
+            .run(
+                |ctx| {
+                    let test = self.test.clone().restore(ctx)?;
+                    test.call((to_js(ctx, state)?, version))
+                },
+                "testing the condition",
+            )
+            .map_err(|e| Self::in_expression(e, &self.text))
+    }
+
+    /// An error's place in the expression as written, not in the function wrapped around it
+    /// (the expression starts on the wrapper's second line); a place in the wrapper itself — an
+    /// expression that ends too soon — is left out.
+    fn in_expression(mut error: ScriptError, expression: &str) -> ScriptError {
+        let lines = expression.lines().count().max(1) as u32;
+        match error.line.map(|line| line.checked_sub(1).filter(|l| (1..=lines).contains(l))) {
+            Some(Some(line)) => error.line = Some(line),
+            Some(None) => (error.line, error.column) = (None, None),
+            None => {}
+        }
+        error
     }
 }
 
@@ -580,6 +607,14 @@ mod tests {
         assert!(Condition::new("version >= 4 // a comment").unwrap().holds(&json!({}), Some(4)).unwrap());
         // A mistake is said, not taken for false.
         assert!(Condition::new("state.").is_err());
+        // Places are the expression's own: an expression that ends too soon has none, an empty
+        // one is said to be empty.
+        let cut_short = Condition::new("state.refunded > ").err().unwrap();
+        assert_eq!((cut_short.line, cut_short.column), (None, None), "{cut_short}");
+        assert!(!cut_short.to_string().contains("condition:3"), "{cut_short}");
+        assert!(Condition::new("  ").err().unwrap().to_string().contains("the condition is empty"));
+        let thrown = Condition::new("true &&\nstate.a.b").unwrap().holds(&json!({}), None).unwrap_err();
+        assert_eq!(thrown.line, Some(2), "{thrown}");
         assert!(Condition::new("state.a.b").unwrap().holds(&json!({}), None).is_err());
         let endless = Condition::new("(() => { while (true) {} })()").unwrap();
         assert!(endless.holds(&json!({}), None).is_err(), "the time budget stops it");

@@ -1187,7 +1187,17 @@ async fn print_bisection(
     }
     write_out(&format!("{}\n", serde_json::to_string_pretty(&output)?))?;
     if found.version.is_none() && found.index.is_none() && !found.holds_initially {
-        let never = format!("`{}` never holds in stream {stream} ({} events)", condition.text, found.events);
+        let states = crate::ui::counted(found.events as i64 + 1, "state", "states");
+        let never = if scan {
+            format!("`{}` never holds in stream {stream} (asked of all its {states})", condition.text)
+        } else {
+            format!(
+                "`{}` does not hold at the states asked in stream {stream} ({} of its {states}). Like git bisect, \
+                 the search takes a condition to keep holding once it holds: one that holds for a while and stops \
+                 can be missed; --scan asks every state",
+                condition.text, found.evaluations
+            )
+        };
         return Err(anyhow::Error::new(Finding(never)));
     }
     Ok(())
@@ -1203,10 +1213,10 @@ async fn print_category_bisection(
     let found = crate::bisect::bisect_category(store, category, &mut folds, condition, &mut |_, _| true)
         .await?
         .ok_or_else(|| anyhow!("the search was stopped"))?;
-    write_out(&format!("{}\n", serde_json::to_string_pretty(&found)?))?;
     if found.streams_checked == 0 {
-        return Err(usage!("no stream of category `{category}` in this store"));
+        return Err(usage!("no stream of category `{category}` in this store (the streams list shows the categories)"));
     }
+    write_out(&format!("{}\n", serde_json::to_string_pretty(&found)?))?;
     if found.holding.is_empty()
         && let Some(first) = found.failures.first()
     {

@@ -368,8 +368,14 @@ impl<'a> FixtureBuilder<'a> {
         };
         self.fixture.expected_state = state(self.fold)?;
         // (A range past the end says where the stream ends.)
-        if let Some(last) = self.fixture.then.last().and_then(|e| e["version"].as_i64()) {
-            self.fixture.to = self.fixture.to.min(last);
+        if let Some(last) = self.fixture.then.last().and_then(|e| e["version"].as_i64())
+            && self.fixture.to > last
+        {
+            self.fixture.warnings.push(format!(
+                "the range was to end at version {} but the stream's last event read is version {last}: it ends there",
+                self.fixture.to
+            ));
+            self.fixture.to = last;
         }
         if self.mask.masks_stream_id() {
             self.fixture.stream = self.mask.pseudonym(&self.fixture.stream);

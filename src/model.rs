@@ -538,7 +538,8 @@ pub fn version_anomalies(versions: impl IntoIterator<Item = Version>) -> Vec<Ver
 pub const MAX_USER_FILE: u64 = 16 << 20;
 
 /// Reads a text file the user names (a fold, a projection, SQL, a layout): only a regular file
-/// (a named pipe or a device would block or never end), at most [`MAX_USER_FILE`] bytes, UTF-8.
+/// (a named pipe or a device would block or never end), at most [`MAX_USER_FILE`] bytes, UTF-8
+/// (a leading byte-order mark dropped).
 /// The error says, in words, what is wrong with `path`.
 pub fn read_user_file(path: &std::path::Path) -> Result<String, String> {
     let shown = path.display();
@@ -557,7 +558,14 @@ pub fn read_user_file(path: &std::path::Path) -> Result<String, String> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    String::from_utf8(bytes).map_err(|e| format!("{shown} is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
+    let text = String::from_utf8(bytes)
+        .map_err(|e| format!("{shown} is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))?;
+    // (A byte-order mark some editors write first is not part of the text: PostgreSQL would
+    // read it as part of the first word, and show it as nothing.)
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    })
 }
 
 #[cfg(test)]

@@ -319,10 +319,14 @@ impl Inference {
                     head.insert("title".into(), json!(key.label()));
                     head.insert(
                         "description".into(),
-                        json!(format!(
-                            "The payload of {} as most of its {events} events have it (inferred by eventscope)",
-                            key.label()
-                        )),
+                        json!(if *events == 1 {
+                            format!("The payload of {} as its one event has it (inferred by eventscope)", key.label())
+                        } else {
+                            format!(
+                                "The payload of {} as most of its {events} events have it (inferred by eventscope)",
+                                key.label()
+                            )
+                        }),
                     );
                     head.insert(
                         "x-eventscope".into(),
@@ -411,13 +415,16 @@ impl Contracts {
         let validator = jsonschema::validator_for(schema).map_err(|e| {
             let message = e.to_string();
             // (Nothing is fetched or read: a reference elsewhere is refused, in words.)
-            if message.contains("resolve-http") || message.contains("resolver") || message.contains("Unresolvable") {
+            let elsewhere = ["resolve-http", "resolver", "Unresolvable", "not present in a registry", "base URI"];
+            if elsewhere.iter().any(|m| message.contains(m)) {
                 invalid(format!(
                     "it refers to another document ($ref to a URL or a file), which eventscope does not fetch \
                      or read: put the referenced schema inline ({message})"
                 ))
             } else {
-                invalid(message)
+                // (Where in the schema: a wrong keyword's value alone does not say which.)
+                let at = e.instance_path().to_string();
+                invalid(if at.is_empty() { message } else { format!("at {at} in the schema: {message}") })
             }
         })?;
         Ok(Contract {

@@ -430,10 +430,17 @@ pub fn to_json_text<'js>(ctx: &Ctx<'js>, value: rquickjs::Value<'js>) -> rquickj
         }
         Err(e) => return Err(e),
     };
-    // JSON.stringify writes valid JSON; the one thing serde_json may refuse is its depth.
+    // JSON.stringify writes valid JSON; serde_json may refuse its depth, or a string that is
+    // not Unicode (a lone UTF-16 surrogate, which JSON.stringify writes as `\ud800`).
     match parse_json(&text) {
         Ok(value) => Ok((value, text.len())),
-        Err(_) => Err(Exception::throw_range(ctx, &too_deep("the value"))),
+        Err(reason) if reason.contains("surrogate") || reason.contains("hex escape") => Err(Exception::throw_range(
+            ctx,
+            "the value holds a string that is not valid Unicode (a lone UTF-16 surrogate, such as '\\ud800'): \
+             eventscope keeps text as UTF-8; build strings from whole characters",
+        )),
+        Err(reason) if reason == too_deep("the JSON") => Err(Exception::throw_range(ctx, &too_deep("the value"))),
+        Err(reason) => Err(Exception::throw_range(ctx, &format!("the value cannot be read as JSON: {reason}"))),
     }
 }
 
@@ -484,6 +491,8 @@ mod tests {
             serde_json::json!({"a": [1, 2.5, "x", null], "b": 9007199254740991u64})
         );
         assert_eq!(run_script("undefined").unwrap(), Value::Null);
+        let err = run_script("({s: '\\ud800'})").unwrap_err();
+        assert!(err.message.contains("not valid Unicode") && !err.message.contains("nests"), "{err}");
     }
 
     #[test]

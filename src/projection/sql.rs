@@ -320,8 +320,12 @@ impl Comparison {
 /// Compares the deployed relation's rows with the proposed ones, matching rows by `key`.
 /// Values are compared as JSON (a JSON text column compares by meaning, not by spelling).
 pub fn compare(deployed: &ResultSet, proposed: &ResultSet, key: &str) -> Result<Comparison, String> {
-    let old_key = deployed.column_index(key).ok_or_else(|| format!("the deployed relation has no column `{key}`"))?;
-    let new_key = proposed.column_index(key).ok_or_else(|| format!("the query has no column `{key}`"))?;
+    let no_column = |what: &str, rows: &ResultSet| {
+        let names: Vec<&str> = rows.columns.iter().map(|c| c.name.as_str()).collect();
+        format!("{what} has no column `{key}` (its columns: {})", names.join(", "))
+    };
+    let old_key = deployed.column_index(key).ok_or_else(|| no_column("the deployed relation", deployed))?;
+    let new_key = proposed.column_index(key).ok_or_else(|| no_column("the query", proposed))?;
     // Rows are matched by the key's value: a value held by two rows would match neither
     // faithfully, so the comparison is refused rather than miscounted.
     let index = |rs: &ResultSet, k: usize, side: &str| -> Result<BTreeMap<String, Value>, String> {

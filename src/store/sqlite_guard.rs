@@ -433,7 +433,10 @@ unsafe fn prepare_one(db: *mut ffi::sqlite3, sql: &str, refusal: &RefCell<Option
 
 fn one_statement_only(first: &str) -> String {
     let first: String = first.split_whitespace().collect::<Vec<_>>().join(" ");
-    let shown: String = first.chars().take(60).collect();
+    // (Its end, which is where it ends: the start may be a prefix eventscope wrote, as what-if's.)
+    let count = first.chars().count();
+    let tail: String = first.chars().skip(count.saturating_sub(60)).collect();
+    let shown = if count > 60 { format!("…{tail}") } else { tail };
     format!("the text holds more than one statement (the first ends after `{shown}`): previews run exactly one")
 }
 

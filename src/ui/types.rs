@@ -248,7 +248,8 @@ impl TypesPanel {
                 ui.colored_label(ui.visuals().warn_fg_color, format!("{} not JSON", t.not_json));
             }
         });
-        egui::ScrollArea::vertical().id_salt("type_details").show(ui, |ui| {
+        // (Both ways: a long field path or many types may be wider than a small window.)
+        egui::ScrollArea::both().id_salt("type_details").show(ui, |ui| {
             ui.strong("Fields");
             egui::Grid::new("type_fields").striped(true).num_columns(4).show(ui, |ui| {
                 ui.weak("path");
@@ -258,15 +259,16 @@ impl TypesPanel {
                 ui.end_row();
                 for field in t.fields.iter().take(500) {
                     let share = field.present as f64 / field.of.max(1) as f64;
-                    let mut path = RichText::new(&field.path).monospace();
+                    let mut path = RichText::new(shortened(&field.path, 48)).monospace();
                     if share < crate::schema::REQUIRED_SHARE {
                         path = path.italics();
                     }
-                    ui.label(path).on_hover_text(if share < crate::schema::REQUIRED_SHARE {
+                    let required = if share < crate::schema::REQUIRED_SHARE {
                         "optional: fewer than 95 % of the events have it"
                     } else {
                         "required: at least 95 % of the events have it"
-                    });
+                    };
+                    ui.label(path).on_hover_text(format!("{}\n{required}", field.path));
                     ui.label(format!("{} of {} ({:.0} %)", field.present, field.of, share * 100.0));
                     let types: Vec<String> = field.types.iter().map(|(name, n)| format!("{name} {n}")).collect();
                     ui.label(types.join(", "));
@@ -345,4 +347,18 @@ fn show_in_audit<'a>(name: &str, breaches: impl Iterator<Item = &'a crate::schem
         set.name = format!("{name} (the first {})", crate::audit::EventSet::MAX);
     }
     TypesAction::ShowInAudit(set)
+}
+
+/// A long text cut in its middle to at most `max` characters, so that both its start and its
+/// end (a field path's leaf) stay readable.
+fn shortened(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let head = max * 2 / 5;
+    let tail = max - head - 1;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(count - tail).collect();
+    format!("{start}…{end}")
 }

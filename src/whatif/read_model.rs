@@ -381,49 +381,54 @@ pub fn shadow_cte(
     Ok(format!("{} AS {materialized}({body})", quote_ident(&layout.table.name)))
 }
 
-/// The name a query gives one of its own common table expressions that is `name`, if any.
-pub fn defines_cte(query: &str, name: &str) -> bool {
+/// Whether a query gives one of its common table expressions — at its top or in any subquery,
+/// where it would hide the shadowed table from what reads it there — the name `name`, as the
+/// dialect compares names (PostgreSQL: a quoted name exactly, an unquoted one in any case).
+pub fn defines_cte(query: &str, name: &str, dialect: Dialect) -> bool {
     let significant: Vec<(TokenKind, &str)> = tokens(query)
         .into_iter()
         .filter(|(k, _)| !matches!(k, TokenKind::Space | TokenKind::Comment))
         .map(|(k, r)| (k, &query[r]))
         .collect();
     let is_word = |i: usize, w: &str| significant.get(i).is_some_and(|(_, t)| t.eq_ignore_ascii_case(w));
-    if !is_word(0, "WITH") {
-        return false;
-    }
-    let mut i = if is_word(1, "RECURSIVE") { 2 } else { 1 };
-    // name [(columns)] AS [NOT] [MATERIALIZED] ( … ) [, …]
-    while let Some((kind, text)) = significant.get(i) {
-        if matches!(kind, TokenKind::Word | TokenKind::QuotedIdent)
-            && crate::projection::sql::unquote(text).eq_ignore_ascii_case(name)
-        {
-            return true;
-        }
-        // To the body's opening parenthesis (past a column list), then to its close.
-        let mut depth = 0usize;
-        let mut seen_as = false;
-        i += 1;
-        while let Some((_, text)) = significant.get(i) {
-            match *text {
-                "(" => depth += 1,
-                ")" => {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 && seen_as {
-                        break;
-                    }
-                }
-                t if depth == 0 && t.eq_ignore_ascii_case("AS") => seen_as = true,
-                _ => {}
+    let names_it = |kind: &TokenKind, text: &str| match kind {
+        TokenKind::QuotedIdent if dialect == Dialect::Postgres => crate::projection::sql::unquote(text) == name,
+        TokenKind::Word | TokenKind::QuotedIdent => crate::projection::sql::unquote(text).eq_ignore_ascii_case(name),
+        _ => false,
+    };
+    // Each WITH list: name [(columns)] AS [NOT] [MATERIALIZED] ( … ) [, …]
+    let lists = (0..significant.len()).filter(|&i| is_word(i, "WITH"));
+    lists.into_iter().any(|with| {
+        let mut i = if is_word(with + 1, "RECURSIVE") { with + 2 } else { with + 1 };
+        while let Some((kind, text)) = significant.get(i) {
+            if names_it(kind, text) {
+                return true;
             }
+            // To the body's opening parenthesis (past a column list), then to its close.
+            let mut depth = 0usize;
+            let mut seen_as = false;
             i += 1;
+            while let Some((_, text)) = significant.get(i) {
+                match *text {
+                    "(" => depth += 1,
+                    ")" => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 && seen_as {
+                            break;
+                        }
+                    }
+                    t if depth == 0 && t.eq_ignore_ascii_case("AS") => seen_as = true,
+                    _ => {}
+                }
+                i += 1;
+            }
+            if significant.get(i + 1).map(|(_, t)| *t) != Some(",") {
+                return false;
+            }
+            i += 2;
         }
-        if significant.get(i + 1).map(|(_, t)| *t) != Some(",") {
-            return false;
-        }
-        i += 2;
-    }
-    false
+        false
+    })
 }
 
 /// The user's query with `cte` in front: joined to its own `WITH` (after `RECURSIVE`), or as a
@@ -503,7 +508,7 @@ pub async fn compare_read_model(
         return Err(PreviewError::Refused(why));
     }
     let definition = parse_definition(text)?;
-    if defines_cte(&definition.query, &layout.table.name) {
+    if defines_cte(&definition.query, &layout.table.name, store.dialect()) {
         return Err(PreviewError::Refused(format!(
             "the query defines its own `{}`: the comparison stands the events table in under that name; give \
              yours another",
@@ -699,13 +704,24 @@ mod tests {
 
     #[test]
     fn a_query_that_names_its_own_events_is_told() {
-        assert!(defines_cte("WITH events AS (SELECT 1) SELECT * FROM events", "events"));
-        assert!(defines_cte(
-            "with recursive x(n) as (select 1), \"Events\" as materialized (select 2) table x",
-            "events"
-        ));
-        assert!(!defines_cte("WITH x AS (SELECT * FROM events) SELECT * FROM x, events", "events"));
-        assert!(!defines_cte("SELECT 1 AS events", "events"));
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            assert!(defines_cte("WITH events AS (SELECT 1) SELECT * FROM events", "events", dialect));
+            assert!(defines_cte(
+                "with recursive x(n) as (select 1), Events as materialized (select 2) table x",
+                "events",
+                dialect
+            ));
+            assert!(!defines_cte("WITH x AS (SELECT * FROM events) SELECT * FROM x, events", "events", dialect));
+            assert!(!defines_cte("SELECT 1 AS events", "events", dialect));
+            // In a subquery too: it would hide the shadowed table from what reads it there.
+            let nested =
+                "SELECT * FROM (WITH events AS (SELECT 'fake' AS aggregate_id) SELECT aggregate_id FROM events) s";
+            assert!(defines_cte(nested, "events", dialect));
+        }
+        // A quoted name is another name on PostgreSQL when its case differs; not on SQLite.
+        let quoted = "WITH x AS (SELECT 1 AS a), \"EVENTS\" AS (SELECT 2 AS a) SELECT * FROM x";
+        assert!(defines_cte(quoted, "events", Dialect::Sqlite));
+        assert!(!defines_cte(quoted, "events", Dialect::Postgres));
         // A NUL in an appended event is the script's, and said so.
         let (layout, columns) = article("TEXT");
         let mut nul = outcome();

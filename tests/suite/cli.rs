@@ -295,7 +295,11 @@ fn bisect_prints_the_event_its_changes_and_its_cause(backend: Backend) {
     let (code, out, err) = eventscope_status(&["bisect", &db.target, &stream, "--when", "state.status == 'lost'"]);
     assert_eq!(code, 5, "{err}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["version"], Value::Null);
-    assert!(err.contains("never holds"), "{err}");
+    assert!(err.contains("does not hold at the states asked") && err.contains("--scan"), "{err}");
+    let (code, _, err) =
+        eventscope_status(&["bisect", &db.target, &stream, "--when", "state.status == 'lost'", "--scan"]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("never holds") && err.contains("all its 5 states"), "{err}");
     assert_one_line_error(&["bisect", &db.target, &stream, "--when", "state."], "--when");
 }
 

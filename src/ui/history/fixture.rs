@@ -188,7 +188,7 @@ impl HistoryPanel {
         ui.label("Mask personal data (one path per line, before anything is folded):");
         ui.add(
             egui::TextEdit::multiline(&mut window.masks)
-                .hint_text("/data/customer/email\n/metadata/actor")
+                .hint_text("(none: values as stored) e.g. /data/customer/email")
                 .code_editor()
                 .desired_rows(2)
                 .desired_width(f32::INFINITY),
@@ -223,17 +223,16 @@ impl HistoryPanel {
             crate::ui::counted(fixture.then.len() as i64, "event", "events"),
             fixture.expected_state.as_object().map_or(0, |m| m.len())
         );
-        if !fixture.masked_paths.is_empty() {
+        if fixture.masked_paths.is_empty() {
+            summary += "; nothing masked: values as stored";
+        } else {
             summary += &format!("; {} masked", crate::ui::counted(fixture.masked_values as i64, "value", "values"));
-        }
-        ui.label(summary);
-        for warning in &fixture.warnings {
-            ui.colored_label(ui.visuals().warn_fg_color, warning);
         }
         let file_name = format.file_name(fixture);
         let Some((_, rendered)) = &window.rendered else {
             return;
         };
+        // (A format this fold cannot be written in says only that: no summary of a text not made.)
         let rendered = match rendered {
             Ok(rendered) => rendered,
             Err(e) => {
@@ -241,6 +240,10 @@ impl HistoryPanel {
                 return;
             }
         };
+        ui.label(summary);
+        for warning in &fixture.warnings {
+            ui.colored_label(ui.visuals().warn_fg_color, warning);
+        }
         ui.horizontal(|ui| {
             if ui.button("📋 Copy").clicked() {
                 ui.ctx().copy_text(rendered.text.clone());
