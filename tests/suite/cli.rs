@@ -525,10 +525,32 @@ fn schemas_are_inferred_exported_and_checked(backend: Backend) {
         let before = std::fs::read(&copy).unwrap();
         let args = ["fixture", &db.target, &stream, "--from", "1", "--out", copy.to_str().unwrap()];
         let (code, _, err) = eventscope_status(&args);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("exists") && err.contains("--force"), "{err}");
+        let (code, _, err) = eventscope_status(&[&args[..], &["--force"]].concat());
         assert_ne!(code, 0);
         assert!(err.contains("never writes over"), "{err}");
         assert_eq!(std::fs::read(&copy).unwrap(), before, "the store is untouched");
     }
+    // Nor over any file unasked: a fold file named as --out is kept; --force replaces it.
+    let named = dir.path().join("order.js");
+    std::fs::write(&named, "// a fold").unwrap();
+    let args = ["fixture", &db.target, &stream, "--from", "1", "--out", named.to_str().unwrap()];
+    let (code, _, err) = eventscope_status(&args);
+    assert_eq!((code, std::fs::read_to_string(&named).unwrap().as_str()), (2, "// a fold"), "{err}");
+    assert_eq!(eventscope_status(&[&args[..], &["--force"]].concat()).0, 0);
+    assert!(std::fs::read_to_string(&named).unwrap().contains("\"given\""));
+    // A schema edited by hand is not exported over, unless --force.
+    let edited = schemas.join("OrderPlaced.schema.json");
+    let original = std::fs::read_to_string(&edited).unwrap();
+    std::fs::write(&edited, "{\"title\": \"OrderPlaced\"}").unwrap();
+    let export = ["schemas", &db.target, "--export", schemas.to_str().unwrap()];
+    let (code, _, err) = eventscope_status(&export);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("exist in") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&edited).unwrap(), "{\"title\": \"OrderPlaced\"}");
+    assert_eq!(eventscope_status(&[&export[..], &["--force"]].concat()).0, 0);
+    assert_eq!(std::fs::read_to_string(&edited).unwrap(), original);
     // Mistakes: an empty or missing folder, a schema that is not one.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
