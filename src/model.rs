@@ -127,6 +127,18 @@ impl StoredPayload {
         self.decoded.get().is_some()
     }
 
+    /// The stored text, while not decoded, where it is JSON on one line — what decoding would
+    /// read as that same JSON value (within the depth bound; a text with a line break, a byte-
+    /// order mark or in another format is left to decoding).
+    pub fn undecoded_json(&self) -> Option<&serde_json::value::RawValue> {
+        let bytes = self.bytes.as_deref().filter(|_| !self.is_decoded())?;
+        let text = std::str::from_utf8(bytes).ok()?.trim_matches([' ', '\t']);
+        if text.contains(['\n', '\r']) || escapes_a_surrogate(text) {
+            return None;
+        }
+        serde_json::from_str::<&serde_json::value::RawValue>(text).ok()
+    }
+
     /// Decodes now, if not yet, and drops the stored bytes.
     pub fn settle(&mut self) {
         let bytes = self.bytes.take();
@@ -137,6 +149,16 @@ impl StoredPayload {
         let bytes = self.bytes;
         self.decoded.into_inner().unwrap_or_else(|| decode_stored(bytes.unwrap_or_default().into_vec()))
     }
+}
+
+/// Whether JSON text holds a `\uD800`–`\uDFFF` escape: checking text as JSON does not look
+/// at what an escape stands for, while decoding refuses a lone surrogate (so such a text is
+/// left to decoding, which says so).
+fn escapes_a_surrogate(text: &str) -> bool {
+    text.match_indices("\\u").any(|(at, _)| {
+        let hex = text.as_bytes().get(at + 2..at + 4);
+        matches!(hex, Some([b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F']))
+    })
 }
 
 fn decode_stored(bytes: Vec<u8>) -> Payload {
@@ -407,7 +429,7 @@ impl Event {
             position: self.position,
             event_type: &self.event_type,
             payload: OutputPayload(&self.payload),
-            metadata: self.metadata.as_deref().map(OutputPayload),
+            metadata: self.metadata.as_ref().map(OutputPayload),
             recorded_at: self.recorded_at.map(format_time),
             archived: self.archived,
             anomalies: self.anomalies.iter().map(ToString::to_string).collect(),
@@ -431,12 +453,16 @@ pub struct OutputEvent<'a> {
 }
 
 /// A payload as the command line prints it: the JSON itself, or why it could not be decoded
-/// with its bytes.
-pub struct OutputPayload<'a>(&'a Payload);
+/// with its bytes. JSON text not yet decoded is written as it is stored, once checked to be
+/// JSON on one line (an export writes a log's payloads without building a value of any).
+pub struct OutputPayload<'a>(&'a StoredPayload);
 
 impl serde::Serialize for OutputPayload<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
+        if let Some(raw) = self.0.undecoded_json() {
+            return raw.serialize(serializer);
+        }
+        match &**self.0 {
             Payload::Json(value) => value.serialize(serializer),
             undecodable => undecodable.to_output_json().serialize(serializer),
         }
@@ -654,6 +680,40 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&text).unwrap(), "1");
         write_user_file(&text, "2", Existing::Replace).unwrap();
         assert_eq!(std::fs::read_to_string(&text).unwrap(), "2");
+    }
+
+    #[test]
+    fn a_stored_payload_is_decoded_when_first_looked_at_and_settles_to_its_value() {
+        let mut stored = StoredPayload::undecoded(br#"{"b": 1, "a": [2]}"#.to_vec());
+        assert!(!stored.is_decoded());
+        let copy = stored.clone();
+        assert_eq!(stored.as_json(), Some(&json!({"b": 1, "a": [2]})));
+        assert!(stored.is_decoded() && !copy.is_decoded(), "a copy made before keeps its bytes");
+        assert_eq!(stored, copy, "compared by value");
+        stored.settle();
+        assert!(stored.bytes.is_none(), "settled: the value only");
+        let bad = StoredPayload::undecoded(b"{\"a\":".to_vec());
+        assert!(matches!(&*bad, Payload::Undecodable { bytes, .. } if bytes == b"{\"a\":"));
+        assert!(matches!(bad.into_payload(), Payload::Undecodable { reason, .. } if reason.contains("not valid JSON")));
+        // Written as stored while not decoded: JSON on one line, and nothing else.
+        let written = |bytes: &[u8]| {
+            let stored = StoredPayload::undecoded(bytes.to_vec());
+            let text = serde_json::to_string(&OutputPayload(&stored)).unwrap();
+            let decoded = serde_json::to_value(stored.into_payload().to_output_json()).unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), decoded, "{text}");
+            text
+        };
+        assert_eq!(written(br#" {"b": 1e400, "a": "\u00e9"} "#), r#"{"b": 1e400, "a": "\u00e9"}"#);
+        assert!(written(b"{\n\"a\": 1}").starts_with(r#"{"a":1"#), "a line break: decoded");
+        assert!(written(br#"{"a": "\ud800"}"#).contains("undecodable"), "a lone surrogate: decoded, refused");
+        assert!(written(br#"{"a": "\uD83D\uDE00"}"#).contains('\u{1F600}'), "a pair: decoded");
+        assert!(written(b"{\"a\":").contains("undecodable"));
+        assert!(written(b"\xef\xbb\xbf{\"a\": 1}").starts_with(r#"{"a":1"#), "a byte-order mark: decoded");
+        let mut edited = StoredPayload::undecoded(br#"{"a": 1}"#.to_vec());
+        if let Payload::Json(value) = &mut *edited {
+            value["a"] = json!(2);
+        }
+        assert_eq!(edited.into_payload(), Payload::Json(json!({"a": 2})));
     }
 
     #[test]
