@@ -133,7 +133,7 @@ impl StoredPayload {
     pub fn undecoded_json(&self) -> Option<&serde_json::value::RawValue> {
         let bytes = self.bytes.as_deref().filter(|_| !self.is_decoded())?;
         let text = std::str::from_utf8(bytes).ok()?.trim_matches([' ', '\t']);
-        if text.contains(['\n', '\r']) || escapes_a_surrogate(text) {
+        if !reads_as_decoding_would(text) {
             return None;
         }
         serde_json::from_str::<&serde_json::value::RawValue>(text).ok()
@@ -151,14 +151,36 @@ impl StoredPayload {
     }
 }
 
-/// Whether JSON text holds a `\uD800`–`\uDFFF` escape: checking text as JSON does not look
-/// at what an escape stands for, while decoding refuses a lone surrogate (so such a text is
-/// left to decoding, which says so).
-fn escapes_a_surrogate(text: &str) -> bool {
-    text.match_indices("\\u").any(|(at, _)| {
-        let hex = text.as_bytes().get(at + 2..at + 4);
-        matches!(hex, Some([b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F']))
-    })
+/// Whether text that checks as JSON would decode to that same JSON, on one line: checking text
+/// as JSON neither bounds its nesting nor looks at what an escape stands for, while decoding
+/// refuses nesting past [`MAX_DEPTH`] and a lone surrogate (`\uD800`–`\uDFFF`; pairs are left
+/// to decoding too). One pass over the bytes.
+fn reads_as_decoding_would(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let (mut depth, mut in_string, mut i) = (0usize, false, 0usize);
+    while let Some(&b) = bytes.get(i) {
+        match (in_string, b) {
+            (_, b'\n' | b'\r') => return false,
+            (true, b'\\') => {
+                let escape = bytes.get(i + 1..i + 4);
+                if matches!(escape, Some([b'u', b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])) {
+                    return false;
+                }
+                i += 1;
+            }
+            (_, b'"') => in_string = !in_string,
+            (false, b'{' | b'[') => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return false;
+                }
+            }
+            (false, b'}' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    true
 }
 
 fn decode_stored(bytes: Vec<u8>) -> Payload {
@@ -708,6 +730,10 @@ mod tests {
         assert!(written(br#"{"a": "\ud800"}"#).contains("undecodable"), "a lone surrogate: decoded, refused");
         assert!(written(br#"{"a": "\uD83D\uDE00"}"#).contains('\u{1F600}'), "a pair: decoded");
         assert!(written(b"{\"a\":").contains("undecodable"));
+        let nested = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels)).into_bytes();
+        assert_eq!(written(&nested(MAX_DEPTH)).len(), 2 * MAX_DEPTH, "as deep as decoding reads: as stored");
+        assert!(written(&nested(MAX_DEPTH + 1)).contains("nests deeper"), "deeper: decoded, refused");
+        assert!(written(br#"["[[", "\\", "\"{"]"#).starts_with(r#"["[[""#), "brackets in strings are text");
         assert!(written(b"\xef\xbb\xbf{\"a\": 1}").starts_with(r#"{"a":1"#), "a byte-order mark: decoded");
         let mut edited = StoredPayload::undecoded(br#"{"a": 1}"#.to_vec());
         if let Payload::Json(value) = &mut *edited {
