@@ -117,7 +117,8 @@ pub struct StoredPayload {
 }
 
 impl StoredPayload {
-    /// Bytes to decode (as [`crate::store::decode::decode_format`] does) when first looked at.
+    /// Bytes to decode when first looked at, as a layout that encodes nothing reads them
+    /// ([`crate::store::decode::decode_bytes`] with `Codec::Auto`: zlib, then the format).
     pub fn undecoded(bytes: Vec<u8>) -> StoredPayload {
         StoredPayload { bytes: Some(bytes.into_boxed_slice()), decoded: std::sync::OnceLock::new() }
     }
@@ -145,6 +146,7 @@ impl StoredPayload {
         self.decoded.get_or_init(|| decode_stored(bytes.unwrap_or_default().into_vec()));
     }
 
+    /// The decoded payload, decoding it now if not yet.
     pub fn into_payload(self) -> Payload {
         let bytes = self.bytes;
         self.decoded.into_inner().unwrap_or_else(|| decode_stored(bytes.unwrap_or_default().into_vec()))
