@@ -154,30 +154,49 @@ impl StoredPayload {
 }
 
 /// Whether text that checks as JSON would decode to that same JSON, on one line: checking text
-/// as JSON neither bounds its nesting nor looks at what an escape stands for, while decoding
-/// refuses nesting past [`MAX_DEPTH`] and a lone surrogate (`\uD800`–`\uDFFF`; pairs are left
-/// to decoding too). One pass over the bytes.
+/// as JSON neither bounds its nesting, nor looks at what an escape stands for, nor minds a key
+/// given twice, while decoding refuses nesting past [`MAX_DEPTH`] and a lone surrogate
+/// (`\uD800`–`\uDFFF`; pairs are left to decoding too) and keeps a repeated key's last value.
+/// One pass over the bytes; an object with many keys, or a key with an escape, is left to
+/// decoding rather than compared at length.
 fn reads_as_decoding_would(text: &str) -> bool {
+    /// Keys compared within one object, at most.
+    const MAX_KEYS: usize = 64;
     let bytes = text.as_bytes();
-    let (mut depth, mut in_string, mut i) = (0usize, false, 0usize);
+    // The open arrays and objects, innermost last; for an object, the keys seen in it.
+    let mut open: Vec<Option<Vec<&[u8]>>> = Vec::new();
+    let (mut string_start, mut i) = (None::<usize>, 0usize);
     while let Some(&b) = bytes.get(i) {
-        match (in_string, b) {
+        match (string_start, b) {
             (_, b'\n' | b'\r') => return false,
-            (true, b'\\') => {
+            (Some(_), b'\\') => {
                 let escape = bytes.get(i + 1..i + 4);
                 if matches!(escape, Some([b'u', b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])) {
                     return false;
                 }
                 i += 1;
             }
-            (_, b'"') => in_string = !in_string,
-            (false, b'{' | b'[') => {
-                depth += 1;
-                if depth > MAX_DEPTH {
+            (None, b'"') => string_start = Some(i + 1),
+            (Some(start), b'"') => {
+                string_start = None;
+                let rest = bytes[i + 1..].iter().find(|c| !c.is_ascii_whitespace());
+                if let (Some(b':'), Some(Some(keys))) = (rest, open.last_mut()) {
+                    let key = &bytes[start..i];
+                    if key.contains(&b'\\') || keys.len() >= MAX_KEYS || keys.contains(&key) {
+                        return false;
+                    }
+                    keys.push(key);
+                }
+            }
+            (None, b'{' | b'[') => {
+                open.push((b == b'{').then(Vec::new));
+                if open.len() > MAX_DEPTH {
                     return false;
                 }
             }
-            (false, b'}' | b']') => depth = depth.saturating_sub(1),
+            (None, b'}' | b']') => {
+                open.pop();
+            }
             _ => {}
         }
         i += 1;
@@ -736,6 +755,11 @@ mod tests {
         assert_eq!(written(&nested(MAX_DEPTH)).len(), 2 * MAX_DEPTH, "as deep as decoding reads: as stored");
         assert!(written(&nested(MAX_DEPTH + 1)).contains("nests deeper"), "deeper: decoded, refused");
         assert!(written(br#"["[[", "\\", "\"{"]"#).starts_with(r#"["[[""#), "brackets in strings are text");
+        // A key given twice: decoded, its last value kept (as before), in any object.
+        assert_eq!(written(br#"{"a": 1, "b": 0, "a": 2}"#), r#"{"a":2,"b":0}"#);
+        assert_eq!(written(br#"[{"x": {"a": 1, "a" : 2}}]"#), r#"[{"x":{"a":2}}]"#);
+        assert!(written(br#"{"a": 1, "\u0061": 2}"#).starts_with(r#"{"a":2"#), "an escaped key: decoded");
+        assert_eq!(written(br#"{"a": {"a": 1}, "b": ["a", "a"]}"#), r#"{"a": {"a": 1}, "b": ["a", "a"]}"#);
         assert!(written(b"\xef\xbb\xbf{\"a\": 1}").starts_with(r#"{"a":1"#), "a byte-order mark: decoded");
         let mut edited = StoredPayload::undecoded(br#"{"a": 1}"#.to_vec());
         if let Payload::Json(value) = &mut *edited {
