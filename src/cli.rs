@@ -73,7 +73,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the streams as a JSON array of {stream, events, first_version, last_version, last_recorded_at}.
+    /// List the streams as a JSON array of {stream, events, events_estimated, first_version,
+    /// last_version, last_recorded_at}. A stream of over 10,000 events is counted only that far:
+    /// its `events` is then its version span, and `events_estimated` is true.
     #[command(allow_negative_numbers = true)]
     Streams {
         store: String,

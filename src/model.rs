@@ -522,6 +522,9 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 pub struct StreamSummary {
     pub stream: StreamId,
     pub events: i64,
+    /// `events` was not counted to the end (a long stream, read from its index): it is the
+    /// larger of [`crate::store::query::STREAM_COUNT_CAP`] and the version span.
+    pub events_estimated: bool,
     pub first_version: Version,
     pub last_version: Version,
     pub last_recorded_at: Option<DateTime<Utc>>,
@@ -532,6 +535,7 @@ impl StreamSummary {
         json!({
             "stream": self.stream.0,
             "events": self.events,
+            "events_estimated": self.events_estimated,
             "first_version": self.first_version,
             "last_version": self.last_version,
             "last_recorded_at": self.last_recorded_at.map(format_time),

@@ -867,22 +867,82 @@ impl Store {
 
     /// One page of the streams list.
     pub async fn list_streams(&self, q: &StreamQuery) -> Result<StreamPage, StoreError> {
-        self.page_of_streams(&query::list_streams(self.dialect(), &self.layout, q), q).await
+        self.streams_page(q, &|_| Vec::new()).await
     }
 
     /// A page of the streams of a category (the aggregate type, or the id's prefix), chosen by
     /// the database; none for a category no stream of this layout can have.
     pub async fn list_category_streams(&self, category: &str, q: &StreamQuery) -> Result<StreamPage, StoreError> {
-        let mut fits = true;
-        let sql = query::list_streams_where(self.dialect(), &self.layout, q, |sql| {
-            let matches = query::category_matches(sql, &self.layout, category);
-            fits = matches.is_some();
-            matches.into_iter().collect()
-        });
-        if !fits {
+        if query::category_matches(&mut query::Sql::new(self.dialect()), &self.layout, category).is_none() {
             return Ok(StreamPage { streams: Vec::new(), next: None });
         }
-        self.page_of_streams(&sql, q).await
+        self.streams_page(q, &|sql| query::category_matches(sql, &self.layout, category).into_iter().collect()).await
+    }
+
+    /// A page of the streams whose events meet `conditions`: by id from the index on the
+    /// stream column where one serves it (each stream's bounds from its own index range, so a
+    /// stream of a million events costs what one of ten does), otherwise grouped by the
+    /// database.
+    async fn streams_page(
+        &self,
+        q: &StreamQuery,
+        conditions: &(dyn Fn(&mut query::Sql) -> Vec<String> + Sync),
+    ) -> Result<StreamPage, StoreError> {
+        let (d, layout) = (self.dialect(), &self.layout);
+        if let Some(sql) = query::streams_by_index_where(d, layout, q, conditions)
+            && self.stream_index_serves_pages().await
+        {
+            return self.page_of_indexed_streams(&sql, q).await;
+        }
+        self.page_of_streams(&query::list_streams_where(d, layout, q, conditions), q).await
+    }
+
+    /// Whether [`query::streams_by_index_where`] may read the streams list: the planner reads
+    /// the stream column in order from an index, and no event lacks a stream id (that stream is
+    /// listed by the grouped query, in the place each database gives NULL).
+    async fn stream_index_serves_pages(&self) -> bool {
+        let Some(probe) = query::stream_index_probe(self.dialect(), &self.layout) else {
+            return false;
+        };
+        let Ok(plan) = self.fetch(&probe).await else {
+            return false;
+        };
+        if plan.iter().flatten().filter_map(Cell::as_text).any(|line| plan_line_sorts(&line)) {
+            return false;
+        }
+        matches!(self.fetch(&query::null_stream_probe(self.dialect(), &self.layout)).await, Ok(rows) if rows.is_empty())
+    }
+
+    /// The rows of [`query::streams_by_index_where`] as a page; a stream without a whole-number
+    /// version gets its summary from the grouped query.
+    async fn page_of_indexed_streams(&self, sql: &query::Sql, q: &StreamQuery) -> Result<StreamPage, StoreError> {
+        let rows = self.fetch(sql).await?;
+        let full = rows.len() as i64 >= q.limit.max(1);
+        let mut next = None;
+        let mut streams = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut cells = row.into_iter();
+            let mut take = || cells.next().unwrap_or(Cell::Null);
+            let (id, first, last, time, counted, raw) = (take(), take(), take(), take(), take(), take());
+            let stream = id.to_id_text();
+            next = Some(StreamCursor { key: Cell::Null, stream: stream.clone(), raw });
+            let summary = match (first.as_i64(), last.as_i64()) {
+                (Some(first), Some(last)) => {
+                    let (events, events_estimated) = events_of_capped(counted.as_i64().unwrap_or(0), first, last);
+                    StreamSummary {
+                        stream: StreamId(stream),
+                        events,
+                        events_estimated,
+                        first_version: first,
+                        last_version: last,
+                        last_recorded_at: time.as_time(),
+                    }
+                }
+                _ => self.stream_summary(&stream).await?,
+            };
+            streams.push(summary);
+        }
+        Ok(StreamPage { streams, next: if full { next } else { None } })
     }
 
     async fn page_of_streams(&self, sql: &query::Sql, q: &StreamQuery) -> Result<StreamPage, StoreError> {
@@ -899,6 +959,7 @@ impl Store {
             streams.push(StreamSummary {
                 stream,
                 events: events.as_i64().unwrap_or(0),
+                events_estimated: false,
                 first_version: first.as_i64().unwrap_or(0),
                 last_version: last.as_i64().unwrap_or(0),
                 last_recorded_at: time.as_time(),
@@ -935,6 +996,7 @@ impl Store {
             best.push(StreamSummary {
                 stream: StreamId(id.to_id_text()),
                 events: events.as_i64().unwrap_or(0),
+                events_estimated: false,
                 first_version: first.as_i64().unwrap_or(0),
                 last_version: last.as_i64().unwrap_or(0),
                 last_recorded_at: time.as_time(),
@@ -1035,15 +1097,11 @@ impl Store {
             match (get(0), get(1), get(3).unwrap_or(0)) {
                 (_, _, 0) => return Err(unknown()),
                 (Some(first), Some(last), counted) => {
-                    // Past the cap, the count is at least the cap, or the version span.
-                    let events = if counted > query::STREAM_COUNT_CAP {
-                        counted.max(last.saturating_sub(first).saturating_add(1))
-                    } else {
-                        counted
-                    };
+                    let (events, events_estimated) = events_of_capped(counted, first, last);
                     return Ok(StreamSummary {
                         stream: StreamId(stream.to_owned()),
                         events,
+                        events_estimated,
                         first_version: first,
                         last_version: last,
                         last_recorded_at: row.get(2).and_then(Cell::as_time),
@@ -1062,6 +1120,7 @@ impl Store {
         Ok(StreamSummary {
             stream: StreamId(stream.to_owned()),
             events,
+            events_estimated: false,
             first_version: row.get(1).and_then(Cell::as_i64).unwrap_or(0),
             last_version: row.get(2).and_then(Cell::as_i64).unwrap_or(0),
             last_recorded_at: row.get(3).and_then(Cell::as_time),
@@ -1421,6 +1480,16 @@ async fn collect_capped<R, E>(
 
 /// Whether a line of a query plan sorts the rows: SQLite's "USE TEMP B-TREE FOR ORDER BY",
 /// PostgreSQL's "Sort" node (an incremental sort uses an index for the leading key, and is fine).
+/// A stream's event count from a count stopped past [`query::STREAM_COUNT_CAP`]: past the
+/// cap, the larger of the count and the version span, said to be estimated.
+fn events_of_capped(counted: i64, first: Version, last: Version) -> (i64, bool) {
+    if counted > query::STREAM_COUNT_CAP {
+        (counted.max(last.saturating_sub(first).saturating_add(1)), true)
+    } else {
+        (counted, false)
+    }
+}
+
 fn plan_line_sorts(line: &str) -> bool {
     let line = line.to_ascii_uppercase();
     let node = line.trim_start().trim_start_matches("->").trim_start();

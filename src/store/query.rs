@@ -606,11 +606,29 @@ pub const STREAM_COUNT_CAP: i64 = 10_000;
 /// (stream, version), so the cost does not grow with the stream. `None` where no index can
 /// serve it (a PostgreSQL version column that is not an integer): use [`stream_summary`].
 pub fn stream_bounds(d: Dialect, layout: &Layout, stream: &str) -> Option<Sql> {
-    let c = &layout.columns;
-    if d == Dialect::Postgres && c.version.kind != ColumnKind::Integer {
+    if !bounds_from_index(d, layout) {
         return None;
     }
     let mut sql = Sql::new(d);
+    let mut conditions = layout_conditions(&mut sql, layout);
+    conditions.push(stream_matches(&mut sql, layout, stream).unwrap_or_else(|| "1 = 0".to_owned()));
+    let bounds = bounds_of_stream(&mut sql, layout, &conditions);
+    sql.text = format!("SELECT {bounds}");
+    Some(sql)
+}
+
+/// Whether [`bounds_of_stream`] can read a stream's bounds from the index on (stream, version):
+/// not where a PostgreSQL version column is not an integer.
+fn bounds_from_index(d: Dialect, layout: &Layout) -> bool {
+    d == Dialect::Sqlite || layout.columns.version.kind == ColumnKind::Integer
+}
+
+/// The select list of [`stream_bounds`] for the stream whose rows meet `in_stream`: first and
+/// last whole-number version, the last version's time, and the event count up to
+/// [`STREAM_COUNT_CAP`] + 1, each a subquery the index serves.
+fn bounds_of_stream(sql: &mut Sql, layout: &Layout, in_stream: &[String]) -> String {
+    let d = sql.dialect;
+    let c = &layout.columns;
     let v = col(&c.version);
     // Rows whose version is a whole number (SQLite: stored as an INTEGER).
     let readable = match d {
@@ -618,33 +636,112 @@ pub fn stream_bounds(d: Dialect, layout: &Layout, stream: &str) -> Option<Sql> {
         Dialect::Postgres => format!("{v} IS NOT NULL"),
     };
     let from = from_sql(layout);
-    let in_stream = |sql: &mut Sql| {
-        let mut conditions = layout_conditions(sql, layout);
-        conditions.push(stream_matches(sql, layout, stream).unwrap_or_else(|| "1 = 0".to_owned()));
-        where_clause(&conditions)
-    };
-    let first = format!(
-        "SELECT {} FROM {from}{}AND {readable} ORDER BY {v} ASC LIMIT 1",
-        int_expr(d, &c.version),
-        in_stream(&mut sql)
-    );
-    let last = format!(
-        "SELECT {} FROM {from}{}AND {readable} ORDER BY {v} DESC LIMIT 1",
-        int_expr(d, &c.version),
-        in_stream(&mut sql)
-    );
+    let in_stream = where_clause(in_stream);
+    let version = int_expr(d, &c.version);
+    let first = format!("(SELECT {version} FROM {from}{in_stream}AND {readable} ORDER BY {v} ASC LIMIT 1)");
+    let last = format!("(SELECT {version} FROM {from}{in_stream}AND {readable} ORDER BY {v} DESC LIMIT 1)");
     let last_time = match &c.recorded_at {
-        Some(t) => format!(
-            "(SELECT {} FROM {from}{}AND {readable} ORDER BY {v} DESC LIMIT 1)",
-            time_expr(d, t),
-            in_stream(&mut sql)
-        ),
+        Some(t) => {
+            format!("(SELECT {} FROM {from}{in_stream}AND {readable} ORDER BY {v} DESC LIMIT 1)", time_expr(d, t))
+        }
         None => "NULL".to_owned(),
     };
     let cap = sql.bind(Param::Int(STREAM_COUNT_CAP + 1));
-    let count = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from}{}LIMIT {cap}) AS capped", in_stream(&mut sql));
-    sql.text = format!("SELECT ({first}), ({last}), {last_time}, ({count})");
+    let count = format!("(SELECT COUNT(*) FROM (SELECT 1 FROM {from}{in_stream}LIMIT {cap}) AS capped)");
+    format!("{first}, {last}, {last_time}, {count}")
+}
+
+/// Name of the recursive query of [`streams_by_index_where`].
+const STREAM_IDS: &str = "eventscope_stream_ids";
+
+/// One page of the streams list by id, read the way the index on the stream column gives it:
+/// a loose index scan (each next id is one seek past the one before, however many events the
+/// stream between them has), each stream with its bounds from [`bounds_of_stream`]. The page
+/// costs the same whatever the length of its streams; a stream of over
+/// [`STREAM_COUNT_CAP`] events is not counted to its end. Columns: id, first version, last
+/// version, last time, capped count, raw id (for the cursor). Streams with a NULL id are not
+/// seen (see [`null_stream_probe`]). `None` where this cannot answer the query: another
+/// order, a stream of two columns, a PostgreSQL version that is not an integer. Whether an
+/// index really serves it is [`stream_index_probe`]'s question.
+pub fn streams_by_index_where(
+    d: Dialect,
+    layout: &Layout,
+    query: &StreamQuery,
+    conditions: impl FnOnce(&mut Sql) -> Vec<String>,
+) -> Option<Sql> {
+    let StreamKey::Column(stream) = &layout.columns.stream else {
+        return None;
+    };
+    let (op, direction) = match query.sort {
+        StreamSort::Id => (">", "ASC"),
+        StreamSort::IdDescending => ("<", "DESC"),
+        StreamSort::MostEvents | StreamSort::Recent => return None,
+    };
+    if !bounds_from_index(d, layout) {
+        return None;
+    }
+    let mut sql = Sql::new(d);
+    let s = col(stream);
+    let ids = quote_ident(STREAM_IDS);
+    // (Placeholders are numbered: the conditions' text is used in each subquery.)
+    let layout_only = layout_conditions(&mut sql, layout);
+    let mut candidate = layout_only.clone();
+    candidate.extend(conditions(&mut sql));
+    candidate.extend(search_condition(&mut sql, layout, &query.search));
+    candidate.push(format!("{s} IS NOT NULL"));
+    let mut first = candidate.clone();
+    if let Some(after) = &query.after {
+        first.push(stream_after(&mut sql, layout, &after.stream, &after.raw, op));
+    }
+    let mut next = candidate;
+    next.push(format!("{s} {op} {ids}.sid"));
+    let from = from_sql(layout);
+    let seek = |conditions: &[String]| {
+        format!("(SELECT {s} FROM {from}{}ORDER BY {s} {direction} LIMIT 1)", where_clause(conditions))
+    };
+    let mut in_stream = layout_only;
+    in_stream.push(format!("{s} = {ids}.sid"));
+    let bounds = bounds_of_stream(&mut sql, layout, &in_stream);
+    let limit = sql.bind(Param::Int(query.limit.max(1)));
+    let id_text = match stream.kind {
+        ColumnKind::Text => format!("{ids}.sid"),
+        _ => format!("CAST({ids}.sid AS TEXT)"),
+    };
+    sql.text = format!(
+        "WITH RECURSIVE {ids}(sid, n) AS (SELECT {first}, 1 UNION ALL \
+         SELECT {next}, n + 1 FROM {ids} WHERE sid IS NOT NULL AND n < {limit}) \
+         SELECT {id_text}, {bounds}, {ids}.sid FROM {ids} WHERE sid IS NOT NULL ORDER BY n",
+        first = seek(&first),
+        next = seek(&next),
+    );
     Some(sql)
+}
+
+/// Whether the planner reads the stream column in order from an index (the question behind
+/// [`streams_by_index_where`]: without one, each seek would read the table).
+pub fn stream_index_probe(d: Dialect, layout: &Layout) -> Option<Sql> {
+    let StreamKey::Column(stream) = &layout.columns.stream else {
+        return None;
+    };
+    let explain = match d {
+        Dialect::Sqlite => "EXPLAIN QUERY PLAN",
+        Dialect::Postgres => "EXPLAIN",
+    };
+    let mut sql = Sql::new(d);
+    let conditions = layout_conditions(&mut sql, layout);
+    let s = col(stream);
+    sql.text =
+        format!("{explain} SELECT {s} FROM {}{}ORDER BY {s} ASC LIMIT 1", from_sql(layout), where_clause(&conditions));
+    Some(sql)
+}
+
+/// One row when some event of the layout has no stream id (NULL), none otherwise.
+pub fn null_stream_probe(d: Dialect, layout: &Layout) -> Sql {
+    let mut sql = Sql::new(d);
+    let mut conditions = layout_conditions(&mut sql, layout);
+    conditions.push(format!("{} IS NULL", stream_order(d, layout)));
+    sql.text = format!("SELECT 1 FROM {}{}LIMIT 1", from_sql(layout), where_clause(&conditions));
+    sql
 }
 
 /// One key of a keyset order: how rows are ordered by it, how its value is read for the

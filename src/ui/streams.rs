@@ -617,8 +617,9 @@ impl StreamsPanel {
                     ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                     let response =
                         ui.selectable_label(selected, RichText::new(&row.stream.0).monospace()).on_hover_text(format!(
-                            "{}\n{} events, versions {} to {}{}",
+                            "{}\n{}{} events, versions {} to {}{}",
                             row.stream,
+                            if row.events_estimated { "about " } else { "" },
                             row.events,
                             row.first_version,
                             row.last_version,
@@ -637,7 +638,12 @@ impl StreamsPanel {
                     }
                     let last_time =
                         row.last_recorded_at.map(|t| format!(" · {}", t.format("%Y-%m-%d %H:%M"))).unwrap_or_default();
-                    let events = super::counted(row.events, "event", "events");
+                    // (A long stream is counted only so far: its count is then the version span.)
+                    let events = format!(
+                        "{}{}",
+                        if row.events_estimated { "≈" } else { "" },
+                        super::counted(row.events, "event", "events")
+                    );
                     let line = ui.horizontal(|ui| {
                         ui.add_space(ui.spacing().button_padding.x);
                         if let Some(check) = self.drift.drift_of(&row.stream.0) {

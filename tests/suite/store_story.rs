@@ -751,7 +751,94 @@ fn a_stream_is_paged_by_version_alone_only_where_a_unique_index_says_so(backend:
     }
 }
 
+/// The streams list by id reads each stream's bounds from the index on (stream, version): a
+/// stream longer than the count's cap is listed at once, its count from its versions (said to
+/// be estimated). Without that index the database groups the rows and counts exactly. Either
+/// way, every stream is listed once, in order, across pages.
+fn a_page_of_streams_costs_the_same_whatever_the_length_of_its_streams(backend: Backend) {
+    let long = eventscope::store::query::STREAM_COUNT_CAP + 50;
+    let (time, long_rows) = match backend {
+        Backend::Sqlite => (
+            "TEXT",
+            format!(
+                "WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < {long})
+                 INSERT INTO events SELECT 'm-long', v, 'E', '{{}}', '2026-02-01T00:00:00Z' FROM n"
+            ),
+        ),
+        Backend::Postgres => (
+            "TIMESTAMPTZ",
+            format!(
+                "INSERT INTO events SELECT 'm-long', v, 'E', '{{}}', '2026-02-01T00:00:00Z' FROM generate_series(1, {long}) AS v"
+            ),
+        ),
+    };
+    let short: Vec<(String, i64)> = (0..20).map(|i| (format!("s-{i:02}"), i % 3 + 1)).collect();
+    let mut ids: Vec<&str> = short.iter().map(|(id, _)| id.as_str()).chain(["m-long"]).collect();
+    ids.sort();
+    for (name, constraint, indexed) in
+        [("indexed", ", PRIMARY KEY (aggregate_id, version)", true), ("unindexed", "", false)]
+    {
+        let db = TestDb::new(backend, &format!("long_stream_page_{name}"));
+        db.exec(&format!(
+            "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, \
+             payload TEXT NOT NULL, recorded_at {time}{constraint})"
+        ));
+        db.exec(&long_rows);
+        let rows: Vec<String> = short
+            .iter()
+            .flat_map(|(id, n)| (1..=*n).map(move |v| format!("('{id}', {v}, 'E', '{{}}', '2026-01-01T00:00:0{v}Z')")))
+            .collect();
+        db.exec(&format!("INSERT INTO events VALUES {}", rows.join(", ")));
+        let store = db.open();
+        for page in [1, 7, 100] {
+            let listed = list_all(&store, "", StreamSort::Id, page);
+            assert_eq!(
+                listed.iter().map(|s| s.stream.0.as_str()).collect::<Vec<_>>(),
+                ids,
+                "{backend:?} {name} {page}"
+            );
+            let mut backwards = list_all(&store, "", StreamSort::IdDescending, page);
+            backwards.reverse();
+            assert_eq!(backwards, listed, "{backend:?} {name} {page}: descending is the same list reversed");
+            for s in &listed {
+                let expected = short.iter().find(|(id, _)| *id == s.stream.0).map_or(long, |(_, n)| *n);
+                assert_eq!((s.first_version, s.last_version), (1, expected), "{backend:?} {name} {}", s.stream);
+                // (The version span counts the long stream where it is not counted to its end.)
+                assert_eq!(s.events, expected, "{backend:?} {name} {}", s.stream);
+                assert_eq!(s.events_estimated, indexed && s.stream.0 == "m-long", "{backend:?} {name} {}", s.stream);
+            }
+            let long_row = listed.iter().find(|s| s.stream.0 == "m-long").unwrap();
+            assert_eq!(
+                long_row.last_recorded_at.map(eventscope::model::format_time).as_deref(),
+                Some("2026-02-01T00:00:00.000Z")
+            );
+        }
+        // Search and category narrow the same pages.
+        let found = list_all(&store, "LONG", StreamSort::Id, 7);
+        assert_eq!(found.iter().map(|s| s.stream.0.as_str()).collect::<Vec<_>>(), ["m-long"], "{backend:?} {name}");
+        let query = StreamQuery { limit: 7, ..Default::default() };
+        let page = block_on(store.list_category_streams("s", &query)).unwrap();
+        assert_eq!(
+            page.streams.iter().map(|s| s.stream.0.as_str()).collect::<Vec<_>>(),
+            ids[1..8].to_vec(),
+            "{backend:?} {name}: the first page of category s"
+        );
+        let rest = block_on(store.list_category_streams("s", &StreamQuery { after: page.next, ..query })).unwrap();
+        assert_eq!(rest.streams[0].stream.0, "s-07", "{backend:?} {name}");
+        // Sorted by size, every stream is counted to its end.
+        let biggest = list_all(&store, "", StreamSort::MostEvents, 7);
+        assert_eq!(
+            (biggest[0].stream.0.as_str(), biggest[0].events, biggest[0].events_estimated),
+            ("m-long", long, false)
+        );
+        let summary = block_on(store.stream_summary("m-long")).unwrap();
+        assert_eq!((summary.events, summary.events_estimated), (long, true), "{backend:?} {name}");
+        block_on(store.close());
+    }
+}
+
 crate::on_each_backend!(
+    a_page_of_streams_costs_the_same_whatever_the_length_of_its_streams,
     a_stream_is_paged_by_version_alone_only_where_a_unique_index_says_so,
     bisect_finds_the_first_version_where_a_condition_holds,
     snapshot_drift_is_found_where_a_snapshot_differs_from_its_events,
