@@ -206,8 +206,8 @@ impl PgBackend {
         each: &mut F,
     ) -> Result<(), StoreError> {
         use futures_util::TryStreamExt as _;
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
-        sqlx::query("SET LOCAL statement_timeout = 0").execute(&mut *tx).await.map_err(|e| self.error(e))?;
+        let conn = self.pool.acquire().await.map_err(|e| self.error(e))?;
+        let mut session = StreamedSession { conn: Some(conn), pool: self.pool.clone(), pid: None, read_to_end: false };
         let silent = |limit: Duration| {
             StoreError::Query(format!(
                 "the PostgreSQL server sent nothing for {} s: it may be overloaded or unreachable; the rows \
@@ -217,29 +217,46 @@ impl PgBackend {
         };
         let mut result = Ok(());
         {
-            let mut rows = bound(sql, params).fetch(&mut *tx);
-            let mut wait = self.query_deadline() * 10;
-            loop {
-                match tokio::time::timeout(wait, rows.try_next()).await {
-                    Err(_) => {
-                        result = Err(silent(wait));
-                        break;
-                    }
-                    Ok(Err(e)) => {
-                        result = Err(self.error(e));
-                        break;
-                    }
-                    Ok(Ok(None)) => break,
-                    Ok(Ok(Some(row))) => {
-                        if !each(row_cells(&row)) {
+            let Some(conn) = session.conn.as_mut() else { unreachable!("the session holds its connection") };
+            let mut tx = conn.begin().await.map_err(|e| self.error(e))?;
+            // (`SET LOCAL`, and the session's server process, in one round trip.)
+            let pid = sqlx::query_scalar("SELECT pg_backend_pid() FROM set_config('statement_timeout', '0', true)")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.error(e))?;
+            session.pid = Some(pid);
+            {
+                let mut rows = bound(sql, params).fetch(&mut *tx);
+                let mut wait = self.query_deadline() * 10;
+                loop {
+                    match tokio::time::timeout(wait, rows.try_next()).await {
+                        Err(_) => {
+                            result = Err(silent(wait));
                             break;
                         }
+                        Ok(Err(e)) => {
+                            result = Err(self.error(e));
+                            session.read_to_end = true;
+                            break;
+                        }
+                        Ok(Ok(None)) => {
+                            session.read_to_end = true;
+                            break;
+                        }
+                        Ok(Ok(Some(row))) => {
+                            if !each(row_cells(&row)) {
+                                break;
+                            }
+                        }
                     }
+                    wait = self.query_deadline();
                 }
-                wait = self.query_deadline();
+            }
+            if session.read_to_end {
+                let _ = tx.rollback().await;
             }
         }
-        let _ = tx.rollback().await;
+        session.end().await;
         result
     }
 
@@ -251,6 +268,60 @@ impl PgBackend {
         let rows = result.map_err(|e| self.error(e))?;
         Ok(rows.iter().map(row_cells).collect())
     }
+}
+
+/// The session a whole-log statement streams on ([`PgBackend::fetch_each`]). When the reading
+/// stops before the last row — the reader has enough, the server went silent, or the future
+/// reading it was dropped (a cancel) — the server would go on sorting and sending the rest for
+/// minutes, and handing the session back to the pool would first read all of it. Instead the
+/// session is closed and its statement cancelled (`pg_cancel_backend`, allowed on one's own
+/// sessions); it never goes back to the pool, where a late cancel could hit its next statement.
+struct StreamedSession {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+    pool: PgPool,
+    /// The session's server process, once known.
+    pid: Option<i32>,
+    read_to_end: bool,
+}
+
+impl StreamedSession {
+    /// Ends the session: back to the pool when it was read to the end, otherwise closed with its
+    /// statement cancelled (waited for, briefly, so that what runs next does not share the
+    /// server with it).
+    async fn end(mut self) {
+        if self.read_to_end {
+            return;
+        }
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+        self.read_to_end = true;
+        if let Some(pid) = self.pid {
+            cancel_backend_briefly(&self.pool, pid).await;
+        }
+    }
+}
+
+impl Drop for StreamedSession {
+    fn drop(&mut self) {
+        if self.read_to_end {
+            return;
+        }
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+        if let (Ok(runtime), Some(pid)) = (tokio::runtime::Handle::try_current(), self.pid) {
+            let pool = self.pool.clone();
+            runtime.spawn(async move { cancel_backend_briefly(&pool, pid).await });
+        }
+    }
+}
+
+/// Asks the server to cancel the statement of process `pid`, waiting at most two seconds for a
+/// session to ask it on (the server may be the one that went silent).
+async fn cancel_backend_briefly(pool: &PgPool, pid: i32) {
+    let cancel = sqlx::query("SELECT pg_cancel_backend($1)").bind(pid).execute(pool);
+    let _ = tokio::time::timeout(Duration::from_secs(2), cancel).await;
 }
 
 /// A statement with its parameters bound.

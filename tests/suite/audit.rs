@@ -403,6 +403,70 @@ fn one_unreadable_row_never_fails_the_filters(backend: Backend) {
     block_on(store.close());
 }
 
+/// The statements eventscope is running on the test database `target`, as the server lists
+/// them (the role sees its own sessions' text).
+fn running_statements(target: &str) -> Vec<String> {
+    block_on(async {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(target).await.expect("connect");
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT query FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'eventscope' AND state = 'active' AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("pg_stat_activity");
+        let _ = conn.close().await;
+        rows.into_iter().map(|(q,)| q).collect()
+    })
+}
+
+/// Waits (a while at most) until eventscope runs nothing on the database; what still runs.
+fn left_running(target: &str) -> Vec<String> {
+    for _ in 0..100 {
+        let running = running_statements(target);
+        if running.is_empty() {
+            return running;
+        }
+        block_on(tokio::time::sleep(std::time::Duration::from_millis(100)));
+    }
+    running_statements(target)
+}
+
+/// An export stopped early — by its reader, or by the window dropping it (a cancel) — leaves no
+/// statement running on the server (it would go on sorting and sending the whole log), and the
+/// store answers its next query (no late cancel lands on it).
+#[test]
+fn an_export_stopped_early_leaves_nothing_running_on_the_server() {
+    if !common::postgres_available() {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres, "export_stopped");
+    db.exec(
+        "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL, \
+         payload JSONB NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (aggregate_id, version));
+         INSERT INTO events SELECT 's-' || (n / 10), n % 10 + 1, 'Counted', jsonb_build_object('n', n), n \
+         FROM generate_series(0, 299999) AS n;",
+    );
+    let store = db.open();
+    let all = AuditFilter::default();
+    // Stopped by its reader at the first progress report.
+    let mut sink = std::io::sink();
+    let written = block_on(export(&store, &all, ExportFormat::JsonLines, &mut sink, |_| false)).unwrap();
+    assert!(written < 300_000, "the export stopped early ({written} written)");
+    assert_eq!(left_running(&db.target), Vec::<String>::new(), "after a stop");
+    assert_eq!(block_on(store.counts()).unwrap().events, 300_000);
+    // Dropped while it sorts or streams (a JSON Lines export of 300,000 events takes longer).
+    let mut sink = std::io::sink();
+    let streaming = export(&store, &all, ExportFormat::JsonLines, &mut sink, |_| true);
+    let dropped = block_on(async { tokio::time::timeout(std::time::Duration::from_millis(50), streaming).await });
+    assert!(dropped.is_err(), "the export ended before it could be dropped");
+    assert_eq!(left_running(&db.target), Vec::<String>::new(), "after a drop");
+    let page = block_on(store.audit_page(&all, &LogCursor::Edge, false, 5)).unwrap();
+    assert_eq!(page.events[0].position, Some(299_999));
+    block_on(store.close());
+}
+
 crate::on_each_backend!(
     filter_combinations_give_exactly_the_expected_events,
     correlation_and_causation_chains,
