@@ -422,6 +422,8 @@ pub struct Store {
     pub role: Option<pg_guard::RolePrivileges>,
     /// The key that decrypts encrypted payloads; given by the person, never stored.
     cipher_key: std::sync::RwLock<Option<Vec<u8>>>,
+    /// Whether an index reads the stream column in order (the planner's answer, asked once).
+    stream_index: std::sync::OnceLock<bool>,
 }
 
 impl Store {
@@ -478,7 +480,15 @@ impl Store {
         layout.server = server_features(&backend).await;
         layout.stream_versions_unique = stream_versions_unique(&backend, &layout).await;
         tracing::debug!(store = %target.display(), layout = %layout.name, row_key = ?layout.row_key, server = ?layout.server, stream_versions_unique = layout.stream_versions_unique, "opened");
-        Ok(Store { backend, target, layout, layouts, role, cipher_key: Default::default() })
+        Ok(Store {
+            backend,
+            target,
+            layout,
+            layouts,
+            role,
+            cipher_key: Default::default(),
+            stream_index: Default::default(),
+        })
     }
 
     /// The tables and columns of a database, without recognising a layout (for the mapping form).
@@ -901,16 +911,23 @@ impl Store {
     /// the stream column in order from an index, and no event lacks a stream id (that stream is
     /// listed by the grouped query, in the place each database gives NULL).
     async fn stream_index_serves_pages(&self) -> bool {
-        let Some(probe) = query::stream_index_probe(self.dialect(), &self.layout) else {
-            return false;
+        let indexed = match self.stream_index.get() {
+            Some(known) => *known,
+            None => {
+                let Some(probe) = query::stream_index_probe(self.dialect(), &self.layout) else {
+                    return false;
+                };
+                let Ok(plan) = self.fetch(&probe).await else {
+                    return false;
+                };
+                *self
+                    .stream_index
+                    .get_or_init(|| !plan.iter().flatten().filter_map(Cell::as_text).any(|line| plan_line_sorts(&line)))
+            }
         };
-        let Ok(plan) = self.fetch(&probe).await else {
-            return false;
-        };
-        if plan.iter().flatten().filter_map(Cell::as_text).any(|line| plan_line_sorts(&line)) {
-            return false;
-        }
-        matches!(self.fetch(&query::null_stream_probe(self.dialect(), &self.layout)).await, Ok(rows) if rows.is_empty())
+        // (Rows without a stream id may be written at any time: asked each time, from the index.)
+        indexed
+            && matches!(self.fetch(&query::null_stream_probe(self.dialect(), &self.layout)).await, Ok(rows) if rows.is_empty())
     }
 
     /// The rows of [`query::streams_by_index_where`] as a page; a stream without a whole-number
