@@ -641,7 +641,7 @@ impl StreamsPanel {
                     // (A long stream is counted only so far: its count is then the version span.)
                     let events = format!(
                         "{}{}",
-                        if row.events_estimated { "≈" } else { "" },
+                        if row.events_estimated { "≈ " } else { "" },
                         super::counted(row.events, "event", "events")
                     );
                     let line = ui.horizontal(|ui| {

@@ -860,6 +860,27 @@ fn on_a_big_store_an_order_no_index_gives_is_sorted_in_the_background() {
     assert!(h.query_by_label_contains("Sorting every stream").is_none());
 }
 
+/// A stream longer than the count's cap is listed at once from the index, its count the
+/// version span, marked "≈"; a short one is counted exactly.
+#[test]
+fn a_long_streams_count_in_the_list_is_marked_estimated() {
+    let long = eventscope::store::query::STREAM_COUNT_CAP + 50;
+    let db = TestDb::new(Backend::Sqlite, "long_in_list");
+    db.exec(&format!(
+        "CREATE TABLE events (aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, event_type TEXT NOT NULL,
+                              payload TEXT NOT NULL, PRIMARY KEY (aggregate_id, version));
+         WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < {long})
+         INSERT INTO events SELECT 'long', v, 'E', '{{}}' FROM n;
+         INSERT INTO events VALUES ('short', 1, 'E', '{{}}'), ('short', 2, 'E', '{{}}'), ('short', 3, 'E', '{{}}');"
+    ));
+    let mut h = harness(Target::Sqlite(db.path()));
+    wait_until(&mut h, "the streams", |h| app(h).streams.rows().len() == 2);
+    let estimated = format!("≈ {long} events · v{long}");
+    assert!(h.query_by_label_contains(&estimated).is_some(), "{estimated}");
+    assert!(h.query_by_label_contains("3 events · v3").is_some());
+    assert!(h.query_by_label_contains("≈ 3 events").is_none());
+}
+
 /// The newest page of a long stream is shown before the pages from the start arrive: the
 /// replies to the panel's reads are handed over with the first page held back.
 #[test]
