@@ -554,7 +554,7 @@ async fn handle(shared: &Arc<Shared>, id: RequestId, request: Request) {
             }
             Err(e) => Err(e),
         },
-        Request::AuditSummary { filter, bars } => audit_summary(shared, filter, bars).await,
+        Request::AuditSummary { filter, bars } => audit_summary(shared, id, filter, bars).await,
         Request::MetadataKeys => match shared.store().await {
             Ok(store) => Ok(Reply::MetadataKeys(store.audit_metadata_keys(1_000).await.unwrap_or_default())),
             Err(e) => Err(e),
@@ -917,20 +917,16 @@ async fn preview(
     Ok(Reply::Preview(Box::new(reply)))
 }
 
-async fn audit_summary(shared: &Shared, filter: AuditFilter, bars: usize) -> Result<Reply, Failure> {
+async fn audit_summary(shared: &Shared, id: RequestId, filter: AuditFilter, bars: usize) -> Result<Reply, Failure> {
     let store = shared.store().await?;
-    let (count, types, histogram, actors) = tokio::join!(
-        store.audit_count(&filter),
-        store.audit_types(&filter),
-        store.audit_histogram(&filter, bars),
-        store.audit_actors(&filter),
-    );
-    Ok(Reply::AuditSummary {
-        count: count.map_err(Failure::from)?,
-        types: types.map_err(Failure::from)?,
-        histogram: histogram.ok(),
-        actors: actors.ok(),
-    })
+    // Two passes over the events, one after the other (each may read the whole store): the
+    // counts, types, actors and time range, then the histogram's bars over that range.
+    let overview = store.audit_overview(&filter).await.map_err(Failure::from)?;
+    if shared.is_cancelled(id) {
+        return Err(Failure::Cancelled("cancelled".to_owned()));
+    }
+    let histogram = store.audit_histogram_over(&filter, bars, overview.range).await.ok();
+    Ok(Reply::AuditSummary { count: overview.count, types: overview.types, histogram, actors: overview.actors })
 }
 
 async fn correlation(shared: &Shared, event: Event) -> Result<Reply, Failure> {

@@ -333,6 +333,32 @@ pub struct ActorSummary {
     pub by_type: Vec<(String, i64)>,
 }
 
+/// Audit's counts beside its page (see [`Store::audit_overview`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuditOverview {
+    /// Events under the filter.
+    pub count: i64,
+    /// Every type with its count under the filter's other conditions, most frequent first.
+    pub types: Vec<(String, i64)>,
+    /// The actors under the filter, busiest first; `None` where the layout has no metadata.
+    pub actors: Option<Vec<ActorSummary>>,
+    /// The first and last time under the filter.
+    pub range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// Actors with their events by type, each busiest type first, the busiest actor first.
+fn actor_summaries(by_actor: BTreeMap<String, Vec<(String, i64)>>) -> Vec<ActorSummary> {
+    let mut out: Vec<ActorSummary> = by_actor
+        .into_iter()
+        .map(|(actor, mut by_type)| {
+            by_type.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            ActorSummary { actor, total: by_type.iter().map(|t| t.1).sum(), by_type }
+        })
+        .collect();
+    out.sort_by(|a, b| b.total.cmp(&a.total).then(a.actor.cmp(&b.actor)));
+    out
+}
+
 /// An event and the events it caused, recursively.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CauseNode {
@@ -460,10 +486,100 @@ impl Store {
         Ok(rows.first().and_then(|r| Some((at(r.first())?, at(r.get(1))?))))
     }
 
+    /// What Audit shows beside its page, from one pass over the events under the filter: their
+    /// count, actors and first and last time, and every type with its count under the filter's
+    /// other conditions (for the type picker). The same answers as [`Store::audit_count`],
+    /// [`Store::audit_types`], [`Store::audit_actors`] and [`Store::audit_time_range`], which
+    /// would read the store four times.
+    pub async fn audit_overview(&self, filter: &AuditFilter) -> Result<AuditOverview, AuditError> {
+        // (Tried on a scratch statement first: a failed try must not leave parameters bound.)
+        let has_actors = meta_any_expr(&mut self.sql(), &self.layout, ACTOR_KEYS).is_ok();
+        match self.audit_overview_of(filter, has_actors).await {
+            // Metadata the database cannot read as JSON fails the actors, not the counts.
+            Err(_) if has_actors => self.audit_overview_of(filter, false).await,
+            answer => answer,
+        }
+    }
+
+    async fn audit_overview_of(&self, filter: &AuditFilter, with_actors: bool) -> Result<AuditOverview, AuditError> {
+        let d = self.dialect();
+        let mut sql = self.sql();
+        let actor = with_actors.then(|| meta_any_expr(&mut sql, &self.layout, ACTOR_KEYS)).transpose()?;
+        let conditions = conditions(&mut sql, &self.layout, filter, false)?;
+        let t = text_expr(d, &self.layout.columns.event_type);
+        // The filter's types, as the database compares them: the rows the count and the actors
+        // are made of.
+        let chosen = if filter.types.is_empty() {
+            "1 = 1".to_owned()
+        } else {
+            let placeholders: Vec<String> = filter.types.iter().map(|t| sql.bind(Param::Text(t.clone()))).collect();
+            format!("{t} IN ({})", placeholders.join(", "))
+        };
+        let time = match &self.layout.columns.recorded_at {
+            Some(column) => epoch_seconds(&self.layout, d, column),
+            None => "NULL".to_owned(),
+        };
+        let (keys, group) = match &actor {
+            Some(actor) => (format!("{actor}, {t}"), " GROUP BY 1, 2"),
+            None => (t.clone(), " GROUP BY 1"),
+        };
+        let what = format!(
+            "{keys}, COUNT(*), SUM(CASE WHEN {chosen} THEN 1 ELSE 0 END), \
+             MIN(CASE WHEN {chosen} THEN {time} END), MAX(CASE WHEN {chosen} THEN {time} END)"
+        );
+        select(&mut sql, &self.layout, &what, &conditions, group);
+        let rows = self.fetch(&sql).await?;
+        let mut overview = AuditOverview::default();
+        let mut types: BTreeMap<String, i64> = BTreeMap::new();
+        let mut by_actor: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
+        let (mut first, mut last) = (None::<f64>, None::<f64>);
+        for row in rows {
+            let mut cells = row.into_iter();
+            let who = actor.is_some().then(|| cells.next().and_then(|c| c.as_text()));
+            let mut take = || cells.next().unwrap_or(Cell::Null);
+            let (event_type, all, chosen, earliest, latest) = (take(), take(), take(), take(), take());
+            let event_type = event_type.as_text().unwrap_or_default();
+            *types.entry(event_type.clone()).or_default() += all.as_i64().unwrap_or(0);
+            let chosen = chosen.as_i64().unwrap_or(0);
+            if chosen == 0 {
+                continue;
+            }
+            overview.count += chosen;
+            if let Some(who) = who {
+                by_actor.entry(who.unwrap_or_else(|| "(no actor)".to_owned())).or_default().push((event_type, chosen));
+            }
+            if let Some(at) = earliest.as_f64() {
+                first = Some(first.map_or(at, |f| f.min(at)));
+            }
+            if let Some(at) = latest.as_f64() {
+                last = Some(last.map_or(at, |l| l.max(at)));
+            }
+        }
+        let mut types: Vec<(String, i64)> = types.into_iter().collect();
+        types.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        overview.types = types;
+        overview.actors = actor.is_some().then(|| actor_summaries(by_actor));
+        let at = |seconds: Option<f64>| seconds.and_then(|s| DateTime::from_timestamp_micros((s * 1e6) as i64));
+        overview.range = at(first).zip(at(last));
+        Ok(overview)
+    }
+
     /// Event counts over time under the filter, about `bars` bars from the first to the last event.
     pub async fn audit_histogram(&self, filter: &AuditFilter, bars: usize) -> Result<Histogram, AuditError> {
+        self.layout.columns.recorded_at.as_ref().ok_or(AuditError::Missing("recorded-at", "time"))?;
+        let range = self.audit_time_range(filter).await?;
+        self.audit_histogram_over(filter, bars, range).await
+    }
+
+    /// [`Store::audit_histogram`] where the first and last time under the filter are known.
+    pub async fn audit_histogram_over(
+        &self,
+        filter: &AuditFilter,
+        bars: usize,
+        range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Result<Histogram, AuditError> {
         let t = self.layout.columns.recorded_at.as_ref().ok_or(AuditError::Missing("recorded-at", "time"))?;
-        let Some((first, last)) = self.audit_time_range(filter).await? else {
+        let Some((first, last)) = range else {
             return Ok(Histogram { bucket_seconds: 3_600, buckets: Vec::new(), range: None });
         };
         let from = filter.since.unwrap_or(first);
@@ -499,15 +615,7 @@ impl Store {
             let actor = r[0].as_text().unwrap_or_else(|| "(no actor)".to_owned());
             by_actor.entry(actor).or_default().push((r[1].as_text().unwrap_or_default(), r[2].as_i64().unwrap_or(0)));
         }
-        let mut out: Vec<ActorSummary> = by_actor
-            .into_iter()
-            .map(|(actor, mut by_type)| {
-                by_type.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-                ActorSummary { actor, total: by_type.iter().map(|t| t.1).sum(), by_type }
-            })
-            .collect();
-        out.sort_by(|a, b| b.total.cmp(&a.total).then(a.actor.cmp(&b.actor)));
-        Ok(out)
+        Ok(actor_summaries(by_actor))
     }
 
     /// The metadata keys seen in the newest `sample` events (to offer as filters).

@@ -78,6 +78,9 @@ pub struct AuditPanel {
     actors: Option<Vec<ActorSummary>>,
     keys: Vec<String>,
     keys_request: Option<RequestId>,
+    /// The summary and the metadata keys, still to be asked for (see `ask_after_page`).
+    summary_wanted: bool,
+    keys_wanted: bool,
     selected: Option<usize>,
     /// Choose the first event once the page being read arrives (a lesson step asks so).
     select_first: bool,
@@ -126,6 +129,8 @@ impl AuditPanel {
             actors: None,
             keys: Vec::new(),
             keys_request: None,
+            summary_wanted: false,
+            keys_wanted: false,
             selected: None,
             select_first: false,
             selected_shown: None,
@@ -160,7 +165,10 @@ impl AuditPanel {
     }
 
     pub fn is_busy(&self) -> bool {
-        self.page_request.is_some() || self.summary_request.is_some() || self.correlation_request.is_some()
+        self.page_request.is_some()
+            || self.summary_request.is_some()
+            || self.summary_wanted
+            || self.correlation_request.is_some()
     }
 
     /// The filter the rows answer.
@@ -268,8 +276,32 @@ impl AuditPanel {
             forward: false,
             limit: PAGE,
         }));
-        self.summary_request = Some(worker.send(Request::AuditSummary { filter: filter.clone(), bars: BARS }));
+        // (Asked once the page is in: on a big store each may read the whole table, and the page
+        // comes first.)
+        if let Some(id) = self.summary_request.take() {
+            // (Its second pass is then not started.)
+            worker.send(Request::Cancel { id });
+        }
+        self.summary_wanted = true;
         self.applied = Some(filter);
+    }
+
+    /// Asks for what waits for the page — the counts, types, actors and histogram, then the
+    /// metadata keys offered as filters — one request at a time, so that at most one query
+    /// reads the whole store.
+    fn ask_after_page(&mut self, worker: &mut Worker) {
+        if self.page_request.is_some() || self.summary_request.is_some() {
+            return;
+        }
+        if self.summary_wanted
+            && let Some(filter) = self.applied.clone()
+        {
+            self.summary_wanted = false;
+            self.summary_request = Some(worker.send(Request::AuditSummary { filter, bars: BARS }));
+        } else if self.keys_wanted {
+            self.keys_wanted = false;
+            self.keys_request = Some(worker.send(Request::MetadataKeys));
+        }
     }
 
     /// Takes a reply to one of this panel's requests; any other reply is handed back.
@@ -353,10 +385,9 @@ impl AuditPanel {
         let now = ui.input(|i| i.time);
         if self.applied.is_none() {
             self.apply(worker);
-            if self.has_metadata {
-                self.keys_request = Some(worker.send(Request::MetadataKeys));
-            }
+            self.keys_wanted = self.has_metadata;
         }
+        self.ask_after_page(worker);
         self.follow.pump(ui, worker, self.applied.as_ref());
         if self.select_first && self.page_request.is_none() {
             self.select_first = false;
