@@ -73,9 +73,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the streams as a JSON array of {stream, events, events_estimated, first_version,
+    /// List the streams as a JSON array of {stream, events, events_at_least, first_version,
     /// last_version, last_recorded_at}. A stream of over 10,000 events is counted only that far:
-    /// its `events` is then its version span, and `events_estimated` is true.
+    /// its `events` is then 10001 and `events_at_least` is true (its last version says how far
+    /// it goes).
     #[command(allow_negative_numbers = true)]
     Streams {
         store: String,
@@ -1077,7 +1078,8 @@ impl<W: Write> ListWriter<W> {
 }
 
 /// The CSV columns of the streams listing (events have the audit export's).
-const STREAM_COLUMNS: [&str; 5] = ["stream", "events", "first_version", "last_version", "last_recorded_at"];
+const STREAM_COLUMNS: [&str; 6] =
+    ["stream", "events", "events_at_least", "first_version", "last_version", "last_recorded_at"];
 
 async fn print_streams(
     store: &Store,

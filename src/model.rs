@@ -522,20 +522,30 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 pub struct StreamSummary {
     pub stream: StreamId,
     pub events: i64,
-    /// `events` was not counted to the end (a long stream, read from its index): it is the
-    /// larger of [`crate::store::query::STREAM_COUNT_CAP`] and the version span.
-    pub events_estimated: bool,
+    /// `events` is a lower bound: a long stream, read from its index, was counted only to
+    /// [`crate::store::query::STREAM_COUNT_CAP`] + 1 (its versions say how far it goes).
+    pub events_at_least: bool,
     pub first_version: Version,
     pub last_version: Version,
     pub last_recorded_at: Option<DateTime<Utc>>,
 }
 
 impl StreamSummary {
+    /// How many events the stream is taken to hold where a number is needed (a progress bar):
+    /// its count, or past a count stopped at the cap, its version span when that is larger.
+    pub fn events_expected(&self) -> i64 {
+        if self.events_at_least {
+            self.events.max(self.last_version.saturating_sub(self.first_version).saturating_add(1))
+        } else {
+            self.events
+        }
+    }
+
     pub fn to_output_json(&self) -> Value {
         json!({
             "stream": self.stream.0,
             "events": self.events,
-            "events_estimated": self.events_estimated,
+            "events_at_least": self.events_at_least,
             "first_version": self.first_version,
             "last_version": self.last_version,
             "last_recorded_at": self.last_recorded_at.map(format_time),

@@ -417,7 +417,7 @@ fn run_in(path: &Path, options: BenchOptions) -> anyhow::Result<()> {
         .map(|n| StreamSummary {
             stream: StreamId(format!("{n:08}-0000-4000-8000-000000000000")),
             events: 1 + n % 9,
-            events_estimated: false,
+            events_at_least: false,
             first_version: 1,
             last_version: 1 + n % 9,
             last_recorded_at: Some(crate::demo::start_time()),

@@ -93,7 +93,9 @@ impl Catalog {
     /// The table names, qualified, for error messages.
     pub fn table_list(&self) -> String {
         if self.tables.is_empty() {
-            return "no tables at all".to_owned();
+            return "no tables at all that it may read (on PostgreSQL a role sees only the tables it has a \
+                    privilege on: check the URL's user and its GRANTs)"
+                .to_owned();
         }
         self.tables.iter().map(CatalogTable::qualified_name).collect::<Vec<_>>().join(", ")
     }

@@ -57,6 +57,15 @@ impl StoreError {
             if code == "25006" || code == "8" || db.message().contains("readonly database") {
                 return StoreError::ReadOnly(format!("the store is open read-only and is never written to: {message}"));
             }
+            // PostgreSQL's "operator intervention": the server is shutting down or restarting,
+            // or an administrator ended the session; the query itself was not at fault.
+            if matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "57P05") {
+                return StoreError::Query(format!(
+                    "the PostgreSQL server stopped the query because it is shutting down or restarting, or an \
+                     administrator ended the session ({message}); what was read before it stopped is incomplete: \
+                     try again when the server is back"
+                ));
+            }
             return StoreError::Query(format!("the database refused the query: {message}"));
         }
         match e {
@@ -945,11 +954,11 @@ impl Store {
             next = Some(StreamCursor { key: Cell::Null, stream: stream.clone(), raw });
             let summary = match (first.as_i64(), last.as_i64()) {
                 (Some(first), Some(last)) => {
-                    let (events, events_estimated) = events_of_capped(counted.as_i64().unwrap_or(0), first, last);
+                    let (events, events_at_least) = events_of_capped(counted.as_i64().unwrap_or(0));
                     StreamSummary {
                         stream: StreamId(stream),
                         events,
-                        events_estimated,
+                        events_at_least,
                         first_version: first,
                         last_version: last,
                         last_recorded_at: time.as_time(),
@@ -976,7 +985,7 @@ impl Store {
             streams.push(StreamSummary {
                 stream,
                 events: events.as_i64().unwrap_or(0),
-                events_estimated: false,
+                events_at_least: false,
                 first_version: first.as_i64().unwrap_or(0),
                 last_version: last.as_i64().unwrap_or(0),
                 last_recorded_at: time.as_time(),
@@ -1013,7 +1022,7 @@ impl Store {
             best.push(StreamSummary {
                 stream: StreamId(id.to_id_text()),
                 events: events.as_i64().unwrap_or(0),
-                events_estimated: false,
+                events_at_least: false,
                 first_version: first.as_i64().unwrap_or(0),
                 last_version: last.as_i64().unwrap_or(0),
                 last_recorded_at: time.as_time(),
@@ -1114,11 +1123,11 @@ impl Store {
             match (get(0), get(1), get(3).unwrap_or(0)) {
                 (_, _, 0) => return Err(unknown()),
                 (Some(first), Some(last), counted) => {
-                    let (events, events_estimated) = events_of_capped(counted, first, last);
+                    let (events, events_at_least) = events_of_capped(counted);
                     return Ok(StreamSummary {
                         stream: StreamId(stream.to_owned()),
                         events,
-                        events_estimated,
+                        events_at_least,
                         first_version: first,
                         last_version: last,
                         last_recorded_at: row.get(2).and_then(Cell::as_time),
@@ -1137,7 +1146,7 @@ impl Store {
         Ok(StreamSummary {
             stream: StreamId(stream.to_owned()),
             events,
-            events_estimated: false,
+            events_at_least: false,
             first_version: row.get(1).and_then(Cell::as_i64).unwrap_or(0),
             last_version: row.get(2).and_then(Cell::as_i64).unwrap_or(0),
             last_recorded_at: row.get(3).and_then(Cell::as_time),
@@ -1497,14 +1506,11 @@ async fn collect_capped<R, E>(
 
 /// Whether a line of a query plan sorts the rows: SQLite's "USE TEMP B-TREE FOR ORDER BY",
 /// PostgreSQL's "Sort" node (an incremental sort uses an index for the leading key, and is fine).
-/// A stream's event count from a count stopped past [`query::STREAM_COUNT_CAP`]: past the
-/// cap, the larger of the count and the version span, said to be estimated.
-fn events_of_capped(counted: i64, first: Version, last: Version) -> (i64, bool) {
-    if counted > query::STREAM_COUNT_CAP {
-        (counted.max(last.saturating_sub(first).saturating_add(1)), true)
-    } else {
-        (counted, false)
-    }
+/// A stream's event count from a count stopped past [`query::STREAM_COUNT_CAP`], and whether
+/// it is only a lower bound. (Its version span would overstate a stream with gaps, and
+/// understate one whose events share versions.)
+fn events_of_capped(counted: i64) -> (i64, bool) {
+    (counted, counted > query::STREAM_COUNT_CAP)
 }
 
 fn plan_line_sorts(line: &str) -> bool {

@@ -85,8 +85,11 @@ pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
             let _ = conn.close().await;
         }
     }
-    let connecting =
-        PgPoolOptions::new().max_connections(4).acquire_timeout(CONNECT_TIMEOUT).connect_with(options.clone());
+    let connecting = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .after_connect(|conn, _| Box::pin(async move { watch_for_a_lost_client(conn).await }))
+        .connect_with(options.clone());
     let pool = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Err(_) => return Err(no_answer()),
         Ok(Err(e)) => return Err(StoreError::Connect(connect_error(&e, &host, url))),
@@ -94,6 +97,21 @@ pub async fn connect(url: &str, shown: &str) -> Result<PgBackend, StoreError> {
     };
     let deadline_ms = std::sync::atomic::AtomicU64::new(QUERY_DEADLINE.as_millis() as u64);
     Ok(PgBackend { pool, options, url: url.to_owned(), deadline_ms })
+}
+
+/// Has the server check, every second while one of this session's statements runs, that
+/// eventscope is still connected, and stop the statement when it is not (PostgreSQL 14 and
+/// later: `client_connection_check_interval`). Without it a statement whose client is gone —
+/// Ctrl-C, a closed window, a crash — runs on until it has rows to send: a sort of a whole
+/// table, for minutes. (Older servers do not know the setting: it is not set there.)
+async fn watch_for_a_lost_client(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT pg_catalog.set_config('client_connection_check_interval', '1000', false) \
+         WHERE pg_catalog.current_setting('server_version_num')::int >= 140000",
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 fn connect_error(e: &sqlx::Error, host: &str, url: &str) -> String {
@@ -439,6 +457,7 @@ impl PgBackend {
         let started = Instant::now();
         let fail = |e: sqlx::Error| self.preview_error(e, query, limits, cancel);
         let mut conn = self.options.connect().await.map_err(fail)?;
+        watch_for_a_lost_client(&mut conn).await.map_err(fail)?;
         let result = async {
             let mut tx = conn.begin().await.map_err(fail)?;
             let outcome = async {

@@ -440,7 +440,9 @@ pub(crate) fn contains_folded(sql: &mut Sql, haystack: &str, needle: &str) -> St
     let p = sql.bind(Param::Text(needle.to_lowercase()));
     match sql.dialect {
         Dialect::Sqlite => format!("instr({}({haystack}), {p}) > 0", super::sqlite::FOLD_FUNCTION),
-        Dialect::Postgres => format!("strpos(lower({haystack}), {p}) > 0"),
+        // (Compared byte by byte: PostgreSQL refuses a substring search under a
+        // nondeterministic collation, and under a deterministic one bytes are what it compares.)
+        Dialect::Postgres => format!("strpos(lower({haystack}) COLLATE \"C\", {p}) > 0"),
     }
 }
 
@@ -601,7 +603,7 @@ pub fn stream_summary(d: Dialect, layout: &Layout, stream: &str) -> Sql {
 /// are said to have at least this many (or their version span, when it is larger).
 pub const STREAM_COUNT_CAP: i64 = 10_000;
 
-/// First and last whole-number version, the last version's time, and the event count up to
+/// First and last version (of the numbers), the last version's time, and the event count up to
 /// [`STREAM_COUNT_CAP`] (0: no such stream) — each read from the index on
 /// (stream, version), so the cost does not grow with the stream. `None` where no index can
 /// serve it (a PostgreSQL version column that is not an integer): use [`stream_summary`].
@@ -624,15 +626,16 @@ fn bounds_from_index(d: Dialect, layout: &Layout) -> bool {
 }
 
 /// The select list of [`stream_bounds`] for the stream whose rows meet `in_stream`: first and
-/// last whole-number version, the last version's time, and the event count up to
+/// last version (of the numbers), the last version's time, and the event count up to
 /// [`STREAM_COUNT_CAP`] + 1, each a subquery the index serves.
 fn bounds_of_stream(sql: &mut Sql, layout: &Layout, in_stream: &[String]) -> String {
     let d = sql.dialect;
     let c = &layout.columns;
     let v = col(&c.version);
-    // Rows whose version is a whole number (SQLite: stored as an INTEGER).
+    // Rows whose version is a number (SQLite: stored as an INTEGER or a REAL, which its index
+    // orders together; text sorts after every number there, so it is left out).
     let readable = match d {
-        Dialect::Sqlite => format!("typeof({v}) = 'integer'"),
+        Dialect::Sqlite => format!("typeof({v}) IN ('integer', 'real')"),
         Dialect::Postgres => format!("{v} IS NOT NULL"),
     };
     let from = from_sql(layout);
@@ -1364,7 +1367,8 @@ mod tests {
         let mut q = StreamQuery { search: "ab".into(), limit: 50, ..Default::default() };
         let first = list_streams(Dialect::Postgres, &l, &q);
         assert!(!first.text.contains("OFFSET"));
-        assert!(first.text.contains("strpos(lower(CAST(\"e\".\"aggregate_id\" AS TEXT)), $1) > 0"), "{}", first.text);
+        let search = "strpos(lower(CAST(\"e\".\"aggregate_id\" AS TEXT)) COLLATE \"C\", $1) > 0";
+        assert!(first.text.contains(search), "{}", first.text);
         q.after = Some(StreamCursor { key: Cell::Int(7), stream: "s".into(), raw: Cell::Text("s".into()) });
         let next = list_streams(Dialect::Postgres, &l, &q);
         assert!(next.text.contains(r#""e"."aggregate_id" > CAST($2 AS uuid)"#), "{}", next.text);

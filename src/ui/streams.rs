@@ -619,8 +619,8 @@ impl StreamsPanel {
                         ui.selectable_label(selected, RichText::new(&row.stream.0).monospace()).on_hover_text(format!(
                             "{}\n{}{} events, versions {} to {}{}",
                             row.stream,
-                            if row.events_estimated { "about " } else { "" },
-                            row.events,
+                            if row.events_at_least { "over " } else { "" },
+                            if row.events_at_least { row.events - 1 } else { row.events },
                             row.first_version,
                             row.last_version,
                             row.last_recorded_at
@@ -638,12 +638,12 @@ impl StreamsPanel {
                     }
                     let last_time =
                         row.last_recorded_at.map(|t| format!(" · {}", t.format("%Y-%m-%d %H:%M"))).unwrap_or_default();
-                    // (A long stream is counted only so far: its count is then the version span.)
-                    let events = format!(
-                        "{}{}",
-                        if row.events_estimated { "≈ " } else { "" },
+                    // (A long stream is counted only so far: its version says how far it goes.)
+                    let events = if row.events_at_least {
+                        format!("over {} events", row.events - 1)
+                    } else {
                         super::counted(row.events, "event", "events")
-                    );
+                    };
                     let line = ui.horizontal(|ui| {
                         ui.add_space(ui.spacing().button_padding.x);
                         if let Some(check) = self.drift.drift_of(&row.stream.0) {

@@ -462,6 +462,21 @@ fn search_folds_case_by_unicode_on_postgres_too() {
         assert_eq!(block_on(store.list_streams(&query)).unwrap().streams.len(), 1, "{search}");
     }
     block_on(store.close());
+    // An id column under a nondeterministic collation (PostgreSQL refuses a substring search
+    // under one): searched all the same.
+    let db = TestDb::new(Backend::Postgres, "nondeterministic");
+    db.exec(
+        "CREATE COLLATION case_blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+         CREATE TABLE events (aggregate_id TEXT COLLATE case_blind, version INTEGER, event_type TEXT, payload TEXT);
+         INSERT INTO events VALUES ('École-7', 1, 'E', '{\"n\": 1}'), ('other', 1, 'E', '{\"n\": 2}');",
+    );
+    let store = db.open();
+    for search in ["ÉCOLE", "cole-7"] {
+        let query = eventscope::store::query::StreamQuery { search: search.into(), limit: 10, ..Default::default() };
+        let found = block_on(store.list_streams(&query)).unwrap().streams;
+        assert_eq!(found.iter().map(|s| s.stream.0.as_str()).collect::<Vec<_>>(), ["École-7"], "{search}");
+    }
+    block_on(store.close());
 }
 
 /// PostgreSQL rows with a NULL stream id or version, a time that is not a time, and numbers

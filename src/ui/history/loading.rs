@@ -147,10 +147,10 @@ impl HistoryPanel {
         if Some(id) == self.loader.summary_request {
             self.loader.summary_request = None;
             if let Reply::StreamStarted { summary } = reply {
-                self.loader.total = Some(summary.events);
+                let expected = summary.events_expected();
+                self.loader.total = Some(expected);
                 // A long stream: its newest page too, at once.
-                let long =
-                    summary.events > 2 * LOAD_PAGE as i64 && summary.events - self.len() as i64 > LOAD_PAGE as i64;
+                let long = expected > 2 * LOAD_PAGE as i64 && expected - self.len() as i64 > LOAD_PAGE as i64;
                 if long && !self.loader.done {
                     let from = summary.last_version.saturating_sub(LOAD_PAGE as i64 - 1).max(summary.first_version);
                     self.loader.tail_wanted = Some(EventCursor::from_version(from));
