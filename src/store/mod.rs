@@ -939,7 +939,7 @@ impl Store {
             && matches!(self.fetch(&query::null_stream_probe(self.dialect(), &self.layout)).await, Ok(rows) if rows.is_empty())
     }
 
-    /// The rows of [`query::streams_by_index_where`] as a page; a stream without a whole-number
+    /// The rows of [`query::streams_by_index_where`] as a page; a stream without a numeric
     /// version gets its summary from the grouped query.
     async fn page_of_indexed_streams(&self, sql: &query::Sql, q: &StreamQuery) -> Result<StreamPage, StoreError> {
         let rows = self.fetch(sql).await?;
@@ -1504,8 +1504,6 @@ async fn collect_capped<R, E>(
     Ok((rows, false))
 }
 
-/// Whether a line of a query plan sorts the rows: SQLite's "USE TEMP B-TREE FOR ORDER BY",
-/// PostgreSQL's "Sort" node (an incremental sort uses an index for the leading key, and is fine).
 /// A stream's event count from a count stopped past [`query::STREAM_COUNT_CAP`], and whether
 /// it is only a lower bound. (Its version span would overstate a stream with gaps, and
 /// understate one whose events share versions.)
@@ -1513,6 +1511,8 @@ fn events_of_capped(counted: i64) -> (i64, bool) {
     (counted, counted > query::STREAM_COUNT_CAP)
 }
 
+/// Whether a line of a query plan sorts the rows: SQLite's "USE TEMP B-TREE FOR ORDER BY",
+/// PostgreSQL's "Sort" node (an incremental sort uses an index for the leading key, and is fine).
 fn plan_line_sorts(line: &str) -> bool {
     let line = line.to_ascii_uppercase();
     let node = line.trim_start().trim_start_matches("->").trim_start();

@@ -600,7 +600,7 @@ pub fn stream_summary(d: Dialect, layout: &Layout, stream: &str) -> Sql {
 }
 
 /// Streams with at most this many events are counted exactly by [`stream_bounds`]; longer ones
-/// are said to have at least this many (or their version span, when it is larger).
+/// are counted to one past it, and said to have at least that many.
 pub const STREAM_COUNT_CAP: i64 = 10_000;
 
 /// First and last version (of the numbers), the last version's time, and the event count up to

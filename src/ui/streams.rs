@@ -640,7 +640,7 @@ impl StreamsPanel {
                         row.last_recorded_at.map(|t| format!(" · {}", t.format("%Y-%m-%d %H:%M"))).unwrap_or_default();
                     // (A long stream is counted only so far: its version says how far it goes.)
                     let events = if row.events_at_least {
-                        format!("over {} events", row.events - 1)
+                        format!("{}+ events", row.events - 1)
                     } else {
                         super::counted(row.events, "event", "events")
                     };
