@@ -761,15 +761,22 @@ impl SortKey {
         SortKey { select: expr.clone(), order: expr, cast: None }
     }
 
-    /// An integer column (version, position): ordered as stored, read as a 64-bit integer.
-    /// (A PostgreSQL column that is not an integer is ordered by its value read as one: text
-    /// orders `10` before `2`, and cannot be compared with a number.)
+    /// An integer column (version, position): ordered as stored; on PostgreSQL read as a 64-bit
+    /// integer (a column that is not an integer is ordered by its value read as one: text
+    /// orders `10` before `2`, and cannot be compared with a number).
     fn integer(d: Dialect, c: &ColumnRef) -> SortKey {
         let order = match (d, c.kind) {
             (Dialect::Postgres, kind) if kind != ColumnKind::Integer => int_expr(d, c),
             _ => col(c),
         };
-        SortKey { order, select: int_expr(d, c), cast: (d == Dialect::Postgres).then_some("BIGINT") }
+        // (SQLite's cursor keeps the stored value: a version stored as text, which its index
+        // orders after every number, must be compared as that text, not as the 0 it casts to,
+        // or the next page would start over.)
+        let select = match d {
+            Dialect::Sqlite => col(c),
+            Dialect::Postgres => int_expr(d, c),
+        };
+        SortKey { order, select, cast: (d == Dialect::Postgres).then_some("BIGINT") }
     }
 
     /// A time column: a PostgreSQL timestamp is compared with the cursor's value cast to one

@@ -397,6 +397,26 @@ fn odd_sqlite_values_are_listed_opened_and_kept() {
     block_on(store.close());
 }
 
+/// A SQLite stream whose versions are mostly text, with a primary key: paged to its end, each
+/// event once (the cursor compares the text as stored; compared as the 0 it casts to, every
+/// page started over).
+#[test]
+fn a_stream_of_text_versions_is_paged_to_its_end() {
+    let db = TestDb::new(Backend::Sqlite, "textversions");
+    db.exec(
+        "CREATE TABLE events (aggregate_id TEXT NOT NULL, version NOT NULL, event_type TEXT, payload TEXT,
+           position INTEGER, PRIMARY KEY (aggregate_id, version, position));
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30)
+         INSERT INTO events SELECT 's', 'x', 'E', '{}', i + 2 FROM n;
+         INSERT INTO events VALUES ('s', 1, 'E', '{}', 1), ('s', 2, 'E', '{}', 2);",
+    );
+    let store = db.open();
+    for page in [1, 7, 100] {
+        let positions: Vec<i64> = whole_stream(&store, "s", page).iter().filter_map(|e| e.position).collect();
+        assert_eq!(positions, (1..=32).collect::<Vec<_>>(), "pages of {page}");
+    }
+}
+
 /// Ids of every SQLite type under a primary key: the streams list walks the index from id to
 /// id (numbers, then text, then BLOBs, as SQLite orders them) and lists each once, with its
 /// own bounds, one page after another.
